@@ -1,0 +1,5 @@
+"""`python -m pain_news`."""
+
+from pain_news.cli import main
+
+main()

@@ -1,0 +1,69 @@
+"""Authoring commands: init, new, build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pain_news.cli import App, cli
+
+
+@cli.command("init")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
+def init_cmd(folder: Path) -> None:
+    """Start a new Pain News project: pain-news.toml, .env with a secret, templates.
+
+    \b
+    Example:
+        mkdir clinic-news && cd clinic-news && pain-news init
+    """
+    from pain_news.scaffold import init_project
+
+    created = init_project(folder)
+    for path in created:
+        click.echo(f"created {path}")
+    click.echo("Next: edit pain-news.toml, then run 'pain-news new issues/<yyyy-mm-name> --title \"...\"'.")
+
+
+@cli.command("new")
+@click.argument("issue_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--title", required=True, help="Issue title, e.g. \"Winter 2027\".")
+@click.option("--number", type=int, help="Issue number (default: one more than the highest under issues/).")
+def new_cmd(issue_dir: Path, title: str, number: int | None) -> None:
+    """Scaffold an issue folder with issue.toml, a spotlight and an article.
+
+    \b
+    Example:
+        pain-news new issues/2027-01-january --title "January 2027"
+    """
+    from pain_news.scaffold import new_issue
+
+    for path in new_issue(issue_dir, title, number):
+        click.echo(f"created {path}")
+    click.echo(f"Next: write the pieces, then 'pain-news check {issue_dir}'.")
+
+
+@cli.command("build")
+@click.argument("issue_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_path", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: build/<issue>/).")
+@click.option("--templates", "templates_path", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Use another template set.")
+@click.pass_obj
+def build_cmd(app: App, issue_dir: Path, out_path: Path | None, templates_path: Path | None) -> None:
+    """Build email HTML, plain text and web version for one issue.
+
+    \b
+    Example:
+        pain-news build issues/2026-12-winter
+        pain-news build issues/2026-12-winter --out /tmp/winter
+    """
+    from pain_news import build
+    from pain_news.config import BuildSettings
+
+    config = app.config
+    if templates_path is not None:
+        config = config.with_overrides(
+            build=BuildSettings(**{**config.build.__dict__, "templates": str(templates_path.resolve())})
+        )
+    result = build.build_issue(config, issue_dir, out_path)
+    click.echo(result.summary_line())

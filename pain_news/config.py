@@ -1,0 +1,290 @@
+"""Configuration: pain-news.toml, then PAIN_NEWS_<SECTION>_<KEY> overrides, secrets from env/.env.
+
+Precedence: command-line flag > PAIN_NEWS_* environment variable > pain-news.toml > default.
+Secrets (API key, secret key, SMTP password) are never read from the TOML file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from pain_news.errors import ConfigError
+
+CONFIG_NAME = "pain-news.toml"
+DEFAULT_DATABASE_URL = "sqlite:///subscribers/pain-news.db"
+PROVIDERS = ("outbox", "smtp", "sendgrid")
+
+
+@dataclass(frozen=True)
+class NewsletterSettings:
+    name: str = "Pain News"
+    from_name: str = ""
+    from_email: str = ""
+    reply_to: str = ""
+    postal_address: str = ""
+    public_url: str = ""
+    conditions_url: str = ""
+    list_id: str = ""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = DEFAULT_DATABASE_URL
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    templates: str = "templates"
+    issues: str = "issues"
+    out: str = "build"
+    archive_out: str = "archive"
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    provider: str = "outbox"
+    outbox_dir: str = "outbox"
+    test_recipients: tuple[str, ...] = ()
+    unsubscribe_mailto: str = ""
+    rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class SendgridSettings:
+    host: str = "https://api.sendgrid.com"
+    asm_group_id: int = 0
+    timeout: float = 30.0
+    webhook_public_key: str = ""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    first_name: str = "Maria"
+    last_name: str = "Lopez"
+    email: str = "maria.lopez@example.com"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Values that only ever come from the environment (or an uncommitted .env)."""
+
+    sendgrid_api_key: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
+    smtp_password: str = field(default="", repr=False)
+
+
+SECRET_VARIABLES = {
+    "sendgrid_api_key": "SENDGRID_API_KEY",
+    "secret_key": "PAIN_NEWS_SECRET_KEY",
+    "smtp_password": "PAIN_NEWS_SMTP_PASSWORD",
+}
+
+SECTIONS: dict[str, type] = {
+    "newsletter": NewsletterSettings,
+    "database": DatabaseSettings,
+    "build": BuildSettings,
+    "delivery": DeliverySettings,
+    "sendgrid": SendgridSettings,
+    "smtp": SmtpSettings,
+    "sample": SampleSettings,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration as one frozen value; `root` is the folder holding pain-news.toml."""
+
+    root: Path
+    path: Path | None
+    newsletter: NewsletterSettings = NewsletterSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    build: BuildSettings = BuildSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    sendgrid: SendgridSettings = SendgridSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    sample: SampleSettings = SampleSettings()
+    secrets: Secrets = field(default=Secrets(), repr=False)
+
+    def resolve(self, relative: str | Path) -> Path:
+        """A path from the config, taken relative to the project root."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute against the project root."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.resolve(url[len(prefix) :]))
+        return url
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.resolve(self.build.templates)
+
+    def with_overrides(self, **sections: Any) -> Config:
+        """A copy with whole settings sections replaced (used for command-line flags)."""
+        return replace(self, **sections)
+
+
+def find_config(start: Path) -> Path | None:
+    """Walk up from `start` to the first folder holding pain-news.toml."""
+    for folder in [start, *start.parents]:
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_dotenv(folder: Path) -> dict[str, str]:
+    dotenv = folder / ".env"
+    if not dotenv.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(dotenv).items() if v is not None}
+
+
+def _coerce(value: Any, default: Any, where: str, path: Path | None) -> Any:
+    """Convert a TOML or environment value to the type of the field's default."""
+    kind = type(default)
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        try:
+            if kind is bool:
+                return text.lower() in ("1", "true", "yes", "on")
+            if kind is int:
+                return int(text)
+            if kind is float:
+                return float(text)
+            if kind is tuple:
+                return tuple(part.strip() for part in text.split(",") if part.strip())
+        except ValueError:
+            raise ConfigError(f"{where} must be a {kind.__name__}, got {value!r}", path=path) from None
+    if kind is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings", path=path)
+        return tuple(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where} must be a {kind.__name__}, got {value!r}", path=path)
+    return value
+
+
+def _section(
+    name: str,
+    cls: type,
+    table: Mapping[str, Any],
+    env: Mapping[str, str],
+    path: Path | None,
+) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(
+                f"unknown key '{name}.{key}' (known: {', '.join(sorted(known))})",
+                path=path,
+                hint="fix the spelling or remove the key; secrets belong in the environment, not this file",
+            )
+    values: dict[str, Any] = {}
+    for key, f in known.items():
+        default = f.default
+        var = f"PAIN_NEWS_{name.upper()}_{key.upper()}"
+        if var in env:
+            values[key] = _coerce(env[var], default, var, None)
+        elif key in table:
+            values[key] = _coerce(table[key], default, f"{name}.{key}", path)
+    return cls(**values)
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
+    """Load configuration: explicit path, else PAIN_NEWS_CONFIG, else walk up from cwd."""
+    environ = dict(os.environ if env is None else env)
+    start = (cwd or Path.cwd()).resolve()
+    if path is None and environ.get("PAIN_NEWS_CONFIG"):
+        path = Path(environ["PAIN_NEWS_CONFIG"])
+    if path is not None:
+        path = path.resolve()
+        if not path.is_file():
+            raise ConfigError("file not found", path=path, hint="run 'pain-news init' to create one")
+    else:
+        path = find_config(start)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            line = _toml_error_line(str(exc))
+            raise ConfigError(f"invalid TOML: {exc}", path=path, line=line) from None
+        except UnicodeDecodeError:
+            raise ConfigError("not UTF-8 text", path=path) from None
+    root = path.parent if path is not None else start
+    # .env fills in what the real environment does not set; the environment wins.
+    merged = {**_read_dotenv(root), **environ}
+
+    for section in data:
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"unknown section '[{section}]' (known: {', '.join(SECTIONS)})", path=path
+            )
+        if not isinstance(data[section], dict):
+            raise ConfigError(f"'{section}' must be a table ([{section}])", path=path)
+    sections = {name: _section(name, cls, data.get(name, {}), merged, path) for name, cls in SECTIONS.items()}
+    if "PAIN_NEWS_DATABASE_URL" in merged:  # documented short form; same as the generic rule
+        sections["database"] = DatabaseSettings(url=merged["PAIN_NEWS_DATABASE_URL"])
+    secrets = Secrets(**{key: merged.get(var, "") for key, var in SECRET_VARIABLES.items()})
+    config = Config(root=root, path=path, secrets=secrets, **sections)
+    _validate(config)
+    return config
+
+
+def _toml_error_line(message: str) -> int | None:
+    import re
+
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _validate(config: Config) -> None:
+    where = config.path
+    if config.delivery.provider not in PROVIDERS:
+        raise ConfigError(
+            f"delivery.provider must be one of {', '.join(PROVIDERS)}, got {config.delivery.provider!r}",
+            path=where,
+        )
+    if config.smtp.security not in ("starttls", "ssl", "none"):
+        raise ConfigError(
+            f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", path=where
+        )
+    for key in ("public_url", "conditions_url"):
+        value = getattr(config.newsletter, key)
+        if value and not value.startswith(("https://", "http://")):
+            raise ConfigError(f"newsletter.{key} must be an absolute http(s) URL, got {value!r}", path=where)
+
+
+def require(config: Config, *dotted: str) -> None:
+    """Raise ConfigError naming the first empty setting among `dotted` ('newsletter.postal_address')."""
+    for name in dotted:
+        section, key = name.split(".")
+        if not getattr(getattr(config, section), key):
+            raise ConfigError(
+                f"missing key '{name}'",
+                path=config.path or config.root / CONFIG_NAME,
+                hint=f"set {key} under [{section}] or the environment variable PAIN_NEWS_{section.upper()}_{key.upper()}",
+            )

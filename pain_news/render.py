@@ -1,0 +1,172 @@
+"""Issue model → email HTML, plain text and web version.
+
+Pipeline: Jinja2 renders the MJML templates → mjml-python (MRML) → css-inline inlines the
+`<mj-style inline>` rules that MRML leaves in <style> → lines wrapped under SMTP's limit.
+The plain text comes from the content model through its own template, never from the HTML.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from markupsafe import Markup
+
+from pain_news import placeholders
+from pain_news.content import Issue, Piece
+from pain_news.errors import TemplateError
+from pain_news.linewrap import wrap_html
+from pain_news.markdown import wrap
+
+if TYPE_CHECKING:
+    from pain_news.config import NewsletterSettings
+
+TEMPLATE_FILES = ("base.mjml.j2", "header.mjml.j2", "article.mjml.j2", "spotlight.mjml.j2", "footer.mjml.j2", "email.txt.j2")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The three outputs of one issue; email parts still hold per-recipient placeholders."""
+
+    email_html: str
+    email_text: str
+    web_html: str
+
+
+@lru_cache(maxsize=8)
+def _environment(templates: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("j2",), default=True),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        auto_reload=True,
+    )
+
+
+def text_environment(templates: Path) -> jinja2.Environment:
+    env = _environment(templates).overlay(autoescape=False)
+    return env
+
+
+def rows(pieces: Sequence[Piece]) -> list[list[Piece]]:
+    """Group pieces into rows: two consecutive `layout: half` articles share a two-column row."""
+    out: list[list[Piece]] = []
+    pending: Piece | None = None
+    for piece in pieces:
+        if piece.layout == "half" and piece.kind == "article":
+            if pending is None:
+                pending = piece
+                continue
+            out.append([pending, piece])
+            pending = None
+            continue
+        if pending is not None:
+            out.append([pending])
+            pending = None
+        out.append([piece])
+    if pending is not None:
+        out.append([pending])
+    return out
+
+
+def links(newsletter: NewsletterSettings, issue: Issue) -> dict[str, str]:
+    """Links every template may use; the unsubscribe link is a placeholder filled per recipient."""
+    base = newsletter.public_url.rstrip("/")
+    return {
+        "web_url": f"{base}/{issue.slug}/" if base else f"../{issue.slug}/",
+        "archive_url": f"{base}/" if base else "../",
+        "subscribe_url": f"{base}/subscribe" if base else "/subscribe",
+        "unsubscribe_url": placeholders.placeholder("h", "unsubscribe_url"),
+        "unsubscribe_url_text": placeholders.placeholder("t", "unsubscribe_url"),
+    }
+
+
+def _render_template(env: jinja2.Environment, name: str, context: dict[str, Any], templates: Path) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        where = Path(exc.filename) if exc.filename else templates / (exc.name or name)
+        raise TemplateError(f"template syntax error: {exc.message}", path=where, line=exc.lineno) from None
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"template not found: {exc.name}", path=templates) from None
+    except jinja2.TemplateError as exc:
+        path, line = _template_frame(exc, templates, name)
+        raise TemplateError(f"template error: {exc}", path=path, line=line) from None
+
+
+def _template_frame(exc: BaseException, templates: Path, default: str) -> tuple[Path, int | None]:
+    """Jinja rewrites tracebacks so the template's own file and line appear as a frame."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith(".j2"):
+            return Path(frame.filename), frame.lineno
+    return templates / default, None
+
+
+def _mjml_to_html(mjml_text: str, templates: Path) -> str:
+    from mjml import mjml2html
+
+    try:
+        # fonts={} keeps MRML from adding Google Fonts links: the build makes no network request.
+        return str(mjml2html(mjml_text, disable_comments=True, fonts={}))
+    except ValueError as exc:
+        raise TemplateError(f"invalid MJML: {exc}", path=templates / "base.mjml.j2") from None
+
+
+@lru_cache(maxsize=1)
+def _inliner() -> Any:
+    import css_inline
+
+    # keep_style_tags: @media rules stay, so columns stack on phones (TRAPS.md);
+    # load_remote_stylesheets=False: no network, ever.
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=True, keep_link_tags=True)
+
+
+def inline_css(html: str) -> str:
+    """Inline <style> rules into style attributes, keeping @media, !important and MSO comments."""
+    return str(_inliner().inline(html))
+
+
+def render_issue(issue: Issue, newsletter: NewsletterSettings, templates: Path) -> Rendered:
+    """Render email HTML, plain text and the web version of one issue."""
+    templates = templates.resolve()
+    if not templates.is_dir():
+        raise TemplateError("templates folder not found", path=templates)
+    env = _environment(templates)
+    base_context: dict[str, Any] = {
+        "issue": issue,
+        "pieces": issue.pieces,
+        "rows": rows(issue.pieces),
+        "newsletter": newsletter,
+        "links": links(newsletter, issue),
+        "intro_html": Markup(issue.intro.html) if issue.intro else "",
+        "intro_text": issue.intro.text if issue.intro else "",
+        "wrap": wrap,
+    }
+    outputs: dict[str, str] = {}
+    for mode in ("email", "web"):
+        mjml_text = _render_template(env, "base.mjml.j2", {**base_context, "mode": mode}, templates)
+        html = wrap_html(inline_css(_mjml_to_html(mjml_text, templates)))
+        outputs[mode] = html if mode == "email" else placeholders.fill_defaults(html)
+    text = _render_template(text_environment(templates), "email.txt.j2", {**base_context, "mode": "email"}, templates)
+    return Rendered(
+        email_html=outputs["email"],
+        email_text=_tidy_text(text),
+        web_html=outputs["web"],
+    )
+
+
+def _tidy_text(text: str) -> str:
+    """Collapse runs of blank lines and trailing spaces; end with exactly one newline."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and out and not out[-1]:
+            continue
+        out.append(line)
+    return "\n".join(out).strip() + "\n"
