@@ -1,0 +1,10 @@
+"""Shared fixtures. Fixture families live in tests/fixtures/*.py and are registered here."""
+
+pytest_plugins = [
+    "tests.fixtures.core",
+    "tests.fixtures.browser",
+]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/ from the current output")
