@@ -1,0 +1,94 @@
+"""Signed tokens for unsubscribe and signup-confirmation links, and the List-Unsubscribe headers.
+
+A token is `<subscriber>.<extra>.<signature>`: `extra` is the campaign id for unsubscribe links
+(`-` when none) and the signup-request event id for confirmation links. The signature is an
+HMAC-SHA256 over the purpose and the two numbers, keyed by PAIN_NEWS_SECRET_KEY, so a token for
+one purpose or one subscriber can never be turned into another. Tokens never expire: a link in
+a years-old email must keep working (issue 3).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from pain_news.errors import ConfigError, InvalidToken
+
+if TYPE_CHECKING:
+    from pain_news.config import Config
+
+PURPOSES = ("unsubscribe", "confirm")
+_SIGNATURE_BYTES = 16  # 128 bits: unforgeable, and keeps the URL short enough for any mail client
+
+
+def _signature(secret: str, purpose: str, body: str) -> str:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    mac = hmac.new(secret.encode("utf-8"), f"pain-news/{purpose}:{body}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:_SIGNATURE_BYTES]).rstrip(b"=").decode("ascii")
+
+
+def make_token(secret: str, subscriber_id: int, campaign_id: int | None, purpose: str = "unsubscribe") -> str:
+    """A URL-safe signed token naming a subscriber and a campaign (or signup request)."""
+    if not secret:
+        raise ConfigError("PAIN_NEWS_SECRET_KEY is not set", hint="run 'pain-news init' or add it to .env")
+    body = f"{int(subscriber_id)}.{'-' if campaign_id is None else int(campaign_id)}"
+    return f"{body}.{_signature(secret, purpose, body)}"
+
+
+def read_token(secret: str, token: str, purpose: str = "unsubscribe") -> tuple[int, int | None]:
+    """(subscriber_id, campaign_id) from a token; InvalidToken when forged, truncated or malformed."""
+    if not secret:
+        raise ConfigError("PAIN_NEWS_SECRET_KEY is not set", hint="run 'pain-news init' or add it to .env")
+    parts = token.split(".")
+    if len(parts) != 3 or len(token) > 200:
+        raise InvalidToken("this link is incomplete or damaged")
+    sid, extra, signature = parts
+    if not sid.isdigit() or not (extra == "-" or extra.isdigit()):
+        raise InvalidToken("this link is incomplete or damaged")
+    subscriber_id, campaign_id = int(sid), None if extra == "-" else int(extra)
+    # Only the canonical spelling verifies, so '007' and '7' are not two valid tokens.
+    canonical = f"{subscriber_id}.{'-' if campaign_id is None else campaign_id}"
+    if canonical != f"{sid}.{extra}" or not hmac.compare_digest(_signature(secret, purpose, canonical), signature):
+        raise InvalidToken("this link is not valid")
+    return subscriber_id, campaign_id
+
+
+def _public_base(config: Config) -> str:
+    from pain_news.config import require
+
+    require(config, "newsletter.public_url")
+    if not config.secrets.secret_key:
+        raise ConfigError(
+            "PAIN_NEWS_SECRET_KEY is not set",
+            hint="run 'pain-news init' (it writes .env with a fresh secret) or set the variable",
+        )
+    return config.newsletter.public_url.rstrip("/")
+
+
+def unsubscribe_url(config: Config, subscriber_id: int, campaign_id: int | None) -> str:
+    """The per-recipient unsubscribe link under newsletter.public_url."""
+    base = _public_base(config)
+    return f"{base}/unsubscribe/{make_token(config.secrets.secret_key, subscriber_id, campaign_id)}"
+
+
+def confirm_url(config: Config, subscriber_id: int, request_event_id: int) -> str:
+    """The signup confirmation link under newsletter.public_url."""
+    base = _public_base(config)
+    token = make_token(config.secrets.secret_key, subscriber_id, request_event_id, purpose="confirm")
+    return f"{base}/confirm/{token}"
+
+
+def list_unsubscribe_headers(config: Config, url: str) -> dict[str, str]:
+    """List-Unsubscribe (+ mailto when configured) and RFC 8058 List-Unsubscribe-Post headers."""
+    targets = [f"<{url}>"]
+    mailto = config.delivery.unsubscribe_mailto
+    if mailto:
+        targets.append(f"<mailto:{quote(mailto, safe='@')}?subject=unsubscribe>")
+    return {
+        "List-Unsubscribe": ", ".join(targets),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
