@@ -76,6 +76,15 @@ class Piece:
     source: str = field(default="", compare=False, repr=False)
 
     @property
+    def unknown_tags(self) -> list[tuple[str, int]]:
+        """Tags like `{{ frist_name }}` that no recipient value fills, with their line in the file."""
+        found = [(tag, self.body_line + line - 1) for tag, line in self.body.unknown_tags]
+        for key, fragment in (("title", self.title), ("summary", self.summary)):
+            if fragment is not None:
+                found.extend((tag, _line_of(self.source, key)) for tag, _ in fragment.unknown_tags)
+        return sorted(set(found), key=lambda item: item[1])
+
+    @property
     def word_count(self) -> int:
         words = self.body.text.split() + (self.summary.text.split() if self.summary else [])
         return len(words)

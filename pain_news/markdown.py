@@ -133,8 +133,9 @@ def wrap(text: str, indent: str = "", first: str | None = None) -> str:
 
 def tokens_to_text(tokens: Sequence[Token]) -> str:
     """Plain text from block tokens: paragraphs wrapped, lists bulleted, headings underlined."""
-    blocks: list[str] = []
-    list_stack: list[list[int]] = []  # per open list: [is_ordered, counter]
+    blocks: list[tuple[str, int]] = []  # (text, id of the list it is an item of, or 0)
+    list_stack: list[list[int]] = []  # per open list: [is_ordered, counter, id]
+    lists_seen = 0
     pending_prefix: str | None = None
     quote_depth = 0
     i = 0
@@ -142,11 +143,12 @@ def tokens_to_text(tokens: Sequence[Token]) -> str:
         tok = tokens[i]
         if tok.type in ("bullet_list_open", "ordered_list_open"):
             start = int(tok.attrGet("start") or 1)
-            list_stack.append([1 if tok.type == "ordered_list_open" else 0, start])
+            lists_seen += 1
+            list_stack.append([1 if tok.type == "ordered_list_open" else 0, start, lists_seen])
         elif tok.type in ("bullet_list_close", "ordered_list_close"):
             list_stack.pop()
         elif tok.type == "list_item_open":
-            ordered, counter = list_stack[-1]
+            ordered, counter, _ = list_stack[-1]
             pending_prefix = f"{counter}. " if ordered else "- "
             list_stack[-1][1] += 1
         elif tok.type == "blockquote_open":
@@ -156,7 +158,7 @@ def tokens_to_text(tokens: Sequence[Token]) -> str:
         elif tok.type == "heading_open":
             inline = _inline_text(tokens[i + 1].children or [])
             rule = "=" if tok.tag in ("h1", "h2") else "-"
-            blocks.append(f"{inline}\n{rule * min(len(inline), TEXT_WIDTH)}")
+            blocks.append((f"{inline}\n{rule * min(len(inline), TEXT_WIDTH)}", 0))
             i += 3
             continue
         elif tok.type == "inline":
@@ -165,30 +167,27 @@ def tokens_to_text(tokens: Sequence[Token]) -> str:
             quote = "> " * quote_depth
             if pending_prefix is not None:
                 indent = quote + "  " * depth
-                blocks.append(wrap(text, indent=indent + " " * len(pending_prefix), first=indent + pending_prefix))
+                item = wrap(text, indent=indent + " " * len(pending_prefix), first=indent + pending_prefix)
+                blocks.append((item, list_stack[-1][2]))
                 pending_prefix = None
             elif list_stack:
-                blocks.append(wrap(text, indent=quote + "  " * (depth + 1)))
+                blocks.append((wrap(text, indent=quote + "  " * (depth + 1)), 0))
             else:
-                blocks.append(wrap(text, indent=quote))
+                blocks.append((wrap(text, indent=quote), 0))
         elif tok.type in ("fence", "code_block"):
-            blocks.append(textwrap.indent(tok.content.rstrip("\n"), "    "))
+            blocks.append((textwrap.indent(tok.content.rstrip("\n"), "    "), 0))
         elif tok.type == "hr":
-            blocks.append("-" * 20)
+            blocks.append(("-" * 20, 0))
         i += 1
     return _join_blocks(blocks)
 
 
-def _join_blocks(blocks: list[str]) -> str:
-    # Tight list items sit on consecutive lines; everything else is separated by a blank line.
-    out: list[str] = []
-    for block in blocks:
-        if out and _is_item(block) and _is_item(out[-1]):
-            out[-1] = out[-1] + "\n" + block
+def _join_blocks(blocks: list[tuple[str, int]]) -> str:
+    # Items of the same list sit on consecutive lines; everything else is separated by a blank line.
+    out: list[tuple[str, int]] = []
+    for text, list_id in blocks:
+        if out and list_id and out[-1][1] == list_id:
+            out[-1] = (out[-1][0] + "\n" + text, list_id)
         else:
-            out.append(block)
-    return "\n\n".join(out)
-
-
-def _is_item(block: str) -> bool:
-    return bool(re.match(r"[> ]*(- |\d+\. )", block))
+            out.append((text, list_id))
+    return "\n\n".join(text for text, _ in out)

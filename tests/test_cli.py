@@ -1,0 +1,112 @@
+import subprocess
+import sys
+from importlib.metadata import version
+
+import click
+import pytest
+
+from pain_news.cli import cli
+from tests.fixtures.core import BAD
+
+
+def all_commands(group=cli, prefix=()):
+    for name, command in sorted(group.commands.items()):
+        path = (*prefix, name)
+        yield path
+        if isinstance(command, click.Group):
+            yield from all_commands(command, path)
+
+
+def test_version_matches_package_metadata(run_cli):
+    result = run_cli("--version")
+    assert result.stdout.strip() == f"pain-news, version {version('pain-news')}"
+
+
+@pytest.mark.parametrize("path", [()] + list(all_commands()), ids=lambda p: " ".join(p) or "pain-news")
+def test_every_command_help_has_an_example(run_cli, path):
+    result = run_cli(*path, "--help")
+    assert "Example" in result.stdout
+
+
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run([sys.executable, "-m", "pain_news", "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("pain-news, version")
+
+
+def test_build_prints_summary_and_writes_files(run_cli, project, sample_issue):
+    result = run_cli("build", str(sample_issue))
+    assert "Built 'Pain after back surgery? You have options'" in result.stdout
+    assert (project / "build" / "2026-12-winter" / "email.txt").is_file()
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing-issue-toml", "issue.toml: file not found"),
+        ("broken-toml", "issue.toml:1: invalid TOML"),
+        ("broken-yaml", "01-a.md:"),
+        ("unknown-kind", "02-news.md:3: unknown kind 'newz' (expected article or spotlight)"),
+        ("spotlight-missing-section", "spotlight is missing the '## Symptoms' section"),
+        ("spotlight-no-reviewer", "01-s.md:2: spotlight needs 'reviewed_by'"),
+        ("missing-image", "01-a.md:4: image not found: images/missing.jpg"),
+        ("missing-markdown-image", "01-a.md:8: file not found: images/chart.png"),
+    ],
+)
+def test_build_rejects_bad_issue(run_cli, project, tmp_path, case, message):
+    result = run_cli("build", str(BAD / case), "--out", str(tmp_path / "out"), ok=False)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_debug_shows_the_traceback(project, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pain_news", "--debug", "build", str(BAD / "unknown-kind"), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, cwd=project,
+    )
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "IssueError" in result.stderr
+
+
+def test_missing_issue_folder_is_a_usage_error(run_cli, project):
+    result = run_cli("build", "issues/nope", ok=False)
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+
+
+def test_bad_config_names_key_and_file(run_cli, project, sample_issue):
+    (project / "pain-news.toml").write_text('[newsletter]\nfrom_nmae = "x"\n')
+    result = run_cli("build", str(sample_issue), ok=False)
+    assert result.exit_code == 1
+    assert "unknown key 'newsletter.from_nmae'" in result.stderr
+    assert "pain-news.toml" in result.stderr
+
+
+def test_init_starts_a_project_that_builds_a_new_issue(run_cli, tmp_path, monkeypatch):
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    run_cli("init")
+    assert (folder / "pain-news.toml").is_file()
+    env_text = (folder / ".env").read_text()
+    assert "PAIN_NEWS_SECRET_KEY=" in env_text and len(env_text.split("PAIN_NEWS_SECRET_KEY=")[1].split()[0]) >= 40
+    assert (folder / "templates" / "base.mjml.j2").is_file()
+    run_cli("new", "issues/2027-01-january", "--title", "January 2027")
+    toml = (folder / "issues" / "2027-01-january" / "issue.toml").read_text()
+    assert 'title = "January 2027"' in toml and "number = 1" in toml
+    result = run_cli("build", "issues/2027-01-january")
+    assert "Built 'January 2027'" in result.stdout
+
+
+def test_init_refuses_to_overwrite_a_project(run_cli, project):
+    result = run_cli("init", ok=False)
+    assert result.exit_code == 1
+    assert "already exists" in result.stderr
+
+
+def test_new_numbers_after_the_highest_issue(run_cli, project):
+    run_cli("new", "issues/2027-01", "--title", "Next")
+    assert "number = 2" in (project / "issues" / "2027-01" / "issue.toml").read_text()

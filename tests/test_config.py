@@ -1,0 +1,105 @@
+from pathlib import Path
+
+import pytest
+
+from pain_news.config import load_config
+from pain_news.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pain-news.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_file_values_are_read(tmp_path):
+    path = write(tmp_path, '[newsletter]\nname = "Clinic News"\npublic_url = "https://n.example.org"\n')
+    config = load_config(path, env={})
+    assert config.newsletter.name == "Clinic News"
+    assert config.newsletter.public_url == "https://n.example.org"
+    assert config.root == tmp_path.resolve()
+
+
+def test_environment_overrides_file(tmp_path):
+    path = write(tmp_path, '[newsletter]\nname = "Clinic News"\n[delivery]\nrate = 5\n')
+    config = load_config(
+        path,
+        env={"PAIN_NEWS_NEWSLETTER_NAME": "Env News", "PAIN_NEWS_DELIVERY_RATE": "2.5",
+             "PAIN_NEWS_DELIVERY_TEST_RECIPIENTS": "a@example.org, b@example.org"},
+    )
+    assert config.newsletter.name == "Env News"
+    assert config.delivery.rate == 2.5
+    assert config.delivery.test_recipients == ("a@example.org", "b@example.org")
+
+
+def test_database_url_override_and_relative_sqlite_path(tmp_path):
+    path = write(tmp_path, "")
+    assert load_config(path, env={}).database_url == f"sqlite:///{tmp_path.resolve()}/subscribers/pain-news.db"
+    config = load_config(path, env={"PAIN_NEWS_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1/db"})
+    assert config.database_url == "postgresql+psycopg://u@127.0.0.1/db"
+
+
+def test_unknown_key_names_key_and_file(tmp_path):
+    path = write(tmp_path, '[newsletter]\nnmae = "x"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert "newsletter.nmae" in str(err.value)
+    assert str(path.resolve()) in str(err.value)
+
+
+def test_unknown_section_is_rejected(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown section '\[mail\]'"):
+        load_config(write(tmp_path, "[mail]\nx = 1\n"), env={})
+
+
+def test_wrong_type_is_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="smtp.port must be a int"):
+        load_config(write(tmp_path, '[smtp]\nport = "five"\n'), env={})
+
+
+def test_bad_env_value_names_the_variable(tmp_path):
+    with pytest.raises(ConfigError, match="PAIN_NEWS_SMTP_PORT"):
+        load_config(write(tmp_path, ""), env={"PAIN_NEWS_SMTP_PORT": "many"})
+
+
+def test_broken_toml_names_line(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, '[newsletter]\nname = "unclosed\n'), env={})
+    assert err.value.line == 2
+
+
+def test_secrets_come_from_env_and_dotenv_never_repr(tmp_path):
+    path = write(tmp_path, "")
+    (tmp_path / ".env").write_text("PAIN_NEWS_SECRET_KEY=from-dotenv\nSENDGRID_API_KEY=SG.dotenv\n")
+    config = load_config(path, env={"SENDGRID_API_KEY": "SG.env-wins"})
+    assert config.secrets.secret_key == "from-dotenv"
+    assert config.secrets.sendgrid_api_key == "SG.env-wins"
+    assert "SG.env-wins" not in repr(config)
+    assert "from-dotenv" not in repr(config)
+
+
+def test_secret_keys_in_the_file_are_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="sendgrid.api_key"):
+        load_config(write(tmp_path, '[sendgrid]\napi_key = "SG.leak"\n'), env={})
+
+
+def test_config_found_by_walking_up(tmp_path):
+    write(tmp_path, '[newsletter]\nname = "Walked"\n')
+    deep = tmp_path / "issues" / "x"
+    deep.mkdir(parents=True)
+    assert load_config(env={}, cwd=deep).newsletter.name == "Walked"
+
+
+def test_pain_news_config_variable_selects_file(tmp_path):
+    path = write(tmp_path, '[newsletter]\nname = "Chosen"\n')
+    assert load_config(env={"PAIN_NEWS_CONFIG": str(path)}, cwd=Path("/")).newsletter.name == "Chosen"
+
+
+def test_missing_explicit_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml", env={})
+
+
+def test_invalid_provider_is_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="delivery.provider"):
+        load_config(write(tmp_path, '[delivery]\nprovider = "carrier-pigeon"\n'), env={})
