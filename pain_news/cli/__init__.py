@@ -22,6 +22,7 @@ from pain_news.errors import PainNewsError
 
 if TYPE_CHECKING:
     from pain_news.config import Config
+    from pain_news.store import SubscriberStore
 
 
 @dataclass
@@ -38,6 +39,14 @@ class App:
         from pain_news.config import load_config
 
         return load_config(self.config_path, self.env)
+
+    @cached_property
+    def store(self) -> SubscriberStore:
+        from pain_news.store import open_store
+
+        store = open_store(self.config)
+        self.closers.append(store.close)
+        return store
 
     def close(self) -> None:
         while self.closers:

@@ -1,0 +1,1 @@
+"""Alembic migrations for the subscriber store; applied by `open_store` and `pain-news db upgrade`."""

@@ -1,0 +1,448 @@
+"""SubscriberStore: every change to who gets the newsletter, each status change logged as an event.
+
+Opt-outs are sacred: nothing here turns an unsubscribed, bounced or complained subscriber (or a
+deleted, hash-suppressed address) active again, except `resubscribe` with a reason and a
+confirmed signup (`confirm_signup`), both written to the subscriber's history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, overload
+
+from sqlalchemy import Engine, delete, exists, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pain_news.errors import InvalidToken, StoreError
+from pain_news.models import (
+    ACTIVE,
+    OPT_OUT_METHODS,
+    OPTED_OUT,
+    PENDING,
+    STATUSES,
+    DeliveryEvent,
+    Subscriber,
+    SubscriberEvent,
+    SubscriberTag,
+    Suppression,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from pain_news.config import Config
+
+MAX_NAME = 200
+MAX_TAG = 100
+
+
+@overload
+def utc(moment: dt.datetime) -> dt.datetime: ...
+@overload
+def utc(moment: None) -> None: ...
+def utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def email_key(email: str) -> str:
+    """The case-insensitive identity of an address."""
+    return email.strip().lower()
+
+
+def email_hash(email: str) -> str:
+    """What a suppression keeps of a deleted address: sha256 of its key."""
+    return hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+
+
+def check_email(email: str) -> str:
+    """The address stripped, or StoreError naming what is wrong with it (no DNS lookups)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    address = email.strip()
+    if not address:
+        raise StoreError("missing email address")
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise StoreError(f"invalid email address {address!r}: {exc}") from None
+    return address
+
+
+@dataclass(frozen=True)
+class SubscriberRecord:
+    """A subscriber as plain data."""
+
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    status: str
+    tags: tuple[str, ...]
+    source: str
+    created_at: dt.datetime
+    status_changed_at: dt.datetime
+    opted_out_at: dt.datetime | None
+    opt_out_method: str | None
+    opt_out_campaign_id: int | None
+
+    @classmethod
+    def of(cls, s: Subscriber) -> SubscriberRecord:
+        return cls(
+            s.id, s.email, s.first_name, s.last_name, s.status, tuple(t.tag for t in s.tags), s.source,
+            utc(s.created_at), utc(s.status_changed_at), utc(s.opted_out_at), s.opt_out_method,
+            s.opt_out_campaign_id,
+        )
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One line of a subscriber's history."""
+
+    at: dt.datetime
+    old_status: str | None
+    new_status: str
+    method: str
+    campaign_id: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """The outcome of a status change request: `changed` is False when it was already so."""
+
+    subscriber: SubscriberRecord
+    changed: bool
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    """A signup to confirm: who, which request (for the confirmation token), and whether to mail."""
+
+    subscriber_id: int
+    request_event_id: int
+    send_confirmation: bool
+
+
+class SubscriberStore:
+    """The subscriber database; each method is one short transaction."""
+
+    def __init__(self, engine: Engine, reader: Engine) -> None:
+        self.engine = engine
+        self.reader = reader  # read-only streams (list, export): never hold the SQLite write lock
+
+    def close(self) -> None:
+        """Release the connection pools."""
+        self.engine.dispose()
+        if self.reader is not self.engine:
+            self.reader.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session inside one transaction, committed on success and rolled back on any error."""
+        with Session(self.engine, expire_on_commit=False) as s, s.begin():
+            yield s
+
+    # ---- lookups -------------------------------------------------------------------------
+
+    def _find(self, s: Session, who: str | int) -> Subscriber:
+        if isinstance(who, int):
+            sub = s.get(Subscriber, who)
+        else:
+            sub = s.scalar(select(Subscriber).where(Subscriber.email_key == email_key(who)))
+        if sub is None:
+            raise StoreError(f"no subscriber {who!r}", hint="see 'pain-news subscribers list'")
+        return sub
+
+    def get(self, who: str | int) -> SubscriberRecord | None:
+        """The subscriber with this address or id, or None."""
+        try:
+            with self.session() as s:
+                return SubscriberRecord.of(self._find(s, who))
+        except StoreError:
+            return None
+
+    def history(self, who: str | int) -> tuple[SubscriberRecord, list[EventRecord]]:
+        """A subscriber and their status history, oldest first."""
+        with self.session() as s:
+            sub = self._find(s, who)
+            rows = s.scalars(
+                select(SubscriberEvent).where(SubscriberEvent.subscriber_id == sub.id).order_by(SubscriberEvent.id)
+            )
+            events = [EventRecord(utc(e.at), e.old_status, e.new_status, e.method, e.campaign_id, e.detail) for e in rows]
+            return SubscriberRecord.of(sub), events
+
+    def is_suppressed(self, s: Session, email: str) -> bool:
+        """True when this address was deleted or opted out elsewhere and must not be re-added."""
+        return bool(s.scalar(select(exists().where(Suppression.email_hash == email_hash(email)))))
+
+    # ---- status changes ------------------------------------------------------------------
+
+    @staticmethod
+    def _set_status(
+        s: Session,
+        sub: Subscriber,
+        status: str,
+        method: str,
+        now: dt.datetime,
+        campaign_id: int | None = None,
+        detail: str = "",
+    ) -> None:
+        """Change a status and log it; the one place statuses change after creation."""
+        s.add(SubscriberEvent(
+            subscriber_id=sub.id, at=now, old_status=sub.status, new_status=status,
+            method=method, campaign_id=campaign_id, detail=detail,
+        ))
+        sub.status = status
+        sub.status_changed_at = now
+        if status in OPTED_OUT:
+            sub.opted_out_at = now
+            sub.opt_out_method = method
+            sub.opt_out_campaign_id = campaign_id
+        else:
+            sub.opted_out_at = sub.opt_out_method = sub.opt_out_campaign_id = None
+
+    def add(
+        self,
+        email: str,
+        first_name: str = "",
+        last_name: str = "",
+        tags: Iterable[str] = (),
+        *,
+        source: str = "manual",
+        now: dt.datetime | None = None,
+    ) -> SubscriberRecord:
+        """Add one active subscriber; refuses known and suppressed addresses."""
+        address = check_email(email)
+        now = now or utcnow()
+        try:
+            with self.session() as s:
+                existing = s.scalar(select(Subscriber).where(Subscriber.email_key == email_key(address)))
+                if existing is not None:
+                    raise StoreError(
+                        f"{address} is already in the list ({existing.status})",
+                        hint="use 'pain-news subscribers resubscribe' to bring back someone who opted out"
+                        if existing.status in OPTED_OUT else None,
+                    )
+                if self.is_suppressed(s, address):
+                    raise StoreError(
+                        f"{address} was deleted or opted out and is suppressed; it cannot be re-added",
+                        hint="the person can sign up again themselves through the signup form",
+                    )
+                sub = _new_subscriber(address, first_name, last_name, ACTIVE, source, now)
+                sub.tags = [SubscriberTag(tag=t) for t in _clean_tags(tags)]
+                s.add(sub)
+                s.flush()
+                s.add(SubscriberEvent(subscriber_id=sub.id, at=now, old_status=None, new_status=ACTIVE,
+                                      method="manual", detail="added"))
+                return SubscriberRecord.of(sub)
+        except IntegrityError:  # a concurrent add of the same address won the race
+            raise StoreError(f"{address} is already in the list") from None
+
+    def opt_out(
+        self,
+        who: str | int,
+        status: str,
+        method: str,
+        campaign_id: int | None = None,
+        *,
+        detail: str = "",
+        now: dt.datetime | None = None,
+    ) -> Change:
+        """Mark unsubscribed/bounced/complained; idempotent; a complaint outranks an unsubscribe."""
+        if status not in OPTED_OUT or method not in OPT_OUT_METHODS:
+            raise ValueError(f"bad opt-out {status!r} by {method!r}")
+        now = now or utcnow()
+        with self.session() as s:
+            sub = self._find(s, who)
+            if sub.status == status or (sub.status in OPTED_OUT and status == "unsubscribed"):
+                return Change(SubscriberRecord.of(sub), changed=False)
+            self._set_status(s, sub, status, method, now, campaign_id, detail)
+            return Change(SubscriberRecord.of(sub), changed=True)
+
+    def unsubscribe(
+        self, who: str | int, method: str = "manual", campaign_id: int | None = None, *, now: dt.datetime | None = None
+    ) -> Change:
+        """Unsubscribe by address or id; repeating it changes nothing."""
+        return self.opt_out(who, "unsubscribed", method, campaign_id, now=now)
+
+    def resubscribe(self, who: str | int, reason: str, *, now: dt.datetime | None = None) -> Change:
+        """The only way back to active for an opted-out subscriber; the reason is kept in history."""
+        if not reason.strip():
+            raise StoreError("a reason is required to resubscribe someone who opted out")
+        now = now or utcnow()
+        with self.session() as s:
+            sub = self._find(s, who)
+            if sub.status == ACTIVE:
+                return Change(SubscriberRecord.of(sub), changed=False)
+            self._set_status(s, sub, ACTIVE, "resubscribe", now, detail=reason.strip())
+            return Change(SubscriberRecord.of(sub), changed=True)
+
+    def delete(self, who: str | int, *, now: dt.datetime | None = None) -> str:
+        """Erase a subscriber and their history, keeping only a hashed address as a suppression."""
+        now = now or utcnow()
+        with self.session() as s:
+            sub = self._find(s, who)
+            address = sub.email
+            self.suppress(s, address, "deleted", now)
+            s.execute(delete(SubscriberEvent).where(SubscriberEvent.subscriber_id == sub.id))
+            s.delete(sub)
+            return address
+
+    def suppress(self, s: Session, email: str, reason: str, now: dt.datetime) -> None:
+        """Record a hashed address that no import or add may bring (back) in."""
+        digest = email_hash(email)
+        if s.scalar(select(Suppression.id).where(Suppression.email_hash == digest)) is None:
+            s.add(Suppression(email_hash=digest, reason=reason[:40], created_at=now))
+
+    def opt_out_address(
+        self, email: str, status: str, method: str, campaign_id: int | None = None, *, detail: str = "",
+        now: dt.datetime | None = None,
+    ) -> Change | None:
+        """Opt out by address; an address we do not know is suppressed so no import can add it later."""
+        try:
+            return self.opt_out(email, status, method, campaign_id, detail=detail, now=now)
+        except StoreError:
+            with self.session() as s:
+                self.suppress(s, email, f"{method}:{status}", now or utcnow())
+            return None
+
+    # ---- signup --------------------------------------------------------------------------
+
+    def request_signup(
+        self, email: str, first_name: str = "", last_name: str = "", *, now: dt.datetime | None = None
+    ) -> SignupRequest:
+        """Record a signup form submission; nobody becomes active until they confirm."""
+        address = check_email(email)
+        now = now or utcnow()
+        with self.session() as s:
+            sub = s.scalar(select(Subscriber).where(Subscriber.email_key == email_key(address)))
+            if sub is None:
+                sub = _new_subscriber(address, first_name, last_name, PENDING, "signup", now)
+                s.add(sub)
+                s.flush()
+                old = None
+            elif sub.status == ACTIVE:
+                return SignupRequest(sub.id, 0, send_confirmation=False)
+            else:
+                old = sub.status
+            # Logged even when the status stays (an opted-out person asking back in): the event
+            # id goes into the confirmation token, so only the newest request can confirm.
+            event = SubscriberEvent(subscriber_id=sub.id, at=now, old_status=old, new_status=sub.status,
+                                    method="signup", detail="confirmation requested")
+            s.add(event)
+            s.flush()
+            return SignupRequest(sub.id, event.id, send_confirmation=True)
+
+    def confirm_signup(self, subscriber_id: int, request_event_id: int, *, now: dt.datetime | None = None) -> Change:
+        """Activate after the confirmation link; InvalidToken for stale or unknown requests."""
+        now = now or utcnow()
+        with self.session() as s:
+            sub = s.get(Subscriber, subscriber_id)
+            if sub is None:
+                raise InvalidToken("this confirmation link names nobody", hint="sign up again")
+            if sub.status == ACTIVE:
+                return Change(SubscriberRecord.of(sub), changed=False)
+            newest = s.scalar(select(func.max(SubscriberEvent.id)).where(
+                SubscriberEvent.subscriber_id == sub.id, SubscriberEvent.method == "signup"))
+            later_opt_out = s.scalar(select(exists().where(
+                SubscriberEvent.subscriber_id == sub.id, SubscriberEvent.id > request_event_id,
+                SubscriberEvent.new_status.in_(OPTED_OUT), SubscriberEvent.method != "signup")))
+            if newest != request_event_id or later_opt_out:
+                raise InvalidToken("this confirmation link has been replaced or withdrawn", hint="sign up again")
+            s.execute(delete(Suppression).where(Suppression.email_hash == email_hash(sub.email)))
+            self._set_status(s, sub, ACTIVE, "confirm", now, detail="confirmed signup")
+            return Change(SubscriberRecord.of(sub), changed=True)
+
+    # ---- listing -------------------------------------------------------------------------
+
+    def iter_subscribers(self, status: str | None = None, tag: str | None = None) -> Iterator[SubscriberRecord]:
+        """Stream subscribers in id order without loading them all (server-side cursor on PostgreSQL)."""
+        if status is not None and status not in STATUSES:
+            raise StoreError(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
+        cols = (
+            Subscriber.id, Subscriber.email, Subscriber.first_name, Subscriber.last_name, Subscriber.status,
+            SubscriberTag.tag, Subscriber.source, Subscriber.created_at, Subscriber.status_changed_at,
+            Subscriber.opted_out_at, Subscriber.opt_out_method, Subscriber.opt_out_campaign_id,
+        )
+        query = select(*cols).outerjoin(SubscriberTag, SubscriberTag.subscriber_id == Subscriber.id)
+        if status:
+            query = query.where(Subscriber.status == status)
+        if tag:
+            query = query.where(exists().where(SubscriberTag.subscriber_id == Subscriber.id, SubscriberTag.tag == tag))
+        query = query.order_by(Subscriber.id, SubscriberTag.tag)
+        with self.reader.connect() as conn:
+            rows = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
+            for _, group in itertools.groupby(rows, key=lambda r: r[0]):
+                first, *rest = group
+                tags = tuple(t for t in [first[5], *(r[5] for r in rest)] if t is not None)
+                yield SubscriberRecord(
+                    first[0], first[1], first[2], first[3], first[4], tags, first[6], utc(first[7]),
+                    utc(first[8]), utc(first[9]), first[10], first[11],
+                )
+
+    def stats(self) -> dict[str, int]:
+        """Subscriber counts per status (every status present), plus suppressions."""
+        with self.session() as s:
+            rows = s.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status))
+            counts = {status: count for status, count in rows}
+            result = {status: int(counts.get(status, 0)) for status in STATUSES}
+            result["suppressed (deleted or unknown)"] = int(s.scalar(select(func.count(Suppression.id))) or 0)
+            return result
+
+    # ---- delivery events (webhook) -------------------------------------------------------
+
+    def record_delivery_event(
+        self, sg_event_id: str, event: str, occurred_at: dt.datetime, *, campaign_id: int | None,
+        subscriber_id: int | None, detail: str = "",
+    ) -> bool:
+        """Store one provider event once; False when this sg_event_id was already seen."""
+        try:
+            with self.session() as s:
+                if s.scalar(select(DeliveryEvent.id).where(DeliveryEvent.sg_event_id == sg_event_id)) is not None:
+                    return False
+                s.execute(insert(DeliveryEvent).values(
+                    sg_event_id=sg_event_id, event=event, campaign_id=campaign_id,
+                    subscriber_id=subscriber_id, occurred_at=occurred_at, detail=detail))
+                return True
+        except IntegrityError:  # the same event delivered twice at once
+            return False
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    cleaned = sorted({t.strip().lower() for t in tags if t.strip()})
+    for t in cleaned:
+        if len(t) > MAX_TAG:
+            raise StoreError(f"tag longer than {MAX_TAG} characters: {t[:20]!r}...")
+    return cleaned
+
+
+def _new_subscriber(email: str, first: str, last: str, status: str, source: str, now: dt.datetime) -> Subscriber:
+    for label, value in (("first name", first), ("last name", last)):
+        if len(value) > MAX_NAME:
+            raise StoreError(f"{label} longer than {MAX_NAME} characters")
+    return Subscriber(
+        email=email, email_key=email_key(email), first_name=first.strip(), last_name=last.strip(), status=status,
+        source=source[:300], created_at=now, status_changed_at=now,
+    )
+
+
+def open_store(config: Config, *, migrate: bool = True) -> SubscriberStore:
+    """Open the configured database, applying pending migrations first."""
+    from pain_news import db
+
+    engine = db.make_engine(config.database_url)
+    reader = db.make_engine(config.database_url, immediate=False) if engine.dialect.name == "sqlite" else engine
+    if migrate:
+        try:
+            db.upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            reader.dispose()
+            raise
+    return SubscriberStore(engine, reader)
