@@ -28,7 +28,7 @@ test: venv
 	$(PY) -m pytest -q
 
 bench: venv
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH)
 
 lint: venv
 	$(VENV)/bin/ruff check pain_news tests || true

@@ -132,13 +132,8 @@ def inline_css(html: str) -> str:
     return str(_inliner().inline(html))
 
 
-def render_issue(issue: Issue, newsletter: NewsletterSettings, templates: Path) -> Rendered:
-    """Render email HTML, plain text and the web version of one issue."""
-    templates = templates.resolve()
-    if not templates.is_dir():
-        raise TemplateError("templates folder not found", path=templates)
-    env = _environment(templates)
-    base_context: dict[str, Any] = {
+def _context(issue: Issue, newsletter: NewsletterSettings) -> dict[str, Any]:
+    return {
         "issue": issue,
         "pieces": issue.pieces,
         "rows": rows(issue.pieces),
@@ -148,9 +143,29 @@ def render_issue(issue: Issue, newsletter: NewsletterSettings, templates: Path) 
         "intro_text": issue.intro.text if issue.intro else "",
         "wrap": wrap,
     }
+
+
+def _templates_dir(templates: Path) -> Path:
+    templates = templates.resolve()
+    if not templates.is_dir():
+        raise TemplateError("templates folder not found", path=templates)
+    return templates
+
+
+def issue_mjml(issue: Issue, newsletter: NewsletterSettings, templates: Path, mode: str = "email") -> str:
+    """The MJML document for one issue (what mjml-python renders; also used by the benchmark)."""
+    templates = _templates_dir(templates)
+    context = {**_context(issue, newsletter), "mode": mode}
+    return _render_template(_environment(templates), "base.mjml.j2", context, templates)
+
+
+def render_issue(issue: Issue, newsletter: NewsletterSettings, templates: Path) -> Rendered:
+    """Render email HTML, plain text and the web version of one issue."""
+    templates = _templates_dir(templates)
+    base_context = _context(issue, newsletter)
     outputs: dict[str, str] = {}
     for mode in ("email", "web"):
-        mjml_text = _render_template(env, "base.mjml.j2", {**base_context, "mode": mode}, templates)
+        mjml_text = issue_mjml(issue, newsletter, templates, mode)
         html = wrap_html(inline_css(_mjml_to_html(mjml_text, templates)))
         outputs[mode] = html if mode == "email" else placeholders.fill_defaults(html)
     text = _render_template(text_environment(templates), "email.txt.j2", {**base_context, "mode": "email"}, templates)

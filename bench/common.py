@@ -1,0 +1,41 @@
+"""Small helpers shared by the benchmarks: timing, medians, peak memory, Markdown tables."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+
+
+def median_seconds(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
+    """Median wall time of `fn()` over `repeat` runs, after `warmup` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def median_process_seconds(cmd: Sequence[str], repeat: int, **kwargs: object) -> float:
+    """Median wall time of running `cmd` as a whole process."""
+    return median_seconds(lambda: subprocess.run(cmd, check=True, capture_output=True, **kwargs), repeat)  # type: ignore[call-overload]
+
+
+def peak_rss_mb_of_children() -> float:
+    """Largest resident set of any finished child process so far, in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
