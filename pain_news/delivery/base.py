@@ -1,0 +1,128 @@
+"""What every delivery provider shares: the message and result types, the Provider protocol, get_provider.
+
+A provider takes one message and a batch of recipients — SendGrid carries up to 1,000 in one
+request, SMTP loops over one open connection, the outbox writes files — and returns one
+DeliveryResult per recipient, in the same order. Conditions that stop the whole send (a wrong
+API key, a request SendGrid rejects as malformed) raise DeliveryError instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from pain_news.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pain_news.config import Config
+
+# Outcome of one recipient (SENDING.md): RETRY means "provably never reached the provider".
+SENT = "sent"
+FAILED = "failed"
+RETRY = "retry"
+UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """The parts every recipient of one send shares; `html`/`text` still hold placeholders."""
+
+    subject: str
+    html: str
+    text: str
+    from_email: str
+    from_name: str = ""
+    reply_to: str = ""
+    list_id: str = ""
+    label: str = "transactional"  # outbox sub-folder: campaign-<id>, test, transactional
+    campaign_id: int | None = None
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One addressee: placeholder values (raw, unescaped) and per-recipient headers."""
+
+    email: str
+    values: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    subscriber_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What happened to one recipient; `retry_after` is the provider's requested wait in seconds."""
+
+    status: str
+    message_id: str | None = None
+    reason: str | None = None
+    retry_after: float | None = None
+
+
+class Provider(Protocol):
+    """A way to deliver a batch of personalised copies of one message."""
+
+    name: str
+    max_batch: int
+
+    def deliver(self, message: OutgoingMessage, recipients: Sequence[Recipient]) -> list[DeliveryResult]:
+        """Deliver to every recipient; one result per recipient, in order."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def get_provider(config: Config, name: str | None = None) -> Provider:
+    """The provider named by `name`, else by `delivery.provider` (outbox by default)."""
+    chosen = name or config.delivery.provider
+    if chosen == "outbox":
+        from pain_news.delivery.outbox import OutboxProvider
+
+        return OutboxProvider(config.resolve(config.delivery.outbox_dir))
+    if chosen == "smtp":
+        from pain_news.delivery.smtp import SmtpProvider
+
+        return SmtpProvider(config.smtp, config.secrets.smtp_password)
+    if chosen == "sendgrid":
+        from pain_news.delivery.sendgrid import SendgridProvider
+
+        return SendgridProvider(config.sendgrid, config.secrets.sendgrid_api_key)
+    raise ConfigError(f"unknown delivery provider {chosen!r} (expected outbox, smtp or sendgrid)")
+
+
+def message_from_config(
+    config: Config,
+    subject: str,
+    html: str,
+    text: str,
+    *,
+    label: str = "transactional",
+    campaign_id: int | None = None,
+    category: str = "",
+    list_message: bool = False,
+) -> OutgoingMessage:
+    """An OutgoingMessage with From and Reply-To from [newsletter]; List-Id only for list mail."""
+    from pain_news.config import require
+
+    require(config, "newsletter.from_email")
+    news = config.newsletter
+    return OutgoingMessage(
+        subject=subject,
+        html=html,
+        text=text,
+        from_email=news.from_email,
+        from_name=news.from_name or news.name,
+        reply_to=news.reply_to,
+        list_id=news.list_id if list_message else "",
+        label=label,
+        campaign_id=campaign_id,
+        category=category,
+    )
+
+
+def sanitize_header(value: str) -> str:
+    """A header value with CR/LF removed, so no value can inject a header."""
+    return value.replace("\r", " ").replace("\n", " ")

@@ -1,0 +1,50 @@
+"""The outbox provider: one .eml file per recipient, so the whole flow can be tried with nothing set up."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pain_news.delivery.base import SENT, DeliveryResult, OutgoingMessage, Recipient
+from pain_news.delivery.mime import MimeTemplate
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
+
+
+class OutboxProvider:
+    """Writes `<outbox>/<label>/<address>.eml` (list sends) or timestamped files (tests, transactional)."""
+
+    name = "outbox"
+    max_batch = 200
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._templates: dict[int, MimeTemplate] = {}
+
+    def _template(self, message: OutgoingMessage) -> MimeTemplate:
+        key = id(message)
+        if key not in self._templates:
+            self._templates = {key: MimeTemplate(message)}  # one send at a time: keep only the latest
+        return self._templates[key]
+
+    def deliver(self, message: OutgoingMessage, recipients: Sequence[Recipient]) -> list[DeliveryResult]:
+        """Write one file per recipient; each write is atomic (temporary name, then rename)."""
+        template = self._template(message)
+        folder = self.folder / message.label
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = "" if message.campaign_id is not None else datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ-")
+        results = []
+        for recipient in recipients:
+            message_id, data = template.render(recipient)
+            path = folder / f"{stamp}{_UNSAFE.sub('_', recipient.email)}.eml"
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+            results.append(DeliveryResult(SENT, message_id=message_id))
+        return results
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,54 @@
+"""Exponential backoff with jitter, and delivery of a few messages outside any campaign."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+
+from pain_news.delivery.base import FAILED, RETRY, SENT, DeliveryResult, OutgoingMessage, Provider, Recipient
+from pain_news.errors import DeliveryError
+
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = 1.0  # seconds before the second attempt
+BACKOFF_CAP = 60.0
+RATE_LIMIT_CAP = 900.0  # never wait longer than this on one 429, whatever the headers say
+
+
+def backoff_delay(attempt: int, base: float = BACKOFF_BASE, retry_after: float | None = None) -> float:
+    """Seconds to wait before attempt `attempt + 1`: the provider's wish, else base·2ⁿ with ±50% jitter."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), RATE_LIMIT_CAP) + random.uniform(0, base / 4)
+    return float(min(base * 2 ** (attempt - 1), BACKOFF_CAP) * random.uniform(0.5, 1.5))
+
+
+def deliver_now(
+    provider: Provider,
+    message: OutgoingMessage,
+    recipients: Sequence[Recipient],
+    *,
+    base: float = BACKOFF_BASE,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[DeliveryResult]:
+    """Deliver a handful of messages (tests, confirmations), retrying what provably did not arrive."""
+    final: dict[int, DeliveryResult] = {}
+    todo = list(range(len(recipients)))
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        results = provider.deliver(message, [recipients[i] for i in todo])
+        waits = [r.retry_after for r in results if r.status == RETRY]
+        for index, result in zip(todo, results, strict=True):
+            final[index] = result
+        todo = [i for i in todo if final[i].status == RETRY]
+        if not todo:
+            break
+        if attempt < MAX_ATTEMPTS:
+            sleep(backoff_delay(attempt, base, max((w for w in waits if w is not None), default=None)))
+    problems = [(recipients[i].email, r) for i, r in sorted(final.items()) if r.status != SENT]
+    if problems:
+        email, result = problems[0]
+        verb = "was refused" if result.status == FAILED else "could not be delivered"
+        raise DeliveryError(
+            f"{email} {verb}: {result.reason or result.status}"
+            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+        )
+    return [final[i] for i in range(len(recipients))]
