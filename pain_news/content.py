@@ -366,13 +366,13 @@ def _spotlight_sections(
     """Split the body at `## Heading` lines; Causes, Symptoms and Treatments must be there."""
     chunks: list[tuple[str, int, list[str]]] = [("", body_line, [])]  # "" = text before the first heading
     lines = body.splitlines()
-    for number, line in enumerate(lines):
-        heading = re.match(r"^##\s+(.+?)\s*#*\s*$", line)
+    for number, text_line in enumerate(lines):
+        heading = re.match(r"^##\s+(.+?)\s*#*\s*$", text_line)
         if heading:
             chunks.append((heading.group(1), body_line + number, []))
         else:
-            chunks[-1][2].append(line)
-    found = {name.lower(): (name, line, "\n".join(text).strip()) for name, line, text in chunks}
+            chunks[-1][2].append(text_line)
+    found = {name.lower(): (line, "\n".join(text).strip()) for name, line, text in chunks}
     for required in SPOTLIGHT_SECTIONS:
         if required.lower() not in found:
             raise IssueError(
@@ -380,9 +380,9 @@ def _spotlight_sections(
                 path=path, line=body_line,
                 hint="a spotlight body needs ## Causes, ## Symptoms and ## Treatments, each with a list",
             )
-        name, line, text = found[required.lower()]
+        heading_line, text = found[required.lower()]
         if not text:
-            raise IssueError(f"spotlight section '## {required}' is empty", path=path, line=line)
+            raise IssueError(f"spotlight section '## {required}' is empty", path=path, line=heading_line)
     sections = []
     for name, line, text_lines in chunks:
         if not name and not "".join(text_lines).strip():

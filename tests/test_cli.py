@@ -68,7 +68,7 @@ def test_debug_shows_the_traceback(project, tmp_path):
     )
     assert result.returncode == 1
     assert "Traceback" in result.stderr
-    assert "IssueError" in result.stderr
+    assert "unknown kind 'newz'" in result.stderr
 
 
 def test_missing_issue_folder_is_a_usage_error(run_cli, project):

@@ -24,7 +24,7 @@ def test_without_sections_pieces_are_ordered_by_file_name(tmp_path):
     folder = tmp_path / "issue"
     shutil.copytree(SAMPLE_ISSUE, folder)
     toml = folder / "issue.toml"
-    toml.write_text("\n".join(l for l in toml.read_text().splitlines() if not l.startswith("sections")))
+    toml.write_text("\n".join(ln for ln in toml.read_text().splitlines() if not ln.startswith("sections")))
     (folder / "01-spotlight-failed-spine-surgery.md").rename(folder / "09-spotlight.md")
     issue = load_issue(folder)
     assert [p.slug for p in issue.pieces] == ["02-winter-activity", "03-first-visit", "09-spotlight"]
