@@ -48,16 +48,17 @@ def new_cmd(issue_dir: Path, title: str, number: int | None) -> None:
 @click.argument("issue_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_path", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: build/<issue>/).")
 @click.option("--templates", "templates_path", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Use another template set.")
+@click.option("--force", is_flag=True, help="Build even when `check` finds errors (they are kept in meta.json).")
 @click.pass_obj
-def build_cmd(app: App, issue_dir: Path, out_path: Path | None, templates_path: Path | None) -> None:
-    """Build email HTML, plain text and web version for one issue.
+def build_cmd(app: App, issue_dir: Path, out_path: Path | None, templates_path: Path | None, force: bool) -> None:
+    """Build email HTML, plain text and web version for one issue (refused while `check` finds errors).
 
     \b
     Example:
         pain-news build issues/2026-12-winter
         pain-news build issues/2026-12-winter --out /tmp/winter
     """
-    from pain_news import build
+    from pain_news.check import checked_build
     from pain_news.config import BuildSettings
 
     config = app.config
@@ -65,5 +66,7 @@ def build_cmd(app: App, issue_dir: Path, out_path: Path | None, templates_path: 
         config = config.with_overrides(
             build=BuildSettings(**{**config.build.__dict__, "templates": str(templates_path.resolve())})
         )
-    result = build.build_issue(config, issue_dir, out_path)
+    result, report = checked_build(config, issue_dir, out_path, force=force)
+    for finding in report.findings:
+        click.echo(finding.one_line(config.root), err=True)
     click.echo(result.summary_line())

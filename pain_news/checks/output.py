@@ -1,0 +1,107 @@
+"""Checks on the built email: footer requirements, leftover tags, size budget, headings."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from pain_news import placeholders
+from pain_news.checks import Finding, error, warning
+from pain_news.checks.sources import PERCENT_TAG, SourceScan, is_known_placeholder
+from pain_news.config import Config
+from pain_news.render import Rendered
+
+#: Gmail clips a message body larger than this and hides the rest (the footer with the unsubscribe link).
+CLIP_BYTES = 102 * 1024
+#: Warn this far below the clip: a template or content tweak should not tip an issue over.
+WARN_BYTES = 90 * 1024
+#: The longest values a recipient can plausibly bring (RFC 5321 caps an address at 254 characters).
+LONG_FIRST_NAME = "Maximiliana-Alexandrina"
+LONG_LAST_NAME = "Vandenberghe-Oosterhuis-Papadopoulos"
+LONG_EMAIL = ("a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".org")[:254]
+LARGEST_ID = 2**31 - 1
+
+
+def largest_values(config: Config) -> dict[str, str]:
+    """Placeholder values that make the biggest personalised copy, with a real-length unsubscribe link."""
+    from pain_news.unsubscribe import make_token
+
+    base = (config.newsletter.public_url or "https://newsletter.example.org").rstrip("/")
+    # The token's length does not depend on the secret, so no secret is needed to measure it.
+    token = make_token("measure-only", LARGEST_ID, LARGEST_ID)
+    return {
+        "first_name": LONG_FIRST_NAME,
+        "last_name": LONG_LAST_NAME,
+        "email": LONG_EMAIL,
+        "unsubscribe_url": f"{base}/unsubscribe/{token}",
+    }
+
+
+def largest_copy_bytes(config: Config, rendered: Rendered) -> int:
+    """Size in bytes of the biggest personalised email HTML."""
+    return len(placeholders.fill(rendered.email_html, largest_values(config)).encode("utf-8"))
+
+
+def check_output(config: Config, rendered: Rendered, scan: SourceScan, out_name: Path) -> tuple[list[Finding], int]:
+    """Findings about the built email, and the size of its largest personalised copy."""
+    findings: list[Finding] = []
+    html_name, text_name = out_name / "email.html", out_name / "email.txt"
+    address = config.newsletter.postal_address.strip()
+    config_path = config.path or config.root / "pain-news.toml"
+    if not address:
+        findings.append(error("postal-address", "newsletter.postal_address is not set; the law requires it in every email",
+                              config_path, fix="set postal_address under [newsletter] in pain-news.toml"))
+    else:
+        parts = [p.strip() for p in address.splitlines() if p.strip()]
+        for name, body, escape in ((html_name, rendered.email_html, True), (text_name, rendered.email_text, False)):
+            if not all((html.escape(p, quote=False) if escape else p) in body for p in parts):
+                findings.append(error("postal-address", "the postal address is missing from the output", name,
+                                      fix="put {{ newsletter.postal_address }} back in the footer template"))
+    for name, body, part in ((html_name, rendered.email_html, "h"), (text_name, rendered.email_text, "t")):
+        if placeholders.placeholder(part, "unsubscribe_url") not in body:
+            findings.append(error("unsubscribe-missing", "the unsubscribe link is missing from the output", name,
+                                  fix="put {{ links.unsubscribe_url }} back in the footer template"))
+    # The sources name the file and line; the output is the safety net for templates and the subject.
+    if not any(f.code == "placeholder" for f in scan.findings):
+        for name, body in ((html_name, rendered.email_html), (text_name, rendered.email_text)):
+            findings.extend(_leftover_tags(body, name))
+    if scan.has_images and not config.newsletter.public_url:
+        findings.append(error("public-url", "the issue has images but newsletter.public_url is not set, so mail clients cannot load them",
+                              config_path, fix="set public_url under [newsletter] to where the archive is published"))
+    h1_count = rendered.email_html.lower().count("<h1")
+    if h1_count > 1:
+        where = scan.h1_lines or [(html_name, None)]
+        for path, line in where:
+            findings.append(warning("h1-many", f"the email has {h1_count} h1 headings; screen readers expect one",
+                                    path, line, "use ## for headings in pieces; the header has the only # heading"))
+    size = largest_copy_bytes(config, rendered)
+    findings.extend(_size_findings(size, html_name))
+    return findings, size
+
+
+def _leftover_tags(body: str, name: Path) -> list[Finding]:
+    """`{{ ... }}`, `{% ... %}` or unknown `%%...%%` left in the output would reach readers verbatim."""
+    found: dict[str, None] = {}
+    for match in placeholders.ANY_TAG.finditer(body):
+        found.setdefault(match.group(0), None)
+    for match in PERCENT_TAG.finditer(body):
+        if not is_known_placeholder(match.group(0)):
+            found.setdefault(match.group(0), None)
+    return [
+        error("placeholder", f"unresolved placeholder in the output: {tag}", name,
+              fix="fix the tag in issue.toml or the templates; only first_name, last_name and email can be filled")
+        for tag in found
+    ]
+
+
+def _size_findings(size: int, name: Path) -> list[Finding]:
+    kb = size / 1024
+    if size > CLIP_BYTES:
+        return [error("size-clip", f"largest personalised email HTML is {kb:.1f} KB, {(size - CLIP_BYTES) / 1024:.1f} KB over "
+                      f"Gmail's {CLIP_BYTES // 1024} KB clip (the unsubscribe footer would be hidden)", name,
+                      fix="shorten or split the issue, or move long pieces to the web version")]
+    if size > WARN_BYTES:
+        return [warning("size-near-clip", f"largest personalised email HTML is {kb:.1f} KB, "
+                        f"{(CLIP_BYTES - size) / 1024:.1f} KB under Gmail's {CLIP_BYTES // 1024} KB clip", name,
+                        fix="trim content so the issue stays under 90 KB")]
+    return []

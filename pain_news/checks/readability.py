@@ -1,0 +1,49 @@
+"""Reading grade (Flesch–Kincaid) of each piece: patient materials should read at grade 8 or below."""
+
+from __future__ import annotations
+
+from pain_news.checks import Finding, warning
+from pain_news.content import Issue, Piece, split_front_matter
+from pain_news.markdown import parser, protect_tags
+
+GRADE_MAX = 8.0
+SENTENCE_END = (".", "!", "?", ":", ";")
+
+
+def prose(piece: Piece) -> str:
+    """The piece's words as sentences: each heading and list item ends a sentence, URLs are left out.
+
+    Without this a bulleted list reads as one endless sentence and scores as a university text.
+    """
+    _, body, _ = split_front_matter(piece.source, piece.path)
+    blocks = [piece.summary.text] if piece.summary else []
+    for token in parser().parse(protect_tags(body)[0]):
+        if token.type == "inline":
+            words = "".join(
+                c.content if c.type in ("text", "code_inline") else " " if c.type in ("softbreak", "hardbreak") else ""
+                for c in token.children or []
+            ).strip()
+            if words:
+                blocks.append(words if words.endswith(SENTENCE_END) else words + ".")
+    return "\n".join(blocks)
+
+
+def grade(text: str) -> float:
+    """Flesch–Kincaid grade of `text` (textstat 0.7.8, which works offline: TRAPS.md)."""
+    import textstat  # ~20 ms import plus a one-time dictionary load: only `check` pays it
+
+    return round(float(textstat.flesch_kincaid_grade(text)), 1)
+
+
+def reading_grades(issue: Issue) -> dict[str, float]:
+    """Grade per piece, keyed by the piece's file stem."""
+    return {piece.slug: grade(prose(piece)) for piece in issue.pieces}
+
+
+def grade_findings(issue: Issue, grades: dict[str, float]) -> list[Finding]:
+    return [
+        warning("reading-grade", f"reads at grade {grades[p.slug]:.1f} (Flesch–Kincaid); patient materials aim for {GRADE_MAX:g} or below",
+                p.path, p.body_line, "use shorter sentences and everyday words")
+        for p in issue.pieces
+        if grades[p.slug] > GRADE_MAX
+    ]
