@@ -39,7 +39,14 @@ class MimeTemplate:
         self.message = message
         self.domain = message.from_email.rpartition("@")[2] or "localhost"
         self.boundary = f"==pain-news-{secrets.token_hex(12)}=="
-        head = [_fold("From", formataddr((message.from_name, message.from_email)) if message.from_name else message.from_email)]
+        head = [
+            _fold(
+                "From",
+                formataddr((message.from_name, message.from_email))
+                if message.from_name
+                else message.from_email,
+            )
+        ]
         if message.reply_to:
             head.append(_fold("Reply-To", message.reply_to))
         head.append(_fold("Subject", message.subject))
@@ -48,11 +55,13 @@ class MimeTemplate:
         head.append("MIME-Version: 1.0\n")
         head.append(f'Content-Type: multipart/alternative; boundary="{self.boundary}"\n')
         self._head = "".join(head).encode("utf-8")
-        part = "--{b}\nContent-Type: text/{kind}; charset=\"utf-8\"\nContent-Transfer-Encoding: quoted-printable\n\n"
+        part = '--{b}\nContent-Type: text/{kind}; charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n\n'
         self._text_open = part.format(b=self.boundary, kind="plain").encode("ascii")
         self._html_open = ("\n" + part.format(b=self.boundary, kind="html")).encode("ascii")
         self._close = f"\n--{self.boundary}--\n".encode("ascii")
-        self._personal = bool(placeholders.placeholders_in(message.html) or placeholders.placeholders_in(message.text))
+        self._personal = bool(
+            placeholders.placeholders_in(message.html) or placeholders.placeholders_in(message.text)
+        )
         # Without placeholders the bodies are the same for everyone: encode them once.
         self._bodies = None if self._personal else (_qp(message.text), _qp(message.html))
 

@@ -1,0 +1,211 @@
+"""The SendGrid provider: the official client, v3 Mail Send, up to 1,000 personalizations a request.
+
+Traps handled here (shared/TRAPS.md): the client has no timeout by default, `str(error)` hides
+SendGrid's message (read `error.body`), `Mail` helper objects are slow and `add_personalization`
+reverses the order (so the payload is a plain dict built in ledger order), and the client's DEBUG
+logging prints the API key (so its loggers are held at WARNING whatever --debug does).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import socket
+import ssl
+import time
+import urllib.error
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pain_news import placeholders
+from pain_news.delivery.base import (
+    FAILED,
+    RETRY,
+    SENT,
+    UNCERTAIN,
+    DeliveryResult,
+    OutgoingMessage,
+    Recipient,
+)
+from pain_news.errors import ConfigError, DeliveryError
+
+if TYPE_CHECKING:
+    from pain_news.config import SendgridSettings
+
+MAX_PERSONALIZATIONS = 1000
+MAX_SUBSTITUTION_BYTES = 10_000  # per personalization, keys and values (SendGrid's documented limit)
+WRONG_KEY_HINT = "check SENDGRID_API_KEY (it needs the Mail Send permission); nothing was marked as sent"
+
+for _name in ("python_http_client", "sendgrid"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+class SendgridProvider:
+    """Posts one request per batch; one result per recipient (the whole batch shares the outcome)."""
+
+    name = "sendgrid"
+    max_batch = MAX_PERSONALIZATIONS
+
+    def __init__(self, settings: SendgridSettings, api_key: str) -> None:
+        if not api_key:
+            raise ConfigError(
+                "SENDGRID_API_KEY is not set",
+                hint="add it to .env or the environment, or send with --provider outbox",
+            )
+        from sendgrid import SendGridAPIClient  # type: ignore[import-untyped]
+
+        self.settings = settings
+        self._client = SendGridAPIClient(api_key=api_key, host=settings.host.rstrip("/"))
+        self._client.client.timeout = settings.timeout  # the client has none by default
+        self._shared: tuple[int, dict[str, Any], list[str]] | None = None
+
+    def _shared_parts(self, message: OutgoingMessage) -> tuple[dict[str, Any], list[str]]:
+        """The payload without personalizations, and the placeholders to substitute (built once)."""
+        if self._shared is None or self._shared[0] != id(message):
+            self._shared = (
+                id(message),
+                build_shared(message, self.settings.asm_group_id),
+                substitution_tags(message),
+            )
+        return self._shared[1], self._shared[2]
+
+    def deliver(self, message: OutgoingMessage, recipients: Sequence[Recipient]) -> list[DeliveryResult]:
+        """One request for the batch; recipients whose substitutions are too big fail on their own."""
+        shared, tags = self._shared_parts(message)
+        results: list[DeliveryResult | None] = [None] * len(recipients)
+        people = []
+        for i, recipient in enumerate(recipients):
+            person = personalization(message, recipient, tags)
+            if _substitution_bytes(person["substitutions"]) > MAX_SUBSTITUTION_BYTES:
+                results[i] = DeliveryResult(
+                    FAILED, reason="personal values exceed SendGrid's 10,000-byte limit"
+                )
+            else:
+                people.append((i, person))
+        if people:
+            outcome = self._post({**shared, "personalizations": [p for _, p in people]})
+            for i, _ in people:
+                results[i] = outcome
+        return [r for r in results if r is not None]
+
+    def _post(self, body: dict[str, Any]) -> DeliveryResult:
+        from python_http_client.exceptions import HTTPError  # type: ignore[import-untyped]
+
+        try:
+            response = self._client.send(body)
+        except HTTPError as error:
+            return _from_http_error(error)
+        except urllib.error.URLError as error:
+            # urllib wraps failures to connect: those provably never reached SendGrid.
+            reason = error.reason
+            if isinstance(reason, ConnectionRefusedError | socket.gaierror | ssl.SSLError):
+                return DeliveryResult(RETRY, reason=f"could not connect to SendGrid: {reason}")
+            return DeliveryResult(UNCERTAIN, reason=f"no answer from SendGrid: {reason}")
+        except (TimeoutError, http.client.HTTPException, ConnectionError, OSError) as error:
+            # The request left and no answer came back: SendGrid may have queued it (SENDING.md).
+            return DeliveryResult(
+                UNCERTAIN, reason=f"no answer from SendGrid: {type(error).__name__} {error}".strip()
+            )
+        headers = response.headers
+        message_id = headers.get("X-Message-Id") if headers is not None else None
+        return DeliveryResult(SENT, message_id=message_id)
+
+    def close(self) -> None:
+        """The client opens a connection per request: nothing to release."""
+
+
+def build_shared(message: OutgoingMessage, asm_group_id: int) -> dict[str, Any]:
+    """Everything in the request but the personalizations."""
+    sender: dict[str, str] = {"email": message.from_email}
+    if message.from_name:
+        sender["name"] = message.from_name
+    body: dict[str, Any] = {
+        "from": sender,
+        "subject": message.subject,
+        # text/plain must come first, then text/html (SendGrid's content rule).
+        "content": [
+            {"type": "text/plain", "value": message.text},
+            {"type": "text/html", "value": message.html},
+        ],
+        # SendGrid's own subscription tracking would add a second unsubscribe link and headers.
+        "tracking_settings": {"subscription_tracking": {"enable": False}},
+    }
+    if message.reply_to:
+        body["reply_to"] = {"email": message.reply_to}
+    if message.list_id:
+        body["headers"] = {"List-Id": message.list_id}
+    if message.category:
+        body["categories"] = [message.category[:255]]
+    if asm_group_id:
+        body["asm"] = {"group_id": asm_group_id}
+    return body
+
+
+def substitution_tags(message: OutgoingMessage) -> list[str]:
+    """Every placeholder in the HTML and text parts (HTML ones get escaped values, text ones verbatim)."""
+    return placeholders.placeholders_in(message.html) + placeholders.placeholders_in(message.text)
+
+
+def personalization(message: OutgoingMessage, recipient: Recipient, tags: list[str]) -> dict[str, Any]:
+    """One recipient's personalization: to, substitutions, per-recipient headers, opaque ids."""
+    person: dict[str, Any] = {
+        "to": [{"email": recipient.email}],
+        "substitutions": placeholders.values_for(tags, recipient.values),
+    }
+    if recipient.headers:
+        # Substitutions do not apply to headers, so per-recipient headers go here (issue 4).
+        person["headers"] = dict(recipient.headers)
+    args = {}
+    if message.campaign_id is not None:
+        args["campaign_id"] = str(message.campaign_id)
+    if recipient.subscriber_id is not None:
+        args["subscriber_id"] = str(recipient.subscriber_id)
+    if args:
+        person["custom_args"] = args  # opaque ids only: SendGrid treats these as non-personal data
+    return person
+
+
+def _substitution_bytes(subs: Mapping[str, str]) -> int:
+    return sum(len(k.encode()) + len(v.encode()) for k, v in subs.items())
+
+
+def _from_http_error(error: Any) -> DeliveryResult:
+    status = int(error.status_code)
+    if status == 429:
+        return DeliveryResult(
+            RETRY, reason="rate limited by SendGrid (429)", retry_after=_retry_after(error.headers)
+        )
+    if status >= 500:
+        return DeliveryResult(RETRY, reason=f"SendGrid answered {status}")
+    if status in (401, 403):
+        raise DeliveryError(
+            f"SendGrid refused the request ({status}): the API key is wrong", hint=WRONG_KEY_HINT
+        )
+    raise DeliveryError(f"SendGrid refused the request ({status}): {sendgrid_messages(error.body)}")
+
+
+def sendgrid_messages(body: bytes | str | None) -> str:
+    """SendGrid's own error messages from a response body, joined for one line."""
+    try:
+        errors = json.loads(body or b"{}").get("errors", [])
+        parts = [f"{e.get('message')}" + (f" (field {e['field']})" if e.get("field") else "") for e in errors]
+    except (ValueError, AttributeError):
+        parts = []
+    return "; ".join(parts) or "no details given"
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds to wait from Retry-After, else X-RateLimit-Reset (a Unix time)."""
+    if headers is None:
+        return None
+    for name, absolute in (("Retry-After", False), ("X-RateLimit-Reset", True)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue
+        return max(seconds - time.time(), 0.0) if absolute else seconds
+    return None
