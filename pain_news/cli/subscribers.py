@@ -1,0 +1,270 @@
+"""Subscriber commands (`pain-news subscribers ...`), `pain-news db upgrade` and `pain-news serve`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from pain_news.cli import App, cli
+
+STATUS_CHOICE = click.Choice(["pending", "active", "unsubscribed", "bounced", "complained"])
+
+
+@cli.group("subscribers")
+def subscribers() -> None:
+    """Manage the subscriber list: import, add, opt-outs, history, export.
+
+    \b
+    Example:
+        pain-news subscribers import subscribers/sample.csv --tag winter-2026
+        pain-news subscribers list --status active --format csv
+    """
+
+
+@subscribers.command("import")
+@click.argument("csv_path", metavar="FILE.csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tag", "tags", multiple=True, help="Tag every imported row (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Report what would change; save nothing.")
+@click.pass_obj
+def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool) -> None:
+    """Import a CSV file (columns: email, first_name, last_name, tags).
+
+    Bad rows are reported with their line number and skipped. Unsubscribed, bounced and
+    complained addresses are never made active again. The whole file is one transaction.
+
+    \b
+    Example:
+        pain-news subscribers import patients.csv --tag back-pain --dry-run
+    """
+    from pain_news.importer import import_file
+
+    def progress(done: int, total: int) -> None:
+        if total > 10_000:
+            click.echo(f"  {done}/{total} addresses", err=True)
+
+    summary = import_file(app.store, csv_path, tags=tags, dry_run=dry_run, on_progress=progress)
+    for bad in summary.bad_rows:
+        click.echo(f"{csv_path}:{bad.line}: skipped: {bad.reason}", err=True)
+    if summary.encoding != "utf-8":
+        click.echo(f"note: read {csv_path} as {summary.encoding} (Excel); save as 'CSV UTF-8' to avoid this", err=True)
+    click.echo(summary.summary_line())
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--first-name", default="", help="First name.")
+@click.option("--last-name", default="", help="Last name.")
+@click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
+@click.pass_obj
+def add_cmd(app: App, email: str, first_name: str, last_name: str, tags: tuple[str, ...]) -> None:
+    """Add one active subscriber (someone who asked staff to be added).
+
+    \b
+    Example:
+        pain-news subscribers add maria.lopez@example.com --first-name Maria --tag knee
+    """
+    record = app.store.add(email, first_name, last_name, tags)
+    click.echo(f"added {record.email} (active)")
+
+
+@subscribers.command("unsubscribe")
+@click.argument("email")
+@click.pass_obj
+def unsubscribe_cmd(app: App, email: str) -> None:
+    """Unsubscribe someone (e.g. who asked by phone); repeating it is harmless.
+
+    \b
+    Example:
+        pain-news subscribers unsubscribe maria.lopez@example.com
+    """
+    change = app.store.unsubscribe(email, "manual")
+    state = "unsubscribed" if change.changed else f"already {change.subscriber.status}, nothing changed"
+    click.echo(f"{change.subscriber.email}: {state}")
+
+
+@subscribers.command("resubscribe")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why this person may be mailed again (kept in the history).")
+@click.pass_obj
+def resubscribe_cmd(app: App, email: str, reason: str) -> None:
+    """Make an opted-out subscriber active again — the only way back, logged with the reason.
+
+    \b
+    Example:
+        pain-news subscribers resubscribe maria.lopez@example.com --reason "asked at the front desk 2027-01-05"
+    """
+    change = app.store.resubscribe(email, reason)
+    click.echo(f"{change.subscriber.email}: {'active again' if change.changed else 'already active, nothing changed'}")
+
+
+@subscribers.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def delete_cmd(app: App, email: str, yes: bool) -> None:
+    """Erase a person's data; only a hashed address stays so no import re-adds them.
+
+    \b
+    Example:
+        pain-news subscribers delete maria.lopez@example.com --yes
+    """
+    if not yes:
+        click.confirm(f"Erase {email} and their history? This cannot be undone", abort=True)
+    address = app.store.delete(email)
+    click.echo(f"deleted {address}; a hashed suppression keeps it from being re-added")
+
+
+@subscribers.command("show")
+@click.argument("email")
+@click.pass_obj
+def show_cmd(app: App, email: str) -> None:
+    """Show one subscriber and their status history.
+
+    \b
+    Example:
+        pain-news subscribers show maria.lopez@example.com
+    """
+    record, events = app.store.history(email)
+    name = f"{record.first_name} {record.last_name}".strip() or "-"
+    click.echo(f"email:    {record.email}\nname:     {name}\nstatus:   {record.status}")
+    click.echo(f"tags:     {', '.join(record.tags) or '-'}\nsource:   {record.source}")
+    click.echo(f"created:  {record.created_at:%Y-%m-%d %H:%M UTC}")
+    if record.opted_out_at is not None:
+        campaign = f", campaign {record.opt_out_campaign_id}" if record.opt_out_campaign_id else ""
+        click.echo(f"opted out: {record.opted_out_at:%Y-%m-%d %H:%M UTC} by {record.opt_out_method}{campaign}")
+    click.echo("history:")
+    for e in events:
+        change = f"{e.old_status or '(new)'} -> {e.new_status}" if e.old_status != e.new_status else e.new_status
+        campaign = f" campaign {e.campaign_id}" if e.campaign_id else ""
+        detail = f": {e.detail}" if e.detail else ""
+        click.echo(f"  {e.at:%Y-%m-%d %H:%M} {change} ({e.method}{campaign}){detail}")
+
+
+@subscribers.command("list")
+@click.option("--status", type=STATUS_CHOICE, help="Only subscribers with this status.")
+@click.option("--tag", help="Only subscribers with this tag.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_obj
+def list_cmd(app: App, status: str | None, tag: str | None, fmt: str) -> None:
+    """List subscribers (streamed: fine for a million rows).
+
+    \b
+    Example:
+        pain-news subscribers list --status active --tag knee
+        pain-news subscribers list --format json > subscribers.json
+    """
+    from pain_news import subscribers_csv
+
+    writer = {"table": subscribers_csv.write_table, "csv": subscribers_csv.write_csv,
+              "json": subscribers_csv.write_json}[fmt]
+    out = click.get_text_stream("stdout")
+    try:
+        writer(app.store.iter_subscribers(status, tag.lower() if tag else None), out)
+        out.flush()
+    except BrokenPipeError:  # `| head` closed the pipe: not an error
+        sys.stderr.close()
+
+
+@subscribers.command("export")
+@click.argument("csv_path", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def export_cmd(app: App, csv_path: Path) -> None:
+    """Write every subscriber (with status and opt-out details) to a CSV file.
+
+    \b
+    Example:
+        pain-news subscribers export backup-2027-01.csv
+    """
+    from pain_news.subscribers_csv import write_csv
+
+    folder = csv_path.resolve().parent
+    # Written beside the target and renamed: a failed export never leaves half a file.
+    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".csv", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            count = write_csv(app.store.iter_subscribers(), out)
+        os.replace(tmp, csv_path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    click.echo(f"exported {count} subscribers to {csv_path}")
+
+
+@subscribers.command("stats")
+@click.pass_obj
+def stats_cmd(app: App) -> None:
+    """Count subscribers by status.
+
+    \b
+    Example:
+        pain-news subscribers stats
+    """
+    for name, count in app.store.stats().items():
+        click.echo(f"{name:32} {count}")
+
+
+@subscribers.command("sync")
+@click.pass_obj
+def sync_cmd(app: App) -> None:
+    """Apply SendGrid's suppression lists (unsubscribes, group unsubscribes, bounces, spam reports, ...).
+
+    \b
+    Example:
+        SENDGRID_API_KEY=SG.xxx pain-news subscribers sync
+    """
+    from pain_news.sync import sync_suppressions
+
+    click.echo(sync_suppressions(app.config, app.store).summary_line())
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database maintenance.
+
+    \b
+    Example:
+        pain-news db upgrade
+    """
+
+
+@db_group.command("upgrade")
+@click.pass_obj
+def db_upgrade_cmd(app: App) -> None:
+    """Apply pending schema migrations (other commands also do this on their own).
+
+    \b
+    Example:
+        PAIN_NEWS_DATABASE_URL=postgresql+psycopg://news@db.internal/news pain-news db upgrade
+    """
+    from pain_news import db
+
+    engine = db.make_engine(app.config.database_url)
+    try:
+        before, after = db.upgrade(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.pass_obj
+def serve_cmd(app: App, host: str, port: int) -> None:
+    """Run the web app: unsubscribe links, signup with confirmation, SendGrid webhook.
+
+    \b
+    Example:
+        pain-news serve --host 0.0.0.0 --port 8000
+    """
+    import uvicorn
+
+    from pain_news.web.app import create_app
+
+    click.echo(f"serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    uvicorn.run(create_app(app.config, app.store), host=host, port=port, log_level="warning",
+                proxy_headers=True, server_header=False)

@@ -1,0 +1,164 @@
+"""Subscriber CSV files: read an import (UTF-8 with/without BOM, Excel), write list/export output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from pain_news.errors import StoreError
+from pain_news.store import MAX_NAME, SubscriberRecord, check_email
+
+# Accepted header spellings (compared lower-cased, spaces/dashes as underscores).
+COLUMNS = {
+    "email": "email", "email_address": "email", "e_mail": "email",
+    "first_name": "first_name", "firstname": "first_name", "first": "first_name",
+    "last_name": "last_name", "lastname": "last_name", "last": "last_name",
+    "tags": "tags", "tag": "tags",
+    "status": "status",
+}
+TAG_SPLIT = re.compile(r"[;,|]")
+OUTPUT_FIELDS = ("email", "first_name", "last_name", "status", "tags", "source", "created_at",
+                 "status_changed_at", "opted_out_at", "opt_out_method", "opt_out_campaign_id")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One good line of an import file."""
+
+    line: int
+    email: str
+    first_name: str
+    last_name: str
+    tags: tuple[str, ...]
+    status: str  # "" or an opt-out status carried by an exported file
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A line that is skipped, and why."""
+
+    line: int
+    reason: str
+
+
+def decode(path: Path) -> tuple[str, str]:
+    """The file's text and the encoding used: UTF-8 (BOM or not), else Excel's Windows-1252."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise StoreError("not UTF-8 or Windows-1252 text; save it as 'CSV UTF-8'", path=path, line=line) from None
+
+
+def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
+    """Rows and bad rows in file order; StoreError when the header or the CSV structure is broken."""
+    first_line = text.split("\n", 1)[0]
+    # Excel writes ';' in locales whose decimal separator is ','.
+    delimiter = max(",;\t", key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise StoreError("the file is empty (expected a header line with an 'email' column)", path=path) from None
+    except csv.Error as exc:
+        raise StoreError(f"broken CSV: {exc}", path=path, line=1) from None
+    names = [COLUMNS.get(re.sub(r"[\s\-]+", "_", h.strip().lower()), "") for h in header]
+    if "email" not in names:
+        raise StoreError(f"no 'email' column in the header (found: {', '.join(header)})", path=path, line=1)
+    index = {name: i for i, name in reversed(list(enumerate(names))) if name}
+    start = reader.line_num + 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # cannot resynchronise: stop, and the import rolls back
+            raise StoreError(f"broken CSV: {exc}", path=path, line=start) from None
+        line, start = start, reader.line_num + 1
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) != len(header):
+            yield BadRow(line, f"expected {len(header)} columns, found {len(fields)}")
+            continue
+
+        def get(name: str, fields: list[str] = fields) -> str:
+            return fields[index[name]].strip() if name in index else ""
+
+        try:
+            email = check_email(get("email"))
+        except StoreError as exc:
+            yield BadRow(line, exc.message)
+            continue
+        first, last = get("first_name"), get("last_name")
+        if len(first) > MAX_NAME or len(last) > MAX_NAME:
+            yield BadRow(line, f"name longer than {MAX_NAME} characters")
+            continue
+        status = get("status").lower()
+        tags = tuple(t.strip() for t in TAG_SPLIT.split(get("tags")) if t.strip())
+        yield Row(line, email, first, last, tags, status if status in ("unsubscribed", "bounced", "complained") else "")
+
+
+def _cells(record: SubscriberRecord) -> list[str]:
+    def text(value: object) -> str:
+        if value is None:
+            return ""
+        return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else str(value)
+
+    return [
+        record.email, record.first_name, record.last_name, record.status, ";".join(record.tags), record.source,
+        text(record.created_at), text(record.status_changed_at), text(record.opted_out_at),
+        text(record.opt_out_method), text(record.opt_out_campaign_id),
+    ]
+
+
+def write_csv(records: Iterable[SubscriberRecord], out: TextIO) -> int:
+    """Write a header and one line per subscriber, streaming; returns the count."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(OUTPUT_FIELDS)
+    count = 0
+    for count, record in enumerate(records, 1):
+        writer.writerow(_cells(record))
+    return count
+
+
+def write_json(records: Iterable[SubscriberRecord], out: TextIO) -> int:
+    """Write a JSON array of objects, one per line, without holding the list in memory."""
+    out.write("[")
+    count = 0
+    for count, record in enumerate(records, 1):
+        obj = dict(zip(OUTPUT_FIELDS, _cells(record), strict=True))
+        obj["tags"] = list(record.tags)  # type: ignore[assignment]
+        obj["opt_out_campaign_id"] = record.opt_out_campaign_id  # type: ignore[assignment]
+        for key in ("opted_out_at", "opt_out_method"):
+            obj[key] = obj[key] or None  # type: ignore[assignment]
+        out.write(("\n" if count == 1 else ",\n") + json.dumps(obj, ensure_ascii=False))
+    out.write("\n]\n" if count else "]\n")
+    return count
+
+
+TABLE = (("email", 36), ("first name", 14), ("last name", 14), ("status", 12), ("tags", 30))
+
+
+def write_table(records: Iterable[SubscriberRecord], out: TextIO) -> int:
+    """Fixed-width columns (streamed, so widths cannot depend on the data); long values end in '…'."""
+
+    def fit(value: str, width: int) -> str:
+        return (value if len(value) <= width else value[: width - 1] + "…").ljust(width)
+
+    out.write("  ".join(fit(name, w) for name, w in TABLE).rstrip() + "\n")
+    count = 0
+    for count, r in enumerate(records, 1):
+        values = (r.email, r.first_name, r.last_name, r.status, ", ".join(r.tags))
+        out.write("  ".join(fit(v, w) for v, (_, w) in zip(values, TABLE, strict=True)).rstrip() + "\n")
+    return count
