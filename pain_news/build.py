@@ -108,25 +108,36 @@ def build_issue(config: Config, issue_dir: Path, out_path: Path | None = None, w
 
 def write_build(out: Path, files: dict[str, str], issue: Issue) -> None:
     """Write into a temporary sibling folder, then swap it in; the old build survives any error."""
+    write_tree(out, files, {asset: issue.folder / asset for asset in issue.assets})
+
+
+def write_tree(out: Path, files: dict[str, str], copies: dict[str, Path]) -> None:
+    """Write text `files` and copy `copies` (relative name → source file) into a fresh `out`, atomically."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         for name, text in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_text(text, encoding="utf-8", newline="\n")
-        for asset in issue.assets:
-            dest = tmp / asset
+        for name, source in copies.items():
+            dest = tmp / name
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(issue.folder / asset, dest)
-        os.chmod(tmp, 0o755)
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            shutil.copyfile(source, dest)
+        swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def swap_in(tmp: Path, out: Path) -> None:
+    """Replace the folder `out` with the finished folder `tmp` (a sibling), keeping the old one until then."""
+    os.chmod(tmp, 0o755)
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,114 @@
+"""`pain-news archive`: a static web archive of every published issue, for any static host.
+
+Layout (the email's "View in browser" link points at `<public_url>/<issue-folder>/`):
+
+    index.html                issues, newest first
+    <issue-folder>/index.html the issue's web version, plus its images
+    latest/index.html         the newest issue
+    feed.xml                  Atom feed
+
+The same sources give the same bytes: dates come from issue.toml, never from the clock.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from pain_news.build import write_tree
+from pain_news.config import Config, require
+from pain_news.content import Issue, load_issue
+from pain_news.errors import IssueError
+from pain_news.render import render_issue
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+@dataclass(frozen=True)
+class ArchiveResult:
+    out: Path
+    issues: tuple[Issue, ...]
+    drafts: tuple[str, ...]
+
+    def summary_line(self) -> str:
+        drafts = f", skipped {len(self.drafts)} draft(s): {', '.join(self.drafts)}" if self.drafts else ""
+        return f"Archived {len(self.issues)} issue(s) → {self.out} (latest: {self.issues[0].slug}{drafts})"
+
+
+def published_issues(config: Config) -> tuple[list[Issue], list[str]]:
+    """Every issue under build.issues that is not a draft (newest first), and the drafts' folder names."""
+    root = config.resolve(config.build.issues)
+    if not root.is_dir():
+        raise IssueError("issues folder not found", path=root, hint="set [build] issues in pain-news.toml")
+    issues, drafts = [], []
+    for folder in sorted(p for p in root.iterdir() if (p / "issue.toml").is_file()):
+        issue = load_issue(folder, config.newsletter.public_url)
+        if issue.draft:
+            drafts.append(folder.name)
+        else:
+            issues.append(issue)
+    issues.sort(key=lambda i: (i.date, i.number, i.slug), reverse=True)
+    return issues, drafts
+
+
+def build_archive(config: Config, out_path: Path | None = None) -> ArchiveResult:
+    """Write the archive into `out_path` (default build.archive_out) atomically."""
+    require(config, "newsletter.public_url")  # every link in the archive is absolute
+    issues, drafts = published_issues(config)
+    if not issues:
+        raise IssueError("no published issues (all are drafts, or there are none)", path=config.resolve(config.build.issues),
+                         hint="set draft = false in an issue's issue.toml")
+    pages: dict[str, str] = {}
+    for issue in issues:
+        pages[f"{issue.slug}/index.html"] = render_issue(issue, config.newsletter, config.templates_dir).web_html
+    pages["latest/index.html"] = pages[f"{issues[0].slug}/index.html"]
+    pages["index.html"] = index_page(config, issues)
+    pages["feed.xml"] = atom_feed(config, issues)
+    copies = {f"{issue.slug}/{asset}": issue.folder / asset for issue in issues for asset in issue.assets}
+    out = (out_path or config.resolve(config.build.archive_out)).resolve()
+    write_tree(out, pages, copies)
+    return ArchiveResult(out=out, issues=tuple(issues), drafts=tuple(drafts))
+
+
+def index_page(config: Config, issues: list[Issue]) -> str:
+    """The archive's front page, in the web app's shared layout."""
+    from pain_news.web.pages import environment
+
+    base = config.newsletter.public_url.rstrip("/")
+    return environment().get_template("archive_index.html").render(
+        issues=issues, base=base, newsletter_name=config.newsletter.name,
+        footer_text=f"{config.newsletter.from_name or 'TriState Pain Institute'} · {config.newsletter.postal_address}",
+    ) + "\n"
+
+
+def atom_feed(config: Config, issues: list[Issue]) -> str:
+    """An Atom 1.0 feed (RFC 4287) of the issues, newest first; times are the issue dates at 00:00 UTC."""
+    ET.register_namespace("", ATOM)
+    base = config.newsletter.public_url.rstrip("/")
+
+    def add(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        element.text = text
+        return element
+
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    add(feed, "title", config.newsletter.name)
+    add(feed, "subtitle", f"The newsletter of {config.newsletter.from_name or 'TriState Pain Institute'}")
+    add(feed, "id", f"{base}/")
+    add(feed, "link", rel="self", type="application/atom+xml", href=f"{base}/feed.xml")
+    add(feed, "link", rel="alternate", type="text/html", href=f"{base}/")
+    add(feed, "updated", f"{issues[0].date.isoformat()}T00:00:00Z")
+    author = add(feed, "author")
+    add(author, "name", config.newsletter.from_name or config.newsletter.name)
+    for issue in issues:
+        entry = add(feed, "entry")
+        url = f"{base}/{issue.slug}/"
+        add(entry, "title", f"{issue.title}: {issue.subject}")
+        add(entry, "id", url)
+        add(entry, "link", rel="alternate", type="text/html", href=url)
+        add(entry, "published", f"{issue.date.isoformat()}T00:00:00Z")
+        add(entry, "updated", f"{issue.date.isoformat()}T00:00:00Z")
+        add(entry, "summary", issue.preheader or issue.subject)
+    ET.indent(feed)
+    return ET.tostring(feed, encoding="unicode", xml_declaration=True) + "\n"

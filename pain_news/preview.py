@@ -1,0 +1,171 @@
+"""Preview one issue as a reader would see it: rebuilt when a source or template changes.
+
+The web page (pain_news/web/preview.py) asks `PreviewState.current()` on every request; a
+changed file fingerprint (path, size, mtime of the issue folder and the templates) triggers a
+rebuild and bumps the version the page polls, so it reloads itself.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pain_news import placeholders
+from pain_news.check import CheckReport, run_check
+from pain_news.config import Config
+from pain_news.content import load_issue
+from pain_news.errors import PainNewsError
+from pain_news.render import render_issue
+
+CHROMIUM = os.environ.get("PAIN_NEWS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+WIDTHS = {"desktop": 600, "phone": 375}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One build of the issue, filled in for the sample subscriber."""
+
+    version: int
+    subject: str
+    preheader: str
+    from_name: str
+    email_html: str | None  # None when the issue does not build; `problem` says why
+    email_text: str
+    assets: tuple[str, ...]
+    report: CheckReport
+    problem: str = ""
+
+
+def sample_values(config: Config) -> dict[str, str]:
+    """The sample subscriber from config [sample]; the unsubscribe link goes nowhere."""
+    return {
+        "first_name": config.sample.first_name,
+        "last_name": config.sample.last_name,
+        "email": config.sample.email,
+        "unsubscribe_url": "#unsubscribe-link-is-personal",
+    }
+
+
+class PreviewState:
+    """The latest snapshot of one issue, rebuilt when its files change (thread-safe)."""
+
+    def __init__(self, config: Config, issue_dir: Path) -> None:
+        self.config = config
+        self.folder = issue_dir.resolve()
+        self._lock = threading.Lock()
+        self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
+        self._snapshot: Snapshot | None = None
+
+    def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        entries = []
+        for root in (self.folder, self.config.templates_dir):
+            for path in sorted(root.rglob("*")):
+                if path.is_file():
+                    stat = path.stat()
+                    entries.append((str(path), stat.st_size, stat.st_mtime_ns))
+        return tuple(entries)
+
+    def current(self) -> Snapshot:
+        """The snapshot for the files as they are now (rebuilding when they changed)."""
+        with self._lock:
+            fingerprint = self.fingerprint()
+            if self._snapshot is None or fingerprint != self._fingerprint:
+                version = self._snapshot.version + 1 if self._snapshot else 1
+                self._snapshot = self._build(version)
+                self._fingerprint = fingerprint
+            return self._snapshot
+
+    def _build(self, version: int) -> Snapshot:
+        report = run_check(self.config, self.folder)
+        values = sample_values(self.config)
+        try:
+            # Without public_url, images stay relative and the preview server serves them from the folder.
+            issue = load_issue(self.folder, "")
+            newsletter = replace(self.config.newsletter, public_url="")
+            rendered = render_issue(issue, newsletter, self.config.templates_dir)
+        except PainNewsError as exc:
+            return Snapshot(version, "", "", self.config.newsletter.from_name, None, "", (), report, str(exc))
+        return Snapshot(
+            version=version,
+            subject=issue.subject,
+            preheader=issue.preheader,
+            from_name=self.config.newsletter.from_name or self.config.newsletter.name,
+            email_html=placeholders.fill(rendered.email_html, values),
+            email_text=placeholders.fill(rendered.email_text, values),
+            assets=tuple(issue.assets),
+            report=report,
+        )
+
+
+def serve(config: Config, issue_dir: Path, port: int, *, open_browser: bool = False) -> None:
+    """Run the preview server on 127.0.0.1 until interrupted."""
+    import uvicorn
+
+    from pain_news.web.preview import preview_app
+
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(f"http://127.0.0.1:{port}/",)).start()
+    uvicorn.run(preview_app(PreviewState(config, issue_dir)), host="127.0.0.1", port=port, log_level="warning")
+
+
+@contextmanager
+def running(config: Config, issue_dir: Path, port: int = 0) -> Iterator[str]:
+    """Run the preview server in a background thread; yields its base URL (port 0 = any free port)."""
+    import time
+
+    import uvicorn
+
+    from pain_news.web.preview import preview_app
+
+    app = preview_app(PreviewState(config, issue_dir))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="pain-news-preview", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise PainNewsError(f"the preview server did not start on port {port}", hint="try another --port")
+        time.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def screenshot(config: Config, issue_dir: Path, out: Path) -> list[Path]:
+    """Save desktop.png (600 px) and phone.png (375 px) of the email, full height, with headless Chromium."""
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise PainNewsError("--screenshot needs Playwright", hint="pip install playwright (it uses your Chromium)") from None
+    if not Path(CHROMIUM).is_file():
+        raise PainNewsError(f"Chromium not found at {CHROMIUM}",
+                            hint="install it (apt-get install chromium) or set PAIN_NEWS_CHROMIUM to its path")
+    out.mkdir(parents=True, exist_ok=True)
+    saved = []
+    with running(config, issue_dir) as url, sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        except PlaywrightError as exc:
+            raise PainNewsError(f"Chromium did not start: {str(exc).splitlines()[0]}") from None
+        try:
+            for name, width in WIDTHS.items():
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(f"{url}/issue/email.html", wait_until="load")
+                path = out / f"{name}.png"
+                page.screenshot(path=str(path), full_page=True)
+                page.close()
+                saved.append(path)
+        finally:
+            browser.close()
+    return saved
