@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, overload
 
 from sqlalchemy import Engine, delete, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from pain_news.errors import InvalidToken, StoreError
 from pain_news.models import (
@@ -399,7 +399,8 @@ class SubscriberStore:
         if status:
             query = query.where(Subscriber.status == status)
         if tag:
-            query = query.where(exists().where(SubscriberTag.subscriber_id == Subscriber.id, SubscriberTag.tag == tag))
+            wanted = aliased(SubscriberTag)  # apart from the joined tags, which list all of them
+            query = query.where(exists().where(wanted.subscriber_id == Subscriber.id, wanted.tag == tag))
         query = query.order_by(Subscriber.id, SubscriberTag.tag)
         with self.reader.connect() as conn:
             rows = conn.execution_options(stream_results=True, yield_per=2000).execute(query)

@@ -3,6 +3,8 @@
 pytest_plugins = [
     "tests.fixtures.core",
     "tests.fixtures.browser",
+    "tests.fixtures.store",
+    "tests.fixtures.editor",
     "tests.fixtures.sendgrid_standin",
     "tests.fixtures.smtp",
 ]

@@ -1,0 +1,181 @@
+"""The `serve` app (Starlette): unsubscribe links, signup with double opt-in, SendGrid's event webhook.
+
+Routes parse the request, call one domain function (in a worker thread: the store blocks), and
+render a page. Every page escapes what it shows (web/pages.py autoescapes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pain_news.errors import InvalidToken, PainNewsError, StoreError
+from pain_news.web.pages import page
+
+if TYPE_CHECKING:
+    from pain_news.config import Config
+    from pain_news.store import SubscriberStore
+
+FORM_LIMIT = 16 * 1024  # a signup or unsubscribe form is a few hundred bytes
+WEBHOOK_LIMIT = 5 * 1024 * 1024  # SendGrid posts batches of events
+# Tokens are in the URL: never leak them to other sites through Referer, never cache the pages.
+HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+}
+
+
+class BodyLimit:
+    """Answers 413 to bodies over the route's limit, whether Content-Length says so or not."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = WEBHOOK_LIMIT if scope["path"].startswith("/webhooks/") else FORM_LIMIT
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > limit:
+            await _too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    await Response("request body too large", status_code=413, media_type="text/plain")(scope, receive, send)
+
+
+def create_app(config: Config, store: SubscriberStore) -> Starlette:
+    """The web app for `pain-news serve`, bound to one config and store."""
+    from pain_news import signup, unsubscribe, webhook
+
+    common = {"newsletter_name": config.newsletter.name, "footer_text": _footer(config)}
+
+    def show(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return page(name, status_code=status, headers=HEADERS, **common, **context)
+
+    def problem(exc: PainNewsError, status: int) -> HTMLResponse:
+        title = "This link does not work" if isinstance(exc, InvalidToken) else "Something is not right"
+        hint = "Copy the whole link from the email, or reply to the email and we will take you off the list."
+        return show("error.html", status, title=title, message=exc.message, hint=exc.hint or hint)
+
+    async def subscriber_for(token: str) -> tuple[int, int | None, Any]:
+        sid, campaign = unsubscribe.read_token(config.secrets.secret_key, token)
+        return sid, campaign, await run_in_threadpool(store.get, sid)
+
+    async def unsubscribe_page(request: Request) -> Response:
+        try:
+            _, _, record = await subscriber_for(request.path_params["token"])
+        except InvalidToken as exc:
+            return problem(exc, 400)
+        if record is None:
+            return problem(InvalidToken("this link names a subscriber we no longer have"), 404)
+        return show("unsubscribe.html", done=False, email=record.email)
+
+    async def unsubscribe_post(request: Request) -> Response:
+        try:
+            sid, campaign, record = await subscriber_for(request.path_params["token"])
+        except InvalidToken as exc:
+            return problem(exc, 400)
+        if record is None:
+            return problem(InvalidToken("this link names a subscriber we no longer have"), 404)
+        form = await _form(request)
+        # RFC 8058: mail clients post "List-Unsubscribe=One-Click"; a person presses the button.
+        method = "one-click" if form is not None and form.get("List-Unsubscribe") == "One-Click" else "link"
+        change = await run_in_threadpool(store.unsubscribe, sid, method, campaign)
+        return show("unsubscribe.html", done=True, changed=change.changed, email=record.email,
+                    subscribe_url=request.url_for("subscribe").path)
+
+    async def subscribe(request: Request) -> Response:
+        action = request.url_for("subscribe").path
+        if request.method == "GET":
+            return show("subscribe.html", action=action, email="", first_name="", error="", sent=False,
+                        organisation=config.newsletter.from_name or config.newsletter.name)
+        form = await _form(request)
+        email = str(form.get("email", "")).strip()[:320] if form is not None else ""
+        first_name = str(form.get("first_name", "")).strip()[:200] if form is not None else ""
+        try:
+            await run_in_threadpool(signup.request_signup, config, store, email, first_name)
+        except StoreError as exc:
+            return show("subscribe.html", 400, action=action, email=email, first_name=first_name,
+                        error=exc.message, sent=False, organisation=config.newsletter.from_name)
+        return show("subscribe.html", email=email, sent=True)
+
+    async def confirm(request: Request) -> Response:
+        try:
+            change = await run_in_threadpool(signup.confirm_signup, config, store, request.path_params["token"])
+        except InvalidToken as exc:
+            return problem(exc, 400)
+        return show("confirm.html", email=change.subscriber.email, changed=change.changed)
+
+    async def sendgrid_events(request: Request) -> Response:
+        body = await request.body()
+        try:
+            webhook.verify(config, body, request.headers.get(webhook.SIGNATURE_HEADER),
+                           request.headers.get(webhook.TIMESTAMP_HEADER), dt.datetime.now(dt.UTC))
+            events = webhook.parse(body)
+        except webhook.WebhookRejected as exc:
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
+        summary = await run_in_threadpool(webhook.apply_events, store, events)
+        return JSONResponse({"applied": summary.applied, "recorded": summary.recorded, "repeated": summary.repeated})
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse(request.url_for("subscribe").path, status_code=303)
+
+    routes = [
+        Route("/", home),
+        Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
+        Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
+        Route("/subscribe", subscribe, methods=["GET", "POST"], name="subscribe"),
+        Route("/confirm/{token}", confirm, methods=["GET"]),
+        Route("/webhooks/sendgrid", sendgrid_events, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(BodyLimit)
+    return app
+
+
+async def _form(request: Request) -> FormData | None:
+    """The urlencoded or multipart form, or None for any other (or broken) body."""
+    kind = request.headers.get("content-type", "")
+    if not kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return None
+    try:
+        return await request.form(max_files=0, max_fields=20)
+    except Exception:  # a malformed multipart body is the sender's problem, not a crash
+        return None
+
+
+def _footer(config: Config) -> str:
+    parts = [config.newsletter.from_name or "TriState Pain Institute", config.newsletter.postal_address]
+    return " · ".join(p for p in parts if p)

@@ -1,0 +1,56 @@
+"""Signed tokens and List-Unsubscribe headers."""
+
+import pytest
+
+from pain_news.errors import ConfigError, InvalidToken
+from pain_news.unsubscribe import list_unsubscribe_headers, make_token, read_token, unsubscribe_url
+
+SECRET = "s3cret"
+
+
+def test_token_round_trips_subscriber_and_campaign():
+    assert read_token(SECRET, make_token(SECRET, 42, 7)) == (42, 7)
+    assert read_token(SECRET, make_token(SECRET, 42, None)) == (42, None)
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda t: t[:-1],                       # truncated
+    lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # forged signature
+    lambda t: "43" + t[2:],                 # another subscriber
+    lambda t: t.replace(".7.", ".8."),      # another campaign
+    lambda t: "042" + t[2:],                # non-canonical number
+    lambda t: "",
+    lambda t: "a.b.c",
+])
+def test_mangled_tokens_are_rejected(mangle):
+    with pytest.raises(InvalidToken):
+        read_token(SECRET, mangle(make_token(SECRET, 42, 7)))
+
+
+def test_token_for_one_purpose_does_not_work_for_another():
+    with pytest.raises(InvalidToken):
+        read_token(SECRET, make_token(SECRET, 1, 2, purpose="confirm"))
+
+
+def test_token_from_another_secret_is_rejected():
+    with pytest.raises(InvalidToken):
+        read_token(SECRET, make_token("other", 1, 2))
+
+
+def test_unsubscribe_url_lives_under_public_url(config):
+    url = unsubscribe_url(config, 5, 9)
+    assert url.startswith("https://news.tristatepain.example/unsubscribe/")
+    assert read_token(config.secrets.secret_key, url.rsplit("/", 1)[1]) == (5, 9)
+
+
+def test_unsubscribe_url_needs_the_secret(make_config):
+    config = make_config({"PAIN_NEWS_SECRET_KEY": ""})
+    with pytest.raises(ConfigError, match="PAIN_NEWS_SECRET_KEY"):
+        unsubscribe_url(config, 1, None)
+
+
+def test_headers_offer_one_click_and_mailto_only_when_configured(make_config):
+    plain = list_unsubscribe_headers(make_config(), "https://x.example/u/1")
+    assert plain == {"List-Unsubscribe": "<https://x.example/u/1>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    mailto = list_unsubscribe_headers(make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": "out@x.example"}), "https://x.example/u/1")
+    assert mailto["List-Unsubscribe"] == "<https://x.example/u/1>, <mailto:out@x.example?subject=unsubscribe>"
