@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -144,16 +145,25 @@ def running(config: Config, issue_dir: Path, port: int = 0) -> Iterator[str]:
 def screenshot(config: Config, issue_dir: Path, out: Path) -> list[Path]:
     """Save desktop.png (600 px) and phone.png (375 px) of the email, full height, with headless Chromium."""
     try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         raise PainNewsError("--screenshot needs Playwright", hint="pip install playwright (it uses your Chromium)") from None
     if not Path(CHROMIUM).is_file():
         raise PainNewsError(f"Chromium not found at {CHROMIUM}",
                             hint="install it (apt-get install chromium) or set PAIN_NEWS_CHROMIUM to its path")
     out.mkdir(parents=True, exist_ok=True)
+    with running(config, issue_dir) as url, ThreadPoolExecutor(max_workers=1) as worker:
+        # Playwright's sync API refuses a thread that already runs an event loop (a caller's, or a
+        # test session's browser), so it gets a fresh thread of its own.
+        return worker.submit(_shoot, f"{url}/issue/email.html", out).result()
+
+
+def _shoot(url: str, out: Path) -> list[Path]:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
     saved = []
-    with running(config, issue_dir) as url, sync_playwright() as p:
+    with sync_playwright() as p:
         try:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         except PlaywrightError as exc:
@@ -161,7 +171,7 @@ def screenshot(config: Config, issue_dir: Path, out: Path) -> list[Path]:
         try:
             for name, width in WIDTHS.items():
                 page = browser.new_page(viewport={"width": width, "height": 900})
-                page.goto(f"{url}/issue/email.html", wait_until="load")
+                page.goto(url, wait_until="load")
                 path = out / f"{name}.png"
                 page.screenshot(path=str(path), full_page=True)
                 page.close()

@@ -1,0 +1,122 @@
+"""pain-news archive: index newest first, /latest/, a valid Atom feed, drafts skipped, absolute links."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.fixtures.editor import ISSUE_TOML
+
+BASE = "https://news.tristatepain.example"
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def toml_for(number: int, date: str, title: str, draft: bool = False) -> str:
+    text = ISSUE_TOML.replace("number = 2", f"number = {number}").replace("2027-03-01", date)
+    text = text.replace('title = "Spring 2027"', f'title = "{title}"')
+    return text + ("draft = true\n" if draft else "")
+
+
+@pytest.fixture
+def archive_project(project, make_issue):
+    """The sample (2026-12-01), two later issues with an image, and a draft that must never appear."""
+    article = "---\nkind: article\ntitle: Walk\n---\n\n![A short walk](images/walk.png)\n\nWalk each day.\n"
+    make_issue("2027-03-spring", toml_for(2, "2027-03-01", "Spring 2027"),
+               files={"01-article.md": article, "images/walk.png": b"\x89PNG-spring"})
+    make_issue("2027-06-summer", toml_for(3, "2027-06-01", "Summer 2027"))
+    make_issue("2027-09-autumn", toml_for(4, "2027-09-01", "Autumn 2027 draft", draft=True))
+    return project
+
+
+def files_of(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_archive_lists_issues_newest_first_and_skips_drafts(run_cli, archive_project, tmp_path):
+    out = tmp_path / "site"
+    result = run_cli("archive", "--out", str(out))
+    assert "Archived 3 issue(s)" in result.stdout and "skipped 1 draft(s): 2027-09-autumn" in result.stdout
+    index = (out / "index.html").read_text()
+    order = [index.index(f'href="{BASE}/{slug}/"') for slug in ("2027-06-summer", "2027-03-spring", "2026-12-winter")]
+    assert order == sorted(order)
+    assert "2027-09-autumn" not in index and "draft" not in index
+    assert not (out / "2027-09-autumn").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["2026-12-winter", "2027-03-spring", "2027-06-summer", "feed.xml",
+                                                       "index.html", "latest"]
+
+
+def test_each_issue_has_a_stable_url_and_latest_shows_the_newest(run_cli, archive_project, tmp_path):
+    out = tmp_path / "site"
+    run_cli("archive", "--out", str(out))
+    for slug in ("2026-12-winter", "2027-03-spring", "2027-06-summer"):
+        assert (out / slug / "index.html").is_file()
+    assert (out / "latest" / "index.html").read_bytes() == (out / "2027-06-summer" / "index.html").read_bytes()
+    assert "Summer 2027" in (out / "latest" / "index.html").read_text()
+    # Images travel with their issue, at the URL the email uses.
+    assert (out / "2027-03-spring" / "images" / "walk.png").read_bytes() == b"\x89PNG-spring"
+    assert f'src="{BASE}/2027-03-spring/images/walk.png"' in (out / "2027-03-spring" / "index.html").read_text()
+
+
+def test_feed_is_valid_atom_newest_first(run_cli, archive_project, tmp_path):
+    out = tmp_path / "site"
+    run_cli("archive", "--out", str(out))
+    feed = ET.parse(out / "feed.xml").getroot()
+    assert feed.tag == f"{ATOM}feed"
+    for required in ("id", "title", "updated"):
+        assert feed.find(f"{ATOM}{required}") is not None
+    assert feed.find(f"{ATOM}updated").text == "2027-06-01T00:00:00Z"
+    assert feed.find(f"{ATOM}author/{ATOM}name").text
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.find(f"{ATOM}id").text for e in entries] == [
+        f"{BASE}/2027-06-summer/", f"{BASE}/2027-03-spring/", f"{BASE}/2026-12-winter/"]
+    for entry in entries:
+        for required in ("id", "title", "updated", "summary"):
+            assert entry.find(f"{ATOM}{required}").text
+        assert entry.find(f"{ATOM}link").get("href") == entry.find(f"{ATOM}id").text
+
+
+def test_every_link_in_the_archive_is_absolute(run_cli, archive_project, tmp_path):
+    out = tmp_path / "site"
+    run_cli("archive", "--out", str(out))
+    for page in ["index.html", "feed.xml", "latest/index.html", "2027-03-spring/index.html"]:
+        targets = re.findall(r'(?:href|src)="([^"]*)"', (out / page).read_text())
+        assert targets, page
+        relative = [t for t in targets if not t.startswith(("https://", "mailto:"))]
+        assert relative == [], page
+
+
+def test_archive_output_is_byte_for_byte_deterministic(run_cli, archive_project, tmp_path):
+    run_cli("archive", "--out", str(tmp_path / "one"))
+    run_cli("archive", "--out", str(tmp_path / "two"))
+    assert files_of(tmp_path / "one") == files_of(tmp_path / "two")
+
+
+def test_rebuilding_the_archive_removes_issues_that_became_drafts(run_cli, archive_project, tmp_path):
+    out = tmp_path / "site"
+    run_cli("archive", "--out", str(out))
+    toml = archive_project / "issues" / "2027-06-summer" / "issue.toml"
+    toml.write_text(toml.read_text() + "draft = true\n")
+    run_cli("archive", "--out", str(out))
+    assert not (out / "2027-06-summer").exists()
+    assert "Spring 2027" in (out / "latest" / "index.html").read_text()
+
+
+def test_archive_needs_public_url(run_cli, project, tmp_path):
+    out = tmp_path / "site"
+    result = run_cli("archive", "--out", str(out), ok=False, env={"PAIN_NEWS_NEWSLETTER_PUBLIC_URL": ""})
+    assert result.exit_code == 1
+    assert "missing key 'newsletter.public_url'" in result.stderr
+    assert not out.exists()
+
+
+def test_archive_with_a_broken_issue_fails_and_keeps_the_old_site(run_cli, archive_project, make_issue, tmp_path):
+    out = tmp_path / "site"
+    run_cli("archive", "--out", str(out))
+    before = files_of(out)
+    make_issue("2027-12-winter", toml_for(5, "2027-12-01", "Winter 2027"), files={"01-article.md": "no front matter\n"})
+    result = run_cli("archive", "--out", str(out), ok=False)
+    assert result.exit_code == 1
+    assert "01-article.md:1: missing YAML front matter" in result.stderr
+    assert files_of(out) == before

@@ -1,0 +1,101 @@
+"""pain-news preview: a real server on a free port, fetched over HTTP and opened in headless Chromium."""
+
+from __future__ import annotations
+
+import struct
+import time
+
+import httpx
+import pytest
+
+from pain_news.preview import PreviewState, running
+
+
+def test_preview_serves_page_email_text_and_version(config, sample_issue):
+    with running(config, sample_issue) as url:
+        page = httpx.get(f"{url}/")
+        assert page.status_code == 200
+        assert "Pain after back surgery? You have options" in page.text  # subject, as an inbox shows it
+        assert "staying active in the cold" in page.text  # preheader
+        assert "2026-12-winter: 0 errors, 0 warnings" in page.text
+        assert 'width="600"' in page.text and 'width="375"' in page.text
+        email = httpx.get(f"{url}/issue/email.html")
+        assert email.status_code == 200
+        assert "Dear Maria," in email.text  # the sample subscriber from config fills the placeholders
+        assert "%%" not in email.text
+        assert "Dear Maria," in httpx.get(f"{url}/issue/email.txt").text
+        assert httpx.get(f"{url}/version").json() == {"version": 1}
+
+
+def test_preview_serves_only_the_issues_own_files(config, make_issue):
+    folder = make_issue(files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![A short walk](walk.png)\n",
+                               "walk.png": b"\x89PNG-test", "notes.txt": "private"})
+    with running(config, folder) as url:
+        assert httpx.get(f"{url}/issue/walk.png").content == b"\x89PNG-test"
+        assert httpx.get(f"{url}/issue/notes.txt").status_code == 404
+        assert httpx.get(f"{url}/issue/../../pain-news.toml").status_code == 404
+
+
+def test_preview_of_a_broken_issue_shows_the_findings(config, make_issue):
+    folder = make_issue(files={"02-spotlight.md": "---\nkind: spotlight\n---\n\n## Causes\n\n- x\n"})
+    with running(config, folder) as url:
+        page = httpx.get(f"{url}/")
+        assert page.status_code == 200
+        assert "The issue does not build" in page.text
+        assert "spotlight needs &#39;condition&#39;" in page.text
+        assert httpx.get(f"{url}/issue/email.html").status_code == 500
+
+
+def test_preview_rebuilds_when_a_source_changes(config, sample_issue):
+    state = PreviewState(config, sample_issue)
+    first = state.current()
+    assert state.current().version == first.version  # nothing changed, nothing rebuilt
+    piece = sample_issue / "02-winter-activity.md"
+    piece.write_text(piece.read_text().replace("Gentle movement helps", "Gentle stretching helps"))
+    second = state.current()
+    assert second.version == first.version + 1
+    assert "Gentle stretching helps" in second.email_html
+
+
+@pytest.mark.browser
+def test_preview_in_chromium_shows_both_widths_and_reloads_after_an_edit(config, sample_issue, page_at, artifacts):
+    with running(config, sample_issue) as url:
+        page = page_at(1280)
+        page.goto(f"{url}/")
+        for name, width in (("desktop", 600), ("phone", 375)):
+            frame = page.frame_locator(f"#frame-{name}")
+            frame.locator("h1").wait_for()
+            assert frame.locator("h1").inner_text() == "Pain News"
+            assert "Dear Maria" in frame.locator("body").inner_text()
+            assert page.locator(f"#frame-{name}").evaluate("f => f.getBoundingClientRect().width") == pytest.approx(width, abs=2)
+        # The phone frame really lays out at 375 px: the two half-width articles stack.
+        phone_width = page.frame_locator("#frame-phone").locator("body").evaluate("b => b.clientWidth")
+        assert phone_width <= 375
+        page.screenshot(path=str(artifacts / "preview-page.png"), full_page=True)
+
+        piece = sample_issue / "02-winter-activity.md"
+        piece.write_text(piece.read_text().replace("Keep moving when it is cold", "Stay warm and keep moving"))
+        deadline = time.monotonic() + 15
+        while "Stay warm and keep moving" not in page.frame_locator("#frame-desktop").locator("body").inner_text():
+            assert time.monotonic() < deadline, "the page did not reload after the edit"
+            page.wait_for_timeout(200)
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.browser
+def test_screenshot_saves_desktop_and_phone_pngs(run_cli, sample_issue, chromium, artifacts):
+    out = artifacts / "preview"
+    result = run_cli("preview", str(sample_issue), "--screenshot", str(out))
+    assert "desktop.png" in result.stdout and "phone.png" in result.stdout
+    desktop_width, desktop_height = _png_size((out / "desktop.png").read_bytes())
+    phone_width, phone_height = _png_size((out / "phone.png").read_bytes())
+    assert (desktop_width, phone_width) == (600, 375)
+    assert phone_height > desktop_height > 900  # full page; the narrow column is taller
+
+
+def test_preview_help_has_an_example(run_cli):
+    assert "Example" in run_cli("preview", "--help").stdout
