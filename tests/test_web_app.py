@@ -1,0 +1,231 @@
+"""The `serve` app over real HTTP on a loopback port: unsubscribe, one-click, signup/confirm, webhook."""
+
+import base64
+import email
+import json
+import re
+import time
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pain_news.unsubscribe import make_token, unsubscribe_url
+from tests.fixtures.core import SECRET
+
+
+@pytest.fixture
+def server(web_server):
+    return web_server()
+
+
+def path_of(url):
+    return "/" + url.split("/", 3)[3]
+
+
+def test_get_shows_a_button_and_changes_nothing(server):
+    sid = server.store.add("ana@example.org").id
+    response = httpx.get(server.url + path_of(unsubscribe_url(server.config, sid, 4)))
+    assert response.status_code == 200
+    assert '<button type="submit" id="unsubscribe">' in response.text and "ana@example.org" in response.text
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert server.store.get(sid).status == "active"
+
+
+def test_post_unsubscribes_and_twice_is_fine(server):
+    sid = server.store.add("ana@example.org").id
+    url = server.url + path_of(unsubscribe_url(server.config, sid, 4))
+    first, second = httpx.post(url), httpx.post(url)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert "You have been unsubscribed" in first.text and "already unsubscribed" in second.text
+    record, events = server.store.history(sid)
+    assert (record.status, record.opt_out_method, record.opt_out_campaign_id) == ("unsubscribed", "link", 4)
+    assert len(events) == 2
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_one_click_post_answers_200_without_redirect_or_cookies(server, encoding):
+    sid = server.store.add("ana@example.org").id
+    url = server.url + path_of(unsubscribe_url(server.config, sid, 9))
+    if encoding == "urlencoded":
+        response = httpx.post(url, data={"List-Unsubscribe": "One-Click"}, follow_redirects=False)
+    else:
+        response = httpx.post(url, files={"List-Unsubscribe": (None, "One-Click")}, follow_redirects=False)
+    assert response.status_code == 200 and "set-cookie" not in response.headers
+    assert server.store.get(sid).opt_out_method == "one-click"
+
+
+def test_forged_truncated_and_other_subscriber_tokens_change_nothing(server):
+    ana = server.store.add("ana@example.org").id
+    bo = server.store.add("bo@example.org").id
+    good = make_token(SECRET, ana, 1)
+    forged = make_token("wrong-secret", bo, 1)
+    other = f"{bo}.1.{good.rsplit('.', 1)[1]}"  # Ana's signature on Bo's id
+    for token, status in [(forged, 400), (good[:-3], 400), (other, 400), ("nonsense", 400)]:
+        for method in (httpx.get, httpx.post):
+            response = method(f"{server.url}/unsubscribe/{token}")
+            assert response.status_code == status and "This link does not work" in response.text
+    assert [r.status for r in server.store.iter_subscribers()] == ["active", "active"]
+
+
+def test_token_of_a_deleted_subscriber_is_404(server):
+    sid = server.store.add("ana@example.org").id
+    server.store.delete(sid)
+    response = httpx.post(f"{server.url}/unsubscribe/{make_token(SECRET, sid, None)}")
+    assert response.status_code == 404
+
+
+def test_pages_escape_what_they_show(server):
+    response = httpx.post(f"{server.url}/subscribe", data={"email": '"><b>x</b>', "first_name": "<i>y</i>"})
+    assert response.status_code == 400
+    assert "<b>x</b>" not in response.text and "&lt;b&gt;x&lt;/b&gt;" in response.text
+    assert "<i>y</i>" not in response.text and "&lt;i&gt;y&lt;/i&gt;" in response.text
+
+
+def test_oversized_body_is_refused(server):
+    sid = server.store.add("ana@example.org").id
+    response = httpx.post(server.url + path_of(unsubscribe_url(server.config, sid, None)),
+                          data={"x": "y" * 100_000})
+    assert response.status_code == 413
+    assert server.store.get(sid).status == "active"
+
+
+def confirmation_link(project):
+    [eml] = sorted(project.glob("outbox/**/*.eml"), key=lambda p: p.stat().st_mtime)[-1:]
+    message = email.message_from_bytes(eml.read_bytes())
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    return re.search(r"https://\S+/confirm/\S+", text).group(0)
+
+
+def test_signup_is_pending_until_the_emailed_link_is_opened(server, project):
+    response = httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org", "first_name": "Nia"})
+    assert response.status_code == 200 and "Check your inbox" in response.text
+    assert server.store.get("nia@example.org").status == "pending"
+    confirmed = httpx.get(server.url + path_of(confirmation_link(project)))
+    assert confirmed.status_code == 200 and "Subscription confirmed" in confirmed.text
+    assert server.store.get("nia@example.org").status == "active"
+
+
+def test_signup_of_an_unsubscribed_address_reactivates_only_on_confirm(server, project):
+    server.store.add("ana@example.org")
+    server.store.unsubscribe("ana@example.org", "link")
+    httpx.post(f"{server.url}/subscribe", data={"email": "ana@example.org"})
+    assert server.store.get("ana@example.org").status == "unsubscribed"
+    httpx.get(server.url + path_of(confirmation_link(project)))
+    assert server.store.get("ana@example.org").status == "active"
+
+
+def test_signup_with_a_bad_address_shows_the_form_again(server):
+    response = httpx.post(f"{server.url}/subscribe", data={"email": "nope"})
+    assert response.status_code == 400 and "invalid email address" in response.text
+    assert list(server.store.iter_subscribers()) == []
+
+
+def test_tampered_confirmation_link_activates_nobody(server):
+    request = server.store.request_signup("nia@example.org")
+    token = make_token(SECRET, request.subscriber_id, request.request_event_id + 1, purpose="confirm")
+    assert httpx.get(f"{server.url}/confirm/{token}").status_code == 400
+    assert server.store.get("nia@example.org").status == "pending"
+
+
+# ---- SendGrid signed event webhook -----------------------------------------------------------
+
+@pytest.fixture
+def signing_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture
+def hook(web_server, signing_key):
+    der = signing_key.public_key().public_bytes(serialization.Encoding.DER,
+                                                serialization.PublicFormat.SubjectPublicKeyInfo)
+    return web_server({"PAIN_NEWS_SENDGRID_WEBHOOK_PUBLIC_KEY": base64.b64encode(der).decode()})
+
+
+def post_events(server, key, events, timestamp=None, signature=None):
+    body = json.dumps(events)
+    timestamp = str(int(time.time()) if timestamp is None else timestamp)
+    if signature is None:
+        signature = base64.b64encode(key.sign((timestamp + body).encode(), ec.ECDSA(hashes.SHA256()))).decode()
+    headers = {"Content-Type": "application/json", "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+               "X-Twilio-Email-Event-Webhook-Signature": signature}
+    return httpx.post(f"{server.url}/webhooks/sendgrid", content=body, headers=headers)
+
+
+def event(kind, address, n, **extra):
+    return {"email": address, "event": kind, "sg_event_id": f"ev-{n}", "timestamp": int(time.time()),
+            "campaign_id": "7", **extra}
+
+
+def test_signed_events_apply_opt_outs_and_store_engagement(hook, signing_key):
+    for address in ("a@example.org", "b@example.org", "c@example.org", "d@example.org", "e@example.org"):
+        hook.store.add(address)
+    events = [event("unsubscribe", "a@example.org", 1), event("bounce", "b@example.org", 2, type="bounce"),
+              event("spamreport", "c@example.org", 3), event("dropped", "d@example.org", 4, reason="Bounced Address"),
+              event("bounce", "e@example.org", 5, type="blocked"), event("open", "e@example.org", 6),
+              event("delivered", "e@example.org", 7), event("group_unsubscribe", "new@example.org", 8)]
+    response = post_events(hook, signing_key, events)
+    assert response.status_code == 200 and response.json()["applied"] == 4
+    assert [r.status for r in hook.store.iter_subscribers()] == ["unsubscribed", "bounced", "complained", "bounced", "active"]
+    assert hook.store.get("a@example.org").opt_out_campaign_id == 7
+    assert hook.store.stats()["suppressed (deleted or unknown)"] == 1  # new@ can never be imported
+
+
+def test_replayed_events_are_counted_once(hook, signing_key):
+    hook.store.add("a@example.org")
+    assert post_events(hook, signing_key, [event("open", "a@example.org", 1)]).json()["recorded"] == 1
+    again = post_events(hook, signing_key, [event("open", "a@example.org", 1)]).json()
+    assert (again["recorded"], again["repeated"]) == (0, 1)
+
+
+@pytest.mark.parametrize("case", ["bad-signature", "unsigned", "stale", "other-key"])
+def test_unverified_webhook_requests_are_refused(hook, signing_key, case):
+    hook.store.add("a@example.org")
+    events = [event("unsubscribe", "a@example.org", 1)]
+    if case == "bad-signature":
+        response = post_events(hook, signing_key, events, signature=base64.b64encode(b"x" * 70).decode())
+    elif case == "unsigned":
+        response = httpx.post(f"{hook.url}/webhooks/sendgrid", json=events)
+    elif case == "stale":
+        response = post_events(hook, signing_key, events, timestamp=int(time.time()) - 3600)
+    else:
+        response = post_events(hook, ec.generate_private_key(ec.SECP256R1()), events)
+    assert response.status_code == 403
+    assert hook.store.get("a@example.org").status == "active"
+
+
+def test_webhook_without_configured_key_refuses_everything(server, signing_key):
+    server.store.add("a@example.org")
+    assert post_events(server, signing_key, [event("unsubscribe", "a@example.org", 1)]).status_code == 403
+    assert server.store.get("a@example.org").status == "active"
+
+
+# ---- in a real browser -----------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_browser_unsubscribe_by_clicking_the_button(server, page_at, artifacts):
+    sid = server.store.add("ana@example.org").id
+    page = page_at(375)
+    page.goto(server.url + path_of(unsubscribe_url(server.config, sid, 2)))
+    assert server.store.get(sid).status == "active"
+    page.screenshot(path=str(artifacts / "unsubscribe-confirm-375.png"), full_page=True)
+    page.click("#unsubscribe")
+    page.wait_for_selector("#result")
+    assert page.inner_text("#result") == "You have been unsubscribed"
+    page.screenshot(path=str(artifacts / "unsubscribe-done-375.png"), full_page=True)
+    assert server.store.get(sid).status == "unsubscribed"
+
+
+@pytest.mark.browser
+def test_browser_signup_form(server, page_at, artifacts):
+    page = page_at(600)
+    page.goto(f"{server.url}/subscribe")
+    page.fill("#email", "nia@example.org")
+    page.fill("#first_name", "Nia")
+    page.screenshot(path=str(artifacts / "subscribe-form-600.png"), full_page=True)
+    page.click("#subscribe")
+    page.wait_for_selector("#result")
+    assert page.inner_text("#result") == "Check your inbox"
+    page.screenshot(path=str(artifacts / "subscribe-sent-600.png"), full_page=True)
+    assert server.store.get("nia@example.org").status == "pending"
