@@ -1,0 +1,719 @@
+"""List sends: freeze the issue and its recipients in a campaign, deliver in batches, keep a per-recipient ledger.
+
+The ledger makes a send exactly-once (shared/SENDING.md): a batch is claimed and written
+`in_flight` in one transaction before the provider is called, and its outcome is written in
+one transaction after. A restart finds leftover `in_flight` rows and marks them `uncertain`;
+those are never resent on our own. Whether a campaign is finished is derived from the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from pain_news import delivery
+from pain_news.delivery.base import (
+    FAILED,
+    RETRY,
+    SENT,
+    UNCERTAIN,
+    DeliveryResult,
+    OutgoingMessage,
+    Provider,
+    Recipient,
+)
+from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS, backoff_delay
+from pain_news.errors import DeliveryError
+from pain_news.models import (
+    ACTIVE,
+    LEDGER_FAILED,
+    LEDGER_IN_FLIGHT,
+    LEDGER_PENDING,
+    LEDGER_SENT,
+    LEDGER_SKIPPED,
+    LEDGER_UNCERTAIN,
+    Campaign,
+    LedgerEntry,
+    Subscriber,
+    Suppression,
+    utcnow,
+)
+from pain_news.personalize import recipient_for
+from pain_news.store import email_hash
+
+if TYPE_CHECKING:
+    from pain_news.config import Config
+    from pain_news.store import SubscriberStore
+
+API_THREADS = 3  # SendGrid batches in parallel: overlaps one request's wait with the next batch's work
+Progress = Callable[[int], None]  # called with the number of recipients just settled
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How to run a list send (command-line flags); tuning knobs exist for tests and the bench."""
+
+    provider: str | None = None
+    dry_run: bool = False
+    resend_uncertain: bool = False
+    retry_failed: bool = False
+    new_campaign: bool = False
+    rate: float | None = None  # messages per second; None: delivery.rate from config (0 = no limit)
+    threads: int | None = None
+    batch_size: int | None = None
+    backoff_base: float = BACKOFF_BASE
+    max_attempts: int = MAX_ATTEMPTS
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """What a list send is about to do, shown before asking for confirmation."""
+
+    issue: str
+    subject: str
+    provider: str
+    sender: str
+    to_send: int
+    opted_out: int
+    not_confirmed: int
+    campaign_id: int | None  # None: a new campaign will be created
+    ledger: dict[str, int] = field(default_factory=dict)  # existing campaign's states
+    notes: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """Human-readable description of the send."""
+        what = f"resume campaign {self.campaign_id}" if self.campaign_id else "new campaign"
+        out = [
+            f"Issue:      {self.issue} ({what})",
+            f"Subject:    {self.subject}",
+            f"From:       {self.sender}",
+            f"Provider:   {self.provider}",
+            f"Recipients: {self.to_send} to send now"
+            + (f"; already settled: {_states(self.ledger)}" if self.ledger else ""),
+            f"Not mailed: {self.opted_out} opted out (unsubscribed, bounced, complained), {self.not_confirmed} not confirmed",
+        ]
+        return out + list(self.notes)
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """The outcome of one `send` run, and the campaign's ledger after it."""
+
+    campaign_id: int | None
+    run: dict[str, int]  # outcomes of this run: sent, failed, uncertain, skipped
+    ledger: dict[str, int]
+    elapsed: float
+    dry_run: bool = False
+    interrupted: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return not (self.ledger.get(LEDGER_PENDING) or self.ledger.get(LEDGER_IN_FLIGHT))
+
+    def lines(self) -> list[str]:
+        """The summary printed at the end."""
+        if self.dry_run:
+            return [
+                f"dry run: {self.run.get('checked', 0)} messages personalised; 0 emails left this machine"
+            ]
+        rate = self.run.get(SENT, 0) / self.elapsed if self.elapsed > 0 else 0.0
+        out = [
+            f"Campaign {self.campaign_id}: this run sent {self.run.get(SENT, 0)}, failed {self.run.get(FAILED, 0)}, "
+            f"uncertain {self.run.get(UNCERTAIN, 0)}, skipped {self.run.get(LEDGER_SKIPPED, 0)} "
+            f"in {self.elapsed:.1f} s ({rate:.0f}/s)",
+            f"Ledger: {_states(self.ledger)} — {'finished' if self.finished else 'not finished (run send again to resume)'}",
+        ]
+        if self.ledger.get(LEDGER_UNCERTAIN):
+            out.append(
+                f"{self.ledger[LEDGER_UNCERTAIN]} uncertain: may or may not have been delivered; "
+                f"'pain-news report --campaign {self.campaign_id} --recipients' names them, --resend-uncertain resends them"
+            )
+        if self.ledger.get(LEDGER_FAILED):
+            out.append(
+                f"{self.ledger[LEDGER_FAILED]} failed: see 'pain-news report --campaign {self.campaign_id}'; --retry-failed retries them"
+            )
+        return out
+
+
+def _states(counts: dict[str, int]) -> str:
+    return ", ".join(f"{state} {n}" for state, n in counts.items() if n) or "empty"
+
+
+@dataclass
+class PreparedSend:
+    """Everything decided before confirmation: the frozen content, the campaign (if any) and the plan."""
+
+    plan: SendPlan
+    message: OutgoingMessage
+    issue: str
+    provider: str
+    campaign_id: int | None
+    options: SendOptions
+
+
+# ---- preparing --------------------------------------------------------------------------------
+
+
+def latest_campaign(store: SubscriberStore, issue: str) -> Campaign | None:
+    """The newest campaign of an issue (by folder name)."""
+    with Session(store.engine, expire_on_commit=False) as s:
+        return s.scalar(select(Campaign).where(Campaign.issue == issue).order_by(Campaign.id.desc()).limit(1))
+
+
+def ledger_counts(store: SubscriberStore, campaign_id: int) -> dict[str, int]:
+    """Number of recipients in each ledger state (every state present, in ledger order)."""
+    from pain_news.models import LEDGER_STATES
+
+    with store.reader.connect() as conn:
+        rows = conn.execute(
+            select(LedgerEntry.state, func.count())
+            .where(LedgerEntry.campaign_id == campaign_id)
+            .group_by(LedgerEntry.state)
+        )
+        found = {state: int(n) for state, n in rows}
+    return {state: found.get(state, 0) for state in LEDGER_STATES}
+
+
+def _subscriber_counts(store: SubscriberStore) -> Counter[str]:
+    with store.reader.connect() as conn:
+        return Counter(
+            {
+                status: int(n)
+                for status, n in conn.execute(
+                    select(Subscriber.status, func.count()).group_by(Subscriber.status)
+                )
+            }
+        )
+
+
+def prepare_send(
+    config: Config, store: SubscriberStore, issue_dir: Path, options: SendOptions
+) -> PreparedSend:
+    """Build and check the issue, pick the campaign to create or resume, and describe the send."""
+    from pain_news.check import checked_build
+
+    provider = options.provider or config.delivery.provider
+    result, _ = checked_build(config, issue_dir)
+    if provider == "sendgrid":
+        from pain_news.sync import sync_suppressions
+
+        sync_suppressions(config, store)  # SendGrid's suppressions become opt-outs here first
+    issue = result.issue.slug
+    existing = latest_campaign(store, issue)
+    counts = _subscriber_counts(store)
+    opted_out = sum(counts[s] for s in ("unsubscribed", "bounced", "complained"))
+    notes: list[str] = []
+    if existing is None or _chooses_new(store, existing, options):
+        message = delivery.message_from_config(
+            config,
+            result.issue.subject,
+            result.rendered.email_html,
+            result.rendered.email_text,
+            list_message=True,
+        )
+        plan = SendPlan(
+            issue,
+            message.subject,
+            provider,
+            _sender(message),
+            counts[ACTIVE],
+            opted_out,
+            counts["pending"],
+            None,
+        )
+        return PreparedSend(plan, message, issue, provider, None, options)
+    ledger = ledger_counts(store, existing.id)
+    to_send = ledger[LEDGER_PENDING]
+    if options.resend_uncertain:
+        to_send += ledger[LEDGER_UNCERTAIN]
+    if options.retry_failed:
+        to_send += ledger[LEDGER_FAILED]
+    if ledger[LEDGER_IN_FLIGHT]:
+        notes.append(
+            f"{ledger[LEDGER_IN_FLIGHT]} were in flight when the last run stopped: they become uncertain"
+        )
+    if existing.provider != provider:
+        notes.append(
+            f"note: campaign {existing.id} started with {existing.provider}; continuing with {provider}"
+        )
+    message = delivery.message_from_config(
+        config, existing.subject, existing.html, existing.text, list_message=True
+    )
+    notes.append(f"the frozen copy from {existing.created_at:%Y-%m-%d %H:%M} UTC is sent, not a new build")
+    plan = SendPlan(
+        issue,
+        existing.subject,
+        provider,
+        _sender(message),
+        to_send,
+        opted_out,
+        counts["pending"],
+        existing.id,
+        ledger,
+        tuple(notes),
+    )
+    return PreparedSend(plan, message, issue, provider, existing.id, options)
+
+
+def _chooses_new(store: SubscriberStore, existing: Campaign, options: SendOptions) -> bool:
+    """Whether this run starts a new campaign; refuses to silently resend a finished one."""
+    ledger = ledger_counts(store, existing.id)
+    finished = not (ledger[LEDGER_PENDING] or ledger[LEDGER_IN_FLIGHT])
+    if options.new_campaign:
+        if not finished:
+            raise DeliveryError(
+                f"campaign {existing.id} of {existing.issue} is not finished ({_states(ledger)})",
+                hint="run send without --new-campaign to resume it first",
+            )
+        return True
+    if (
+        finished
+        and not (options.retry_failed and ledger[LEDGER_FAILED])
+        and not (options.resend_uncertain and ledger[LEDGER_UNCERTAIN])
+    ):
+        raise DeliveryError(
+            f"campaign {existing.id} of {existing.issue} is finished ({_states(ledger)}); nothing to send",
+            hint="--retry-failed or --resend-uncertain send to those recipients; --new-campaign sends the issue to everyone again",
+        )
+    return False
+
+
+def _sender(message: OutgoingMessage) -> str:
+    return f"{message.from_name} <{message.from_email}>" if message.from_name else message.from_email
+
+
+# ---- sending ----------------------------------------------------------------------------------
+
+
+def run_send(
+    config: Config,
+    store: SubscriberStore,
+    prepared: PreparedSend,
+    *,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+    provider_factory: Callable[[], Provider] | None = None,
+) -> SendReport:
+    """Run (or resume) the list send described by `prepared`; Ctrl-C stops after the batch in flight."""
+    options = prepared.options
+    started = time.monotonic()
+    if options.dry_run:
+        checked = _dry_run(config, store, prepared)
+        return SendReport(
+            prepared.campaign_id, {"checked": checked}, {}, time.monotonic() - started, dry_run=True
+        )
+    factory = provider_factory or (lambda: delivery.get_provider(config, prepared.provider))
+    first = factory()
+    campaign_id = prepared.campaign_id
+    if campaign_id is None:
+        campaign_id = create_campaign(store, prepared)
+    message = replace(
+        prepared.message,
+        label=f"campaign-{campaign_id}",
+        campaign_id=campaign_id,
+        category=f"pain-news-{prepared.issue}-{campaign_id}",
+    )
+    total = reset_for_run(store, campaign_id, options)
+    if on_total is not None:
+        on_total(total)
+    rate = config.delivery.rate if options.rate is None else options.rate
+    batch_size = options.batch_size or first.max_batch
+    if rate > 0:
+        batch_size = max(1, min(batch_size, int(rate)))  # keep pacing smooth: at most one second per batch
+    threads = options.threads or (API_THREADS if first.name == "sendgrid" else 1)
+    sender = _Sender(
+        config, store, campaign_id, message, options, batch_size, rate, stop or threading.Event(), progress
+    )
+    providers = [first] + [factory() for _ in range(threads - 1)]
+    workers = [
+        threading.Thread(target=sender.work, args=(p,), name=f"send-{i}", daemon=True)
+        for i, p in enumerate(providers)
+    ]
+    interrupted = False
+    try:
+        for w in workers:
+            w.start()
+        for w in workers:
+            while w.is_alive():
+                w.join(0.2)
+    except KeyboardInterrupt:
+        interrupted = True
+        sender.stop.set()  # each worker finishes the batch it has in flight, then stops
+        for w in workers:
+            w.join()
+    finally:
+        for p in providers:
+            p.close()
+    if sender.error is not None:
+        raise sender.error
+    interrupted = interrupted or (stop is not None and stop.is_set())
+    return SendReport(
+        campaign_id,
+        dict(sender.outcomes),
+        ledger_counts(store, campaign_id),
+        time.monotonic() - started,
+        interrupted=interrupted,
+    )
+
+
+def create_campaign(store: SubscriberStore, prepared: PreparedSend) -> int:
+    """The campaign row, its frozen copy, and one ledger row per subscriber — in one transaction.
+
+    Active subscribers start `pending`; everyone else is recorded `skipped` with the reason, so
+    `report --recipients` can answer "did this patient get it?" for anyone on the list.
+    """
+    now = utcnow()
+    m = prepared.message
+    with store.session() as s:
+        campaign = Campaign(
+            issue=prepared.issue,
+            subject=m.subject,
+            provider=prepared.provider,
+            html=m.html,
+            text=m.text,
+            created_at=now,
+        )
+        s.add(campaign)
+        s.flush()
+        active = Subscriber.status == ACTIVE
+        rows = select(
+            literal(campaign.id),
+            Subscriber.id,
+            Subscriber.id,
+            Subscriber.email,
+            case((active, literal(LEDGER_PENDING)), else_=literal(LEDGER_SKIPPED)),
+            case((active, literal(None)), else_=Subscriber.status + literal(" at the start of the send")),
+            literal(0),
+            literal(now),
+        ).order_by(Subscriber.id)
+        s.execute(
+            insert(LedgerEntry).from_select(
+                [
+                    "campaign_id",
+                    "subscriber_id",
+                    "position",
+                    "email",
+                    "state",
+                    "reason",
+                    "attempts",
+                    "updated_at",
+                ],
+                rows,
+            )
+        )
+        return int(campaign.id)
+
+
+def reset_for_run(store: SubscriberStore, campaign_id: int, options: SendOptions) -> int:
+    """Apply the restart rules and the flags; returns how many recipients this run will try."""
+    now = utcnow()
+    with store.session() as s:
+        # A batch still in flight belongs to a run that died: its outcome is unknown (SENDING.md).
+        _move(
+            s,
+            campaign_id,
+            LEDGER_IN_FLIGHT,
+            LEDGER_UNCERTAIN,
+            now,
+            "the sending process stopped while this batch was in flight",
+        )
+        if options.resend_uncertain:
+            _move(s, campaign_id, LEDGER_UNCERTAIN, LEDGER_PENDING, now)
+        if options.retry_failed:
+            _move(s, campaign_id, LEDGER_FAILED, LEDGER_PENDING, now)
+        s.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.campaign_id == campaign_id, LedgerEntry.state == LEDGER_PENDING)
+            .values(attempts=0)
+        )
+        return int(
+            s.scalar(
+                select(func.count()).where(
+                    LedgerEntry.campaign_id == campaign_id, LedgerEntry.state == LEDGER_PENDING
+                )
+            )
+            or 0
+        )
+
+
+def _move(
+    s: Session, campaign_id: int, old: str, new: str, now: dt.datetime, reason: str | None = None
+) -> None:
+    values: dict[str, Any] = {"state": new, "updated_at": now}
+    if reason is not None:
+        values["reason"] = reason
+    s.execute(
+        update(LedgerEntry)
+        .where(LedgerEntry.campaign_id == campaign_id, LedgerEntry.state == old)
+        .values(**values)
+    )
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    ids: list[int]
+    recipients: list[Recipient]
+    attempts: int
+
+
+class _Sender:
+    """The shared state of one run's worker threads: claiming, pacing, pausing, recording."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: SubscriberStore,
+        campaign_id: int,
+        message: OutgoingMessage,
+        options: SendOptions,
+        batch_size: int,
+        rate: float,
+        stop: threading.Event,
+        progress: Progress | None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.campaign_id = campaign_id
+        self.message = message
+        self.options = options
+        self.batch_size = batch_size
+        self.rate = rate
+        self.stop = stop
+        self.progress = progress
+        self.outcomes: Counter[str] = Counter()
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._next_slot = time.monotonic()  # --rate: when the next batch may start
+        self._pause_until = 0.0  # after a 429 or 5xx every worker waits
+        self._is_postgres = store.engine.dialect.name == "postgresql"
+        with store.reader.connect() as conn:
+            last = conn.scalar(
+                select(func.max(LedgerEntry.batch)).where(LedgerEntry.campaign_id == campaign_id)
+            )
+        self._batch = int(last or 0)
+
+    def work(self, provider: Provider) -> None:
+        try:
+            while not self.stop.is_set():
+                if not self._wait_turn():
+                    return
+                claimed = self.claim()
+                if claimed is None:
+                    return
+                self._deliver(provider, claimed)
+        except BaseException as error:  # reported by run_send in the main thread
+            with self._lock:
+                self.error = self.error or error
+            self.stop.set()
+
+    def _wait_turn(self) -> bool:
+        """Wait for --rate pacing and any shared pause; False when asked to stop meanwhile."""
+        with self._lock:
+            start = max(self._next_slot, self._pause_until, time.monotonic())
+            if self.rate > 0:
+                self._next_slot = start + self.batch_size / self.rate
+        return not self.stop.wait(max(0.0, start - time.monotonic()))
+
+    def claim(self) -> _Claimed | None:
+        """Take the next pending batch: re-read statuses, skip opt-outs, mark the rest in_flight (one transaction)."""
+        now = utcnow()
+        with self._lock, self.store.session() as s:
+            query = (
+                select(
+                    LedgerEntry.id,
+                    LedgerEntry.subscriber_id,
+                    LedgerEntry.email,
+                    LedgerEntry.attempts,
+                    Subscriber.status,
+                    Subscriber.first_name,
+                    Subscriber.last_name,
+                )
+                .outerjoin(Subscriber, Subscriber.id == LedgerEntry.subscriber_id)
+                .where(LedgerEntry.campaign_id == self.campaign_id, LedgerEntry.state == LEDGER_PENDING)
+                .order_by(LedgerEntry.position)
+                .limit(self.batch_size)
+            )
+            if self._is_postgres:
+                query = query.with_for_update(of=LedgerEntry, skip_locked=True)
+            rows = s.execute(query).all()
+            if not rows:
+                return None
+            suppressed = set(
+                s.scalars(
+                    select(Suppression.email_hash).where(
+                        Suppression.email_hash.in_([email_hash(r.email) for r in rows])
+                    )
+                )
+            )
+            skipped: dict[str, list[int]] = {}
+            ids, recipients, attempts = [], [], 0
+            for r in rows:
+                if r.status != ACTIVE or email_hash(r.email) in suppressed:
+                    why = (
+                        f"{r.status or 'deleted'} before its batch"
+                        if r.status != ACTIVE
+                        else "suppressed before its batch"
+                    )
+                    skipped.setdefault(why, []).append(r.id)
+                    continue
+                ids.append(r.id)
+                recipients.append(
+                    recipient_for(
+                        self.config, self.campaign_id, r.subscriber_id, r.email, r.first_name, r.last_name
+                    )
+                )
+                attempts = max(attempts, r.attempts + 1)
+            for why, skip_ids in skipped.items():
+                s.execute(
+                    update(LedgerEntry)
+                    .where(LedgerEntry.id.in_(skip_ids))
+                    .values(state=LEDGER_SKIPPED, reason=why, updated_at=now)
+                )
+            if ids:
+                self._batch += 1
+                s.execute(
+                    update(LedgerEntry)
+                    .where(LedgerEntry.id.in_(ids))
+                    .values(
+                        state=LEDGER_IN_FLIGHT,
+                        batch=self._batch,
+                        attempts=LedgerEntry.attempts + 1,
+                        updated_at=now,
+                    )
+                )
+        n_skipped = sum(len(v) for v in skipped.values())
+        if n_skipped:
+            self._count({LEDGER_SKIPPED: n_skipped}, n_skipped)
+        return _Claimed(ids, recipients, attempts)
+
+    def _deliver(self, provider: Provider, claimed: _Claimed) -> None:
+        if not claimed.ids:
+            return
+        try:
+            results = provider.deliver(self.message, claimed.recipients)
+        except DeliveryError:
+            # The provider refused the whole request (400, 401, 403): nothing was accepted.
+            self.record(claimed.ids, [DeliveryResult(RETRY)] * len(claimed.ids))
+            raise
+        except BaseException:
+            self.record(
+                claimed.ids,
+                [DeliveryResult(UNCERTAIN, reason="the send failed unexpectedly during this batch")]
+                * len(claimed.ids),
+            )
+            raise
+        self.record(claimed.ids, results)
+        retries = [r for r in results if r.status == RETRY]
+        if not retries:
+            return
+        reason = retries[0].reason or "temporary failure"
+        if claimed.attempts >= self.options.max_attempts:
+            raise DeliveryError(
+                f"gave up after {claimed.attempts} attempts: {reason}",
+                hint="the campaign is resumable: run the same send command again later",
+            )
+        waits = [r.retry_after for r in retries if r.retry_after is not None]
+        delay = backoff_delay(claimed.attempts, self.options.backoff_base, max(waits) if waits else None)
+        with self._lock:
+            self._pause_until = max(self._pause_until, time.monotonic() + delay)
+
+    def record(self, ids: Sequence[int], results: Sequence[DeliveryResult]) -> None:
+        """Write the outcome of one batch in one transaction (grouped: one UPDATE per distinct outcome)."""
+        now = utcnow()
+        groups: dict[tuple[str, str | None, str | None], list[int]] = {}
+        for entry_id, result in zip(ids, results, strict=True):
+            state = {SENT: LEDGER_SENT, FAILED: LEDGER_FAILED, UNCERTAIN: LEDGER_UNCERTAIN}.get(
+                result.status, LEDGER_PENDING
+            )
+            groups.setdefault((state, result.message_id, result.reason), []).append(entry_id)
+        with self.store.session() as s:
+            for (state, message_id, reason), group in groups.items():
+                s.execute(
+                    update(LedgerEntry)
+                    .where(LedgerEntry.id.in_(group))
+                    .values(state=state, message_id=message_id, reason=reason, updated_at=now)
+                )
+        settled: Counter[str] = Counter()
+        for (state, _, _), group in groups.items():
+            if state != LEDGER_PENDING:
+                settled[state] += len(group)
+        self._count(settled, sum(settled.values()))
+
+    def _count(self, outcomes: dict[str, int], settled: int) -> None:
+        with self._lock:
+            self.outcomes.update(outcomes)
+        if self.progress is not None and settled:
+            self.progress(settled)
+
+
+def _dry_run(config: Config, store: SubscriberStore, prepared: PreparedSend) -> int:
+    """Personalise every message that would go out, deliver none, write nothing."""
+    campaign_id = prepared.campaign_id or 0
+    checked = 0
+    with store.reader.connect() as conn:
+        if prepared.campaign_id is None:
+            query = select(
+                Subscriber.id, Subscriber.email, Subscriber.first_name, Subscriber.last_name
+            ).where(Subscriber.status == ACTIVE)
+        else:
+            query = (
+                select(
+                    LedgerEntry.subscriber_id, LedgerEntry.email, Subscriber.first_name, Subscriber.last_name
+                )
+                .join(Subscriber, Subscriber.id == LedgerEntry.subscriber_id)
+                .where(
+                    LedgerEntry.campaign_id == campaign_id,
+                    LedgerEntry.state == LEDGER_PENDING,
+                    Subscriber.status == ACTIVE,
+                )
+            )
+        for sid, email, first, last in conn.execute(query):
+            recipient_for(config, campaign_id, sid, email, first, last)
+            checked += 1
+    return checked
+
+
+def send_test(config: Config, issue_dir: Path, to: Sequence[str], provider: str | None = None) -> list[str]:
+    """Build and check the issue, then send it with "[TEST] " to `to` (or delivery.test_recipients).
+
+    The [sample] subscriber's values fill the placeholders; nothing is recorded against a campaign.
+    """
+    from pain_news.check import checked_build
+    from pain_news.config import CONFIG_NAME
+    from pain_news.delivery.retry import deliver_now
+    from pain_news.errors import ConfigError
+    from pain_news.personalize import sample_recipient
+    from pain_news.store import check_email
+
+    addresses = [check_email(a) for a in (to or config.delivery.test_recipients)]
+    if not addresses:
+        raise ConfigError(
+            "no test recipients",
+            path=config.path or config.root / CONFIG_NAME,
+            hint="pass --to ADDRESS or set test_recipients under [delivery]",
+        )
+    result, _ = checked_build(config, issue_dir)
+    message = delivery.message_from_config(
+        config,
+        f"[TEST] {result.issue.subject}",
+        result.rendered.email_html,
+        result.rendered.email_text,
+        label="test",
+        list_message=True,
+    )
+    chosen = delivery.get_provider(config, provider)
+    try:
+        deliver_now(chosen, message, [sample_recipient(config, a) for a in addresses])
+    finally:
+        chosen.close()
+    return addresses

@@ -1,0 +1,178 @@
+"""Sending commands: send (test and list sends), report, campaigns."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from pain_news.cli import App, cli
+from pain_news.config import PROVIDERS
+
+if TYPE_CHECKING:
+    from pain_news.campaign import PreparedSend, SendReport
+
+
+@cli.command("send")
+@click.argument("issue_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--test", "test_send", is_flag=True, help='Send a "[TEST]" copy to --to or delivery.test_recipients only.'
+)
+@click.option(
+    "--to", "to", multiple=True, metavar="ADDRESS", help="Test recipient (repeatable; with --test)."
+)
+@click.option("--provider", type=click.Choice(PROVIDERS), help="Override delivery.provider.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Do everything but deliver: nothing leaves this machine.")
+@click.option("--resend-uncertain", is_flag=True, help="Also resend recipients whose delivery is uncertain.")
+@click.option("--retry-failed", is_flag=True, help="Retry the recipients recorded as failed.")
+@click.option(
+    "--new-campaign", is_flag=True, help="Send a finished issue again, to everyone, as a new campaign."
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    help="At most N messages per second (default delivery.rate; 0 = no limit).",
+)
+@click.pass_obj
+def send_cmd(
+    app: App,
+    issue_dir: Path,
+    test_send: bool,
+    to: tuple[str, ...],
+    provider: str | None,
+    yes: bool,
+    dry_run: bool,
+    resend_uncertain: bool,
+    retry_failed: bool,
+    new_campaign: bool,
+    rate: float | None,
+) -> None:
+    """Send an issue: a test copy to editors, or the list send to every active subscriber.
+
+    A list send shows what will happen and asks first; re-running it resumes the campaign
+    (nobody recorded as sent is mailed again). Ctrl-C stops after the batch in flight.
+
+    \b
+    Example:
+        pain-news send issues/2026-12-winter --test --to editor@tristatepain.example
+        pain-news send issues/2026-12-winter --dry-run
+        pain-news send issues/2026-12-winter --yes
+    """
+    from pain_news import campaign
+
+    if test_send:
+        sent_to = campaign.send_test(app.config, issue_dir, to, provider)
+        click.echo(f"Test sent to {', '.join(sent_to)} via {provider or app.config.delivery.provider}.")
+        return
+    if to:
+        raise click.BadParameter("--to is only for test sends (add --test)", param_hint="--to")
+    options = campaign.SendOptions(
+        provider=provider,
+        dry_run=dry_run,
+        resend_uncertain=resend_uncertain,
+        retry_failed=retry_failed,
+        new_campaign=new_campaign,
+        rate=rate,
+    )
+    prepared = campaign.prepare_send(app.config, app.store, issue_dir, options)
+    for line in prepared.plan.lines():
+        click.echo(line)
+    if not dry_run and not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("no terminal to confirm on: add --yes to send without asking")
+        click.confirm(f"Send to {prepared.plan.to_send} recipients now?", abort=True)
+    report = _run_with_progress(app, prepared)
+    for line in report.lines():
+        click.echo(line)
+    if report.interrupted:
+        click.echo("Interrupted after the batch in flight; run the same command to resume.", err=True)
+        sys.exit(130)
+
+
+def _run_with_progress(app: App, prepared: PreparedSend) -> SendReport:
+    """run_send with a progress bar on stderr (recipients done, rate, time left) when it is a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from pain_news.campaign import run_send
+
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("send", total=None, rate="")
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            speed = bar.tasks[0].speed
+            bar.update(task, rate=f"{speed:.0f}/s" if speed else "")
+
+        return run_send(
+            app.config, app.store, prepared, progress=advance, on_total=lambda n: bar.update(task, total=n)
+        )
+
+
+@cli.command("report")
+@click.argument("issue_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--campaign", "campaign_id", type=int, help="Campaign id (see 'pain-news campaigns').")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--recipients", is_flag=True, help="List every recipient and whether they got the issue.")
+@click.pass_obj
+def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: str, recipients: bool) -> None:
+    """Show what a campaign did: sent, failed (why), uncertain, skipped, opt-outs, opens and clicks.
+
+    \b
+    Example:
+        pain-news report issues/2026-12-winter
+        pain-news report --campaign 3 --recipients
+        pain-news report --campaign 3 --format json
+    """
+    from pain_news import report
+
+    if (issue_dir is None) == (campaign_id is None):
+        raise click.UsageError("give either ISSUE_DIR or --campaign ID")
+    issue = issue_dir.resolve().name if issue_dir is not None else None
+    found = report.find_campaign(app.store, issue=issue, campaign_id=campaign_id)
+    result = report.campaign_report(app.store, found, recipients=recipients)
+    if fmt == "json":
+        click.echo(result.to_json(), nl=False)
+    else:
+        for line in result.lines():
+            click.echo(line)
+
+
+@cli.command("campaigns")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def campaigns_cmd(app: App, fmt: str) -> None:
+    """List campaigns, newest first, with how far each got.
+
+    \b
+    Example:
+        pain-news campaigns
+    """
+    from pain_news import report
+
+    rows = report.list_campaigns(app.store)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No campaigns yet: 'pain-news send ISSUE_DIR' starts one.")
+    for row in rows:
+        ledger = row["ledger"]
+        state = "finished" if row["finished"] else "not finished"
+        click.echo(
+            f"{row['id']:>4}  {row['created_at']}  {row['issue']:<24} {row['provider']:<8} "
+            f"sent {ledger['sent']}, failed {ledger['failed']}, uncertain {ledger['uncertain']}, "
+            f"pending {ledger['pending'] + ledger['in_flight']}  ({state})"
+        )
