@@ -117,3 +117,4 @@ def main() -> None:
 from pain_news.cli import authoring  # noqa: E402,F401
 from pain_news.cli import editor  # noqa: E402,F401
 from pain_news.cli import subscribers  # noqa: E402,F401
+from pain_news.cli import sending  # noqa: E402,F401
