@@ -161,7 +161,7 @@ def list_cmd(app: App, status: str | None, tag: str | None, fmt: str) -> None:
 
     writer = {"table": subscribers_csv.write_table, "csv": subscribers_csv.write_csv,
               "json": subscribers_csv.write_json}[fmt]
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     try:
         writer(app.store.iter_subscribers(status, tag.lower() if tag else None), out)
         out.flush()

@@ -1,0 +1,76 @@
+"""The `subscribers`, `db upgrade` commands end to end (thin CLI over the store)."""
+
+import json
+
+
+def test_import_reports_bad_rows_and_summary(project, run_cli):
+    (project / "list.csv").write_text("email,first_name\nana@example.org,Ana\nbroken,X\n", encoding="utf-8")
+    result = run_cli("subscribers", "import", "list.csv", "--tag", "winter")
+    assert result.exit_code == 0
+    assert "list.csv:3: skipped: invalid email address 'broken'" in result.stderr
+    assert result.stdout.strip() == "added 1, updated 0, unchanged 0, skipped 1, kept opted-out 0"
+
+
+def test_import_of_file_without_email_column_fails_cleanly(project, run_cli):
+    (project / "list.csv").write_text("name\nAna\n", encoding="utf-8")
+    result = run_cli("subscribers", "import", "list.csv", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: list.csv:1: no 'email' column") and "Traceback" not in result.stderr
+    assert json.loads(run_cli("subscribers", "list", "--format", "json").stdout) == []
+
+
+def test_dry_run_import_saves_nothing(project, run_cli):
+    (project / "list.csv").write_text("email\nana@example.org\n", encoding="utf-8")
+    assert "dry run" in run_cli("subscribers", "import", "list.csv", "--dry-run").stdout
+    assert "ana@example.org" not in run_cli("subscribers", "list").stdout
+
+
+def test_status_lifecycle_and_history(project, run_cli):
+    run_cli("subscribers", "add", "ana@example.org", "--first-name", "Ana", "--tag", "knee")
+    assert "unsubscribed" in run_cli("subscribers", "unsubscribe", "ana@example.org").stdout
+    assert "nothing changed" in run_cli("subscribers", "unsubscribe", "ANA@example.org").stdout
+    missing_reason = run_cli("subscribers", "resubscribe", "ana@example.org", ok=False)
+    assert missing_reason.exit_code == 2 and "--reason" in missing_reason.stderr
+    run_cli("subscribers", "resubscribe", "ana@example.org", "--reason", "asked by phone")
+    shown = run_cli("subscribers", "show", "ana@example.org").stdout
+    assert "active -> unsubscribed (manual)" in shown and "unsubscribed -> active (resubscribe): asked by phone" in shown
+
+
+def test_list_formats_and_filters(project, run_cli):
+    run_cli("subscribers", "add", "a@example.org", "--first-name", "Ann", "--tag", "knee")
+    run_cli("subscribers", "add", "b@example.org", "--tag", "back")
+    run_cli("subscribers", "unsubscribe", "b@example.org")
+    rows = json.loads(run_cli("subscribers", "list", "--format", "json").stdout)
+    assert [{k: r[k] for k in ("email", "first_name", "last_name", "status", "tags")} for r in rows] == [
+        {"email": "a@example.org", "first_name": "Ann", "last_name": "", "status": "active", "tags": ["knee"]},
+        {"email": "b@example.org", "first_name": "", "last_name": "", "status": "unsubscribed", "tags": ["back"]}]
+    csv_out = run_cli("subscribers", "list", "--status", "active", "--format", "csv").stdout.splitlines()
+    assert len(csv_out) == 2 and csv_out[1].startswith("a@example.org,Ann,,active,knee,")
+    assert "b@example.org" in run_cli("subscribers", "list", "--tag", "back").stdout
+
+
+def test_delete_then_export_and_stats(project, run_cli):
+    run_cli("subscribers", "add", "a@example.org")
+    run_cli("subscribers", "add", "b@example.org")
+    run_cli("subscribers", "delete", "a@example.org", "--yes")
+    again = run_cli("subscribers", "add", "a@example.org", ok=False)
+    assert again.exit_code == 1 and "suppressed" in again.stderr
+    assert "exported 1 subscribers" in run_cli("subscribers", "export", "out.csv").stdout
+    assert "a@example.org" not in (project / "out.csv").read_text()
+    assert "active                           1" in run_cli("subscribers", "stats").stdout
+
+
+def test_unknown_subscriber_is_one_line_error(project, run_cli):
+    result = run_cli("subscribers", "show", "nobody@example.org", ok=False)
+    assert result.exit_code == 1 and result.stderr.startswith("Error: no subscriber 'nobody@example.org'")
+
+
+def test_db_upgrade_creates_and_then_keeps_the_schema(project, run_cli):
+    assert run_cli("db", "upgrade").stdout.strip() == "database at revision 0001 (was empty)"
+    assert run_cli("db", "upgrade").stdout.strip() == "database at revision 0001"
+    assert (project / "subscribers" / "pain-news.db").exists()
+
+
+def test_bad_database_url_is_a_config_error(project, run_cli):
+    result = run_cli("subscribers", "stats", ok=False, env={"PAIN_NEWS_DATABASE_URL": "mysql://x/y"})
+    assert result.exit_code == 1 and "unsupported database 'mysql'" in result.stderr
