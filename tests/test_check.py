@@ -12,6 +12,7 @@ from pain_news.checks.output import CLIP_BYTES, WARN_BYTES, largest_copy_bytes, 
 from pain_news.checks.readability import grade
 from tests.fixtures.editor import ISSUE_TOML, SPOTLIGHT
 
+
 def article(body: str, front: str = "") -> str:
     return f"---\nkind: article\ntitle: Short walks help\n{front}---\n\n{body}\n"
 

@@ -70,7 +70,7 @@ def check_output(config: Config, rendered: Rendered, scan: SourceScan, out_name:
                               config_path, fix="set public_url under [newsletter] to where the archive is published"))
     h1_count = rendered.email_html.lower().count("<h1")
     if h1_count > 1:
-        where = scan.h1_lines or [(html_name, None)]
+        where: list[tuple[Path, int | None]] = [*scan.h1_lines] or [(html_name, None)]
         for path, line in where:
             findings.append(warning("h1-many", f"the email has {h1_count} h1 headings; screen readers expect one",
                                     path, line, "use ## for headings in pieces; the header has the only # heading"))
