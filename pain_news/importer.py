@@ -6,14 +6,27 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from pain_news.models import ACTIVE, OPTED_OUT, Subscriber, SubscriberEvent, SubscriberTag, Suppression, utcnow
+from pain_news.models import (
+    ACTIVE,
+    OPTED_OUT,
+    Subscriber,
+    SubscriberEvent,
+    SubscriberTag,
+    Suppression,
+    utcnow,
+)
 from pain_news.store import SubscriberStore, _clean_tags, email_hash, email_key
 from pain_news.subscribers_csv import BadRow, Row, decode, read_rows
 
+# Core tables: bulk inserts through them skip the ORM's per-row work (the 100,000-row bench).
+SUBSCRIBERS = cast(Table, Subscriber.__table__)
+TAGS = cast(Table, SubscriberTag.__table__)
+EVENTS = cast(Table, SubscriberEvent.__table__)
 CHUNK = 2000  # rows per round trip; keeps IN (...) lists and executemany batches moderate
 
 
@@ -159,7 +172,7 @@ def _apply_chunk(s: Session, chunk: dict[str, Row], source: str, now: dt.datetim
         for group in _by_keys(name_updates):
             s.execute(update(Subscriber), group)
     if new_rows:
-        s.execute(insert(Subscriber.__table__), [
+        s.execute(insert(SUBSCRIBERS), [
             {"email": r.email, "email_key": email_key(r.email), "first_name": r.first_name, "last_name": r.last_name,
              "status": r.status or ACTIVE, "source": source[:300], "created_at": now, "status_changed_at": now,
              "opted_out_at": now if r.status else None, "opt_out_method": "manual" if r.status else None}
@@ -173,9 +186,9 @@ def _apply_chunk(s: Session, chunk: dict[str, Row], source: str, now: dt.datetim
             new_tags.extend({"subscriber_id": sid, "tag": t} for t in r.tags)
         summary.added += len(new_rows)
     if new_tags:
-        s.execute(insert(SubscriberTag.__table__), new_tags)
+        s.execute(insert(TAGS), new_tags)
     if events:
-        s.execute(insert(SubscriberEvent.__table__), events)
+        s.execute(insert(EVENTS), events)
 
 
 def _event(sid: int, old: str | None, new: str, now: dt.datetime, detail: str) -> dict[str, object]:

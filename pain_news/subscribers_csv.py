@@ -127,8 +127,9 @@ def write_csv(records: Iterable[SubscriberRecord], out: TextIO) -> int:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(OUTPUT_FIELDS)
     count = 0
-    for count, record in enumerate(records, 1):
+    for record in records:
         writer.writerow(_cells(record))
+        count += 1
     return count
 
 
@@ -158,7 +159,8 @@ def write_table(records: Iterable[SubscriberRecord], out: TextIO) -> int:
 
     out.write("  ".join(fit(name, w) for name, w in TABLE).rstrip() + "\n")
     count = 0
-    for count, r in enumerate(records, 1):
+    for r in records:
         values = (r.email, r.first_name, r.last_name, r.status, ", ".join(r.tags))
         out.write("  ".join(fit(v, w) for v, (_, w) in zip(values, TABLE, strict=True)).rstrip() + "\n")
+        count += 1
     return count

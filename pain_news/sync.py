@@ -38,7 +38,7 @@ class SyncSummary:
 
 
 def _client(config: Config) -> Any:
-    import sendgrid
+    import sendgrid  # type: ignore[import-untyped]
 
     if not config.secrets.sendgrid_api_key:
         raise ConfigError("SENDGRID_API_KEY is not set", hint="add it to .env or the environment")
@@ -49,7 +49,7 @@ def _client(config: Config) -> Any:
 
 def _get_all(sg: Any, path: str) -> list[str]:
     """Every address on one list, page by page (limit/offset) until a short page."""
-    from python_http_client.exceptions import HTTPError
+    from python_http_client.exceptions import HTTPError  # type: ignore[import-untyped]
 
     endpoint = sg.client
     for part in path.split("/"):

@@ -38,7 +38,7 @@ class WebhookSummary:
 
 def verify(config: Config, body: bytes, signature: str | None, timestamp: str | None, now: dt.datetime) -> None:
     """Raise WebhookRejected unless `body` carries a fresh, valid SendGrid signature."""
-    from sendgrid.helpers.eventwebhook import EventWebhook
+    from sendgrid.helpers.eventwebhook import EventWebhook  # type: ignore[import-untyped]
 
     key = config.sendgrid.webhook_public_key
     if not key:
