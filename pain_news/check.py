@@ -86,13 +86,21 @@ class CheckReport:
 
 
 def run_check(
-    config: Config, issue: Path | Issue, *, links: bool = False, readability: bool = True
+    config: Config,
+    issue: Path | Issue,
+    *,
+    links: bool = False,
+    readability: bool = True,
+    rendered: Rendered | None = None,
 ) -> CheckReport:
-    """Check one issue (a folder, or an already loaded Issue) and return every finding."""
+    """Check one issue (a folder, or an already loaded Issue with its `rendered` output) and return every finding."""
     folder = (issue.folder if isinstance(issue, Issue) else issue).resolve()
     scan = scan_sources(folder)
     findings = list(scan.findings)
-    loaded, rendered, problem = _load_and_render(config, issue)
+    if isinstance(issue, Issue) and rendered is not None:
+        loaded, problem = issue, None
+    else:
+        loaded, rendered, problem = _load_and_render(config, issue)
     if problem is not None:
         # load_issue stops at the first problem; report it only when the lenient scan missed it.
         if not any(f.severity == "error" and f.path == problem.path for f in findings):
@@ -151,10 +159,12 @@ def checked_build(
     config: Config, issue_dir: Path, out_path: Path | None = None, *, force: bool = False
 ) -> tuple[BuildResult, CheckReport]:
     """Build an issue only when `check` finds no errors (or `force`); warnings go into meta.json."""
-    from pain_news.build import build_issue
+    from pain_news.build import build_issue, render
 
+    # An issue that does not load fails here with content's own error, exactly as `build` always did.
+    issue, rendered = render(config, issue_dir)
     # Reading grades are left to `check`: loading textstat's dictionary costs ~0.5 s per process.
-    report = run_check(config, issue_dir, readability=False)
+    report = run_check(config, issue, readability=False, rendered=rendered)
     if report.errors and not force:
         lines = "\n".join(f"  {f.one_line(config.root)}" for f in report.errors)
         raise CheckFailed(
