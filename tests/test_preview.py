@@ -99,3 +99,29 @@ def test_screenshot_saves_desktop_and_phone_pngs(run_cli, sample_issue, chromium
 
 def test_preview_help_has_an_example(run_cli):
     assert "Example" in run_cli("preview", "--help").stdout
+
+
+def test_preview_command_serves_on_the_given_port(sample_issue, project):
+    import subprocess
+    import sys
+
+    from tests.fixtures.core import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pain_news", "preview", str(sample_issue), "--port", str(port)],
+                            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/")
+                break
+            except httpx.ConnectError:
+                assert proc.poll() is None, proc.stderr.read()
+                assert time.monotonic() < deadline, "preview did not start"
+                time.sleep(0.1)
+        assert page.status_code == 200 and 'id="frame-phone"' in page.text
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}/" in out
