@@ -97,9 +97,9 @@ def run_check(
     folder = (issue.folder if isinstance(issue, Issue) else issue).resolve()
     scan = scan_sources(folder)
     findings = list(scan.findings)
-    if isinstance(issue, Issue) and rendered is not None:
-        loaded, problem = issue, None
-    else:
+    loaded: Issue | None = issue if isinstance(issue, Issue) else None
+    problem: Finding | None = None
+    if loaded is None or rendered is None:
         loaded, rendered, problem = _load_and_render(config, issue)
     if problem is not None:
         # load_issue stops at the first problem; report it only when the lenient scan missed it.
