@@ -312,3 +312,10 @@ def test_bad_data_folders_report_instead_of_crashing(config, project):
         assert report.errors, case.name
         assert all(f.path is not None for f in report.errors), case.name
 
+
+
+def test_tag_in_the_subject_is_caught_in_the_output(config, make_issue):
+    # The subject is not markdown, so a tag there would reach inboxes verbatim.
+    folder = make_issue(files={"issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "News for {{ first_name }}")})
+    [finding] = found(check_issue(config, folder), "placeholder")
+    assert "{{ first_name }}" in finding.message and finding.path.name == "email.html"
