@@ -1,0 +1,94 @@
+"""The shared message builder, the outbox provider and send_transactional."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+
+import pytest
+
+from pain_news.delivery import OutgoingMessage, Recipient, get_provider, send_transactional
+from pain_news.delivery.mime import MimeTemplate
+from pain_news.delivery.outbox import OutboxProvider
+
+TOM = '<b>Tom & "Jerry"</b>'
+
+
+def message(**extra) -> OutgoingMessage:
+    fields = dict(
+        subject="Pain after surgery — options", html="<p>Hi %%h.first_name|friend%%</p>\n.line starting with a dot",
+        text="Hi %%t.first_name|friend%%,\n.line starting with a dot", from_email="news@clinic.example",
+        from_name="TriState Pain Institute", reply_to="info@clinic.example", list_id="Pain News <news.clinic.example>",
+    )
+    return OutgoingMessage(**{**fields, **extra})
+
+
+def parse(data: bytes):
+    return email.message_from_bytes(data, policy=policy.default)
+
+
+def test_message_is_multipart_alternative_text_then_html_with_list_headers():
+    _, data = MimeTemplate(message()).render(
+        Recipient("ana@example.org", {"first_name": "Ana"}, {"List-Unsubscribe": "<https://x.example/u/1>"})
+    )
+    msg = parse(data)
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert msg["From"] == "TriState Pain Institute <news@clinic.example>"
+    assert msg["Reply-To"] == "info@clinic.example"
+    assert msg["Subject"] == "Pain after surgery — options"
+    assert msg["List-Id"] == "Pain News <news.clinic.example>"
+    assert msg["List-Unsubscribe"] == "<https://x.example/u/1>"
+    assert msg["To"] == "ana@example.org"
+
+
+def test_every_message_gets_its_own_message_id():
+    template = MimeTemplate(message())
+    ids = {parse(template.render(Recipient(f"p{i}@example.org"))[1])["Message-ID"] for i in range(50)}
+    assert len(ids) == 50
+
+
+def test_name_is_escaped_in_html_and_verbatim_in_text():
+    _, data = MimeTemplate(message()).render(Recipient("tom@example.org", {"first_name": TOM}))
+    msg = parse(data)
+    assert "Hi &lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;" in msg.get_body(("html",)).get_content()
+    assert f"Hi {TOM}," in msg.get_body(("plain",)).get_content()
+
+
+def test_header_values_cannot_inject_headers():
+    _, data = MimeTemplate(message()).render(Recipient("a@example.org", headers={"List-Unsubscribe": "<x>\r\nBcc: evil@example.org"}))
+    assert "Bcc" not in parse(data)
+
+
+def test_outbox_writes_one_eml_per_recipient(tmp_path):
+    provider = OutboxProvider(tmp_path)
+    m = message(label="campaign-7", campaign_id=7)
+    results = provider.deliver(m, [Recipient("a@example.org", {"first_name": "A"}), Recipient("b@example.org")])
+    files = sorted(p.name for p in (tmp_path / "campaign-7").iterdir())
+    assert files == ["a@example.org.eml", "b@example.org.eml"]
+    assert [r.status for r in results] == ["sent", "sent"]
+    assert parse((tmp_path / "campaign-7" / "a@example.org.eml").read_bytes())["Message-ID"] == results[0].message_id
+
+
+def test_outbox_is_the_default_provider(config):
+    assert get_provider(config).name == "outbox"
+
+
+def test_send_transactional_writes_to_the_outbox_without_list_headers(config, project):
+    send_transactional(config, to="new@example.org", subject="Please confirm", text="Confirm: https://x", html="<p>Confirm</p>")
+    [path] = (project / "outbox" / "transactional").iterdir()
+    msg = parse(path.read_bytes())
+    assert msg["To"] == "new@example.org" and msg["Subject"] == "Please confirm"
+    assert "List-Unsubscribe" not in msg and "List-Id" not in msg
+
+
+def test_send_transactional_over_smtp_raises_when_refused(make_config, smtp_server):
+    from pain_news.errors import DeliveryError
+
+    smtp_server.refuse["gone@example.org"] = "550 5.1.1 No such user"
+    config = make_config({"PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+                          "PAIN_NEWS_SMTP_PORT": str(smtp_server.port), "PAIN_NEWS_SMTP_SECURITY": "none"})
+    with pytest.raises(DeliveryError, match="gone@example.org was refused: 550 5.1.1 No such user"):
+        send_transactional(config, to="gone@example.org", subject="s", text="t", html="<p>h</p>")
+    send_transactional(config, to="ok@example.org", subject="s", text="t", html="<p>h</p>")
+    assert [m["To"] for m in smtp_server.messages] == ["ok@example.org"]

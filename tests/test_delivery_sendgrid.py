@@ -1,0 +1,149 @@
+"""The SendGrid provider through the official client, pointed at the loopback stand-in."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from pain_news.config import SendgridSettings
+from pain_news.delivery import OutgoingMessage, Recipient
+from pain_news.delivery.sendgrid import SendgridProvider
+from pain_news.errors import ConfigError, DeliveryError
+from tests.fixtures.sendgrid_standin import validate_mail
+
+TOM = '<b>Tom & "Jerry"</b>'
+MESSAGE = OutgoingMessage(
+    subject="Winter issue", html="<p>Dear %%h.first_name|friend%%</p><a href=\"%%h.unsubscribe_url%%\">Unsubscribe</a>",
+    text="Dear %%t.first_name|friend%%\nUnsubscribe: %%t.unsubscribe_url%%", from_email="news@clinic.example",
+    from_name="TriState Pain Institute", reply_to="info@clinic.example", list_id="Pain News <news.clinic.example>",
+    campaign_id=12, category="pain-news-2026-12-winter-12",
+)
+
+
+def people(n, first="Ana"):
+    return [
+        Recipient(f"p{i}@example.org", {"first_name": first, "unsubscribe_url": f"https://news.example/unsubscribe/{i}"},
+                  {"List-Unsubscribe": f"<https://news.example/unsubscribe/{i}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+                  subscriber_id=i)
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def provider(sendgrid_standin):
+    return SendgridProvider(SendgridSettings(host=sendgrid_standin.url, timeout=2), sendgrid_standin.api_key)
+
+
+def test_a_batch_goes_in_one_request_in_ledger_order_with_per_recipient_data(provider, sendgrid_standin):
+    results = provider.deliver(MESSAGE, people(1000))
+    assert {r.status for r in results} == {"sent"} and results[0].message_id
+    [body] = sendgrid_standin.accepted
+    persons = body["personalizations"]
+    assert [p["to"][0]["email"] for p in persons] == [f"p{i}@example.org" for i in range(1000)]
+    assert persons[3]["headers"]["List-Unsubscribe"] == "<https://news.example/unsubscribe/3>"
+    assert persons[3]["custom_args"] == {"campaign_id": "12", "subscriber_id": "3"}  # opaque ids only
+    assert persons[3]["substitutions"]["%%t.unsubscribe_url%%"] == "https://news.example/unsubscribe/3"
+    assert body["tracking_settings"] == {"subscription_tracking": {"enable": False}}
+    assert body["categories"] == ["pain-news-2026-12-winter-12"]
+    assert body["headers"] == {"List-Id": "Pain News <news.clinic.example>"}
+    assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
+    assert "bypass" not in str(body.get("mail_settings", {}))
+    assert "asm" not in body
+
+
+def test_asm_group_is_sent_when_configured(sendgrid_standin):
+    p = SendgridProvider(SendgridSettings(host=sendgrid_standin.url, asm_group_id=77, timeout=2), sendgrid_standin.api_key)
+    p.deliver(MESSAGE, people(1))
+    assert sendgrid_standin.accepted[0]["asm"] == {"group_id": 77}
+
+
+def test_names_are_escaped_for_html_and_verbatim_for_text(provider, sendgrid_standin):
+    provider.deliver(MESSAGE, people(1, first=TOM))
+    subs = sendgrid_standin.accepted[0]["personalizations"][0]["substitutions"]
+    assert subs["%%h.first_name|friend%%"] == "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;"
+    assert subs["%%t.first_name|friend%%"] == TOM
+
+
+def test_oversized_personal_values_fail_that_recipient_only(provider, sendgrid_standin):
+    recipients = people(3)
+    recipients[1] = Recipient("big@example.org", {"first_name": "x" * 6000})
+    results = provider.deliver(MESSAGE, recipients)
+    assert [r.status for r in results] == ["sent", "failed", "sent"]
+    assert len(sendgrid_standin.accepted[0]["personalizations"]) == 2
+
+
+def test_the_standin_rejects_what_sendgrid_documents_as_invalid():
+    body = {"personalizations": [{"to": [{"email": f"p{i}@example.org"}]} for i in range(1001)],
+            "from": {"email": "a@example.org"}, "content": [{"type": "text/html", "value": "x"}, {"type": "text/plain", "value": ""}]}
+    messages = " | ".join(e["message"] for e in validate_mail(body))
+    assert "limited to 1000 personalizations" in messages
+    assert "The subject is required" in messages
+    assert "at least one character" in messages
+    assert "text/plain must come first" in messages
+
+
+@pytest.mark.parametrize("answer, reason", [
+    ("500", "SendGrid answered 500"),
+    (("429", {"Retry-After": "7"}), "rate limited by SendGrid (429)"),
+])
+def test_429_and_5xx_are_retried_later(provider, sendgrid_standin, answer, reason):
+    sendgrid_standin.script(answer)
+    [result] = provider.deliver(MESSAGE, people(1))
+    assert (result.status, result.reason) == ("retry", reason)
+    if reason.startswith("rate"):
+        assert result.retry_after == 7
+
+
+def test_429_without_retry_after_waits_until_the_rate_limit_reset(provider, sendgrid_standin):
+    sendgrid_standin.script("429")  # the stand-in sends X-RateLimit-Reset one second ahead
+    [result] = provider.deliver(MESSAGE, people(1))
+    assert result.status == "retry" and 0 <= result.retry_after <= 1.5
+
+
+def test_a_dropped_connection_after_the_request_is_uncertain(provider, sendgrid_standin):
+    sendgrid_standin.script("drop")
+    [result] = provider.deliver(MESSAGE, people(1))
+    assert result.status == "uncertain"
+
+
+def test_a_stalled_server_times_out_as_uncertain(sendgrid_standin):
+    p = SendgridProvider(SendgridSettings(host=sendgrid_standin.url, timeout=0.3), sendgrid_standin.api_key)
+    sendgrid_standin.script("hold")
+    [result] = p.deliver(MESSAGE, people(1))
+    assert result.status == "uncertain"
+    sendgrid_standin.release()
+
+
+def test_a_refused_connection_is_retried_not_uncertain():
+    from tests.fixtures.core import free_port
+
+    p = SendgridProvider(SendgridSettings(host=f"http://127.0.0.1:{free_port()}", timeout=1), "SG.key")
+    assert [r.status for r in p.deliver(MESSAGE, people(1))] == ["retry"]
+
+
+def test_400_stops_with_sendgrid_s_own_messages(provider, sendgrid_standin):
+    bad = OutgoingMessage(subject="", html="<p>x</p>", text="x", from_email="news@clinic.example")
+    with pytest.raises(DeliveryError, match=r"\(400\): The subject is required.*\(field subject\)"):
+        provider.deliver(bad, people(1))
+
+
+@pytest.mark.parametrize("answer", ["401", "403"])
+def test_401_and_403_say_the_api_key_is_wrong_without_showing_it(provider, sendgrid_standin, answer, caplog):
+    caplog.set_level(logging.DEBUG)
+    sendgrid_standin.script(answer)
+    with pytest.raises(DeliveryError, match="the API key is wrong") as info:
+        provider.deliver(MESSAGE, people(1))
+    assert sendgrid_standin.api_key not in str(info.value) + str(info.value.hint) + caplog.text
+
+
+def test_a_wrong_key_is_refused_by_the_standin(sendgrid_standin):
+    p = SendgridProvider(SendgridSettings(host=sendgrid_standin.url, timeout=2), "SG.wrong")
+    with pytest.raises(DeliveryError, match="401"):
+        p.deliver(MESSAGE, people(1))
+    assert sendgrid_standin.accepted == []
+
+
+def test_missing_api_key_is_a_config_error():
+    with pytest.raises(ConfigError, match="SENDGRID_API_KEY is not set"):
+        SendgridProvider(SendgridSettings(), "")

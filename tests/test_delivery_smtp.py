@@ -1,0 +1,92 @@
+"""The SMTP provider against a real SMTP server (aiosmtpd) on a loopback port."""
+
+from __future__ import annotations
+
+import pytest
+
+from pain_news.config import SmtpSettings
+from pain_news.delivery import OutgoingMessage, Recipient
+from pain_news.delivery.smtp import SmtpProvider
+from pain_news.errors import DeliveryError
+
+MESSAGE = OutgoingMessage(
+    subject="Winter issue", html="<p>Dear %%h.first_name|friend%%</p><a href=\"%%h.unsubscribe_url%%\">Unsubscribe</a>",
+    text="Dear %%t.first_name|friend%%\nUnsubscribe: %%t.unsubscribe_url%%", from_email="news@clinic.example",
+    from_name="TriState Pain Institute", reply_to="info@clinic.example", list_id="Pain News <news.clinic.example>",
+)
+
+
+def people(*names):
+    return [
+        Recipient(f"{n}@example.org", {"first_name": n.title(), "unsubscribe_url": f"https://news.example/unsubscribe/{n}"},
+                  {"List-Unsubscribe": f"<https://news.example/unsubscribe/{n}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+        for n in names
+    ]
+
+
+def provider(server, **settings):
+    return SmtpProvider(SmtpSettings(host="127.0.0.1", port=server.port, security="none", timeout=5, **settings), "")
+
+
+def test_each_recipient_gets_a_personalised_message_over_one_connection(smtp_server):
+    p = provider(smtp_server)
+    results = p.deliver(MESSAGE, people("ana", "bo", "cy"))
+    p.close()
+    assert [r.status for r in results] == ["sent"] * 3
+    assert smtp_server.connections == 1
+    ana = smtp_server.messages[0]
+    assert ana["To"] == "ana@example.org"
+    assert "Dear Ana" in ana.get_body(("plain",)).get_content()
+    assert "https://news.example/unsubscribe/ana" in ana.get_body(("html",)).get_content()
+    assert ana["List-Unsubscribe"] == "<https://news.example/unsubscribe/ana>"
+    assert ana["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert ana["List-Id"] == "Pain News <news.clinic.example>"
+    assert ana["Message-ID"] == results[0].message_id
+    assert len({m["Message-ID"] for m in smtp_server.messages}) == 3
+
+
+def test_a_550_fails_that_recipient_and_the_send_goes_on(smtp_server):
+    smtp_server.refuse["bo@example.org"] = "550 5.1.1 No such user"
+    results = provider(smtp_server).deliver(MESSAGE, people("ana", "bo", "cy"))
+    assert [r.status for r in results] == ["sent", "failed", "sent"]
+    assert results[1].reason == "550 5.1.1 No such user"
+    assert [m["To"] for m in smtp_server.messages] == ["ana@example.org", "cy@example.org"]
+
+
+def test_a_451_is_reported_for_retry_and_the_retry_delivers(smtp_server):
+    from pain_news.delivery.retry import deliver_now
+
+    smtp_server.defer_once.add("bo@example.org")
+    results = deliver_now(provider(smtp_server), MESSAGE, people("ana", "bo"), base=0.01)
+    assert [r.status for r in results] == ["sent", "sent"]
+    assert sorted(m["To"] for m in smtp_server.messages) == ["ana@example.org", "bo@example.org"]
+
+
+def test_a_connection_dropped_before_the_message_is_reopened_and_nothing_is_lost(smtp_server):
+    smtp_server.drop_at_rcpt.add("bo@example.org")
+    results = provider(smtp_server).deliver(MESSAGE, people("ana", "bo", "cy"))
+    assert [r.status for r in results] == ["sent", "sent", "sent"]
+    assert [m["To"] for m in smtp_server.messages] == ["ana@example.org", "bo@example.org", "cy@example.org"]
+    assert smtp_server.connections == 2
+
+
+def test_a_connection_dropped_after_the_message_left_is_uncertain_not_resent(smtp_server):
+    smtp_server.drop_after_data.add("bo@example.org")
+    results = provider(smtp_server).deliver(MESSAGE, people("ana", "bo", "cy"))
+    assert [r.status for r in results] == ["sent", "uncertain", "sent"]
+    assert [m["To"] for m in smtp_server.messages].count("bo@example.org") == 1
+
+
+def test_no_server_means_retry_later_not_failed():
+    from tests.fixtures.core import free_port
+
+    p = SmtpProvider(SmtpSettings(host="127.0.0.1", port=free_port(), security="none", timeout=2), "")
+    assert [r.status for r in p.deliver(MESSAGE, people("ana"))] == ["retry"]
+
+
+def test_login_uses_the_password_from_the_environment(smtp_server_auth):
+    ok = SmtpProvider(SmtpSettings(host="127.0.0.1", port=smtp_server_auth.port, security="none", username="news"), "s3cret")
+    assert [r.status for r in ok.deliver(MESSAGE, people("ana"))] == ["sent"]
+    wrong = SmtpProvider(SmtpSettings(host="127.0.0.1", port=smtp_server_auth.port, security="none", username="news"), "nope")
+    with pytest.raises(DeliveryError, match="refused the login for 'news'"):
+        wrong.deliver(MESSAGE, people("bo"))
