@@ -89,30 +89,32 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
         hint = "Copy the whole link from the email, or reply to the email and we will take you off the list."
         return show("error.html", status, title=title, message=exc.message, hint=exc.hint or hint)
 
-    async def subscriber_for(token: str) -> tuple[int, int | None, Any]:
-        sid, campaign = unsubscribe.read_token(config.secrets.secret_key, token)
-        return sid, campaign, await run_in_threadpool(store.get, sid)
+    async def subscriber_for(request: Request) -> tuple[int | None, Any] | HTMLResponse:
+        """(campaign, subscriber) the link names, or the error page for a bad or orphaned link."""
+        try:
+            sid, campaign = unsubscribe.read_token(config.secrets.secret_key, request.path_params["token"])
+        except InvalidToken as exc:
+            return problem(exc, 400)
+        record = await run_in_threadpool(store.get, sid)
+        if record is None:
+            return problem(InvalidToken("this link names a subscriber we no longer have"), 404)
+        return campaign, record
 
     async def unsubscribe_page(request: Request) -> Response:
-        try:
-            _, _, record = await subscriber_for(request.path_params["token"])
-        except InvalidToken as exc:
-            return problem(exc, 400)
-        if record is None:
-            return problem(InvalidToken("this link names a subscriber we no longer have"), 404)
-        return show("unsubscribe.html", done=False, email=record.email)
+        found = await subscriber_for(request)
+        if isinstance(found, HTMLResponse):
+            return found
+        return show("unsubscribe.html", done=False, email=found[1].email)
 
     async def unsubscribe_post(request: Request) -> Response:
-        try:
-            sid, campaign, record = await subscriber_for(request.path_params["token"])
-        except InvalidToken as exc:
-            return problem(exc, 400)
-        if record is None:
-            return problem(InvalidToken("this link names a subscriber we no longer have"), 404)
+        found = await subscriber_for(request)
+        if isinstance(found, HTMLResponse):
+            return found
+        campaign, record = found
         form = await _form(request)
         # RFC 8058: mail clients post "List-Unsubscribe=One-Click"; a person presses the button.
         method = "one-click" if form is not None and form.get("List-Unsubscribe") == "One-Click" else "link"
-        change = await run_in_threadpool(store.unsubscribe, sid, method, campaign)
+        change = await run_in_threadpool(store.unsubscribe, record.id, method, campaign)
         return show("unsubscribe.html", done=True, changed=change.changed, email=record.email,
                     subscribe_url=request.url_for("subscribe").path)
 
