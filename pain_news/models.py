@@ -51,6 +51,9 @@ def utcnow() -> dt.datetime:
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    # AUTOINCREMENT on SQLite: a deleted subscriber's id is never reused, so an old signed
+    # unsubscribe link can never name a newer person (matches migration 0001).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))  # as given
