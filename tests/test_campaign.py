@@ -1,0 +1,341 @@
+"""List sends: the per-recipient ledger, resume, faults, opt-outs, and the send command."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from email import policy
+
+import pytest
+
+from pain_news import campaign
+from pain_news.errors import CheckFailed, DeliveryError
+from pain_news.unsubscribe import read_token
+from tests.fixtures.core import SECRET
+
+TOM = '<b>Tom & "Jerry"</b>'
+
+
+def add_people(store, n, start=0):
+    return [store.add(f"p{i:03d}@example.org", f"Name{i}", "Test").id for i in range(start, start + n)]
+
+
+@pytest.fixture
+def sg_config(make_config, sendgrid_standin):
+    return make_config({
+        "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid", "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
+        "SENDGRID_API_KEY": sendgrid_standin.api_key, "PAIN_NEWS_SENDGRID_TIMEOUT": "3",
+    })
+
+
+@pytest.fixture
+def smtp_config(make_config, smtp_server):
+    return make_config({
+        "PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+        "PAIN_NEWS_SMTP_PORT": str(smtp_server.port), "PAIN_NEWS_SMTP_SECURITY": "none",
+    })
+
+
+def send(config, store, issue, **options):
+    opts = campaign.SendOptions(**{"batch_size": 10, "threads": 1, "backoff_base": 0.01, **options})
+    return campaign.run_send(config, store, campaign.prepare_send(config, store, issue, opts))
+
+
+def ledger_of(store, campaign_id):
+    from sqlalchemy import select
+
+    from pain_news.models import LedgerEntry
+
+    with store.reader.connect() as conn:
+        return {e: (s, r) for e, s, r in conn.execute(
+            select(LedgerEntry.email, LedgerEntry.state, LedgerEntry.reason).where(LedgerEntry.campaign_id == campaign_id))}
+
+
+def test_every_active_subscriber_is_mailed_exactly_once_in_ledger_order(sg_config, store, sample_issue, sendgrid_standin):
+    add_people(store, 35)
+    report = send(sg_config, store, sample_issue, threads=3)
+    assert sorted(sendgrid_standin.recipients()) == [f"p{i:03d}@example.org" for i in range(35)]
+    assert report.ledger["sent"] == 35 and report.finished
+    assert len(sendgrid_standin.accepted) == 4  # batches of 10
+    for body in sendgrid_standin.accepted:  # threads interleave batches; inside one, ledger order
+        emails = [p["to"][0]["email"] for p in body["personalizations"]]
+        assert emails == sorted(emails)
+    with pytest.raises(DeliveryError, match="is finished"):
+        send(sg_config, store, sample_issue)
+    assert len(sendgrid_standin.recipients()) == 35
+
+
+def test_opted_out_bounced_and_complained_are_never_mailed(sg_config, store, sample_issue, sendgrid_standin):
+    ids = add_people(store, 6)
+    store.unsubscribe(ids[0], "link")
+    store.opt_out(ids[1], "bounced", "webhook")
+    store.opt_out(ids[2], "complained", "webhook")
+    report = send(sg_config, store, sample_issue)
+    assert sorted(sendgrid_standin.recipients()) == ["p003@example.org", "p004@example.org", "p005@example.org"]
+    ledger = ledger_of(store, report.campaign_id)
+    assert ledger["p001@example.org"] == ("skipped", "bounced at the start of the send")
+
+
+def test_sendgrid_suppressions_are_synced_before_the_send(sg_config, store, sample_issue, sendgrid_standin):
+    add_people(store, 3)
+    sendgrid_standin.suppress("bounces", "p001@example.org", reason="550 no such user")
+    send(sg_config, store, sample_issue)
+    assert sorted(sendgrid_standin.recipients()) == ["p000@example.org", "p002@example.org"]
+
+
+def test_someone_who_unsubscribes_during_the_send_is_not_mailed_after(sg_config, store, sample_issue, sendgrid_standin):
+    ids = add_people(store, 30)
+    sendgrid_standin.on_request = lambda body: store.unsubscribe(ids[25], "one-click")
+    report = send(sg_config, store, sample_issue)
+    assert "p025@example.org" not in sendgrid_standin.recipients()
+    assert len(sendgrid_standin.recipients()) == 29
+    assert ledger_of(store, report.campaign_id)["p025@example.org"] == ("skipped", "unsubscribed before its batch")
+
+
+def test_429_waits_as_the_headers_say_then_delivers_once(sg_config, store, sample_issue, sendgrid_standin):
+    add_people(store, 5)
+    sendgrid_standin.script(("429", {"Retry-After": "0.5"}))
+    started = time.monotonic()
+    report = send(sg_config, store, sample_issue)
+    assert time.monotonic() - started >= 0.5
+    assert sorted(sendgrid_standin.recipients()) == [f"p{i:03d}@example.org" for i in range(5)]
+    assert report.ledger["sent"] == 5
+
+
+def test_5xx_is_retried_with_backoff_and_gives_up_resumably(sg_config, store, sample_issue, sendgrid_standin):
+    add_people(store, 5)
+    sendgrid_standin.script("500", "503")
+    assert send(sg_config, store, sample_issue).ledger["sent"] == 5
+    assert sendgrid_standin.requests == 3
+
+    store.add("late@example.org")
+    sendgrid_standin.script(*["500"] * 3)
+    with pytest.raises(DeliveryError, match="gave up after 3 attempts: SendGrid answered 500"):
+        send(sg_config, store, sample_issue, new_campaign=True, max_attempts=3)
+    newest = campaign.latest_campaign(store, sample_issue.name)
+    assert campaign.ledger_counts(store, newest.id)["pending"] == 6
+    assert send(sg_config, store, sample_issue).ledger["sent"] == 6  # resumed
+
+
+@pytest.mark.parametrize("answer", ["401", "403"])
+def test_a_wrong_api_key_stops_before_anything_is_marked_sent(sg_config, store, sample_issue, sendgrid_standin, answer):
+    add_people(store, 25)
+    sendgrid_standin.script(answer)
+    with pytest.raises(DeliveryError, match="the API key is wrong"):
+        send(sg_config, store, sample_issue)
+    newest = campaign.latest_campaign(store, sample_issue.name)
+    assert campaign.ledger_counts(store, newest.id)["pending"] == 25
+    assert sendgrid_standin.accepted == []
+
+
+def test_a_400_stops_and_shows_sendgrid_s_messages(sg_config, store, sample_issue, sendgrid_standin):
+    add_people(store, 3)
+    sendgrid_standin.script("400")
+    with pytest.raises(DeliveryError, match=r"SendGrid refused the request \(400\): Scripted bad request"):
+        send(sg_config, store, sample_issue)
+
+
+def test_a_dropped_connection_marks_the_batch_uncertain_and_it_is_not_resent(sg_config, store, sample_issue, sendgrid_standin):
+    add_people(store, 25)
+    sendgrid_standin.script("drop")
+    report = send(sg_config, store, sample_issue)
+    assert report.ledger["uncertain"] == 10 and report.ledger["sent"] == 15 and report.finished
+    assert len(sendgrid_standin.recipients()) == 15
+    with pytest.raises(DeliveryError, match="is finished"):
+        send(sg_config, store, sample_issue)
+    report = send(sg_config, store, sample_issue, resend_uncertain=True)
+    assert report.ledger["sent"] == 25
+    assert Counter(sendgrid_standin.recipients()) == Counter({f"p{i:03d}@example.org": 1 for i in range(25)})
+
+
+def test_smtp_list_send_personalises_and_a_550_fails_one_recipient(smtp_config, store, sample_issue, smtp_server):
+    ids = add_people(store, 4)
+    smtp_server.refuse["p002@example.org"] = "550 5.1.1 No such user"
+    report = send(smtp_config, store, sample_issue)
+    assert report.ledger["sent"] == 3 and report.ledger["failed"] == 1
+    assert ledger_of(store, report.campaign_id)["p002@example.org"] == ("failed", "550 5.1.1 No such user")
+    msg = next(m for m in smtp_server.messages if m["To"] == "p001@example.org")
+    header_url = msg["List-Unsubscribe"].strip("<>")
+    assert read_token(SECRET, header_url.rsplit("/", 1)[1]) == (ids[1], report.campaign_id)
+    assert header_url in msg.get_body(("html",)).get_content() and header_url in msg.get_body(("plain",)).get_content()
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" and msg["List-Id"]
+    assert "Name1" in msg.get_body(("plain",)).get_content()
+
+    del smtp_server.refuse["p002@example.org"]
+    report = send(smtp_config, store, sample_issue, retry_failed=True)
+    assert report.ledger["sent"] == 4
+    assert sorted(m["To"] for m in smtp_server.messages) == [f"p{i:03d}@example.org" for i in range(4)]
+
+
+def test_a_451_during_a_list_send_is_retried(smtp_config, store, sample_issue, smtp_server):
+    add_people(store, 3)
+    smtp_server.defer_once.add("p001@example.org")
+    assert send(smtp_config, store, sample_issue).ledger["sent"] == 3
+    assert sorted(m["To"] for m in smtp_server.messages) == [f"p{i:03d}@example.org" for i in range(3)]
+
+
+def test_a_name_with_markup_is_escaped_in_html_and_verbatim_in_text(config, store, sample_issue, project):
+    store.add("tom@example.org", TOM, "")
+    report = send(config, store, sample_issue)
+    msg = email.message_from_bytes((project / "outbox" / f"campaign-{report.campaign_id}" / "tom@example.org.eml").read_bytes(), policy=policy.default)
+    assert "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;" in msg.get_body(("html",)).get_content()
+    assert TOM not in msg.get_body(("html",)).get_content()
+    assert TOM in msg.get_body(("plain",)).get_content()
+
+
+def test_new_campaign_sends_a_finished_issue_again(config, store, sample_issue):
+    add_people(store, 2)
+    first = send(config, store, sample_issue)
+    second = send(config, store, sample_issue, new_campaign=True)
+    assert second.campaign_id != first.campaign_id and second.ledger["sent"] == 2
+
+
+def test_the_frozen_copy_is_what_a_resumed_send_delivers(config, store, sample_issue, sendgrid_standin, sg_config):
+    add_people(store, 15)
+    sendgrid_standin.script("202", "401")
+    with pytest.raises(DeliveryError):
+        send(sg_config, store, sample_issue)
+    toml = sample_issue / "issue.toml"
+    toml.write_text(toml.read_text().replace('subject = "', 'subject = "CHANGED '), encoding="utf-8")
+    send(sg_config, store, sample_issue)
+    assert {b["subject"] for b in sendgrid_standin.accepted} == {sendgrid_standin.accepted[0]["subject"]}
+    assert "CHANGED" not in sendgrid_standin.accepted[0]["subject"]
+
+
+def test_dry_run_personalises_everything_and_writes_nothing(config, store, sample_issue, project):
+    add_people(store, 3)
+    report = send(config, store, sample_issue, dry_run=True)
+    assert report.lines() == ["dry run: 3 messages personalised; 0 emails left this machine"]
+    assert not (project / "outbox").exists()
+    assert campaign.latest_campaign(store, sample_issue.name) is None
+
+
+def test_rate_caps_the_pace(config, store, sample_issue):
+    add_people(store, 6)
+    started = time.monotonic()
+    send(config, store, sample_issue, rate=4.0)  # batches of 4, one second apart
+    assert time.monotonic() - started >= 1.0
+
+
+def test_send_refuses_an_issue_with_check_errors(config, store, make_issue):
+    issue = make_issue(files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![](walk.png)\n", "walk.png": b"\x89PNG"})
+    add_people(store, 1)
+    with pytest.raises(CheckFailed):
+        send(config, store, issue)
+    assert campaign.latest_campaign(store, issue.name) is None
+
+
+# ---- the command ---------------------------------------------------------------------------
+
+
+def test_send_without_a_terminal_needs_yes_and_records_nothing(run_cli, store, sample_issue):
+    add_people(store, 2)
+    result = run_cli("send", str(sample_issue), ok=False)
+    assert result.exit_code == 2
+    assert "add --yes" in result.stderr
+    assert campaign.latest_campaign(store, sample_issue.name) is None
+
+
+def test_send_yes_prints_plan_and_summary_then_report_answers_who_got_it(run_cli, store, sample_issue, project):
+    ids = add_people(store, 3)
+    store.unsubscribe(ids[2], "link")
+    result = run_cli("send", str(sample_issue), "--yes")
+    assert "Recipients: 2 to send now" in result.stdout
+    assert "1 opted out" in result.stdout
+    assert "Ledger: sent 2, skipped 1 — finished" in result.stdout
+    data = json.loads(run_cli("report", str(sample_issue), "--format", "json", "--recipients").stdout)
+    assert data["ledger"]["sent"] == 2 and data["finished"]
+    states = {r["email"]: r["state"] for r in data["recipients"]}
+    assert states == {"p000@example.org": "sent", "p001@example.org": "sent", "p002@example.org": "skipped"}
+    table = run_cli("report", "--campaign", str(data["campaign"]["id"])).stdout
+    assert "sent" in table and "finished" in table
+    assert "2026-12-winter" in run_cli("campaigns").stdout
+
+
+def test_send_test_prefixes_the_subject_uses_sample_values_and_records_nothing(run_cli, store, sample_issue, project):
+    result = run_cli("send", str(sample_issue), "--test", "--to", "editor@example.org")
+    assert "Test sent to editor@example.org" in result.stdout
+    [path] = (project / "outbox" / "test").iterdir()
+    msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert msg["Subject"].startswith("[TEST] ")
+    assert "Maria" in msg.get_body(("plain",)).get_content()  # [sample] first_name
+    assert campaign.latest_campaign(store, sample_issue.name) is None
+
+
+def test_report_of_an_unknown_campaign_is_one_clear_line(run_cli, store):
+    result = run_cli("report", "--campaign", "99", ok=False)
+    assert result.exit_code == 1
+    assert "Error: no campaign 99" in result.stderr
+
+
+# ---- crash and resume: a real `send` process killed with SIGKILL -----------------------------
+
+ISSUE = "issues/2026-12-winter"
+
+
+def _pain_news(project, standin, *args):
+    """`python -m pain_news ARGS` in its own process, configured for the stand-in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAIN_NEWS_") and k != "SENDGRID_API_KEY"}
+    env.update({
+        "PAIN_NEWS_SECRET_KEY": SECRET, "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+        "PAIN_NEWS_SENDGRID_HOST": standin.url, "SENDGRID_API_KEY": standin.api_key, "PAIN_NEWS_SENDGRID_TIMEOUT": "5",
+    })
+    return subprocess.Popen([sys.executable, "-m", "pain_news", *args], cwd=project, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("kill_at", ["between-batches", "during-a-request", "just-after-an-answer"])
+def test_a_killed_send_resumes_and_delivers_everyone_exactly_once(project, store, sample_issue, sendgrid_standin, kill_at):
+    add_people(store, 60)
+    standin = sendgrid_standin
+    # --rate 20: batches of 20 recipients, one second apart, so each kill point can be reached.
+    proc = _pain_news(project, standin, "send", ISSUE, "--yes", "--rate", "20")
+    if kill_at == "between-batches":
+        standin.wait_for_requests(1, timeout=30)
+        time.sleep(0.4)  # the process now waits for its next one-second slot
+        proc.send_signal(signal.SIGKILL)
+    elif kill_at == "during-a-request":
+        standin.script("202", "hold")
+        standin.wait_for_requests(2, timeout=30)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        standin.release()  # SendGrid took the held request after all: its batch really was delivered
+    else:
+        standin.on_request = lambda body: threading.Timer(0.002, proc.send_signal, [signal.SIGKILL]).start()
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    standin.on_request = None
+
+    resumed = _pain_news(project, standin, "send", ISSUE, "--yes")
+    out, err = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, err
+    report = json.loads(_pain_news(project, standin, "report", ISSUE, "--format", "json").communicate(timeout=30)[0])
+    ledger, uncertain = report["ledger"], set(report["uncertain"])
+    delivered = Counter(standin.recipients())
+    everyone = {f"p{i:03d}@example.org" for i in range(60)}
+    assert ledger["sent"] + ledger["uncertain"] == 60 and ledger["pending"] == ledger["in_flight"] == 0
+    assert all(delivered[e] == 1 for e in everyone - uncertain)  # exactly once
+    assert all(delivered[e] <= 1 for e in uncertain)  # at most once, and reported
+    if kill_at == "during-a-request":
+        assert len(uncertain) == 20 and all(delivered[e] == 1 for e in uncertain)
+    if kill_at == "between-batches":
+        assert not uncertain
+    if uncertain:
+        assert f"{len(uncertain)} uncertain" in out
+
+
+def test_debug_output_never_contains_the_api_key(project, store, sample_issue, sendgrid_standin):
+    add_people(store, 2)
+    sendgrid_standin.script("401")
+    proc = _pain_news(project, sendgrid_standin, "--debug", "send", ISSUE, "--yes")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "the API key is wrong" in err
+    assert sendgrid_standin.api_key not in out + err
