@@ -1,0 +1,201 @@
+"""List sends: SendGrid (to the loopback stand-in) at 10k/100k(/1M) with the ledger, against the floor;
+SMTP to a local aiosmtpd sink against the `mailmerge` CLI sending the same message to the same sink.
+
+Each send runs in its own process (its peak RSS is read there); the stand-in and the SMTP sink run
+in their own processes too, so they do not share the sender's GIL. mailmerge is a bench-only tool:
+it is installed into the venv with pip the first time this bench runs (never a runtime dependency).
+The 1,000,000-subscriber run takes several minutes, so it only runs with PAIN_NEWS_BENCH_MILLION=1.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-key-0123456789abcdef"
+API_KEY = "SG.bench-key"
+SMTP_MESSAGES = 10_000
+MAILMERGE_MESSAGES = 1_000  # a connection per message: 10,000 would take minutes; the rate is what is compared
+
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+from pain_news.config import load_config
+from pain_news.store import open_store
+from pain_news import campaign
+config = load_config(Path(sys.argv[1]) / "pain-news.toml")
+store = open_store(config)
+t0 = time.perf_counter()
+prepared = campaign.prepare_send(config, store, Path(sys.argv[1]) / "issues" / "2026-12-winter", campaign.SendOptions())
+t1 = time.perf_counter()
+report = campaign.run_send(config, store, prepared)
+t2 = time.perf_counter()
+print(json.dumps({"prepare": t1 - t0, "send": t2 - t1, "sent": report.ledger["sent"],
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _server(module: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen([sys.executable, "-m", module, *(["--key", API_KEY] if "sendgrid" in module else [])],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
+def _project(folder: Path, n: int, env: dict[str, str]) -> Path:
+    """A project with `n` active subscribers inserted in bulk (the import path is benchmarked elsewhere)."""
+    from sqlalchemy import insert
+
+    from pain_news.config import load_config
+    from pain_news.models import Subscriber
+    from pain_news.store import open_store
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    shutil.copyfile(ROOT / "pain-news.toml", folder / "pain-news.toml")
+    shutil.copytree(ROOT / "templates", folder / "templates")
+    shutil.copytree(ROOT / "issues" / "2026-12-winter", folder / "issues" / "2026-12-winter")
+    (folder / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+    store = open_store(load_config(folder / "pain-news.toml", env={"PAIN_NEWS_SECRET_KEY": SECRET}))
+    now = dt.datetime.now(dt.UTC)
+    with store.engine.begin() as conn:
+        for start in range(0, n, 50_000):
+            conn.execute(insert(Subscriber), [
+                {"email": f"patient{i}@example.org", "email_key": f"patient{i}@example.org", "first_name": f"Pat{i}",
+                 "last_name": "Example", "status": "active", "source": "bench", "created_at": now, "status_changed_at": now}
+                for i in range(start, min(n, start + 50_000))
+            ])
+    store.close()
+    return folder
+
+
+def _send(folder: Path) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAIN_NEWS_") and k != "SENDGRID_API_KEY"}
+    out = subprocess.run([sys.executable, "-c", CHILD, str(folder)], cwd=folder, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _floor(n: int, port: int) -> float:
+    """The same payloads as plain dicts (built untimed) posted over one keep-alive connection."""
+    from pain_news.config import load_config
+    from pain_news.delivery import message_from_config
+    from pain_news.delivery.sendgrid import build_shared, personalization, substitution_tags
+    from pain_news.personalize import recipient_for
+
+    config = load_config(ROOT / "pain-news.toml", env={"PAIN_NEWS_SECRET_KEY": SECRET})
+    from pain_news import build
+
+    issue, rendered = build.render(config, ROOT / "issues" / "2026-12-winter")
+    message = message_from_config(config, issue.subject, rendered.email_html, rendered.email_text, list_message=True,
+                                  campaign_id=1, category="bench")
+    shared, tags = build_shared(message, 0), substitution_tags(message)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+    elapsed = 0.0
+    for start in range(0, n, 1000):
+        people = [personalization(message, recipient_for(config, 1, i, f"patient{i}@example.org", f"Pat{i}", "Example"), tags)
+                  for i in range(start, min(n, start + 1000))]
+        t = time.perf_counter()
+        conn.request("POST", "/v3/mail/send", body=json.dumps({**shared, "personalizations": people}), headers=headers)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 202, response.status
+        elapsed += time.perf_counter() - t
+    conn.close()
+    return elapsed
+
+
+def _mailmerge(folder: Path, port: int, n: int) -> float:
+    """Seconds for mailmerge to send `n` copies of the same issue (HTML + text) to the sink."""
+    exe = Path(sys.executable).with_name("mailmerge")
+    if not exe.exists():  # bench-only tool: install on first use
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "mailmerge"], check=True)
+    from pain_news import build
+    from pain_news.config import load_config
+
+    config = load_config(ROOT / "pain-news.toml", env={"PAIN_NEWS_SECRET_KEY": SECRET})
+    issue, rendered = build.render(config, ROOT / "issues" / "2026-12-winter")
+    jinja = lambda s: re.sub(r"%%[ht]\.(\w+)(?:\|[^%]*)?%%", r"{{\1}}", s)  # noqa: E731
+    html = "{% raw %}" + re.sub(r"%%[ht]\.(\w+)(?:\|[^%]*)?%%", r"{% endraw %}{{\1}}{% raw %}", rendered.email_html) + "{% endraw %}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "template.txt").write_text(
+        f"TO: {{{{email}}}}\nSUBJECT: {issue.subject}\nFROM: TriState Pain Institute <news@tristatepain.example>\n"
+        'MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="pn-bench-boundary"\n\n'
+        f"--pn-bench-boundary\nContent-Type: text/plain; charset=utf-8\n\n{jinja(rendered.email_text)}\n"
+        f"--pn-bench-boundary\nContent-Type: text/html; charset=utf-8\n\n{html}\n--pn-bench-boundary--\n",
+        encoding="utf-8",
+    )
+    with (folder / "db.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["email", "first_name", "unsubscribe_url"])
+        for i in range(n):
+            w.writerow([f"patient{i}@example.org", f"Pat{i}", f"https://news.tristatepain.example/unsubscribe/{i}"])
+    (folder / "server.conf").write_text(f"[smtp_server]\nhost = 127.0.0.1\nport = {port}\nsecurity = Never\n", encoding="utf-8")
+    t = time.perf_counter()
+    subprocess.run([str(exe), "--no-dry-run", "--no-limit", "--template", "template.txt", "--database", "db.csv",
+                    "--config", "server.conf", "--output-format", "raw"], cwd=folder, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def run(work: Path) -> str:
+    from bench.common import table
+
+    sizes = [10_000, 100_000] + ([1_000_000] if os.environ.get("PAIN_NEWS_BENCH_MILLION") else [])
+    standin, sg_port = _server("tests.fixtures.sendgrid_standin")
+    sink, smtp_port = _server("tests.fixtures.smtp")
+    try:
+        rows = []
+        for n in sizes:
+            env = {"PAIN_NEWS_SECRET_KEY": SECRET, "SENDGRID_API_KEY": API_KEY, "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+                   "PAIN_NEWS_SENDGRID_HOST": f"http://127.0.0.1:{sg_port}"}
+            result = _send(_project(work / f"send-{n}", n, env))
+            assert result["sent"] == n, result
+            floor = _floor(n, sg_port)
+            rows.append([f"{n:,}", f"{result['send']:.2f} s", f"{n / result['send']:,.0f}/s", f"{result['rss_mb']:.0f} MB",
+                         f"{floor:.2f} s", f"{result['send'] / floor:.1f}×", f"{result['prepare']:.2f} s"])
+        env = {"PAIN_NEWS_SECRET_KEY": SECRET, "PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+               "PAIN_NEWS_SMTP_PORT": str(smtp_port), "PAIN_NEWS_SMTP_SECURITY": "none"}
+        smtp = _send(_project(work / "smtp", SMTP_MESSAGES, env))
+        assert smtp["sent"] == SMTP_MESSAGES, smtp
+        mm = _mailmerge(work / "mailmerge", smtp_port, MAILMERGE_MESSAGES)
+    finally:
+        standin.kill()
+        sink.kill()
+        standin.wait()
+        sink.wait()
+    ours, theirs = SMTP_MESSAGES / smtp["send"], MAILMERGE_MESSAGES / mm
+    million = "" if len(sizes) == 3 else " The 1,000,000 run is skipped by default (several minutes); set PAIN_NEWS_BENCH_MILLION=1."
+    return (
+        "## Sending (`bench/bench_send.py`)\n\n"
+        "List send through the `sendgrid` provider (official client, 1,000 personalizations a request, 3 threads) to the "
+        "loopback stand-in, **ledger included** (campaign + ledger rows, claim → in_flight → sent per batch, SQLite). "
+        "Send = `run_send`; prepare = build + check + suppression sync, once per send. Floor = the same payloads as plain "
+        "dicts (built untimed) posted over one keep-alive connection. One run each." + million + "\n\n"
+        + table(["subscribers", "send (wall)", "rate", "peak RSS", "floor", "send / floor", "prepare"], rows)
+        + "\nSMTP to a local aiosmtpd sink (own process), one personalised multipart message per recipient:\n\n"
+        + table(["sender", "messages", "wall", "rate"], [
+            ["pain-news list send (ledger included)", f"{SMTP_MESSAGES:,}", f"{smtp['send']:.1f} s", f"{ours:,.0f}/s"],
+            ["mailmerge (same message, same sink)", f"{MAILMERGE_MESSAGES:,}", f"{mm:.1f} s", f"{theirs:,.0f}/s"],
+        ])
+        + f"\npain-news / mailmerge: {ours / theirs:.1f}× (mailmerge opens a connection per message; its count is smaller "
+        "so the bench stays under two minutes — rates are compared).\n"
+    )
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    sys.stdout.write(run(Path(tempfile.mkdtemp())))
