@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy import DateTime, Integer, String, case, func, insert, literal, null, select, update
 from sqlalchemy.orm import Session
 
 from pain_news import delivery
@@ -387,14 +387,14 @@ def create_campaign(store: SubscriberStore, prepared: PreparedSend) -> int:
         s.flush()
         active = Subscriber.status == ACTIVE
         rows = select(
-            literal(campaign.id),
+            literal(campaign.id, Integer),
             Subscriber.id,
             Subscriber.id,
             Subscriber.email,
-            case((active, literal(LEDGER_PENDING)), else_=literal(LEDGER_SKIPPED)),
-            case((active, literal(None)), else_=Subscriber.status + literal(" at the start of the send")),
-            literal(0),
-            literal(now),
+            case((active, literal(LEDGER_PENDING, String)), else_=literal(LEDGER_SKIPPED, String)),
+            case((active, null()), else_=Subscriber.status + literal(" at the start of the send", String)),
+            literal(0, Integer),
+            literal(now, DateTime(timezone=True)),
         ).order_by(Subscriber.id)
         s.execute(
             insert(LedgerEntry).from_select(

@@ -58,9 +58,9 @@ def ledger_of(store, campaign_id):
             select(LedgerEntry.email, LedgerEntry.state, LedgerEntry.reason).where(LedgerEntry.campaign_id == campaign_id))}
 
 
-def test_every_active_subscriber_is_mailed_exactly_once_in_ledger_order(sg_config, store, sample_issue, sendgrid_standin):
-    add_people(store, 35)
-    report = send(sg_config, store, sample_issue, threads=3)
+def test_every_active_subscriber_is_mailed_exactly_once_in_ledger_order(sg_config, any_store, sample_issue, sendgrid_standin):
+    add_people(any_store, 35)
+    report = send(sg_config, any_store, sample_issue, threads=3)
     assert sorted(sendgrid_standin.recipients()) == [f"p{i:03d}@example.org" for i in range(35)]
     assert report.ledger["sent"] == 35 and report.finished
     assert len(sendgrid_standin.accepted) == 4  # batches of 10
@@ -68,7 +68,7 @@ def test_every_active_subscriber_is_mailed_exactly_once_in_ledger_order(sg_confi
         emails = [p["to"][0]["email"] for p in body["personalizations"]]
         assert emails == sorted(emails)
     with pytest.raises(DeliveryError, match="is finished"):
-        send(sg_config, store, sample_issue)
+        send(sg_config, any_store, sample_issue)
     assert len(sendgrid_standin.recipients()) == 35
 
 
@@ -90,13 +90,13 @@ def test_sendgrid_suppressions_are_synced_before_the_send(sg_config, store, samp
     assert sorted(sendgrid_standin.recipients()) == ["p000@example.org", "p002@example.org"]
 
 
-def test_someone_who_unsubscribes_during_the_send_is_not_mailed_after(sg_config, store, sample_issue, sendgrid_standin):
-    ids = add_people(store, 30)
-    sendgrid_standin.on_request = lambda body: store.unsubscribe(ids[25], "one-click")
-    report = send(sg_config, store, sample_issue)
+def test_someone_who_unsubscribes_during_the_send_is_not_mailed_after(sg_config, any_store, sample_issue, sendgrid_standin):
+    ids = add_people(any_store, 30)
+    sendgrid_standin.on_request = lambda body: any_store.unsubscribe(ids[25], "one-click")
+    report = send(sg_config, any_store, sample_issue)
     assert "p025@example.org" not in sendgrid_standin.recipients()
     assert len(sendgrid_standin.recipients()) == 29
-    assert ledger_of(store, report.campaign_id)["p025@example.org"] == ("skipped", "unsubscribed before its batch")
+    assert ledger_of(any_store, report.campaign_id)["p025@example.org"] == ("skipped", "unsubscribed before its batch")
 
 
 def test_429_waits_as_the_headers_say_then_delivers_once(sg_config, store, sample_issue, sendgrid_standin):
@@ -142,25 +142,25 @@ def test_a_400_stops_and_shows_sendgrid_s_messages(sg_config, store, sample_issu
         send(sg_config, store, sample_issue)
 
 
-def test_a_dropped_connection_marks_the_batch_uncertain_and_it_is_not_resent(sg_config, store, sample_issue, sendgrid_standin):
-    add_people(store, 25)
+def test_a_dropped_connection_marks_the_batch_uncertain_and_it_is_not_resent(sg_config, any_store, sample_issue, sendgrid_standin):
+    add_people(any_store, 25)
     sendgrid_standin.script("drop")
-    report = send(sg_config, store, sample_issue)
+    report = send(sg_config, any_store, sample_issue)
     assert report.ledger["uncertain"] == 10 and report.ledger["sent"] == 15 and report.finished
     assert len(sendgrid_standin.recipients()) == 15
     with pytest.raises(DeliveryError, match="is finished"):
-        send(sg_config, store, sample_issue)
-    report = send(sg_config, store, sample_issue, resend_uncertain=True)
+        send(sg_config, any_store, sample_issue)
+    report = send(sg_config, any_store, sample_issue, resend_uncertain=True)
     assert report.ledger["sent"] == 25
     assert Counter(sendgrid_standin.recipients()) == Counter({f"p{i:03d}@example.org": 1 for i in range(25)})
 
 
-def test_smtp_list_send_personalises_and_a_550_fails_one_recipient(smtp_config, store, sample_issue, smtp_server):
-    ids = add_people(store, 4)
+def test_smtp_list_send_personalises_and_a_550_fails_one_recipient(smtp_config, any_store, sample_issue, smtp_server):
+    ids = add_people(any_store, 4)
     smtp_server.refuse["p002@example.org"] = "550 5.1.1 No such user"
-    report = send(smtp_config, store, sample_issue)
+    report = send(smtp_config, any_store, sample_issue)
     assert report.ledger["sent"] == 3 and report.ledger["failed"] == 1
-    assert ledger_of(store, report.campaign_id)["p002@example.org"] == ("failed", "550 5.1.1 No such user")
+    assert ledger_of(any_store, report.campaign_id)["p002@example.org"] == ("failed", "550 5.1.1 No such user")
     msg = next(m for m in smtp_server.messages if m["To"] == "p001@example.org")
     header_url = msg["List-Unsubscribe"].strip("<>")
     assert read_token(SECRET, header_url.rsplit("/", 1)[1]) == (ids[1], report.campaign_id)
@@ -169,7 +169,7 @@ def test_smtp_list_send_personalises_and_a_550_fails_one_recipient(smtp_config, 
     assert "Name1" in msg.get_body(("plain",)).get_content()
 
     del smtp_server.refuse["p002@example.org"]
-    report = send(smtp_config, store, sample_issue, retry_failed=True)
+    report = send(smtp_config, any_store, sample_issue, retry_failed=True)
     assert report.ledger["sent"] == 4
     assert sorted(m["To"] for m in smtp_server.messages) == [f"p{i:03d}@example.org" for i in range(4)]
 
