@@ -31,8 +31,9 @@ bench: venv
 	$(PY) bench/run.py $(BENCH)
 
 lint: venv
-	$(VENV)/bin/ruff check pain_news tests || true
-	$(VENV)/bin/mypy || true
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/ruff check pain_news
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf build outbox archive tests/artifacts .pytest_cache
