@@ -122,6 +122,25 @@ def is_relative(url: str) -> bool:
     return not parts.scheme and not parts.netloc and not url.startswith(("#", "/"))
 
 
+def local_path(folder: Path, target: str) -> Path | None:
+    """The file a relative target names, or None when it leaves `folder` (`../`, or a symlink out).
+
+    Resolving first means `images/../x.png` is fine while `../../private/notes.txt` is not: a build,
+    the archive and the preview server copy or serve these files, so they must stay in the issue.
+    """
+    root = folder.resolve()
+    path = (root / target.split("#")[0].split("?")[0]).resolve()
+    return path if path.is_relative_to(root) else None
+
+
+def line_containing(source: str, needle: str) -> int | None:
+    """1-based line of the first line of `source` containing `needle`."""
+    for number, line in enumerate(source.splitlines(), start=1):
+        if needle in line:
+            return number
+    return None
+
+
 def markdown_targets(source: str) -> list[str]:
     """Every link and image target in a markdown source."""
     from pain_news.markdown import parser
@@ -180,6 +199,8 @@ def load_issue(folder: Path, public_url: str = "") -> Issue:
 
     paths = _piece_paths(folder, toml_path, meta.get("sections"))
     pieces = tuple(load_piece(path, asset_base) for path in paths)
+    for piece in pieces:
+        _refuse_outside_targets(folder, piece)
     intro = render_markdown(meta["intro"]) if meta.get("intro") else None
     return Issue(
         folder=folder,
@@ -193,6 +214,15 @@ def load_issue(folder: Path, public_url: str = "") -> Issue:
         intro=intro,
         draft=bool(meta.get("draft", False)),
     )
+
+
+def _refuse_outside_targets(folder: Path, piece: Piece) -> None:
+    for target in markdown_targets(piece.source):
+        if target and is_relative(target) and local_path(folder, target) is None:
+            raise IssueError(
+                f"{target} is outside the issue folder", path=piece.path, line=line_containing(piece.source, target),
+                hint="copy the file into the issue folder and link it by its name",
+            )
 
 
 def _read_issue_toml(path: Path) -> dict[str, Any]:
@@ -306,6 +336,9 @@ def _image(data: dict[str, Any], path: Path, source: str, asset_base: str) -> Im
             path=path, line=_line_of(source, "image"),
         )
     local = path.parent / src if is_relative(src) else None
+    if local is not None and local_path(path.parent, src) is None:
+        raise IssueError(f"image {src} is outside the issue folder", path=path, line=_line_of(source, "image"),
+                         hint="copy the image into the issue folder and name it relative to it")
     if local is not None and not local.is_file():
         raise IssueError(f"image not found: {src}", path=path, line=_line_of(source, "image"))
     return Image(src=src, alt=alt, path=local, url=asset_url(asset_base, src))

@@ -51,6 +51,12 @@ SOURCE_CASES = [
     ("relative-link-missing", {"01-article.md": article("Get the [handout](handout.pdf).")},
      "missing-file", "error", "01-article.md", 6),
     ("relative-image-missing", {"01-article.md": article("![A walk](walk.png)")}, "missing-file", "error", "01-article.md", 6),
+    ("link-outside-the-folder", {"01-article.md": article("See [notes](../../private/notes.txt)."),
+                                 "../../private/notes.txt": "private"}, "outside-folder", "error", "01-article.md", 6),
+    ("image-outside-the-folder", {"01-article.md": article("Walk.\n\n![Notes](../walk.png)"), "../walk.png": b"\x89PNG"},
+     "outside-folder", "error", "01-article.md", 8),
+    ("front-matter-image-outside-the-folder", {"01-article.md": article("Walk.", "image: ../walk.png\nimage_alt: A walk\n"),
+                                               "../walk.png": b"\x89PNG"}, "outside-folder", "error", "01-article.md", 4),
     ("spotlight-missing-section", {"02-spotlight.md": SPOTLIGHT.replace("## Symptoms\n\n- Pain down one leg\n\n", "")},
      "spotlight-section", "error", "02-spotlight.md", 9),
     ("spotlight-empty-section", {"02-spotlight.md": SPOTLIGHT.replace("- Pain down one leg\n", "")},
@@ -319,3 +325,48 @@ def test_tag_in_the_subject_is_caught_in_the_output(config, make_issue):
     folder = make_issue(files={"issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "News for {{ first_name }}")})
     [finding] = found(check_issue(config, folder), "placeholder")
     assert "{{ first_name }}" in finding.message and finding.path.name == "email.html"
+
+
+def test_a_symlink_out_of_the_issue_folder_is_an_error(config, make_issue, project):
+    folder = make_issue(files={"01-article.md": article("See [the settings](settings.txt).")})
+    (folder / "settings.txt").symlink_to(project / "pain-news.toml")
+    report = run_check(config, folder)
+    assert [(f.code, f.path.name, f.line) for f in report.errors] == [("outside-folder", "01-article.md", 6)]
+
+
+def test_check_names_file_and_line_of_a_target_outside_the_folder(run_cli, make_issue):
+    folder = make_issue(files={"01-article.md": article("See [notes](../../private/notes.txt)."),
+                               "../../private/notes.txt": "private"})
+    result = run_cli("check", str(folder), ok=False)
+    assert result.exit_code == 1
+    assert ("issues/2027-03-spring/01-article.md:6: error [outside-folder] link ../../private/notes.txt is outside "
+            "the issue folder") in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_size_is_measured_with_the_longest_values_the_store_accepts(config):
+    import html
+    import string
+
+    from pain_news.store import MAX_NAME, check_email
+
+    values = largest_values(config)
+    # The character that grows most when HTML-escaped, so no stored name can make a bigger copy.
+    worst = max(len(html.escape(c, quote=True).encode()) for c in string.printable + "é€😀")
+    for key in ("first_name", "last_name"):
+        assert len(values[key]) == MAX_NAME
+        assert len(html.escape(values[key], quote=True).encode()) == worst * MAX_NAME
+    assert check_email(values["email"]) == values["email"] and len(values["email"]) == 254
+    local = values["email"].split("@")[0]
+    assert len(local) == 64 and len(html.escape(local, quote=True).encode()) == worst * 64
+
+
+def test_a_malformed_http_answer_is_not_checked_instead_of_a_crash(config, make_issue, link_server):
+    from pain_news.checks.links import check_link
+
+    url = f"{link_server.url}/not-http"
+    assert check_link(url).status == "not checked"
+    folder = make_issue(files={"01-article.md": article(f"See [the guide]({url}).")})
+    report = run_check(config, folder, links=True)
+    assert [(r.status, r.detail) for r in report.links if r.url == url] == [("not checked", "not an HTTP answer (BadStatusLine)")]
+    assert report.errors == [] and found(report.findings, "links-not-checked")

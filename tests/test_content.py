@@ -77,3 +77,46 @@ def test_bad_issue_gives_clear_error_with_location(case, message, line):
     assert str(BAD / case) in str(err.value)
     if line is not None:
         assert err.value.line == line
+
+
+def _issue_linking(tmp_path, body_or_front: str, *, front: bool = False):
+    """A copy of the sample in tmp_path/issues/x whose article links (or shows, in front matter) a target."""
+    folder = tmp_path / "issues" / "x"
+    shutil.copytree(SAMPLE_ISSUE, folder)
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "notes.txt").write_text("private")
+    md = folder / "02-winter-activity.md"
+    text = md.read_text()
+    if front:
+        text = text.replace("layout: half\n", f"layout: half\n{body_or_front}\n")
+    else:
+        text = text.replace("Cold weather", f"{body_or_front} Cold weather")
+    md.write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize("case, snippet, line", [
+    ("markdown-link", "See [notes](../../private/notes.txt).", 8),
+    ("markdown-image", "![Notes](../../private/notes.txt)", 8),
+    ("front-matter-image", "image: ../../private/notes.txt\nimage_alt: Notes", 6),
+])
+def test_targets_outside_the_issue_folder_are_refused_with_file_and_line(tmp_path, case, snippet, line):
+    folder = _issue_linking(tmp_path, snippet, front=case.startswith("front"))
+    with pytest.raises(IssueError) as err:
+        load_issue(folder)
+    assert "../../private/notes.txt is outside the issue folder" in str(err.value)
+    assert err.value.path == folder / "02-winter-activity.md"
+    assert err.value.line == line
+
+
+def test_a_symlink_that_leaves_the_issue_folder_is_refused(tmp_path):
+    folder = _issue_linking(tmp_path, "See [notes](notes.txt).")
+    (folder / "notes.txt").symlink_to(tmp_path / "private" / "notes.txt")
+    with pytest.raises(IssueError, match="notes.txt is outside the issue folder"):
+        load_issue(folder)
+
+
+def test_dot_dot_that_stays_inside_the_issue_folder_is_fine(tmp_path):
+    folder = _issue_linking(tmp_path, "See [notes](images/../notes.txt).")
+    (folder / "notes.txt").write_text("fine")
+    assert load_issue(folder).assets == ["images/../notes.txt"]

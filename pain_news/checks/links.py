@@ -7,6 +7,7 @@ turn every link red.
 
 from __future__ import annotations
 
+import http.client
 import re
 import urllib.error
 import urllib.request
@@ -50,6 +51,9 @@ def check_link(url: str, timeout: float = TIMEOUT) -> LinkResult:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         return LinkResult(url, "not checked", str(reason) or type(reason).__name__)
+    except http.client.HTTPException as exc:
+        # An answer that is not HTTP (BadStatusLine from an SSH port, a broken proxy) is no verdict on the link.
+        return LinkResult(url, "not checked", f"not an HTTP answer ({type(exc).__name__})")
     return LinkResult(url, "broken" if status >= 400 else "ok", str(status))
 
 

@@ -18,7 +18,7 @@ from markdown_it.token import Token
 
 from pain_news import placeholders
 from pain_news.checks import Finding, error, warning
-from pain_news.content import KINDS, SPOTLIGHT_SECTIONS, is_relative, split_front_matter
+from pain_news.content import KINDS, SPOTLIGHT_SECTIONS, is_relative, local_path, split_front_matter
 from pain_news.errors import IssueError
 from pain_news.markdown import parser, protect_tags
 
@@ -210,8 +210,11 @@ def _check_url(scan: SourceScan, kind: str, url: str, path: Path, line: int, *, 
         scan.findings.append(warning("plain-http", f"{label} uses plain http://: {url}", path, line,
                                      "use https:// if the site supports it"))
     if is_relative(url):
-        local = path.parent / url.split("#")[0].split("?")[0]
-        if not local.is_file():
+        local = local_path(path.parent, url)
+        if local is None:
+            scan.findings.append(error("outside-folder", f"{label} {url} is outside the issue folder", path, line,
+                                       "copy the file into the issue folder and link it by its name"))
+        elif not local.is_file():
             scan.findings.append(error("missing-file", f"{label} {url} does not exist in the issue folder", path, line,
                                        f"add {local.name} to the issue folder or fix the name"))
         elif kind == "image" and local.stat().st_size > IMAGE_MAX_BYTES:
