@@ -67,7 +67,8 @@ def build_archive(config: Config, out_path: Path | None = None) -> ArchiveResult
     pages["feed.xml"] = atom_feed(config, issues)
     copies = {f"{issue.slug}/{asset}": issue.folder / asset for issue in issues for asset in issue.assets}
     out = (out_path or config.resolve(config.build.archive_out)).resolve()
-    write_tree(out, pages, copies)
+    protected = {"issues folder": config.resolve(config.build.issues), "templates folder": config.templates_dir}
+    write_tree(out, pages, copies, kind="archive", protected=protected)
     return ArchiveResult(out=out, issues=tuple(issues), drafts=tuple(drafts))
 
 

@@ -1,7 +1,9 @@
 """Build one issue into a folder: email.html, email.txt, web.html, meta.json and the issue's files.
 
 Output is written to a sibling temporary folder and swapped into place, so an error never
-leaves half-written output, and the same sources always give the same bytes.
+leaves half-written output, and the same sources always give the same bytes. A marker file
+(`.pain-news-build`) says the folder is ours: only such a folder (or an empty one) is ever replaced,
+and never one that is, holds or sits in the sources (issue, issues/, templates/).
 """
 
 from __future__ import annotations
@@ -10,16 +12,28 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pain_news.config import Config
-from pain_news.content import Issue, is_relative, load_issue, markdown_targets
-from pain_news.errors import IssueError
+from pain_news.content import Issue, is_relative, line_containing, load_issue, markdown_targets
+from pain_news.errors import IssueError, PainNewsError
 from pain_news.render import Rendered, render_issue
 
 OUTPUT_FILES = ("email.html", "email.txt", "web.html", "meta.json")
+
+
+def marker_name(kind: str) -> str:
+    """The file that marks a folder as written by `pain-news <kind>` (build or archive)."""
+    return f".pain-news-{kind}"
+
+
+def marker_text(kind: str) -> str:
+    # Fixed text (no date, no version): the same sources must give the same bytes.
+    return (f"This folder was written by 'pain-news {kind}', which replaces all of it on the next run.\n"
+            "Keep nothing else here.\n")
 
 
 @dataclass(frozen=True)
@@ -62,15 +76,8 @@ def ensure_assets_exist(issue: Issue) -> None:
                 raise IssueError(
                     f"file not found: {local} (relative links and images must be in the issue folder)",
                     path=piece.path,
-                    line=_line_containing(piece.source, target),
+                    line=line_containing(piece.source, target),
                 )
-
-
-def _line_containing(source: str, needle: str) -> int | None:
-    for number, line in enumerate(source.splitlines(), start=1):
-        if needle in line:
-            return number
-    return None
 
 
 def make_meta(issue: Issue, rendered: Rendered, warnings: tuple[str, ...]) -> dict[str, Any]:
@@ -102,25 +109,36 @@ def build_issue(config: Config, issue_dir: Path, out_path: Path | None = None, w
         "web.html": rendered.web_html,
         "meta.json": json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
     }
-    write_build(out, files, issue)
+    write_build(out, files, issue, {"issues folder": config.resolve(config.build.issues), "templates folder": config.templates_dir})
     return BuildResult(issue=issue, rendered=rendered, out=out, meta=meta, warnings=warnings)
 
 
-def write_build(out: Path, files: dict[str, str], issue: Issue) -> None:
+def write_build(out: Path, files: dict[str, str], issue: Issue, protected: Mapping[str, Path]) -> None:
     """Write into a temporary sibling folder, then swap it in; the old build survives any error."""
-    write_tree(out, files, {asset: issue.folder / asset for asset in issue.assets})
+    copies = {asset: issue.folder / asset for asset in issue.assets}
+    write_tree(out, files, copies, kind="build", protected={"issue folder": issue.folder, **protected})
 
 
-def write_tree(out: Path, files: dict[str, str], copies: dict[str, Path]) -> None:
-    """Write text `files` and copy `copies` (relative name → source file) into a fresh `out`, atomically."""
+def write_tree(
+    out: Path, files: dict[str, str], copies: dict[str, Path], *, kind: str, protected: Mapping[str, Path]
+) -> None:
+    """Write text `files` and copy `copies` (relative name → source file) into a fresh `out`, atomically.
+
+    `out` must be empty, missing, or marked as written by `pain-news <kind>`, and must not be, hold
+    or sit in any `protected` folder (label → folder); every name must land inside it.
+    """
+    out = out.resolve()
+    check_out(out, kind, protected)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        (tmp / marker_name(kind)).write_text(marker_text(kind), encoding="utf-8", newline="\n")
         for name, text in files.items():
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / name).write_text(text, encoding="utf-8", newline="\n")
+            dest = _inside(tmp, name)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(text, encoding="utf-8", newline="\n")
         for name, source in copies.items():
-            dest = tmp / name
+            dest = _inside(tmp, name)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, dest)
         swap_in(tmp, out)
@@ -129,14 +147,46 @@ def write_tree(out: Path, files: dict[str, str], copies: dict[str, Path]) -> Non
         raise
 
 
+def _inside(tmp: Path, name: str) -> Path:
+    """`tmp / name`, refused when `name` (`../x`, `/etc/x`) would land outside `tmp`."""
+    dest = (tmp / name).resolve()
+    if not dest.is_relative_to(tmp.resolve()) or dest == tmp.resolve():
+        raise IssueError(f"refusing to write {name}: it is outside the output folder",
+                         hint="relative links and images must name files inside the issue folder")
+    return dest
+
+
+def check_out(out: Path, kind: str, protected: Mapping[str, Path]) -> None:
+    """Refuse an output folder that would destroy someone's files (see the module docstring)."""
+    named = [(folder.resolve(), label) for label, folder in protected.items()]
+    relations = (
+        ("is the", lambda folder: out == folder),
+        ("is inside the", lambda folder: out.is_relative_to(folder)),
+        ("contains the", lambda folder: folder.is_relative_to(out)),
+    )
+    for relation, test in relations:
+        for folder, label in named:
+            if test(folder):
+                raise PainNewsError(
+                    f"refusing to write the {kind} into {out}: it {relation} {label} {folder}",
+                    hint="choose an --out folder of its own, outside the issues and templates (the default is fine)",
+                )
+    if out.exists() and not out.is_dir():
+        raise PainNewsError(f"refusing to replace {out}: it is a file, not a folder", hint="choose another --out folder")
+    if out.is_dir() and not (out / marker_name(kind)).is_file() and any(out.iterdir()):
+        raise PainNewsError(
+            f"refusing to replace {out}: it is not empty and was not written by pain-news {kind} "
+            f"(no {marker_name(kind)} file in it)",
+            hint="choose another --out folder, or empty or remove this one yourself",
+        )
+
+
 def swap_in(tmp: Path, out: Path) -> None:
     """Replace the folder `out` with the finished folder `tmp` (a sibling), keeping the old one until then."""
     os.chmod(tmp, 0o755)
     old = None
     if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
+        old = tmp.with_name(tmp.name + ".old")  # as unique as tmp itself: never a folder of someone else's
         out.rename(old)
     tmp.rename(out)
     if old is not None:

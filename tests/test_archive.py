@@ -43,7 +43,7 @@ def test_archive_lists_issues_newest_first_and_skips_drafts(run_cli, archive_pro
     assert order == sorted(order)
     assert "2027-09-autumn" not in index and "draft" not in index
     assert not (out / "2027-09-autumn").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["2026-12-winter", "2027-03-spring", "2027-06-summer", "feed.xml",
+    assert sorted(p.name for p in out.iterdir()) == [".pain-news-archive", "2026-12-winter", "2027-03-spring", "2027-06-summer", "feed.xml",
                                                        "index.html", "latest"]
 
 
@@ -120,3 +120,49 @@ def test_archive_with_a_broken_issue_fails_and_keeps_the_old_site(run_cli, archi
     assert result.exit_code == 1
     assert "01-article.md:1: missing YAML front matter" in result.stderr
     assert files_of(out) == before
+
+
+# --- the archive replaces only its own folder, and writes only inside it --------------------------------
+
+@pytest.mark.parametrize("out, relation", [
+    ("issues", "is the issues folder"),
+    ("issues/2026-12-winter", "is inside the issues folder"),
+    ("templates", "is the templates folder"),
+    (".", "contains the issues folder"),
+])
+def test_archive_refuses_an_output_folder_in_or_around_the_sources(run_cli, archive_project, out, relation):
+    before = files_of(archive_project)
+    result = run_cli("archive", "--out", out, ok=False)
+    assert result.exit_code == 1
+    assert f"Error: refusing to write the archive into {(archive_project / out).resolve()}: it {relation}" in result.stderr
+    assert files_of(archive_project) == before
+
+
+def test_archive_refuses_to_replace_a_folder_it_did_not_write(run_cli, archive_project, sample_issue, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "keep.txt").write_text("mine")
+    result = run_cli("archive", "--out", str(site), ok=False)
+    assert result.exit_code == 1
+    assert f"Error: refusing to replace {site}: it is not empty and was not written by pain-news archive" in result.stderr
+    assert files_of(site) == {"keep.txt": b"mine"}
+    # A build folder is not an archive folder either.
+    run_cli("build", str(sample_issue), "--out", str(tmp_path / "built"))
+    before = files_of(tmp_path / "built")
+    assert run_cli("archive", "--out", str(tmp_path / "built"), ok=False).exit_code == 1
+    assert files_of(tmp_path / "built") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["built", "project", "site"]
+
+
+def test_archive_of_an_issue_linking_outside_its_folder_fails_and_writes_nothing(run_cli, archive_project, tmp_path):
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "notes.txt").write_text("private")
+    md = archive_project / "issues" / "2027-06-summer" / "01-article.md"
+    # From issues/2027-06-summer/, this names tmp_path/private/notes.txt, a sibling of the project.
+    md.write_text(md.read_text() + "\nSee [notes](../../../private/notes.txt).\n")
+    out = tmp_path / "site"
+    result = run_cli("archive", "--out", str(out), ok=False)
+    assert result.exit_code == 1
+    assert "01-article.md:8: ../../../private/notes.txt is outside the issue folder" in result.stderr
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["private", "project"]

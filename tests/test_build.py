@@ -11,7 +11,7 @@ from tests.fixtures.core import BAD
 def test_build_writes_all_outputs(config, sample_issue, tmp_path):
     result = build_issue(config, sample_issue, tmp_path / "out")
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["email.html", "email.txt", "meta.json", "web.html"]
+    assert names == [".pain-news-build", "email.html", "email.txt", "meta.json", "web.html"]
     meta = json.loads((tmp_path / "out" / "meta.json").read_text())
     assert meta["subject"] == "Pain after back surgery? You have options"
     assert meta["sizes"]["email.html"] == len((tmp_path / "out" / "email.html").read_bytes())
@@ -85,3 +85,80 @@ def test_misspelled_template_variable_names_template_and_line(config, sample_iss
         build_issue(config, sample_issue, tmp_path / "out")
     assert "footer.mjml.j2" in str(err.value)
     assert "postal_adress" in str(err.value)
+
+
+# --- outputs stay in their folder, and only pain-news's own folders are replaced --------------------
+
+def snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_build_marks_its_folder_with_a_deterministic_marker(config, sample_issue, tmp_path):
+    build_issue(config, sample_issue, tmp_path / "a")
+    build_issue(config, sample_issue, tmp_path / "b")
+    assert (tmp_path / "a" / ".pain-news-build").read_bytes() == (tmp_path / "b" / ".pain-news-build").read_bytes()
+    assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+
+
+def test_a_link_outside_the_issue_folder_fails_the_build_with_file_and_line(run_cli, sample_issue, project, tmp_path):
+    (project / "private").mkdir()
+    (project / "private" / "notes.txt").write_text("private")
+    md = sample_issue / "02-winter-activity.md"
+    md.write_text(md.read_text().replace("Cold weather", "See [notes](../../private/notes.txt). Cold weather"))
+    for force in ([], ["--force"]):
+        result = run_cli("build", str(sample_issue), "--out", str(tmp_path / "out"), *force, ok=False)
+        assert result.exit_code == 1
+        assert "02-winter-activity.md:8: ../../private/notes.txt is outside the issue folder" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert not (tmp_path / "out").exists() and not (tmp_path / "private").exists()
+
+
+@pytest.mark.parametrize("out, relation", [
+    ("issues/2026-12-winter", "is the issue folder"),
+    ("issues/2026-12-winter/out", "is inside the issue folder"),
+    ("issues", "is the issues folder"),
+    ("issues/elsewhere", "is inside the issues folder"),
+    ("templates/out", "is inside the templates folder"),
+    (".", "contains the issue folder"),
+])
+def test_build_refuses_an_output_folder_in_or_around_the_sources(run_cli, sample_issue, project, out, relation):
+    before = snapshot(project)
+    result = run_cli("build", str(sample_issue), "--out", out, ok=False)
+    assert result.exit_code == 1
+    assert f"Error: refusing to write the build into {(project / out).resolve()}: it {relation}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(project) == before  # sources untouched, nothing added
+
+
+def test_build_refuses_to_replace_a_folder_it_did_not_write(run_cli, sample_issue, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "keep.txt").write_text("mine")
+    result = run_cli("build", str(sample_issue), "--out", str(site), ok=False)
+    assert result.exit_code == 1
+    assert f"Error: refusing to replace {site}: it is not empty and was not written by pain-news build" in result.stderr
+    assert snapshot(site) == {"keep.txt": b"mine"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "site"]  # no temp folders left
+
+
+def test_build_fills_an_empty_folder_and_replaces_its_own(config, sample_issue, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    build_issue(config, sample_issue, out)
+    (out / "stale.txt").write_text("from an older build")
+    build_issue(config, sample_issue, out)
+    assert not (out / "stale.txt").exists() and (out / "email.html").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "project"]
+
+
+@pytest.mark.parametrize("name", ["../escape.txt", "a/../../escape.txt", "/tmp/escape.txt"])
+def test_write_tree_refuses_a_destination_outside_its_folder(tmp_path, name):
+    from pain_news.build import write_tree
+
+    source = tmp_path / "source.txt"
+    source.write_text("x")
+    for files, copies in (({name: "x"}, {}), ({}, {name: source})):
+        with pytest.raises(IssueError, match="outside the output folder"):
+            write_tree(tmp_path / "out", files, copies, kind="build", protected={})
+        assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source.txt"]

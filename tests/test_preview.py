@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import struct
 import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -27,13 +29,44 @@ def test_preview_serves_page_email_text_and_version(config, sample_issue):
         assert httpx.get(f"{url}/version").json() == {"version": 1}
 
 
+NOT_SERVED = b"not found: the preview serves only the files the issue uses"
+
+
+def raw_get(url: str, path: str) -> tuple[int, bytes]:
+    """GET `path` exactly as written: httpx (like browsers) would resolve '..' before sending it."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def test_preview_serves_only_the_issues_own_files(config, make_issue):
     folder = make_issue(files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![A short walk](walk.png)\n",
                                "walk.png": b"\x89PNG-test", "notes.txt": "private"})
     with running(config, folder) as url:
         assert httpx.get(f"{url}/issue/walk.png").content == b"\x89PNG-test"
-        assert httpx.get(f"{url}/issue/notes.txt").status_code == 404
-        assert httpx.get(f"{url}/issue/../../pain-news.toml").status_code == 404
+        assert raw_get(url, "/issue/notes.txt") == (404, NOT_SERVED)
+        # These reach the asset route itself (its own 404 body, not the router's "Not Found").
+        for path in ("/issue/../../pain-news.toml", "/issue/..%2F..%2Fpain-news.toml", "/issue//etc/passwd"):
+            assert raw_get(url, path) == (404, NOT_SERVED), path
+
+
+@pytest.mark.parametrize("how", ["dot-dot link", "symlink out"])
+def test_preview_never_serves_a_file_outside_the_issue_even_when_linked(config, make_issue, project, how):
+    if how == "dot-dot link":
+        folder = make_issue(files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n[Settings](../../pain-news.toml)\n"})
+        path = "/issue/../../pain-news.toml"
+    else:
+        folder = make_issue(files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![A walk](walk.png)\n"})
+        (folder / "walk.png").symlink_to(project / "pain-news.toml")
+        path = "/issue/walk.png"
+    with running(config, folder) as url:
+        assert raw_get(url, path) == (404, NOT_SERVED)
+        assert "outside the issue folder" in httpx.get(f"{url}/").text  # the editor is told why
 
 
 def test_preview_of_a_broken_issue_shows_the_findings(config, make_issue):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from pain_news.content import local_path
 from pain_news.preview import WIDTHS, PreviewState
 from pain_news.web.pages import page
+
+NOT_SERVED = "not found: the preview serves only the files the issue uses"
 
 
 def preview_app(state: PreviewState) -> Starlette:
@@ -40,11 +41,13 @@ def preview_app(state: PreviewState) -> Starlette:
         return PlainTextResponse(state.current().email_text, headers={"Cache-Control": "no-store"})
 
     async def asset(request: Request) -> Response:
-        # Only files the issue itself uses are served, so the server exposes nothing else on disk.
+        # Only files the issue itself uses, and only inside its folder (content refuses `../` and
+        # symlinks out; checked again here), so the server exposes nothing else on disk.
         name = request.path_params["name"]
-        if name not in state.current().assets:
-            return PlainTextResponse("not found", status_code=404)
-        return FileResponse(Path(state.folder, name))
+        path = local_path(state.folder, name) if name in state.current().assets else None
+        if path is None or not path.is_file():
+            return PlainTextResponse(NOT_SERVED, status_code=404)
+        return FileResponse(path)
 
     return Starlette(routes=[
         Route("/", index),
