@@ -167,18 +167,29 @@ def check_out(out: Path, kind: str, protected: Mapping[str, Path]) -> None:
     for relation, test in relations:
         for folder, label in named:
             if test(folder):
+                which = "" if out == folder else f" {folder}"
                 raise PainNewsError(
-                    f"refusing to write the {kind} into {out}: it {relation} {label} {folder}",
+                    f"refusing to write the {kind} into {out}: it {relation} {label}{which}",
                     hint="choose an --out folder of its own, outside the issues and templates (the default is fine)",
                 )
     if out.exists() and not out.is_dir():
         raise PainNewsError(f"refusing to replace {out}: it is a file, not a folder", hint="choose another --out folder")
-    if out.is_dir() and not (out / marker_name(kind)).is_file() and any(out.iterdir()):
+    if out.is_dir() and not (out / marker_name(kind)).is_file() and any(out.iterdir()) and not _unmarked_build(out, kind):
         raise PainNewsError(
             f"refusing to replace {out}: it is not empty and was not written by pain-news {kind} "
             f"(no {marker_name(kind)} file in it)",
             hint="choose another --out folder, or empty or remove this one yourself",
         )
+
+
+def _unmarked_build(out: Path, kind: str) -> bool:
+    """A build from before the marker existed: the four outputs and the assets its meta.json lists, nothing else."""
+    try:
+        assets = json.loads((out / "meta.json").read_text(encoding="utf-8"))["assets"]
+        found = {str(p.relative_to(out)) for p in out.rglob("*") if not p.is_dir()}
+        return kind == "build" and set(OUTPUT_FILES) <= found <= {*OUTPUT_FILES, *assets}
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def swap_in(tmp: Path, out: Path) -> None:

@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from pain_news.build import build_issue
-from pain_news.errors import IssueError, TemplateError
+from pain_news.errors import IssueError, PainNewsError, TemplateError
 from tests.fixtures.core import BAD
 
 
@@ -162,3 +162,16 @@ def test_write_tree_refuses_a_destination_outside_its_folder(tmp_path, name):
             write_tree(tmp_path / "out", files, copies, kind="build", protected={})
         assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "out").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source.txt"]
+
+
+def test_a_build_from_before_the_marker_is_replaced_but_not_with_foreign_files(config, sample_issue, tmp_path):
+    out = tmp_path / "out"
+    build_issue(config, sample_issue, out)
+    (out / ".pain-news-build").unlink()  # as older versions wrote it
+    build_issue(config, sample_issue, out)
+    assert (out / ".pain-news-build").is_file()
+    (out / ".pain-news-build").unlink()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(PainNewsError, match="not written by pain-news build"):
+        build_issue(config, sample_issue, out)
+    assert (out / "keep.txt").read_text() == "mine"
