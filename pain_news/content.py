@@ -245,7 +245,10 @@ def _piece_paths(folder: Path, toml_path: Path, sections: Any) -> list[Path]:
         raise IssueError("sections must be a non-empty list of file names", path=toml_path)
     paths = []
     for name in sections:
-        path = folder / (name if name.endswith(".md") else name + ".md")
+        file_name = name if name.endswith(".md") else name + ".md"
+        path = folder / file_name
+        if local_path(folder, file_name) is None:
+            raise IssueError(f"sections names '{name}', which is outside the issue folder", path=toml_path)
         if not path.is_file():
             raise IssueError(f"sections names '{name}', but {path.name} does not exist", path=toml_path)
         paths.append(path)

@@ -327,6 +327,14 @@ def test_tag_in_the_subject_is_caught_in_the_output(config, make_issue):
     assert "{{ first_name }}" in finding.message and finding.path.name == "email.html"
 
 
+def test_sections_naming_a_piece_outside_the_folder_is_an_error(config, make_issue):
+    folder = make_issue(files={"issue.toml": ISSUE_TOML + 'sections = ["01-article", "../02-other"]\n',
+                               "../02-other.md": article("Walk.")})
+    [finding] = run_check(config, folder).errors
+    assert (finding.code, finding.path.name, finding.line) == ("outside-folder", "issue.toml", 6)
+    assert "'../02-other', which is outside the issue folder" in finding.message
+
+
 def test_a_symlink_out_of_the_issue_folder_is_an_error(config, make_issue, project):
     folder = make_issue(files={"01-article.md": article("See [the settings](settings.txt).")})
     (folder / "settings.txt").symlink_to(project / "pain-news.toml")

@@ -120,3 +120,14 @@ def test_dot_dot_that_stays_inside_the_issue_folder_is_fine(tmp_path):
     folder = _issue_linking(tmp_path, "See [notes](images/../notes.txt).")
     (folder / "notes.txt").write_text("fine")
     assert load_issue(folder).assets == ["images/../notes.txt"]
+
+
+def test_sections_cannot_name_a_piece_outside_the_issue_folder(tmp_path):
+    folder = _issue_linking(tmp_path, "")
+    (tmp_path / "issues" / "other.md").write_text((folder / "03-first-visit.md").read_text())
+    toml = folder / "issue.toml"
+    toml.write_text("\n".join(
+        'sections = ["02-winter-activity", "../other"]' if ln.startswith("sections") else ln
+        for ln in toml.read_text().splitlines()) + "\n")
+    with pytest.raises(IssueError, match="sections names '../other', which is outside the issue folder"):
+        load_issue(folder)

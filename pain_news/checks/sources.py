@@ -86,7 +86,7 @@ def scan_sources(folder: Path) -> SourceScan:
         )
         return scan
     _check_issue_toml(scan, meta, text, toml_path)
-    for path in _piece_paths(folder, meta, scan):
+    for path in _piece_paths(folder, meta, text, scan):
         _check_piece(scan, path)
     return scan
 
@@ -120,14 +120,18 @@ def _check_issue_toml(scan: SourceScan, meta: dict[str, Any], text: str, path: P
     _check_tags(scan, text, path)
 
 
-def _piece_paths(folder: Path, meta: dict[str, Any], scan: SourceScan) -> list[Path]:
+def _piece_paths(folder: Path, meta: dict[str, Any], toml_text: str, scan: SourceScan) -> list[Path]:
     sections = meta.get("sections")
     if not isinstance(sections, list):
         return sorted(p for p in folder.glob("*.md") if not p.name.startswith((".", "_")) and p.name.lower() != "readme.md")
     paths = []
     for name in sections:
-        path = folder / (str(name) if str(name).endswith(".md") else f"{name}.md")
-        if path.is_file():
+        file_name = str(name) if str(name).endswith(".md") else f"{name}.md"
+        path = folder / file_name
+        if local_path(folder, file_name) is None:
+            scan.findings.append(error("outside-folder", f"sections names '{name}', which is outside the issue folder",
+                                       scan.toml_path, line_of_key(toml_text, "sections"), "move the piece into the issue folder"))
+        elif path.is_file():
             paths.append(path)
         else:
             scan.findings.append(error("source", f"sections names '{name}', but {path.name} does not exist", scan.toml_path,
