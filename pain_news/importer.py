@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pain_news.models import (
@@ -91,6 +91,7 @@ def import_file(
 ) -> ImportSummary:
     """Import a CSV file as one transaction (rolled back for --dry-run or on any error)."""
     now = now or utcnow()
+    tags = tuple(_clean_tags(tags))  # a bad --tag is refused before anything is read
     text, encoding = decode(path)
     summary = ImportSummary(encoding=encoding, dry_run=dry_run)
     merged = merge_rows(read_rows(path, text), tags, summary)
@@ -99,6 +100,9 @@ def import_file(
     with Session(store.engine) as s:
         s.begin()
         try:
+            # PostgreSQL: an opt-out of an address we do not have yet waits for this import and
+            # then finds the row it added (store.opt_out_address). SQLite: BEGIN IMMEDIATE.
+            store.lock_new_addresses(s)
             for start in range(0, len(rows), CHUNK):
                 _apply_chunk(s, dict(rows[start : start + CHUNK]), source, now, summary)
                 if on_progress is not None:
@@ -113,13 +117,24 @@ def import_file(
     return summary
 
 
-def _apply_chunk(s: Session, chunk: dict[str, Row], source: str, now: dt.datetime, summary: ImportSummary) -> None:
-    keys = list(chunk)
+@dataclass
+class _Known:
+    """What the store holds for one chunk's addresses, read with the rows locked."""
+
+    existing: dict[str, Any]  # email_key -> result row (id, email_key, status, first_name, last_name)
+    suppressed: set[str]
+    tags: dict[int, set[str]]
+
+
+def _read_known(s: Session, keys: list[str]) -> _Known:
+    """Existing rows locked until commit (FOR UPDATE on PostgreSQL), so no opt-out can land between
+    this read and the writes below; on SQLite the import already holds the write lock."""
     existing = {
         r.email_key: r
         for r in s.execute(
             select(Subscriber.id, Subscriber.email_key, Subscriber.status, Subscriber.first_name, Subscriber.last_name)
             .where(Subscriber.email_key.in_(keys))
+            .with_for_update()
         )
     }
     hashes = {email_hash(k): k for k in keys if k not in existing}
@@ -133,15 +148,34 @@ def _apply_chunk(s: Session, chunk: dict[str, Row], source: str, now: dt.datetim
         )
     ):
         known_tags.setdefault(sid, set()).add(tag)
+    return _Known(existing, suppressed, known_tags)
 
+
+# Updates never write `status` unless the file opts the person out, and never touch a row that is
+# opted out by the time they run: an opt-out is never overwritten, whatever was read before.
+_NOT_OPTED_OUT = SUBSCRIBERS.c.status.not_in(OPTED_OUT)
+_UPDATE_NAMES = (
+    update(SUBSCRIBERS).where(SUBSCRIBERS.c.id == bindparam("sid"), _NOT_OPTED_OUT)
+    .values(first_name=bindparam("first"), last_name=bindparam("last"))
+)
+_UPDATE_OPT_OUT = (
+    update(SUBSCRIBERS).where(SUBSCRIBERS.c.id == bindparam("sid"), _NOT_OPTED_OUT)
+    .values(first_name=bindparam("first"), last_name=bindparam("last"), status=bindparam("new_status"),
+            status_changed_at=bindparam("at"), opted_out_at=bindparam("at"), opt_out_method="manual")
+)
+
+
+def _apply_chunk(s: Session, chunk: dict[str, Row], source: str, now: dt.datetime, summary: ImportSummary) -> None:
+    known = _read_known(s, list(chunk))
     new_rows: list[Row] = []
     name_updates: list[dict[str, object]] = []
+    opt_outs: list[dict[str, object]] = []
     new_tags: list[dict[str, object]] = []
     events: list[dict[str, object]] = []
     for key, row in chunk.items():
-        old = existing.get(key)
+        old = known.existing.get(key)
         if old is None:
-            if key in suppressed:
+            if key in known.suppressed:
                 summary.kept_opted_out += 1  # deleted or opted out elsewhere: never re-added
             else:
                 new_rows.append(row)
@@ -151,26 +185,25 @@ def _apply_chunk(s: Session, chunk: dict[str, Row], source: str, now: dt.datetim
             continue
         first = row.first_name or old.first_name
         last = row.last_name or old.last_name
-        added_tags = set(row.tags) - known_tags.get(old.id, set())
+        added_tags = set(row.tags) - known.tags.get(old.id, set())
         changed = first != old.first_name or last != old.last_name or added_tags or row.status
         if not changed:
             summary.unchanged += 1
             continue
         summary.updated += 1
-        update_values: dict[str, object] = {"id": old.id, "first_name": first, "last_name": last,
-                                            "status": old.status, "status_changed_at": now}
+        values: dict[str, object] = {"sid": old.id, "first": first, "last": last}
         if row.status:  # the file itself records an opt-out (e.g. an export from another list)
-            update_values.update(status=row.status, opted_out_at=now, opt_out_method="manual")
+            opt_outs.append({**values, "new_status": row.status, "at": now})
             events.append(_event(old.id, old.status, row.status, now, f"opt-out recorded in {source}"))
         else:
-            del update_values["status_changed_at"]
+            name_updates.append(values)
             events.append(_event(old.id, old.status, old.status, now, f"updated from {source}"))
-        name_updates.append(update_values)
         new_tags.extend({"subscriber_id": old.id, "tag": t} for t in sorted(added_tags))
 
     if name_updates:
-        for group in _by_keys(name_updates):
-            s.execute(update(Subscriber), group)
+        s.execute(_UPDATE_NAMES, name_updates)
+    if opt_outs:
+        s.execute(_UPDATE_OPT_OUT, opt_outs)
     if new_rows:
         s.execute(insert(SUBSCRIBERS), [
             {"email": r.email, "email_key": email_key(r.email), "first_name": r.first_name, "last_name": r.last_name,
@@ -194,11 +227,3 @@ def _apply_chunk(s: Session, chunk: dict[str, Row], source: str, now: dt.datetim
 def _event(sid: int, old: str | None, new: str, now: dt.datetime, detail: str) -> dict[str, object]:
     return {"subscriber_id": sid, "at": now, "old_status": old, "new_status": new, "method": "import",
             "campaign_id": None, "detail": detail}
-
-
-def _by_keys(rows: list[dict[str, object]]) -> list[list[dict[str, object]]]:
-    """Group update parameter sets by their key set: one executemany needs uniform keys."""
-    groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(sorted(row)), []).append(row)
-    return list(groups.values())

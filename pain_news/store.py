@@ -11,13 +11,14 @@ import datetime as dt
 import hashlib
 import itertools
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, overload
 
-from sqlalchemy import Engine, delete, exists, func, insert, select
+from sqlalchemy import Engine, delete, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -29,6 +30,7 @@ from pain_news.models import (
     PENDING,
     STATUSES,
     DeliveryEvent,
+    LedgerEntry,
     Subscriber,
     SubscriberEvent,
     SubscriberTag,
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
 
 MAX_NAME = 200
 MAX_TAG = 100
+# PostgreSQL advisory lock held by whoever may add a new address (import, add) and by an opt-out of
+# an address we do not have yet, so that opt-out waits for the import and then finds the new row.
+_NEW_ADDRESS_LOCK = 0x7061696F
 
 
 @overload
@@ -50,6 +55,23 @@ def utc(moment: None) -> None: ...
 def utc(moment: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back naive datetimes; everything we store is UTC."""
     return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def control_character(value: str) -> str | None:
+    """The first control character in `value` as U+XXXX (NUL, escape, ...), or None."""
+    found = next((ch for ch in value if unicodedata.category(ch) == "Cc"), None)
+    return None if found is None else f"U+{ord(found):04X}"
+
+
+def check_text(label: str, value: str, limit: int) -> str:
+    """A name or tag stripped; StoreError when too long or holding control characters."""
+    value = value.strip()
+    if len(value) > limit:
+        raise StoreError(f"{label} longer than {limit} characters")
+    bad = control_character(value)
+    if bad:
+        raise StoreError(f"{label} contains a control character ({bad})")
+    return value
 
 
 def email_key(email: str) -> str:
@@ -85,6 +107,8 @@ def check_email(email: str) -> str:
     address = email.strip()
     if not address:
         raise StoreError("missing email address")
+    if control_character(address):  # would reach the database (PostgreSQL refuses NUL) or a mail header
+        raise StoreError(f"invalid email address {address!r}: it contains a control character")
     local, at, domain = address.rpartition("@")
     if at and len(address) <= 254 and len(local) <= 64 and _DOT_ATOM.fullmatch(local):
         problem = _domain_error(domain)  # fast path: same verdict as below, ~10x quicker on big imports
@@ -175,14 +199,29 @@ class SubscriberStore:
 
     # ---- lookups -------------------------------------------------------------------------
 
-    def _find(self, s: Session, who: str | int) -> Subscriber:
-        if isinstance(who, int):
-            sub = s.get(Subscriber, who)
-        else:
-            sub = s.scalar(select(Subscriber).where(Subscriber.email_key == email_key(who)))
+    def _find(self, s: Session, who: str | int, *, lock: bool = False) -> Subscriber:
+        """The subscriber; with `lock`, its row stays locked until commit (SELECT ... FOR UPDATE).
+
+        Every status change locks first, so on PostgreSQL a change that commits meanwhile can
+        never be overwritten from a stale read (SQLite's BEGIN IMMEDIATE serialises writers anyway).
+        """
+        sub = self._lookup(s, who, lock=lock)
         if sub is None:
             raise StoreError(f"no subscriber {who!r}", hint="see 'pain-news subscribers list'")
         return sub
+
+    @staticmethod
+    def _lookup(s: Session, who: str | int, *, lock: bool = False) -> Subscriber | None:
+        if isinstance(who, int):
+            return s.get(Subscriber, who, with_for_update=lock or None)
+        query = select(Subscriber).where(Subscriber.email_key == email_key(who))
+        return s.scalar(query.with_for_update() if lock else query)
+
+    @staticmethod
+    def lock_new_addresses(s: Session) -> None:
+        """Serialise adding new addresses with opt-outs of unknown ones (PostgreSQL; SQLite already is)."""
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _NEW_ADDRESS_LOCK})
 
     def get(self, who: str | int) -> SubscriberRecord | None:
         """The subscriber with this address or id, or None."""
@@ -247,6 +286,7 @@ class SubscriberStore:
         now = now or utcnow()
         try:
             with self.session() as s:
+                self.lock_new_addresses(s)
                 existing = s.scalar(select(Subscriber).where(Subscriber.email_key == email_key(address)))
                 if existing is not None:
                     raise StoreError(
@@ -282,13 +322,18 @@ class SubscriberStore:
         """Mark unsubscribed/bounced/complained; idempotent; a complaint outranks an unsubscribe."""
         if status not in OPTED_OUT or method not in OPT_OUT_METHODS:
             raise ValueError(f"bad opt-out {status!r} by {method!r}")
-        now = now or utcnow()
         with self.session() as s:
-            sub = self._find(s, who)
-            if sub.status == status or (sub.status in OPTED_OUT and status == "unsubscribed"):
-                return Change(SubscriberRecord.of(sub), changed=False)
-            self._set_status(s, sub, status, method, now, campaign_id, detail)
-            return Change(SubscriberRecord.of(sub), changed=True)
+            sub = self._find(s, who, lock=True)
+            return self._opt_out(s, sub, status, method, campaign_id, detail, now or utcnow())
+
+    def _opt_out(
+        self, s: Session, sub: Subscriber, status: str, method: str, campaign_id: int | None, detail: str,
+        now: dt.datetime,
+    ) -> Change:
+        if sub.status == status or (sub.status in OPTED_OUT and status == "unsubscribed"):
+            return Change(SubscriberRecord.of(sub), changed=False)
+        self._set_status(s, sub, status, method, now, campaign_id, detail)
+        return Change(SubscriberRecord.of(sub), changed=True)
 
     def unsubscribe(
         self, who: str | int, method: str = "manual", campaign_id: int | None = None, *, now: dt.datetime | None = None
@@ -302,19 +347,31 @@ class SubscriberStore:
             raise StoreError("a reason is required to resubscribe someone who opted out")
         now = now or utcnow()
         with self.session() as s:
-            sub = self._find(s, who)
+            sub = self._find(s, who, lock=True)
             if sub.status == ACTIVE:
                 return Change(SubscriberRecord.of(sub), changed=False)
             self._set_status(s, sub, ACTIVE, "resubscribe", now, detail=reason.strip())
             return Change(SubscriberRecord.of(sub), changed=True)
 
     def delete(self, who: str | int, *, now: dt.datetime | None = None) -> str:
-        """Erase a subscriber and their history, keeping only a hashed address as a suppression."""
+        """Erase a subscriber and their history, keeping only a hashed address as a suppression.
+
+        The send ledger keeps its rows (campaign counts stay right) but not the address: it
+        becomes `deleted:<first 12 hex of the hash>`, also inside provider replies kept there.
+        Delivery events keep only the subscriber id, which names nobody once the row is gone
+        (ids are never reused), and lose their detail (a bounce reply may quote the address).
+        """
         now = now or utcnow()
         with self.session() as s:
-            sub = self._find(s, who)
+            sub = self._find(s, who, lock=True)
             address = sub.email
             self.suppress(s, address, "deleted", now)
+            placeholder = f"deleted:{email_hash(address)[:12]}"
+            spelled = re.compile(re.escape(address), re.IGNORECASE)
+            for entry in s.scalars(select(LedgerEntry).where(LedgerEntry.subscriber_id == sub.id)):
+                entry.email = placeholder
+                entry.reason = spelled.sub(placeholder, entry.reason) if entry.reason else entry.reason
+            s.execute(update(DeliveryEvent).where(DeliveryEvent.subscriber_id == sub.id).values(detail=""))
             s.execute(delete(SubscriberEvent).where(SubscriberEvent.subscriber_id == sub.id))
             s.delete(sub)
             return address
@@ -330,12 +387,20 @@ class SubscriberStore:
         now: dt.datetime | None = None,
     ) -> Change | None:
         """Opt out by address; an address we do not know is suppressed so no import can add it later."""
-        try:
-            return self.opt_out(email, status, method, campaign_id, detail=detail, now=now)
-        except StoreError:
-            with self.session() as s:
-                self.suppress(s, email, f"{method}:{status}", now or utcnow())
-            return None
+        if status not in OPTED_OUT or method not in OPT_OUT_METHODS:
+            raise ValueError(f"bad opt-out {status!r} by {method!r}")
+        now = now or utcnow()
+        with self.session() as s:
+            # An address with a control character cannot be a subscriber (and PostgreSQL refuses NUL).
+            sub = None if control_character(email) else self._lookup(s, email, lock=True)
+            if sub is None and not control_character(email):
+                # An import may be adding this address right now: wait for it, then look again.
+                self.lock_new_addresses(s)
+                sub = self._lookup(s, email, lock=True)
+            if sub is None:
+                self.suppress(s, email, f"{method}:{status}", now)
+                return None
+            return self._opt_out(s, sub, status, method, campaign_id, detail, now)
 
     # ---- signup --------------------------------------------------------------------------
 
@@ -346,7 +411,7 @@ class SubscriberStore:
         address = check_email(email)
         now = now or utcnow()
         with self.session() as s:
-            sub = s.scalar(select(Subscriber).where(Subscriber.email_key == email_key(address)))
+            sub = self._lookup(s, address, lock=True)
             if sub is None:
                 sub = _new_subscriber(address, first_name, last_name, PENDING, "signup", now)
                 s.add(sub)
@@ -368,7 +433,7 @@ class SubscriberStore:
         """Activate after the confirmation link; InvalidToken for stale or unknown requests."""
         now = now or utcnow()
         with self.session() as s:
-            sub = s.get(Subscriber, subscriber_id)
+            sub = self._lookup(s, subscriber_id, lock=True)  # see _find: no stale overwrite
             if sub is None:
                 raise InvalidToken("this confirmation link names nobody", hint="sign up again")
             if sub.status == ACTIVE:
@@ -441,19 +506,14 @@ class SubscriberStore:
 
 
 def _clean_tags(tags: Iterable[str]) -> list[str]:
-    cleaned = sorted({t.strip().lower() for t in tags if t.strip()})
-    for t in cleaned:
-        if len(t) > MAX_TAG:
-            raise StoreError(f"tag longer than {MAX_TAG} characters: {t[:20]!r}...")
-    return cleaned
+    """Tags lower-cased, de-duplicated and sorted; StoreError for one too long or with control characters."""
+    return sorted({check_text(f"tag {t.strip()[:20]!r}", t, MAX_TAG).lower() for t in tags if t.strip()})
 
 
 def _new_subscriber(email: str, first: str, last: str, status: str, source: str, now: dt.datetime) -> Subscriber:
-    for label, value in (("first name", first), ("last name", last)):
-        if len(value) > MAX_NAME:
-            raise StoreError(f"{label} longer than {MAX_NAME} characters")
+    first, last = check_text("first name", first, MAX_NAME), check_text("last name", last, MAX_NAME)
     return Subscriber(
-        email=email, email_key=email_key(email), first_name=first.strip(), last_name=last.strip(), status=status,
+        email=email, email_key=email_key(email), first_name=first, last_name=last, status=status,
         source=source[:300], created_at=now, status_changed_at=now,
     )
 

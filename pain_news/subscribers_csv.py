@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pain_news.errors import StoreError
-from pain_news.store import MAX_NAME, SubscriberRecord, check_email
+from pain_news.store import MAX_NAME, MAX_TAG, SubscriberRecord, check_email, check_text
 
 # Accepted header spellings (compared lower-cased, spaces/dashes as underscores).
 COLUMNS = {
@@ -23,6 +23,7 @@ COLUMNS = {
     "status": "status",
 }
 TAG_SPLIT = re.compile(r"[;,|]")
+LINE_BREAKS = re.compile(r"[\t\r\n\v\f]+")
 OUTPUT_FIELDS = ("email", "first_name", "last_name", "status", "tags", "source", "created_at",
                  "status_changed_at", "opted_out_at", "opt_out_method", "opt_out_campaign_id")
 
@@ -97,15 +98,16 @@ def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
 
         try:
             email = check_email(get("email"))
+            # Line breaks inside a quoted cell (Excel's Alt-Enter) become spaces; any other control
+            # character (NUL, escape, ...) makes the row bad, as does a name or tag that is too long.
+            first = check_text("first name", LINE_BREAKS.sub(" ", get("first_name")), MAX_NAME)
+            last = check_text("last name", LINE_BREAKS.sub(" ", get("last_name")), MAX_NAME)
+            tags = tuple(check_text(f"tag {t.strip()[:20]!r}", t, MAX_TAG)
+                         for t in TAG_SPLIT.split(LINE_BREAKS.sub(" ", get("tags"))) if t.strip())
         except StoreError as exc:
             yield BadRow(line, exc.message)
             continue
-        first, last = get("first_name"), get("last_name")
-        if len(first) > MAX_NAME or len(last) > MAX_NAME:
-            yield BadRow(line, f"name longer than {MAX_NAME} characters")
-            continue
         status = get("status").lower()
-        tags = tuple(t.strip() for t in TAG_SPLIT.split(get("tags")) if t.strip())
         yield Row(line, email, first, last, tags, status if status in ("unsubscribed", "bounced", "complained") else "")
 
 

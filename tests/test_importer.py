@@ -122,3 +122,87 @@ def test_file_without_email_column_is_refused(store, tmp_path):
 
     with pytest.raises(StoreError, match="no 'email' column"):
         import_file(store, write(tmp_path, "name,phone\nAna,555\n"))
+
+
+def test_an_unsubscribe_committed_during_an_import_is_never_overwritten(any_store, tmp_path, monkeypatch):
+    from pain_news import importer
+    from tests.fixtures.store import Race
+
+    any_store.add("ana@example.org", "Ana")
+    race = Race(lambda: any_store.unsubscribe("ana@example.org", "link"))
+    read_known = importer._read_known
+
+    def read_then_race(s, keys):  # the unsubscribe page is used between the import's read and its write
+        known = read_known(s, keys)
+        race.fire()
+        return known
+
+    monkeypatch.setattr(importer, "_read_known", read_then_race)
+    path = write(tmp_path, "email,first_name,tags\nana@example.org,Ana Maria,knee\n")
+    import_file(any_store, path)
+    race.finish()
+    record, events = any_store.history("ana@example.org")
+    assert (record.status, record.opt_out_method) == ("unsubscribed", "link")
+    assert [(e.old_status, e.new_status, e.method) for e in events][-1] == ("active", "unsubscribed", "link")
+
+
+def test_an_opt_out_of_a_new_address_during_its_import_applies_to_the_imported_row(any_store, tmp_path, monkeypatch):
+    from pain_news import importer
+    from tests.fixtures.store import Race
+
+    race = Race(lambda: any_store.opt_out_address("new@example.org", "complained", "webhook"))
+    read_known = importer._read_known
+
+    def read_then_race(s, keys):  # SendGrid reports a complaint while the import adds the address
+        known = read_known(s, keys)
+        race.fire()
+        return known
+
+    monkeypatch.setattr(importer, "_read_known", read_then_race)
+    import_file(any_store, write(tmp_path, "email\nnew@example.org\n"))
+    race.finish()
+    assert any_store.get("new@example.org").status == "complained"
+
+
+def test_database_failure_in_a_later_chunk_saves_nothing(any_store, tmp_path):
+    from sqlalchemy.exc import DBAPIError
+
+    from tests.fixtures.store import refuse_insert_of
+
+    any_store.add("keep@example.org")
+    refuse_insert_of(any_store.engine, "user4321@example.org")  # in the third chunk of 2,000
+    path = write(tmp_path, "email\n" + "".join(f"user{i}@example.org\n" for i in range(5000)))
+    written = []
+    with pytest.raises(DBAPIError, match="refused by the test"):
+        import_file(any_store, path, on_progress=lambda done, total: written.append(done))
+    assert written == [2000, 4000]  # two chunks reached the database before it failed
+    assert emails(any_store) == [("keep@example.org", "active")]
+
+
+@pytest.mark.parametrize("cell, reason", [
+    ("ana\x00@example.org", "invalid email address"),
+    ("ana@example.org,An\x00a", "first name contains a control character (U+0000)"),
+    ("ana@example.org,Ana,Di\x1baz", "last name contains a control character (U+001B)"),
+    ("ana@example.org,Ana,Diaz,kn\x07ee", "contains a control character (U+0007)"),
+    ("ana@example.org,Ana,Diaz," + "k" * 101, "longer than 100 characters"),
+])
+def test_control_characters_and_long_tags_make_a_bad_row_with_its_line(any_store, tmp_path, cell, reason):
+    cells = cell.split(",") + [""] * (4 - len(cell.split(",")))
+    path = write(tmp_path, "email,first_name,last_name,tags\nbo@example.org,Bo,,\n" + ",".join(cells) + "\n")
+    summary = import_file(any_store, path)
+    [bad] = summary.bad_rows
+    assert bad.line == 3 and reason in bad.reason
+    assert [e for e, _ in emails(any_store)] == ["bo@example.org"]
+
+
+def test_line_breaks_inside_a_quoted_name_become_spaces(store, tmp_path):
+    import_file(store, write(tmp_path, 'email,first_name\nana@example.org,"Ana\r\nMaria"\n'))
+    assert store.get("ana@example.org").first_name == "Ana Maria"
+
+
+def test_too_long_tag_option_is_refused_before_anything_is_saved(store, tmp_path):
+    from pain_news.errors import StoreError
+
+    with pytest.raises(StoreError, match="longer than 100 characters"):
+        import_file(store, write(tmp_path, "email\nana@example.org\n"), tags=("t" * 101,))
+    assert emails(store) == []
