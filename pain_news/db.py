@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
 from pain_news.errors import ConfigError, StoreError
 
@@ -25,8 +25,12 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError(f"database.url is not a database URL: {url!r}") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        # Never echo the URL: it may carry the database password.
+        raise ConfigError(
+            "database.url / PAIN_NEWS_DATABASE_URL is not a valid database URL",
+            hint="write sqlite:///subscribers/pain-news.db or postgresql+psycopg://user:password@host:5432/dbname",
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
@@ -56,6 +60,21 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def describe_error(exc: DBAPIError) -> StoreError:
+    """One line for a database failure, without the statement or its parameters (personal data)."""
+    orig = exc.orig
+    if isinstance(exc, OperationalError):  # connection-level: the driver's first line says what
+        first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        return StoreError(f"the subscriber database failed: {first}",
+                          hint="check that the database server is running and reachable; nothing was saved")
+    if isinstance(exc, IntegrityError):
+        return StoreError("the subscriber database refused a conflicting change (another process changed the "
+                          "same subscriber at the same time, or a database rule refused it); nothing was saved",
+                          hint="run the command again")
+    return StoreError(f"the subscriber database refused the operation ({type(orig).__name__}); nothing was saved",
+                      hint="run the command again with --debug for details")
 
 
 def _alembic_config(connection: Connection) -> Any:

@@ -16,10 +16,12 @@ def request_signup(config: Config, store: SubscriberStore, email: str, first_nam
     """Record a signup and mail the confirmation; already-active addresses get no mail.
 
     The caller shows the same answer whatever happened, so the form never reveals who is
-    on the list.
+    on the list. When the email cannot be sent (DeliveryError), the request stays `pending` —
+    never mailed by a list send — and submitting the form again sends a fresh link.
     """
     from pain_news.delivery import send_transactional
 
+    unsubscribe.link_base(config)  # no link can be made: refuse before anything is written
     request = store.request_signup(email, first_name.strip()[:200])
     if not request.send_confirmation:
         return

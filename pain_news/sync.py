@@ -47,27 +47,58 @@ def _client(config: Config) -> Any:
     return sg
 
 
-def _get_all(sg: Any, path: str) -> list[str]:
-    """Every address on one list, page by page (limit/offset) until a short page."""
+def _get(sg: Any, path: str, query: dict[str, int] | None) -> list[Any]:
+    """One GET of /v3/<path>, as the JSON list it answers; DeliveryError with SendGrid's message."""
     from python_http_client.exceptions import HTTPError  # type: ignore[import-untyped]
 
     endpoint = sg.client
     for part in path.split("/"):
         endpoint = endpoint._(part)
+    try:
+        response = endpoint.get(query_params=query) if query else endpoint.get()
+    except HTTPError as exc:  # error.body carries SendGrid's message; str(exc) hides it
+        raise DeliveryError(f"SendGrid refused GET /v3/{path} ({exc.status_code}): {_message(exc.body)}") from None
+    except OSError as exc:
+        raise DeliveryError(f"cannot reach SendGrid for /v3/{path}: {exc}") from None
+    try:
+        page = json.loads(response.body or b"[]")
+    except ValueError:
+        raise DeliveryError(f"SendGrid answered GET /v3/{path} with something that is not JSON") from None
+    if not isinstance(page, list):
+        raise DeliveryError(f"SendGrid answered GET /v3/{path} with {type(page).__name__}, expected a list")
+    return page
+
+
+def _emails(page: list[Any]) -> list[str]:
+    return [item if isinstance(item, str) else str(item.get("email", "")) if isinstance(item, dict) else ""
+            for item in page]
+
+
+def _get_all(sg: Any, path: str) -> list[str]:
+    """Every address on a paginated list (limit/offset) until a short page.
+
+    A page identical to the one before means the server ignored `offset`: stop instead of
+    looping forever (what was read is still applied).
+    """
     emails: list[str] = []
     offset = 0
+    previous: list[Any] | None = None
     while True:
-        try:
-            response = endpoint.get(query_params={"limit": PAGE, "offset": offset})
-        except HTTPError as exc:  # error.body carries SendGrid's message; str(exc) hides it
-            raise DeliveryError(f"SendGrid refused GET /v3/{path} ({exc.status_code}): {_message(exc.body)}") from None
-        except OSError as exc:
-            raise DeliveryError(f"cannot reach SendGrid for /v3/{path}: {exc}") from None
-        page = json.loads(response.body or b"[]")
-        emails += [item if isinstance(item, str) else str(item.get("email", "")) for item in page]
+        page = _get(sg, path, {"limit": PAGE, "offset": offset})
+        if page and page == previous:
+            break
+        emails += _emails(page)
         if len(page) < PAGE:
-            return [e for e in emails if e]
+            break
+        previous = page
         offset += PAGE
+    return [e for e in emails if e]
+
+
+def _get_group(sg: Any, group_id: int) -> list[str]:
+    """The unsubscribes of one ASM group: SendGrid documents this endpoint as returning all of them
+    in one answer (a list of addresses), with no limit/offset paging."""
+    return [e for e in _emails(_get(sg, f"asm/groups/{group_id}/suppressions", None)) if e]
 
 
 def _message(body: bytes | str | None) -> str:
@@ -85,9 +116,10 @@ def sync_suppressions(config: Config, store: SubscriberStore) -> SyncSummary:
     if config.sendgrid.asm_group_id:
         lists.insert(1, (f"asm/groups/{config.sendgrid.asm_group_id}/suppressions", "unsubscribed"))
     summary = SyncSummary()
-    for path, status in lists:
-        emails = _get_all(sg, path)
-        summary.seen[path.rsplit("/", 1)[-1] if "asm" not in path else "group unsubscribes"] = len(emails)
+    for path, status in lists:  # each list applied as soon as it is read: a later failure keeps these
+        group = path.startswith("asm/")
+        emails = _get_group(sg, config.sendgrid.asm_group_id) if group else _get_all(sg, path)
+        summary.seen["group unsubscribes" if group else path.rsplit("/", 1)[-1]] = len(emails)
         for email in emails:
             change = store.opt_out_address(email, status, "sendgrid-sync", detail=f"SendGrid {path}")
             if change is None:

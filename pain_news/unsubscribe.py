@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from pain_news.config import Config
 
 PURPOSES = ("unsubscribe", "confirm")
+_TOKEN = re.compile(r"([0-9]+)\.(-|[0-9]+)\.([A-Za-z0-9_-]+)")
 _SIGNATURE_BYTES = 16  # 128 bits: unforgeable, and keeps the URL short enough for any mail client
 
 
@@ -43,12 +45,12 @@ def read_token(secret: str, token: str, purpose: str = "unsubscribe") -> tuple[i
     """(subscriber_id, campaign_id) from a token; InvalidToken when forged, truncated or malformed."""
     if not secret:
         raise ConfigError("PAIN_NEWS_SECRET_KEY is not set", hint="run 'pain-news init' or add it to .env")
-    parts = token.split(".")
-    if len(parts) != 3 or len(token) > 200:
+    # ASCII digits and base64url only: str.isdigit() accepts '²' and hmac.compare_digest refuses
+    # non-ASCII text with TypeError, so anything else is refused here, as a damaged link.
+    match = _TOKEN.fullmatch(token) if len(token) <= 200 else None
+    if match is None:
         raise InvalidToken("this link is incomplete or damaged")
-    sid, extra, signature = parts
-    if not sid.isdigit() or not (extra == "-" or extra.isdigit()):
-        raise InvalidToken("this link is incomplete or damaged")
+    sid, extra, signature = match.groups()
     subscriber_id, campaign_id = int(sid), None if extra == "-" else int(extra)
     # Only the canonical spelling verifies, so '007' and '7' are not two valid tokens.
     canonical = f"{subscriber_id}.{'-' if campaign_id is None else campaign_id}"
@@ -57,7 +59,8 @@ def read_token(secret: str, token: str, purpose: str = "unsubscribe") -> tuple[i
     return subscriber_id, campaign_id
 
 
-def _public_base(config: Config) -> str:
+def link_base(config: Config) -> str:
+    """public_url without a trailing slash; ConfigError when links cannot be made (no URL or secret)."""
     from pain_news.config import require
 
     require(config, "newsletter.public_url")
@@ -71,13 +74,13 @@ def _public_base(config: Config) -> str:
 
 def unsubscribe_url(config: Config, subscriber_id: int, campaign_id: int | None) -> str:
     """The per-recipient unsubscribe link under newsletter.public_url."""
-    base = _public_base(config)
+    base = link_base(config)
     return f"{base}/unsubscribe/{make_token(config.secrets.secret_key, subscriber_id, campaign_id)}"
 
 
 def confirm_url(config: Config, subscriber_id: int, request_event_id: int) -> str:
     """The signup confirmation link under newsletter.public_url."""
-    base = _public_base(config)
+    base = link_base(config)
     token = make_token(config.secrets.secret_key, subscriber_id, request_event_id, purpose="confirm")
     return f"{base}/confirm/{token}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from pain_news.config import Config
     from pain_news.store import SubscriberStore
 
+log = logging.getLogger("pain_news.webhook")
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_AGE = dt.timedelta(minutes=10)  # older (or as far in the future) is a replay: refused
@@ -34,6 +36,7 @@ class WebhookSummary:
     applied: int = 0  # status changes made here
     recorded: int = 0  # events stored
     repeated: int = 0  # sg_event_ids seen before
+    skipped: int = 0  # malformed events, logged and left out
 
 
 def verify(config: Config, body: bytes, signature: str | None, timestamp: str | None, now: dt.datetime) -> None:
@@ -72,10 +75,12 @@ def parse(body: bytes) -> list[dict[str, Any]]:
 
 
 def _int(value: Any) -> int | None:
+    """A non-negative integer that fits an INTEGER column, else None (JSON may hold 1e400 or Infinity)."""
     try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
+        number = int(value) if value not in (None, "") else None
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if number is not None and 0 <= number < 2**31 else None
 
 
 def _opt_out_status(event: dict[str, Any]) -> str | None:
@@ -92,40 +97,80 @@ def _opt_out_status(event: dict[str, Any]) -> str | None:
     return None
 
 
-def apply_events(store: SubscriberStore, events: list[dict[str, Any]]) -> WebhookSummary:
-    """Apply opt-outs and record events, each sg_event_id once.
+def _occurred(value: Any, received: dt.datetime) -> dt.datetime:
+    """The event's own time; an absent or absurd timestamp falls back to when we received it."""
+    try:
+        return dt.datetime.fromtimestamp(int(value), dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return received
 
-    The status change comes before the event is recorded: if we die in between, SendGrid's
-    retry applies it again (idempotent) instead of finding it "seen" and losing an opt-out.
+
+def _clean(text: str, limit: int) -> str:
+    """Text safe for any database column: no NUL or other control characters (PostgreSQL refuses NUL)."""
+    return "".join(ch for ch in text if ch.isprintable())[:limit]
+
+
+def apply_events(store: SubscriberStore, events: list[dict[str, Any]], now: dt.datetime | None = None) -> WebhookSummary:
+    """Apply opt-outs and record events, each sg_event_id once; each event on its own.
+
+    One malformed event (an address that is not one, a NUL byte) is skipped and logged and the
+    rest of the batch is still applied. When the database itself fails, the others are still
+    tried and StoreError is raised at the end, so the route answers 503 and SendGrid retries
+    the batch (harmless: opt-outs are idempotent and each sg_event_id counts once).
     """
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from pain_news import db
+
+    received = now or dt.datetime.now(dt.UTC)
+    summary = WebhookSummary()
+    failed: DBAPIError | None = None
+    for position, event in enumerate(events):
+        try:
+            _apply_one(store, event, received, summary)
+        except OperationalError as exc:  # the database, not the event: retry the batch later
+            failed = exc
+            log.error("webhook event %d not applied: %s", position, db.describe_error(exc).message)
+        except (PainNewsError, DBAPIError, ValueError, TypeError, OverflowError) as exc:
+            summary.skipped += 1
+            reason = db.describe_error(exc).message if isinstance(exc, DBAPIError) else str(exc)
+            log.warning("webhook event %d skipped (%s): %s", position, _clean(str(event.get("sg_event_id")), 100),
+                        _clean(reason, 300))
+    if failed is not None:
+        raise db.describe_error(failed)
+    return summary
+
+
+def _apply_one(store: SubscriberStore, event: dict[str, Any], received: dt.datetime, summary: WebhookSummary) -> None:
+    """The status change comes before the event is recorded: if we die in between, SendGrid's
+    retry applies it again (idempotent) instead of finding it "seen" and losing an opt-out."""
     from sqlalchemy import select
 
     from pain_news.models import DeliveryEvent
+    from pain_news.store import check_email
 
-    summary = WebhookSummary()
-    for event in events:
-        kind = str(event.get("event", ""))
-        status = _opt_out_status(event)
-        if status is None and kind not in TRACKED:
-            continue
-        event_id = str(event.get("sg_event_id") or "")[:100]
-        if not event_id:  # SendGrid always sends one; derive a stable id for anything else
-            event_id = "sha256:" + hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()[:64]
-        with store.session() as s:
-            if s.scalar(select(DeliveryEvent.id).where(DeliveryEvent.sg_event_id == event_id)) is not None:
-                summary.repeated += 1
-                continue
-        campaign_id = _int(event.get("campaign_id"))
-        email = str(event.get("email", ""))
-        subscriber = store.get(email) if email else None
-        if status is not None and email:
-            change = store.opt_out_address(email, status, "webhook", campaign_id, detail=f"SendGrid {kind} event")
-            summary.applied += bool(change and change.changed)
-        occurred = dt.datetime.fromtimestamp(_int(event.get("timestamp")) or 0, dt.UTC)
-        detail = json.dumps({k: event[k] for k in ("reason", "type", "url") if k in event})[:2000]
-        if store.record_delivery_event(event_id, kind[:30], occurred, campaign_id=campaign_id,
-                                       subscriber_id=subscriber.id if subscriber else None, detail=detail):
-            summary.recorded += 1
-        else:
+    kind = _clean(str(event.get("event", "")), 30)
+    status = _opt_out_status(event)
+    if status is None and kind not in TRACKED:
+        return
+    event_id = _clean(str(event.get("sg_event_id") or ""), 100)
+    if not event_id:  # SendGrid always sends one; derive a stable id for anything else
+        event_id = "sha256:" + hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()[:64]
+    with store.session() as s:
+        if s.scalar(select(DeliveryEvent.id).where(DeliveryEvent.sg_event_id == event_id)) is not None:
             summary.repeated += 1
-    return summary
+            return
+    campaign_id = _int(event.get("campaign_id"))
+    raw = event.get("email")
+    email = check_email(raw) if isinstance(raw, str) and raw else None  # StoreError: skipped, logged
+    subscriber = store.get(email) if email else None
+    if status is not None and email:
+        change = store.opt_out_address(email, status, "webhook", campaign_id, detail=f"SendGrid {kind} event")
+        summary.applied += bool(change and change.changed)
+    detail = json.dumps({k: event[k] for k in ("reason", "type", "url") if k in event})[:2000]
+    if store.record_delivery_event(event_id, kind, _occurred(event.get("timestamp"), received),
+                                   campaign_id=campaign_id, subscriber_id=subscriber.id if subscriber else None,
+                                   detail=detail):
+        summary.recorded += 1
+    else:
+        summary.repeated += 1

@@ -74,3 +74,45 @@ def test_db_upgrade_creates_and_then_keeps_the_schema(project, run_cli):
 def test_bad_database_url_is_a_config_error(project, run_cli):
     result = run_cli("subscribers", "stats", ok=False, env={"PAIN_NEWS_DATABASE_URL": "mysql://x/y"})
     assert result.exit_code == 1 and "unsupported database 'mysql'" in result.stderr
+
+
+def clean_exit(result):
+    """Exit 1 with one error line: no crash underneath (CliRunner keeps an uncaught one in .exception)."""
+    return result.exit_code == 1 and isinstance(result.exception, SystemExit) and result.stderr.startswith("Error: ")
+
+
+def test_serve_refuses_to_start_without_secret_or_public_url(project, run_cli):
+    import socket
+
+    with socket.socket() as taken:  # should serve ever start anyway, it fails to bind instead of hanging
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        no_secret = run_cli("serve", "--port", port, ok=False, env={"PAIN_NEWS_SECRET_KEY": ""})
+        no_url = run_cli("serve", "--port", port, ok=False, env={"PAIN_NEWS_NEWSLETTER_PUBLIC_URL": ""})
+    assert clean_exit(no_secret) and "PAIN_NEWS_SECRET_KEY is not set" in no_secret.stderr
+    assert clean_exit(no_url) and "newsletter.public_url" in no_url.stderr
+
+
+def test_database_url_is_never_echoed_with_its_password(project, run_cli):
+    for url in ("postgresql+psycopg://news:s3cretpw@db.internal:notaport/news", "postgresql+psycopg//news:s3cretpw@db/news"):
+        result = run_cli("subscribers", "stats", ok=False, env={"PAIN_NEWS_DATABASE_URL": url})
+        assert clean_exit(result) and "not a valid database URL" in result.stderr
+        assert "s3cretpw" not in result.stdout + result.stderr
+
+
+def test_database_failure_is_one_line_without_the_statement_or_personal_data(project, run_cli):
+    from sqlalchemy import create_engine
+
+    from tests.fixtures.store import refuse_insert_of
+
+    run_cli("db", "upgrade")
+    engine = create_engine(f"sqlite:///{project / 'subscribers' / 'pain-news.db'}")
+    refuse_insert_of(engine, "bo@example.org")
+    engine.dispose()
+    (project / "list.csv").write_text("email,first_name\nana@example.org,Ana\nbo@example.org,Bo\n", encoding="utf-8")
+    result = run_cli("subscribers", "import", "list.csv", ok=False)
+    assert clean_exit(result) and len(result.stderr.splitlines()) == 2  # Error: ... / Hint: ...
+    assert "the subscriber database refused" in result.stderr and "nothing was saved" in result.stderr
+    assert "example.org" not in result.stderr and "INSERT" not in result.stderr
+    assert json.loads(run_cli("subscribers", "list", "--format", "json").stdout) == []

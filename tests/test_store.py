@@ -102,3 +102,83 @@ def test_delivery_events_are_kept_once_per_event_id(any_store):
     now = dt.datetime.now(dt.UTC)
     assert any_store.record_delivery_event("ev1", "open", now, campaign_id=1, subscriber_id=None)
     assert not any_store.record_delivery_event("ev1", "open", now, campaign_id=1, subscriber_id=None)
+
+
+def race_after_locked_lookup(monkeypatch, action):
+    """`action` runs on another connection right after the operation's locked read of the row."""
+    from pain_news.store import SubscriberStore
+    from tests.fixtures.store import Race
+
+    race = Race(action)
+    lookup = SubscriberStore._lookup
+
+    def lookup_then_race(s, who, *, lock=False):
+        found = lookup(s, who, lock=lock)
+        if lock:
+            race.fire()
+        return found
+
+    monkeypatch.setattr(SubscriberStore, "_lookup", staticmethod(lookup_then_race))
+    return race
+
+
+def test_resubscribe_never_overwrites_a_complaint_that_lands_meanwhile(any_store, monkeypatch):
+    any_store.add("ana@example.org")
+    any_store.unsubscribe("ana@example.org")
+    race = race_after_locked_lookup(monkeypatch, lambda: any_store.opt_out("ana@example.org", "complained", "webhook"))
+    any_store.resubscribe("ana@example.org", "asked at the desk")
+    race.finish()
+    assert any_store.get("ana@example.org").status == "complained"
+
+
+def test_confirmation_never_overwrites_an_unsubscribe_that_lands_meanwhile(any_store, monkeypatch):
+    request = any_store.request_signup("nia@example.org")
+    race = race_after_locked_lookup(monkeypatch, lambda: any_store.unsubscribe("nia@example.org", "link"))
+    any_store.confirm_signup(request.subscriber_id, request.request_event_id)
+    race.finish()
+    assert any_store.get("nia@example.org").status == "unsubscribed"
+
+
+@pytest.mark.parametrize("first, last", [("An\x00a", ""), ("Ana", "Di\x1baz"), ("Ana\nMaria", "")])
+def test_names_with_control_characters_are_refused(any_store, first, last):
+    with pytest.raises(StoreError, match=r"contains a control character \(U\+00"):
+        any_store.add("ana@example.org", first, last)
+    with pytest.raises(StoreError, match="contains a control character"):
+        any_store.request_signup("ana@example.org", first, last)
+    assert list(any_store.iter_subscribers()) == []
+
+
+def test_opt_out_of_an_address_with_a_nul_byte_suppresses_it_without_a_database_error(any_store):
+    assert any_store.opt_out_address("ana\x00@example.org", "bounced", "sendgrid-sync") is None
+    assert any_store.stats()["suppressed (deleted or unknown)"] == 1
+
+
+def test_delete_leaves_the_address_nowhere_in_the_ledger_or_delivery_events(any_store):
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from pain_news.models import Campaign, DeliveryEvent, LedgerEntry
+    from pain_news.store import email_hash
+
+    now = dt.datetime.now(dt.UTC)
+    ana = any_store.add("Ana@Example.org").id
+    bo = any_store.add("bo@example.org").id
+    with any_store.session() as s:
+        campaign = Campaign(issue="2027-01", subject="Winter", provider="smtp", html="", text="", created_at=now)
+        s.add(campaign)
+        s.flush()
+        for position, (sid, email) in enumerate([(ana, "Ana@Example.org"), (bo, "bo@example.org")]):
+            s.add(LedgerEntry(campaign_id=campaign.id, subscriber_id=sid, position=position, email=email,
+                              state="failed", reason=f"550 5.1.1 <{email.lower()}>: no such user", attempts=1,
+                              updated_at=now))
+    any_store.record_delivery_event("ev1", "bounce", now, campaign_id=campaign.id, subscriber_id=ana,
+                                    detail='{"reason": "550 <ana@example.org> unknown"}')
+    any_store.delete("ana@example.org")
+    with any_store.session() as s:
+        ledger = {e.subscriber_id: (e.email, e.reason) for e in s.scalars(select(LedgerEntry))}
+        details = list(s.scalars(select(DeliveryEvent.detail)))
+    placeholder = f"deleted:{email_hash('ana@example.org')[:12]}"
+    assert ledger[ana] == (placeholder, f"550 5.1.1 <{placeholder}>: no such user")
+    assert ledger[bo] == ("bo@example.org", "550 5.1.1 <bo@example.org>: no such user")
+    assert details == [""]

@@ -53,3 +53,47 @@ def test_sync_via_cli_prints_the_summary(project, run_cli, sendgrid_standin, mon
     result = run_cli("subscribers", "sync")
     assert "1 subscribers opted out here" in result.stdout
     assert "bounced" in run_cli("subscribers", "show", "a@example.org").stdout
+
+
+def test_group_unsubscribes_are_read_in_one_request_without_paging(store, sync_config, sendgrid_standin):
+    for i in range(700):  # more than one page of the paginated lists: the group endpoint is not paginated
+        sendgrid_standin.suppress("group:77", f"g{i}@example.org")
+    summary = sync_suppressions(sync_config, store)
+    assert summary.seen["group unsubscribes"] == 700 and summary.suppressed_unknown == 700
+
+
+@pytest.fixture
+def offset_ignoring_server():
+    """A loopback server that answers every GET with the same full page, as if `offset` were ignored."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    page = json.dumps([{"email": f"p{i}@example.org", "created": 1} for i in range(500)]).encode()
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_repeated_page_ends_the_paging_instead_of_looping(store, make_config, offset_ignoring_server):
+    url, hits = offset_ignoring_server
+    config = make_config({"PAIN_NEWS_SENDGRID_HOST": url, "SENDGRID_API_KEY": "SG.x", "PAIN_NEWS_SENDGRID_TIMEOUT": "5"})
+    summary = sync_suppressions(config, store)
+    assert summary.seen["unsubscribes"] == 500 and store.stats()["suppressed (deleted or unknown)"] == 500
+    assert len(hits) == 2 * 5  # each of the five lists: the first page, then the repeat that stops it

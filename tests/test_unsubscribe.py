@@ -21,6 +21,9 @@ def test_token_round_trips_subscriber_and_campaign():
     lambda t: "042" + t[2:],                # non-canonical number
     lambda t: "",
     lambda t: "a.b.c",
+    lambda t: t[:-1] + "é",                 # non-ASCII signature (compare_digest would raise TypeError)
+    lambda t: "²" + t[1:],                  # a Unicode digit that isdigit() accepts and int() does not
+    lambda t: t + "\n",
 ])
 def test_mangled_tokens_are_rejected(mangle):
     with pytest.raises(InvalidToken):

@@ -229,3 +229,92 @@ def test_browser_signup_form(server, page_at, artifacts):
     assert page.inner_text("#result") == "Check your inbox"
     page.screenshot(path=str(artifacts / "subscribe-sent-600.png"), full_page=True)
     assert server.store.get("nia@example.org").status == "pending"
+
+
+# ---- robustness: odd tokens, oversize bodies, misconfiguration, failing email --------------------
+
+@pytest.mark.parametrize("token", ["1.-.%C3%A9%C3%A9", "1.5.%C3%A9", "%C2%B2.-.abc", "1.%D9%A1.abc"])
+def test_non_ascii_tokens_show_the_friendly_400_page(server, token):
+    sid = server.store.add("ana@example.org").id
+    for response in (httpx.get(f"{server.url}/unsubscribe/{token}"), httpx.post(f"{server.url}/unsubscribe/{token}"),
+                     httpx.get(f"{server.url}/confirm/{token}")):
+        assert response.status_code == 400 and "This link does not work" in response.text
+    assert server.store.get(sid).status == "active"
+
+
+def chunks(size):  # a body without Content-Length (chunked), so only counting it can stop it
+    yield b"List-Unsubscribe=One-Click&email=nia%40example.org&x="
+    for _ in range(size // 1024):
+        yield b"a" * 1024
+
+
+@pytest.mark.parametrize("route", ["subscribe", "unsubscribe"])
+def test_oversized_chunked_body_is_refused_with_413(server, route):
+    sid = server.store.add("ana@example.org").id
+    url = f"{server.url}/subscribe" if route == "subscribe" else server.url + path_of(
+        unsubscribe_url(server.config, sid, None))
+    response = httpx.post(url, content=chunks(64 * 1024),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
+    assert [(r.email, r.status) for r in server.store.iter_subscribers()] == [("ana@example.org", "active")]
+
+
+def test_missing_secret_gives_a_friendly_503_page_not_a_crash(web_server):
+    server = web_server({"PAIN_NEWS_SECRET_KEY": ""})
+    sid = server.store.add("ana@example.org").id
+    for response in (httpx.get(f"{server.url}/unsubscribe/{sid}.-.abc"), httpx.post(f"{server.url}/unsubscribe/{sid}.-.abc"),
+                     httpx.get(f"{server.url}/confirm/{sid}.1.abc"),
+                     httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org"})):
+        assert response.status_code == 503 and "Temporarily unavailable" in response.text
+        assert "PAIN_NEWS_SECRET_KEY" not in response.text and "Traceback" not in response.text
+    assert [r.email for r in server.store.iter_subscribers()] == ["ana@example.org"]  # no half-made signup
+
+
+def test_signup_whose_confirmation_email_fails_stays_pending_and_can_be_retried(web_server, smtp_server):
+    server = web_server({"PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+                         "PAIN_NEWS_SMTP_PORT": str(smtp_server.port), "PAIN_NEWS_SMTP_SECURITY": "none"})
+    smtp_server.refuse["nia@example.org"] = "550 5.1.1 mailbox unavailable"
+    failed = httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org", "first_name": "Nia"})
+    assert failed.status_code == 503 and "could not send the confirmation email" in failed.text
+    assert 'value="nia@example.org"' in failed.text  # the form comes back filled in
+    assert server.store.get("nia@example.org").status == "pending"
+    del smtp_server.refuse["nia@example.org"]
+    again = httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org", "first_name": "Nia"})
+    assert again.status_code == 200 and "Check your inbox" in again.text
+    [message] = smtp_server.messages
+    link = re.search(r"https://\S+/confirm/\S+", message.get_body(("plain",)).get_content()).group(0)
+    assert httpx.get(server.url + path_of(link)).status_code == 200
+    assert server.store.get("nia@example.org").status == "active"
+
+
+def test_signup_form_refuses_control_characters(server):
+    response = httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org", "first_name": "Ni\x00a"})
+    assert response.status_code == 400 and "control character" in response.text
+    assert list(server.store.iter_subscribers()) == []
+
+
+def test_one_malformed_event_does_not_stop_the_rest_of_the_batch(hook, signing_key):
+    for address in ("a@example.org", "b@example.org", "c@example.org"):
+        hook.store.add(address)
+    events = [event("unsubscribe", "a@example.org", 1, timestamp=10**30),  # absurd time: opt-out still applied
+              event("unsubscribe", "x\x00@example.org", 2),  # NUL byte: skipped
+              event("bounce", "b@example.org", 3, type="bounce"),
+              event("spamreport", "c@example.org", 4, campaign_id=10**20)]  # id too big for the column
+    response = post_events(hook, signing_key, events)
+    assert response.status_code == 200
+    assert (response.json()["applied"], response.json()["skipped"]) == (3, 1)
+    assert [r.status for r in hook.store.iter_subscribers()] == ["unsubscribed", "bounced", "complained"]
+
+
+def test_malformed_events_are_skipped_on_every_database(any_store):
+    from pain_news.webhook import apply_events
+
+    any_store.add("a@example.org")
+    any_store.add("b@example.org")
+    events = [event("unsubscribe", "a@example.org", 1, timestamp="9" * 40),
+              {"event": "bounce", "type": "bounce", "email": "nul\x00@example.org", "sg_event_id": "ev-\x00-2"},
+              {"event": "open", "email": ["not", "text"], "sg_event_id": "ev-3"},
+              event("unsubscribe", "b@example.org", 4, sg_event_id="ev-\x00-4")]
+    summary = apply_events(any_store, events)
+    assert (summary.applied, summary.skipped, summary.recorded) == (2, 1, 3)
+    assert [r.status for r in any_store.iter_subscribers()] == ["unsubscribed", "unsubscribed"]

@@ -77,6 +77,16 @@ class PainNewsGroup(click.Group):
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
             ctx.exit(1)
+        except Exception as exc:
+            # A database failure: one line, never the SQL parameters (they hold personal data).
+            sa = sys.modules.get("sqlalchemy.exc")  # not imported at all means it is not one
+            if sa is None or not isinstance(exc, sa.DBAPIError) or _debug(ctx):
+                raise
+            from pain_news.db import describe_error
+
+            problem = describe_error(exc)
+            click.echo(f"Error: {problem}\nHint: {problem.hint}", err=True)
+            ctx.exit(1)
 
 
 def _debug(ctx: click.Context) -> bool:

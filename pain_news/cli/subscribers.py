@@ -263,8 +263,10 @@ def serve_cmd(app: App, host: str, port: int) -> None:
     """
     import uvicorn
 
+    from pain_news.unsubscribe import link_base
     from pain_news.web.app import create_app
 
+    link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     uvicorn.run(create_app(app.config, app.store), host=host, port=port, log_level="warning",
                 proxy_headers=True, server_header=False)

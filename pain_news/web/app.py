@@ -7,6 +7,7 @@ render a page. Every page escapes what it shows (web/pages.py autoescapes).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -17,13 +18,14 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pain_news.errors import InvalidToken, PainNewsError, StoreError
+from pain_news.errors import DeliveryError, InvalidToken, PainNewsError, StoreError
 from pain_news.web.pages import page
 
 if TYPE_CHECKING:
     from pain_news.config import Config
     from pain_news.store import SubscriberStore
 
+log = logging.getLogger("pain_news.web")
 FORM_LIMIT = 16 * 1024  # a signup or unsubscribe form is a few hundred bytes
 WEBHOOK_LIMIT = 5 * 1024 * 1024  # SendGrid posts batches of events
 # Tokens are in the URL: never leak them to other sites through Referer, never cache the pages.
@@ -126,11 +128,17 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
         form = await _form(request)
         email = str(form.get("email", "")).strip()[:320] if form is not None else ""
         first_name = str(form.get("first_name", "")).strip()[:200] if form is not None else ""
+        form_again = {"action": action, "email": email, "first_name": first_name, "sent": False,
+                      "organisation": config.newsletter.from_name}
         try:
             await run_in_threadpool(signup.request_signup, config, store, email, first_name)
         except StoreError as exc:
-            return show("subscribe.html", 400, action=action, email=email, first_name=first_name,
-                        error=exc.message, sent=False, organisation=config.newsletter.from_name)
+            return show("subscribe.html", 400, error=exc.message, **form_again)
+        except DeliveryError as exc:
+            # The request stays pending (never mailed by a list send); submitting again re-sends.
+            log.error("signup confirmation email not sent: %s", exc.message)
+            return show("subscribe.html", 503, error="We could not send the confirmation email just now. "
+                        "Please try again in a few minutes.", **form_again)
         return show("subscribe.html", email=email, sent=True)
 
     async def confirm(request: Request) -> Response:
@@ -149,7 +157,8 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
         except webhook.WebhookRejected as exc:
             return JSONResponse({"error": exc.message}, status_code=exc.status)
         summary = await run_in_threadpool(webhook.apply_events, store, events)
-        return JSONResponse({"applied": summary.applied, "recorded": summary.recorded, "repeated": summary.repeated})
+        return JSONResponse({"applied": summary.applied, "recorded": summary.recorded, "repeated": summary.repeated,
+                             "skipped": summary.skipped})
 
     async def home(request: Request) -> Response:
         return RedirectResponse(request.url_for("subscribe").path, status_code=303)
@@ -162,7 +171,19 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
         Route("/confirm/{token}", confirm, methods=["GET"]),
         Route("/webhooks/sendgrid", sendgrid_events, methods=["POST"]),
     ]
-    app = Starlette(routes=routes)
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        """Misconfiguration or a database/provider failure: a friendly 503, details in the server log."""
+        detail = exc.message if isinstance(exc, PainNewsError) else type(exc).__name__  # never SQL parameters
+        log.error("%s %s failed: %s", request.method, request.url.path.split("/")[1], detail)
+        if request.url.path.startswith("/webhooks/"):  # SendGrid retries a batch that got a 5xx
+            return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+        return show("error.html", 503, title="Temporarily unavailable",
+                    message="This page cannot be shown right now.",
+                    hint="Please try again in a few minutes, or reply to our email and we will help.")
+
+    from sqlalchemy.exc import DBAPIError
+
+    app = Starlette(routes=routes, exception_handlers={PainNewsError: unavailable, DBAPIError: unavailable})
     app.add_middleware(BodyLimit)
     return app
 
@@ -174,6 +195,8 @@ async def _form(request: Request) -> FormData | None:
         return None
     try:
         return await request.form(max_files=0, max_fields=20)
+    except _TooLarge:  # BodyLimit must see it to answer 413
+        raise
     except Exception:  # a malformed multipart body is the sender's problem, not a crash
         return None
 
