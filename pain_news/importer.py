@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pain_news.models import (
@@ -153,7 +153,8 @@ def _read_known(s: Session, keys: list[str]) -> _Known:
 
 # Updates never write `status` unless the file opts the person out, and never touch a row that is
 # opted out by the time they run: an opt-out is never overwritten, whatever was read before.
-_NOT_OPTED_OUT = SUBSCRIBERS.c.status.not_in(OPTED_OUT)
+# (Plain comparisons: an expanding NOT IN (...) parameter cannot be used with executemany.)
+_NOT_OPTED_OUT = and_(*(SUBSCRIBERS.c.status != status for status in OPTED_OUT))
 _UPDATE_NAMES = (
     update(SUBSCRIBERS).where(SUBSCRIBERS.c.id == bindparam("sid"), _NOT_OPTED_OUT)
     .values(first_name=bindparam("first"), last_name=bindparam("last"))

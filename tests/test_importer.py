@@ -206,3 +206,13 @@ def test_too_long_tag_option_is_refused_before_anything_is_saved(store, tmp_path
     with pytest.raises(StoreError, match="longer than 100 characters"):
         import_file(store, write(tmp_path, "email\nana@example.org\n"), tags=("t" * 101,))
     assert emails(store) == []
+
+
+def test_many_existing_rows_are_updated_and_opted_out_in_one_import(any_store, tmp_path):
+    for i in range(4):
+        any_store.add(f"u{i}@example.org")
+    path = write(tmp_path, "email,first_name,status\nu0@example.org,Ann,\nu1@example.org,Bo,\n"
+                 "u2@example.org,,unsubscribed\nu3@example.org,,bounced\n")
+    assert import_file(any_store, path).updated == 4
+    assert [(r.first_name, r.status) for r in any_store.iter_subscribers()] == [
+        ("Ann", "active"), ("Bo", "active"), ("", "unsubscribed"), ("", "bounced")]
