@@ -124,7 +124,4 @@ def main() -> None:
 
 
 # Command families register themselves on `cli` when imported.
-from pain_news.cli import authoring  # noqa: E402,F401
-from pain_news.cli import editor  # noqa: E402,F401
-from pain_news.cli import subscribers  # noqa: E402,F401
-from pain_news.cli import sending  # noqa: E402,F401
+from pain_news.cli import authoring, editor, sending, subscribers  # noqa: E402,F401
