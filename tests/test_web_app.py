@@ -318,3 +318,20 @@ def test_malformed_events_are_skipped_on_every_database(any_store):
     summary = apply_events(any_store, events)
     assert (summary.applied, summary.skipped, summary.recorded) == (2, 1, 3)
     assert [r.status for r in any_store.iter_subscribers()] == ["unsubscribed", "unsubscribed"]
+
+
+def test_serve_also_serves_the_published_archive(web_server, run_cli, project):
+    run_cli("archive")
+    server = web_server()
+    index = httpx.get(server.url + "/")
+    assert index.status_code == 200 and "Winter 2026" in index.text
+    issue = httpx.get(server.url + "/2026-12-winter/")
+    assert issue.status_code == 200 and "Condition spotlight: failed spine surgery syndrome" in issue.text
+    assert httpx.get(server.url + "/feed.xml").status_code == 200
+    assert httpx.get(server.url + "/subscribe").status_code == 200  # the endpoints still win
+    assert httpx.get(server.url + "/../pain-news.toml").status_code == 404
+
+
+def test_without_an_archive_the_home_page_leads_to_signup(server):
+    response = httpx.get(server.url + "/", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/subscribe"

@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pain_news.errors import DeliveryError, InvalidToken, PainNewsError, StoreError
@@ -163,14 +164,20 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
     async def home(request: Request) -> Response:
         return RedirectResponse(request.url_for("subscribe").path, status_code=303)
 
-    routes = [
-        Route("/", home),
+    routes: list[BaseRoute] = [
         Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
         Route("/subscribe", subscribe, methods=["GET", "POST"], name="subscribe"),
         Route("/confirm/{token}", confirm, methods=["GET"]),
         Route("/webhooks/sendgrid", sendgrid_events, methods=["POST"]),
     ]
+    archive = config.resolve(config.build.archive_out)
+    if (archive / "index.html").is_file():
+        # One address for everything under public_url: the archive that `pain-news archive` wrote
+        # (index, /<issue>/, /latest/, feed.xml, images) is served beside the endpoints.
+        routes.append(Mount("/", app=StaticFiles(directory=archive, html=True), name="archive"))
+    else:
+        routes.insert(0, Route("/", home))
     async def unavailable(request: Request, exc: Exception) -> Response:
         """Misconfiguration or a database/provider failure: a friendly 503, details in the server log."""
         detail = exc.message if isinstance(exc, PainNewsError) else type(exc).__name__  # never SQL parameters
