@@ -110,3 +110,15 @@ def test_init_refuses_to_overwrite_a_project(run_cli, project):
 def test_new_numbers_after_the_highest_issue(run_cli, project):
     run_cli("new", "issues/2027-01", "--title", "Next")
     assert "number = 2" in (project / "issues" / "2027-01" / "issue.toml").read_text()
+
+
+def test_output_piped_into_head_stops_quietly(project, run_cli):
+    rows = "\n".join(f"p{i:05d}@example.org,P{i},Reader" for i in range(3000))
+    (project / "many.csv").write_text("email,first_name,last_name\n" + rows + "\n")
+    run_cli("subscribers", "import", "many.csv")
+    result = subprocess.run(
+        f"{sys.executable} -m pain_news subscribers list --format csv | head -n 2",
+        shell=True, capture_output=True, text=True, cwd=project,
+    )
+    assert result.stdout.splitlines()[1].startswith("p00000@example.org")
+    assert result.stderr == ""

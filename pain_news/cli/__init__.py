@@ -71,6 +71,11 @@ class PainNewsGroup(click.Group):
                 raise
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            # Output piped into `head` and the like: stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(1)
         except OSError as exc:
             if _debug(ctx):
                 raise
