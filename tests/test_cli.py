@@ -112,13 +112,13 @@ def test_new_numbers_after_the_highest_issue(run_cli, project):
     assert "number = 2" in (project / "issues" / "2027-01" / "issue.toml").read_text()
 
 
-def test_output_piped_into_head_stops_quietly(project, run_cli):
+def test_output_piped_into_a_closed_pipe_stops_quietly(project, run_cli):
     rows = "\n".join(f"p{i:05d}@example.org,P{i},Reader" for i in range(3000))
     (project / "many.csv").write_text("email,first_name,last_name\n" + rows + "\n")
     run_cli("subscribers", "import", "many.csv")
+    # `true` exits without reading, so every write meets a closed pipe (like `| head` does).
     result = subprocess.run(
-        f"{sys.executable} -m pain_news subscribers list --format csv | head -n 2",
+        f"{sys.executable} -m pain_news subscribers list --format csv | true",
         shell=True, capture_output=True, text=True, cwd=project,
     )
-    assert result.stdout.splitlines()[1].startswith("p00000@example.org")
     assert result.stderr == ""

@@ -161,12 +161,8 @@ def list_cmd(app: App, status: str | None, tag: str | None, fmt: str) -> None:
 
     writer = {"table": subscribers_csv.write_table, "csv": subscribers_csv.write_csv,
               "json": subscribers_csv.write_json}[fmt]
-    out = sys.stdout
-    try:
-        writer(app.store.iter_subscribers(status, tag.lower() if tag else None), out)
-        out.flush()
-    except BrokenPipeError:  # `| head` closed the pipe: not an error
-        sys.stderr.close()
+    writer(app.store.iter_subscribers(status, tag.lower() if tag else None), sys.stdout)
+    sys.stdout.flush()  # a closed pipe (`| head`) surfaces here, inside the group's handler
 
 
 @subscribers.command("export")
