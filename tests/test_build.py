@@ -62,29 +62,33 @@ def test_missing_markdown_image_names_file_and_line(config, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_broken_template_names_template_and_line(config, sample_issue, project, tmp_path):
+def build_with_edited_template(config, project, sample_issue, tmp_path, name, old, new):
+    """Build the sample with one template edited (old → new) in a copy of the templates."""
     templates = tmp_path / "templates"
     shutil.copytree(project / "templates", templates)
-    article = templates / "article.mjml.j2"
-    article.write_text(article.read_text().replace("{%- if piece.author %}", "{%- if piece.author %"))
+    path = templates / name
+    path.write_text(path.read_text().replace(old, new))
     config = config.with_overrides(build=type(config.build)(templates=str(templates)))
     with pytest.raises(TemplateError) as err:
         build_issue(config, sample_issue, tmp_path / "out")
-    assert "article.mjml.j2" in str(err.value)
-    assert err.value.line is not None
     assert not (tmp_path / "out").exists()
+    return err.value
 
 
-def test_misspelled_template_variable_names_template_and_line(config, sample_issue, project, tmp_path):
-    templates = tmp_path / "templates"
-    shutil.copytree(project / "templates", templates)
-    footer = templates / "footer.mjml.j2"
-    footer.write_text(footer.read_text().replace("newsletter.postal_address", "newsletter.postal_adress"))
-    config = config.with_overrides(build=type(config.build)(templates=str(templates)))
-    with pytest.raises(TemplateError) as err:
-        build_issue(config, sample_issue, tmp_path / "out")
-    assert "footer.mjml.j2" in str(err.value)
-    assert "postal_adress" in str(err.value)
+@pytest.mark.parametrize(
+    "name, old, new, words",
+    [
+        ("article.mjml.j2", "{%- if piece.author %}", "{%- if piece.author %", ["template syntax error"]),
+        ("footer.mjml.j2", "newsletter.postal_address", "newsletter.postal_adress", ["postal_adress"]),
+    ],
+    ids=["syntax-error", "misspelled-variable"],
+)
+def test_broken_template_names_template_and_line(config, sample_issue, project, tmp_path, name, old, new, words):
+    error = build_with_edited_template(config, project, sample_issue, tmp_path, name, old, new)
+    assert name in str(error)
+    assert error.line is not None
+    for word in words:
+        assert word in str(error)
 
 
 # --- outputs stay in their folder, and only pain-news's own folders are replaced --------------------
