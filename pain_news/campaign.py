@@ -28,11 +28,12 @@ from pain_news.delivery.base import (
     UNCERTAIN,
     DeliveryResult,
     OutgoingMessage,
+    PartialDelivery,
     Provider,
     Recipient,
 )
 from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS, backoff_delay
-from pain_news.errors import DeliveryError
+from pain_news.errors import DeliveryError, PainNewsError
 from pain_news.models import (
     ACTIVE,
     LEDGER_FAILED,
@@ -601,9 +602,11 @@ class _Sender:
             return
         try:
             results = provider.deliver(self.message, claimed.recipients)
-        except DeliveryError:
-            # The provider refused the whole request (400, 401, 403): nothing was accepted.
-            self.record(claimed.ids, [DeliveryResult(RETRY)] * len(claimed.ids))
+        except PainNewsError as error:
+            # The send must stop (400, 401, 403, a refused login or sender): nothing more was
+            # accepted than the results the provider carries (SMTP handles recipients one by one).
+            done = error.partial if isinstance(error, PartialDelivery) else []
+            self.record(claimed.ids, [*done, *[DeliveryResult(RETRY)] * (len(claimed.ids) - len(done))])
             raise
         except BaseException:
             self.record(
@@ -612,20 +615,19 @@ class _Sender:
                 * len(claimed.ids),
             )
             raise
-        self.record(claimed.ids, results)
         retries = [r for r in results if r.status == RETRY]
-        if not retries:
-            return
-        reason = retries[0].reason or "temporary failure"
-        if claimed.attempts >= self.options.max_attempts:
+        if retries and claimed.attempts < self.options.max_attempts:
+            # Pause first: once the rows are pending again another worker may claim them at once.
+            waits = [r.retry_after for r in retries if r.retry_after is not None]
+            delay = backoff_delay(claimed.attempts, self.options.backoff_base, max(waits) if waits else None)
+            with self._lock:
+                self._pause_until = max(self._pause_until, time.monotonic() + delay)
+        self.record(claimed.ids, results)
+        if retries and claimed.attempts >= self.options.max_attempts:
             raise DeliveryError(
-                f"gave up after {claimed.attempts} attempts: {reason}",
+                f"gave up after {claimed.attempts} attempts: {retries[0].reason or 'temporary failure'}",
                 hint="the campaign is resumable: run the same send command again later",
             )
-        waits = [r.retry_after for r in retries if r.retry_after is not None]
-        delay = backoff_delay(claimed.attempts, self.options.backoff_base, max(waits) if waits else None)
-        with self._lock:
-            self._pause_until = max(self._pause_until, time.monotonic() + delay)
 
     def record(self, ids: Sequence[int], results: Sequence[DeliveryResult]) -> None:
         """Write the outcome of one batch in one transaction (grouped: one UPDATE per distinct outcome)."""

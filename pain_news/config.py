@@ -69,6 +69,7 @@ class SmtpSettings:
     security: str = "starttls"
     username: str = ""
     timeout: float = 30.0
+    ca_file: str = ""  # PEM file of extra CA certificates to trust (a private or self-signed server)
 
 
 @dataclass(frozen=True)

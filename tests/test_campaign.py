@@ -181,6 +181,58 @@ def test_a_451_during_a_list_send_is_retried(smtp_config, store, sample_issue, s
     assert sorted(m["To"] for m in smtp_server.messages) == [f"p{i:03d}@example.org" for i in range(3)]
 
 
+def test_an_smtp_send_stopped_mid_batch_keeps_who_was_accepted_and_resumes_without_doubles(make_config, store, sample_issue):
+    from tests.fixtures.smtp import RecordingHandler, SmtpServer
+
+    server = SmtpServer(RecordingHandler(), username="news", password="s3cret", max_logins=1).start()
+    try:
+        server.handler.messages_per_connection = 1  # 421 after each message; the re-login is refused
+        cfg = make_config({"PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+                           "PAIN_NEWS_SMTP_PORT": str(server.port), "PAIN_NEWS_SMTP_SECURITY": "none",
+                           "PAIN_NEWS_SMTP_USERNAME": "news", "PAIN_NEWS_SMTP_PASSWORD": "s3cret"})
+        add_people(store, 3)
+        with pytest.raises(DeliveryError, match="refused the login"):
+            send(cfg, store, sample_issue)
+        newest = campaign.latest_campaign(store, sample_issue.name)
+        ledger = ledger_of(store, newest.id)
+        assert ledger["p000@example.org"][0] == "sent"
+        assert ledger["p001@example.org"][0] == ledger["p002@example.org"][0] == "pending"
+        server.handler.messages_per_connection = 0
+        server.logins = -100  # the login works again
+        assert send(cfg, store, sample_issue).ledger["sent"] == 3
+        assert Counter(m["To"] for m in server.messages) == Counter({f"p{i:03d}@example.org": 1 for i in range(3)})
+    finally:
+        server.stop()
+
+
+def test_a_non_ascii_address_fails_alone_and_the_smtp_send_goes_on(make_config, store, sample_issue):
+    from tests.fixtures.smtp import RecordingHandler, SmtpServer
+
+    server = SmtpServer(RecordingHandler(), enable_SMTPUTF8=False).start()
+    try:
+        cfg = make_config({"PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+                           "PAIN_NEWS_SMTP_PORT": str(server.port), "PAIN_NEWS_SMTP_SECURITY": "none"})
+        add_people(store, 2)
+        store.add("josé@example.org", "Jose", "X")
+        report = send(cfg, store, sample_issue)
+        assert report.ledger["sent"] == 2 and report.ledger["failed"] == 1 and report.finished
+        state, reason = ledger_of(store, report.campaign_id)["josé@example.org"]
+        assert state == "failed" and "lacks SMTPUTF8" in reason
+    finally:
+        server.stop()
+
+
+def test_a_refused_sender_stops_the_smtp_send_resumably(smtp_config, store, sample_issue, smtp_server):
+    add_people(store, 3)
+    smtp_server.handler.refuse_sender = "553 5.7.1 Sender address rejected"
+    with pytest.raises(DeliveryError, match="refused the sender"):
+        send(smtp_config, store, sample_issue)
+    newest = campaign.latest_campaign(store, sample_issue.name)
+    assert campaign.ledger_counts(store, newest.id)["pending"] == 3
+    smtp_server.handler.refuse_sender = ""
+    assert send(smtp_config, store, sample_issue).ledger["sent"] == 3
+
+
 def test_a_name_with_markup_is_escaped_in_html_and_verbatim_in_text(config, store, sample_issue, project):
     store.add("tom@example.org", TOM, "")
     report = send(config, store, sample_issue)

@@ -90,3 +90,96 @@ def test_login_uses_the_password_from_the_environment(smtp_server_auth):
     wrong = SmtpProvider(SmtpSettings(host="127.0.0.1", port=smtp_server_auth.port, security="none", username="news"), "nope")
     with pytest.raises(DeliveryError, match="refused the login for 'news'"):
         wrong.deliver(MESSAGE, people("bo"))
+
+
+# ---- stopping part-way, addresses, unreachable servers, refused senders ------------------------
+
+from pain_news.delivery.base import PartialDelivery  # noqa: E402
+from tests.fixtures.smtp import RecordingHandler, SmtpServer  # noqa: E402
+
+
+@pytest.fixture
+def server_factory():
+    started = []
+
+    def start(**kwargs):
+        server = SmtpServer(RecordingHandler(), **kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_a_refused_relogin_mid_batch_stops_and_carries_the_results_already_had(server_factory):
+    server = server_factory(username="news", password="s3cret", max_logins=1)
+    server.handler.messages_per_connection = 1  # 421 after one message: the provider must log in again
+    p = SmtpProvider(SmtpSettings(host="127.0.0.1", port=server.port, security="none", username="news", timeout=5), "s3cret")
+    with pytest.raises(PartialDelivery, match="refused the login for 'news'") as info:
+        p.deliver(MESSAGE, people("ana", "bo", "cy"))
+    assert [r.status for r in info.value.partial] == ["sent"]
+    assert [m["To"] for m in server.messages] == ["ana@example.org"]
+
+
+def test_an_idn_domain_is_idna_encoded(smtp_server):
+    [result] = provider(smtp_server).deliver(MESSAGE, [Recipient("ana@bücher.example")])
+    assert result.status == "sent"
+    assert smtp_server.messages[0]["To"] == "ana@xn--bcher-kva.example"
+
+
+def test_a_non_ascii_local_part_fails_alone_when_the_server_lacks_smtputf8(server_factory):
+    server = server_factory(enable_SMTPUTF8=False)
+    results = provider(server).deliver(MESSAGE, [Recipient("josé@example.org"), Recipient("ana@example.org")])
+    assert [r.status for r in results] == ["failed", "sent"]
+    assert "lacks SMTPUTF8" in results[0].reason
+    assert [m["To"] for m in server.messages] == ["ana@example.org"]
+
+
+def test_a_non_ascii_local_part_is_delivered_with_smtputf8(server_factory):
+    server = server_factory()  # aiosmtpd's Controller offers SMTPUTF8 by default
+    [result] = provider(server).deliver(MESSAGE, [Recipient("josé@example.org")])
+    assert result.status == "sent"
+    assert server.messages[0]["To"] == "josé@example.org"
+
+
+def test_an_unreachable_server_is_tried_once_per_batch_not_once_per_recipient():
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never greets: every connect times out
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        p = SmtpProvider(SmtpSettings(host="127.0.0.1", port=listener.getsockname()[1], security="none", timeout=0.5), "")
+        results = p.deliver(MESSAGE, people("ana", "bo", "cy", "di"))
+        assert [r.status for r in results] == ["retry"] * 4
+        assert "could not connect" in results[3].reason
+        assert len(accepted) == 1
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+
+
+def test_a_refused_sender_stops_the_send_instead_of_failing_everyone(smtp_server):
+    p = provider(smtp_server)
+    assert [r.status for r in p.deliver(MESSAGE, people("ana"))] == ["sent"]
+    smtp_server.handler.refuse_sender = "553 5.7.1 Sender address rejected"
+    with pytest.raises(PartialDelivery, match="refused the sender news@clinic.example: 553") as info:
+        p.deliver(MESSAGE, people("bo", "cy"))
+    assert info.value.partial == []
+
+
+def test_starttls_required_but_not_offered_is_a_clear_error(smtp_server):
+    p = SmtpProvider(SmtpSettings(host="127.0.0.1", port=smtp_server.port, security="starttls", timeout=5), "")
+    with pytest.raises(DeliveryError, match="does not offer STARTTLS"):
+        p.deliver(MESSAGE, people("ana"))

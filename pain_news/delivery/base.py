@@ -9,10 +9,10 @@ API key, a request SendGrid rejects as malformed) raise DeliveryError instead.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
-from pain_news.errors import ConfigError
+from pain_news.errors import ConfigError, DeliveryError
 
 if TYPE_CHECKING:
     from pain_news.config import Config
@@ -60,6 +60,14 @@ class DeliveryResult:
     retry_after: float | None = None
 
 
+class PartialDelivery(DeliveryError):
+    """The send must stop part-way through a batch; `partial` holds the results of the recipients before."""
+
+    def __init__(self, message: str, *, hint: str | None = None, partial: Sequence[DeliveryResult] = ()) -> None:
+        super().__init__(message, hint=hint)
+        self.partial = list(partial)
+
+
 class Provider(Protocol):
     """A way to deliver a batch of personalised copies of one message."""
 
@@ -85,7 +93,10 @@ def get_provider(config: Config, name: str | None = None) -> Provider:
     if chosen == "smtp":
         from pain_news.delivery.smtp import SmtpProvider
 
-        return SmtpProvider(config.smtp, config.secrets.smtp_password)
+        settings = config.smtp
+        if settings.ca_file:  # relative to the project, like every other path in the config
+            settings = replace(settings, ca_file=str(config.resolve(settings.ca_file)))
+        return SmtpProvider(settings, config.secrets.smtp_password)
     if chosen == "sendgrid":
         from pain_news.delivery.sendgrid import SendgridProvider
 

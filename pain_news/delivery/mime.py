@@ -90,6 +90,9 @@ class MimeTemplate:
 
 
 def _to_header(address: str) -> bytes:
-    if address.isascii():
-        return f"To: {sanitize_header(address)}\n".encode("ascii")
-    return _fold("To", address).encode("utf-8")
+    # An address is never RFC 2047-encoded: the domain goes out IDNA-encoded, a non-ASCII local
+    # part as UTF-8 (only ever sent over SMTP to a server that offers SMTPUTF8, RFC 6532).
+    local, _, domain = address.rpartition("@")
+    if not domain.isascii():
+        domain = domain.encode("idna").decode("ascii")
+    return f"To: {sanitize_header(f'{local}@{domain}')}\n".encode()
