@@ -9,15 +9,17 @@ those are never resent on our own. Whether a campaign is finished is derived fro
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Integer, String, case, func, insert, literal, null, select, update
+from sqlalchemy import DateTime, Integer, String, case, func, insert, literal, null, select, text, update
 from sqlalchemy.orm import Session
 
 from pain_news import delivery
@@ -55,6 +57,9 @@ if TYPE_CHECKING:
     from pain_news.config import Config
     from pain_news.store import SubscriberStore
 
+# Advisory-lock namespaces (PostgreSQL): campaign creation per issue, and a campaign's run.
+_CREATE_LOCK = 0x504E01
+_RUN_LOCK = 0x504E02
 API_THREADS = 3  # SendGrid batches in parallel: overlaps one request's wait with the next batch's work
 Progress = Callable[[int], None]  # called with the number of recipients just settled
 
@@ -159,6 +164,7 @@ class PreparedSend:
     provider: str
     campaign_id: int | None
     options: SendOptions
+    seen_campaign_id: int | None = None  # the issue's newest campaign when prepared (None: none yet)
 
 
 # ---- preparing --------------------------------------------------------------------------------
@@ -231,11 +237,12 @@ def prepare_send(
             counts["pending"],
             None,
         )
-        return PreparedSend(plan, message, issue, provider, None, options)
-    ledger = ledger_counts(store, existing.id)
+        return PreparedSend(plan, message, issue, provider, None, options, existing.id if existing else None)
+    with run_lock(store, existing.id):  # refuse before the confirmation, not only when the run starts
+        ledger = ledger_counts(store, existing.id)
     to_send = ledger[LEDGER_PENDING]
-    if options.resend_uncertain:
-        to_send += ledger[LEDGER_UNCERTAIN]
+    if options.resend_uncertain:  # rows left in flight become uncertain first, then pending again
+        to_send += ledger[LEDGER_UNCERTAIN] + ledger[LEDGER_IN_FLIGHT]
     if options.retry_failed:
         to_send += ledger[LEDGER_FAILED]
     if ledger[LEDGER_IN_FLIGHT]:
@@ -262,7 +269,7 @@ def prepare_send(
         ledger,
         tuple(notes),
     )
-    return PreparedSend(plan, message, issue, provider, existing.id, options)
+    return PreparedSend(plan, message, issue, provider, existing.id, options, existing.id)
 
 
 def _chooses_new(store: SubscriberStore, existing: Campaign, options: SendOptions) -> bool:
@@ -315,9 +322,30 @@ def run_send(
         )
     factory = provider_factory or (lambda: delivery.get_provider(config, prepared.provider))
     first = factory()
-    campaign_id = prepared.campaign_id
-    if campaign_id is None:
-        campaign_id = create_campaign(store, prepared)
+    try:
+        campaign_id = prepared.campaign_id
+        if campaign_id is None:
+            campaign_id = create_campaign(store, prepared)
+        with run_lock(store, campaign_id):
+            return _run_locked(config, store, prepared, campaign_id, first, factory, progress, on_total, stop)
+    finally:
+        first.close()
+
+
+def _run_locked(
+    config: Config,
+    store: SubscriberStore,
+    prepared: PreparedSend,
+    campaign_id: int,
+    first: Provider,
+    factory: Callable[[], Provider],
+    progress: Progress | None,
+    on_total: Callable[[int], None] | None,
+    stop: threading.Event | None,
+) -> SendReport:
+    """The run proper, while this process holds the campaign's run lock."""
+    options = prepared.options
+    started = time.monotonic()
     message = replace(
         prepared.message,
         label=f"campaign-{campaign_id}",
@@ -353,7 +381,7 @@ def run_send(
         for w in workers:
             w.join()
     finally:
-        for p in providers:
+        for p in providers[1:]:
             p.close()
     if sender.error is not None:
         raise sender.error
@@ -371,11 +399,26 @@ def create_campaign(store: SubscriberStore, prepared: PreparedSend) -> int:
     """The campaign row, its frozen copy, and one ledger row per subscriber — in one transaction.
 
     Active subscribers start `pending`; everyone else is recorded `skipped` with the reason, so
-    `report --recipients` can answer "did this patient get it?" for anyone on the list.
+    `report --recipients` can answer "did this patient get it?" for anyone on the list. Refuses
+    when another `send` of the issue created a campaign since this one was prepared (two
+    terminals at the prompt would otherwise each mail everyone).
     """
     now = utcnow()
     m = prepared.message
     with store.session() as s:
+        # Serialise campaign creation per issue: SQLite's BEGIN IMMEDIATE already does; PostgreSQL
+        # takes a transaction-level advisory lock keyed by the issue.
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(
+                text("SELECT pg_advisory_xact_lock(:k, hashtext(:issue))"),
+                {"k": _CREATE_LOCK, "issue": prepared.issue},
+            )
+        newest = s.scalar(select(func.max(Campaign.id)).where(Campaign.issue == prepared.issue))
+        if newest != prepared.seen_campaign_id:
+            raise DeliveryError(
+                f"another send of {prepared.issue} started campaign {newest} meanwhile; nothing was sent by this one",
+                hint="run send again: it resumes that campaign ('pain-news campaigns' lists them)",
+            )
         campaign = Campaign(
             issue=prepared.issue,
             subject=m.subject,
@@ -413,6 +456,48 @@ def create_campaign(store: SubscriberStore, prepared: PreparedSend) -> int:
             )
         )
         return int(campaign.id)
+
+
+@contextmanager
+def run_lock(store: SubscriberStore, campaign_id: int) -> Iterator[None]:
+    """Held for a whole run, so a second `send` cannot turn this run's live in_flight rows uncertain.
+
+    PostgreSQL: a session advisory lock on a dedicated connection. SQLite: flock on a file in
+    `<database>.locks/` next to the database. Both are released by the OS when the process dies,
+    so a killed send never leaves a stale lock.
+    """
+    busy = DeliveryError(
+        f"campaign {campaign_id} is being sent by another process",
+        hint="wait for that send to finish (or stop it), then run send again to resume",
+    )
+    if store.engine.dialect.name == "postgresql":
+        key = {"k": _RUN_LOCK, "c": campaign_id}
+        with store.engine.connect() as conn:
+            got = conn.scalar(text("SELECT pg_try_advisory_lock(:k, :c)"), key)
+            conn.commit()
+            if not got:
+                raise busy
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k, :c)"), key)
+                conn.commit()
+        return
+    database = store.engine.url.database
+    if not database or database == ":memory:":
+        yield  # only this process can see an in-memory database
+        return
+    folder = Path(database).with_name(Path(database).name + ".locks")
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"campaign-{campaign_id}.lock", "ab") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def reset_for_run(store: SubscriberStore, campaign_id: int, options: SendOptions) -> int:

@@ -233,6 +233,57 @@ def test_a_refused_sender_stops_the_smtp_send_resumably(smtp_config, store, samp
     assert send(smtp_config, store, sample_issue).ledger["sent"] == 3
 
 
+def test_two_sends_prepared_at_once_create_one_campaign_and_mail_everyone_once(config, any_store, sample_issue, project):
+    add_people(any_store, 3)
+    opts = campaign.SendOptions(batch_size=10, threads=1)
+    first = campaign.prepare_send(config, any_store, sample_issue, opts)
+    second = campaign.prepare_send(config, any_store, sample_issue, opts)  # another terminal, also at the prompt
+    done = campaign.run_send(config, any_store, first)
+    with pytest.raises(DeliveryError, match=f"another send of 2026-12-winter started campaign {done.campaign_id} meanwhile"):
+        campaign.run_send(config, any_store, second)
+    assert campaign.latest_campaign(any_store, sample_issue.name).id == done.campaign_id
+    assert len(list((project / "outbox").rglob("*.eml"))) == 3
+
+
+def test_a_second_send_of_a_campaign_still_running_is_refused(sg_config, any_store, sample_issue, sendgrid_standin):
+    add_people(any_store, 5)
+    sendgrid_standin.script("401")
+    with pytest.raises(DeliveryError):
+        send(sg_config, any_store, sample_issue)  # a campaign with everyone pending
+    opts = campaign.SendOptions(batch_size=10, threads=1, resend_uncertain=True)
+    running = campaign.prepare_send(sg_config, any_store, sample_issue, opts)
+    late = campaign.prepare_send(sg_config, any_store, sample_issue, opts)  # prepared before the first run starts
+    sendgrid_standin.script("hold")
+    thread = threading.Thread(target=campaign.run_send, args=(sg_config, any_store, running))
+    thread.start()
+    try:
+        sendgrid_standin.wait_for_requests(2)
+        busy = f"campaign {running.campaign_id} is being sent by another process"
+        with pytest.raises(DeliveryError, match=busy):
+            campaign.prepare_send(sg_config, any_store, sample_issue, opts)
+        with pytest.raises(DeliveryError, match=busy):
+            campaign.run_send(sg_config, any_store, late)
+        assert campaign.ledger_counts(any_store, running.campaign_id)["in_flight"] == 5
+    finally:
+        sendgrid_standin.release()
+        thread.join()
+    assert Counter(sendgrid_standin.recipients()) == Counter({f"p{i:03d}@example.org": 1 for i in range(5)})
+
+
+def test_the_plan_counts_rows_left_in_flight_when_they_will_be_resent(config, store, sample_issue):
+    from sqlalchemy import update
+
+    from pain_news.models import LedgerEntry
+
+    add_people(store, 4)
+    send(config, store, sample_issue, dry_run=False)
+    newest = campaign.latest_campaign(store, sample_issue.name)
+    with store.session() as s:  # as a killed run leaves them
+        s.execute(update(LedgerEntry).where(LedgerEntry.campaign_id == newest.id, LedgerEntry.email.in_(["p000@example.org", "p001@example.org"])).values(state="in_flight"))
+    plan = campaign.prepare_send(config, store, sample_issue, campaign.SendOptions(resend_uncertain=True)).plan
+    assert plan.to_send == 2
+
+
 def test_a_name_with_markup_is_escaped_in_html_and_verbatim_in_text(config, store, sample_issue, project):
     store.add("tom@example.org", TOM, "")
     report = send(config, store, sample_issue)
