@@ -52,7 +52,9 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")  # `serve` and the CLI share the file
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a crash loses no committed data
+        # FULL: with WAL, NORMAL survives a process crash but a power loss may roll back the last
+        # commits — a ledger row recorded `sent` could come back `pending` and be mailed again.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
