@@ -142,6 +142,16 @@ def test_a_400_stops_and_shows_sendgrid_s_messages(sg_config, store, sample_issu
         send(sg_config, store, sample_issue)
 
 
+def test_a_400_naming_one_recipient_fails_that_one_and_sends_the_rest(sg_config, store, sample_issue, sendgrid_standin):
+    add_people(store, 2)
+    store.add("josé@example.org", "Jose", "X")  # the store accepts it; SendGrid does not
+    add_people(store, 2, start=10)
+    report = send(sg_config, store, sample_issue)
+    assert report.ledger["sent"] == 4 and report.ledger["failed"] == 1 and report.finished
+    assert ledger_of(store, report.campaign_id)["josé@example.org"] == ("failed", "SendGrid: Does not contain a valid address.")
+    assert sorted(sendgrid_standin.recipients()) == ["p000@example.org", "p001@example.org", "p010@example.org", "p011@example.org"]
+
+
 def test_a_dropped_connection_marks_the_batch_uncertain_and_it_is_not_resent(sg_config, any_store, sample_issue, sendgrid_standin):
     add_people(any_store, 25)
     sendgrid_standin.script("drop")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import re
 import socket
 import ssl
 import time
@@ -83,10 +84,18 @@ class SendgridProvider:
                 )
             else:
                 people.append((i, person))
-        if people:
-            outcome = self._post({**shared, "personalizations": [p for _, p in people]})
+        while people:
+            try:
+                outcome = self._post({**shared, "personalizations": [p for _, p in people]})
+            except _BadPersonalizations as bad:
+                # A 400 naming recipients: those fail with SendGrid's reason, the rest are posted again.
+                for k, reason in bad.named.items():
+                    results[people[k][0]] = DeliveryResult(FAILED, reason=f"SendGrid: {reason}")
+                people = [p for k, p in enumerate(people) if k not in bad.named]
+                continue
             for i, _ in people:
                 results[i] = outcome
+            break
         return [r for r in results if r is not None]
 
     def _post(self, body: dict[str, Any]) -> DeliveryResult:
@@ -95,6 +104,9 @@ class SendgridProvider:
         try:
             response = self._client.send(body)
         except HTTPError as error:
+            named = _named_personalizations(error.body, len(body["personalizations"]))
+            if int(error.status_code) == 400 and named:
+                raise _BadPersonalizations(named) from None
             return _from_http_error(error)
         except urllib.error.URLError as error:
             # urllib wraps failures to connect: those provably never reached SendGrid.
@@ -168,6 +180,32 @@ def personalization(message: OutgoingMessage, recipient: Recipient, tags: list[s
 
 def _substitution_bytes(subs: Mapping[str, str]) -> int:
     return sum(len(k.encode()) + len(v.encode()) for k, v in subs.items())
+
+
+class _BadPersonalizations(Exception):
+    """SendGrid refused a request because of some recipients only: {index in the request: reason}."""
+
+    def __init__(self, named: dict[int, str]) -> None:
+        super().__init__(named)
+        self.named = named
+
+
+_PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\.")
+
+
+def _named_personalizations(body: bytes | str | None, count: int) -> dict[int, str]:
+    """{index: message} when every error in a 400 body names one personalization, else {}."""
+    try:
+        errors = json.loads(body or b"{}").get("errors") or []
+    except (ValueError, AttributeError):
+        return {}
+    named: dict[int, str] = {}
+    for e in errors:
+        found = _PERSONALIZATION_FIELD.match(str(e.get("field") or "")) if isinstance(e, dict) else None
+        if found is None or int(found[1]) >= count:
+            return {}  # an error about the request itself: the whole send stops
+        named.setdefault(int(found[1]), str(e.get("message") or "refused"))
+    return named
 
 
 def _from_http_error(error: Any) -> DeliveryResult:
