@@ -54,6 +54,7 @@ from pain_news.personalize import recipient_for
 from pain_news.store import email_hash
 
 if TYPE_CHECKING:
+    from pain_news.build import BuildResult
     from pain_news.config import Config
     from pain_news.store import SubscriberStore
 
@@ -128,8 +129,11 @@ class SendReport:
     def lines(self) -> list[str]:
         """The summary printed at the end."""
         if self.dry_run:
+            suppressed = self.run.get(LEDGER_SKIPPED, 0)
             return [
-                f"dry run: {self.run.get('checked', 0)} messages personalised; 0 emails left this machine"
+                f"dry run: {self.run.get('checked', 0)} messages personalised"
+                + (f", {suppressed} suppressed addresses would be skipped" if suppressed else "")
+                + "; 0 emails left this machine"
             ]
         rate = self.run.get(SENT, 0) / self.elapsed if self.elapsed > 0 else 0.0
         out = [
@@ -206,10 +210,11 @@ def prepare_send(
     config: Config, store: SubscriberStore, issue_dir: Path, options: SendOptions
 ) -> PreparedSend:
     """Build and check the issue, pick the campaign to create or resume, and describe the send."""
-    from pain_news.check import checked_build
+    from pain_news.unsubscribe import unsubscribe_url
 
+    unsubscribe_url(config, 0, None)  # no secret key or public_url: refuse before any plan or campaign
     provider = options.provider or config.delivery.provider
-    result, _ = checked_build(config, issue_dir)
+    result = _checked_build(config, issue_dir)
     if provider == "sendgrid":
         from pain_news.sync import sync_suppressions
 
@@ -272,6 +277,18 @@ def prepare_send(
     return PreparedSend(plan, message, issue, provider, existing.id, options, existing.id)
 
 
+def _checked_build(config: Config, issue_dir: Path) -> BuildResult:
+    """build with check errors refused; `send` has no --force, so the hint says how to fix instead."""
+    from pain_news.check import checked_build
+    from pain_news.errors import CheckFailed
+
+    try:
+        return checked_build(config, issue_dir)[0]
+    except CheckFailed as error:
+        error.hint = f"run pain-news check {issue_dir} and fix the errors, then send again"
+        raise
+
+
 def _chooses_new(store: SubscriberStore, existing: Campaign, options: SendOptions) -> bool:
     """Whether this run starts a new campaign; refuses to silently resend a finished one."""
     ledger = ledger_counts(store, existing.id)
@@ -317,9 +334,7 @@ def run_send(
     started = time.monotonic()
     if options.dry_run:
         checked = _dry_run(config, store, prepared)
-        return SendReport(
-            prepared.campaign_id, {"checked": checked}, {}, time.monotonic() - started, dry_run=True
-        )
+        return SendReport(prepared.campaign_id, checked, {}, time.monotonic() - started, dry_run=True)
     factory = provider_factory or (lambda: delivery.get_provider(config, prepared.provider))
     first = factory()
     try:
@@ -743,11 +758,15 @@ class _Sender:
             self.progress(settled)
 
 
-def _dry_run(config: Config, store: SubscriberStore, prepared: PreparedSend) -> int:
-    """Personalise every message that would go out, deliver none, write nothing."""
+def _dry_run(config: Config, store: SubscriberStore, prepared: PreparedSend) -> dict[str, int]:
+    """Personalise every message that would go out, deliver none, write nothing.
+
+    Skips suppressed addresses as a real send's claim does, and counts them.
+    """
     campaign_id = prepared.campaign_id or 0
-    checked = 0
+    counts = {"checked": 0, LEDGER_SKIPPED: 0}
     with store.reader.connect() as conn:
+        suppressed = set(conn.scalars(select(Suppression.email_hash)))
         if prepared.campaign_id is None:
             query = select(
                 Subscriber.id, Subscriber.email, Subscriber.first_name, Subscriber.last_name
@@ -765,17 +784,38 @@ def _dry_run(config: Config, store: SubscriberStore, prepared: PreparedSend) -> 
                 )
             )
         for sid, email, first, last in conn.execute(query):
+            if suppressed and email_hash(email) in suppressed:
+                counts[LEDGER_SKIPPED] += 1
+                continue
             recipient_for(config, campaign_id, sid, email, first, last)
-            checked += 1
-    return checked
+            counts["checked"] += 1
+    return counts
 
 
-def send_test(config: Config, issue_dir: Path, to: Sequence[str], provider: str | None = None) -> list[str]:
+@dataclass(frozen=True)
+class SentTest:
+    """Who a test send went to, who was skipped as opted out (address, why), and whether it was a dry run."""
+
+    sent: list[str]
+    skipped: list[tuple[str, str]]
+    dry_run: bool = False
+
+
+def send_test(
+    config: Config,
+    store: SubscriberStore,
+    issue_dir: Path,
+    to: Sequence[str],
+    provider: str | None = None,
+    *,
+    dry_run: bool = False,
+) -> SentTest:
     """Build and check the issue, then send it with "[TEST] " to `to` (or delivery.test_recipients).
 
     The [sample] subscriber's values fill the placeholders; nothing is recorded against a campaign.
+    Opt-outs are sacred here too: an address that unsubscribed, bounced, complained or is
+    suppressed in the store is skipped. With `dry_run` every message is built and none delivered.
     """
-    from pain_news.check import checked_build
     from pain_news.config import CONFIG_NAME
     from pain_news.delivery.retry import deliver_now
     from pain_news.errors import ConfigError
@@ -789,7 +829,14 @@ def send_test(config: Config, issue_dir: Path, to: Sequence[str], provider: str 
             path=config.path or config.root / CONFIG_NAME,
             hint="pass --to ADDRESS or set test_recipients under [delivery]",
         )
-    result, _ = checked_build(config, issue_dir)
+    skipped = [(a, why) for a in addresses if (why := _opted_out(store, a))]
+    addresses = [a for a in addresses if a not in {a for a, _ in skipped}]
+    if not addresses:
+        raise DeliveryError(
+            "no test recipient left: " + "; ".join(f"{a} is {why}" for a, why in skipped),
+            hint="opted-out addresses are never mailed; pass another --to ADDRESS",
+        )
+    result = _checked_build(config, issue_dir)
     message = delivery.message_from_config(
         config,
         f"[TEST] {result.issue.subject}",
@@ -798,9 +845,23 @@ def send_test(config: Config, issue_dir: Path, to: Sequence[str], provider: str 
         label="test",
         list_message=True,
     )
+    recipients = [sample_recipient(config, a) for a in addresses]
+    if dry_run:
+        return SentTest(addresses, skipped, dry_run=True)
     chosen = delivery.get_provider(config, provider)
     try:
-        deliver_now(chosen, message, [sample_recipient(config, a) for a in addresses])
+        deliver_now(chosen, message, recipients)
     finally:
         chosen.close()
-    return addresses
+    return SentTest(addresses, skipped)
+
+
+def _opted_out(store: SubscriberStore, address: str) -> str | None:
+    """Why an address must not be mailed (its opted-out status, or "suppressed"), else None."""
+    from pain_news.models import OPTED_OUT
+
+    found = store.get(address)
+    if found is not None and found.status in OPTED_OUT:
+        return found.status
+    with Session(store.reader) as s:
+        return "suppressed" if store.is_suppressed(s, address) else None

@@ -388,6 +388,66 @@ def test_send_test_prefixes_the_subject_uses_sample_values_and_records_nothing(r
     assert campaign.latest_campaign(store, sample_issue.name) is None
 
 
+def _suppress(store, address):
+    from pain_news.models import utcnow
+
+    with store.session() as s:
+        store.suppress(s, address, "test", utcnow())
+
+
+def test_send_test_never_mails_an_opted_out_or_suppressed_address(run_cli, store, sample_issue, project):
+    store.unsubscribe(store.add("gone@example.org").id, "link")
+    store.opt_out(store.add("bounced@example.org").id, "bounced", "webhook")
+    _suppress(store, "hashed@example.org")
+    result = run_cli("send", str(sample_issue), "--test", "--to", "gone@example.org", "--to", "bounced@example.org",
+                     "--to", "hashed@example.org", "--to", "editor@example.org")
+    assert "Test sent to editor@example.org via outbox." in result.stdout
+    assert "Skipped gone@example.org: unsubscribed" in result.stderr
+    assert "Skipped bounced@example.org: bounced" in result.stderr
+    assert "Skipped hashed@example.org: suppressed" in result.stderr
+    assert [p.name.endswith("-editor@example.org.eml") for p in (project / "outbox" / "test").iterdir()] == [True]
+
+    result = run_cli("send", str(sample_issue), "--test", "--to", "gone@example.org", ok=False)
+    assert result.exit_code == 1
+    assert "no test recipient left: gone@example.org is unsubscribed" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(list((project / "outbox" / "test").iterdir())) == 1
+
+
+def test_send_test_dry_run_sends_nothing(run_cli, store, sample_issue, project):
+    result = run_cli("send", str(sample_issue), "--test", "--dry-run", "--to", "editor@example.org")
+    assert "dry run: test built for editor@example.org via outbox; 0 emails left this machine." in result.stdout
+    assert not (project / "outbox").exists()
+
+
+def test_dry_run_skips_suppressed_addresses_like_a_real_send(config, store, sample_issue, project):
+    add_people(store, 3)
+    _suppress(store, "p001@example.org")
+    dry = send(config, store, sample_issue, dry_run=True)
+    assert dry.lines() == ["dry run: 2 messages personalised, 1 suppressed addresses would be skipped; 0 emails left this machine"]
+    assert send(config, store, sample_issue).ledger["sent"] == 2
+
+
+@pytest.mark.parametrize("missing", ["PAIN_NEWS_SECRET_KEY", "PAIN_NEWS_NEWSLETTER_PUBLIC_URL"])
+def test_send_without_secret_key_or_public_url_refuses_before_any_campaign(run_cli, store, sample_issue, monkeypatch, missing):
+    add_people(store, 2)
+    monkeypatch.delenv(missing, raising=False)
+    env = {"PAIN_NEWS_NEWSLETTER_PUBLIC_URL": ""} if missing == "PAIN_NEWS_NEWSLETTER_PUBLIC_URL" else None
+    result = run_cli("send", str(sample_issue), "--yes", ok=False, env=env)
+    assert result.exit_code == 1
+    assert "Recipients:" not in result.stdout
+    assert ("PAIN_NEWS_SECRET_KEY" if missing == "PAIN_NEWS_SECRET_KEY" else "public_url") in result.stderr
+    assert campaign.latest_campaign(store, sample_issue.name) is None
+
+
+def test_send_refusing_on_check_errors_says_how_to_fix_them(run_cli, store, make_issue):
+    issue = make_issue(files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![](walk.png)\n", "walk.png": b"\x89PNG"})
+    result = run_cli("send", str(issue), "--yes", ok=False)
+    assert result.exit_code == 1
+    assert f"run pain-news check {issue} and fix the errors" in result.stderr
+    assert "--force" not in result.stderr
+
+
 def test_report_of_an_unknown_campaign_is_one_clear_line(run_cli, store):
     result = run_cli("report", "--campaign", "99", ok=False)
     assert result.exit_code == 1

@@ -65,8 +65,14 @@ def send_cmd(
     from pain_news import campaign
 
     if test_send:
-        sent_to = campaign.send_test(app.config, issue_dir, to, provider)
-        click.echo(f"Test sent to {', '.join(sent_to)} via {provider or app.config.delivery.provider}.")
+        result = campaign.send_test(app.config, app.store, issue_dir, to, provider, dry_run=dry_run)
+        for address, why in result.skipped:
+            click.echo(f"Skipped {address}: {why} (opted-out addresses are never mailed).", err=True)
+        via = provider or app.config.delivery.provider
+        if result.dry_run:
+            click.echo(f"dry run: test built for {', '.join(result.sent)} via {via}; 0 emails left this machine.")
+        else:
+            click.echo(f"Test sent to {', '.join(result.sent)} via {via}.")
         return
     if to:
         raise click.BadParameter("--to is only for test sends (add --test)", param_hint="--to")
