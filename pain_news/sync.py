@@ -38,13 +38,11 @@ class SyncSummary:
 
 
 def _client(config: Config) -> Any:
-    import sendgrid  # type: ignore[import-untyped]
+    from pain_news.sendgrid_client import make_client  # timeout, and loggers that never show the key
 
     if not config.secrets.sendgrid_api_key:
         raise ConfigError("SENDGRID_API_KEY is not set", hint="add it to .env or the environment")
-    sg = sendgrid.SendGridAPIClient(api_key=config.secrets.sendgrid_api_key, host=config.sendgrid.host)
-    sg.client.timeout = config.sendgrid.timeout  # the client waits forever by default (TRAPS.md)
-    return sg
+    return make_client(config.secrets.sendgrid_api_key, config.sendgrid.host, config.sendgrid.timeout)
 
 
 def _get(sg: Any, path: str, query: dict[str, int] | None) -> list[Any]:
@@ -57,7 +55,14 @@ def _get(sg: Any, path: str, query: dict[str, int] | None) -> list[Any]:
     try:
         response = endpoint.get(query_params=query) if query else endpoint.get()
     except HTTPError as exc:  # error.body carries SendGrid's message; str(exc) hides it
-        raise DeliveryError(f"SendGrid refused GET /v3/{path} ({exc.status_code}): {_message(exc.body)}") from None
+        hint = (
+            "the API key may lack the \"Suppressions: read\" permission (or be wrong): check SENDGRID_API_KEY"
+            if exc.status_code in (401, 403)
+            else None
+        )
+        raise DeliveryError(
+            f"SendGrid refused GET /v3/{path} ({exc.status_code}): {_message(exc.body)}", hint=hint
+        ) from None
     except OSError as exc:
         raise DeliveryError(f"cannot reach SendGrid for /v3/{path}: {exc}") from None
     try:

@@ -147,3 +147,24 @@ def test_a_wrong_key_is_refused_by_the_standin(sendgrid_standin):
 def test_missing_api_key_is_a_config_error():
     with pytest.raises(ConfigError, match="SENDGRID_API_KEY is not set"):
         SendgridProvider(SendgridSettings(), "")
+
+
+def test_a_suppression_sync_at_debug_level_never_logs_the_api_key(store, make_config, sendgrid_standin, caplog):
+    from pain_news.sync import sync_suppressions
+
+    for name in ("python_http_client", "sendgrid"):  # as in a process where only the sync used the client
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    caplog.set_level(logging.DEBUG)
+    config = make_config({"PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url, "SENDGRID_API_KEY": sendgrid_standin.api_key})
+    sync_suppressions(config, store)
+    assert sendgrid_standin.auth_headers  # the client really talked to the stand-in
+    assert sendgrid_standin.api_key not in caplog.text
+
+
+def test_a_sync_refused_for_the_key_says_it_may_lack_the_suppressions_permission(store, make_config, sendgrid_standin):
+    from pain_news.sync import sync_suppressions
+
+    config = make_config({"PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url, "SENDGRID_API_KEY": "SG.wrong"})
+    with pytest.raises(DeliveryError) as info:
+        sync_suppressions(config, store)
+    assert '"Suppressions: read" permission' in info.value.hint

@@ -3,14 +3,13 @@
 Traps handled here (shared/TRAPS.md): the client has no timeout by default, `str(error)` hides
 SendGrid's message (read `error.body`), `Mail` helper objects are slow and `add_personalization`
 reverses the order (so the payload is a plain dict built in ledger order), and the client's DEBUG
-logging prints the API key (so its loggers are held at WARNING whatever --debug does).
+logging prints the API key (pain_news.sendgrid_client holds its loggers at WARNING).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import logging
 import re
 import socket
 import ssl
@@ -38,10 +37,6 @@ MAX_PERSONALIZATIONS = 1000
 MAX_SUBSTITUTION_BYTES = 10_000  # per personalization, keys and values (SendGrid's documented limit)
 WRONG_KEY_HINT = "check SENDGRID_API_KEY (it needs the Mail Send permission); nothing was marked as sent"
 
-for _name in ("python_http_client", "sendgrid"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
-
-
 class SendgridProvider:
     """Posts one request per batch; one result per recipient (the whole batch shares the outcome)."""
 
@@ -54,11 +49,10 @@ class SendgridProvider:
                 "SENDGRID_API_KEY is not set",
                 hint="add it to .env or the environment, or send with --provider outbox",
             )
-        from sendgrid import SendGridAPIClient  # type: ignore[import-untyped]
+        from pain_news.sendgrid_client import make_client
 
         self.settings = settings
-        self._client = SendGridAPIClient(api_key=api_key, host=settings.host.rstrip("/"))
-        self._client.client.timeout = settings.timeout  # the client has none by default
+        self._client = make_client(api_key, settings.host, settings.timeout)
         self._shared: tuple[int, dict[str, Any], list[str]] | None = None
 
     def _shared_parts(self, message: OutgoingMessage) -> tuple[dict[str, Any], list[str]]:
