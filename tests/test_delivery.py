@@ -92,3 +92,33 @@ def test_send_transactional_over_smtp_raises_when_refused(make_config, smtp_serv
         send_transactional(config, to="gone@example.org", subject="s", text="t", html="<p>h</p>")
     send_transactional(config, to="ok@example.org", subject="s", text="t", html="<p>h</p>")
     assert [m["To"] for m in smtp_server.messages] == ["ok@example.org"]
+
+
+def test_send_transactional_gives_up_after_two_quick_attempts(make_config):
+    # The signup page waits for this: a dead SMTP server must not hold it for ~15 s of retries.
+    import socket
+    import threading
+
+    from pain_news.errors import DeliveryError
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def hang_up():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.close()  # no greeting: the client sees a dropped connection before anything was sent
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    config = make_config({"PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+                          "PAIN_NEWS_SMTP_PORT": str(listener.getsockname()[1]), "PAIN_NEWS_SMTP_SECURITY": "none"})
+    try:
+        with pytest.raises(DeliveryError, match="new@example.org could not be delivered: could not connect"):
+            send_transactional(config, to="new@example.org", subject="Please confirm", text="Confirm", html="<p>Confirm</p>")
+        assert len(accepted) == 2
+    finally:
+        listener.close()

@@ -20,6 +20,9 @@ from pain_news.delivery.base import (
 if TYPE_CHECKING:
     from pain_news.config import Config
 
+TRANSACTIONAL_ATTEMPTS = 2
+TRANSACTIONAL_BACKOFF = 0.5  # seconds (±50% jitter) between the two attempts
+
 __all__ = [
     "FAILED",
     "RETRY",
@@ -38,13 +41,14 @@ __all__ = [
 def send_transactional(config: Config, *, to: str, subject: str, text: str, html: str) -> None:
     """Send one ready-made message (e.g. a signup confirmation) through the configured provider.
 
-    Raises DeliveryError when it could not be delivered; retries what provably did not arrive.
+    Raises DeliveryError when it could not be delivered; retries what provably did not arrive,
+    but only briefly (2 attempts, under a second of waiting): a web page is waiting for the answer.
     """
     from pain_news.delivery.retry import deliver_now
 
     message = message_from_config(config, subject, html, text, label="transactional")
     provider = get_provider(config)
     try:
-        deliver_now(provider, message, [Recipient(email=to)])
+        deliver_now(provider, message, [Recipient(email=to)], base=TRANSACTIONAL_BACKOFF, attempts=TRANSACTIONAL_ATTEMPTS)
     finally:
         provider.close()

@@ -28,12 +28,13 @@ def deliver_now(
     recipients: Sequence[Recipient],
     *,
     base: float = BACKOFF_BASE,
+    attempts: int = MAX_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[DeliveryResult]:
     """Deliver a handful of messages (tests, confirmations), retrying what provably did not arrive."""
     final: dict[int, DeliveryResult] = {}
     todo = list(range(len(recipients)))
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    for attempt in range(1, attempts + 1):
         results = provider.deliver(message, [recipients[i] for i in todo])
         waits = [r.retry_after for r in results if r.status == RETRY]
         for index, result in zip(todo, results, strict=True):
@@ -41,7 +42,7 @@ def deliver_now(
         todo = [i for i in todo if final[i].status == RETRY]
         if not todo:
             break
-        if attempt < MAX_ATTEMPTS:
+        if attempt < attempts:
             sleep(backoff_delay(attempt, base, max((w for w in waits if w is not None), default=None)))
     problems = [(recipients[i].email, r) for i, r in sorted(final.items()) if r.status != SENT]
     if problems:
