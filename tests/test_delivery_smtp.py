@@ -183,3 +183,24 @@ def test_starttls_required_but_not_offered_is_a_clear_error(smtp_server):
     p = SmtpProvider(SmtpSettings(host="127.0.0.1", port=smtp_server.port, security="starttls", timeout=5), "")
     with pytest.raises(DeliveryError, match="does not offer STARTTLS"):
         p.deliver(MESSAGE, people("ana"))
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_tls_delivers_when_smtp_ca_file_trusts_the_server_and_not_otherwise(tls_server, mode):
+    server, ca_file = tls_server(mode)
+    settings = dict(host="127.0.0.1", port=server.port, security=mode, timeout=5)
+    trusted = SmtpProvider(SmtpSettings(**settings, ca_file=str(ca_file)), "")
+    assert [r.status for r in trusted.deliver(MESSAGE, people("ana"))] == ["sent"]
+    trusted.close()
+    assert [m["To"] for m in server.messages] == ["ana@example.org"]
+    untrusted = SmtpProvider(SmtpSettings(**settings), "")  # the system CAs do not know this certificate
+    [result] = untrusted.deliver(MESSAGE, people("bo"))
+    assert result.status == "retry" and "CERTIFICATE_VERIFY_FAILED" in result.reason
+    assert len(server.messages) == 1
+
+
+def test_smtp_ca_file_is_relative_to_the_project(make_config, project):
+    from pain_news.delivery import get_provider
+
+    config = make_config({"PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_CA_FILE": "certs/ca.pem"})
+    assert get_provider(config).settings.ca_file == str(project / "certs" / "ca.pem")
