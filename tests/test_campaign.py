@@ -470,16 +470,47 @@ def _pain_news(project, standin, *args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _write_lock(store):
+    """A raw SQLite connection holding the database's write lock (BEGIN IMMEDIATE) until rolled back."""
+    import sqlite3
+
+    conn = sqlite3.connect(store.engine.url.database, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("BEGIN IMMEDIATE")
+    return conn
+
+
+def _kill_between_batches(proc, store):
+    """SIGKILL once a batch's outcome is written and no other batch is claimed (checked under the write lock)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        newest = campaign.latest_campaign(store, "2026-12-winter")
+        counts = campaign.ledger_counts(store, newest.id) if newest else {}
+        if counts.get("sent") and not counts.get("in_flight"):
+            lock = _write_lock(store)  # the process can claim nothing more while this is held
+            try:
+                in_flight = lock.execute("SELECT count(*) FROM send_ledger WHERE state = 'in_flight'").fetchone()[0]
+                if in_flight == 0:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    return
+            finally:
+                lock.rollback()
+        time.sleep(0.02)
+    raise TimeoutError("the send never reached a point between batches")
+
+
 @pytest.mark.parametrize("kill_at", ["between-batches", "during-a-request", "just-after-an-answer"])
 def test_a_killed_send_resumes_and_delivers_everyone_exactly_once(project, store, sample_issue, sendgrid_standin, kill_at):
     add_people(store, 60)
     standin = sendgrid_standin
+    locks = []
+    if kill_at == "just-after-an-answer":
+        # Take the write lock before SendGrid answers: the process gets its 202 but cannot record it.
+        standin.on_request = lambda body: locks.append(_write_lock(store)) if not locks else None
     # --rate 20: batches of 20 recipients, one second apart, so each kill point can be reached.
     proc = _pain_news(project, standin, "send", ISSUE, "--yes", "--rate", "20")
     if kill_at == "between-batches":
-        standin.wait_for_requests(1, timeout=30)
-        time.sleep(0.4)  # the process now waits for its next one-second slot
-        proc.send_signal(signal.SIGKILL)
+        _kill_between_batches(proc, store)
     elif kill_at == "during-a-request":
         standin.script("202", "hold")
         standin.wait_for_requests(2, timeout=30)
@@ -487,7 +518,10 @@ def test_a_killed_send_resumes_and_delivers_everyone_exactly_once(project, store
         proc.wait()
         standin.release()  # SendGrid took the held request after all: its batch really was delivered
     else:
-        standin.on_request = lambda body: threading.Timer(0.002, proc.send_signal, [signal.SIGKILL]).start()
+        standin.wait_for_answers(1, timeout=30)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        locks[0].rollback()
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     standin.on_request = None
@@ -502,7 +536,7 @@ def test_a_killed_send_resumes_and_delivers_everyone_exactly_once(project, store
     assert ledger["sent"] + ledger["uncertain"] == 60 and ledger["pending"] == ledger["in_flight"] == 0
     assert all(delivered[e] == 1 for e in everyone - uncertain)  # exactly once
     assert all(delivered[e] <= 1 for e in uncertain)  # at most once, and reported
-    if kill_at == "during-a-request":
+    if kill_at in ("during-a-request", "just-after-an-answer"):
         assert len(uncertain) == 20 and all(delivered[e] == 1 for e in uncertain)
     if kill_at == "between-batches":
         assert not uncertain
