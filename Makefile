@@ -27,7 +27,7 @@ DEMO_DB := PAIN_NEWS_DATABASE_URL=sqlite:///build/demo.db
 demo: venv .env
 	$(PN) build $(ISSUE)
 	@echo "Built files: build/$(notdir $(ISSUE))/ (email.html, email.txt, web.html, meta.json)"
-	rm -rf outbox build/demo.db build/demo.db-wal build/demo.db-shm
+	rm -rf outbox build/demo.db build/demo.db-wal build/demo.db-shm build/demo.db.locks
 	$(DEMO_DB) $(PN) subscribers import subscribers/sample.csv
 	$(DEMO_DB) $(PN) send $(ISSUE) --provider outbox --yes
 	$(DEMO_DB) $(PN) report $(ISSUE)
