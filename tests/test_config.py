@@ -103,3 +103,15 @@ def test_missing_explicit_file_is_an_error(tmp_path):
 def test_invalid_provider_is_rejected(tmp_path):
     with pytest.raises(ConfigError, match="delivery.provider"):
         load_config(write(tmp_path, '[delivery]\nprovider = "carrier-pigeon"\n'), env={})
+
+
+def test_every_setting_is_documented_in_the_readme():
+    from dataclasses import fields
+
+    from pain_news.config import SECRET_VARIABLES, SECTIONS
+    from tests.fixtures.core import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in fields(cls) if f"`{name}.{f.name}`" not in readme]
+    missing += [var for var in SECRET_VARIABLES.values() if f"`{var}`" not in readme]
+    assert missing == []
