@@ -150,7 +150,7 @@ def _mailmerge(folder: Path, port: int, n: int) -> float:
 
 
 def run(work: Path) -> str:
-    from bench.common import table
+    from common import table
 
     sizes = [10_000, 100_000] + ([1_000_000] if os.environ.get("PAIN_NEWS_BENCH_MILLION") else [])
     standin, sg_port = _server("tests.fixtures.sendgrid_standin")
