@@ -1,8 +1,15 @@
 """Pain News: a markdown-first newsletter tool for TriState Pain Institute."""
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-try:
-    __version__ = version("pain-news")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0"
+
+def __getattr__(name: str) -> Any:
+    # Read lazily: importlib.metadata costs ~20 ms, which every `pain-news` start would pay.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("pain-news")
+        except PackageNotFoundError:  # a source tree that was not installed
+            return "0.0.0"
+    raise AttributeError(name)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pain_news.config import Config
-from pain_news.content import Issue, is_relative, line_containing, load_issue, markdown_targets
+from pain_news.content import Issue, is_relative, line_containing, load_issue
 from pain_news.errors import IssueError, PainNewsError
 from pain_news.render import Rendered, render_issue
 
@@ -68,7 +68,7 @@ def render(config: Config, issue_dir: Path) -> tuple[Issue, Rendered]:
 def ensure_assets_exist(issue: Issue) -> None:
     """Every relative image or link must name a file in the issue folder."""
     for piece in issue.pieces:
-        for target in markdown_targets(piece.source):
+        for target in piece.targets:
             if not target or not is_relative(target):
                 continue
             local = target.split("#")[0].split("?")[0]
@@ -98,19 +98,25 @@ def make_meta(issue: Issue, rendered: Rendered, warnings: tuple[str, ...]) -> di
     }
 
 
-def build_issue(config: Config, issue_dir: Path, out_path: Path | None = None, warnings: tuple[str, ...] = ()) -> BuildResult:
-    """Render an issue and write it atomically into `out_path` (default build/<issue>/)."""
-    issue, rendered = render(config, issue_dir)
+def build_issue(
+    config: Config,
+    issue_dir: Path,
+    out_path: Path | None = None,
+    warnings: tuple[str, ...] = (),
+    rendered: tuple[Issue, Rendered] | None = None,
+) -> BuildResult:
+    """Render an issue (unless `rendered` already is) and write it atomically into `out_path` (default build/<issue>/)."""
+    issue, output = rendered or render(config, issue_dir)
     out = (out_path or default_out(config, issue_dir)).resolve()
-    meta = make_meta(issue, rendered, warnings)
+    meta = make_meta(issue, output, warnings)
     files = {
-        "email.html": rendered.email_html,
-        "email.txt": rendered.email_text,
-        "web.html": rendered.web_html,
+        "email.html": output.email_html,
+        "email.txt": output.email_text,
+        "web.html": output.web_html,
         "meta.json": json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
     }
     write_build(out, files, issue, {"issues folder": config.resolve(config.build.issues), "templates folder": config.templates_dir})
-    return BuildResult(issue=issue, rendered=rendered, out=out, meta=meta, warnings=warnings)
+    return BuildResult(issue=issue, rendered=output, out=out, meta=meta, warnings=warnings)
 
 
 def write_build(out: Path, files: dict[str, str], issue: Issue, protected: Mapping[str, Path]) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pain_news.checks import Finding, error, warning
-from pain_news.checks.links import LinkResult, check_links, external_links
 from pain_news.checks.output import check_output
 from pain_news.checks.readability import grade_findings, reading_grades
 from pain_news.checks.sources import scan_sources
@@ -24,6 +23,7 @@ from pain_news.render import Rendered, render_issue
 
 if TYPE_CHECKING:
     from pain_news.build import BuildResult
+    from pain_news.checks.links import LinkResult
 
 __all__ = ["CheckReport", "Finding", "check_issue", "checked_build", "run_check"]
 
@@ -115,6 +115,8 @@ def run_check(
         findings.extend(grade_findings(loaded, grades))
     results: list[LinkResult] = []
     if links:
+        from pain_news.checks.links import check_links, external_links  # http, ssl: only with --links
+
         base = config.newsletter.public_url.rstrip("/")
         # The issue's own web version and images are published with the archive, after the check.
         results = check_links(external_links(rendered.email_html, f"{base}/{folder.name}/" if base else ""))
@@ -172,4 +174,4 @@ def checked_build(
             hint=f"fix the errors (pain-news check {issue_dir} shows them all), or build anyway with --force",
         )
     warnings = tuple(f.one_line(config.root) for f in report.findings)
-    return build_issue(config, issue_dir, out_path, warnings=warnings), report
+    return build_issue(config, issue_dir, out_path, warnings=warnings, rendered=(issue, rendered)), report

@@ -7,6 +7,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,6 +76,11 @@ class Piece:
     front_matter: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     source: str = field(default="", compare=False, repr=False)
 
+    @cached_property
+    def targets(self) -> tuple[str, ...]:
+        """Every link and image target in the markdown body (parsed once, used by build and check)."""
+        return tuple(markdown_targets(self.source))
+
     @property
     def unknown_tags(self) -> list[tuple[str, int]]:
         """Tags like `{{ frist_name }}` that no recipient value fills, with their line in the file."""
@@ -103,14 +109,14 @@ class Issue:
     intro: Fragment | None = None
     draft: bool = False
 
-    @property
+    @cached_property
     def assets(self) -> list[str]:
         """Relative files the issue uses (front-matter images, markdown images and links), once each."""
         found: dict[str, None] = {}
         for piece in self.pieces:
             if piece.image and piece.image.path:
                 found.setdefault(piece.image.src, None)
-            for target in markdown_targets(piece.source):
+            for target in piece.targets:
                 if target and is_relative(target):
                     found.setdefault(target.split("#")[0].split("?")[0], None)
         return [a for a in found if a]
@@ -217,7 +223,7 @@ def load_issue(folder: Path, public_url: str = "") -> Issue:
 
 
 def _refuse_outside_targets(folder: Path, piece: Piece) -> None:
-    for target in markdown_targets(piece.source):
+    for target in piece.targets:
         if target and is_relative(target) and local_path(folder, target) is None:
             raise IssueError(
                 f"{target} is outside the issue folder", path=piece.path, line=line_containing(piece.source, target),

@@ -49,9 +49,10 @@ def _environment(templates: Path) -> jinja2.Environment:
     )
 
 
+@lru_cache(maxsize=8)
 def text_environment(templates: Path) -> jinja2.Environment:
-    env = _environment(templates).overlay(autoescape=False)
-    return env
+    """The same loader without autoescaping, for the plain-text part (cached: templates compile once)."""
+    return _environment(templates).overlay(autoescape=False)
 
 
 def rows(pieces: Sequence[Piece]) -> list[list[Piece]]:

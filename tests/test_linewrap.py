@@ -24,3 +24,18 @@ def test_pre_blocks_keep_their_spaces():
     html = "<p>" + "a " * 600 + "</p><pre>" + "b " * 600 + "</pre>"
     wrapped = wrap_html(html, limit=200)
     assert "<pre>" + "b " * 600 + "</pre>" in wrapped.replace("\n>", ">")
+
+
+def test_a_long_line_that_ends_in_its_own_newline_is_wrapped_too():
+    html = "<p>" + "word " * 300 + "end</p>\n<p>short</p>\n" + "<p>" + "more " * 100 + "</p>"
+    wrapped = wrap_html(html, limit=200)
+    assert longest_line(wrapped) <= 200
+    assert wrapped.split() == html.split()
+
+
+def test_sample_email_lines_stay_under_the_target(config, sample_issue):
+    from pain_news.build import render
+    from pain_news.linewrap import TARGET
+
+    _, rendered = render(config, sample_issue)
+    assert longest_line(rendered.email_html) <= TARGET

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pain_news import __version__
 from pain_news.errors import PainNewsError
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ def _debug(ctx: click.Context) -> bool:
 
 
 @click.group(cls=PainNewsGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="pain-news")
+@click.version_option(package_name="pain-news", prog_name="pain-news")  # read only when asked
 @click.option(
     "--config",
     "config_path",
