@@ -50,7 +50,7 @@ from pain_news.models import (
     Suppression,
     utcnow,
 )
-from pain_news.personalize import recipient_for
+from pain_news.personalize import Personalizer
 from pain_news.store import email_hash
 
 if TYPE_CHECKING:
@@ -593,10 +593,14 @@ class _Sender:
         self.progress = progress
         self.outcomes: Counter[str] = Counter()
         self.error: BaseException | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # pacing, pauses and counts
+        # One ledger writer at a time within this process: SQLite would otherwise make the other
+        # threads busy-wait (sleeping up to 100 ms a try) for its write lock.
+        self._write_lock = threading.Lock()
         self._next_slot = time.monotonic()  # --rate: when the next batch may start
         self._pause_until = 0.0  # after a 429 or 5xx every worker waits
         self._is_postgres = store.engine.dialect.name == "postgresql"
+        self._personalizer = Personalizer(config)
         with store.reader.connect() as conn:
             last = conn.scalar(
                 select(func.max(LedgerEntry.batch)).where(LedgerEntry.campaign_id == campaign_id)
@@ -628,7 +632,7 @@ class _Sender:
     def claim(self) -> _Claimed | None:
         """Take the next pending batch: re-read statuses, skip opt-outs, mark the rest in_flight (one transaction)."""
         now = utcnow()
-        with self._lock, self.store.session() as s:
+        with self._write_lock, self.store.engine.begin() as s:  # Core: no ORM bookkeeping per batch
             query = (
                 select(
                     LedgerEntry.id,
@@ -649,17 +653,12 @@ class _Sender:
             rows = s.execute(query).all()
             if not rows:
                 return None
-            suppressed = set(
-                s.scalars(
-                    select(Suppression.email_hash).where(
-                        Suppression.email_hash.in_([email_hash(r.email) for r in rows])
-                    )
-                )
-            )
+            hashes = [email_hash(r.email) for r in rows]
+            suppressed = set(s.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes))))
             skipped: dict[str, list[int]] = {}
-            ids, recipients, attempts = [], [], 0
-            for r in rows:
-                if r.status != ACTIVE or email_hash(r.email) in suppressed:
+            ids, chosen, attempts = [], [], 0
+            for r, hashed in zip(rows, hashes, strict=True):
+                if r.status != ACTIVE or hashed in suppressed:
                     why = (
                         f"{r.status or 'deleted'} before its batch"
                         if r.status != ACTIVE
@@ -668,11 +667,7 @@ class _Sender:
                     skipped.setdefault(why, []).append(r.id)
                     continue
                 ids.append(r.id)
-                recipients.append(
-                    recipient_for(
-                        self.config, self.campaign_id, r.subscriber_id, r.email, r.first_name, r.last_name
-                    )
-                )
+                chosen.append(r)
                 attempts = max(attempts, r.attempts + 1)
             for why, skip_ids in skipped.items():
                 s.execute(
@@ -695,6 +690,11 @@ class _Sender:
         n_skipped = sum(len(v) for v in skipped.values())
         if n_skipped:
             self._count({LEDGER_SKIPPED: n_skipped}, n_skipped)
+        # Personalising (signing links) happens after the transaction, so it holds no lock.
+        recipients = [
+            self._personalizer.recipient(self.campaign_id, r.subscriber_id, r.email, r.first_name, r.last_name)
+            for r in chosen
+        ]
         return _Claimed(ids, recipients, attempts)
 
     def _deliver(self, provider: Provider, claimed: _Claimed) -> None:
@@ -738,7 +738,7 @@ class _Sender:
                 result.status, LEDGER_PENDING
             )
             groups.setdefault((state, result.message_id, result.reason), []).append(entry_id)
-        with self.store.session() as s:
+        with self._write_lock, self.store.engine.begin() as s:  # Core: no ORM bookkeeping per batch
             for (state, message_id, reason), group in groups.items():
                 s.execute(
                     update(LedgerEntry)
@@ -783,11 +783,12 @@ def _dry_run(config: Config, store: SubscriberStore, prepared: PreparedSend) -> 
                     Subscriber.status == ACTIVE,
                 )
             )
+        personalizer = Personalizer(config)
         for sid, email, first, last in conn.execute(query):
             if suppressed and email_hash(email) in suppressed:
                 counts[LEDGER_SKIPPED] += 1
                 continue
-            recipient_for(config, campaign_id, sid, email, first, last)
+            personalizer.recipient(campaign_id, sid, email, first, last)
             counts["checked"] += 1
     return counts
 

@@ -21,6 +21,7 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: Values the sending step knows for every recipient.
 RECIPIENT_FIELDS = ("first_name", "last_name", "email", "unsubscribe_url")
@@ -78,6 +79,19 @@ def placeholders_in(text: str) -> list[str]:
     return list(seen)
 
 
+@lru_cache(maxsize=256)
+def _parts(placeholder_text: str) -> tuple[str, str, str]:
+    match = PLACEHOLDER.fullmatch(placeholder_text)
+    if match is None:
+        raise ValueError(f"not a placeholder: {placeholder_text!r}")
+    return match["part"], match["name"], match["default"] or ""
+
+
 def values_for(placeholders: list[str], recipient: Mapping[str, str]) -> dict[str, str]:
-    """Map each placeholder string to its filled value (for SendGrid substitutions)."""
-    return {p: fill(p, recipient) for p in placeholders}
+    """Map each placeholder string to its filled value (for SendGrid substitutions), as `fill` would."""
+    out = {}
+    for text in placeholders:  # parsed once per distinct placeholder: this runs for every recipient
+        part, name, default = _parts(text)
+        raw = recipient.get(name, "") or default
+        out[text] = html.escape(raw, quote=True) if part == "h" else raw
+    return out

@@ -10,7 +10,6 @@ a years-old email must keep working (issue 3).
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from typing import TYPE_CHECKING
@@ -29,8 +28,8 @@ _SIGNATURE_BYTES = 16  # 128 bits: unforgeable, and keeps the URL short enough f
 def _signature(secret: str, purpose: str, body: str) -> str:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    mac = hmac.new(secret.encode("utf-8"), f"pain-news/{purpose}:{body}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(mac.digest()[:_SIGNATURE_BYTES]).rstrip(b"=").decode("ascii")
+    mac = hmac.digest(secret.encode("utf-8"), f"pain-news/{purpose}:{body}".encode(), "sha256")  # one-shot: fast
+    return base64.urlsafe_b64encode(mac[:_SIGNATURE_BYTES]).rstrip(b"=").decode("ascii")
 
 
 def make_token(secret: str, subscriber_id: int, campaign_id: int | None, purpose: str = "unsubscribe") -> str:

@@ -168,3 +168,14 @@ def test_a_sync_refused_for_the_key_says_it_may_lack_the_suppressions_permission
     with pytest.raises(DeliveryError) as info:
         sync_suppressions(config, store)
     assert '"Suppressions: read" permission' in info.value.hint
+
+
+def test_a_recipient_over_the_substitution_limit_fails_alone(provider, sendgrid_standin):
+    # 2,600 two-byte characters in the HTML and text values: 10,400 bytes with the URL, over 10,000.
+    big = people(1, first="é" * 2600)[0]
+    fits = people(2, first="a" * 2400)[1]  # 4,800 ASCII bytes plus keys and URL: within the limit
+    results = provider.deliver(MESSAGE, [big, fits])
+    assert results[0].status == "failed" and "10,000-byte" in results[0].reason
+    assert results[1].status == "sent"
+    [body] = sendgrid_standin.accepted
+    assert [p["to"][0]["email"] for p in body["personalizations"]] == ["p1@example.org"]
