@@ -379,22 +379,32 @@ def _run_locked(
         config, store, campaign_id, message, options, batch_size, rate, stop or threading.Event(), progress
     )
     providers = [first] + [factory() for _ in range(threads - 1)]
+    # Each worker signals its own end: after a Ctrl-C inside Thread.join, CPython can report a
+    # thread as finished while it still runs, and we must wait for the batch it has in flight.
+    finished = [threading.Event() for _ in providers]
+
+    def work(provider: Provider, done: threading.Event) -> None:
+        try:
+            sender.work(provider)
+        finally:
+            done.set()
+
     workers = [
-        threading.Thread(target=sender.work, args=(p,), name=f"send-{i}", daemon=True)
-        for i, p in enumerate(providers)
+        threading.Thread(target=work, args=(p, done), name=f"send-{i}", daemon=True)
+        for i, (p, done) in enumerate(zip(providers, finished, strict=True))
     ]
     interrupted = False
     try:
         for w in workers:
             w.start()
-        for w in workers:
-            while w.is_alive():
-                w.join(0.2)
+        for done in finished:
+            while not done.wait(0.2):
+                pass
     except KeyboardInterrupt:
         interrupted = True
         sender.stop.set()  # each worker finishes the batch it has in flight, then stops
-        for w in workers:
-            w.join()
+        for done in finished:
+            done.wait()
     finally:
         for p in providers[1:]:
             p.close()

@@ -552,3 +552,31 @@ def test_debug_output_never_contains_the_api_key(project, store, sample_issue, s
     assert proc.returncode != 0
     assert "the API key is wrong" in err
     assert sendgrid_standin.api_key not in out + err
+
+
+def test_ctrl_c_stops_after_the_batch_in_flight_and_the_send_resumes(project, store, sample_issue, sendgrid_standin):
+    add_people(store, 60)
+    standin = sendgrid_standin
+    standin.script("hold")  # the first batch's request stays open until released
+    proc = _pain_news(project, standin, "send", ISSUE, "--yes", "--rate", "20")
+    standin.wait_for_requests(1, timeout=30)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # the interrupt is seen while the batch is in flight …
+    standin.release()  # … and the batch still finishes and is recorded
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Interrupted after the batch in flight" in err
+    assert "Traceback" not in err
+    newest = campaign.latest_campaign(store, "2026-12-winter")
+    counts = campaign.ledger_counts(store, newest.id)
+    # The held batch was finished and recorded, nothing is left in flight, and the send stopped early
+    # (on a slow machine a second batch may have started before the interrupt was seen).
+    assert 20 <= counts["sent"] < 60 and counts["sent"] + counts["pending"] == 60
+    assert not counts.get("in_flight") and not counts.get("uncertain")
+
+    resumed = _pain_news(project, standin, "send", ISSUE, "--yes")
+    _, err = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, err
+    delivered = Counter(standin.recipients())
+    assert sorted(delivered) == [f"p{i:03d}@example.org" for i in range(60)]
+    assert set(delivered.values()) == {1}
