@@ -20,18 +20,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -c "import secrets; print('PAIN_NEWS_SECRET_KEY=' + secrets.token_urlsafe(32))" > .env
 	chmod 600 .env
 
-# The whole job on embedded defaults (SQLite, outbox provider). A throwaway database under
-# build/ keeps the demo repeatable and away from a real subscribers/pain-news.db.
-DEMO_DB := PAIN_NEWS_DATABASE_URL=sqlite:///build/demo.db
+# The whole job on embedded defaults (SQLite, outbox provider). A throwaway database and outbox
+# under build/ keep the demo repeatable and away from a real subscribers/pain-news.db and outbox/.
+DEMO_DB := PAIN_NEWS_DATABASE_URL=sqlite:///build/demo.db PAIN_NEWS_DELIVERY_OUTBOX_DIR=build/demo-outbox
 
 demo: venv .env
 	$(PN) build $(ISSUE)
 	@echo "Built files: build/$(notdir $(ISSUE))/ (email.html, email.txt, web.html, meta.json)"
-	rm -rf outbox build/demo.db build/demo.db-wal build/demo.db-shm build/demo.db.locks
+	rm -rf build/demo-outbox build/demo.db build/demo.db-wal build/demo.db-shm build/demo.db.locks
 	$(DEMO_DB) $(PN) subscribers import subscribers/sample.csv
 	$(DEMO_DB) $(PN) send $(ISSUE) --provider outbox --yes
 	$(DEMO_DB) $(PN) report $(ISSUE)
-	@echo "One .eml per recipient in outbox/campaign-1/ (open one in a mail client); test sends go to outbox/test/."
+	@echo "One .eml per recipient in build/demo-outbox/campaign-1/ (open one in a mail client)."
 
 test: venv
 	$(PY) -m pytest -q

@@ -269,6 +269,8 @@ def _validate(config: Config) -> None:
             f"delivery.provider must be one of {', '.join(PROVIDERS)}, got {config.delivery.provider!r}",
             path=where,
         )
+    if config.delivery.rate < 0:
+        raise ConfigError(f"delivery.rate must be 0 (no cap) or more, got {config.delivery.rate}", path=where)
     if config.smtp.security not in ("starttls", "ssl", "none"):
         raise ConfigError(
             f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", path=where

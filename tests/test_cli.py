@@ -122,3 +122,17 @@ def test_output_piped_into_a_closed_pipe_stops_quietly(project, run_cli):
         shell=True, capture_output=True, text=True, cwd=project,
     )
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize("command", [["serve"], ["preview", "issues/2026-12-winter"]], ids=["serve", "preview"])
+def test_a_port_in_use_is_one_clear_error(run_cli, project, command):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli(*command, "--port", str(port), ok=False)
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "http://" not in result.stdout  # no success line before the failure

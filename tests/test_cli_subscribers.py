@@ -116,3 +116,17 @@ def test_database_failure_is_one_line_without_the_statement_or_personal_data(pro
     assert "the subscriber database refused" in result.stderr and "nothing was saved" in result.stderr
     assert "example.org" not in result.stderr and "INSERT" not in result.stderr
     assert json.loads(run_cli("subscribers", "list", "--format", "json").stdout) == []
+
+
+def test_delete_without_a_terminal_needs_yes(project, run_cli):
+    run_cli("subscribers", "add", "ana@example.org")
+    result = run_cli("subscribers", "delete", "ana@example.org", ok=False)  # CliRunner's stdin is no terminal
+    assert result.exit_code == 2
+    assert "add --yes" in result.stderr
+    assert "ana@example.org" in run_cli("subscribers", "list", "--format", "csv").stdout  # nothing was erased
+
+
+def test_export_into_a_missing_folder_names_that_folder(project, run_cli):
+    result = run_cli("subscribers", "export", "no/such/dir/x.csv", ok=False)
+    assert result.exit_code == 2
+    assert "no/such/dir" in result.stderr and ".export-" not in result.stderr

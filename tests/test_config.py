@@ -115,3 +115,8 @@ def test_every_setting_is_documented_in_the_readme():
     missing = [f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in fields(cls) if f"`{name}.{f.name}`" not in readme]
     missing += [var for var in SECRET_VARIABLES.values() if f"`{var}`" not in readme]
     assert missing == []
+
+
+def test_negative_rate_is_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="delivery.rate must be 0"):
+        load_config(write(tmp_path, ""), env={"PAIN_NEWS_DELIVERY_RATE": "-3"})

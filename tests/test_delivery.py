@@ -122,3 +122,14 @@ def test_send_transactional_gives_up_after_two_quick_attempts(make_config):
         assert len(accepted) == 2
     finally:
         listener.close()
+
+
+def test_list_messages_always_carry_a_list_id(make_config):
+    from pain_news.delivery import message_from_config
+
+    derived = make_config({"PAIN_NEWS_NEWSLETTER_LIST_ID": "", "PAIN_NEWS_NEWSLETTER_FROM_EMAIL": "news@Clinic.example"})
+    message = message_from_config(derived, "Subject", "<p>x</p>", "x", list_message=True)
+    assert message.list_id == "Pain News <pain-news.clinic.example>"
+    assert message_from_config(derived, "Subject", "<p>x</p>", "x").list_id == ""  # one-off mail is not list mail
+    configured = make_config({"PAIN_NEWS_NEWSLETTER_LIST_ID": "News <news.example.org>"})
+    assert message_from_config(configured, "S", "h", "t", list_message=True).list_id == "News <news.example.org>"

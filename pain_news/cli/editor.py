@@ -63,6 +63,9 @@ def preview_cmd(app: App, issue_dir: Path, port: int, open_browser: bool, screen
         for path in preview.screenshot(app.config, issue_dir, screenshot_path):
             click.echo(f"saved {path}")
         return
+    from pain_news.web.server import ensure_port_free
+
+    ensure_port_free("127.0.0.1", port)
     click.echo(f"Previewing {issue_dir} at http://127.0.0.1:{port}/ (Ctrl+C to stop)")
     preview.serve(app.config, issue_dir, port, open_browser=open_browser)
 

@@ -113,6 +113,8 @@ def delete_cmd(app: App, email: str, yes: bool) -> None:
         pain-news subscribers delete maria.lopez@example.com --yes
     """
     if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("no terminal to confirm on: add --yes to delete without asking")
         click.confirm(f"Erase {email} and their history? This cannot be undone", abort=True)
     address = app.store.delete(email)
     click.echo(f"deleted {address}; a hashed suppression keeps it from being re-added")
@@ -178,6 +180,8 @@ def export_cmd(app: App, csv_path: Path) -> None:
     from pain_news.subscribers_csv import write_csv
 
     folder = csv_path.resolve().parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {folder} does not exist", param_hint="FILE.csv")
     # Written beside the target and renamed: a failed export never leaves half a file.
     fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".csv", dir=folder)
     try:
@@ -261,8 +265,10 @@ def serve_cmd(app: App, host: str, port: int) -> None:
 
     from pain_news.unsubscribe import link_base
     from pain_news.web.app import create_app
+    from pain_news.web.server import ensure_port_free
 
     link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without
+    ensure_port_free(host, port)
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     uvicorn.run(create_app(app.config, app.store), host=host, port=port, log_level="warning",
                 proxy_headers=True, server_header=False)

@@ -8,6 +8,7 @@ API key, a request SendGrid rejects as malformed) raise DeliveryError instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from pain_news.errors import ConfigError, DeliveryError
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
+    from pain_news.config import Config, NewsletterSettings
 
 # Outcome of one recipient (SENDING.md): RETRY means "provably never reached the provider".
 SENT = "sent"
@@ -127,11 +128,21 @@ def message_from_config(
         from_email=news.from_email,
         from_name=news.from_name or news.name,
         reply_to=news.reply_to,
-        list_id=news.list_id if list_message else "",
+        list_id=list_id(news) if list_message else "",
         label=label,
         campaign_id=campaign_id,
         category=category,
     )
+
+
+def list_id(news: NewsletterSettings) -> str:
+    """The List-Id header: `newsletter.list_id`, or one made from the name and the sender's domain
+    (RFC 2919: `Pain News <pain-news.example.org>`), so every list message carries one."""
+    if news.list_id:
+        return news.list_id
+    label = re.sub(r"[^a-z0-9]+", "-", news.name.lower()).strip("-") or "newsletter"
+    domain = news.from_email.rpartition("@")[2].lower() or "localhost"
+    return f"{news.name} <{label}.{domain}>"
 
 
 def sanitize_header(value: str) -> str:
