@@ -142,7 +142,8 @@ def campaign_report(
                 .group_by(SubscriberEvent.new_status)
             )
         }
-        events = {
+        # Delivered, opened and clicked are always shown (0 until SendGrid's webhook reports any).
+        events = {"delivered": 0, "open": 0, "click": 0} | {
             event: int(n)
             for event, n in conn.execute(
                 select(

@@ -580,3 +580,12 @@ def test_ctrl_c_stops_after_the_batch_in_flight_and_the_send_resumes(project, st
     delivered = Counter(standin.recipients())
     assert sorted(delivered) == [f"p{i:03d}@example.org" for i in range(60)]
     assert set(delivered.values()) == {1}
+
+
+def test_report_always_shows_delivered_opened_and_clicked(run_cli, store, sample_issue):
+    add_people(store, 3)
+    run_cli("send", str(sample_issue), "--yes", "--provider", "outbox")
+    report = json.loads(run_cli("report", str(sample_issue), "--format", "json").stdout)
+    assert report["events"] == {"delivered": 0, "open": 0, "click": 0}  # none until SendGrid's webhook reports
+    table = run_cli("report", str(sample_issue)).stdout
+    assert "webhook delivered" in table and "webhook click" in table
