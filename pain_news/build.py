@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pain_news.config import Config
-from pain_news.content import Issue, is_relative, line_containing, load_issue
+from pain_news.content import Issue, load_issue
 from pain_news.errors import IssueError, PainNewsError
 from pain_news.render import Rendered, render_issue
 
@@ -59,25 +59,9 @@ def default_out(config: Config, issue_dir: Path) -> Path:
 
 def render(config: Config, issue_dir: Path) -> tuple[Issue, Rendered]:
     """Load and render an issue without writing anything (for check, preview and send)."""
-    issue = load_issue(issue_dir, config.newsletter.public_url)
-    ensure_assets_exist(issue)
+    issue = load_issue(issue_dir, config.newsletter.public_url)  # also refuses missing or outside files
     rendered = render_issue(issue, config.newsletter, config.templates_dir)
     return issue, rendered
-
-
-def ensure_assets_exist(issue: Issue) -> None:
-    """Every relative image or link must name a file in the issue folder."""
-    for piece in issue.pieces:
-        for target in piece.targets:
-            if not target or not is_relative(target):
-                continue
-            local = target.split("#")[0].split("?")[0]
-            if local and not (issue.folder / local).is_file():
-                raise IssueError(
-                    f"file not found: {local} (relative links and images must be in the issue folder)",
-                    path=piece.path,
-                    line=line_containing(piece.source, target),
-                )
 
 
 def make_meta(issue: Issue, rendered: Rendered, warnings: tuple[str, ...]) -> dict[str, Any]:

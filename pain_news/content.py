@@ -73,7 +73,6 @@ class Piece:
     learn_more_url: str = ""
     reviewed_by: str = ""
     reviewed_on: dt.date | None = None
-    front_matter: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     source: str = field(default="", compare=False, repr=False)
 
     @cached_property
@@ -118,7 +117,7 @@ class Issue:
                 found.setdefault(piece.image.src, None)
             for target in piece.targets:
                 if target and is_relative(target):
-                    found.setdefault(target.split("#")[0].split("?")[0], None)
+                    found.setdefault(target_file(target), None)
         return [a for a in found if a]
 
 
@@ -128,6 +127,11 @@ def is_relative(url: str) -> bool:
     return not parts.scheme and not parts.netloc and not url.startswith(("#", "/"))
 
 
+def target_file(target: str) -> str:
+    """The file part of a link or image target: without its #fragment or ?query."""
+    return target.split("#")[0].split("?")[0]
+
+
 def local_path(folder: Path, target: str) -> Path | None:
     """The file a relative target names, or None when it leaves `folder` (`../`, or a symlink out).
 
@@ -135,7 +139,7 @@ def local_path(folder: Path, target: str) -> Path | None:
     the archive and the preview server copy or serve these files, so they must stay in the issue.
     """
     root = folder.resolve()
-    path = (root / target.split("#")[0].split("?")[0]).resolve()
+    path = (root / target_file(target)).resolve()
     return path if path.is_relative_to(root) else None
 
 
@@ -206,7 +210,7 @@ def load_issue(folder: Path, public_url: str = "") -> Issue:
     paths = _piece_paths(folder, toml_path, meta.get("sections"))
     pieces = tuple(load_piece(path, asset_base) for path in paths)
     for piece in pieces:
-        _refuse_outside_targets(folder, piece)
+        _check_targets(folder, piece)
     intro = render_markdown(meta["intro"]) if meta.get("intro") else None
     return Issue(
         folder=folder,
@@ -222,12 +226,22 @@ def load_issue(folder: Path, public_url: str = "") -> Issue:
     )
 
 
-def _refuse_outside_targets(folder: Path, piece: Piece) -> None:
+def _check_targets(folder: Path, piece: Piece) -> None:
+    """Every relative link and image must name a file inside the issue folder."""
     for target in piece.targets:
-        if target and is_relative(target) and local_path(folder, target) is None:
+        if not is_relative(target) or not target_file(target):
+            continue
+        line = line_containing(piece.source, target)
+        path = local_path(folder, target)
+        if path is None:
             raise IssueError(
-                f"{target} is outside the issue folder", path=piece.path, line=line_containing(piece.source, target),
+                f"{target} is outside the issue folder", path=piece.path, line=line,
                 hint="copy the file into the issue folder and link it by its name",
+            )
+        if not path.is_file():
+            raise IssueError(
+                f"file not found: {target_file(target)} (relative links and images must be in the issue folder)",
+                path=piece.path, line=line,
             )
 
 
@@ -323,7 +337,7 @@ def load_piece(path: Path, asset_base: str = "") -> Piece:
     cta = _cta(data, path, source)
     common: dict[str, Any] = dict(
         slug=path.stem, path=path, layout=layout, image=image, cta=cta, body_line=body_line,
-        front_matter=data, source=source,
+        source=source,
     )
     if kind == "article":
         title = _string(data, "title", path, source, required=True)

@@ -26,7 +26,6 @@ from pain_news.markdown import wrap
 if TYPE_CHECKING:
     from pain_news.config import NewsletterSettings
 
-TEMPLATE_FILES = ("base.mjml.j2", "header.mjml.j2", "article.mjml.j2", "spotlight.mjml.j2", "footer.mjml.j2", "email.txt.j2")
 
 
 @dataclass(frozen=True)

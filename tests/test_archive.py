@@ -166,3 +166,12 @@ def test_archive_of_an_issue_linking_outside_its_folder_fails_and_writes_nothing
     assert "01-article.md:8: ../../../private/notes.txt is outside the issue folder" in result.stderr
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["private", "project"]
+
+
+def test_an_issue_linking_a_missing_file_stops_the_archive_with_file_and_line(run_cli, project, sample_issue):
+    md = sample_issue / "02-winter-activity.md"
+    md.write_text(md.read_text() + "\nSee [the handout](handout.pdf).\n")
+    result = run_cli("archive", "--out", str(project / "site"), ok=False)
+    assert result.exit_code == 1
+    assert "02-winter-activity.md:" in result.stderr and "file not found: handout.pdf" in result.stderr
+    assert not (project / "site").exists()

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SEVERITIES = ("error", "warning")
-
 
 @dataclass(frozen=True)
 class Finding:
