@@ -42,15 +42,23 @@ def _official_mjml(work: Path, mjml_file: Path) -> tuple[str, str, str]:
         return "node not installed", "node not installed", "-"
     if not (NPM_DIR / "node_modules" / "mjml").is_dir():
         NPM_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--prefix", str(NPM_DIR), "--no-audit", "--no-fund", "--silent", "mjml@5"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["npm", "install", "--prefix", str(NPM_DIR), "--no-audit", "--no-fund", "--silent", "mjml@5"],
+            check=True,
+            capture_output=True,
+        )
     version = json.loads((NPM_DIR / "node_modules" / "mjml" / "package.json").read_text())["version"]
     script = work / "mjml-inprocess.js"
     script.write_text(NODE_INPROCESS)
     env = {**os.environ, "NODE_PATH": str(NPM_DIR / "node_modules")}
-    out = subprocess.run(["node", str(script), str(mjml_file)], check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        ["node", str(script), str(mjml_file)], check=True, capture_output=True, text=True, env=env
+    )
     inprocess = json.loads(out.stdout.strip().splitlines()[-1])["median_ms"] / 1000
-    cli = median_process_seconds([str(NPM_DIR / "node_modules" / ".bin" / "mjml"), str(mjml_file), "-o", str(work / "npm-out.html")], 10)
+    cli = median_process_seconds(
+        [str(NPM_DIR / "node_modules" / ".bin" / "mjml"), str(mjml_file), "-o", str(work / "npm-out.html")],
+        10,
+    )
     return ms(inprocess), ms(cli), version
 
 
@@ -62,8 +70,20 @@ def _premailer(html: str) -> str:
         import premailer  # noqa: F401
     except ImportError:
         try:
-            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(SITE_DIR), "premailer==3.10.0"],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--target",
+                    str(SITE_DIR),
+                    "premailer==3.10.0",
+                ],
+                check=True,
+                capture_output=True,
+            )
         except subprocess.CalledProcessError:
             return "could not install"
         importlib.invalidate_caches()
@@ -72,9 +92,19 @@ def _premailer(html: str) -> str:
     import premailer
 
     logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)
-    return ms(median_seconds(lambda: premailer.Premailer(
-        html, allow_network=False, strip_important=False, keep_style_tags=True, disable_validation=True,
-        cssutils_logging_level=logging.CRITICAL).transform(), 20))
+    return ms(
+        median_seconds(
+            lambda: premailer.Premailer(
+                html,
+                allow_network=False,
+                strip_important=False,
+                keep_style_tags=True,
+                disable_validation=True,
+                cssutils_logging_level=logging.CRITICAL,
+            ).transform(),
+            20,
+        )
+    )
 
 
 def run(work: Path) -> str:
@@ -95,9 +125,18 @@ def run(work: Path) -> str:
     # What `pain-news build` does in-process: load, render, the error checks, write.
     whole = median_seconds(lambda: checked_build(config, ISSUE, work / "out"), 50)
     stages = [
-        ("load issue (TOML, YAML, markdown)", median_seconds(lambda: load_issue(ISSUE, config.newsletter.public_url), 50)),
-        ("render all parts (templates, MJML ×2, inline ×2, text)", median_seconds(lambda: render_issue(issue, config.newsletter, config.templates_dir), 50)),
-        ("mjml-python on the email MJML", median_seconds(lambda: mjml2html(mjml_text, disable_comments=True, fonts={}), 50)),
+        (
+            "load issue (TOML, YAML, markdown)",
+            median_seconds(lambda: load_issue(ISSUE, config.newsletter.public_url), 50),
+        ),
+        (
+            "render all parts (templates, MJML ×2, inline ×2, text)",
+            median_seconds(lambda: render_issue(issue, config.newsletter, config.templates_dir), 50),
+        ),
+        (
+            "mjml-python on the email MJML",
+            median_seconds(lambda: mjml2html(mjml_text, disable_comments=True, fonts={}), 50),
+        ),
         ("css-inline on the email HTML", median_seconds(lambda: inline_css(raw_html), 50)),
     ]
     pn = shutil.which("pain-news") or str(Path(sys.executable).with_name("pain-news"))
@@ -107,16 +146,38 @@ def run(work: Path) -> str:
     premailer_time = _premailer(raw_html)
 
     out = ["## Build (issue 2)\n"]
-    out.append(table(
-        ["what", "Pain News", "official MJML (npm mjml " + npm_version + ")", "target"],
-        [
-            ["sample issue, in-process, checks included (median of 50)", ms(whole), npm_inprocess + " (MJML → HTML only)", "≤ 25 ms"],
-            ["`pain-news build` as a process (median of 10)", ms(process), npm_cli + " (`mjml` CLI, MJML → HTML only)", "≤ 300 ms"],
-            ["`pain-news --help` as a process (median of 10)", ms(help_time), "", "fast start (lazy imports)"],
-        ],
-    ))
+    out.append(
+        table(
+            ["what", "Pain News", "official MJML (npm mjml " + npm_version + ")", "target"],
+            [
+                [
+                    "sample issue, in-process, checks included (median of 50)",
+                    ms(whole),
+                    npm_inprocess + " (MJML → HTML only)",
+                    "≤ 25 ms",
+                ],
+                [
+                    "`pain-news build` as a process (median of 10)",
+                    ms(process),
+                    npm_cli + " (`mjml` CLI, MJML → HTML only)",
+                    "≤ 300 ms",
+                ],
+                [
+                    "`pain-news --help` as a process (median of 10)",
+                    ms(help_time),
+                    "",
+                    "fast start (lazy imports)",
+                ],
+            ],
+        )
+    )
     out.append("\nStages of the in-process build (medians of 50):\n")
     out.append(table(["stage", "time"], [[name, ms(t)] for name, t in stages]))
-    out.append("\nCSS inliner on the same MRML output (medians): css-inline " + ms(stages[3][1])
-               + ", premailer 3.10 (network off, `!important` kept) " + premailer_time + ".\n")
+    out.append(
+        "\nCSS inliner on the same MRML output (medians): css-inline "
+        + ms(stages[3][1])
+        + ", premailer 3.10 (network off, `!important` kept) "
+        + premailer_time
+        + ".\n"
+    )
     return "\n".join(out)

@@ -28,7 +28,9 @@ def _project_with_issues(work: Path, count: int) -> Path:
         folder = project / "issues" / f"{day:%Y-%m}-issue-{n + 1}"
         shutil.copytree(ISSUE, folder)
         (folder / "issue.toml").write_text(
-            toml.replace("number = 1", f"number = {n + 1}").replace("date = 2026-12-01", f"date = {day.isoformat()}")
+            toml.replace("number = 1", f"number = {n + 1}").replace(
+                "date = 2026-12-01", f"date = {day.isoformat()}"
+            )
         )
     return project
 
@@ -54,16 +56,28 @@ def run(work: Path) -> str:
     pages = sum(1 for _ in (work / "site").rglob("index.html"))
 
     out = ["## Editor tools (issue 5)\n"]
-    out.append(table(
-        ["what", "Pain News", "target"],
-        [
-            ["`check` of the sample issue, in-process (median of 50)", ms(warm), "≤ 200 ms"],
-            ["the same without reading grades (what `build` runs)", ms(errors_only), "fast enough for every build"],
-            ["first `check` in a process (loads textstat's dictionary once)", ms(cold), ""],
-            ["`pain-news check` as a process (median of 5)", ms(process), ""],
-            [f"`archive` of {ARCHIVE_ISSUES} generated issues ({pages} pages, median of 3)", f"{archive:.2f} s", "≤ 10 s"],
-        ],
-    ))
-    out.append("\nNo peer is measured here: no other newsletter tool lints an issue's sources and its built email "
-               "in one step. `--links` is not timed (it depends on the network).\n")
+    out.append(
+        table(
+            ["what", "Pain News", "target"],
+            [
+                ["`check` of the sample issue, in-process (median of 50)", ms(warm), "≤ 200 ms"],
+                [
+                    "the same without reading grades (what `build` runs)",
+                    ms(errors_only),
+                    "fast enough for every build",
+                ],
+                ["first `check` in a process (loads textstat's dictionary once)", ms(cold), ""],
+                ["`pain-news check` as a process (median of 5)", ms(process), ""],
+                [
+                    f"`archive` of {ARCHIVE_ISSUES} generated issues ({pages} pages, median of 3)",
+                    f"{archive:.2f} s",
+                    "≤ 10 s",
+                ],
+            ],
+        )
+    )
+    out.append(
+        "\nNo peer is measured here: no other newsletter tool lints an issue's sources and its built email "
+        "in one step. `--links` is not timed (it depends on the network).\n"
+    )
     return "\n".join(out)

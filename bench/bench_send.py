@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-key-0123456789abcdef"
 API_KEY = "SG.bench-key"
 SMTP_MESSAGES = 10_000
-MAILMERGE_MESSAGES = 1_000  # a connection per message: 10,000 would take minutes; the rate is what is compared
+MAILMERGE_MESSAGES = (
+    1_000  # a connection per message: 10,000 would take minutes; the rate is what is compared
+)
 
 CHILD = r"""
 import json, resource, sys, time
@@ -46,8 +48,12 @@ print(json.dumps({"prepare": t1 - t0, "send": t2 - t1, "sent": report.ledger["se
 
 
 def _server(module: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, "-m", module, *(["--key", API_KEY] if "sendgrid" in module else [])],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *(["--key", API_KEY] if "sendgrid" in module else [])],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     return proc, int(proc.stdout.readline())
 
@@ -71,19 +77,36 @@ def _project(folder: Path, n: int, env: dict[str, str]) -> Path:
     now = dt.datetime.now(dt.UTC)
     with store.engine.begin() as conn:
         for start in range(0, n, 50_000):
-            conn.execute(insert(Subscriber), [
-                {"email": f"patient{i}@example.org", "email_key": f"patient{i}@example.org", "first_name": f"Pat{i}",
-                 "last_name": "Example", "status": "active", "source": "bench", "created_at": now, "status_changed_at": now}
-                for i in range(start, min(n, start + 50_000))
-            ])
+            conn.execute(
+                insert(Subscriber),
+                [
+                    {
+                        "email": f"patient{i}@example.org",
+                        "email_key": f"patient{i}@example.org",
+                        "first_name": f"Pat{i}",
+                        "last_name": "Example",
+                        "status": "active",
+                        "source": "bench",
+                        "created_at": now,
+                        "status_changed_at": now,
+                    }
+                    for i in range(start, min(n, start + 50_000))
+                ],
+            )
     store.close()
     return folder
 
 
 def _send(folder: Path) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAIN_NEWS_") and k != "SENDGRID_API_KEY"}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(folder)], cwd=folder, env=env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(folder)],
+        cwd=folder,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -98,17 +121,30 @@ def _floor(n: int, port: int) -> float:
     from pain_news import build
 
     issue, rendered = build.render(config, ROOT / "issues" / "2026-12-winter")
-    message = message_from_config(config, issue.subject, rendered.email_html, rendered.email_text, list_message=True,
-                                  campaign_id=1, category="bench")
+    message = message_from_config(
+        config,
+        issue.subject,
+        rendered.email_html,
+        rendered.email_text,
+        list_message=True,
+        campaign_id=1,
+        category="bench",
+    )
     shared, tags = build_shared(message, 0), substitution_tags(message)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
     elapsed = 0.0
     for start in range(0, n, 1000):
-        people = [personalization(message, recipient_for(config, 1, i, f"patient{i}@example.org", f"Pat{i}", "Example"), tags)
-                  for i in range(start, min(n, start + 1000))]
+        people = [
+            personalization(
+                message, recipient_for(config, 1, i, f"patient{i}@example.org", f"Pat{i}", "Example"), tags
+            )
+            for i in range(start, min(n, start + 1000))
+        ]
         t = time.perf_counter()
-        conn.request("POST", "/v3/mail/send", body=json.dumps({**shared, "personalizations": people}), headers=headers)
+        conn.request(
+            "POST", "/v3/mail/send", body=json.dumps({**shared, "personalizations": people}), headers=headers
+        )
         response = conn.getresponse()
         response.read()
         assert response.status == 202, response.status
@@ -128,7 +164,11 @@ def _mailmerge(folder: Path, port: int, n: int) -> float:
     config = load_config(ROOT / "pain-news.toml", env={"PAIN_NEWS_SECRET_KEY": SECRET})
     issue, rendered = build.render(config, ROOT / "issues" / "2026-12-winter")
     jinja = lambda s: re.sub(r"%%[ht]\.(\w+)(?:\|[^%]*)?%%", r"{{\1}}", s)  # noqa: E731
-    html = "{% raw %}" + re.sub(r"%%[ht]\.(\w+)(?:\|[^%]*)?%%", r"{% endraw %}{{\1}}{% raw %}", rendered.email_html) + "{% endraw %}"
+    html = (
+        "{% raw %}"
+        + re.sub(r"%%[ht]\.(\w+)(?:\|[^%]*)?%%", r"{% endraw %}{{\1}}{% raw %}", rendered.email_html)
+        + "{% endraw %}"
+    )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "template.txt").write_text(
         f"TO: {{{{email}}}}\nSUBJECT: {issue.subject}\nFROM: TriState Pain Institute <news@tristatepain.example>\n"
@@ -141,11 +181,31 @@ def _mailmerge(folder: Path, port: int, n: int) -> float:
         w = csv.writer(f)
         w.writerow(["email", "first_name", "unsubscribe_url"])
         for i in range(n):
-            w.writerow([f"patient{i}@example.org", f"Pat{i}", f"https://news.tristatepain.example/unsubscribe/{i}"])
-    (folder / "server.conf").write_text(f"[smtp_server]\nhost = 127.0.0.1\nport = {port}\nsecurity = Never\n", encoding="utf-8")
+            w.writerow(
+                [f"patient{i}@example.org", f"Pat{i}", f"https://news.tristatepain.example/unsubscribe/{i}"]
+            )
+    (folder / "server.conf").write_text(
+        f"[smtp_server]\nhost = 127.0.0.1\nport = {port}\nsecurity = Never\n", encoding="utf-8"
+    )
     t = time.perf_counter()
-    subprocess.run([str(exe), "--no-dry-run", "--no-limit", "--template", "template.txt", "--database", "db.csv",
-                    "--config", "server.conf", "--output-format", "raw"], cwd=folder, check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(exe),
+            "--no-dry-run",
+            "--no-limit",
+            "--template",
+            "template.txt",
+            "--database",
+            "db.csv",
+            "--config",
+            "server.conf",
+            "--output-format",
+            "raw",
+        ],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - t
 
 
@@ -158,15 +218,33 @@ def run(work: Path) -> str:
     try:
         rows = []
         for n in sizes:
-            env = {"PAIN_NEWS_SECRET_KEY": SECRET, "SENDGRID_API_KEY": API_KEY, "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
-                   "PAIN_NEWS_SENDGRID_HOST": f"http://127.0.0.1:{sg_port}"}
+            env = {
+                "PAIN_NEWS_SECRET_KEY": SECRET,
+                "SENDGRID_API_KEY": API_KEY,
+                "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+                "PAIN_NEWS_SENDGRID_HOST": f"http://127.0.0.1:{sg_port}",
+            }
             result = _send(_project(work / f"send-{n}", n, env))
             assert result["sent"] == n, result
             floor = _floor(n, sg_port)
-            rows.append([f"{n:,}", f"{result['send']:.2f} s", f"{n / result['send']:,.0f}/s", f"{result['rss_mb']:.0f} MB",
-                         f"{floor:.2f} s", f"{result['send'] / floor:.1f}×", f"{result['prepare']:.2f} s"])
-        env = {"PAIN_NEWS_SECRET_KEY": SECRET, "PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
-               "PAIN_NEWS_SMTP_PORT": str(smtp_port), "PAIN_NEWS_SMTP_SECURITY": "none"}
+            rows.append(
+                [
+                    f"{n:,}",
+                    f"{result['send']:.2f} s",
+                    f"{n / result['send']:,.0f}/s",
+                    f"{result['rss_mb']:.0f} MB",
+                    f"{floor:.2f} s",
+                    f"{result['send'] / floor:.1f}×",
+                    f"{result['prepare']:.2f} s",
+                ]
+            )
+        env = {
+            "PAIN_NEWS_SECRET_KEY": SECRET,
+            "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
+            "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+            "PAIN_NEWS_SMTP_PORT": str(smtp_port),
+            "PAIN_NEWS_SMTP_SECURITY": "none",
+        }
         smtp = _send(_project(work / "smtp", SMTP_MESSAGES, env))
         assert smtp["sent"] == SMTP_MESSAGES, smtp
         mm = _mailmerge(work / "mailmerge", smtp_port, MAILMERGE_MESSAGES)
@@ -182,13 +260,28 @@ def run(work: Path) -> str:
         "List send through the `sendgrid` provider (official client, 1,000 personalizations a request, 3 threads) to the "
         "loopback stand-in, **ledger included** (campaign + ledger rows, claim → in_flight → sent per batch, SQLite). "
         "Send = `run_send`; prepare = build + check + suppression sync, once per send. Floor = the same payloads as plain "
-        "dicts (built untimed) posted over one keep-alive connection. One run each." + million + "\n\n"
+        "dicts (built untimed) posted over one keep-alive connection. One run each."
+        + million
+        + "\n\n"
         + table(["subscribers", "send (wall)", "rate", "peak RSS", "floor", "send / floor", "prepare"], rows)
         + "\nSMTP to a local aiosmtpd sink (own process), one personalised multipart message per recipient:\n\n"
-        + table(["sender", "messages", "wall", "rate"], [
-            ["pain-news list send (ledger included)", f"{SMTP_MESSAGES:,}", f"{smtp['send']:.1f} s", f"{ours:,.0f}/s"],
-            ["mailmerge (same message, same sink)", f"{MAILMERGE_MESSAGES:,}", f"{mm:.1f} s", f"{theirs:,.0f}/s"],
-        ])
+        + table(
+            ["sender", "messages", "wall", "rate"],
+            [
+                [
+                    "pain-news list send (ledger included)",
+                    f"{SMTP_MESSAGES:,}",
+                    f"{smtp['send']:.1f} s",
+                    f"{ours:,.0f}/s",
+                ],
+                [
+                    "mailmerge (same message, same sink)",
+                    f"{MAILMERGE_MESSAGES:,}",
+                    f"{mm:.1f} s",
+                    f"{theirs:,.0f}/s",
+                ],
+            ],
+        )
         + f"\npain-news / mailmerge: {ours / theirs:.1f}× (mailmerge opens a connection per message; its count is smaller "
         "so the bench stays under two minutes — rates are compared).\n"
     )

@@ -47,7 +47,9 @@ def _write_csv(path: Path, rows: int) -> None:
         w = csv.writer(f)
         w.writerow(["email", "first_name", "last_name", "tags"])
         for i in range(rows):
-            w.writerow([f"patient.{i}@{DOMAINS[i % len(DOMAINS)]}", "Maria", "Lopez", "back;knee" if i % 3 else ""])
+            w.writerow(
+                [f"patient.{i}@{DOMAINS[i % len(DOMAINS)]}", "Maria", "Lopez", "back;knee" if i % 3 else ""]
+            )
 
 
 def _time_import(work: Path) -> list[float]:
@@ -85,20 +87,41 @@ def _fill(root: Path, env: dict[str, str], rows: int) -> None:
         with store.engine.begin() as conn:
             for start in range(0, rows, 50_000):
                 chunk = range(start, min(start + 50_000, rows))
-                conn.execute(insert(Subscriber.__table__), [
-                    {"id": i + 1, "email": f"p{i}@example.org", "email_key": f"p{i}@example.org", "first_name": "Ana",
-                     "last_name": "Diaz", "status": "active", "source": "bench", "created_at": now,
-                     "status_changed_at": now} for i in chunk])
-                conn.execute(insert(SubscriberTag.__table__),
-                             [{"subscriber_id": i + 1, "tag": "knee"} for i in chunk if i % 3 == 0])
+                conn.execute(
+                    insert(Subscriber.__table__),
+                    [
+                        {
+                            "id": i + 1,
+                            "email": f"p{i}@example.org",
+                            "email_key": f"p{i}@example.org",
+                            "first_name": "Ana",
+                            "last_name": "Diaz",
+                            "status": "active",
+                            "source": "bench",
+                            "created_at": now,
+                            "status_changed_at": now,
+                        }
+                        for i in chunk
+                    ],
+                )
+                conn.execute(
+                    insert(SubscriberTag.__table__),
+                    [{"subscriber_id": i + 1, "tag": "knee"} for i in chunk if i % 3 == 0],
+                )
     finally:
         store.close()
 
 
 def _list_run(env: dict[str, str]) -> tuple[float, int]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", LIST_CHILD], env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", LIST_CHILD],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
     seconds = time.perf_counter() - start
     kib = int(done.stderr.rsplit("maxrss=", 1)[1].split()[0])
     return seconds, kib
@@ -126,8 +149,12 @@ def run(work: Path) -> str:
         seconds, kib = _list_run(env)
         lines.append(f"| {rows:,} | {seconds:.1f} s | {kib / 1024:.0f} MiB |")
         shutil.rmtree(root)
-    lines += ["", "Flat memory means the 1,000,000-row peak is close to the 100,000-row peak: rows are "
-              "streamed from the database cursor to stdout, never collected.", ""]
+    lines += [
+        "",
+        "Flat memory means the 1,000,000-row peak is close to the 100,000-row peak: rows are "
+        "streamed from the database cursor to stdout, never collected.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -57,17 +57,25 @@ def build_archive(config: Config, out_path: Path | None = None) -> ArchiveResult
     require(config, "newsletter.public_url")  # every link in the archive is absolute
     issues, drafts = published_issues(config)
     if not issues:
-        raise IssueError("no published issues (all are drafts, or there are none)", path=config.resolve(config.build.issues),
-                         hint="set draft = false in an issue's issue.toml")
+        raise IssueError(
+            "no published issues (all are drafts, or there are none)",
+            path=config.resolve(config.build.issues),
+            hint="set draft = false in an issue's issue.toml",
+        )
     pages: dict[str, str] = {}
     for issue in issues:
-        pages[f"{issue.slug}/index.html"] = render_issue(issue, config.newsletter, config.templates_dir).web_html
+        pages[f"{issue.slug}/index.html"] = render_issue(
+            issue, config.newsletter, config.templates_dir
+        ).web_html
     pages["latest/index.html"] = pages[f"{issues[0].slug}/index.html"]
     pages["index.html"] = index_page(config, issues)
     pages["feed.xml"] = atom_feed(config, issues)
     copies = {f"{issue.slug}/{asset}": issue.folder / asset for issue in issues for asset in issue.assets}
     out = (out_path or config.resolve(config.build.archive_out)).resolve()
-    protected = {"issues folder": config.resolve(config.build.issues), "templates folder": config.templates_dir}
+    protected = {
+        "issues folder": config.resolve(config.build.issues),
+        "templates folder": config.templates_dir,
+    }
     write_tree(out, pages, copies, kind="archive", protected=protected)
     return ArchiveResult(out=out, issues=tuple(issues), drafts=tuple(drafts))
 
@@ -77,10 +85,17 @@ def index_page(config: Config, issues: list[Issue]) -> str:
     from pain_news.web.pages import environment
 
     base = config.newsletter.public_url.rstrip("/")
-    return environment().get_template("archive_index.html").render(
-        issues=issues, base=base, newsletter_name=config.newsletter.name,
-        footer_text=f"{config.newsletter.from_name or 'TriState Pain Institute'} · {config.newsletter.postal_address}",
-    ) + "\n"
+    return (
+        environment()
+        .get_template("archive_index.html")
+        .render(
+            issues=issues,
+            base=base,
+            newsletter_name=config.newsletter.name,
+            footer_text=f"{config.newsletter.from_name or 'TriState Pain Institute'} · {config.newsletter.postal_address}",
+        )
+        + "\n"
+    )
 
 
 def atom_feed(config: Config, issues: list[Issue]) -> str:

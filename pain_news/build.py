@@ -32,8 +32,10 @@ def marker_name(kind: str) -> str:
 
 def marker_text(kind: str) -> str:
     # Fixed text (no date, no version): the same sources must give the same bytes.
-    return (f"This folder was written by 'pain-news {kind}', which replaces all of it on the next run.\n"
-            "Keep nothing else here.\n")
+    return (
+        f"This folder was written by 'pain-news {kind}', which replaces all of it on the next run.\n"
+        "Keep nothing else here.\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,11 @@ def render(config: Config, issue_dir: Path) -> tuple[Issue, Rendered]:
 
 def make_meta(issue: Issue, rendered: Rendered, warnings: tuple[str, ...]) -> dict[str, Any]:
     """meta.json: what was built, how big it is, and what `check` warned about."""
-    outputs = {"email.html": rendered.email_html, "email.txt": rendered.email_text, "web.html": rendered.web_html}
+    outputs = {
+        "email.html": rendered.email_html,
+        "email.txt": rendered.email_text,
+        "web.html": rendered.web_html,
+    }
     return {
         "issue": issue.slug,
         "title": issue.title,
@@ -75,7 +81,8 @@ def make_meta(issue: Issue, rendered: Rendered, warnings: tuple[str, ...]) -> di
         "subject": issue.subject,
         "preheader": issue.preheader,
         "sizes": {name: len(text.encode("utf-8")) for name, text in outputs.items()},
-        "word_count": sum(p.word_count for p in issue.pieces) + (len(issue.intro.text.split()) if issue.intro else 0),
+        "word_count": sum(p.word_count for p in issue.pieces)
+        + (len(issue.intro.text.split()) if issue.intro else 0),
         "word_counts": {p.slug: p.word_count for p in issue.pieces},
         "assets": issue.assets,
         "warnings": list(warnings),
@@ -99,7 +106,12 @@ def build_issue(
         "web.html": output.web_html,
         "meta.json": json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
     }
-    write_build(out, files, issue, {"issues folder": config.resolve(config.build.issues), "templates folder": config.templates_dir})
+    write_build(
+        out,
+        files,
+        issue,
+        {"issues folder": config.resolve(config.build.issues), "templates folder": config.templates_dir},
+    )
     return BuildResult(issue=issue, rendered=output, out=out, meta=meta, warnings=warnings)
 
 
@@ -141,8 +153,10 @@ def _inside(tmp: Path, name: str) -> Path:
     """`tmp / name`, refused when `name` (`../x`, `/etc/x`) would land outside `tmp`."""
     dest = (tmp / name).resolve()
     if not dest.is_relative_to(tmp.resolve()) or dest == tmp.resolve():
-        raise IssueError(f"refusing to write {name}: it is outside the output folder",
-                         hint="relative links and images must name files inside the issue folder")
+        raise IssueError(
+            f"refusing to write {name}: it is outside the output folder",
+            hint="relative links and images must name files inside the issue folder",
+        )
     return dest
 
 
@@ -163,8 +177,15 @@ def check_out(out: Path, kind: str, protected: Mapping[str, Path]) -> None:
                     hint="choose an --out folder of its own, outside the issues and templates (the default is fine)",
                 )
     if out.exists() and not out.is_dir():
-        raise PainNewsError(f"refusing to replace {out}: it is a file, not a folder", hint="choose another --out folder")
-    if out.is_dir() and not (out / marker_name(kind)).is_file() and any(out.iterdir()) and not _unmarked_build(out, kind):
+        raise PainNewsError(
+            f"refusing to replace {out}: it is a file, not a folder", hint="choose another --out folder"
+        )
+    if (
+        out.is_dir()
+        and not (out / marker_name(kind)).is_file()
+        and any(out.iterdir())
+        and not _unmarked_build(out, kind)
+    ):
         raise PainNewsError(
             f"refusing to replace {out}: it is not empty and was not written by pain-news {kind} "
             f"(no {marker_name(kind)} file in it)",

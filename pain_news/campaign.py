@@ -664,7 +664,9 @@ class _Sender:
             if not rows:
                 return None
             hashes = [email_hash(r.email) for r in rows]
-            suppressed = set(s.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes))))
+            suppressed = set(
+                s.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
+            )
             skipped: dict[str, list[int]] = {}
             ids, chosen, attempts = [], [], 0
             for r, hashed in zip(rows, hashes, strict=True):
@@ -702,7 +704,9 @@ class _Sender:
             self._count({LEDGER_SKIPPED: n_skipped}, n_skipped)
         # Personalising (signing links) happens after the transaction, so it holds no lock.
         recipients = [
-            self._personalizer.recipient(self.campaign_id, r.subscriber_id, r.email, r.first_name, r.last_name)
+            self._personalizer.recipient(
+                self.campaign_id, r.subscriber_id, r.email, r.first_name, r.last_name
+            )
             for r in chosen
         ]
         return _Claimed(ids, recipients, attempts)

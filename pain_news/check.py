@@ -78,7 +78,9 @@ class CheckReport:
             out.append("Reading grade (Flesch–Kincaid, aim for 8 or below):")
             out.extend(f"  {slug}: {grade:.1f}" for slug, grade in self.grades.items())
         if self.email_bytes is not None:
-            out.append(f"Largest personalised email HTML: {self.email_bytes / 1024:.1f} KB (Gmail clips at 102 KB)")
+            out.append(
+                f"Largest personalised email HTML: {self.email_bytes / 1024:.1f} KB (Gmail clips at 102 KB)"
+            )
         for result in self.links:
             out.append(f"  link {result.status}: {result.url} ({result.detail})")
         out.append(self.summary())
@@ -129,14 +131,25 @@ def check_issue(config: Config, issue: Path | Issue, *, links: bool = False) -> 
     return list(run_check(config, issue, links=links).findings)
 
 
-def _load_and_render(config: Config, issue: Path | Issue) -> tuple[Issue | None, Rendered | None, Finding | None]:
+def _load_and_render(
+    config: Config, issue: Path | Issue
+) -> tuple[Issue | None, Rendered | None, Finding | None]:
     try:
         loaded = issue if isinstance(issue, Issue) else load_issue(issue, config.newsletter.public_url)
         return loaded, render_issue(loaded, config.newsletter, config.templates_dir), None
     except PainNewsError as exc:
         path = Path(exc.path) if exc.path is not None else None
-        return None, None, error("source" if path and path.suffix in (".md", ".toml") else "template",
-                                 exc.message, path, exc.line, exc.hint or "fix this, then run check again")
+        return (
+            None,
+            None,
+            error(
+                "source" if path and path.suffix in (".md", ".toml") else "template",
+                exc.message,
+                path,
+                exc.line,
+                exc.hint or "fix this, then run check again",
+            ),
+        )
 
 
 def _link_findings(results: list[LinkResult]) -> list[Finding]:
@@ -147,8 +160,13 @@ def _link_findings(results: list[LinkResult]) -> list[Finding]:
     ]
     unchecked = [r for r in results if r.status == "not checked"]
     if unchecked:
-        findings.append(warning("links-not-checked", f"{len(unchecked)} link(s) not checked (no answer: {unchecked[0].detail})",
-                                fix="run check --links again with a network connection"))
+        findings.append(
+            warning(
+                "links-not-checked",
+                f"{len(unchecked)} link(s) not checked (no answer: {unchecked[0].detail})",
+                fix="run check --links again with a network connection",
+            )
+        )
     return findings
 
 

@@ -214,7 +214,9 @@ def _section(
     return cls(**values)
 
 
-def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
+def load_config(
+    path: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Config:
     """Load configuration: explicit path, else PAIN_NEWS_CONFIG, else walk up from cwd."""
     environ = dict(os.environ if env is None else env)
     start = (cwd or Path.cwd()).resolve()
@@ -241,9 +243,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None, 
 
     for section in data:
         if section not in SECTIONS:
-            raise ConfigError(
-                f"unknown section '[{section}]' (known: {', '.join(SECTIONS)})", path=path
-            )
+            raise ConfigError(f"unknown section '[{section}]' (known: {', '.join(SECTIONS)})", path=path)
         if not isinstance(data[section], dict):
             raise ConfigError(f"'{section}' must be a table ([{section}])", path=path)
     sections = {name: _section(name, cls, data.get(name, {}), merged, path) for name, cls in SECTIONS.items()}

@@ -23,7 +23,17 @@ SPOTLIGHT_SECTIONS = ("Causes", "Symptoms", "Treatments")
 ISSUE_KEYS = {"title", "number", "date", "subject", "preheader", "sections", "intro", "draft"}
 ARTICLE_KEYS = {"kind", "title", "author", "image", "image_alt", "cta", "layout"}
 SPOTLIGHT_KEYS = {
-    "kind", "title", "condition", "summary", "learn_more_url", "reviewed_by", "reviewed_on", "image", "image_alt", "cta", "layout",
+    "kind",
+    "title",
+    "condition",
+    "summary",
+    "learn_more_url",
+    "reviewed_by",
+    "reviewed_on",
+    "image",
+    "image_alt",
+    "cta",
+    "layout",
 }
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n?", re.S | re.M)
 
@@ -192,7 +202,9 @@ def load_issue(folder: Path, public_url: str = "") -> Issue:
             raise IssueError(f"missing key '{key}'", path=toml_path)
     unknown = set(meta) - ISSUE_KEYS
     if unknown:
-        raise IssueError(f"unknown key '{sorted(unknown)[0]}' (known: {', '.join(sorted(ISSUE_KEYS))})", path=toml_path)
+        raise IssueError(
+            f"unknown key '{sorted(unknown)[0]}' (known: {', '.join(sorted(ISSUE_KEYS))})", path=toml_path
+        )
     date = meta["date"]
     if isinstance(date, str):
         try:
@@ -235,13 +247,16 @@ def _check_targets(folder: Path, piece: Piece) -> None:
         path = local_path(folder, target)
         if path is None:
             raise IssueError(
-                f"{target} is outside the issue folder", path=piece.path, line=line,
+                f"{target} is outside the issue folder",
+                path=piece.path,
+                line=line,
                 hint="copy the file into the issue folder and link it by its name",
             )
         if not path.is_file():
             raise IssueError(
                 f"file not found: {target_file(target)} (relative links and images must be in the issue folder)",
-                path=piece.path, line=line,
+                path=piece.path,
+                line=line,
             )
 
 
@@ -250,14 +265,20 @@ def _read_issue_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
-        raise IssueError(f"invalid TOML: {exc}", path=path, line=int(match.group(1)) if match else None) from None
+        raise IssueError(
+            f"invalid TOML: {exc}", path=path, line=int(match.group(1)) if match else None
+        ) from None
     except UnicodeDecodeError:
         raise IssueError("not UTF-8 text", path=path) from None
 
 
 def _piece_paths(folder: Path, toml_path: Path, sections: Any) -> list[Path]:
     if sections is None:
-        paths = sorted(p for p in folder.glob("*.md") if not p.name.startswith((".", "_")) and p.name.lower() != "readme.md")
+        paths = sorted(
+            p
+            for p in folder.glob("*.md")
+            if not p.name.startswith((".", "_")) and p.name.lower() != "readme.md"
+        )
         if not paths:
             raise IssueError("no markdown pieces (*.md) in the issue folder", path=folder)
         return paths
@@ -322,28 +343,42 @@ def load_piece(path: Path, asset_base: str = "") -> Piece:
     kind = data.get("kind")
     if kind not in KINDS:
         raise IssueError(
-            f"unknown kind {str(kind)!r} (expected article or spotlight)" if kind else "missing front matter key 'kind' (article or spotlight)",
+            f"unknown kind {str(kind)!r} (expected article or spotlight)"
+            if kind
+            else "missing front matter key 'kind' (article or spotlight)",
             path=path,
             line=_line_of(source, "kind"),
         )
     allowed = ARTICLE_KEYS if kind == "article" else SPOTLIGHT_KEYS
     for key in data:
         if key not in allowed:
-            raise IssueError(f"unknown front matter key '{key}' for a {kind}", path=path, line=_line_of(source, key))
+            raise IssueError(
+                f"unknown front matter key '{key}' for a {kind}", path=path, line=_line_of(source, key)
+            )
     layout = _string(data, "layout", path, source) or "full"
     if layout not in LAYOUTS:
-        raise IssueError(f"layout must be full or half, got {layout!r}", path=path, line=_line_of(source, "layout"))
+        raise IssueError(
+            f"layout must be full or half, got {layout!r}", path=path, line=_line_of(source, "layout")
+        )
     image = _image(data, path, source, asset_base)
     cta = _cta(data, path, source)
     common: dict[str, Any] = dict(
-        slug=path.stem, path=path, layout=layout, image=image, cta=cta, body_line=body_line,
+        slug=path.stem,
+        path=path,
+        layout=layout,
+        image=image,
+        cta=cta,
+        body_line=body_line,
         source=source,
     )
     if kind == "article":
         title = _string(data, "title", path, source, required=True)
         return Piece(
-            kind="article", title=render_inline(title), body=render_markdown(body, lambda u: asset_url(asset_base, u)),
-            author=_string(data, "author", path, source), **common,
+            kind="article",
+            title=render_inline(title),
+            body=render_markdown(body, lambda u: asset_url(asset_base, u)),
+            author=_string(data, "author", path, source),
+            **common,
         )
     return _spotlight(data, body, source, common, asset_base)
 
@@ -356,12 +391,17 @@ def _image(data: dict[str, Any], path: Path, source: str, asset_base: str) -> Im
     if not alt.strip():
         raise IssueError(
             "image needs alt text (image_alt) for readers who cannot see it",
-            path=path, line=_line_of(source, "image"),
+            path=path,
+            line=_line_of(source, "image"),
         )
     local = path.parent / src if is_relative(src) else None
     if local is not None and local_path(path.parent, src) is None:
-        raise IssueError(f"image {src} is outside the issue folder", path=path, line=_line_of(source, "image"),
-                         hint="copy the image into the issue folder and name it relative to it")
+        raise IssueError(
+            f"image {src} is outside the issue folder",
+            path=path,
+            line=_line_of(source, "image"),
+            hint="copy the image into the issue folder and name it relative to it",
+        )
     if local is not None and not local.is_file():
         raise IssueError(f"image not found: {src}", path=path, line=_line_of(source, "image"))
     return Image(src=src, alt=alt, path=local, url=asset_url(asset_base, src))
@@ -376,7 +416,9 @@ def _cta(data: dict[str, Any], path: Path, source: str) -> Link | None:
     return Link(label=str(value["label"]), url=str(value["url"]))
 
 
-def _spotlight(data: dict[str, Any], body: str, source: str, common: dict[str, Any], asset_base: str) -> Piece:
+def _spotlight(
+    data: dict[str, Any], body: str, source: str, common: dict[str, Any], asset_base: str
+) -> Piece:
     path: Path = common["path"]
     condition = _string(data, "condition", path, source, required=True)
     summary = _string(data, "summary", path, source, required=True)
@@ -385,13 +427,15 @@ def _spotlight(data: dict[str, Any], body: str, source: str, common: dict[str, A
     if not reviewed_by:
         raise IssueError(
             "spotlight needs 'reviewed_by' (the clinician who reviewed it)",
-            path=path, line=_line_of(source, "kind"),
+            path=path,
+            line=_line_of(source, "kind"),
         )
     reviewed_on = data.get("reviewed_on")
     if reviewed_on in (None, ""):
         raise IssueError(
             "spotlight needs 'reviewed_on' (YYYY-MM-DD of the medical review)",
-            path=path, line=_line_of(source, "kind"),
+            path=path,
+            line=_line_of(source, "kind"),
         )
     if isinstance(reviewed_on, str):
         try:
@@ -399,7 +443,9 @@ def _spotlight(data: dict[str, Any], body: str, source: str, common: dict[str, A
         except ValueError:
             reviewed_on = None
     if not isinstance(reviewed_on, dt.date):
-        raise IssueError("reviewed_on must be a date (YYYY-MM-DD)", path=path, line=_line_of(source, "reviewed_on"))
+        raise IssueError(
+            "reviewed_on must be a date (YYYY-MM-DD)", path=path, line=_line_of(source, "reviewed_on")
+        )
     title = _string(data, "title", path, source) or f"Condition spotlight: {condition}"
     sections = _spotlight_sections(body, path, common["body_line"], lambda u: asset_url(asset_base, u))
     return Piece(
@@ -433,7 +479,8 @@ def _spotlight_sections(
         if required.lower() not in found:
             raise IssueError(
                 f"spotlight is missing the '## {required}' section",
-                path=path, line=body_line,
+                path=path,
+                line=body_line,
                 hint="a spotlight body needs ## Causes, ## Symptoms and ## Treatments, each with a list",
             )
         heading_line, text = found[required.lower()]

@@ -69,14 +69,20 @@ def describe_error(exc: DBAPIError) -> StoreError:
     orig = exc.orig
     if isinstance(exc, OperationalError):  # connection-level: the driver's first line says what
         first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-        return StoreError(f"the subscriber database failed: {first}",
-                          hint="check that the database server is running and reachable; nothing was saved")
+        return StoreError(
+            f"the subscriber database failed: {first}",
+            hint="check that the database server is running and reachable; nothing was saved",
+        )
     if isinstance(exc, IntegrityError):
-        return StoreError("the subscriber database refused a conflicting change (another process changed the "
-                          "same subscriber at the same time, or a database rule refused it); nothing was saved",
-                          hint="run the command again")
-    return StoreError(f"the subscriber database refused the operation ({type(orig).__name__}); nothing was saved",
-                      hint="run the command again with --debug for details")
+        return StoreError(
+            "the subscriber database refused a conflicting change (another process changed the "
+            "same subscriber at the same time, or a database rule refused it); nothing was saved",
+            hint="run the command again",
+        )
+    return StoreError(
+        f"the subscriber database refused the operation ({type(orig).__name__}); nothing was saved",
+        hint="run the command again with --debug for details",
+    )
 
 
 def _alembic_config(connection: Connection) -> Any:

@@ -56,7 +56,9 @@ class ImportSummary:
         )
 
 
-def merge_rows(rows: Iterable[Row | BadRow], extra_tags: tuple[str, ...], summary: ImportSummary) -> dict[str, Row]:
+def merge_rows(
+    rows: Iterable[Row | BadRow], extra_tags: tuple[str, ...], summary: ImportSummary
+) -> dict[str, Row]:
     """Good rows merged by address (first spelling kept, names filled in, tags united, opt-outs win)."""
     merged: dict[str, Row] = {}
     for row in rows:
@@ -132,14 +134,21 @@ def _read_known(s: Session, keys: list[str]) -> _Known:
     existing = {
         r.email_key: r
         for r in s.execute(
-            select(Subscriber.id, Subscriber.email_key, Subscriber.status, Subscriber.first_name, Subscriber.last_name)
+            select(
+                Subscriber.id,
+                Subscriber.email_key,
+                Subscriber.status,
+                Subscriber.first_name,
+                Subscriber.last_name,
+            )
             .where(Subscriber.email_key.in_(keys))
             .with_for_update()
         )
     }
     hashes = {email_hash(k): k for k in keys if k not in existing}
     suppressed = {
-        hashes[h] for h in s.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(list(hashes))))
+        hashes[h]
+        for h in s.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(list(hashes))))
     }
     known_tags: dict[int, set[str]] = {}
     for sid, tag in s.execute(
@@ -156,17 +165,27 @@ def _read_known(s: Session, keys: list[str]) -> _Known:
 # (Plain comparisons: an expanding NOT IN (...) parameter cannot be used with executemany.)
 _NOT_OPTED_OUT = and_(*(SUBSCRIBERS.c.status != status for status in OPTED_OUT))
 _UPDATE_NAMES = (
-    update(SUBSCRIBERS).where(SUBSCRIBERS.c.id == bindparam("sid"), _NOT_OPTED_OUT)
+    update(SUBSCRIBERS)
+    .where(SUBSCRIBERS.c.id == bindparam("sid"), _NOT_OPTED_OUT)
     .values(first_name=bindparam("first"), last_name=bindparam("last"))
 )
 _UPDATE_OPT_OUT = (
-    update(SUBSCRIBERS).where(SUBSCRIBERS.c.id == bindparam("sid"), _NOT_OPTED_OUT)
-    .values(first_name=bindparam("first"), last_name=bindparam("last"), status=bindparam("new_status"),
-            status_changed_at=bindparam("at"), opted_out_at=bindparam("at"), opt_out_method="manual")
+    update(SUBSCRIBERS)
+    .where(SUBSCRIBERS.c.id == bindparam("sid"), _NOT_OPTED_OUT)
+    .values(
+        first_name=bindparam("first"),
+        last_name=bindparam("last"),
+        status=bindparam("new_status"),
+        status_changed_at=bindparam("at"),
+        opted_out_at=bindparam("at"),
+        opt_out_method="manual",
+    )
 )
 
 
-def _apply_chunk(s: Session, chunk: dict[str, Row], source: str, now: dt.datetime, summary: ImportSummary) -> None:
+def _apply_chunk(
+    s: Session, chunk: dict[str, Row], source: str, now: dt.datetime, summary: ImportSummary
+) -> None:
     known = _read_known(s, list(chunk))
     new_rows: list[Row] = []
     name_updates: list[dict[str, object]] = []
@@ -206,14 +225,32 @@ def _apply_chunk(s: Session, chunk: dict[str, Row], source: str, now: dt.datetim
     if opt_outs:
         s.execute(_UPDATE_OPT_OUT, opt_outs)
     if new_rows:
-        s.execute(insert(SUBSCRIBERS), [
-            {"email": r.email, "email_key": email_key(r.email), "first_name": r.first_name, "last_name": r.last_name,
-             "status": r.status or ACTIVE, "source": source[:300], "created_at": now, "status_changed_at": now,
-             "opted_out_at": now if r.status else None, "opt_out_method": "manual" if r.status else None}
-            for r in new_rows
-        ])
-        ids = {key: sid for key, sid in s.execute(select(Subscriber.email_key, Subscriber.id).where(
-            Subscriber.email_key.in_([email_key(r.email) for r in new_rows])))}
+        s.execute(
+            insert(SUBSCRIBERS),
+            [
+                {
+                    "email": r.email,
+                    "email_key": email_key(r.email),
+                    "first_name": r.first_name,
+                    "last_name": r.last_name,
+                    "status": r.status or ACTIVE,
+                    "source": source[:300],
+                    "created_at": now,
+                    "status_changed_at": now,
+                    "opted_out_at": now if r.status else None,
+                    "opt_out_method": "manual" if r.status else None,
+                }
+                for r in new_rows
+            ],
+        )
+        ids = {
+            key: sid
+            for key, sid in s.execute(
+                select(Subscriber.email_key, Subscriber.id).where(
+                    Subscriber.email_key.in_([email_key(r.email) for r in new_rows])
+                )
+            )
+        }
         for r in new_rows:
             sid = ids[email_key(r.email)]
             events.append(_event(sid, None, r.status or ACTIVE, now, f"imported from {source}"))
@@ -226,5 +263,12 @@ def _apply_chunk(s: Session, chunk: dict[str, Row], source: str, now: dt.datetim
 
 
 def _event(sid: int, old: str | None, new: str, now: dt.datetime, detail: str) -> dict[str, object]:
-    return {"subscriber_id": sid, "at": now, "old_status": old, "new_status": new, "method": "import",
-            "campaign_id": None, "detail": detail}
+    return {
+        "subscriber_id": sid,
+        "at": now,
+        "old_status": old,
+        "new_status": new,
+        "method": "import",
+        "campaign_id": None,
+        "detail": detail,
+    }

@@ -57,7 +57,9 @@ def protect_tags(source: str) -> tuple[str, list[placeholders.Tag], list[tuple[s
 
 
 def restore_tags(text: str, tags: Sequence[placeholders.Tag], part: str) -> str:
-    return SENTINEL_RE.sub(lambda m: tags[int(m.group(1))].html() if part == "h" else tags[int(m.group(1))].text(), text)
+    return SENTINEL_RE.sub(
+        lambda m: tags[int(m.group(1))].html() if part == "h" else tags[int(m.group(1))].text(), text
+    )
 
 
 def render_markdown(source: str, url_for: Callable[[str], str] | None = None) -> Fragment:

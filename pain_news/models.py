@@ -38,7 +38,14 @@ LEDGER_SENT = "sent"
 LEDGER_FAILED = "failed"
 LEDGER_UNCERTAIN = "uncertain"
 LEDGER_SKIPPED = "skipped"  # opted out between the start of the send and its batch
-LEDGER_STATES = (LEDGER_PENDING, LEDGER_IN_FLIGHT, LEDGER_SENT, LEDGER_FAILED, LEDGER_UNCERTAIN, LEDGER_SKIPPED)
+LEDGER_STATES = (
+    LEDGER_PENDING,
+    LEDGER_IN_FLIGHT,
+    LEDGER_SENT,
+    LEDGER_FAILED,
+    LEDGER_UNCERTAIN,
+    LEDGER_SKIPPED,
+)
 
 
 class Base(DeclarativeBase):
@@ -69,14 +76,19 @@ class Subscriber(Base):
     opt_out_campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     tags: Mapped[list[SubscriberTag]] = relationship(
-        back_populates="subscriber", cascade="all, delete-orphan", lazy="selectin", order_by="SubscriberTag.tag"
+        back_populates="subscriber",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="SubscriberTag.tag",
     )
 
 
 class SubscriberTag(Base):
     __tablename__ = "subscriber_tags"
 
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
     tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
     subscriber: Mapped[Subscriber] = relationship(back_populates="tags")
 

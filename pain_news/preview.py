@@ -113,7 +113,9 @@ def serve(config: Config, issue_dir: Path, port: int, *, open_browser: bool = Fa
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(f"http://127.0.0.1:{port}/",)).start()
-    uvicorn.run(preview_app(PreviewState(config, issue_dir)), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(
+        preview_app(PreviewState(config, issue_dir)), host="127.0.0.1", port=port, log_level="warning"
+    )
 
 
 @contextmanager
@@ -147,10 +149,14 @@ def screenshot(config: Config, issue_dir: Path, out: Path) -> list[Path]:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        raise PainNewsError("--screenshot needs Playwright", hint="pip install playwright (it uses your Chromium)") from None
+        raise PainNewsError(
+            "--screenshot needs Playwright", hint="pip install playwright (it uses your Chromium)"
+        ) from None
     if not Path(CHROMIUM).is_file():
-        raise PainNewsError(f"Chromium not found at {CHROMIUM}",
-                            hint="install it (apt-get install chromium) or set PAIN_NEWS_CHROMIUM to its path")
+        raise PainNewsError(
+            f"Chromium not found at {CHROMIUM}",
+            hint="install it (apt-get install chromium) or set PAIN_NEWS_CHROMIUM to its path",
+        )
     out.mkdir(parents=True, exist_ok=True)
     with running(config, issue_dir) as url, ThreadPoolExecutor(max_workers=1) as worker:
         # Playwright's sync API refuses a thread that already runs an event loop (a caller's, or a

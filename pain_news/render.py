@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from pain_news.config import NewsletterSettings
 
 
-
 @dataclass(frozen=True)
 class Rendered:
     """The three outputs of one issue; email parts still hold per-recipient placeholders."""
@@ -168,7 +167,9 @@ def render_issue(issue: Issue, newsletter: NewsletterSettings, templates: Path) 
         mjml_text = issue_mjml(issue, newsletter, templates, mode)
         html = wrap_html(inline_css(_mjml_to_html(mjml_text, templates)))
         outputs[mode] = html if mode == "email" else placeholders.fill_defaults(html)
-    text = _render_template(text_environment(templates), "email.txt.j2", {**base_context, "mode": "email"}, templates)
+    text = _render_template(
+        text_environment(templates), "email.txt.j2", {**base_context, "mode": "email"}, templates
+    )
     return Rendered(
         email_html=outputs["email"],
         email_text=_tidy_text(text),

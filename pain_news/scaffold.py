@@ -48,7 +48,9 @@ def init_project(folder: Path) -> list[Path]:
     return created
 
 
-def new_issue(folder: Path, title: str, number: int | None = None, today: dt.date | None = None) -> list[Path]:
+def new_issue(
+    folder: Path, title: str, number: int | None = None, today: dt.date | None = None
+) -> list[Path]:
     """Create an issue folder with issue.toml, a spotlight and an article to fill in."""
     if folder.exists() and any(folder.iterdir()):
         raise PainNewsError("folder exists and is not empty; choose a new issue folder", path=folder)

@@ -42,13 +42,16 @@ def request_signup(config: Config, store: SubscriberStore, email: str, first_nam
         f"<p>If you did not ask for this, ignore this email: you will not be added.</p>"
         f"<p>{e(config.newsletter.from_name)}<br>{e(config.newsletter.postal_address)}</p>"
     )
-    send_transactional(config, to=record.email, subject=f"Please confirm your subscription to {name}",
-                       text=text, html=body)
+    send_transactional(
+        config, to=record.email, subject=f"Please confirm your subscription to {name}", text=text, html=body
+    )
 
 
 def confirm_signup(config: Config, store: SubscriberStore, token: str) -> Change:
     """Activate the subscriber a confirmation token names; InvalidToken when it is bad or stale."""
-    subscriber_id, request_event_id = unsubscribe.read_token(config.secrets.secret_key, token, purpose="confirm")
+    subscriber_id, request_event_id = unsubscribe.read_token(
+        config.secrets.secret_key, token, purpose="confirm"
+    )
     if request_event_id is None:
         from pain_news.errors import InvalidToken
 

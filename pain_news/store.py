@@ -143,8 +143,17 @@ class SubscriberRecord:
     @classmethod
     def of(cls, s: Subscriber) -> SubscriberRecord:
         return cls(
-            s.id, s.email, s.first_name, s.last_name, s.status, tuple(t.tag for t in s.tags), s.source,
-            utc(s.created_at), utc(s.status_changed_at), utc(s.opted_out_at), s.opt_out_method,
+            s.id,
+            s.email,
+            s.first_name,
+            s.last_name,
+            s.status,
+            tuple(t.tag for t in s.tags),
+            s.source,
+            utc(s.created_at),
+            utc(s.status_changed_at),
+            utc(s.opted_out_at),
+            s.opt_out_method,
             s.opt_out_campaign_id,
         )
 
@@ -236,9 +245,14 @@ class SubscriberStore:
         with self.session() as s:
             sub = self._find(s, who)
             rows = s.scalars(
-                select(SubscriberEvent).where(SubscriberEvent.subscriber_id == sub.id).order_by(SubscriberEvent.id)
+                select(SubscriberEvent)
+                .where(SubscriberEvent.subscriber_id == sub.id)
+                .order_by(SubscriberEvent.id)
             )
-            events = [EventRecord(utc(e.at), e.old_status, e.new_status, e.method, e.campaign_id, e.detail) for e in rows]
+            events = [
+                EventRecord(utc(e.at), e.old_status, e.new_status, e.method, e.campaign_id, e.detail)
+                for e in rows
+            ]
             return SubscriberRecord.of(sub), events
 
     def is_suppressed(self, s: Session, email: str) -> bool:
@@ -258,10 +272,17 @@ class SubscriberStore:
         detail: str = "",
     ) -> None:
         """Change a status and log it; the one place statuses change after creation."""
-        s.add(SubscriberEvent(
-            subscriber_id=sub.id, at=now, old_status=sub.status, new_status=status,
-            method=method, campaign_id=campaign_id, detail=detail,
-        ))
+        s.add(
+            SubscriberEvent(
+                subscriber_id=sub.id,
+                at=now,
+                old_status=sub.status,
+                new_status=status,
+                method=method,
+                campaign_id=campaign_id,
+                detail=detail,
+            )
+        )
         sub.status = status
         sub.status_changed_at = now
         if status in OPTED_OUT:
@@ -292,7 +313,8 @@ class SubscriberStore:
                     raise StoreError(
                         f"{address} is already in the list ({existing.status})",
                         hint="use 'pain-news subscribers resubscribe' to bring back someone who opted out"
-                        if existing.status in OPTED_OUT else None,
+                        if existing.status in OPTED_OUT
+                        else None,
                     )
                 if self.is_suppressed(s, address):
                     raise StoreError(
@@ -303,8 +325,16 @@ class SubscriberStore:
                 sub.tags = [SubscriberTag(tag=t) for t in _clean_tags(tags)]
                 s.add(sub)
                 s.flush()
-                s.add(SubscriberEvent(subscriber_id=sub.id, at=now, old_status=None, new_status=ACTIVE,
-                                      method="manual", detail="added"))
+                s.add(
+                    SubscriberEvent(
+                        subscriber_id=sub.id,
+                        at=now,
+                        old_status=None,
+                        new_status=ACTIVE,
+                        method="manual",
+                        detail="added",
+                    )
+                )
                 return SubscriberRecord.of(sub)
         except IntegrityError:  # a concurrent add of the same address won the race
             raise StoreError(f"{address} is already in the list") from None
@@ -327,7 +357,13 @@ class SubscriberStore:
             return self._opt_out(s, sub, status, method, campaign_id, detail, now or utcnow())
 
     def _opt_out(
-        self, s: Session, sub: Subscriber, status: str, method: str, campaign_id: int | None, detail: str,
+        self,
+        s: Session,
+        sub: Subscriber,
+        status: str,
+        method: str,
+        campaign_id: int | None,
+        detail: str,
         now: dt.datetime,
     ) -> Change:
         if sub.status == status or (sub.status in OPTED_OUT and status == "unsubscribed"):
@@ -336,7 +372,12 @@ class SubscriberStore:
         return Change(SubscriberRecord.of(sub), changed=True)
 
     def unsubscribe(
-        self, who: str | int, method: str = "manual", campaign_id: int | None = None, *, now: dt.datetime | None = None
+        self,
+        who: str | int,
+        method: str = "manual",
+        campaign_id: int | None = None,
+        *,
+        now: dt.datetime | None = None,
     ) -> Change:
         """Unsubscribe by address or id; repeating it changes nothing."""
         return self.opt_out(who, "unsubscribed", method, campaign_id, now=now)
@@ -383,7 +424,13 @@ class SubscriberStore:
             s.add(Suppression(email_hash=digest, reason=reason[:40], created_at=now))
 
     def opt_out_address(
-        self, email: str, status: str, method: str, campaign_id: int | None = None, *, detail: str = "",
+        self,
+        email: str,
+        status: str,
+        method: str,
+        campaign_id: int | None = None,
+        *,
+        detail: str = "",
         now: dt.datetime | None = None,
     ) -> Change | None:
         """Opt out by address; an address we do not know is suppressed so no import can add it later."""
@@ -423,13 +470,21 @@ class SubscriberStore:
                 old = sub.status
             # Logged even when the status stays (an opted-out person asking back in): the event
             # id goes into the confirmation token, so only the newest request can confirm.
-            event = SubscriberEvent(subscriber_id=sub.id, at=now, old_status=old, new_status=sub.status,
-                                    method="signup", detail="confirmation requested")
+            event = SubscriberEvent(
+                subscriber_id=sub.id,
+                at=now,
+                old_status=old,
+                new_status=sub.status,
+                method="signup",
+                detail="confirmation requested",
+            )
             s.add(event)
             s.flush()
             return SignupRequest(sub.id, event.id, send_confirmation=True)
 
-    def confirm_signup(self, subscriber_id: int, request_event_id: int, *, now: dt.datetime | None = None) -> Change:
+    def confirm_signup(
+        self, subscriber_id: int, request_event_id: int, *, now: dt.datetime | None = None
+    ) -> Change:
         """Activate after the confirmation link; InvalidToken for stale or unknown requests."""
         now = now or utcnow()
         with self.session() as s:
@@ -438,27 +493,50 @@ class SubscriberStore:
                 raise InvalidToken("this confirmation link names nobody", hint="sign up again")
             if sub.status == ACTIVE:
                 return Change(SubscriberRecord.of(sub), changed=False)
-            newest = s.scalar(select(func.max(SubscriberEvent.id)).where(
-                SubscriberEvent.subscriber_id == sub.id, SubscriberEvent.method == "signup"))
-            later_opt_out = s.scalar(select(exists().where(
-                SubscriberEvent.subscriber_id == sub.id, SubscriberEvent.id > request_event_id,
-                SubscriberEvent.new_status.in_(OPTED_OUT), SubscriberEvent.method != "signup")))
+            newest = s.scalar(
+                select(func.max(SubscriberEvent.id)).where(
+                    SubscriberEvent.subscriber_id == sub.id, SubscriberEvent.method == "signup"
+                )
+            )
+            later_opt_out = s.scalar(
+                select(
+                    exists().where(
+                        SubscriberEvent.subscriber_id == sub.id,
+                        SubscriberEvent.id > request_event_id,
+                        SubscriberEvent.new_status.in_(OPTED_OUT),
+                        SubscriberEvent.method != "signup",
+                    )
+                )
+            )
             if newest != request_event_id or later_opt_out:
-                raise InvalidToken("this confirmation link has been replaced or withdrawn", hint="sign up again")
+                raise InvalidToken(
+                    "this confirmation link has been replaced or withdrawn", hint="sign up again"
+                )
             s.execute(delete(Suppression).where(Suppression.email_hash == email_hash(sub.email)))
             self._set_status(s, sub, ACTIVE, "confirm", now, detail="confirmed signup")
             return Change(SubscriberRecord.of(sub), changed=True)
 
     # ---- listing -------------------------------------------------------------------------
 
-    def iter_subscribers(self, status: str | None = None, tag: str | None = None) -> Iterator[SubscriberRecord]:
+    def iter_subscribers(
+        self, status: str | None = None, tag: str | None = None
+    ) -> Iterator[SubscriberRecord]:
         """Stream subscribers in id order without loading them all (server-side cursor on PostgreSQL)."""
         if status is not None and status not in STATUSES:
             raise StoreError(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
         cols = (
-            Subscriber.id, Subscriber.email, Subscriber.first_name, Subscriber.last_name, Subscriber.status,
-            SubscriberTag.tag, Subscriber.source, Subscriber.created_at, Subscriber.status_changed_at,
-            Subscriber.opted_out_at, Subscriber.opt_out_method, Subscriber.opt_out_campaign_id,
+            Subscriber.id,
+            Subscriber.email,
+            Subscriber.first_name,
+            Subscriber.last_name,
+            Subscriber.status,
+            SubscriberTag.tag,
+            Subscriber.source,
+            Subscriber.created_at,
+            Subscriber.status_changed_at,
+            Subscriber.opted_out_at,
+            Subscriber.opt_out_method,
+            Subscriber.opt_out_campaign_id,
         )
         query = select(*cols).outerjoin(SubscriberTag, SubscriberTag.subscriber_id == Subscriber.id)
         if status:
@@ -473,8 +551,18 @@ class SubscriberStore:
                 first, *rest = group
                 tags = tuple(t for t in [first[5], *(r[5] for r in rest)] if t is not None)
                 yield SubscriberRecord(
-                    first[0], first[1], first[2], first[3], first[4], tags, first[6], utc(first[7]),
-                    utc(first[8]), utc(first[9]), first[10], first[11],
+                    first[0],
+                    first[1],
+                    first[2],
+                    first[3],
+                    first[4],
+                    tags,
+                    first[6],
+                    utc(first[7]),
+                    utc(first[8]),
+                    utc(first[9]),
+                    first[10],
+                    first[11],
                 )
 
     def stats(self) -> dict[str, int]:
@@ -489,17 +577,33 @@ class SubscriberStore:
     # ---- delivery events (webhook) -------------------------------------------------------
 
     def record_delivery_event(
-        self, sg_event_id: str, event: str, occurred_at: dt.datetime, *, campaign_id: int | None,
-        subscriber_id: int | None, detail: str = "",
+        self,
+        sg_event_id: str,
+        event: str,
+        occurred_at: dt.datetime,
+        *,
+        campaign_id: int | None,
+        subscriber_id: int | None,
+        detail: str = "",
     ) -> bool:
         """Store one provider event once; False when this sg_event_id was already seen."""
         try:
             with self.session() as s:
-                if s.scalar(select(DeliveryEvent.id).where(DeliveryEvent.sg_event_id == sg_event_id)) is not None:
+                if (
+                    s.scalar(select(DeliveryEvent.id).where(DeliveryEvent.sg_event_id == sg_event_id))
+                    is not None
+                ):
                     return False
-                s.execute(insert(DeliveryEvent).values(
-                    sg_event_id=sg_event_id, event=event, campaign_id=campaign_id,
-                    subscriber_id=subscriber_id, occurred_at=occurred_at, detail=detail))
+                s.execute(
+                    insert(DeliveryEvent).values(
+                        sg_event_id=sg_event_id,
+                        event=event,
+                        campaign_id=campaign_id,
+                        subscriber_id=subscriber_id,
+                        occurred_at=occurred_at,
+                        detail=detail,
+                    )
+                )
                 return True
         except IntegrityError:  # the same event delivered twice at once
             return False
@@ -510,11 +614,19 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
     return sorted({check_text(f"tag {t.strip()[:20]!r}", t, MAX_TAG).lower() for t in tags if t.strip()})
 
 
-def _new_subscriber(email: str, first: str, last: str, status: str, source: str, now: dt.datetime) -> Subscriber:
+def _new_subscriber(
+    email: str, first: str, last: str, status: str, source: str, now: dt.datetime
+) -> Subscriber:
     first, last = check_text("first name", first, MAX_NAME), check_text("last name", last, MAX_NAME)
     return Subscriber(
-        email=email, email_key=email_key(email), first_name=first, last_name=last, status=status,
-        source=source[:300], created_at=now, status_changed_at=now,
+        email=email,
+        email_key=email_key(email),
+        first_name=first,
+        last_name=last,
+        status=status,
+        source=source[:300],
+        created_at=now,
+        status_changed_at=now,
     )
 
 
@@ -523,7 +635,9 @@ def open_store(config: Config, *, migrate: bool = True) -> SubscriberStore:
     from pain_news import db
 
     engine = db.make_engine(config.database_url)
-    reader = db.make_engine(config.database_url, immediate=False) if engine.dialect.name == "sqlite" else engine
+    reader = (
+        db.make_engine(config.database_url, immediate=False) if engine.dialect.name == "sqlite" else engine
+    )
     if migrate:
         try:
             db.upgrade(engine)

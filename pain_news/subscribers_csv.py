@@ -16,16 +16,34 @@ from pain_news.store import MAX_NAME, MAX_TAG, SubscriberRecord, check_email, ch
 
 # Accepted header spellings (compared lower-cased, spaces/dashes as underscores).
 COLUMNS = {
-    "email": "email", "email_address": "email", "e_mail": "email",
-    "first_name": "first_name", "firstname": "first_name", "first": "first_name",
-    "last_name": "last_name", "lastname": "last_name", "last": "last_name",
-    "tags": "tags", "tag": "tags",
+    "email": "email",
+    "email_address": "email",
+    "e_mail": "email",
+    "first_name": "first_name",
+    "firstname": "first_name",
+    "first": "first_name",
+    "last_name": "last_name",
+    "lastname": "last_name",
+    "last": "last_name",
+    "tags": "tags",
+    "tag": "tags",
     "status": "status",
 }
 TAG_SPLIT = re.compile(r"[;,|]")
 LINE_BREAKS = re.compile(r"[\t\r\n\v\f]+")
-OUTPUT_FIELDS = ("email", "first_name", "last_name", "status", "tags", "source", "created_at",
-                 "status_changed_at", "opted_out_at", "opt_out_method", "opt_out_campaign_id")
+OUTPUT_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "status",
+    "tags",
+    "source",
+    "created_at",
+    "status_changed_at",
+    "opted_out_at",
+    "opt_out_method",
+    "opt_out_campaign_id",
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +77,9 @@ def decode(path: Path) -> tuple[str, str]:
         return data.decode("cp1252"), "windows-1252"
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise StoreError("not UTF-8 or Windows-1252 text; save it as 'CSV UTF-8'", path=path, line=line) from None
+        raise StoreError(
+            "not UTF-8 or Windows-1252 text; save it as 'CSV UTF-8'", path=path, line=line
+        ) from None
 
 
 def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
@@ -71,7 +91,9 @@ def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
     try:
         header = next(reader)
     except StopIteration:
-        raise StoreError("the file is empty (expected a header line with an 'email' column)", path=path) from None
+        raise StoreError(
+            "the file is empty (expected a header line with an 'email' column)", path=path
+        ) from None
     except csv.Error as exc:
         raise StoreError(f"broken CSV: {exc}", path=path, line=1) from None
     names = [COLUMNS.get(re.sub(r"[\s\-]+", "_", h.strip().lower()), "") for h in header]
@@ -102,13 +124,23 @@ def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
             # character (NUL, escape, ...) makes the row bad, as does a name or tag that is too long.
             first = check_text("first name", LINE_BREAKS.sub(" ", get("first_name")), MAX_NAME)
             last = check_text("last name", LINE_BREAKS.sub(" ", get("last_name")), MAX_NAME)
-            tags = tuple(check_text(f"tag {t.strip()[:20]!r}", t, MAX_TAG)
-                         for t in TAG_SPLIT.split(LINE_BREAKS.sub(" ", get("tags"))) if t.strip())
+            tags = tuple(
+                check_text(f"tag {t.strip()[:20]!r}", t, MAX_TAG)
+                for t in TAG_SPLIT.split(LINE_BREAKS.sub(" ", get("tags")))
+                if t.strip()
+            )
         except StoreError as exc:
             yield BadRow(line, exc.message)
             continue
         status = get("status").lower()
-        yield Row(line, email, first, last, tags, status if status in ("unsubscribed", "bounced", "complained") else "")
+        yield Row(
+            line,
+            email,
+            first,
+            last,
+            tags,
+            status if status in ("unsubscribed", "bounced", "complained") else "",
+        )
 
 
 def _cells(record: SubscriberRecord) -> list[str]:
@@ -118,9 +150,17 @@ def _cells(record: SubscriberRecord) -> list[str]:
         return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else str(value)
 
     return [
-        record.email, record.first_name, record.last_name, record.status, ";".join(record.tags), record.source,
-        text(record.created_at), text(record.status_changed_at), text(record.opted_out_at),
-        text(record.opt_out_method), text(record.opt_out_campaign_id),
+        record.email,
+        record.first_name,
+        record.last_name,
+        record.status,
+        ";".join(record.tags),
+        record.source,
+        text(record.created_at),
+        text(record.status_changed_at),
+        text(record.opted_out_at),
+        text(record.opt_out_method),
+        text(record.opt_out_campaign_id),
     ]
 
 

@@ -33,8 +33,10 @@ class SyncSummary:
 
     def summary_line(self) -> str:
         lists = ", ".join(f"{name} {count}" for name, count in self.seen.items())
-        return (f"SendGrid suppressions: {lists}; {self.changed} subscribers opted out here, "
-                f"{self.suppressed_unknown} unknown addresses suppressed")
+        return (
+            f"SendGrid suppressions: {lists}; {self.changed} subscribers opted out here, "
+            f"{self.suppressed_unknown} unknown addresses suppressed"
+        )
 
 
 def _client(config: Config) -> Any:
@@ -56,7 +58,7 @@ def _get(sg: Any, path: str, query: dict[str, int] | None) -> list[Any]:
         response = endpoint.get(query_params=query) if query else endpoint.get()
     except HTTPError as exc:  # error.body carries SendGrid's message; str(exc) hides it
         hint = (
-            "the API key may lack the \"Suppressions: read\" permission (or be wrong): check SENDGRID_API_KEY"
+            'the API key may lack the "Suppressions: read" permission (or be wrong): check SENDGRID_API_KEY'
             if exc.status_code in (401, 403)
             else None
         )
@@ -75,8 +77,10 @@ def _get(sg: Any, path: str, query: dict[str, int] | None) -> list[Any]:
 
 
 def _emails(page: list[Any]) -> list[str]:
-    return [item if isinstance(item, str) else str(item.get("email", "")) if isinstance(item, dict) else ""
-            for item in page]
+    return [
+        item if isinstance(item, str) else str(item.get("email", "")) if isinstance(item, dict) else ""
+        for item in page
+    ]
 
 
 def _get_all(sg: Any, path: str) -> list[str]:

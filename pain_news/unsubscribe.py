@@ -28,7 +28,9 @@ _SIGNATURE_BYTES = 16  # 128 bits: unforgeable, and keeps the URL short enough f
 def _signature(secret: str, purpose: str, body: str) -> str:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    mac = hmac.digest(secret.encode("utf-8"), f"pain-news/{purpose}:{body}".encode(), "sha256")  # one-shot: fast
+    mac = hmac.digest(
+        secret.encode("utf-8"), f"pain-news/{purpose}:{body}".encode(), "sha256"
+    )  # one-shot: fast
     return base64.urlsafe_b64encode(mac[:_SIGNATURE_BYTES]).rstrip(b"=").decode("ascii")
 
 
@@ -53,7 +55,9 @@ def read_token(secret: str, token: str, purpose: str = "unsubscribe") -> tuple[i
     subscriber_id, campaign_id = int(sid), None if extra == "-" else int(extra)
     # Only the canonical spelling verifies, so '007' and '7' are not two valid tokens.
     canonical = f"{subscriber_id}.{'-' if campaign_id is None else campaign_id}"
-    if canonical != f"{sid}.{extra}" or not hmac.compare_digest(_signature(secret, purpose, canonical), signature):
+    if canonical != f"{sid}.{extra}" or not hmac.compare_digest(
+        _signature(secret, purpose, canonical), signature
+    ):
         raise InvalidToken("this link is not valid")
     return subscriber_id, campaign_id
 

@@ -39,7 +39,9 @@ class WebhookSummary:
     skipped: int = 0  # malformed events, logged and left out
 
 
-def verify(config: Config, body: bytes, signature: str | None, timestamp: str | None, now: dt.datetime) -> None:
+def verify(
+    config: Config, body: bytes, signature: str | None, timestamp: str | None, now: dt.datetime
+) -> None:
     """Raise WebhookRejected unless `body` carries a fresh, valid SendGrid signature."""
     from sendgrid.helpers.eventwebhook import EventWebhook  # type: ignore[import-untyped]
 
@@ -110,7 +112,9 @@ def _clean(text: str, limit: int) -> str:
     return "".join(ch for ch in text if ch.isprintable())[:limit]
 
 
-def apply_events(store: SubscriberStore, events: list[dict[str, Any]], now: dt.datetime | None = None) -> WebhookSummary:
+def apply_events(
+    store: SubscriberStore, events: list[dict[str, Any]], now: dt.datetime | None = None
+) -> WebhookSummary:
     """Apply opt-outs and record events, each sg_event_id once; each event on its own.
 
     One malformed event (an address that is not one, a NUL byte) is skipped and logged and the
@@ -134,14 +138,20 @@ def apply_events(store: SubscriberStore, events: list[dict[str, Any]], now: dt.d
         except (PainNewsError, DBAPIError, ValueError, TypeError, OverflowError) as exc:
             summary.skipped += 1
             reason = db.describe_error(exc).message if isinstance(exc, DBAPIError) else str(exc)
-            log.warning("webhook event %d skipped (%s): %s", position, _clean(str(event.get("sg_event_id")), 100),
-                        _clean(reason, 300))
+            log.warning(
+                "webhook event %d skipped (%s): %s",
+                position,
+                _clean(str(event.get("sg_event_id")), 100),
+                _clean(reason, 300),
+            )
     if failed is not None:
         raise db.describe_error(failed)
     return summary
 
 
-def _apply_one(store: SubscriberStore, event: dict[str, Any], received: dt.datetime, summary: WebhookSummary) -> None:
+def _apply_one(
+    store: SubscriberStore, event: dict[str, Any], received: dt.datetime, summary: WebhookSummary
+) -> None:
     """The status change comes before the event is recorded: if we die in between, SendGrid's
     retry applies it again (idempotent) instead of finding it "seen" and losing an opt-out."""
     from sqlalchemy import select
@@ -168,9 +178,14 @@ def _apply_one(store: SubscriberStore, event: dict[str, Any], received: dt.datet
         change = store.opt_out_address(email, status, "webhook", campaign_id, detail=f"SendGrid {kind} event")
         summary.applied += bool(change and change.changed)
     detail = json.dumps({k: event[k] for k in ("reason", "type", "url") if k in event})[:2000]
-    if store.record_delivery_event(event_id, kind, _occurred(event.get("timestamp"), received),
-                                   campaign_id=campaign_id, subscriber_id=subscriber.id if subscriber else None,
-                                   detail=detail):
+    if store.record_delivery_event(
+        event_id,
+        kind,
+        _occurred(event.get("timestamp"), received),
+        campaign_id=campaign_id,
+        subscriber_id=subscriber.id if subscriber else None,
+        detail=detail,
+    ):
         summary.recorded += 1
     else:
         summary.repeated += 1

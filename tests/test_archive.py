@@ -23,8 +23,11 @@ def toml_for(number: int, date: str, title: str, draft: bool = False) -> str:
 def archive_project(project, make_issue):
     """The sample (2026-12-01), two later issues with an image, and a draft that must never appear."""
     article = "---\nkind: article\ntitle: Walk\n---\n\n![A short walk](images/walk.png)\n\nWalk each day.\n"
-    make_issue("2027-03-spring", toml_for(2, "2027-03-01", "Spring 2027"),
-               files={"01-article.md": article, "images/walk.png": b"\x89PNG-spring"})
+    make_issue(
+        "2027-03-spring",
+        toml_for(2, "2027-03-01", "Spring 2027"),
+        files={"01-article.md": article, "images/walk.png": b"\x89PNG-spring"},
+    )
     make_issue("2027-06-summer", toml_for(3, "2027-06-01", "Summer 2027"))
     make_issue("2027-09-autumn", toml_for(4, "2027-09-01", "Autumn 2027 draft", draft=True))
     return project
@@ -39,12 +42,22 @@ def test_archive_lists_issues_newest_first_and_skips_drafts(run_cli, archive_pro
     result = run_cli("archive", "--out", str(out))
     assert "Archived 3 issue(s)" in result.stdout and "skipped 1 draft(s): 2027-09-autumn" in result.stdout
     index = (out / "index.html").read_text()
-    order = [index.index(f'href="{BASE}/{slug}/"') for slug in ("2027-06-summer", "2027-03-spring", "2026-12-winter")]
+    order = [
+        index.index(f'href="{BASE}/{slug}/"')
+        for slug in ("2027-06-summer", "2027-03-spring", "2026-12-winter")
+    ]
     assert order == sorted(order)
     assert "2027-09-autumn" not in index and "draft" not in index
     assert not (out / "2027-09-autumn").exists()
-    assert sorted(p.name for p in out.iterdir()) == [".pain-news-archive", "2026-12-winter", "2027-03-spring", "2027-06-summer", "feed.xml",
-                                                       "index.html", "latest"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".pain-news-archive",
+        "2026-12-winter",
+        "2027-03-spring",
+        "2027-06-summer",
+        "feed.xml",
+        "index.html",
+        "latest",
+    ]
 
 
 def test_each_issue_has_a_stable_url_and_latest_shows_the_newest(run_cli, archive_project, tmp_path):
@@ -52,11 +65,15 @@ def test_each_issue_has_a_stable_url_and_latest_shows_the_newest(run_cli, archiv
     run_cli("archive", "--out", str(out))
     for slug in ("2026-12-winter", "2027-03-spring", "2027-06-summer"):
         assert (out / slug / "index.html").is_file()
-    assert (out / "latest" / "index.html").read_bytes() == (out / "2027-06-summer" / "index.html").read_bytes()
+    assert (out / "latest" / "index.html").read_bytes() == (
+        out / "2027-06-summer" / "index.html"
+    ).read_bytes()
     assert "Summer 2027" in (out / "latest" / "index.html").read_text()
     # Images travel with their issue, at the URL the email uses.
     assert (out / "2027-03-spring" / "images" / "walk.png").read_bytes() == b"\x89PNG-spring"
-    assert f'src="{BASE}/2027-03-spring/images/walk.png"' in (out / "2027-03-spring" / "index.html").read_text()
+    assert (
+        f'src="{BASE}/2027-03-spring/images/walk.png"' in (out / "2027-03-spring" / "index.html").read_text()
+    )
 
 
 def test_feed_is_valid_atom_newest_first(run_cli, archive_project, tmp_path):
@@ -70,7 +87,10 @@ def test_feed_is_valid_atom_newest_first(run_cli, archive_project, tmp_path):
     assert feed.find(f"{ATOM}author/{ATOM}name").text
     entries = feed.findall(f"{ATOM}entry")
     assert [e.find(f"{ATOM}id").text for e in entries] == [
-        f"{BASE}/2027-06-summer/", f"{BASE}/2027-03-spring/", f"{BASE}/2026-12-winter/"]
+        f"{BASE}/2027-06-summer/",
+        f"{BASE}/2027-03-spring/",
+        f"{BASE}/2026-12-winter/",
+    ]
     for entry in entries:
         for required in ("id", "title", "updated", "summary"):
             assert entry.find(f"{ATOM}{required}").text
@@ -111,11 +131,17 @@ def test_archive_needs_public_url(run_cli, project, tmp_path):
     assert not out.exists()
 
 
-def test_archive_with_a_broken_issue_fails_and_keeps_the_old_site(run_cli, archive_project, make_issue, tmp_path):
+def test_archive_with_a_broken_issue_fails_and_keeps_the_old_site(
+    run_cli, archive_project, make_issue, tmp_path
+):
     out = tmp_path / "site"
     run_cli("archive", "--out", str(out))
     before = files_of(out)
-    make_issue("2027-12-winter", toml_for(5, "2027-12-01", "Winter 2027"), files={"01-article.md": "no front matter\n"})
+    make_issue(
+        "2027-12-winter",
+        toml_for(5, "2027-12-01", "Winter 2027"),
+        files={"01-article.md": "no front matter\n"},
+    )
     result = run_cli("archive", "--out", str(out), ok=False)
     assert result.exit_code == 1
     assert "01-article.md:1: missing YAML front matter" in result.stderr
@@ -124,27 +150,39 @@ def test_archive_with_a_broken_issue_fails_and_keeps_the_old_site(run_cli, archi
 
 # --- the archive replaces only its own folder, and writes only inside it --------------------------------
 
-@pytest.mark.parametrize("out, relation", [
-    ("issues", "is the issues folder"),
-    ("issues/2026-12-winter", "is inside the issues folder"),
-    ("templates", "is the templates folder"),
-    (".", "contains the issues folder"),
-])
+
+@pytest.mark.parametrize(
+    "out, relation",
+    [
+        ("issues", "is the issues folder"),
+        ("issues/2026-12-winter", "is inside the issues folder"),
+        ("templates", "is the templates folder"),
+        (".", "contains the issues folder"),
+    ],
+)
 def test_archive_refuses_an_output_folder_in_or_around_the_sources(run_cli, archive_project, out, relation):
     before = files_of(archive_project)
     result = run_cli("archive", "--out", out, ok=False)
     assert result.exit_code == 1
-    assert f"Error: refusing to write the archive into {(archive_project / out).resolve()}: it {relation}" in result.stderr
+    assert (
+        f"Error: refusing to write the archive into {(archive_project / out).resolve()}: it {relation}"
+        in result.stderr
+    )
     assert files_of(archive_project) == before
 
 
-def test_archive_refuses_to_replace_a_folder_it_did_not_write(run_cli, archive_project, sample_issue, tmp_path):
+def test_archive_refuses_to_replace_a_folder_it_did_not_write(
+    run_cli, archive_project, sample_issue, tmp_path
+):
     site = tmp_path / "site"
     site.mkdir()
     (site / "keep.txt").write_text("mine")
     result = run_cli("archive", "--out", str(site), ok=False)
     assert result.exit_code == 1
-    assert f"Error: refusing to replace {site}: it is not empty and was not written by pain-news archive" in result.stderr
+    assert (
+        f"Error: refusing to replace {site}: it is not empty and was not written by pain-news archive"
+        in result.stderr
+    )
     assert files_of(site) == {"keep.txt": b"mine"}
     # A build folder is not an archive folder either.
     run_cli("build", str(sample_issue), "--out", str(tmp_path / "built"))
@@ -154,7 +192,9 @@ def test_archive_refuses_to_replace_a_folder_it_did_not_write(run_cli, archive_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["built", "project", "site"]
 
 
-def test_archive_of_an_issue_linking_outside_its_folder_fails_and_writes_nothing(run_cli, archive_project, tmp_path):
+def test_archive_of_an_issue_linking_outside_its_folder_fails_and_writes_nothing(
+    run_cli, archive_project, tmp_path
+):
     (tmp_path / "private").mkdir()
     (tmp_path / "private" / "notes.txt").write_text("private")
     md = archive_project / "issues" / "2027-06-summer" / "01-article.md"

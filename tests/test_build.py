@@ -35,7 +35,11 @@ def test_images_are_copied_into_the_build(config, sample_issue, tmp_path):
     (sample_issue / "images").mkdir()
     (sample_issue / "images" / "walk.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
     md = sample_issue / "02-winter-activity.md"
-    md.write_text(md.read_text().replace("layout: half\n", "layout: half\nimage: images/walk.png\nimage_alt: A winter walk\n"))
+    md.write_text(
+        md.read_text().replace(
+            "layout: half\n", "layout: half\nimage: images/walk.png\nimage_alt: A winter walk\n"
+        )
+    )
     build_issue(config, sample_issue, tmp_path / "out")
     assert (tmp_path / "out" / "images" / "walk.png").read_bytes().endswith(b"fake")
     html = (tmp_path / "out" / "email.html").read_text()
@@ -83,7 +87,9 @@ def build_with_edited_template(config, project, sample_issue, tmp_path, name, ol
     ],
     ids=["syntax-error", "misspelled-variable"],
 )
-def test_broken_template_names_template_and_line(config, sample_issue, project, tmp_path, name, old, new, words):
+def test_broken_template_names_template_and_line(
+    config, sample_issue, project, tmp_path, name, old, new, words
+):
     error = build_with_edited_template(config, project, sample_issue, tmp_path, name, old, new)
     assert name in str(error)
     assert error.line is not None
@@ -93,6 +99,7 @@ def test_broken_template_names_template_and_line(config, sample_issue, project, 
 
 # --- outputs stay in their folder, and only pain-news's own folders are replaced --------------------
 
+
 def snapshot(folder):
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -100,15 +107,21 @@ def snapshot(folder):
 def test_build_marks_its_folder_with_a_deterministic_marker(config, sample_issue, tmp_path):
     build_issue(config, sample_issue, tmp_path / "a")
     build_issue(config, sample_issue, tmp_path / "b")
-    assert (tmp_path / "a" / ".pain-news-build").read_bytes() == (tmp_path / "b" / ".pain-news-build").read_bytes()
+    assert (tmp_path / "a" / ".pain-news-build").read_bytes() == (
+        tmp_path / "b" / ".pain-news-build"
+    ).read_bytes()
     assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
 
 
-def test_a_link_outside_the_issue_folder_fails_the_build_with_file_and_line(run_cli, sample_issue, project, tmp_path):
+def test_a_link_outside_the_issue_folder_fails_the_build_with_file_and_line(
+    run_cli, sample_issue, project, tmp_path
+):
     (project / "private").mkdir()
     (project / "private" / "notes.txt").write_text("private")
     md = sample_issue / "02-winter-activity.md"
-    md.write_text(md.read_text().replace("Cold weather", "See [notes](../../private/notes.txt). Cold weather"))
+    md.write_text(
+        md.read_text().replace("Cold weather", "See [notes](../../private/notes.txt). Cold weather")
+    )
     for force in ([], ["--force"]):
         result = run_cli("build", str(sample_issue), "--out", str(tmp_path / "out"), *force, ok=False)
         assert result.exit_code == 1
@@ -117,19 +130,26 @@ def test_a_link_outside_the_issue_folder_fails_the_build_with_file_and_line(run_
         assert not (tmp_path / "out").exists() and not (tmp_path / "private").exists()
 
 
-@pytest.mark.parametrize("out, relation", [
-    ("issues/2026-12-winter", "is the issue folder"),
-    ("issues/2026-12-winter/out", "is inside the issue folder"),
-    ("issues", "is the issues folder"),
-    ("issues/elsewhere", "is inside the issues folder"),
-    ("templates/out", "is inside the templates folder"),
-    (".", "contains the issue folder"),
-])
-def test_build_refuses_an_output_folder_in_or_around_the_sources(run_cli, sample_issue, project, out, relation):
+@pytest.mark.parametrize(
+    "out, relation",
+    [
+        ("issues/2026-12-winter", "is the issue folder"),
+        ("issues/2026-12-winter/out", "is inside the issue folder"),
+        ("issues", "is the issues folder"),
+        ("issues/elsewhere", "is inside the issues folder"),
+        ("templates/out", "is inside the templates folder"),
+        (".", "contains the issue folder"),
+    ],
+)
+def test_build_refuses_an_output_folder_in_or_around_the_sources(
+    run_cli, sample_issue, project, out, relation
+):
     before = snapshot(project)
     result = run_cli("build", str(sample_issue), "--out", out, ok=False)
     assert result.exit_code == 1
-    assert f"Error: refusing to write the build into {(project / out).resolve()}: it {relation}" in result.stderr
+    assert (
+        f"Error: refusing to write the build into {(project / out).resolve()}: it {relation}" in result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert snapshot(project) == before  # sources untouched, nothing added
 
@@ -140,7 +160,10 @@ def test_build_refuses_to_replace_a_folder_it_did_not_write(run_cli, sample_issu
     (site / "keep.txt").write_text("mine")
     result = run_cli("build", str(sample_issue), "--out", str(site), ok=False)
     assert result.exit_code == 1
-    assert f"Error: refusing to replace {site}: it is not empty and was not written by pain-news build" in result.stderr
+    assert (
+        f"Error: refusing to replace {site}: it is not empty and was not written by pain-news build"
+        in result.stderr
+    )
     assert snapshot(site) == {"keep.txt": b"mine"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "site"]  # no temp folders left
 
@@ -168,7 +191,9 @@ def test_write_tree_refuses_a_destination_outside_its_folder(tmp_path, name):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source.txt"]
 
 
-def test_a_build_from_before_the_marker_is_replaced_but_not_with_foreign_files(config, sample_issue, tmp_path):
+def test_a_build_from_before_the_marker_is_replaced_but_not_with_foreign_files(
+    config, sample_issue, tmp_path
+):
     out = tmp_path / "out"
     build_issue(config, sample_issue, out)
     (out / ".pain-news-build").unlink()  # as older versions wrote it

@@ -29,18 +29,26 @@ def add_people(store, n, start=0):
 
 @pytest.fixture
 def sg_config(make_config, sendgrid_standin):
-    return make_config({
-        "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid", "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
-        "SENDGRID_API_KEY": sendgrid_standin.api_key, "PAIN_NEWS_SENDGRID_TIMEOUT": "3",
-    })
+    return make_config(
+        {
+            "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+            "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
+            "SENDGRID_API_KEY": sendgrid_standin.api_key,
+            "PAIN_NEWS_SENDGRID_TIMEOUT": "3",
+        }
+    )
 
 
 @pytest.fixture
 def smtp_config(make_config, smtp_server):
-    return make_config({
-        "PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
-        "PAIN_NEWS_SMTP_PORT": str(smtp_server.port), "PAIN_NEWS_SMTP_SECURITY": "none",
-    })
+    return make_config(
+        {
+            "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
+            "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+            "PAIN_NEWS_SMTP_PORT": str(smtp_server.port),
+            "PAIN_NEWS_SMTP_SECURITY": "none",
+        }
+    )
 
 
 def send(config, store, issue, **options):
@@ -54,11 +62,19 @@ def ledger_of(store, campaign_id):
     from pain_news.models import LedgerEntry
 
     with store.reader.connect() as conn:
-        return {e: (s, r) for e, s, r in conn.execute(
-            select(LedgerEntry.email, LedgerEntry.state, LedgerEntry.reason).where(LedgerEntry.campaign_id == campaign_id))}
+        return {
+            e: (s, r)
+            for e, s, r in conn.execute(
+                select(LedgerEntry.email, LedgerEntry.state, LedgerEntry.reason).where(
+                    LedgerEntry.campaign_id == campaign_id
+                )
+            )
+        }
 
 
-def test_every_active_subscriber_is_mailed_exactly_once_in_ledger_order(sg_config, any_store, sample_issue, sendgrid_standin):
+def test_every_active_subscriber_is_mailed_exactly_once_in_ledger_order(
+    sg_config, any_store, sample_issue, sendgrid_standin
+):
     add_people(any_store, 35)
     report = send(sg_config, any_store, sample_issue, threads=3)
     assert sorted(sendgrid_standin.recipients()) == [f"p{i:03d}@example.org" for i in range(35)]
@@ -78,7 +94,11 @@ def test_opted_out_bounced_and_complained_are_never_mailed(sg_config, store, sam
     store.opt_out(ids[1], "bounced", "webhook")
     store.opt_out(ids[2], "complained", "webhook")
     report = send(sg_config, store, sample_issue)
-    assert sorted(sendgrid_standin.recipients()) == ["p003@example.org", "p004@example.org", "p005@example.org"]
+    assert sorted(sendgrid_standin.recipients()) == [
+        "p003@example.org",
+        "p004@example.org",
+        "p005@example.org",
+    ]
     ledger = ledger_of(store, report.campaign_id)
     assert ledger["p001@example.org"] == ("skipped", "bounced at the start of the send")
 
@@ -90,13 +110,18 @@ def test_sendgrid_suppressions_are_synced_before_the_send(sg_config, store, samp
     assert sorted(sendgrid_standin.recipients()) == ["p000@example.org", "p002@example.org"]
 
 
-def test_someone_who_unsubscribes_during_the_send_is_not_mailed_after(sg_config, any_store, sample_issue, sendgrid_standin):
+def test_someone_who_unsubscribes_during_the_send_is_not_mailed_after(
+    sg_config, any_store, sample_issue, sendgrid_standin
+):
     ids = add_people(any_store, 30)
     sendgrid_standin.on_request = lambda body: any_store.unsubscribe(ids[25], "one-click")
     report = send(sg_config, any_store, sample_issue)
     assert "p025@example.org" not in sendgrid_standin.recipients()
     assert len(sendgrid_standin.recipients()) == 29
-    assert ledger_of(any_store, report.campaign_id)["p025@example.org"] == ("skipped", "unsubscribed before its batch")
+    assert ledger_of(any_store, report.campaign_id)["p025@example.org"] == (
+        "skipped",
+        "unsubscribed before its batch",
+    )
 
 
 def test_429_waits_as_the_headers_say_then_delivers_once(sg_config, store, sample_issue, sendgrid_standin):
@@ -125,7 +150,9 @@ def test_5xx_is_retried_with_backoff_and_gives_up_resumably(sg_config, store, sa
 
 
 @pytest.mark.parametrize("answer", ["401", "403"])
-def test_a_wrong_api_key_stops_before_anything_is_marked_sent(sg_config, store, sample_issue, sendgrid_standin, answer):
+def test_a_wrong_api_key_stops_before_anything_is_marked_sent(
+    sg_config, store, sample_issue, sendgrid_standin, answer
+):
     add_people(store, 25)
     sendgrid_standin.script(answer)
     with pytest.raises(DeliveryError, match="the API key is wrong"):
@@ -142,17 +169,29 @@ def test_a_400_stops_and_shows_sendgrid_s_messages(sg_config, store, sample_issu
         send(sg_config, store, sample_issue)
 
 
-def test_a_400_naming_one_recipient_fails_that_one_and_sends_the_rest(sg_config, store, sample_issue, sendgrid_standin):
+def test_a_400_naming_one_recipient_fails_that_one_and_sends_the_rest(
+    sg_config, store, sample_issue, sendgrid_standin
+):
     add_people(store, 2)
     store.add("josé@example.org", "Jose", "X")  # the store accepts it; SendGrid does not
     add_people(store, 2, start=10)
     report = send(sg_config, store, sample_issue)
     assert report.ledger["sent"] == 4 and report.ledger["failed"] == 1 and report.finished
-    assert ledger_of(store, report.campaign_id)["josé@example.org"] == ("failed", "SendGrid: Does not contain a valid address.")
-    assert sorted(sendgrid_standin.recipients()) == ["p000@example.org", "p001@example.org", "p010@example.org", "p011@example.org"]
+    assert ledger_of(store, report.campaign_id)["josé@example.org"] == (
+        "failed",
+        "SendGrid: Does not contain a valid address.",
+    )
+    assert sorted(sendgrid_standin.recipients()) == [
+        "p000@example.org",
+        "p001@example.org",
+        "p010@example.org",
+        "p011@example.org",
+    ]
 
 
-def test_a_dropped_connection_marks_the_batch_uncertain_and_it_is_not_resent(sg_config, any_store, sample_issue, sendgrid_standin):
+def test_a_dropped_connection_marks_the_batch_uncertain_and_it_is_not_resent(
+    sg_config, any_store, sample_issue, sendgrid_standin
+):
     add_people(any_store, 25)
     sendgrid_standin.script("drop")
     report = send(sg_config, any_store, sample_issue)
@@ -165,16 +204,24 @@ def test_a_dropped_connection_marks_the_batch_uncertain_and_it_is_not_resent(sg_
     assert Counter(sendgrid_standin.recipients()) == Counter({f"p{i:03d}@example.org": 1 for i in range(25)})
 
 
-def test_smtp_list_send_personalises_and_a_550_fails_one_recipient(smtp_config, any_store, sample_issue, smtp_server):
+def test_smtp_list_send_personalises_and_a_550_fails_one_recipient(
+    smtp_config, any_store, sample_issue, smtp_server
+):
     ids = add_people(any_store, 4)
     smtp_server.refuse["p002@example.org"] = "550 5.1.1 No such user"
     report = send(smtp_config, any_store, sample_issue)
     assert report.ledger["sent"] == 3 and report.ledger["failed"] == 1
-    assert ledger_of(any_store, report.campaign_id)["p002@example.org"] == ("failed", "550 5.1.1 No such user")
+    assert ledger_of(any_store, report.campaign_id)["p002@example.org"] == (
+        "failed",
+        "550 5.1.1 No such user",
+    )
     msg = next(m for m in smtp_server.messages if m["To"] == "p001@example.org")
     header_url = msg["List-Unsubscribe"].strip("<>")
     assert read_token(SECRET, header_url.rsplit("/", 1)[1]) == (ids[1], report.campaign_id)
-    assert header_url in msg.get_body(("html",)).get_content() and header_url in msg.get_body(("plain",)).get_content()
+    assert (
+        header_url in msg.get_body(("html",)).get_content()
+        and header_url in msg.get_body(("plain",)).get_content()
+    )
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" and msg["List-Id"]
     assert "Name1" in msg.get_body(("plain",)).get_content()
 
@@ -191,15 +238,24 @@ def test_a_451_during_a_list_send_is_retried(smtp_config, store, sample_issue, s
     assert sorted(m["To"] for m in smtp_server.messages) == [f"p{i:03d}@example.org" for i in range(3)]
 
 
-def test_an_smtp_send_stopped_mid_batch_keeps_who_was_accepted_and_resumes_without_doubles(make_config, store, sample_issue):
+def test_an_smtp_send_stopped_mid_batch_keeps_who_was_accepted_and_resumes_without_doubles(
+    make_config, store, sample_issue
+):
     from tests.fixtures.smtp import RecordingHandler, SmtpServer
 
     server = SmtpServer(RecordingHandler(), username="news", password="s3cret", max_logins=1).start()
     try:
         server.handler.messages_per_connection = 1  # 421 after each message; the re-login is refused
-        cfg = make_config({"PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
-                           "PAIN_NEWS_SMTP_PORT": str(server.port), "PAIN_NEWS_SMTP_SECURITY": "none",
-                           "PAIN_NEWS_SMTP_USERNAME": "news", "PAIN_NEWS_SMTP_PASSWORD": "s3cret"})
+        cfg = make_config(
+            {
+                "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
+                "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+                "PAIN_NEWS_SMTP_PORT": str(server.port),
+                "PAIN_NEWS_SMTP_SECURITY": "none",
+                "PAIN_NEWS_SMTP_USERNAME": "news",
+                "PAIN_NEWS_SMTP_PASSWORD": "s3cret",
+            }
+        )
         add_people(store, 3)
         with pytest.raises(DeliveryError, match="refused the login"):
             send(cfg, store, sample_issue)
@@ -210,7 +266,9 @@ def test_an_smtp_send_stopped_mid_batch_keeps_who_was_accepted_and_resumes_witho
         server.handler.messages_per_connection = 0
         server.logins = -100  # the login works again
         assert send(cfg, store, sample_issue).ledger["sent"] == 3
-        assert Counter(m["To"] for m in server.messages) == Counter({f"p{i:03d}@example.org": 1 for i in range(3)})
+        assert Counter(m["To"] for m in server.messages) == Counter(
+            {f"p{i:03d}@example.org": 1 for i in range(3)}
+        )
     finally:
         server.stop()
 
@@ -220,8 +278,14 @@ def test_a_non_ascii_address_fails_alone_and_the_smtp_send_goes_on(make_config, 
 
     server = SmtpServer(RecordingHandler(), enable_SMTPUTF8=False).start()
     try:
-        cfg = make_config({"PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
-                           "PAIN_NEWS_SMTP_PORT": str(server.port), "PAIN_NEWS_SMTP_SECURITY": "none"})
+        cfg = make_config(
+            {
+                "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
+                "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+                "PAIN_NEWS_SMTP_PORT": str(server.port),
+                "PAIN_NEWS_SMTP_SECURITY": "none",
+            }
+        )
         add_people(store, 2)
         store.add("josé@example.org", "Jose", "X")
         report = send(cfg, store, sample_issue)
@@ -243,26 +307,36 @@ def test_a_refused_sender_stops_the_smtp_send_resumably(smtp_config, store, samp
     assert send(smtp_config, store, sample_issue).ledger["sent"] == 3
 
 
-def test_two_sends_prepared_at_once_create_one_campaign_and_mail_everyone_once(config, any_store, sample_issue, project):
+def test_two_sends_prepared_at_once_create_one_campaign_and_mail_everyone_once(
+    config, any_store, sample_issue, project
+):
     add_people(any_store, 3)
     opts = campaign.SendOptions(batch_size=10, threads=1)
     first = campaign.prepare_send(config, any_store, sample_issue, opts)
-    second = campaign.prepare_send(config, any_store, sample_issue, opts)  # another terminal, also at the prompt
+    second = campaign.prepare_send(
+        config, any_store, sample_issue, opts
+    )  # another terminal, also at the prompt
     done = campaign.run_send(config, any_store, first)
-    with pytest.raises(DeliveryError, match=f"another send of 2026-12-winter started campaign {done.campaign_id} meanwhile"):
+    with pytest.raises(
+        DeliveryError, match=f"another send of 2026-12-winter started campaign {done.campaign_id} meanwhile"
+    ):
         campaign.run_send(config, any_store, second)
     assert campaign.latest_campaign(any_store, sample_issue.name).id == done.campaign_id
     assert len(list((project / "outbox").rglob("*.eml"))) == 3
 
 
-def test_a_second_send_of_a_campaign_still_running_is_refused(sg_config, any_store, sample_issue, sendgrid_standin):
+def test_a_second_send_of_a_campaign_still_running_is_refused(
+    sg_config, any_store, sample_issue, sendgrid_standin
+):
     add_people(any_store, 5)
     sendgrid_standin.script("401")
     with pytest.raises(DeliveryError):
         send(sg_config, any_store, sample_issue)  # a campaign with everyone pending
     opts = campaign.SendOptions(batch_size=10, threads=1, resend_uncertain=True)
     running = campaign.prepare_send(sg_config, any_store, sample_issue, opts)
-    late = campaign.prepare_send(sg_config, any_store, sample_issue, opts)  # prepared before the first run starts
+    late = campaign.prepare_send(
+        sg_config, any_store, sample_issue, opts
+    )  # prepared before the first run starts
     sendgrid_standin.script("hold")
     thread = threading.Thread(target=campaign.run_send, args=(sg_config, any_store, running))
     thread.start()
@@ -289,15 +363,27 @@ def test_the_plan_counts_rows_left_in_flight_when_they_will_be_resent(config, st
     send(config, store, sample_issue, dry_run=False)
     newest = campaign.latest_campaign(store, sample_issue.name)
     with store.session() as s:  # as a killed run leaves them
-        s.execute(update(LedgerEntry).where(LedgerEntry.campaign_id == newest.id, LedgerEntry.email.in_(["p000@example.org", "p001@example.org"])).values(state="in_flight"))
-    plan = campaign.prepare_send(config, store, sample_issue, campaign.SendOptions(resend_uncertain=True)).plan
+        s.execute(
+            update(LedgerEntry)
+            .where(
+                LedgerEntry.campaign_id == newest.id,
+                LedgerEntry.email.in_(["p000@example.org", "p001@example.org"]),
+            )
+            .values(state="in_flight")
+        )
+    plan = campaign.prepare_send(
+        config, store, sample_issue, campaign.SendOptions(resend_uncertain=True)
+    ).plan
     assert plan.to_send == 2
 
 
 def test_a_name_with_markup_is_escaped_in_html_and_verbatim_in_text(config, store, sample_issue, project):
     store.add("tom@example.org", TOM, "")
     report = send(config, store, sample_issue)
-    msg = email.message_from_bytes((project / "outbox" / f"campaign-{report.campaign_id}" / "tom@example.org.eml").read_bytes(), policy=policy.default)
+    msg = email.message_from_bytes(
+        (project / "outbox" / f"campaign-{report.campaign_id}" / "tom@example.org.eml").read_bytes(),
+        policy=policy.default,
+    )
     assert "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;" in msg.get_body(("html",)).get_content()
     assert TOM not in msg.get_body(("html",)).get_content()
     assert TOM in msg.get_body(("plain",)).get_content()
@@ -310,7 +396,9 @@ def test_new_campaign_sends_a_finished_issue_again(config, store, sample_issue):
     assert second.campaign_id != first.campaign_id and second.ledger["sent"] == 2
 
 
-def test_the_frozen_copy_is_what_a_resumed_send_delivers(config, store, sample_issue, sendgrid_standin, sg_config):
+def test_the_frozen_copy_is_what_a_resumed_send_delivers(
+    config, store, sample_issue, sendgrid_standin, sg_config
+):
     add_people(store, 15)
     sendgrid_standin.script("202", "401")
     with pytest.raises(DeliveryError):
@@ -338,7 +426,12 @@ def test_rate_caps_the_pace(config, store, sample_issue):
 
 
 def test_send_refuses_an_issue_with_check_errors(config, store, make_issue):
-    issue = make_issue(files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![](walk.png)\n", "walk.png": b"\x89PNG"})
+    issue = make_issue(
+        files={
+            "01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![](walk.png)\n",
+            "walk.png": b"\x89PNG",
+        }
+    )
     add_people(store, 1)
     with pytest.raises(CheckFailed):
         send(config, store, issue)
@@ -362,7 +455,9 @@ def test_send_without_a_terminal_needs_yes_and_records_nothing(run_cli, store, s
     assert campaign.latest_campaign(store, sample_issue.name) is None
 
 
-def test_send_yes_prints_plan_and_summary_then_report_answers_who_got_it(run_cli, store, sample_issue, project):
+def test_send_yes_prints_plan_and_summary_then_report_answers_who_got_it(
+    run_cli, store, sample_issue, project
+):
     ids = add_people(store, 3)
     store.unsubscribe(ids[2], "link")
     result = run_cli("send", str(sample_issue), "--yes")
@@ -378,7 +473,9 @@ def test_send_yes_prints_plan_and_summary_then_report_answers_who_got_it(run_cli
     assert "2026-12-winter" in run_cli("campaigns").stdout
 
 
-def test_send_test_prefixes_the_subject_uses_sample_values_and_records_nothing(run_cli, store, sample_issue, project):
+def test_send_test_prefixes_the_subject_uses_sample_values_and_records_nothing(
+    run_cli, store, sample_issue, project
+):
     result = run_cli("send", str(sample_issue), "--test", "--to", "editor@example.org")
     assert "Test sent to editor@example.org" in result.stdout
     [path] = (project / "outbox" / "test").iterdir()
@@ -399,13 +496,26 @@ def test_send_test_never_mails_an_opted_out_or_suppressed_address(run_cli, store
     store.unsubscribe(store.add("gone@example.org").id, "link")
     store.opt_out(store.add("bounced@example.org").id, "bounced", "webhook")
     _suppress(store, "hashed@example.org")
-    result = run_cli("send", str(sample_issue), "--test", "--to", "gone@example.org", "--to", "bounced@example.org",
-                     "--to", "hashed@example.org", "--to", "editor@example.org")
+    result = run_cli(
+        "send",
+        str(sample_issue),
+        "--test",
+        "--to",
+        "gone@example.org",
+        "--to",
+        "bounced@example.org",
+        "--to",
+        "hashed@example.org",
+        "--to",
+        "editor@example.org",
+    )
     assert "Test sent to editor@example.org via outbox." in result.stdout
     assert "Skipped gone@example.org: unsubscribed" in result.stderr
     assert "Skipped bounced@example.org: bounced" in result.stderr
     assert "Skipped hashed@example.org: suppressed" in result.stderr
-    assert [p.name.endswith("-editor@example.org.eml") for p in (project / "outbox" / "test").iterdir()] == [True]
+    assert [p.name.endswith("-editor@example.org.eml") for p in (project / "outbox" / "test").iterdir()] == [
+        True
+    ]
 
     result = run_cli("send", str(sample_issue), "--test", "--to", "gone@example.org", ok=False)
     assert result.exit_code == 1
@@ -416,7 +526,9 @@ def test_send_test_never_mails_an_opted_out_or_suppressed_address(run_cli, store
 
 def test_send_test_dry_run_sends_nothing(run_cli, store, sample_issue, project):
     result = run_cli("send", str(sample_issue), "--test", "--dry-run", "--to", "editor@example.org")
-    assert "dry run: test built for editor@example.org via outbox; 0 emails left this machine." in result.stdout
+    assert (
+        "dry run: test built for editor@example.org via outbox; 0 emails left this machine." in result.stdout
+    )
     assert not (project / "outbox").exists()
 
 
@@ -424,12 +536,16 @@ def test_dry_run_skips_suppressed_addresses_like_a_real_send(config, store, samp
     add_people(store, 3)
     _suppress(store, "p001@example.org")
     dry = send(config, store, sample_issue, dry_run=True)
-    assert dry.lines() == ["dry run: 2 messages personalised, 1 suppressed addresses would be skipped; 0 emails left this machine"]
+    assert dry.lines() == [
+        "dry run: 2 messages personalised, 1 suppressed addresses would be skipped; 0 emails left this machine"
+    ]
     assert send(config, store, sample_issue).ledger["sent"] == 2
 
 
 @pytest.mark.parametrize("missing", ["PAIN_NEWS_SECRET_KEY", "PAIN_NEWS_NEWSLETTER_PUBLIC_URL"])
-def test_send_without_secret_key_or_public_url_refuses_before_any_campaign(run_cli, store, sample_issue, monkeypatch, missing):
+def test_send_without_secret_key_or_public_url_refuses_before_any_campaign(
+    run_cli, store, sample_issue, monkeypatch, missing
+):
     add_people(store, 2)
     monkeypatch.delenv(missing, raising=False)
     env = {"PAIN_NEWS_NEWSLETTER_PUBLIC_URL": ""} if missing == "PAIN_NEWS_NEWSLETTER_PUBLIC_URL" else None
@@ -441,7 +557,12 @@ def test_send_without_secret_key_or_public_url_refuses_before_any_campaign(run_c
 
 
 def test_send_refusing_on_check_errors_says_how_to_fix_them(run_cli, store, make_issue):
-    issue = make_issue(files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![](walk.png)\n", "walk.png": b"\x89PNG"})
+    issue = make_issue(
+        files={
+            "01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![](walk.png)\n",
+            "walk.png": b"\x89PNG",
+        }
+    )
     result = run_cli("send", str(issue), "--yes", ok=False)
     assert result.exit_code == 1
     assert f"run pain-news check {issue} and fix the errors" in result.stderr
@@ -462,19 +583,32 @@ ISSUE = "issues/2026-12-winter"
 def _pain_news(project, standin, *args):
     """`python -m pain_news ARGS` in its own process, configured for the stand-in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAIN_NEWS_") and k != "SENDGRID_API_KEY"}
-    env.update({
-        "PAIN_NEWS_SECRET_KEY": SECRET, "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
-        "PAIN_NEWS_SENDGRID_HOST": standin.url, "SENDGRID_API_KEY": standin.api_key, "PAIN_NEWS_SENDGRID_TIMEOUT": "5",
-    })
-    return subprocess.Popen([sys.executable, "-m", "pain_news", *args], cwd=project, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env.update(
+        {
+            "PAIN_NEWS_SECRET_KEY": SECRET,
+            "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+            "PAIN_NEWS_SENDGRID_HOST": standin.url,
+            "SENDGRID_API_KEY": standin.api_key,
+            "PAIN_NEWS_SENDGRID_TIMEOUT": "5",
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "pain_news", *args],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _write_lock(store):
     """A raw SQLite connection holding the database's write lock (BEGIN IMMEDIATE) until rolled back."""
     import sqlite3
 
-    conn = sqlite3.connect(store.engine.url.database, isolation_level=None, check_same_thread=False, timeout=30)
+    conn = sqlite3.connect(
+        store.engine.url.database, isolation_level=None, check_same_thread=False, timeout=30
+    )
     conn.execute("BEGIN IMMEDIATE")
     return conn
 
@@ -488,7 +622,9 @@ def _kill_between_batches(proc, store):
         if counts.get("sent") and not counts.get("in_flight"):
             lock = _write_lock(store)  # the process can claim nothing more while this is held
             try:
-                in_flight = lock.execute("SELECT count(*) FROM send_ledger WHERE state = 'in_flight'").fetchone()[0]
+                in_flight = lock.execute(
+                    "SELECT count(*) FROM send_ledger WHERE state = 'in_flight'"
+                ).fetchone()[0]
                 if in_flight == 0:
                     proc.send_signal(signal.SIGKILL)
                     proc.wait()
@@ -500,7 +636,9 @@ def _kill_between_batches(proc, store):
 
 
 @pytest.mark.parametrize("kill_at", ["between-batches", "during-a-request", "just-after-an-answer"])
-def test_a_killed_send_resumes_and_delivers_everyone_exactly_once(project, store, sample_issue, sendgrid_standin, kill_at):
+def test_a_killed_send_resumes_and_delivers_everyone_exactly_once(
+    project, store, sample_issue, sendgrid_standin, kill_at
+):
     add_people(store, 60)
     standin = sendgrid_standin
     locks = []
@@ -529,7 +667,9 @@ def test_a_killed_send_resumes_and_delivers_everyone_exactly_once(project, store
     resumed = _pain_news(project, standin, "send", ISSUE, "--yes")
     out, err = resumed.communicate(timeout=60)
     assert resumed.returncode == 0, err
-    report = json.loads(_pain_news(project, standin, "report", ISSUE, "--format", "json").communicate(timeout=30)[0])
+    report = json.loads(
+        _pain_news(project, standin, "report", ISSUE, "--format", "json").communicate(timeout=30)[0]
+    )
     ledger, uncertain = report["ledger"], set(report["uncertain"])
     delivered = Counter(standin.recipients())
     everyone = {f"p{i:03d}@example.org" for i in range(60)}
@@ -554,7 +694,9 @@ def test_debug_output_never_contains_the_api_key(project, store, sample_issue, s
     assert sendgrid_standin.api_key not in out + err
 
 
-def test_ctrl_c_stops_after_the_batch_in_flight_and_the_send_resumes(project, store, sample_issue, sendgrid_standin):
+def test_ctrl_c_stops_after_the_batch_in_flight_and_the_send_resumes(
+    project, store, sample_issue, sendgrid_standin
+):
     add_people(store, 60)
     standin = sendgrid_standin
     standin.script("hold")  # the first batch's request stays open until released
@@ -586,6 +728,10 @@ def test_report_always_shows_delivered_opened_and_clicked(run_cli, store, sample
     add_people(store, 3)
     run_cli("send", str(sample_issue), "--yes", "--provider", "outbox")
     report = json.loads(run_cli("report", str(sample_issue), "--format", "json").stdout)
-    assert report["events"] == {"delivered": 0, "open": 0, "click": 0}  # none until SendGrid's webhook reports
+    assert report["events"] == {
+        "delivered": 0,
+        "open": 0,
+        "click": 0,
+    }  # none until SendGrid's webhook reports
     table = run_cli("report", str(sample_issue)).stdout
     assert "webhook delivered" in table and "webhook click" in table

@@ -31,63 +31,243 @@ def test_clean_generated_issue_has_no_findings(config, make_issue):
 
 # (case name, files to override, code, severity, file, line)
 SOURCE_CASES = [
-    ("subject-missing", {"issue.toml": ISSUE_TOML.replace('subject = "Spring news from the clinic"\n', "")},
-     "subject-missing", "error", "issue.toml", None),
-    ("misspelled-tag", {"01-article.md": article("Dear {{ frist_name }}, walk each day.")},
-     "placeholder", "error", "01-article.md", 6),
-    ("unknown-percent-placeholder", {"01-article.md": article("Dear %%h.frist_name%%, walk each day.")},
-     "placeholder", "error", "01-article.md", 6),
-    ("broken-tag-in-intro", {"issue.toml": ISSUE_TOML + 'intro = "Dear {{ first_name | default(friend) }},"\n'},
-     "placeholder", "error", "issue.toml", 6),
-    ("front-matter-image-without-alt", {"01-article.md": article("Walk.", "image: walk.png\n"), "walk.png": b"\x89PNG"},
-     "image-alt", "error", "01-article.md", 4),
-    ("markdown-image-without-alt", {"01-article.md": article("Walk.\n\n![](walk.png)"), "walk.png": b"\x89PNG"},
-     "image-alt", "error", "01-article.md", 8),
-    ("empty-link", {"01-article.md": article("Read [our guide]() today.")}, "empty-link", "error", "01-article.md", 6),
-    ("javascript-link", {"01-article.md": article("Walk.\n\nRead [our guide](javascript:alert(1)) today.")},
-     "script-link", "error", "01-article.md", 8),
-    ("javascript-cta", {"01-article.md": article("Walk.", "cta:\n  label: Go\n  url: javascript:alert(1)\n")},
-     "script-link", "error", "01-article.md", 4),
-    ("relative-link-missing", {"01-article.md": article("Get the [handout](handout.pdf).")},
-     "missing-file", "error", "01-article.md", 6),
-    ("relative-image-missing", {"01-article.md": article("![A walk](walk.png)")}, "missing-file", "error", "01-article.md", 6),
-    ("link-outside-the-folder", {"01-article.md": article("See [notes](../../private/notes.txt)."),
-                                 "../../private/notes.txt": "private"}, "outside-folder", "error", "01-article.md", 6),
-    ("image-outside-the-folder", {"01-article.md": article("Walk.\n\n![Notes](../walk.png)"), "../walk.png": b"\x89PNG"},
-     "outside-folder", "error", "01-article.md", 8),
-    ("front-matter-image-outside-the-folder", {"01-article.md": article("Walk.", "image: ../walk.png\nimage_alt: A walk\n"),
-                                               "../walk.png": b"\x89PNG"}, "outside-folder", "error", "01-article.md", 4),
-    ("spotlight-missing-section", {"02-spotlight.md": SPOTLIGHT.replace("## Symptoms\n\n- Pain down one leg\n\n", "")},
-     "spotlight-section", "error", "02-spotlight.md", 9),
-    ("spotlight-empty-section", {"02-spotlight.md": SPOTLIGHT.replace("- Pain down one leg\n", "")},
-     "spotlight-section", "error", "02-spotlight.md", 14),
-    ("spotlight-missing-reviewer", {"02-spotlight.md": SPOTLIGHT.replace("reviewed_by: Dr. Anita Rao, MD\n", "")},
-     "spotlight-field", "error", "02-spotlight.md", 2),
-    ("spotlight-missing-review-date", {"02-spotlight.md": SPOTLIGHT.replace("reviewed_on: 2027-02-01\n", "")},
-     "spotlight-field", "error", "02-spotlight.md", 2),
-    ("subject-long", {"issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "S" * 61)},
-     "subject-long", "warning", "issue.toml", 4),
-    ("preheader-missing", {"issue.toml": ISSUE_TOML.replace('preheader = "Short walks, a spotlight on sciatica, and our new hours."\n', "")},
-     "preheader-missing", "warning", "issue.toml", None),
-    ("preheader-long", {"issue.toml": ISSUE_TOML.replace("Short walks, a spotlight on sciatica, and our new hours.", "P" * 111)},
-     "preheader-long", "warning", "issue.toml", 5),
-    ("review-older-than-a-year", {"02-spotlight.md": SPOTLIGHT.replace("2027-02-01", "2026-02-28")},
-     "review-old", "warning", "02-spotlight.md", 7),
-    ("image-over-1mb", {"01-article.md": article("![A walk](walk.png)"), "walk.png": b"\0" * (1024 * 1024 + 1)},
-     "large-image", "warning", "01-article.md", 6),
-    ("second-h1", {"01-article.md": article("# Walking\n\nWalk each day.")}, "h1-many", "warning", "01-article.md", 6),
-    ("plain-http-link", {"01-article.md": article("See [the guide](http://www.example.org/guide).")},
-     "plain-http", "warning", "01-article.md", 6),
-    ("hard-reading-grade", {"01-article.md": article(
-        "Interdisciplinary multimodal rehabilitation incorporating cognitive behavioural methodologies "
-        "demonstrates considerable effectiveness regarding functional restoration, particularly concerning "
-        "individuals experiencing persistent musculoskeletal discomfort accompanied by psychological comorbidities.")},
-     "reading-grade", "warning", "01-article.md", 5),
+    (
+        "subject-missing",
+        {"issue.toml": ISSUE_TOML.replace('subject = "Spring news from the clinic"\n', "")},
+        "subject-missing",
+        "error",
+        "issue.toml",
+        None,
+    ),
+    (
+        "misspelled-tag",
+        {"01-article.md": article("Dear {{ frist_name }}, walk each day.")},
+        "placeholder",
+        "error",
+        "01-article.md",
+        6,
+    ),
+    (
+        "unknown-percent-placeholder",
+        {"01-article.md": article("Dear %%h.frist_name%%, walk each day.")},
+        "placeholder",
+        "error",
+        "01-article.md",
+        6,
+    ),
+    (
+        "broken-tag-in-intro",
+        {"issue.toml": ISSUE_TOML + 'intro = "Dear {{ first_name | default(friend) }},"\n'},
+        "placeholder",
+        "error",
+        "issue.toml",
+        6,
+    ),
+    (
+        "front-matter-image-without-alt",
+        {"01-article.md": article("Walk.", "image: walk.png\n"), "walk.png": b"\x89PNG"},
+        "image-alt",
+        "error",
+        "01-article.md",
+        4,
+    ),
+    (
+        "markdown-image-without-alt",
+        {"01-article.md": article("Walk.\n\n![](walk.png)"), "walk.png": b"\x89PNG"},
+        "image-alt",
+        "error",
+        "01-article.md",
+        8,
+    ),
+    (
+        "empty-link",
+        {"01-article.md": article("Read [our guide]() today.")},
+        "empty-link",
+        "error",
+        "01-article.md",
+        6,
+    ),
+    (
+        "javascript-link",
+        {"01-article.md": article("Walk.\n\nRead [our guide](javascript:alert(1)) today.")},
+        "script-link",
+        "error",
+        "01-article.md",
+        8,
+    ),
+    (
+        "javascript-cta",
+        {"01-article.md": article("Walk.", "cta:\n  label: Go\n  url: javascript:alert(1)\n")},
+        "script-link",
+        "error",
+        "01-article.md",
+        4,
+    ),
+    (
+        "relative-link-missing",
+        {"01-article.md": article("Get the [handout](handout.pdf).")},
+        "missing-file",
+        "error",
+        "01-article.md",
+        6,
+    ),
+    (
+        "relative-image-missing",
+        {"01-article.md": article("![A walk](walk.png)")},
+        "missing-file",
+        "error",
+        "01-article.md",
+        6,
+    ),
+    (
+        "link-outside-the-folder",
+        {
+            "01-article.md": article("See [notes](../../private/notes.txt)."),
+            "../../private/notes.txt": "private",
+        },
+        "outside-folder",
+        "error",
+        "01-article.md",
+        6,
+    ),
+    (
+        "image-outside-the-folder",
+        {"01-article.md": article("Walk.\n\n![Notes](../walk.png)"), "../walk.png": b"\x89PNG"},
+        "outside-folder",
+        "error",
+        "01-article.md",
+        8,
+    ),
+    (
+        "front-matter-image-outside-the-folder",
+        {
+            "01-article.md": article("Walk.", "image: ../walk.png\nimage_alt: A walk\n"),
+            "../walk.png": b"\x89PNG",
+        },
+        "outside-folder",
+        "error",
+        "01-article.md",
+        4,
+    ),
+    (
+        "spotlight-missing-section",
+        {"02-spotlight.md": SPOTLIGHT.replace("## Symptoms\n\n- Pain down one leg\n\n", "")},
+        "spotlight-section",
+        "error",
+        "02-spotlight.md",
+        9,
+    ),
+    (
+        "spotlight-empty-section",
+        {"02-spotlight.md": SPOTLIGHT.replace("- Pain down one leg\n", "")},
+        "spotlight-section",
+        "error",
+        "02-spotlight.md",
+        14,
+    ),
+    (
+        "spotlight-missing-reviewer",
+        {"02-spotlight.md": SPOTLIGHT.replace("reviewed_by: Dr. Anita Rao, MD\n", "")},
+        "spotlight-field",
+        "error",
+        "02-spotlight.md",
+        2,
+    ),
+    (
+        "spotlight-missing-review-date",
+        {"02-spotlight.md": SPOTLIGHT.replace("reviewed_on: 2027-02-01\n", "")},
+        "spotlight-field",
+        "error",
+        "02-spotlight.md",
+        2,
+    ),
+    (
+        "subject-long",
+        {"issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "S" * 61)},
+        "subject-long",
+        "warning",
+        "issue.toml",
+        4,
+    ),
+    (
+        "preheader-missing",
+        {
+            "issue.toml": ISSUE_TOML.replace(
+                'preheader = "Short walks, a spotlight on sciatica, and our new hours."\n', ""
+            )
+        },
+        "preheader-missing",
+        "warning",
+        "issue.toml",
+        None,
+    ),
+    (
+        "preheader-long",
+        {
+            "issue.toml": ISSUE_TOML.replace(
+                "Short walks, a spotlight on sciatica, and our new hours.", "P" * 111
+            )
+        },
+        "preheader-long",
+        "warning",
+        "issue.toml",
+        5,
+    ),
+    (
+        "review-older-than-a-year",
+        {"02-spotlight.md": SPOTLIGHT.replace("2027-02-01", "2026-02-28")},
+        "review-old",
+        "warning",
+        "02-spotlight.md",
+        7,
+    ),
+    (
+        "image-over-1mb",
+        {"01-article.md": article("![A walk](walk.png)"), "walk.png": b"\0" * (1024 * 1024 + 1)},
+        "large-image",
+        "warning",
+        "01-article.md",
+        6,
+    ),
+    (
+        "second-h1",
+        {"01-article.md": article("# Walking\n\nWalk each day.")},
+        "h1-many",
+        "warning",
+        "01-article.md",
+        6,
+    ),
+    (
+        "plain-http-link",
+        {"01-article.md": article("See [the guide](http://www.example.org/guide).")},
+        "plain-http",
+        "warning",
+        "01-article.md",
+        6,
+    ),
+    (
+        "hard-reading-grade",
+        {
+            "01-article.md": article(
+                "Interdisciplinary multimodal rehabilitation incorporating cognitive behavioural methodologies "
+                "demonstrates considerable effectiveness regarding functional restoration, particularly concerning "
+                "individuals experiencing persistent musculoskeletal discomfort accompanied by psychological comorbidities."
+            )
+        },
+        "reading-grade",
+        "warning",
+        "01-article.md",
+        5,
+    ),
 ]
 
 
-@pytest.mark.parametrize("case, files, code, severity, file_name, line", SOURCE_CASES, ids=[c[0] for c in SOURCE_CASES])
-def test_each_problem_is_reported_with_file_line_and_fix(config, make_issue, case, files, code, severity, file_name, line):
+@pytest.mark.parametrize(
+    "case, files, code, severity, file_name, line", SOURCE_CASES, ids=[c[0] for c in SOURCE_CASES]
+)
+def test_each_problem_is_reported_with_file_line_and_fix(
+    config, make_issue, case, files, code, severity, file_name, line
+):
     findings = check_issue(config, make_issue(files=files))
     matching = found(findings, code)
     assert matching, f"{code} not reported; got {[f.one_line() for f in findings]}"
@@ -104,11 +284,16 @@ def test_missing_postal_address_in_config_is_an_error(make_config, make_issue):
     assert finding.severity == "error" and finding.path.name == "pain-news.toml"
 
 
-@pytest.mark.parametrize("needle, code", [
-    ("{{ newsletter.postal_address | replace(\"\\n\", \", \") }}", "postal-address"),
-    ('<a href="{{ links.unsubscribe_url }}">Unsubscribe</a>', "unsubscribe-missing"),
-])
-def test_footer_template_without_address_or_unsubscribe_is_an_error(config, project, make_issue, needle, code):
+@pytest.mark.parametrize(
+    "needle, code",
+    [
+        ('{{ newsletter.postal_address | replace("\\n", ", ") }}', "postal-address"),
+        ('<a href="{{ links.unsubscribe_url }}">Unsubscribe</a>', "unsubscribe-missing"),
+    ],
+)
+def test_footer_template_without_address_or_unsubscribe_is_an_error(
+    config, project, make_issue, needle, code
+):
     footer = project / "templates" / "footer.mjml.j2"
     text = footer.read_text()
     assert needle in text
@@ -144,7 +329,9 @@ def test_images_without_public_url_are_an_error(make_config, make_issue):
 def test_spotlight_that_content_rejects_is_reported_not_raised(config, make_issue):
     folder = make_issue(files={"02-spotlight.md": SPOTLIGHT.replace("## Causes\n", "## Reasons\n")})
     report = run_check(config, folder)
-    assert [(f.code, f.path.name, f.line) for f in report.errors] == [("spotlight-section", "02-spotlight.md", 9)]
+    assert [(f.code, f.path.name, f.line) for f in report.errors] == [
+        ("spotlight-section", "02-spotlight.md", 9)
+    ]
     assert report.email_bytes is None  # not rendered: the issue does not load
 
 
@@ -172,7 +359,10 @@ def test_email_over_gmail_clip_is_an_error_with_size_and_margin(config, make_iss
     [finding] = found(report.findings, "size-clip")
     assert finding.severity == "error"
     assert report.email_bytes > CLIP_BYTES
-    assert f"{report.email_bytes / 1024:.1f} KB" in finding.message and "over Gmail's 102 KB clip" in finding.message
+    assert (
+        f"{report.email_bytes / 1024:.1f} KB" in finding.message
+        and "over Gmail's 102 KB clip" in finding.message
+    )
 
 
 def test_email_near_gmail_clip_is_a_warning_with_size_and_margin(config, make_issue):
@@ -186,12 +376,16 @@ def test_email_near_gmail_clip_is_a_warning_with_size_and_margin(config, make_is
 def test_size_is_measured_with_the_longest_plausible_recipient(config, sample_issue):
     values = largest_values(config)
     assert len(values["email"]) == 254
-    assert values["unsubscribe_url"].startswith("https://news.tristatepain.example/unsubscribe/2147483647.2147483647.")
+    assert values["unsubscribe_url"].startswith(
+        "https://news.tristatepain.example/unsubscribe/2147483647.2147483647."
+    )
     from pain_news.placeholders import fill
     from pain_news.preview import sample_values
 
     rendered = _render(config, sample_issue)
-    assert largest_copy_bytes(config, rendered) > len(fill(rendered.email_html, sample_values(config)).encode())
+    assert largest_copy_bytes(config, rendered) > len(
+        fill(rendered.email_html, sample_values(config)).encode()
+    )
 
 
 def test_reading_grade_of_a_fixed_text_matches_the_pinned_textstat():
@@ -208,12 +402,15 @@ def test_reading_grade_is_reported_per_piece(config, sample_issue):
 
 # --- the command -------------------------------------------------------------------------------
 
+
 def test_check_prints_each_finding_with_location_severity_and_fix(run_cli, make_issue):
     folder = make_issue(files={"01-article.md": article("Read [our guide]() today.")})
     result = run_cli("check", str(folder), ok=False)
     assert result.exit_code == 1
-    assert ("issues/2027-03-spring/01-article.md:6: error [empty-link] link with an empty target "
-            "(fix: give the link a URL or remove it)") in result.stdout
+    assert (
+        "issues/2027-03-spring/01-article.md:6: error [empty-link] link with an empty target "
+        "(fix: give the link a URL or remove it)"
+    ) in result.stdout
     assert "Reading grade (Flesch–Kincaid" in result.stdout
     assert result.stdout.rstrip().endswith("2027-03-spring: 1 error, 0 warnings")
 
@@ -227,10 +424,12 @@ def test_check_exits_0_on_warnings_and_1_with_strict(run_cli, make_issue):
 
 
 def test_check_json_is_valid_and_complete(run_cli, make_issue):
-    folder = make_issue(files={
-        "01-article.md": article("Dear {{ frist_name }}, see [the guide](http://www.example.org/)."),
-        "issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "S" * 61),
-    })
+    folder = make_issue(
+        files={
+            "01-article.md": article("Dear {{ frist_name }}, see [the guide](http://www.example.org/)."),
+            "issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "S" * 61),
+        }
+    )
     text = run_cli("check", str(folder), ok=False)
     result = run_cli("check", str(folder), "--format", "json", ok=False)
     assert result.exit_code == 1
@@ -253,9 +452,12 @@ def test_check_on_a_missing_folder_fails_with_usage_error(run_cli, project):
 
 # --- links -----------------------------------------------------------------------------------------
 
+
 def test_links_reports_a_404_and_accepts_200_and_get_after_405(config, make_issue, link_server):
     base = link_server.url
-    folder = make_issue(files={"01-article.md": article(f"[A]({base}/ok) [B]({base}/gone) [C]({base}/no-head)")})
+    folder = make_issue(
+        files={"01-article.md": article(f"[A]({base}/ok) [B]({base}/gone) [C]({base}/no-head)")}
+    )
     report = run_check(config, folder, links=True)
     status = {r.url: (r.status, r.detail) for r in report.links}
     assert status[f"{base}/ok"] == ("ok", "200")
@@ -277,6 +479,7 @@ def test_links_without_network_are_not_checked_instead_of_failing(run_cli, make_
 
 
 # --- build refuses an issue with errors ---------------------------------------------------------------
+
 
 def test_build_refuses_an_issue_with_errors(run_cli, make_issue, tmp_path):
     folder = make_issue(files={"01-article.md": article("Read [our guide]() today.")})
@@ -319,17 +522,22 @@ def test_bad_data_folders_report_instead_of_crashing(config, project):
         assert all(f.path is not None for f in report.errors), case.name
 
 
-
 def test_tag_in_the_subject_is_caught_in_the_output(config, make_issue):
     # The subject is not markdown, so a tag there would reach inboxes verbatim.
-    folder = make_issue(files={"issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "News for {{ first_name }}")})
+    folder = make_issue(
+        files={"issue.toml": ISSUE_TOML.replace("Spring news from the clinic", "News for {{ first_name }}")}
+    )
     [finding] = found(check_issue(config, folder), "placeholder")
     assert "{{ first_name }}" in finding.message and finding.path.name == "email.html"
 
 
 def test_sections_naming_a_piece_outside_the_folder_is_an_error(config, make_issue):
-    folder = make_issue(files={"issue.toml": ISSUE_TOML + 'sections = ["01-article", "../02-other"]\n',
-                               "../02-other.md": article("Walk.")})
+    folder = make_issue(
+        files={
+            "issue.toml": ISSUE_TOML + 'sections = ["01-article", "../02-other"]\n',
+            "../02-other.md": article("Walk."),
+        }
+    )
     [finding] = run_check(config, folder).errors
     assert (finding.code, finding.path.name, finding.line) == ("outside-folder", "issue.toml", 6)
     assert "'../02-other', which is outside the issue folder" in finding.message
@@ -343,12 +551,18 @@ def test_a_symlink_out_of_the_issue_folder_is_an_error(config, make_issue, proje
 
 
 def test_check_names_file_and_line_of_a_target_outside_the_folder(run_cli, make_issue):
-    folder = make_issue(files={"01-article.md": article("See [notes](../../private/notes.txt)."),
-                               "../../private/notes.txt": "private"})
+    folder = make_issue(
+        files={
+            "01-article.md": article("See [notes](../../private/notes.txt)."),
+            "../../private/notes.txt": "private",
+        }
+    )
     result = run_cli("check", str(folder), ok=False)
     assert result.exit_code == 1
-    assert ("issues/2027-03-spring/01-article.md:6: error [outside-folder] link ../../private/notes.txt is outside "
-            "the issue folder") in result.stdout
+    assert (
+        "issues/2027-03-spring/01-article.md:6: error [outside-folder] link ../../private/notes.txt is outside "
+        "the issue folder"
+    ) in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -376,5 +590,7 @@ def test_a_malformed_http_answer_is_not_checked_instead_of_a_crash(config, make_
     assert check_link(url).status == "not checked"
     folder = make_issue(files={"01-article.md": article(f"See [the guide]({url}).")})
     report = run_check(config, folder, links=True)
-    assert [(r.status, r.detail) for r in report.links if r.url == url] == [("not checked", "not an HTTP answer (BadStatusLine)")]
+    assert [(r.status, r.detail) for r in report.links if r.url == url] == [
+        ("not checked", "not an HTTP answer (BadStatusLine)")
+    ]
     assert report.errors == [] and found(report.findings, "links-not-checked")

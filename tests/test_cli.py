@@ -29,7 +29,9 @@ def test_every_command_help_has_an_example(run_cli, path):
 
 
 def test_python_dash_m_runs_the_cli():
-    result = subprocess.run([sys.executable, "-m", "pain_news", "--version"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pain_news", "--version"], capture_output=True, text=True, check=True
+    )
     assert result.stdout.startswith("pain-news, version")
 
 
@@ -63,8 +65,19 @@ def test_build_rejects_bad_issue(run_cli, project, tmp_path, case, message):
 
 def test_debug_shows_the_traceback(project, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "pain_news", "--debug", "build", str(BAD / "unknown-kind"), "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, cwd=project,
+        [
+            sys.executable,
+            "-m",
+            "pain_news",
+            "--debug",
+            "build",
+            str(BAD / "unknown-kind"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=project,
     )
     assert result.returncode == 1
     assert "Traceback" in result.stderr
@@ -92,7 +105,10 @@ def test_init_starts_a_project_that_builds_a_new_issue(run_cli, tmp_path, monkey
     run_cli("init")
     assert (folder / "pain-news.toml").is_file()
     env_text = (folder / ".env").read_text()
-    assert "PAIN_NEWS_SECRET_KEY=" in env_text and len(env_text.split("PAIN_NEWS_SECRET_KEY=")[1].split()[0]) >= 40
+    assert (
+        "PAIN_NEWS_SECRET_KEY=" in env_text
+        and len(env_text.split("PAIN_NEWS_SECRET_KEY=")[1].split()[0]) >= 40
+    )
     assert (folder / "templates" / "base.mjml.j2").is_file()
     run_cli("new", "issues/2027-01-january", "--title", "January 2027")
     toml = (folder / "issues" / "2027-01-january" / "issue.toml").read_text()
@@ -119,12 +135,17 @@ def test_output_piped_into_a_closed_pipe_stops_quietly(project, run_cli):
     # `true` exits without reading, so every write meets a closed pipe (like `| head` does).
     result = subprocess.run(
         f"{sys.executable} -m pain_news subscribers list --format csv | true",
-        shell=True, capture_output=True, text=True, cwd=project,
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=project,
     )
     assert result.stderr == ""
 
 
-@pytest.mark.parametrize("command", [["serve"], ["preview", "issues/2026-12-winter"]], ids=["serve", "preview"])
+@pytest.mark.parametrize(
+    "command", [["serve"], ["preview", "issues/2026-12-winter"]], ids=["serve", "preview"]
+)
 def test_a_port_in_use_is_one_clear_error(run_cli, project, command):
     import socket
 

@@ -15,7 +15,9 @@ def test_import_of_file_without_email_column_fails_cleanly(project, run_cli):
     (project / "list.csv").write_text("name\nAna\n", encoding="utf-8")
     result = run_cli("subscribers", "import", "list.csv", ok=False)
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: list.csv:1: no 'email' column") and "Traceback" not in result.stderr
+    assert (
+        result.stderr.startswith("Error: list.csv:1: no 'email' column") and "Traceback" not in result.stderr
+    )
     assert json.loads(run_cli("subscribers", "list", "--format", "json").stdout) == []
 
 
@@ -33,7 +35,10 @@ def test_status_lifecycle_and_history(project, run_cli):
     assert missing_reason.exit_code == 2 and "--reason" in missing_reason.stderr
     run_cli("subscribers", "resubscribe", "ana@example.org", "--reason", "asked by phone")
     shown = run_cli("subscribers", "show", "ana@example.org").stdout
-    assert "active -> unsubscribed (manual)" in shown and "unsubscribed -> active (resubscribe): asked by phone" in shown
+    assert (
+        "active -> unsubscribed (manual)" in shown
+        and "unsubscribed -> active (resubscribe): asked by phone" in shown
+    )
 
 
 def test_list_formats_and_filters(project, run_cli):
@@ -42,8 +47,21 @@ def test_list_formats_and_filters(project, run_cli):
     run_cli("subscribers", "unsubscribe", "b@example.org")
     rows = json.loads(run_cli("subscribers", "list", "--format", "json").stdout)
     assert [{k: r[k] for k in ("email", "first_name", "last_name", "status", "tags")} for r in rows] == [
-        {"email": "a@example.org", "first_name": "Ann", "last_name": "", "status": "active", "tags": ["knee"]},
-        {"email": "b@example.org", "first_name": "", "last_name": "", "status": "unsubscribed", "tags": ["back"]}]
+        {
+            "email": "a@example.org",
+            "first_name": "Ann",
+            "last_name": "",
+            "status": "active",
+            "tags": ["knee"],
+        },
+        {
+            "email": "b@example.org",
+            "first_name": "",
+            "last_name": "",
+            "status": "unsubscribed",
+            "tags": ["back"],
+        },
+    ]
     csv_out = run_cli("subscribers", "list", "--status", "active", "--format", "csv").stdout.splitlines()
     assert len(csv_out) == 2 and csv_out[1].startswith("a@example.org,Ann,,active,knee,")
     assert "b@example.org" in run_cli("subscribers", "list", "--tag", "back").stdout
@@ -78,7 +96,11 @@ def test_bad_database_url_is_a_config_error(project, run_cli):
 
 def clean_exit(result):
     """Exit 1 with one error line: no crash underneath (CliRunner keeps an uncaught one in .exception)."""
-    return result.exit_code == 1 and isinstance(result.exception, SystemExit) and result.stderr.startswith("Error: ")
+    return (
+        result.exit_code == 1
+        and isinstance(result.exception, SystemExit)
+        and result.stderr.startswith("Error: ")
+    )
 
 
 def test_serve_refuses_to_start_without_secret_or_public_url(project, run_cli):
@@ -95,7 +117,10 @@ def test_serve_refuses_to_start_without_secret_or_public_url(project, run_cli):
 
 
 def test_database_url_is_never_echoed_with_its_password(project, run_cli):
-    for url in ("postgresql+psycopg://news:s3cretpw@db.internal:notaport/news", "postgresql+psycopg//news:s3cretpw@db/news"):
+    for url in (
+        "postgresql+psycopg://news:s3cretpw@db.internal:notaport/news",
+        "postgresql+psycopg//news:s3cretpw@db/news",
+    ):
         result = run_cli("subscribers", "stats", ok=False, env={"PAIN_NEWS_DATABASE_URL": url})
         assert clean_exit(result) and "not a valid database URL" in result.stderr
         assert "s3cretpw" not in result.stdout + result.stderr
@@ -110,7 +135,9 @@ def test_database_failure_is_one_line_without_the_statement_or_personal_data(pro
     engine = create_engine(f"sqlite:///{project / 'subscribers' / 'pain-news.db'}")
     refuse_insert_of(engine, "bo@example.org")
     engine.dispose()
-    (project / "list.csv").write_text("email,first_name\nana@example.org,Ana\nbo@example.org,Bo\n", encoding="utf-8")
+    (project / "list.csv").write_text(
+        "email,first_name\nana@example.org,Ana\nbo@example.org,Bo\n", encoding="utf-8"
+    )
     result = run_cli("subscribers", "import", "list.csv", ok=False)
     assert clean_exit(result) and len(result.stderr.splitlines()) == 2  # Error: ... / Hint: ...
     assert "the subscriber database refused" in result.stderr and "nothing was saved" in result.stderr

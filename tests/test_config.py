@@ -24,8 +24,11 @@ def test_environment_overrides_file(tmp_path):
     path = write(tmp_path, '[newsletter]\nname = "Clinic News"\n[delivery]\nrate = 5\n')
     config = load_config(
         path,
-        env={"PAIN_NEWS_NEWSLETTER_NAME": "Env News", "PAIN_NEWS_DELIVERY_RATE": "2.5",
-             "PAIN_NEWS_DELIVERY_TEST_RECIPIENTS": "a@example.org, b@example.org"},
+        env={
+            "PAIN_NEWS_NEWSLETTER_NAME": "Env News",
+            "PAIN_NEWS_DELIVERY_RATE": "2.5",
+            "PAIN_NEWS_DELIVERY_TEST_RECIPIENTS": "a@example.org, b@example.org",
+        },
     )
     assert config.newsletter.name == "Env News"
     assert config.delivery.rate == 2.5
@@ -34,7 +37,9 @@ def test_environment_overrides_file(tmp_path):
 
 def test_database_url_override_and_relative_sqlite_path(tmp_path):
     path = write(tmp_path, "")
-    assert load_config(path, env={}).database_url == f"sqlite:///{tmp_path.resolve()}/subscribers/pain-news.db"
+    assert (
+        load_config(path, env={}).database_url == f"sqlite:///{tmp_path.resolve()}/subscribers/pain-news.db"
+    )
     config = load_config(path, env={"PAIN_NEWS_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1/db"})
     assert config.database_url == "postgresql+psycopg://u@127.0.0.1/db"
 
@@ -112,7 +117,12 @@ def test_every_setting_is_documented_in_the_readme():
     from tests.fixtures.core import ROOT
 
     readme = (ROOT / "README.md").read_text()
-    missing = [f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in fields(cls) if f"`{name}.{f.name}`" not in readme]
+    missing = [
+        f"{name}.{f.name}"
+        for name, cls in SECTIONS.items()
+        for f in fields(cls)
+        if f"`{name}.{f.name}`" not in readme
+    ]
     missing += [var for var in SECRET_VARIABLES.values() if f"`{var}`" not in readme]
     assert missing == []
 

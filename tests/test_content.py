@@ -52,7 +52,11 @@ def test_relative_images_point_at_public_url(tmp_path):
     (folder / "images").mkdir()
     (folder / "images" / "walk.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     md = folder / "02-winter-activity.md"
-    md.write_text(md.read_text().replace("layout: half\n", "layout: half\nimage: images/walk.png\nimage_alt: A winter walk\n"))
+    md.write_text(
+        md.read_text().replace(
+            "layout: half\n", "layout: half\nimage: images/walk.png\nimage_alt: A winter walk\n"
+        )
+    )
     piece = load_issue(folder, "https://news.example.org/").pieces[1]
     assert piece.image is not None
     assert piece.image.url == "https://news.example.org/2027-01/images/walk.png"
@@ -95,11 +99,14 @@ def _issue_linking(tmp_path, body_or_front: str, *, front: bool = False):
     return folder
 
 
-@pytest.mark.parametrize("case, snippet, line", [
-    ("markdown-link", "See [notes](../../private/notes.txt).", 8),
-    ("markdown-image", "![Notes](../../private/notes.txt)", 8),
-    ("front-matter-image", "image: ../../private/notes.txt\nimage_alt: Notes", 6),
-])
+@pytest.mark.parametrize(
+    "case, snippet, line",
+    [
+        ("markdown-link", "See [notes](../../private/notes.txt).", 8),
+        ("markdown-image", "![Notes](../../private/notes.txt)", 8),
+        ("front-matter-image", "image: ../../private/notes.txt\nimage_alt: Notes", 6),
+    ],
+)
 def test_targets_outside_the_issue_folder_are_refused_with_file_and_line(tmp_path, case, snippet, line):
     folder = _issue_linking(tmp_path, snippet, front=case.startswith("front"))
     with pytest.raises(IssueError) as err:
@@ -126,8 +133,12 @@ def test_sections_cannot_name_a_piece_outside_the_issue_folder(tmp_path):
     folder = _issue_linking(tmp_path, "")
     (tmp_path / "issues" / "other.md").write_text((folder / "03-first-visit.md").read_text())
     toml = folder / "issue.toml"
-    toml.write_text("\n".join(
-        'sections = ["02-winter-activity", "../other"]' if ln.startswith("sections") else ln
-        for ln in toml.read_text().splitlines()) + "\n")
+    toml.write_text(
+        "\n".join(
+            'sections = ["02-winter-activity", "../other"]' if ln.startswith("sections") else ln
+            for ln in toml.read_text().splitlines()
+        )
+        + "\n"
+    )
     with pytest.raises(IssueError, match="sections names '../other', which is outside the issue folder"):
         load_issue(folder)

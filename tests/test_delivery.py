@@ -16,9 +16,13 @@ TOM = '<b>Tom & "Jerry"</b>'
 
 def message(**extra) -> OutgoingMessage:
     fields = dict(
-        subject="Pain after surgery — options", html="<p>Hi %%h.first_name|friend%%</p>\n.line starting with a dot",
-        text="Hi %%t.first_name|friend%%,\n.line starting with a dot", from_email="news@clinic.example",
-        from_name="TriState Pain Institute", reply_to="info@clinic.example", list_id="Pain News <news.clinic.example>",
+        subject="Pain after surgery — options",
+        html="<p>Hi %%h.first_name|friend%%</p>\n.line starting with a dot",
+        text="Hi %%t.first_name|friend%%,\n.line starting with a dot",
+        from_email="news@clinic.example",
+        from_name="TriState Pain Institute",
+        reply_to="info@clinic.example",
+        list_id="Pain News <news.clinic.example>",
     )
     return OutgoingMessage(**{**fields, **extra})
 
@@ -56,18 +60,25 @@ def test_name_is_escaped_in_html_and_verbatim_in_text():
 
 
 def test_header_values_cannot_inject_headers():
-    _, data = MimeTemplate(message()).render(Recipient("a@example.org", headers={"List-Unsubscribe": "<x>\r\nBcc: evil@example.org"}))
+    _, data = MimeTemplate(message()).render(
+        Recipient("a@example.org", headers={"List-Unsubscribe": "<x>\r\nBcc: evil@example.org"})
+    )
     assert "Bcc" not in parse(data)
 
 
 def test_outbox_writes_one_eml_per_recipient(tmp_path):
     provider = OutboxProvider(tmp_path)
     m = message(label="campaign-7", campaign_id=7)
-    results = provider.deliver(m, [Recipient("a@example.org", {"first_name": "A"}), Recipient("b@example.org")])
+    results = provider.deliver(
+        m, [Recipient("a@example.org", {"first_name": "A"}), Recipient("b@example.org")]
+    )
     files = sorted(p.name for p in (tmp_path / "campaign-7").iterdir())
     assert files == ["a@example.org.eml", "b@example.org.eml"]
     assert [r.status for r in results] == ["sent", "sent"]
-    assert parse((tmp_path / "campaign-7" / "a@example.org.eml").read_bytes())["Message-ID"] == results[0].message_id
+    assert (
+        parse((tmp_path / "campaign-7" / "a@example.org.eml").read_bytes())["Message-ID"]
+        == results[0].message_id
+    )
 
 
 def test_outbox_is_the_default_provider(config):
@@ -75,7 +86,13 @@ def test_outbox_is_the_default_provider(config):
 
 
 def test_send_transactional_writes_to_the_outbox_without_list_headers(config, project):
-    send_transactional(config, to="new@example.org", subject="Please confirm", text="Confirm: https://x", html="<p>Confirm</p>")
+    send_transactional(
+        config,
+        to="new@example.org",
+        subject="Please confirm",
+        text="Confirm: https://x",
+        html="<p>Confirm</p>",
+    )
     [path] = (project / "outbox" / "transactional").iterdir()
     msg = parse(path.read_bytes())
     assert msg["To"] == "new@example.org" and msg["Subject"] == "Please confirm"
@@ -86,8 +103,14 @@ def test_send_transactional_over_smtp_raises_when_refused(make_config, smtp_serv
     from pain_news.errors import DeliveryError
 
     smtp_server.refuse["gone@example.org"] = "550 5.1.1 No such user"
-    config = make_config({"PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
-                          "PAIN_NEWS_SMTP_PORT": str(smtp_server.port), "PAIN_NEWS_SMTP_SECURITY": "none"})
+    config = make_config(
+        {
+            "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
+            "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+            "PAIN_NEWS_SMTP_PORT": str(smtp_server.port),
+            "PAIN_NEWS_SMTP_SECURITY": "none",
+        }
+    )
     with pytest.raises(DeliveryError, match="gone@example.org was refused: 550 5.1.1 No such user"):
         send_transactional(config, to="gone@example.org", subject="s", text="t", html="<p>h</p>")
     send_transactional(config, to="ok@example.org", subject="s", text="t", html="<p>h</p>")
@@ -114,11 +137,19 @@ def test_send_transactional_gives_up_after_two_quick_attempts(make_config):
             conn.close()  # no greeting: the client sees a dropped connection before anything was sent
 
     threading.Thread(target=hang_up, daemon=True).start()
-    config = make_config({"PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
-                          "PAIN_NEWS_SMTP_PORT": str(listener.getsockname()[1]), "PAIN_NEWS_SMTP_SECURITY": "none"})
+    config = make_config(
+        {
+            "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
+            "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+            "PAIN_NEWS_SMTP_PORT": str(listener.getsockname()[1]),
+            "PAIN_NEWS_SMTP_SECURITY": "none",
+        }
+    )
     try:
         with pytest.raises(DeliveryError, match="new@example.org could not be delivered: could not connect"):
-            send_transactional(config, to="new@example.org", subject="Please confirm", text="Confirm", html="<p>Confirm</p>")
+            send_transactional(
+                config, to="new@example.org", subject="Please confirm", text="Confirm", html="<p>Confirm</p>"
+            )
         assert len(accepted) == 2
     finally:
         listener.close()
@@ -127,9 +158,15 @@ def test_send_transactional_gives_up_after_two_quick_attempts(make_config):
 def test_list_messages_always_carry_a_list_id(make_config):
     from pain_news.delivery import message_from_config
 
-    derived = make_config({"PAIN_NEWS_NEWSLETTER_LIST_ID": "", "PAIN_NEWS_NEWSLETTER_FROM_EMAIL": "news@Clinic.example"})
+    derived = make_config(
+        {"PAIN_NEWS_NEWSLETTER_LIST_ID": "", "PAIN_NEWS_NEWSLETTER_FROM_EMAIL": "news@Clinic.example"}
+    )
     message = message_from_config(derived, "Subject", "<p>x</p>", "x", list_message=True)
     assert message.list_id == "Pain News <pain-news.clinic.example>"
-    assert message_from_config(derived, "Subject", "<p>x</p>", "x").list_id == ""  # one-off mail is not list mail
+    assert (
+        message_from_config(derived, "Subject", "<p>x</p>", "x").list_id == ""
+    )  # one-off mail is not list mail
     configured = make_config({"PAIN_NEWS_NEWSLETTER_LIST_ID": "News <news.example.org>"})
-    assert message_from_config(configured, "S", "h", "t", list_message=True).list_id == "News <news.example.org>"
+    assert (
+        message_from_config(configured, "S", "h", "t", list_message=True).list_id == "News <news.example.org>"
+    )

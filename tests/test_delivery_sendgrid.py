@@ -14,18 +14,29 @@ from tests.fixtures.sendgrid_standin import validate_mail
 
 TOM = '<b>Tom & "Jerry"</b>'
 MESSAGE = OutgoingMessage(
-    subject="Winter issue", html="<p>Dear %%h.first_name|friend%%</p><a href=\"%%h.unsubscribe_url%%\">Unsubscribe</a>",
-    text="Dear %%t.first_name|friend%%\nUnsubscribe: %%t.unsubscribe_url%%", from_email="news@clinic.example",
-    from_name="TriState Pain Institute", reply_to="info@clinic.example", list_id="Pain News <news.clinic.example>",
-    campaign_id=12, category="pain-news-2026-12-winter-12",
+    subject="Winter issue",
+    html='<p>Dear %%h.first_name|friend%%</p><a href="%%h.unsubscribe_url%%">Unsubscribe</a>',
+    text="Dear %%t.first_name|friend%%\nUnsubscribe: %%t.unsubscribe_url%%",
+    from_email="news@clinic.example",
+    from_name="TriState Pain Institute",
+    reply_to="info@clinic.example",
+    list_id="Pain News <news.clinic.example>",
+    campaign_id=12,
+    category="pain-news-2026-12-winter-12",
 )
 
 
 def people(n, first="Ana"):
     return [
-        Recipient(f"p{i}@example.org", {"first_name": first, "unsubscribe_url": f"https://news.example/unsubscribe/{i}"},
-                  {"List-Unsubscribe": f"<https://news.example/unsubscribe/{i}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-                  subscriber_id=i)
+        Recipient(
+            f"p{i}@example.org",
+            {"first_name": first, "unsubscribe_url": f"https://news.example/unsubscribe/{i}"},
+            {
+                "List-Unsubscribe": f"<https://news.example/unsubscribe/{i}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+            subscriber_id=i,
+        )
         for i in range(n)
     ]
 
@@ -53,7 +64,9 @@ def test_a_batch_goes_in_one_request_in_ledger_order_with_per_recipient_data(pro
 
 
 def test_asm_group_is_sent_when_configured(sendgrid_standin):
-    p = SendgridProvider(SendgridSettings(host=sendgrid_standin.url, asm_group_id=77, timeout=2), sendgrid_standin.api_key)
+    p = SendgridProvider(
+        SendgridSettings(host=sendgrid_standin.url, asm_group_id=77, timeout=2), sendgrid_standin.api_key
+    )
     p.deliver(MESSAGE, people(1))
     assert sendgrid_standin.accepted[0]["asm"] == {"group_id": 77}
 
@@ -74,8 +87,11 @@ def test_oversized_personal_values_fail_that_recipient_only(provider, sendgrid_s
 
 
 def test_the_standin_rejects_what_sendgrid_documents_as_invalid():
-    body = {"personalizations": [{"to": [{"email": f"p{i}@example.org"}]} for i in range(1001)],
-            "from": {"email": "a@example.org"}, "content": [{"type": "text/html", "value": "x"}, {"type": "text/plain", "value": ""}]}
+    body = {
+        "personalizations": [{"to": [{"email": f"p{i}@example.org"}]} for i in range(1001)],
+        "from": {"email": "a@example.org"},
+        "content": [{"type": "text/html", "value": "x"}, {"type": "text/plain", "value": ""}],
+    }
     messages = " | ".join(e["message"] for e in validate_mail(body))
     assert "limited to 1000 personalizations" in messages
     assert "The subject is required" in messages
@@ -83,10 +99,13 @@ def test_the_standin_rejects_what_sendgrid_documents_as_invalid():
     assert "text/plain must come first" in messages
 
 
-@pytest.mark.parametrize("answer, reason", [
-    ("500", "SendGrid answered 500"),
-    (("429", {"Retry-After": "7"}), "rate limited by SendGrid (429)"),
-])
+@pytest.mark.parametrize(
+    "answer, reason",
+    [
+        ("500", "SendGrid answered 500"),
+        (("429", {"Retry-After": "7"}), "rate limited by SendGrid (429)"),
+    ],
+)
 def test_429_and_5xx_are_retried_later(provider, sendgrid_standin, answer, reason):
     sendgrid_standin.script(answer)
     [result] = provider.deliver(MESSAGE, people(1))
@@ -149,19 +168,25 @@ def test_missing_api_key_is_a_config_error():
         SendgridProvider(SendgridSettings(), "")
 
 
-def test_a_suppression_sync_at_debug_level_never_logs_the_api_key(store, make_config, sendgrid_standin, caplog):
+def test_a_suppression_sync_at_debug_level_never_logs_the_api_key(
+    store, make_config, sendgrid_standin, caplog
+):
     from pain_news.sync import sync_suppressions
 
     for name in ("python_http_client", "sendgrid"):  # as in a process where only the sync used the client
         logging.getLogger(name).setLevel(logging.NOTSET)
     caplog.set_level(logging.DEBUG)
-    config = make_config({"PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url, "SENDGRID_API_KEY": sendgrid_standin.api_key})
+    config = make_config(
+        {"PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url, "SENDGRID_API_KEY": sendgrid_standin.api_key}
+    )
     sync_suppressions(config, store)
     assert sendgrid_standin.auth_headers  # the client really talked to the stand-in
     assert sendgrid_standin.api_key not in caplog.text
 
 
-def test_a_sync_refused_for_the_key_says_it_may_lack_the_suppressions_permission(store, make_config, sendgrid_standin):
+def test_a_sync_refused_for_the_key_says_it_may_lack_the_suppressions_permission(
+    store, make_config, sendgrid_standin
+):
     from pain_news.sync import sync_suppressions
 
     config = make_config({"PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url, "SENDGRID_API_KEY": "SG.wrong"})

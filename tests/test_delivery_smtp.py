@@ -10,22 +10,34 @@ from pain_news.delivery.smtp import SmtpProvider
 from pain_news.errors import DeliveryError
 
 MESSAGE = OutgoingMessage(
-    subject="Winter issue", html="<p>Dear %%h.first_name|friend%%</p><a href=\"%%h.unsubscribe_url%%\">Unsubscribe</a>",
-    text="Dear %%t.first_name|friend%%\nUnsubscribe: %%t.unsubscribe_url%%", from_email="news@clinic.example",
-    from_name="TriState Pain Institute", reply_to="info@clinic.example", list_id="Pain News <news.clinic.example>",
+    subject="Winter issue",
+    html='<p>Dear %%h.first_name|friend%%</p><a href="%%h.unsubscribe_url%%">Unsubscribe</a>',
+    text="Dear %%t.first_name|friend%%\nUnsubscribe: %%t.unsubscribe_url%%",
+    from_email="news@clinic.example",
+    from_name="TriState Pain Institute",
+    reply_to="info@clinic.example",
+    list_id="Pain News <news.clinic.example>",
 )
 
 
 def people(*names):
     return [
-        Recipient(f"{n}@example.org", {"first_name": n.title(), "unsubscribe_url": f"https://news.example/unsubscribe/{n}"},
-                  {"List-Unsubscribe": f"<https://news.example/unsubscribe/{n}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+        Recipient(
+            f"{n}@example.org",
+            {"first_name": n.title(), "unsubscribe_url": f"https://news.example/unsubscribe/{n}"},
+            {
+                "List-Unsubscribe": f"<https://news.example/unsubscribe/{n}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        )
         for n in names
     ]
 
 
 def provider(server, **settings):
-    return SmtpProvider(SmtpSettings(host="127.0.0.1", port=server.port, security="none", timeout=5, **settings), "")
+    return SmtpProvider(
+        SmtpSettings(host="127.0.0.1", port=server.port, security="none", timeout=5, **settings), ""
+    )
 
 
 def test_each_recipient_gets_a_personalised_message_over_one_connection(smtp_server):
@@ -85,9 +97,13 @@ def test_no_server_means_retry_later_not_failed():
 
 
 def test_login_uses_the_password_from_the_environment(smtp_server_auth):
-    ok = SmtpProvider(SmtpSettings(host="127.0.0.1", port=smtp_server_auth.port, security="none", username="news"), "s3cret")
+    ok = SmtpProvider(
+        SmtpSettings(host="127.0.0.1", port=smtp_server_auth.port, security="none", username="news"), "s3cret"
+    )
     assert [r.status for r in ok.deliver(MESSAGE, people("ana"))] == ["sent"]
-    wrong = SmtpProvider(SmtpSettings(host="127.0.0.1", port=smtp_server_auth.port, security="none", username="news"), "nope")
+    wrong = SmtpProvider(
+        SmtpSettings(host="127.0.0.1", port=smtp_server_auth.port, security="none", username="news"), "nope"
+    )
     with pytest.raises(DeliveryError, match="refused the login for 'news'"):
         wrong.deliver(MESSAGE, people("bo"))
 
@@ -115,7 +131,10 @@ def server_factory():
 def test_a_refused_relogin_mid_batch_stops_and_carries_the_results_already_had(server_factory):
     server = server_factory(username="news", password="s3cret", max_logins=1)
     server.handler.messages_per_connection = 1  # 421 after one message: the provider must log in again
-    p = SmtpProvider(SmtpSettings(host="127.0.0.1", port=server.port, security="none", username="news", timeout=5), "s3cret")
+    p = SmtpProvider(
+        SmtpSettings(host="127.0.0.1", port=server.port, security="none", username="news", timeout=5),
+        "s3cret",
+    )
     with pytest.raises(PartialDelivery, match="refused the login for 'news'") as info:
         p.deliver(MESSAGE, people("ana", "bo", "cy"))
     assert [r.status for r in info.value.partial] == ["sent"]
@@ -159,7 +178,9 @@ def test_an_unreachable_server_is_tried_once_per_batch_not_once_per_recipient():
 
     threading.Thread(target=accept, daemon=True).start()
     try:
-        p = SmtpProvider(SmtpSettings(host="127.0.0.1", port=listener.getsockname()[1], security="none", timeout=0.5), "")
+        p = SmtpProvider(
+            SmtpSettings(host="127.0.0.1", port=listener.getsockname()[1], security="none", timeout=0.5), ""
+        )
         results = p.deliver(MESSAGE, people("ana", "bo", "cy", "di"))
         assert [r.status for r in results] == ["retry"] * 4
         assert "could not connect" in results[3].reason
@@ -180,7 +201,9 @@ def test_a_refused_sender_stops_the_send_instead_of_failing_everyone(smtp_server
 
 
 def test_starttls_required_but_not_offered_is_a_clear_error(smtp_server):
-    p = SmtpProvider(SmtpSettings(host="127.0.0.1", port=smtp_server.port, security="starttls", timeout=5), "")
+    p = SmtpProvider(
+        SmtpSettings(host="127.0.0.1", port=smtp_server.port, security="starttls", timeout=5), ""
+    )
     with pytest.raises(DeliveryError, match="does not offer STARTTLS"):
         p.deliver(MESSAGE, people("ana"))
 

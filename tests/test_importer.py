@@ -16,23 +16,30 @@ def emails(store):
 
 
 def test_bad_rows_are_reported_by_line_and_skipped(store, tmp_path):
-    path = write(tmp_path, "email,first_name,last_name\n"
-                 "ana@example.org,Ana,Diaz\n"
-                 "not-an-address,Bad,Row\n"
-                 ",No,Email\n"
-                 "bo@example.org,Bo\n"
-                 '"multi@example.org","Line\nBreak",X\n'
-                 "cy@example.org,Cy,Young\n")
+    path = write(
+        tmp_path,
+        "email,first_name,last_name\n"
+        "ana@example.org,Ana,Diaz\n"
+        "not-an-address,Bad,Row\n"
+        ",No,Email\n"
+        "bo@example.org,Bo\n"
+        '"multi@example.org","Line\nBreak",X\n'
+        "cy@example.org,Cy,Young\n",
+    )
     summary = import_file(store, path)
     assert [(b.line, b.reason.split(":")[0]) for b in summary.bad_rows] == [
-        (3, "invalid email address 'not-an-address'"), (4, "missing email address"),
-        (5, "expected 3 columns, found 2")]
+        (3, "invalid email address 'not-an-address'"),
+        (4, "missing email address"),
+        (5, "expected 3 columns, found 2"),
+    ]
     assert [e for e, _ in emails(store)] == ["ana@example.org", "multi@example.org", "cy@example.org"]
     assert (summary.added, summary.skipped) == (3, 3)
 
 
 def test_utf8_bom_and_header_spellings_are_accepted(store, tmp_path):
-    path = write(tmp_path, "\ufeffE-mail,First Name,LAST_NAME,Tags\r\nzoë@example.org,Zoë,Núñez,knee; back\r\n")
+    path = write(
+        tmp_path, "\ufeffE-mail,First Name,LAST_NAME,Tags\r\nzoë@example.org,Zoë,Núñez,knee; back\r\n"
+    )
     assert import_file(store, path).added == 1
     record = store.get("zoë@example.org")
     assert (record.first_name, record.last_name, record.tags) == ("Zoë", "Núñez", ("back", "knee"))
@@ -47,10 +54,13 @@ def test_excel_semicolon_windows_1252_file_is_read(store, tmp_path):
 
 def test_duplicates_in_file_and_store_are_merged(store, tmp_path):
     store.add("ana@example.org", "Ana")
-    path = write(tmp_path, "email,first_name,last_name,tags\n"
-                 "ANA@example.org,,Diaz,knee\n"
-                 "bo@example.org,Bo,,\n"
-                 "Bo@Example.org,,Smith,back\n")
+    path = write(
+        tmp_path,
+        "email,first_name,last_name,tags\n"
+        "ANA@example.org,,Diaz,knee\n"
+        "bo@example.org,Bo,,\n"
+        "Bo@Example.org,,Smith,back\n",
+    )
     summary = import_file(store, path)
     assert (summary.added, summary.updated, summary.merged_duplicates) == (1, 1, 1)
     assert (store.get("ana@example.org").last_name, store.get("ana@example.org").tags) == ("Diaz", ("knee",))
@@ -146,7 +156,9 @@ def test_an_unsubscribe_committed_during_an_import_is_never_overwritten(any_stor
     assert [(e.old_status, e.new_status, e.method) for e in events][-1] == ("active", "unsubscribed", "link")
 
 
-def test_an_opt_out_of_a_new_address_during_its_import_applies_to_the_imported_row(any_store, tmp_path, monkeypatch):
+def test_an_opt_out_of_a_new_address_during_its_import_applies_to_the_imported_row(
+    any_store, tmp_path, monkeypatch
+):
     from pain_news import importer
     from tests.fixtures.store import Race
 
@@ -179,13 +191,16 @@ def test_database_failure_in_a_later_chunk_saves_nothing(any_store, tmp_path):
     assert emails(any_store) == [("keep@example.org", "active")]
 
 
-@pytest.mark.parametrize("cell, reason", [
-    ("ana\x00@example.org", "invalid email address"),
-    ("ana@example.org,An\x00a", "first name contains a control character (U+0000)"),
-    ("ana@example.org,Ana,Di\x1baz", "last name contains a control character (U+001B)"),
-    ("ana@example.org,Ana,Diaz,kn\x07ee", "contains a control character (U+0007)"),
-    ("ana@example.org,Ana,Diaz," + "k" * 101, "longer than 100 characters"),
-])
+@pytest.mark.parametrize(
+    "cell, reason",
+    [
+        ("ana\x00@example.org", "invalid email address"),
+        ("ana@example.org,An\x00a", "first name contains a control character (U+0000)"),
+        ("ana@example.org,Ana,Di\x1baz", "last name contains a control character (U+001B)"),
+        ("ana@example.org,Ana,Diaz,kn\x07ee", "contains a control character (U+0007)"),
+        ("ana@example.org,Ana,Diaz," + "k" * 101, "longer than 100 characters"),
+    ],
+)
 def test_control_characters_and_long_tags_make_a_bad_row_with_its_line(any_store, tmp_path, cell, reason):
     cells = cell.split(",") + [""] * (4 - len(cell.split(",")))
     path = write(tmp_path, "email,first_name,last_name,tags\nbo@example.org,Bo,,\n" + ",".join(cells) + "\n")
@@ -211,8 +226,15 @@ def test_too_long_tag_option_is_refused_before_anything_is_saved(store, tmp_path
 def test_many_existing_rows_are_updated_and_opted_out_in_one_import(any_store, tmp_path):
     for i in range(4):
         any_store.add(f"u{i}@example.org")
-    path = write(tmp_path, "email,first_name,status\nu0@example.org,Ann,\nu1@example.org,Bo,\n"
-                 "u2@example.org,,unsubscribed\nu3@example.org,,bounced\n")
+    path = write(
+        tmp_path,
+        "email,first_name,status\nu0@example.org,Ann,\nu1@example.org,Bo,\n"
+        "u2@example.org,,unsubscribed\nu3@example.org,,bounced\n",
+    )
     assert import_file(any_store, path).updated == 4
     assert [(r.first_name, r.status) for r in any_store.iter_subscribers()] == [
-        ("Ann", "active"), ("Bo", "active"), ("", "unsubscribed"), ("", "bounced")]
+        ("Ann", "active"),
+        ("Bo", "active"),
+        ("", "unsubscribed"),
+        ("", "bounced"),
+    ]

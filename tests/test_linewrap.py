@@ -4,7 +4,11 @@ from pain_news.linewrap import MAX_LINE, longest_line, wrap_html
 
 
 def test_long_html_is_wrapped_under_the_smtp_limit():
-    html = "<table>" + "".join(f'<tr><td style="padding:0 {i}px;color:#000">cell {i} text</td></tr>' for i in range(400)) + "</table>"
+    html = (
+        "<table>"
+        + "".join(f'<tr><td style="padding:0 {i}px;color:#000">cell {i} text</td></tr>' for i in range(400))
+        + "</table>"
+    )
     wrapped = wrap_html(html)
     assert longest_line(html) > MAX_LINE
     assert longest_line(wrapped) <= 900
@@ -14,7 +18,13 @@ def test_long_html_is_wrapped_under_the_smtp_limit():
 
 def test_quoted_attributes_and_conditional_comments_are_never_split():
     attr = "x " * 300
-    html = ("<p>" + "word " * 300 + f'<span title="{attr}">t</span>' + "<!--[if mso | IE]><table><![endif]-->" * 30 + "</p>")
+    html = (
+        "<p>"
+        + "word " * 300
+        + f'<span title="{attr}">t</span>'
+        + "<!--[if mso | IE]><table><![endif]-->" * 30
+        + "</p>"
+    )
     wrapped = wrap_html(html, limit=200)
     assert f'title="{attr}"' in wrapped
     assert wrapped.count("<!--[if mso | IE]>") == 30

@@ -3,8 +3,14 @@ from pain_news import placeholders
 
 def test_values_for_matches_fill_for_every_placeholder():
     tags = ["%%h.first_name|friend%%", "%%t.first_name|friend%%", "%%h.unsubscribe_url%%", "%%t.email%%"]
-    for person in ({"first_name": '<b>Tom & "Jerry"</b>', "email": "a@b.example", "unsubscribe_url": "https://x/?a=1&b=2"},
-                   {"first_name": "", "email": "c@d.example"}):
+    for person in (
+        {
+            "first_name": '<b>Tom & "Jerry"</b>',
+            "email": "a@b.example",
+            "unsubscribe_url": "https://x/?a=1&b=2",
+        },
+        {"first_name": "", "email": "c@d.example"},
+    ):
         assert placeholders.values_for(tags, person) == {t: placeholders.fill(t, person) for t in tags}
 
 

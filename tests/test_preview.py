@@ -45,8 +45,13 @@ def raw_get(url: str, path: str) -> tuple[int, bytes]:
 
 
 def test_preview_serves_only_the_issues_own_files(config, make_issue):
-    folder = make_issue(files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![A short walk](walk.png)\n",
-                               "walk.png": b"\x89PNG-test", "notes.txt": "private"})
+    folder = make_issue(
+        files={
+            "01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![A short walk](walk.png)\n",
+            "walk.png": b"\x89PNG-test",
+            "notes.txt": "private",
+        }
+    )
     with running(config, folder) as url:
         assert httpx.get(f"{url}/issue/walk.png").content == b"\x89PNG-test"
         assert raw_get(url, "/issue/notes.txt") == (404, NOT_SERVED)
@@ -58,10 +63,16 @@ def test_preview_serves_only_the_issues_own_files(config, make_issue):
 @pytest.mark.parametrize("how", ["dot-dot link", "symlink out"])
 def test_preview_never_serves_a_file_outside_the_issue_even_when_linked(config, make_issue, project, how):
     if how == "dot-dot link":
-        folder = make_issue(files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n[Settings](../../pain-news.toml)\n"})
+        folder = make_issue(
+            files={
+                "01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n[Settings](../../pain-news.toml)\n"
+            }
+        )
         path = "/issue/../../pain-news.toml"
     else:
-        folder = make_issue(files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![A walk](walk.png)\n"})
+        folder = make_issue(
+            files={"01-article.md": "---\nkind: article\ntitle: Walk\n---\n\n![A walk](walk.png)\n"}
+        )
         (folder / "walk.png").symlink_to(project / "pain-news.toml")
         path = "/issue/walk.png"
     with running(config, folder) as url:
@@ -91,7 +102,9 @@ def test_preview_rebuilds_when_a_source_changes(config, sample_issue):
 
 
 @pytest.mark.browser
-def test_preview_in_chromium_shows_both_widths_and_reloads_after_an_edit(config, sample_issue, page_at, artifacts):
+def test_preview_in_chromium_shows_both_widths_and_reloads_after_an_edit(
+    config, sample_issue, page_at, artifacts
+):
     with running(config, sample_issue) as url:
         page = page_at(1280)
         page.goto(f"{url}/")
@@ -100,16 +113,23 @@ def test_preview_in_chromium_shows_both_widths_and_reloads_after_an_edit(config,
             frame.locator("h1").wait_for()
             assert frame.locator("h1").inner_text() == "Pain News"
             assert "Dear Maria" in frame.locator("body").inner_text()
-            assert page.locator(f"#frame-{name}").evaluate("f => f.getBoundingClientRect().width") == pytest.approx(width, abs=2)
+            assert page.locator(f"#frame-{name}").evaluate(
+                "f => f.getBoundingClientRect().width"
+            ) == pytest.approx(width, abs=2)
         # The phone frame really lays out at 375 px: the two half-width articles stack.
         phone_width = page.frame_locator("#frame-phone").locator("body").evaluate("b => b.clientWidth")
         assert phone_width <= 375
         page.screenshot(path=str(artifacts / "preview-page.png"), full_page=True)
 
         piece = sample_issue / "02-winter-activity.md"
-        piece.write_text(piece.read_text().replace("Keep moving when it is cold", "Stay warm and keep moving"))
+        piece.write_text(
+            piece.read_text().replace("Keep moving when it is cold", "Stay warm and keep moving")
+        )
         deadline = time.monotonic() + 15
-        while "Stay warm and keep moving" not in page.frame_locator("#frame-desktop").locator("body").inner_text():
+        while (
+            "Stay warm and keep moving"
+            not in page.frame_locator("#frame-desktop").locator("body").inner_text()
+        ):
             assert time.monotonic() < deadline, "the page did not reload after the edit"
             page.wait_for_timeout(200)
 
@@ -141,8 +161,13 @@ def test_preview_command_serves_on_the_given_port(sample_issue, project):
     from tests.fixtures.core import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pain_news", "preview", str(sample_issue), "--port", str(port)],
-                            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pain_news", "preview", str(sample_issue), "--port", str(port)],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:

@@ -19,7 +19,10 @@ def test_email_is_table_based_600px_with_stacking_media_query(config, sample_iss
 def test_markdown_styles_are_inlined_and_important_kept(config, sample_issue):
     _, rendered = render(config, sample_issue)
     # A link inside markdown body text carries its inlined colour.
-    assert re.search(r'<a href="https://www\.tristatepain\.example/appointments/"|<li style="[^"]*margin: 0 0 6px 0', rendered.email_html)
+    assert re.search(
+        r'<a href="https://www\.tristatepain\.example/appointments/"|<li style="[^"]*margin: 0 0 6px 0',
+        rendered.email_html,
+    )
     assert "!important" in rendered.email_html
     assert "<!--[if mso | IE]>" in rendered.email_html
 

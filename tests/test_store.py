@@ -10,7 +10,8 @@ from pain_news.errors import InvalidToken, StoreError
 def test_new_database_is_migrated_to_head(any_store):
     assert db.current_revision(any_store.engine) == db.head_revision()
     assert {"subscribers", "subscriber_events", "suppressions", "delivery_events", "send_ledger"} <= set(
-        inspect(any_store.engine).get_table_names())
+        inspect(any_store.engine).get_table_names()
+    )
 
 
 def test_sqlite_database_is_in_wal_mode(store):
@@ -38,7 +39,9 @@ def test_unsubscribe_is_idempotent_and_logged_once(any_store):
     record, events = any_store.history("ana@example.org")
     assert (record.status, record.opt_out_method, record.opt_out_campaign_id) == ("unsubscribed", "link", 3)
     assert [(e.old_status, e.new_status, e.method) for e in events] == [
-        (None, "active", "manual"), ("active", "unsubscribed", "link")]
+        (None, "active", "manual"),
+        ("active", "unsubscribed", "link"),
+    ]
 
 
 def test_resubscribe_needs_a_reason_and_is_logged(any_store):
@@ -92,7 +95,10 @@ def test_list_streams_with_status_and_tag_filters(any_store):
     any_store.unsubscribe("b@example.org")
     rows = list(any_store.iter_subscribers())
     assert [(r.email, r.tags) for r in rows] == [
-        ("a@example.org", ("back", "knee")), ("b@example.org", ("knee",)), ("c@example.org", ())]
+        ("a@example.org", ("back", "knee")),
+        ("b@example.org", ("knee",)),
+        ("c@example.org", ()),
+    ]
     assert [r.email for r in any_store.iter_subscribers(status="active", tag="knee")] == ["a@example.org"]
 
 
@@ -125,7 +131,9 @@ def race_after_locked_lookup(monkeypatch, action):
 def test_resubscribe_never_overwrites_a_complaint_that_lands_meanwhile(any_store, monkeypatch):
     any_store.add("ana@example.org")
     any_store.unsubscribe("ana@example.org")
-    race = race_after_locked_lookup(monkeypatch, lambda: any_store.opt_out("ana@example.org", "complained", "webhook"))
+    race = race_after_locked_lookup(
+        monkeypatch, lambda: any_store.opt_out("ana@example.org", "complained", "webhook")
+    )
     any_store.resubscribe("ana@example.org", "asked at the desk")
     race.finish()
     assert any_store.get("ana@example.org").status == "complained"
@@ -165,15 +173,32 @@ def test_delete_leaves_the_address_nowhere_in_the_ledger_or_delivery_events(any_
     ana = any_store.add("Ana@Example.org").id
     bo = any_store.add("bo@example.org").id
     with any_store.session() as s:
-        campaign = Campaign(issue="2027-01", subject="Winter", provider="smtp", html="", text="", created_at=now)
+        campaign = Campaign(
+            issue="2027-01", subject="Winter", provider="smtp", html="", text="", created_at=now
+        )
         s.add(campaign)
         s.flush()
         for position, (sid, email) in enumerate([(ana, "Ana@Example.org"), (bo, "bo@example.org")]):
-            s.add(LedgerEntry(campaign_id=campaign.id, subscriber_id=sid, position=position, email=email,
-                              state="failed", reason=f"550 5.1.1 <{email.lower()}>: no such user", attempts=1,
-                              updated_at=now))
-    any_store.record_delivery_event("ev1", "bounce", now, campaign_id=campaign.id, subscriber_id=ana,
-                                    detail='{"reason": "550 <ana@example.org> unknown"}')
+            s.add(
+                LedgerEntry(
+                    campaign_id=campaign.id,
+                    subscriber_id=sid,
+                    position=position,
+                    email=email,
+                    state="failed",
+                    reason=f"550 5.1.1 <{email.lower()}>: no such user",
+                    attempts=1,
+                    updated_at=now,
+                )
+            )
+    any_store.record_delivery_event(
+        "ev1",
+        "bounce",
+        now,
+        campaign_id=campaign.id,
+        subscriber_id=ana,
+        detail='{"reason": "550 <ana@example.org> unknown"}',
+    )
     any_store.delete("ana@example.org")
     with any_store.session() as s:
         ledger = {e.subscriber_id: (e.email, e.reason) for e in s.scalars(select(LedgerEntry))}

@@ -8,8 +8,14 @@ from pain_news.sync import sync_suppressions
 
 @pytest.fixture
 def sync_config(make_config, sendgrid_standin):
-    return make_config({"PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url, "SENDGRID_API_KEY": sendgrid_standin.api_key,
-                        "PAIN_NEWS_SENDGRID_ASM_GROUP_ID": "77", "PAIN_NEWS_SENDGRID_TIMEOUT": "5"})
+    return make_config(
+        {
+            "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
+            "SENDGRID_API_KEY": sendgrid_standin.api_key,
+            "PAIN_NEWS_SENDGRID_ASM_GROUP_ID": "77",
+            "PAIN_NEWS_SENDGRID_TIMEOUT": "5",
+        }
+    )
 
 
 def test_every_list_and_every_page_is_applied(store, sync_config, sendgrid_standin):
@@ -41,7 +47,9 @@ def test_every_list_and_every_page_is_applied(store, sync_config, sendgrid_stand
 
 def test_wrong_api_key_is_one_clear_error(store, make_config, sendgrid_standin):
     config = make_config({"PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url, "SENDGRID_API_KEY": "SG.wrong"})
-    with pytest.raises(DeliveryError, match=r"refused GET /v3/suppression/unsubscribes \(401\): The provided authorization"):
+    with pytest.raises(
+        DeliveryError, match=r"refused GET /v3/suppression/unsubscribes \(401\): The provided authorization"
+    ):
         sync_suppressions(config, store)
 
 
@@ -93,7 +101,9 @@ def offset_ignoring_server():
 
 def test_a_repeated_page_ends_the_paging_instead_of_looping(store, make_config, offset_ignoring_server):
     url, hits = offset_ignoring_server
-    config = make_config({"PAIN_NEWS_SENDGRID_HOST": url, "SENDGRID_API_KEY": "SG.x", "PAIN_NEWS_SENDGRID_TIMEOUT": "5"})
+    config = make_config(
+        {"PAIN_NEWS_SENDGRID_HOST": url, "SENDGRID_API_KEY": "SG.x", "PAIN_NEWS_SENDGRID_TIMEOUT": "5"}
+    )
     summary = sync_suppressions(config, store)
     assert summary.seen["unsubscribes"] == 500 and store.stats()["suppressed (deleted or unknown)"] == 500
     assert len(hits) == 2 * 5  # each of the five lists: the first page, then the repeat that stops it

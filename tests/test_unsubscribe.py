@@ -13,18 +13,21 @@ def test_token_round_trips_subscriber_and_campaign():
     assert read_token(SECRET, make_token(SECRET, 42, None)) == (42, None)
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda t: t[:-1],                       # truncated
-    lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # forged signature
-    lambda t: "43" + t[2:],                 # another subscriber
-    lambda t: t.replace(".7.", ".8."),      # another campaign
-    lambda t: "042" + t[2:],                # non-canonical number
-    lambda t: "",
-    lambda t: "a.b.c",
-    lambda t: t[:-1] + "é",                 # non-ASCII signature (compare_digest would raise TypeError)
-    lambda t: "²" + t[1:],                  # a Unicode digit that isdigit() accepts and int() does not
-    lambda t: t + "\n",
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-1],  # truncated
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # forged signature
+        lambda t: "43" + t[2:],  # another subscriber
+        lambda t: t.replace(".7.", ".8."),  # another campaign
+        lambda t: "042" + t[2:],  # non-canonical number
+        lambda t: "",
+        lambda t: "a.b.c",
+        lambda t: t[:-1] + "é",  # non-ASCII signature (compare_digest would raise TypeError)
+        lambda t: "²" + t[1:],  # a Unicode digit that isdigit() accepts and int() does not
+        lambda t: t + "\n",
+    ],
+)
 def test_mangled_tokens_are_rejected(mangle):
     with pytest.raises(InvalidToken):
         read_token(SECRET, mangle(make_token(SECRET, 42, 7)))
@@ -54,6 +57,11 @@ def test_unsubscribe_url_needs_the_secret(make_config):
 
 def test_headers_offer_one_click_and_mailto_only_when_configured(make_config):
     plain = list_unsubscribe_headers(make_config(), "https://x.example/u/1")
-    assert plain == {"List-Unsubscribe": "<https://x.example/u/1>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-    mailto = list_unsubscribe_headers(make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": "out@x.example"}), "https://x.example/u/1")
+    assert plain == {
+        "List-Unsubscribe": "<https://x.example/u/1>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    mailto = list_unsubscribe_headers(
+        make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": "out@x.example"}), "https://x.example/u/1"
+    )
     assert mailto["List-Unsubscribe"] == "<https://x.example/u/1>, <mailto:out@x.example?subject=unsubscribe>"

@@ -85,8 +85,9 @@ def test_pages_escape_what_they_show(server):
 
 def test_oversized_body_is_refused(server):
     sid = server.store.add("ana@example.org").id
-    response = httpx.post(server.url + path_of(unsubscribe_url(server.config, sid, None)),
-                          data={"x": "y" * 100_000})
+    response = httpx.post(
+        server.url + path_of(unsubscribe_url(server.config, sid, None)), data={"x": "y" * 100_000}
+    )
     assert response.status_code == 413
     assert server.store.get(sid).status == "active"
 
@@ -94,7 +95,11 @@ def test_oversized_body_is_refused(server):
 def confirmation_link(project):
     [eml] = sorted(project.glob("outbox/**/*.eml"), key=lambda p: p.stat().st_mtime)[-1:]
     message = email.message_from_bytes(eml.read_bytes())
-    text = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    text = (
+        next(p for p in message.walk() if p.get_content_type() == "text/plain")
+        .get_payload(decode=True)
+        .decode()
+    )
     return re.search(r"https://\S+/confirm/\S+", text).group(0)
 
 
@@ -131,6 +136,7 @@ def test_tampered_confirmation_link_activates_nobody(server):
 
 # ---- SendGrid signed event webhook -----------------------------------------------------------
 
+
 @pytest.fixture
 def signing_key():
     return ec.generate_private_key(ec.SECP256R1())
@@ -138,8 +144,9 @@ def signing_key():
 
 @pytest.fixture
 def hook(web_server, signing_key):
-    der = signing_key.public_key().public_bytes(serialization.Encoding.DER,
-                                                serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = signing_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return web_server({"PAIN_NEWS_SENDGRID_WEBHOOK_PUBLIC_KEY": base64.b64encode(der).decode()})
 
 
@@ -147,27 +154,50 @@ def post_events(server, key, events, timestamp=None, signature=None):
     body = json.dumps(events)
     timestamp = str(int(time.time()) if timestamp is None else timestamp)
     if signature is None:
-        signature = base64.b64encode(key.sign((timestamp + body).encode(), ec.ECDSA(hashes.SHA256()))).decode()
-    headers = {"Content-Type": "application/json", "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
-               "X-Twilio-Email-Event-Webhook-Signature": signature}
+        signature = base64.b64encode(
+            key.sign((timestamp + body).encode(), ec.ECDSA(hashes.SHA256()))
+        ).decode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+        "X-Twilio-Email-Event-Webhook-Signature": signature,
+    }
     return httpx.post(f"{server.url}/webhooks/sendgrid", content=body, headers=headers)
 
 
 def event(kind, address, n, **extra):
-    return {"email": address, "event": kind, "sg_event_id": f"ev-{n}", "timestamp": int(time.time()),
-            "campaign_id": "7", **extra}
+    return {
+        "email": address,
+        "event": kind,
+        "sg_event_id": f"ev-{n}",
+        "timestamp": int(time.time()),
+        "campaign_id": "7",
+        **extra,
+    }
 
 
 def test_signed_events_apply_opt_outs_and_store_engagement(hook, signing_key):
     for address in ("a@example.org", "b@example.org", "c@example.org", "d@example.org", "e@example.org"):
         hook.store.add(address)
-    events = [event("unsubscribe", "a@example.org", 1), event("bounce", "b@example.org", 2, type="bounce"),
-              event("spamreport", "c@example.org", 3), event("dropped", "d@example.org", 4, reason="Bounced Address"),
-              event("bounce", "e@example.org", 5, type="blocked"), event("open", "e@example.org", 6),
-              event("delivered", "e@example.org", 7), event("group_unsubscribe", "new@example.org", 8)]
+    events = [
+        event("unsubscribe", "a@example.org", 1),
+        event("bounce", "b@example.org", 2, type="bounce"),
+        event("spamreport", "c@example.org", 3),
+        event("dropped", "d@example.org", 4, reason="Bounced Address"),
+        event("bounce", "e@example.org", 5, type="blocked"),
+        event("open", "e@example.org", 6),
+        event("delivered", "e@example.org", 7),
+        event("group_unsubscribe", "new@example.org", 8),
+    ]
     response = post_events(hook, signing_key, events)
     assert response.status_code == 200 and response.json()["applied"] == 4
-    assert [r.status for r in hook.store.iter_subscribers()] == ["unsubscribed", "bounced", "complained", "bounced", "active"]
+    assert [r.status for r in hook.store.iter_subscribers()] == [
+        "unsubscribed",
+        "bounced",
+        "complained",
+        "bounced",
+        "active",
+    ]
     assert hook.store.get("a@example.org").opt_out_campaign_id == 7
     assert hook.store.stats()["suppressed (deleted or unknown)"] == 1  # new@ can never be imported
 
@@ -203,6 +233,7 @@ def test_webhook_without_configured_key_refuses_everything(server, signing_key):
 
 # ---- in a real browser -----------------------------------------------------------------------
 
+
 @pytest.mark.browser
 def test_browser_unsubscribe_by_clicking_the_button(server, page_at, artifacts):
     sid = server.store.add("ana@example.org").id
@@ -233,11 +264,15 @@ def test_browser_signup_form(server, page_at, artifacts):
 
 # ---- robustness: odd tokens, oversize bodies, misconfiguration, failing email --------------------
 
+
 @pytest.mark.parametrize("token", ["1.-.%C3%A9%C3%A9", "1.5.%C3%A9", "%C2%B2.-.abc", "1.%D9%A1.abc"])
 def test_non_ascii_tokens_show_the_friendly_400_page(server, token):
     sid = server.store.add("ana@example.org").id
-    for response in (httpx.get(f"{server.url}/unsubscribe/{token}"), httpx.post(f"{server.url}/unsubscribe/{token}"),
-                     httpx.get(f"{server.url}/confirm/{token}")):
+    for response in (
+        httpx.get(f"{server.url}/unsubscribe/{token}"),
+        httpx.post(f"{server.url}/unsubscribe/{token}"),
+        httpx.get(f"{server.url}/confirm/{token}"),
+    ):
         assert response.status_code == 400 and "This link does not work" in response.text
     assert server.store.get(sid).status == "active"
 
@@ -251,10 +286,14 @@ def chunks(size):  # a body without Content-Length (chunked), so only counting i
 @pytest.mark.parametrize("route", ["subscribe", "unsubscribe"])
 def test_oversized_chunked_body_is_refused_with_413(server, route):
     sid = server.store.add("ana@example.org").id
-    url = f"{server.url}/subscribe" if route == "subscribe" else server.url + path_of(
-        unsubscribe_url(server.config, sid, None))
-    response = httpx.post(url, content=chunks(64 * 1024),
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    url = (
+        f"{server.url}/subscribe"
+        if route == "subscribe"
+        else server.url + path_of(unsubscribe_url(server.config, sid, None))
+    )
+    response = httpx.post(
+        url, content=chunks(64 * 1024), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 413
     assert [(r.email, r.status) for r in server.store.iter_subscribers()] == [("ana@example.org", "active")]
 
@@ -262,17 +301,26 @@ def test_oversized_chunked_body_is_refused_with_413(server, route):
 def test_missing_secret_gives_a_friendly_503_page_not_a_crash(web_server):
     server = web_server({"PAIN_NEWS_SECRET_KEY": ""})
     sid = server.store.add("ana@example.org").id
-    for response in (httpx.get(f"{server.url}/unsubscribe/{sid}.-.abc"), httpx.post(f"{server.url}/unsubscribe/{sid}.-.abc"),
-                     httpx.get(f"{server.url}/confirm/{sid}.1.abc"),
-                     httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org"})):
+    for response in (
+        httpx.get(f"{server.url}/unsubscribe/{sid}.-.abc"),
+        httpx.post(f"{server.url}/unsubscribe/{sid}.-.abc"),
+        httpx.get(f"{server.url}/confirm/{sid}.1.abc"),
+        httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org"}),
+    ):
         assert response.status_code == 503 and "Temporarily unavailable" in response.text
         assert "PAIN_NEWS_SECRET_KEY" not in response.text and "Traceback" not in response.text
     assert [r.email for r in server.store.iter_subscribers()] == ["ana@example.org"]  # no half-made signup
 
 
 def test_signup_whose_confirmation_email_fails_stays_pending_and_can_be_retried(web_server, smtp_server):
-    server = web_server({"PAIN_NEWS_DELIVERY_PROVIDER": "smtp", "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
-                         "PAIN_NEWS_SMTP_PORT": str(smtp_server.port), "PAIN_NEWS_SMTP_SECURITY": "none"})
+    server = web_server(
+        {
+            "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
+            "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+            "PAIN_NEWS_SMTP_PORT": str(smtp_server.port),
+            "PAIN_NEWS_SMTP_SECURITY": "none",
+        }
+    )
     smtp_server.refuse["nia@example.org"] = "550 5.1.1 mailbox unavailable"
     failed = httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org", "first_name": "Nia"})
     assert failed.status_code == 503 and "could not send the confirmation email" in failed.text
@@ -288,7 +336,9 @@ def test_signup_whose_confirmation_email_fails_stays_pending_and_can_be_retried(
 
 
 def test_signup_form_refuses_control_characters(server):
-    response = httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org", "first_name": "Ni\x00a"})
+    response = httpx.post(
+        f"{server.url}/subscribe", data={"email": "nia@example.org", "first_name": "Ni\x00a"}
+    )
     assert response.status_code == 400 and "control character" in response.text
     assert list(server.store.iter_subscribers()) == []
 
@@ -296,10 +346,12 @@ def test_signup_form_refuses_control_characters(server):
 def test_one_malformed_event_does_not_stop_the_rest_of_the_batch(hook, signing_key):
     for address in ("a@example.org", "b@example.org", "c@example.org"):
         hook.store.add(address)
-    events = [event("unsubscribe", "a@example.org", 1, timestamp=10**30),  # absurd time: opt-out still applied
-              event("unsubscribe", "x\x00@example.org", 2),  # NUL byte: skipped
-              event("bounce", "b@example.org", 3, type="bounce"),
-              event("spamreport", "c@example.org", 4, campaign_id=10**20)]  # id too big for the column
+    events = [
+        event("unsubscribe", "a@example.org", 1, timestamp=10**30),  # absurd time: opt-out still applied
+        event("unsubscribe", "x\x00@example.org", 2),  # NUL byte: skipped
+        event("bounce", "b@example.org", 3, type="bounce"),
+        event("spamreport", "c@example.org", 4, campaign_id=10**20),
+    ]  # id too big for the column
     response = post_events(hook, signing_key, events)
     assert response.status_code == 200
     assert (response.json()["applied"], response.json()["skipped"]) == (3, 1)
@@ -311,10 +363,12 @@ def test_malformed_events_are_skipped_on_every_database(any_store):
 
     any_store.add("a@example.org")
     any_store.add("b@example.org")
-    events = [event("unsubscribe", "a@example.org", 1, timestamp="9" * 40),
-              {"event": "bounce", "type": "bounce", "email": "nul\x00@example.org", "sg_event_id": "ev-\x00-2"},
-              {"event": "open", "email": ["not", "text"], "sg_event_id": "ev-3"},
-              event("unsubscribe", "b@example.org", 4, sg_event_id="ev-\x00-4")]
+    events = [
+        event("unsubscribe", "a@example.org", 1, timestamp="9" * 40),
+        {"event": "bounce", "type": "bounce", "email": "nul\x00@example.org", "sg_event_id": "ev-\x00-2"},
+        {"event": "open", "email": ["not", "text"], "sg_event_id": "ev-3"},
+        event("unsubscribe", "b@example.org", 4, sg_event_id="ev-\x00-4"),
+    ]
     summary = apply_events(any_store, events)
     assert (summary.applied, summary.skipped, summary.recorded) == (2, 1, 3)
     assert [r.status for r in any_store.iter_subscribers()] == ["unsubscribed", "unsubscribed"]

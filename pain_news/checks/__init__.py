@@ -54,9 +54,13 @@ class Finding:
         }
 
 
-def error(code: str, message: str, path: Path | None = None, line: int | None = None, fix: str = "") -> Finding:
+def error(
+    code: str, message: str, path: Path | None = None, line: int | None = None, fix: str = ""
+) -> Finding:
     return Finding("error", code, message, path, line, fix)
 
 
-def warning(code: str, message: str, path: Path | None = None, line: int | None = None, fix: str = "") -> Finding:
+def warning(
+    code: str, message: str, path: Path | None = None, line: int | None = None, fix: str = ""
+) -> Finding:
     return Finding("warning", code, message, path, line, fix)

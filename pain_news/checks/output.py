@@ -48,38 +48,74 @@ def largest_copy_bytes(config: Config, rendered: Rendered) -> int:
     return len(placeholders.fill(rendered.email_html, largest_values(config)).encode("utf-8"))
 
 
-def check_output(config: Config, rendered: Rendered, scan: SourceScan, out_name: Path) -> tuple[list[Finding], int]:
+def check_output(
+    config: Config, rendered: Rendered, scan: SourceScan, out_name: Path
+) -> tuple[list[Finding], int]:
     """Findings about the built email, and the size of its largest personalised copy."""
     findings: list[Finding] = []
     html_name, text_name = out_name / "email.html", out_name / "email.txt"
     address = config.newsletter.postal_address.strip()
     config_path = config.path or config.root / "pain-news.toml"
     if not address:
-        findings.append(error("postal-address", "newsletter.postal_address is not set; the law requires it in every email",
-                              config_path, fix="set postal_address under [newsletter] in pain-news.toml"))
+        findings.append(
+            error(
+                "postal-address",
+                "newsletter.postal_address is not set; the law requires it in every email",
+                config_path,
+                fix="set postal_address under [newsletter] in pain-news.toml",
+            )
+        )
     else:
         parts = [p.strip() for p in address.splitlines() if p.strip()]
-        for name, body, escape in ((html_name, rendered.email_html, True), (text_name, rendered.email_text, False)):
+        for name, body, escape in (
+            (html_name, rendered.email_html, True),
+            (text_name, rendered.email_text, False),
+        ):
             if not all((html.escape(p, quote=False) if escape else p) in body for p in parts):
-                findings.append(error("postal-address", "the postal address is missing from the output", name,
-                                      fix="put {{ newsletter.postal_address }} back in the footer template"))
+                findings.append(
+                    error(
+                        "postal-address",
+                        "the postal address is missing from the output",
+                        name,
+                        fix="put {{ newsletter.postal_address }} back in the footer template",
+                    )
+                )
     for name, body, part in ((html_name, rendered.email_html, "h"), (text_name, rendered.email_text, "t")):
         if placeholders.placeholder(part, "unsubscribe_url") not in body:
-            findings.append(error("unsubscribe-missing", "the unsubscribe link is missing from the output", name,
-                                  fix="put {{ links.unsubscribe_url }} back in the footer template"))
+            findings.append(
+                error(
+                    "unsubscribe-missing",
+                    "the unsubscribe link is missing from the output",
+                    name,
+                    fix="put {{ links.unsubscribe_url }} back in the footer template",
+                )
+            )
     # The sources name the file and line; the output is the safety net for templates and the subject.
     if not any(f.code == "placeholder" for f in scan.findings):
         for name, body in ((html_name, rendered.email_html), (text_name, rendered.email_text)):
             findings.extend(_leftover_tags(body, name))
     if scan.has_images and not config.newsletter.public_url:
-        findings.append(error("public-url", "the issue has images but newsletter.public_url is not set, so mail clients cannot load them",
-                              config_path, fix="set public_url under [newsletter] to where the archive is published"))
+        findings.append(
+            error(
+                "public-url",
+                "the issue has images but newsletter.public_url is not set, so mail clients cannot load them",
+                config_path,
+                fix="set public_url under [newsletter] to where the archive is published",
+            )
+        )
     h1_count = rendered.email_html.lower().count("<h1")
     if h1_count > 1:
         where: list[tuple[Path, int | None]] = [*scan.h1_lines] or [(html_name, None)]
         for path, line in where:
-            findings.append(warning("h1-many", f"the email has {h1_count} h1 headings; screen readers expect one",
-                                    path, line, "use ## for headings in pieces; the header has the only # heading"))
+            findings.append(
+                warning(
+                    "h1-many",
+                    f"the email has {h1_count} h1 headings; screen readers expect one",
+                    path,
+                    line,
+                    "use ## for headings in pieces; the header has the only # heading",
+                )
+            )
     size = largest_copy_bytes(config, rendered)
     findings.extend(_size_findings(size, html_name))
     return findings, size
@@ -94,8 +130,12 @@ def _leftover_tags(body: str, name: Path) -> list[Finding]:
         if not is_known_placeholder(match.group(0)):
             found.setdefault(match.group(0), None)
     return [
-        error("placeholder", f"unresolved placeholder in the output: {tag}", name,
-              fix="fix the tag in issue.toml or the templates; only first_name, last_name and email can be filled")
+        error(
+            "placeholder",
+            f"unresolved placeholder in the output: {tag}",
+            name,
+            fix="fix the tag in issue.toml or the templates; only first_name, last_name and email can be filled",
+        )
         for tag in found
     ]
 
@@ -103,11 +143,23 @@ def _leftover_tags(body: str, name: Path) -> list[Finding]:
 def _size_findings(size: int, name: Path) -> list[Finding]:
     kb = size / 1024
     if size > CLIP_BYTES:
-        return [error("size-clip", f"largest personalised email HTML is {kb:.1f} KB, {(size - CLIP_BYTES) / 1024:.1f} KB over "
-                      f"Gmail's {CLIP_BYTES // 1024} KB clip (the unsubscribe footer would be hidden)", name,
-                      fix="shorten or split the issue, or move long pieces to the web version")]
+        return [
+            error(
+                "size-clip",
+                f"largest personalised email HTML is {kb:.1f} KB, {(size - CLIP_BYTES) / 1024:.1f} KB over "
+                f"Gmail's {CLIP_BYTES // 1024} KB clip (the unsubscribe footer would be hidden)",
+                name,
+                fix="shorten or split the issue, or move long pieces to the web version",
+            )
+        ]
     if size > WARN_BYTES:
-        return [warning("size-near-clip", f"largest personalised email HTML is {kb:.1f} KB, "
-                        f"{(CLIP_BYTES - size) / 1024:.1f} KB under Gmail's {CLIP_BYTES // 1024} KB clip", name,
-                        fix="trim content so the issue stays under 90 KB")]
+        return [
+            warning(
+                "size-near-clip",
+                f"largest personalised email HTML is {kb:.1f} KB, "
+                f"{(CLIP_BYTES - size) / 1024:.1f} KB under Gmail's {CLIP_BYTES // 1024} KB clip",
+                name,
+                fix="trim content so the issue stays under 90 KB",
+            )
+        ]
     return []

@@ -20,7 +20,11 @@ def prose(piece: Piece) -> str:
     for token in parser().parse(protect_tags(body)[0]):
         if token.type == "inline":
             words = "".join(
-                c.content if c.type in ("text", "code_inline") else " " if c.type in ("softbreak", "hardbreak") else ""
+                c.content
+                if c.type in ("text", "code_inline")
+                else " "
+                if c.type in ("softbreak", "hardbreak")
+                else ""
                 for c in token.children or []
             ).strip()
             if words:
@@ -42,8 +46,13 @@ def reading_grades(issue: Issue) -> dict[str, float]:
 
 def grade_findings(issue: Issue, grades: dict[str, float]) -> list[Finding]:
     return [
-        warning("reading-grade", f"reads at grade {grades[p.slug]:.1f} (Flesch–Kincaid); patient materials aim for {GRADE_MAX:g} or below",
-                p.path, p.body_line, "use shorter sentences and everyday words")
+        warning(
+            "reading-grade",
+            f"reads at grade {grades[p.slug]:.1f} (Flesch–Kincaid); patient materials aim for {GRADE_MAX:g} or below",
+            p.path,
+            p.body_line,
+            "use shorter sentences and everyday words",
+        )
         for p in issue.pieces
         if grades[p.slug] > GRADE_MAX
     ]

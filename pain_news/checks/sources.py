@@ -74,7 +74,9 @@ def scan_sources(folder: Path) -> SourceScan:
     toml_path = folder / "issue.toml"
     scan.toml_path = toml_path
     if not toml_path.is_file():
-        scan.findings.append(error("source", "issue.toml not found", toml_path, fix="run 'pain-news new' to scaffold an issue"))
+        scan.findings.append(
+            error("source", "issue.toml not found", toml_path, fix="run 'pain-news new' to scaffold an issue")
+        )
         return scan
     text = toml_path.read_text(encoding="utf-8", errors="replace")
     try:
@@ -82,7 +84,13 @@ def scan_sources(folder: Path) -> SourceScan:
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         scan.findings.append(
-            error("source", f"invalid TOML: {exc}", toml_path, int(match.group(1)) if match else None, "fix the TOML syntax")
+            error(
+                "source",
+                f"invalid TOML: {exc}",
+                toml_path,
+                int(match.group(1)) if match else None,
+                "fix the TOML syntax",
+            )
         )
         return scan
     _check_issue_toml(scan, meta, text, toml_path)
@@ -94,22 +102,46 @@ def scan_sources(folder: Path) -> SourceScan:
 def _check_issue_toml(scan: SourceScan, meta: dict[str, Any], text: str, path: Path) -> None:
     subject = meta.get("subject")
     if not isinstance(subject, str) or not subject.strip():
-        scan.findings.append(error("subject-missing", "the issue has no subject", path, line_of_key(text, "subject"),
-                                   'add subject = "..." to issue.toml'))
+        scan.findings.append(
+            error(
+                "subject-missing",
+                "the issue has no subject",
+                path,
+                line_of_key(text, "subject"),
+                'add subject = "..." to issue.toml',
+            )
+        )
     elif len(subject) > SUBJECT_MAX:
-        scan.findings.append(warning(
-            "subject-long", f"subject is {len(subject)} characters; inboxes cut it after about {SUBJECT_MAX}",
-            path, line_of_key(text, "subject"), f"shorten the subject to {SUBJECT_MAX} characters or fewer",
-        ))
+        scan.findings.append(
+            warning(
+                "subject-long",
+                f"subject is {len(subject)} characters; inboxes cut it after about {SUBJECT_MAX}",
+                path,
+                line_of_key(text, "subject"),
+                f"shorten the subject to {SUBJECT_MAX} characters or fewer",
+            )
+        )
     preheader = meta.get("preheader")
     if not isinstance(preheader, str) or not preheader.strip():
-        scan.findings.append(warning("preheader-missing", "no preheader: inboxes show the first words of the email instead",
-                                     path, line_of_key(text, "preheader"), 'add preheader = "..." (one sentence) to issue.toml'))
+        scan.findings.append(
+            warning(
+                "preheader-missing",
+                "no preheader: inboxes show the first words of the email instead",
+                path,
+                line_of_key(text, "preheader"),
+                'add preheader = "..." (one sentence) to issue.toml',
+            )
+        )
     elif len(preheader) > PREHEADER_MAX:
-        scan.findings.append(warning(
-            "preheader-long", f"preheader is {len(preheader)} characters; inboxes show about {PREHEADER_MAX}",
-            path, line_of_key(text, "preheader"), f"shorten the preheader to {PREHEADER_MAX} characters or fewer",
-        ))
+        scan.findings.append(
+            warning(
+                "preheader-long",
+                f"preheader is {len(preheader)} characters; inboxes show about {PREHEADER_MAX}",
+                path,
+                line_of_key(text, "preheader"),
+                f"shorten the preheader to {PREHEADER_MAX} characters or fewer",
+            )
+        )
     date = meta.get("date")
     if isinstance(date, str):
         try:
@@ -123,19 +155,36 @@ def _check_issue_toml(scan: SourceScan, meta: dict[str, Any], text: str, path: P
 def _piece_paths(folder: Path, meta: dict[str, Any], toml_text: str, scan: SourceScan) -> list[Path]:
     sections = meta.get("sections")
     if not isinstance(sections, list):
-        return sorted(p for p in folder.glob("*.md") if not p.name.startswith((".", "_")) and p.name.lower() != "readme.md")
+        return sorted(
+            p
+            for p in folder.glob("*.md")
+            if not p.name.startswith((".", "_")) and p.name.lower() != "readme.md"
+        )
     paths = []
     for name in sections:
         file_name = str(name) if str(name).endswith(".md") else f"{name}.md"
         path = folder / file_name
         if local_path(folder, file_name) is None:
-            scan.findings.append(error("outside-folder", f"sections names '{name}', which is outside the issue folder",
-                                       scan.toml_path, line_of_key(toml_text, "sections"), "move the piece into the issue folder"))
+            scan.findings.append(
+                error(
+                    "outside-folder",
+                    f"sections names '{name}', which is outside the issue folder",
+                    scan.toml_path,
+                    line_of_key(toml_text, "sections"),
+                    "move the piece into the issue folder",
+                )
+            )
         elif path.is_file():
             paths.append(path)
         else:
-            scan.findings.append(error("source", f"sections names '{name}', but {path.name} does not exist", scan.toml_path,
-                                       fix="create the file or remove it from sections"))
+            scan.findings.append(
+                error(
+                    "source",
+                    f"sections names '{name}', but {path.name} does not exist",
+                    scan.toml_path,
+                    fix="create the file or remove it from sections",
+                )
+            )
     return paths
 
 
@@ -143,15 +192,27 @@ def _check_tags(scan: SourceScan, text: str, path: Path) -> None:
     """Author tags we cannot fill, and hand-written %%...%% placeholders that are not ours."""
     _, _, unknown = protect_tags(text)
     for tag, line in unknown:
-        scan.findings.append(error(
-            "placeholder", f"unknown or misspelled placeholder {tag}", path, line,
-            f"use one of {', '.join('{{ ' + f + ' }}' for f in placeholders.AUTHOR_FIELDS)}, e.g. {{{{ first_name | default('friend') }}}}",
-        ))
+        scan.findings.append(
+            error(
+                "placeholder",
+                f"unknown or misspelled placeholder {tag}",
+                path,
+                line,
+                f"use one of {', '.join('{{ ' + f + ' }}' for f in placeholders.AUTHOR_FIELDS)}, e.g. {{{{ first_name | default('friend') }}}}",
+            )
+        )
     for number, line_text in enumerate(text.splitlines(), start=1):
         for match in PERCENT_TAG.finditer(line_text):
             if not is_known_placeholder(match.group(0)):
-                scan.findings.append(error("placeholder", f"unknown placeholder {match.group(0)}", path, number,
-                                           "write {{ first_name }} style tags; the build makes the %%...%% form"))
+                scan.findings.append(
+                    error(
+                        "placeholder",
+                        f"unknown placeholder {match.group(0)}",
+                        path,
+                        number,
+                        "write {{ first_name }} style tags; the build makes the %%...%% form",
+                    )
+                )
 
 
 def is_known_placeholder(text: str) -> bool:
@@ -168,12 +229,21 @@ def _check_piece(scan: SourceScan, path: Path) -> None:
     try:
         data, body, body_line = split_front_matter(source, path)
     except IssueError as exc:
-        scan.findings.append(error("source", exc.message, path, exc.line, "fix the front matter between the '---' lines"))
+        scan.findings.append(
+            error("source", exc.message, path, exc.line, "fix the front matter between the '---' lines")
+        )
         return
     kind = data.get("kind")
     if kind not in KINDS:
-        scan.findings.append(error("source", f"unknown kind {kind!r} (expected article or spotlight)", path,
-                                   line_of_key(source, "kind") or 1, "set kind: article or kind: spotlight"))
+        scan.findings.append(
+            error(
+                "source",
+                f"unknown kind {kind!r} (expected article or spotlight)",
+                path,
+                line_of_key(source, "kind") or 1,
+                "set kind: article or kind: spotlight",
+            )
+        )
     _check_tags(scan, source, path)
     _check_front_matter_image(scan, data, source, path)
     for key in ("cta", "learn_more_url"):
@@ -193,38 +263,86 @@ def _check_front_matter_image(scan: SourceScan, data: dict[str, Any], source: st
     line = line_of_key(source, "image") or 1
     alt = data.get("image_alt")
     if not isinstance(alt, str) or not alt.strip():
-        scan.findings.append(error("image-alt", f"image {src} has no alt text", path, line,
-                                   "add image_alt: a short description of what the image shows"))
+        scan.findings.append(
+            error(
+                "image-alt",
+                f"image {src} has no alt text",
+                path,
+                line,
+                "add image_alt: a short description of what the image shows",
+            )
+        )
     _check_url(scan, "image", str(src), path, line, from_front_matter=True)
 
 
-def _check_url(scan: SourceScan, kind: str, url: str, path: Path, line: int, *, from_front_matter: bool = False) -> None:
+def _check_url(
+    scan: SourceScan, kind: str, url: str, path: Path, line: int, *, from_front_matter: bool = False
+) -> None:
     scan.targets.append(Target(kind, url, path, line))
     label = "image" if kind == "image" else "link"
     if not url.strip():
-        scan.findings.append(error("empty-link", f"{label} with an empty target", path, line, f"give the {label} a URL or remove it"))
+        scan.findings.append(
+            error(
+                "empty-link",
+                f"{label} with an empty target",
+                path,
+                line,
+                f"give the {label} a URL or remove it",
+            )
+        )
         return
     if url.strip().lower().startswith(("javascript:", "vbscript:")):
         # Reported from the source text by _check_script_targets for markdown bodies.
         if from_front_matter:
-            scan.findings.append(error("script-link", f"{label} target is a script: {url}", path, line,
-                                       "use an https:// address"))
+            scan.findings.append(
+                error(
+                    "script-link", f"{label} target is a script: {url}", path, line, "use an https:// address"
+                )
+            )
         return
     if url.startswith("http://"):
-        scan.findings.append(warning("plain-http", f"{label} uses plain http://: {url}", path, line,
-                                     "use https:// if the site supports it"))
+        scan.findings.append(
+            warning(
+                "plain-http",
+                f"{label} uses plain http://: {url}",
+                path,
+                line,
+                "use https:// if the site supports it",
+            )
+        )
     if is_relative(url):
         local = local_path(path.parent, url)
         if local is None:
-            scan.findings.append(error("outside-folder", f"{label} {url} is outside the issue folder", path, line,
-                                       "copy the file into the issue folder and link it by its name"))
+            scan.findings.append(
+                error(
+                    "outside-folder",
+                    f"{label} {url} is outside the issue folder",
+                    path,
+                    line,
+                    "copy the file into the issue folder and link it by its name",
+                )
+            )
         elif not local.is_file():
-            scan.findings.append(error("missing-file", f"{label} {url} does not exist in the issue folder", path, line,
-                                       f"add {local.name} to the issue folder or fix the name"))
+            scan.findings.append(
+                error(
+                    "missing-file",
+                    f"{label} {url} does not exist in the issue folder",
+                    path,
+                    line,
+                    f"add {local.name} to the issue folder or fix the name",
+                )
+            )
         elif kind == "image" and local.stat().st_size > IMAGE_MAX_BYTES:
             size = local.stat().st_size / (1024 * 1024)
-            scan.findings.append(warning("large-image", f"image {url} is {size:.1f} MB (over 1 MB)", path, line,
-                                         "resize it (1200 px wide is plenty) or save it as a smaller JPEG"))
+            scan.findings.append(
+                warning(
+                    "large-image",
+                    f"image {url} is {size:.1f} MB (over 1 MB)",
+                    path,
+                    line,
+                    "resize it (1200 px wide is plenty) or save it as a smaller JPEG",
+                )
+            )
 
 
 def _inline_tokens(tokens: list[Token]) -> Iterator[tuple[Token, int]]:
@@ -256,8 +374,15 @@ def _check_body(scan: SourceScan, body: str, body_line: int, path: Path) -> None
             line = body_line + _line_in(lines, block_start, f"]({src}" if src else "](")
             alt = "".join(c.content for c in child.children or []).strip()
             if not alt:
-                scan.findings.append(error("image-alt", f"image {src or '(no target)'} has no alt text", path, line,
-                                           "write the description between the brackets: ![what it shows](file.jpg)"))
+                scan.findings.append(
+                    error(
+                        "image-alt",
+                        f"image {src or '(no target)'} has no alt text",
+                        path,
+                        line,
+                        "write the description between the brackets: ![what it shows](file.jpg)",
+                    )
+                )
             _check_url(scan, "image", src, path, line)
         elif child.type == "link_open":
             href = str(child.attrGet("href") or "")
@@ -265,16 +390,32 @@ def _check_body(scan: SourceScan, body: str, body_line: int, path: Path) -> None
             _check_url(scan, "link", href, path, line)
     for number, text in enumerate(lines):
         for match in SCRIPT_TARGET.finditer(text):
-            scan.findings.append(error("script-link", f"link target is a script: {match['target']}", path, body_line + number,
-                                       "use an https:// address; mail clients and our renderer drop script links"))
+            scan.findings.append(
+                error(
+                    "script-link",
+                    f"link target is a script: {match['target']}",
+                    path,
+                    body_line + number,
+                    "use an https:// address; mail clients and our renderer drop script links",
+                )
+            )
 
 
-def _check_spotlight(scan: SourceScan, data: dict[str, Any], body: str, body_line: int, source: str, path: Path) -> None:
+def _check_spotlight(
+    scan: SourceScan, data: dict[str, Any], body: str, body_line: int, source: str, path: Path
+) -> None:
     kind_line = line_of_key(source, "kind") or 1
     for key in ("condition", "summary", "learn_more_url", "reviewed_by"):
         if not str(data.get(key) or "").strip():
-            scan.findings.append(error("spotlight-field", f"spotlight needs '{key}'", path, kind_line,
-                                       f"add {key}: to the front matter"))
+            scan.findings.append(
+                error(
+                    "spotlight-field",
+                    f"spotlight needs '{key}'",
+                    path,
+                    kind_line,
+                    f"add {key}: to the front matter",
+                )
+            )
     reviewed_on = data.get("reviewed_on")
     if isinstance(reviewed_on, str):
         try:
@@ -282,16 +423,35 @@ def _check_spotlight(scan: SourceScan, data: dict[str, Any], body: str, body_lin
         except ValueError:
             reviewed_on = "invalid"
     if reviewed_on in (None, ""):
-        scan.findings.append(error("spotlight-field", "spotlight needs 'reviewed_on' (date of the medical review)", path,
-                                   kind_line, "add reviewed_on: YYYY-MM-DD"))
+        scan.findings.append(
+            error(
+                "spotlight-field",
+                "spotlight needs 'reviewed_on' (date of the medical review)",
+                path,
+                kind_line,
+                "add reviewed_on: YYYY-MM-DD",
+            )
+        )
     elif not isinstance(reviewed_on, dt.date):
-        scan.findings.append(error("spotlight-field", "reviewed_on must be a date (YYYY-MM-DD)", path,
-                                   line_of_key(source, "reviewed_on"), "write the date as YYYY-MM-DD"))
+        scan.findings.append(
+            error(
+                "spotlight-field",
+                "reviewed_on must be a date (YYYY-MM-DD)",
+                path,
+                line_of_key(source, "reviewed_on"),
+                "write the date as YYYY-MM-DD",
+            )
+        )
     elif scan.issue_date is not None and reviewed_on < _year_before(scan.issue_date):
-        scan.findings.append(warning(
-            "review-old", f"spotlight was reviewed on {reviewed_on.isoformat()}, more than 12 months before the issue date",
-            path, line_of_key(source, "reviewed_on"), "ask a clinician to review it again and update reviewed_on",
-        ))
+        scan.findings.append(
+            warning(
+                "review-old",
+                f"spotlight was reviewed on {reviewed_on.isoformat()}, more than 12 months before the issue date",
+                path,
+                line_of_key(source, "reviewed_on"),
+                "ask a clinician to review it again and update reviewed_on",
+            )
+        )
     found: dict[str, tuple[int, list[str]]] = {}
     current: list[str] | None = None
     for number, line in enumerate(body.splitlines()):
@@ -303,11 +463,25 @@ def _check_spotlight(scan: SourceScan, data: dict[str, Any], body: str, body_lin
             current.append(line)
     for name in SPOTLIGHT_SECTIONS:
         if name.lower() not in found:
-            scan.findings.append(error("spotlight-section", f"spotlight is missing the '## {name}' section", path, body_line,
-                                       f"add a '## {name}' heading with a list under it"))
+            scan.findings.append(
+                error(
+                    "spotlight-section",
+                    f"spotlight is missing the '## {name}' section",
+                    path,
+                    body_line,
+                    f"add a '## {name}' heading with a list under it",
+                )
+            )
         elif not "".join(found[name.lower()][1]).strip():
-            scan.findings.append(error("spotlight-section", f"spotlight section '## {name}' is empty", path,
-                                       found[name.lower()][0], f"write the {name.lower()} under the heading"))
+            scan.findings.append(
+                error(
+                    "spotlight-section",
+                    f"spotlight section '## {name}' is empty",
+                    path,
+                    found[name.lower()][0],
+                    f"write the {name.lower()} under the heading",
+                )
+            )
 
 
 def _year_before(day: dt.date) -> dt.date:

@@ -28,7 +28,7 @@ def init_cmd(folder: Path) -> None:
 
 @cli.command("new")
 @click.argument("issue_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--title", required=True, help="Issue title, e.g. \"Winter 2027\".")
+@click.option("--title", required=True, help='Issue title, e.g. "Winter 2027".')
 @click.option("--number", type=int, help="Issue number (default: one more than the highest under issues/).")
 def new_cmd(issue_dir: Path, title: str, number: int | None) -> None:
     """Scaffold an issue folder with issue.toml, a spotlight and an article.
@@ -46,11 +46,25 @@ def new_cmd(issue_dir: Path, title: str, number: int | None) -> None:
 
 @cli.command("build")
 @click.argument("issue_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", "out_path", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: build/<issue>/).")
-@click.option("--templates", "templates_path", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Use another template set.")
-@click.option("--force", is_flag=True, help="Build even when `check` finds errors (they are kept in meta.json).")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: build/<issue>/).",
+)
+@click.option(
+    "--templates",
+    "templates_path",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Use another template set.",
+)
+@click.option(
+    "--force", is_flag=True, help="Build even when `check` finds errors (they are kept in meta.json)."
+)
 @click.pass_obj
-def build_cmd(app: App, issue_dir: Path, out_path: Path | None, templates_path: Path | None, force: bool) -> None:
+def build_cmd(
+    app: App, issue_dir: Path, out_path: Path | None, templates_path: Path | None, force: bool
+) -> None:
     """Build email HTML, plain text and web version for one issue (refused while `check` finds errors).
 
     \b

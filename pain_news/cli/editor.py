@@ -13,11 +13,22 @@ ISSUE_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
 @cli.command("check")
 @click.argument("issue_dir", type=ISSUE_DIR)
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="json prints one JSON document for machines.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json prints one JSON document for machines.",
+)
 @click.option("--strict", is_flag=True, help="Count warnings as errors (exit 1 on any finding).")
-@click.option("--links", "request_links", is_flag=True, help="Also request every external link (needs network; "
-              "without one the links are reported as not checked).")
+@click.option(
+    "--links",
+    "request_links",
+    is_flag=True,
+    help="Also request every external link (needs network; "
+    "without one the links are reported as not checked).",
+)
 @click.pass_obj
 def check_cmd(app: App, issue_dir: Path, output_format: str, strict: bool, request_links: bool) -> None:
     """Lint an issue before it goes out; exit 1 when there is any error.
@@ -44,12 +55,20 @@ def check_cmd(app: App, issue_dir: Path, output_format: str, strict: bool, reque
 
 @cli.command("preview")
 @click.argument("issue_dir", type=ISSUE_DIR)
-@click.option("--port", type=click.IntRange(0, 65535), default=8025, show_default=True, help="Port on 127.0.0.1.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8025, show_default=True, help="Port on 127.0.0.1."
+)
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in the default web browser.")
-@click.option("--screenshot", "screenshot_path", type=click.Path(file_okay=False, path_type=Path),
-              help="Save desktop.png and phone.png into this folder with headless Chromium, then exit.")
+@click.option(
+    "--screenshot",
+    "screenshot_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Save desktop.png and phone.png into this folder with headless Chromium, then exit.",
+)
 @click.pass_obj
-def preview_cmd(app: App, issue_dir: Path, port: int, open_browser: bool, screenshot_path: Path | None) -> None:
+def preview_cmd(
+    app: App, issue_dir: Path, port: int, open_browser: bool, screenshot_path: Path | None
+) -> None:
     """Preview an issue at desktop and phone widths; the page reloads when a source changes.
 
     \b
@@ -71,8 +90,12 @@ def preview_cmd(app: App, issue_dir: Path, port: int, open_browser: bool, screen
 
 
 @cli.command("archive")
-@click.option("--out", "out_path", type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (default: build.archive_out, 'archive').")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: build.archive_out, 'archive').",
+)
 @click.pass_obj
 def archive_cmd(app: App, out_path: Path | None) -> None:
     """Build the static web archive of every published issue (index, /latest/, Atom feed).

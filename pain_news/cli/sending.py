@@ -70,7 +70,9 @@ def send_cmd(
             click.echo(f"Skipped {address}: {why} (opted-out addresses are never mailed).", err=True)
         via = provider or app.config.delivery.provider
         if result.dry_run:
-            click.echo(f"dry run: test built for {', '.join(result.sent)} via {via}; 0 emails left this machine.")
+            click.echo(
+                f"dry run: test built for {', '.join(result.sent)} via {via}; 0 emails left this machine."
+            )
         else:
             click.echo(f"Test sent to {', '.join(result.sent)} via {via}.")
         return

@@ -50,7 +50,10 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool) -
     for bad in summary.bad_rows:
         click.echo(f"{csv_path}:{bad.line}: skipped: {bad.reason}", err=True)
     if summary.encoding != "utf-8":
-        click.echo(f"note: read {csv_path} as {summary.encoding} (Excel); save as 'CSV UTF-8' to avoid this", err=True)
+        click.echo(
+            f"note: read {csv_path} as {summary.encoding} (Excel); save as 'CSV UTF-8' to avoid this",
+            err=True,
+        )
     click.echo(summary.summary_line())
 
 
@@ -98,7 +101,9 @@ def resubscribe_cmd(app: App, email: str, reason: str) -> None:
         pain-news subscribers resubscribe maria.lopez@example.com --reason "asked at the front desk 2027-01-05"
     """
     change = app.store.resubscribe(email, reason)
-    click.echo(f"{change.subscriber.email}: {'active again' if change.changed else 'already active, nothing changed'}")
+    click.echo(
+        f"{change.subscriber.email}: {'active again' if change.changed else 'already active, nothing changed'}"
+    )
 
 
 @subscribers.command("delete")
@@ -137,10 +142,14 @@ def show_cmd(app: App, email: str) -> None:
     click.echo(f"created:  {record.created_at:%Y-%m-%d %H:%M UTC}")
     if record.opted_out_at is not None:
         campaign = f", campaign {record.opt_out_campaign_id}" if record.opt_out_campaign_id else ""
-        click.echo(f"opted out: {record.opted_out_at:%Y-%m-%d %H:%M UTC} by {record.opt_out_method}{campaign}")
+        click.echo(
+            f"opted out: {record.opted_out_at:%Y-%m-%d %H:%M UTC} by {record.opt_out_method}{campaign}"
+        )
     click.echo("history:")
     for e in events:
-        change = f"{e.old_status or '(new)'} -> {e.new_status}" if e.old_status != e.new_status else e.new_status
+        change = (
+            f"{e.old_status or '(new)'} -> {e.new_status}" if e.old_status != e.new_status else e.new_status
+        )
         campaign = f" campaign {e.campaign_id}" if e.campaign_id else ""
         detail = f": {e.detail}" if e.detail else ""
         click.echo(f"  {e.at:%Y-%m-%d %H:%M} {change} ({e.method}{campaign}){detail}")
@@ -149,7 +158,9 @@ def show_cmd(app: App, email: str) -> None:
 @subscribers.command("list")
 @click.option("--status", type=STATUS_CHOICE, help="Only subscribers with this status.")
 @click.option("--tag", help="Only subscribers with this tag.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
 @click.pass_obj
 def list_cmd(app: App, status: str | None, tag: str | None, fmt: str) -> None:
     """List subscribers (streamed: fine for a million rows).
@@ -161,8 +172,11 @@ def list_cmd(app: App, status: str | None, tag: str | None, fmt: str) -> None:
     """
     from pain_news import subscribers_csv
 
-    writer = {"table": subscribers_csv.write_table, "csv": subscribers_csv.write_csv,
-              "json": subscribers_csv.write_json}[fmt]
+    writer = {
+        "table": subscribers_csv.write_table,
+        "csv": subscribers_csv.write_csv,
+        "json": subscribers_csv.write_json,
+    }[fmt]
     writer(app.store.iter_subscribers(status, tag.lower() if tag else None), sys.stdout)
     sys.stdout.flush()  # a closed pipe (`| head`) surfaces here, inside the group's handler
 
@@ -270,5 +284,11 @@ def serve_cmd(app: App, host: str, port: int) -> None:
     link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without
     ensure_port_free(host, port)
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    uvicorn.run(create_app(app.config, app.store), host=host, port=port, log_level="warning",
-                proxy_headers=True, server_header=False)
+    uvicorn.run(
+        create_app(app.config, app.store),
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=True,
+        server_header=False,
+    )

@@ -49,6 +49,12 @@ def send_transactional(config: Config, *, to: str, subject: str, text: str, html
     message = message_from_config(config, subject, html, text, label="transactional")
     provider = get_provider(config)
     try:
-        deliver_now(provider, message, [Recipient(email=to)], base=TRANSACTIONAL_BACKOFF, attempts=TRANSACTIONAL_ATTEMPTS)
+        deliver_now(
+            provider,
+            message,
+            [Recipient(email=to)],
+            base=TRANSACTIONAL_BACKOFF,
+            attempts=TRANSACTIONAL_ATTEMPTS,
+        )
     finally:
         provider.close()

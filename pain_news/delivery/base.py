@@ -64,7 +64,9 @@ class DeliveryResult:
 class PartialDelivery(DeliveryError):
     """The send must stop part-way through a batch; `partial` holds the results of the recipients before."""
 
-    def __init__(self, message: str, *, hint: str | None = None, partial: Sequence[DeliveryResult] = ()) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, partial: Sequence[DeliveryResult] = ()
+    ) -> None:
         super().__init__(message, hint=hint)
         self.partial = list(partial)
 

@@ -37,6 +37,7 @@ MAX_PERSONALIZATIONS = 1000
 MAX_SUBSTITUTION_BYTES = 10_000  # per personalization, keys and values (SendGrid's documented limit)
 WRONG_KEY_HINT = "check SENDGRID_API_KEY (it needs the Mail Send permission); nothing was marked as sent"
 
+
 class SendgridProvider:
     """Posts one request per batch; one result per recipient (the whole batch shares the outcome)."""
 

@@ -118,19 +118,36 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
         # RFC 8058: mail clients post "List-Unsubscribe=One-Click"; a person presses the button.
         method = "one-click" if form is not None and form.get("List-Unsubscribe") == "One-Click" else "link"
         change = await run_in_threadpool(store.unsubscribe, record.id, method, campaign)
-        return show("unsubscribe.html", done=True, changed=change.changed, email=record.email,
-                    subscribe_url=request.url_for("subscribe").path)
+        return show(
+            "unsubscribe.html",
+            done=True,
+            changed=change.changed,
+            email=record.email,
+            subscribe_url=request.url_for("subscribe").path,
+        )
 
     async def subscribe(request: Request) -> Response:
         action = request.url_for("subscribe").path
         if request.method == "GET":
-            return show("subscribe.html", action=action, email="", first_name="", error="", sent=False,
-                        organisation=config.newsletter.from_name or config.newsletter.name)
+            return show(
+                "subscribe.html",
+                action=action,
+                email="",
+                first_name="",
+                error="",
+                sent=False,
+                organisation=config.newsletter.from_name or config.newsletter.name,
+            )
         form = await _form(request)
         email = str(form.get("email", "")).strip()[:320] if form is not None else ""
         first_name = str(form.get("first_name", "")).strip()[:200] if form is not None else ""
-        form_again = {"action": action, "email": email, "first_name": first_name, "sent": False,
-                      "organisation": config.newsletter.from_name}
+        form_again = {
+            "action": action,
+            "email": email,
+            "first_name": first_name,
+            "sent": False,
+            "organisation": config.newsletter.from_name,
+        }
         try:
             await run_in_threadpool(signup.request_signup, config, store, email, first_name)
         except StoreError as exc:
@@ -138,13 +155,19 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
         except DeliveryError as exc:
             # The request stays pending (never mailed by a list send); submitting again re-sends.
             log.error("signup confirmation email not sent: %s", exc.message)
-            return show("subscribe.html", 503, error="We could not send the confirmation email just now. "
-                        "Please try again in a few minutes.", **form_again)
+            return show(
+                "subscribe.html",
+                503,
+                error="We could not send the confirmation email just now. Please try again in a few minutes.",
+                **form_again,
+            )
         return show("subscribe.html", email=email, sent=True)
 
     async def confirm(request: Request) -> Response:
         try:
-            change = await run_in_threadpool(signup.confirm_signup, config, store, request.path_params["token"])
+            change = await run_in_threadpool(
+                signup.confirm_signup, config, store, request.path_params["token"]
+            )
         except InvalidToken as exc:
             return problem(exc, 400)
         return show("confirm.html", email=change.subscriber.email, changed=change.changed)
@@ -152,14 +175,25 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
     async def sendgrid_events(request: Request) -> Response:
         body = await request.body()
         try:
-            webhook.verify(config, body, request.headers.get(webhook.SIGNATURE_HEADER),
-                           request.headers.get(webhook.TIMESTAMP_HEADER), dt.datetime.now(dt.UTC))
+            webhook.verify(
+                config,
+                body,
+                request.headers.get(webhook.SIGNATURE_HEADER),
+                request.headers.get(webhook.TIMESTAMP_HEADER),
+                dt.datetime.now(dt.UTC),
+            )
             events = webhook.parse(body)
         except webhook.WebhookRejected as exc:
             return JSONResponse({"error": exc.message}, status_code=exc.status)
         summary = await run_in_threadpool(webhook.apply_events, store, events)
-        return JSONResponse({"applied": summary.applied, "recorded": summary.recorded, "repeated": summary.repeated,
-                             "skipped": summary.skipped})
+        return JSONResponse(
+            {
+                "applied": summary.applied,
+                "recorded": summary.recorded,
+                "repeated": summary.repeated,
+                "skipped": summary.skipped,
+            }
+        )
 
     async def home(request: Request) -> Response:
         return RedirectResponse(request.url_for("subscribe").path, status_code=303)
@@ -178,15 +212,20 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
         routes.append(Mount("/", app=StaticFiles(directory=archive, html=True), name="archive"))
     else:
         routes.insert(0, Route("/", home))
+
     async def unavailable(request: Request, exc: Exception) -> Response:
         """Misconfiguration or a database/provider failure: a friendly 503, details in the server log."""
         detail = exc.message if isinstance(exc, PainNewsError) else type(exc).__name__  # never SQL parameters
         log.error("%s %s failed: %s", request.method, request.url.path.split("/")[1], detail)
         if request.url.path.startswith("/webhooks/"):  # SendGrid retries a batch that got a 5xx
             return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
-        return show("error.html", 503, title="Temporarily unavailable",
-                    message="This page cannot be shown right now.",
-                    hint="Please try again in a few minutes, or reply to our email and we will help.")
+        return show(
+            "error.html",
+            503,
+            title="Temporarily unavailable",
+            message="This page cannot be shown right now.",
+            hint="Please try again in a few minutes, or reply to our email and we will help.",
+        )
 
     from sqlalchemy.exc import DBAPIError
 

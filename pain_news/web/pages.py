@@ -22,7 +22,9 @@ def environment() -> jinja2.Environment:
     )
 
 
-def page(name: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+def page(
+    name: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> HTMLResponse:
     """Render `templates/<name>` inside the shared layout as an HTML response."""
     html = environment().get_template(name).render(**context)
     return HTMLResponse(html, status_code=status_code, headers=headers)

@@ -49,10 +49,12 @@ def preview_app(state: PreviewState) -> Starlette:
             return PlainTextResponse(NOT_SERVED, status_code=404)
         return FileResponse(path)
 
-    return Starlette(routes=[
-        Route("/", index),
-        Route("/version", version),
-        Route("/issue/email.html", email_html),
-        Route("/issue/email.txt", email_text),
-        Route("/issue/{name:path}", asset),
-    ])
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/version", version),
+            Route("/issue/email.html", email_html),
+            Route("/issue/email.txt", email_text),
+            Route("/issue/{name:path}", asset),
+        ]
+    )

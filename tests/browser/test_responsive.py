@@ -12,7 +12,10 @@ pytestmark = pytest.mark.browser
 def email_file(config, sample_issue, tmp_path):
     build_issue(config, sample_issue, tmp_path / "out")
     # Fill placeholders as a send would, so the page is what a subscriber sees.
-    html = fill((tmp_path / "out" / "email.html").read_text(), {"first_name": "Maria", "unsubscribe_url": "https://news.example.org/unsubscribe/x"})
+    html = fill(
+        (tmp_path / "out" / "email.html").read_text(),
+        {"first_name": "Maria", "unsubscribe_url": "https://news.example.org/unsubscribe/x"},
+    )
     path = tmp_path / "out" / "filled.html"
     path.write_text(html)
     return path
@@ -45,7 +48,12 @@ def test_phone_stacks_columns_without_horizontal_overflow(page_at, email_file, a
     assert second["y"] >= first["y"] + first["h"] - 1  # stacked, not side by side
     assert first["w"] == pytest.approx(375, abs=2)
     # Every element fits the viewport (nothing wider than the phone screen).
-    widest = page.evaluate("Math.max(...[...document.querySelectorAll('body *')].map(e => e.getBoundingClientRect().right))")
+    widest = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('body *')].map(e => e.getBoundingClientRect().right))"
+    )
     assert widest <= 375.5
-    assert page.get_by_role("link", name="Unsubscribe").get_attribute("href") == "https://news.example.org/unsubscribe/x"
+    assert (
+        page.get_by_role("link", name="Unsubscribe").get_attribute("href")
+        == "https://news.example.org/unsubscribe/x"
+    )
     page.screenshot(path=str(artifacts / "email-phone-375.png"), full_page=True)

@@ -39,14 +39,18 @@ def upgrade() -> None:
     op.create_index("ix_subscribers_status", "subscribers", ["status"])
     op.create_table(
         "subscriber_tags",
-        sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("tag", sa.String(100), primary_key=True),
     )
     op.create_index("ix_subscriber_tags_tag", "subscriber_tags", ["tag"])
     op.create_table(
         "subscriber_events",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("at", TZ, nullable=False),
         sa.Column("old_status", sa.String(16), nullable=True),
         sa.Column("new_status", sa.String(16), nullable=False),
@@ -88,7 +92,9 @@ def upgrade() -> None:
     op.create_table(
         "send_ledger",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("campaign_id", sa.Integer, sa.ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "campaign_id", sa.Integer, sa.ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("subscriber_id", sa.Integer, nullable=False),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("email", sa.String(320), nullable=False),
@@ -100,10 +106,19 @@ def upgrade() -> None:
         sa.Column("updated_at", TZ, nullable=False),
         sa.UniqueConstraint("campaign_id", "subscriber_id", name="uq_send_ledger_campaign_subscriber"),
     )
-    op.create_index("ix_send_ledger_campaign_state_position", "send_ledger", ["campaign_id", "state", "position"])
+    op.create_index(
+        "ix_send_ledger_campaign_state_position", "send_ledger", ["campaign_id", "state", "position"]
+    )
 
 
 def downgrade() -> None:
-    for table in ("send_ledger", "campaigns", "delivery_events", "suppressions", "subscriber_events",
-                  "subscriber_tags", "subscribers"):
+    for table in (
+        "send_ledger",
+        "campaigns",
+        "delivery_events",
+        "suppressions",
+        "subscriber_events",
+        "subscriber_tags",
+        "subscribers",
+    ):
         op.drop_table(table)
