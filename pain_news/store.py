@@ -452,22 +452,40 @@ class SubscriberStore:
     # ---- signup --------------------------------------------------------------------------
 
     def request_signup(
-        self, email: str, first_name: str = "", last_name: str = "", *, now: dt.datetime | None = None
+        self,
+        email: str,
+        first_name: str = "",
+        last_name: str = "",
+        *,
+        daily_limit: int | None = None,
+        now: dt.datetime | None = None,
     ) -> SignupRequest:
-        """Record a signup form submission; nobody becomes active until they confirm."""
+        """Record a signup form submission; nobody becomes active until they confirm.
+
+        Nothing is mailed to active, bounced or complained addresses (nor to an unknown address
+        whose bounce or complaint was suppressed), nor past `daily_limit` requests in 24 hours.
+        Names are stored only on a new row: a stranger's signup never changes an existing one.
+        """
         address = check_email(email)
         now = now or utcnow()
+        nothing = SignupRequest(0, 0, send_confirmation=False)
         with self.session() as s:
             sub = self._lookup(s, address, lock=True)
             if sub is None:
+                if self._suppressed_as_undeliverable(s, address):
+                    return nothing
                 sub = _new_subscriber(address, first_name, last_name, PENDING, "signup", now)
                 s.add(sub)
                 s.flush()
                 old = None
-            elif sub.status == ACTIVE:
-                return SignupRequest(sub.id, 0, send_confirmation=False)
+            elif sub.status in (ACTIVE, "bounced", "complained"):
+                return nothing
             else:
                 old = sub.status
+                if daily_limit is not None and self._signups_since(s, sub.id, now - dt.timedelta(days=1)) >= (
+                    daily_limit
+                ):
+                    return nothing
             # Logged even when the status stays (an opted-out person asking back in): the event
             # id goes into the confirmation token, so only the newest request can confirm.
             event = SubscriberEvent(
@@ -481,6 +499,26 @@ class SubscriberStore:
             s.add(event)
             s.flush()
             return SignupRequest(sub.id, event.id, send_confirmation=True)
+
+    @staticmethod
+    def _signups_since(s: Session, subscriber_id: int, since: dt.datetime) -> int:
+        """How many confirmation emails this subscriber was sent since `since`."""
+        return int(
+            s.scalar(
+                select(func.count(SubscriberEvent.id)).where(
+                    SubscriberEvent.subscriber_id == subscriber_id,
+                    SubscriberEvent.method == "signup",
+                    SubscriberEvent.at >= since,
+                )
+            )
+            or 0
+        )
+
+    @staticmethod
+    def _suppressed_as_undeliverable(s: Session, email: str) -> bool:
+        """True when an unknown address was suppressed for a bounce or complaint (opt_out_address)."""
+        reason = s.scalar(select(Suppression.reason).where(Suppression.email_hash == email_hash(email)))
+        return reason is not None and reason.endswith((":bounced", ":complained"))
 
     def confirm_signup(
         self, subscriber_id: int, request_event_id: int, *, now: dt.datetime | None = None

@@ -289,6 +289,6 @@ def serve_cmd(app: App, host: str, port: int) -> None:
         host=host,
         port=port,
         log_level="warning",
-        proxy_headers=True,
+        proxy_headers=False,  # the app reads X-Forwarded-For itself, from serve.trusted_proxies only
         server_header=False,
     )
