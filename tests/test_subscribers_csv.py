@@ -55,7 +55,8 @@ def test_export_and_list_neutralise_formulas_and_the_export_reimports_unchanged(
     fresh = {"PAIN_NEWS_DATABASE_URL": f"sqlite:///{project / 'fresh.db'}"}
     run_cli("subscribers", "import", "backup.csv", env=fresh)
     records = {
-        r["email"]: r for r in json.loads(run_cli("subscribers", "list", "--format", "json", env=fresh).stdout)
+        r["email"]: r
+        for r in json.loads(run_cli("subscribers", "list", "--format", "json", env=fresh).stdout)
     }
     assert records["ana@example.org"]["first_name"] == FORMULA
     assert records["ana@example.org"]["last_name"] == "-Lopez"

@@ -4,7 +4,6 @@ import base64
 import email
 import json
 import re
-import threading
 import time
 
 import httpx
@@ -13,69 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pain_news.unsubscribe import make_token, unsubscribe_url
-from pain_news.web.signups import SignupQueue
-from tests.fixtures.core import SECRET, free_port
-
-PUBLIC = "https://news.tristatepain.example"  # newsletter.public_url of the fixture project
-ORIGIN = {"Origin": PUBLIC}  # what a browser sends with the signup form posted from our page
-
-
-class Served:
-    """A running `serve` app; settle() waits until the background signups are handled."""
-
-    def __init__(self, url, store, config, app):
-        self.url, self.store, self.config, self.app = url, store, config, app
-
-    def settle(self):
-        self.app.state.signups.join()
-
-    def signup(self, headers=ORIGIN, **data):
-        return httpx.post(f"{self.url}/subscribe", data=data, headers=headers)
-
-
-@pytest.fixture
-def serve_app(make_config):
-    """serve_app(env=None, pause=None) -> Served: the real app under uvicorn on a free loopback port.
-
-    Its signup worker retries at once (or calls `pause(delay)` between attempts, as it would wait),
-    and a test can wait for its queue.
-    """
-    import uvicorn
-
-    from pain_news.store import open_store
-    from pain_news.web.app import create_app
-
-    started = []
-
-    def start(env=None, pause=None):
-        config = make_config(env)
-        store = open_store(config)
-        queue = SignupQueue(config, store, retry_delays=(1.0, 2.0), pause=pause or (lambda delay: False))
-        app = create_app(config, store, queue)
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        started.append((server, thread, store, queue))
-        return Served(f"http://127.0.0.1:{port}", store, config, app)
-
-    yield start
-    for server, thread, store, queue in started:
-        queue.close()
-        server.should_exit = True
-        thread.join(10)
-        store.close()
-
-
-@pytest.fixture
-def server(serve_app):
-    return serve_app()
+from tests.fixtures.core import SECRET
 
 
 def path_of(url):
