@@ -212,3 +212,11 @@ def test_the_server_log_names_no_address(serve_app, smtp_server, caplog):
     assert "not sent after 3 attempts" in logged
     assert "nia.patient" not in logged.lower()
     assert email_hash("Nia.Patient@example.org")[:12] in logged
+
+
+@pytest.mark.usefixtures("server")  # serve installs the filter on the loggers it writes to
+def test_webhook_log_lines_name_no_address(caplog):
+    with caplog.at_level(logging.INFO, logger="pain_news"):
+        logging.getLogger("pain_news.webhook").warning("event skipped: %s", "bounce for Ana@Example.org")
+    assert "Ana@Example.org" not in caplog.text
+    assert email_hash("ana@example.org")[:12] in caplog.text

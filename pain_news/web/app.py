@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pain_news.errors import InvalidToken, PainNewsError, StoreError
 from pain_news.web.pages import page
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
-from pain_news.web.signups import SignupQueue, redact
+from pain_news.web.signups import SignupQueue, redact, redact_server_log
 
 if TYPE_CHECKING:
     from pain_news.config import Config
@@ -84,6 +84,7 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
     from pain_news import signup, unsubscribe, webhook
 
     common = {"newsletter_name": config.newsletter.name, "footer_text": _footer(config)}
+    redact_server_log()  # the webhook's messages too: the log names no address
     signups = signups or SignupQueue(config, store)
     client_limit = ClientLimit(config.serve.signups_per_client_per_hour)
     proxies = networks(config.serve.trusted_proxies)

@@ -38,6 +38,27 @@ def redact(text: str) -> str:
     return _ADDRESS.sub(lambda m: who(m.group(0)), text)
 
 
+class RedactAddresses(logging.Filter):
+    """A log filter that replaces addresses in a record's message by their short hash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "@" in message:
+            record.msg, record.args = redact(message), None
+        return True
+
+
+SERVER_LOGGERS = ("pain_news.web", "pain_news.webhook")
+
+
+def redact_server_log() -> None:
+    """Install RedactAddresses on the loggers `serve` writes to (once)."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactAddresses) for f in logger.filters):
+            logger.addFilter(RedactAddresses())
+
+
 class SignupQueue:
     """A FIFO of signup requests handled by one daemon thread (started on the first request)."""
 
