@@ -152,7 +152,11 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             return signup_form()
         form = await _form(request)  # first: BodyLimit must see an oversized body (413)
         if not same_origin(request, config.newsletter.public_url):
-            return problem(PainNewsError("this form can only be sent from our own signup page"), 403)
+            refused = PainNewsError(
+                "this form can only be sent from our own signup page",
+                hint="open the signup page on our site and send the form from there",
+            )
+            return problem(refused, 403)
         email = str(form.get("email", "")).strip()[:320] if form is not None else ""
         first_name = str(form.get("first_name", "")).strip()[:200] if form is not None else ""
         try:
