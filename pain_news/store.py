@@ -531,28 +531,45 @@ class SubscriberStore:
                 raise InvalidToken("this confirmation link names nobody", hint="sign up again")
             if sub.status == ACTIVE:
                 return Change(SubscriberRecord.of(sub), changed=False)
-            newest = s.scalar(
-                select(func.max(SubscriberEvent.id)).where(
-                    SubscriberEvent.subscriber_id == sub.id, SubscriberEvent.method == "signup"
-                )
-            )
-            later_opt_out = s.scalar(
-                select(
-                    exists().where(
-                        SubscriberEvent.subscriber_id == sub.id,
-                        SubscriberEvent.id > request_event_id,
-                        SubscriberEvent.new_status.in_(OPTED_OUT),
-                        SubscriberEvent.method != "signup",
-                    )
-                )
-            )
-            if newest != request_event_id or later_opt_out:
+            if not self._request_is_current(s, sub.id, request_event_id):
                 raise InvalidToken(
                     "this confirmation link has been replaced or withdrawn", hint="sign up again"
                 )
             s.execute(delete(Suppression).where(Suppression.email_hash == email_hash(sub.email)))
             self._set_status(s, sub, ACTIVE, "confirm", now, detail="confirmed signup")
             return Change(SubscriberRecord.of(sub), changed=True)
+
+    def signup_to_confirm(self, subscriber_id: int, request_event_id: int) -> SubscriberRecord:
+        """The subscriber a confirmation link would activate (nothing changes); InvalidToken when stale."""
+        with self.session() as s:
+            sub = self._lookup(s, subscriber_id)
+            if sub is None:
+                raise InvalidToken("this confirmation link names nobody", hint="sign up again")
+            if sub.status != ACTIVE and not self._request_is_current(s, sub.id, request_event_id):
+                raise InvalidToken(
+                    "this confirmation link has been replaced or withdrawn", hint="sign up again"
+                )
+            return SubscriberRecord.of(sub)
+
+    @staticmethod
+    def _request_is_current(s: Session, subscriber_id: int, request_event_id: int) -> bool:
+        """True when this is the newest signup request and no opt-out came after it."""
+        newest = s.scalar(
+            select(func.max(SubscriberEvent.id)).where(
+                SubscriberEvent.subscriber_id == subscriber_id, SubscriberEvent.method == "signup"
+            )
+        )
+        later_opt_out = s.scalar(
+            select(
+                exists().where(
+                    SubscriberEvent.subscriber_id == subscriber_id,
+                    SubscriberEvent.id > request_event_id,
+                    SubscriberEvent.new_status.in_(OPTED_OUT),
+                    SubscriberEvent.method != "signup",
+                )
+            )
+        )
+        return newest == request_event_id and not later_opt_out
 
     # ---- listing -------------------------------------------------------------------------
 

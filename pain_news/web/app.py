@@ -133,11 +133,13 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             subscribe_url=request.url_for("subscribe").path,
         )
 
-    def signup_form(status: int = 200, error: str = "", email: str = "", first_name: str = "") -> Response:
+    def signup_form(
+        request: Request, status: int = 200, error: str = "", email: str = "", first_name: str = ""
+    ) -> Response:
         return show(
             "subscribe.html",
             status,
-            action="/subscribe",
+            action=request.url_for("subscribe").path,
             email=email,
             first_name=first_name,
             error=error,
@@ -149,7 +151,7 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
     async def subscribe(request: Request) -> Response:
         """The form; a POST answers the same page for every valid address (who is listed never shows)."""
         if request.method == "GET":
-            return signup_form()
+            return signup_form(request)
         form = await _form(request)  # first: BodyLimit must see an oversized body (413)
         if not same_origin(request, config.newsletter.public_url):
             refused = PainNewsError(
@@ -162,7 +164,7 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
         try:
             email, first_name = signup.validate_signup(email, first_name)  # before any lookup
         except StoreError as exc:
-            return signup_form(400, exc.message, email, first_name)
+            return signup_form(request, 400, exc.message, email, first_name)
         if not client_limit.allow(client_address(request, proxies)):
             return problem(
                 PainNewsError(
@@ -179,12 +181,10 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
     async def confirm_page(request: Request) -> Response:
         """GET only shows a button: a link scanner opening the link confirms nothing."""
         try:
-            sid, _ = signup.read_confirmation(config, request.path_params["token"])
+            ids = signup.read_confirmation(config, request.path_params["token"])
+            record = await run_in_threadpool(store.signup_to_confirm, *ids)
         except InvalidToken as exc:
             return problem(exc, 400)
-        record = await run_in_threadpool(store.get, sid)
-        if record is None:
-            return problem(InvalidToken("this confirmation link names nobody", hint="sign up again"), 404)
         return show("confirm.html", done=False, email=record.email)
 
     async def confirm_post(request: Request) -> Response:
