@@ -275,6 +275,23 @@ def test_browser_signup_form(server, page_at, artifacts):
     assert server.store.get("nia@example.org").status == "pending"
 
 
+@pytest.mark.browser
+def test_browser_confirmation_needs_the_button(server, page_at, artifacts, project):
+    page = page_at(375)
+    page.goto(f"{server.url}/subscribe")
+    page.fill("#email", "nia@example.org")
+    page.click("#subscribe")
+    page.wait_for_selector("#result")
+    server.settle()
+    page.goto(server.url + path_of(confirmation_link(project)))
+    page.screenshot(path=str(artifacts / "confirm-button-375.png"), full_page=True)
+    assert server.store.get("nia@example.org").status == "pending"
+    page.click("#confirm")
+    page.wait_for_selector("#result")
+    assert page.inner_text("#result") == "Subscription confirmed"
+    assert server.store.get("nia@example.org").status == "active"
+
+
 # ---- robustness: odd tokens, oversize bodies, misconfiguration, failing email --------------------
 
 
