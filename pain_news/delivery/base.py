@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
-from pain_news.errors import ConfigError, DeliveryError
+from pain_news.errors import ConfigError
+from pain_news.errors import PartialDelivery as PartialDelivery  # kept importable from here
 
 if TYPE_CHECKING:
     from pain_news.config import Config, NewsletterSettings
@@ -59,16 +60,6 @@ class DeliveryResult:
     message_id: str | None = None
     reason: str | None = None
     retry_after: float | None = None
-
-
-class PartialDelivery(DeliveryError):
-    """The send must stop part-way through a batch; `partial` holds the results of the recipients before."""
-
-    def __init__(
-        self, message: str, *, hint: str | None = None, partial: Sequence[DeliveryResult] = ()
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.partial = list(partial)
 
 
 class Provider(Protocol):
