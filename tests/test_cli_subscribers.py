@@ -79,6 +79,7 @@ def test_delete_then_export_and_stats(project, run_cli):
 
 
 def test_unknown_subscriber_is_one_line_error(project, run_cli):
+    run_cli("db", "upgrade")  # a list without this subscriber (no database at all is another error)
     result = run_cli("subscribers", "show", "nobody@example.org", ok=False)
     assert result.exit_code == 1 and result.stderr.startswith("Error: no subscriber 'nobody@example.org'")
 
