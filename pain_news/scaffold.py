@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from string import Template
 
-from pain_news.errors import PainNewsError
+from pain_news.errors import OutputError
 
 SCAFFOLD = Path(__file__).parent / "scaffold"
 DEFAULT_TEMPLATES = Path(__file__).parent / "default_templates"
@@ -20,7 +20,7 @@ def init_project(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "pain-news.toml"
     if config.exists():
-        raise PainNewsError("already exists; init only starts a new project", path=config)
+        raise OutputError("already exists; init only starts a new project", path=config)
     created = [config]
     shutil.copyfile(SCAFFOLD / "pain-news.toml", config)
     env = folder / ".env"
@@ -53,7 +53,7 @@ def new_issue(
 ) -> list[Path]:
     """Create an issue folder with issue.toml, a spotlight and an article to fill in."""
     if folder.exists() and any(folder.iterdir()):
-        raise PainNewsError("folder exists and is not empty; choose a new issue folder", path=folder)
+        raise OutputError("folder exists and is not empty; choose a new issue folder", path=folder)
     if number is None:
         number = _next_number(folder.parent)
     values = {
