@@ -6,9 +6,9 @@ wraps its work in `store_errors()`, so no SQLAlchemy exception ever leaves it.
 
 from __future__ import annotations
 
-import os
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, Operationa
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from pain_news.errors import ConfigError, NoSchema, StoreConflict, StoreError, StoreUnavailable
+from pain_news.private_files import create_private_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
@@ -121,8 +122,9 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
     lock up front (busy timeout) instead of failing when it upgrades a read lock while `serve`
     writes. Long read-only streams use an engine with `immediate=False` so they block nobody.
 
-    A SQLite file that does not exist yet is created here, 0600, before SQLite would create it
-    with the umask's mode; `open_database` decides beforehand whether it may be created at all.
+    A SQLite file that does not exist yet is created here, 0600 (its new folders 0700), before
+    SQLite would create it with the umask's mode; SQLite gives its -wal and -shm files the
+    database file's mode. `open_database` decides beforehand whether it may be created at all.
     """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "postgresql":
@@ -151,19 +153,6 @@ def make_engine(url: str, *, immediate: bool = True) -> Engine:
     return engine
 
 
-def create_private_file(path: Path) -> None:
-    """Create `path` empty with mode 0600 (new folders on the way 0700), whatever the umask.
-
-    SQLite gives the -wal and -shm files the database file's mode, so they are private too.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
-
-
 def open_database(url: str, *, create: bool) -> tuple[Engine, Engine]:
     """(writer, reader) engines for `url`, with the schema brought to the newest migration.
 
@@ -172,8 +161,11 @@ def open_database(url: str, *, create: bool) -> tuple[Engine, Engine]:
     The reader differs from the writer on SQLite only: it never takes the write lock.
     """
     path = sqlite_file(url)
-    if path is not None and not path.exists() and not create:
-        raise _no_schema(f"{path} does not exist")
+    if path is not None and not create:
+        if not path.exists():
+            raise _no_schema(f"{path} does not exist")
+        if not _sqlite_has_schema(path):  # looked at read-only: a wrong file stays as it was
+            raise _no_schema("it has no Pain News tables yet")
     engine = make_engine(url)
     reader = make_engine(url, immediate=False) if engine.dialect.name == "sqlite" else engine
     try:
@@ -185,6 +177,24 @@ def open_database(url: str, *, create: bool) -> tuple[Engine, Engine]:
         reader.dispose()
         raise
     return engine, reader
+
+
+def _sqlite_has_schema(path: Path) -> bool:
+    """Whether the SQLite file has a migration revision, read without changing a byte of it."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            return conn.execute("SELECT version_num FROM alembic_version").fetchone() is not None
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return False
+        raise StoreUnavailable(
+            f"cannot open the subscriber database {path}: {exc}",
+            hint="check database.url / PAIN_NEWS_DATABASE_URL and the file's permissions",
+        ) from None
+    except sqlite3.DatabaseError:
+        raise StoreError(
+            f"{path} is not a SQLite database", hint="check database.url / PAIN_NEWS_DATABASE_URL"
+        ) from None
 
 
 def _no_schema(why: str) -> NoSchema:

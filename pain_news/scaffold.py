@@ -10,6 +10,7 @@ from pathlib import Path
 from string import Template
 
 from pain_news.errors import OutputError
+from pain_news.private_files import write_private
 
 SCAFFOLD = Path(__file__).parent / "scaffold"
 DEFAULT_TEMPLATES = Path(__file__).parent / "default_templates"
@@ -26,13 +27,15 @@ def init_project(folder: Path) -> list[Path]:
     env = folder / ".env"
     if not env.exists():
         # The secret signs unsubscribe links: it must stay the same for the life of the list.
-        env.write_text(
-            "# Secrets for Pain News. Never commit this file.\n"
-            f"PAIN_NEWS_SECRET_KEY={secrets.token_urlsafe(32)}\n"
-            "# SENDGRID_API_KEY=\n# PAIN_NEWS_SMTP_PASSWORD=\n",
-            encoding="utf-8",
+        # 0600 from its first byte, never written first and chmod-ed after.
+        write_private(
+            env,
+            (
+                "# Secrets for Pain News. Never commit this file.\n"
+                f"PAIN_NEWS_SECRET_KEY={secrets.token_urlsafe(32)}\n"
+                "# SENDGRID_API_KEY=\n# PAIN_NEWS_SMTP_PASSWORD=\n"
+            ).encode(),
         )
-        env.chmod(0o600)
         created.append(env)
     gitignore = folder / ".gitignore"
     if not gitignore.exists():
