@@ -284,8 +284,8 @@ def serve_cmd(app: App, host: str, port: int) -> None:
     from pain_news.web.server import ensure_port_free
 
     link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without
-    store = app.store  # a database with no schema is refused here, before we claim to serve
     ensure_port_free(host, port)
+    store = app.store  # a database with no schema is refused here, before we claim to serve
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     uvicorn.run(
         create_app(app.config, store),
