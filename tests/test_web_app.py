@@ -91,14 +91,16 @@ def test_oversized_body_is_refused(server):
 def confirmation_link(project):
     emls = sorted(project.glob("outbox/**/*.eml"), key=lambda p: p.stat().st_mtime)
     assert emls, "no confirmation email in the outbox"
-    [eml] = sorted(project.glob("outbox/**/*.eml"), key=lambda p: p.stat().st_mtime)[-1:]
-    message = email.message_from_bytes(eml.read_bytes())
-    text = (
-        next(p for p in message.walk() if p.get_content_type() == "text/plain")
-        .get_payload(decode=True)
-        .decode()
-    )
-    return re.search(r"https://\S+/confirm/\S+", text).group(0)
+    message = email.message_from_bytes(emls[-1].read_bytes())
+    payload = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return confirm_link_in(payload.decode())
+
+
+def confirm_link_in(text: str) -> str:
+    found = re.search(r"https://\S+/confirm/\S+", text)
+    assert found, "no confirmation link"
+    return found.group(0)
 
 
 def test_signup_is_pending_until_the_emailed_link_is_opened_and_confirmed(server, project):
@@ -369,7 +371,7 @@ def test_a_confirmation_the_mail_server_refuses_is_retried_in_the_background(ser
     server.settle()
     assert pauses == [1.0, 2.0]
     [message] = smtp_server.messages
-    link = re.search(r"https://\S+/confirm/\S+", message.get_body(("plain",)).get_content()).group(0)
+    link = confirm_link_in(message.get_body(("plain",)).get_content())
     assert httpx.post(server.url + path_of(link)).status_code == 200
     assert server.store.get("nia@example.org").status == "active"
 

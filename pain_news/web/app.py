@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pain_news.errors import InvalidToken, PainNewsError, StoreError
+from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
 from pain_news.web.pages import page
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
@@ -97,6 +97,9 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
         hint = "Copy the whole link from the email, or reply to the email and we will take you off the list."
         return show("error.html", status, title=title, message=exc.message, hint=exc.hint or hint)
 
+    def refuse(status: int, message: str, hint: str) -> HTMLResponse:
+        return show("error.html", status, title="Something is not right", message=message, hint=hint)
+
     async def subscriber_for(request: Request) -> tuple[int | None, Any] | HTMLResponse:
         """(campaign, subscriber) the link names, or the error page for a bad or orphaned link."""
         try:
@@ -154,11 +157,11 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             return signup_form(request)
         form = await _form(request)  # first: BodyLimit must see an oversized body (413)
         if not same_origin(request, config.newsletter.public_url):
-            refused = PainNewsError(
-                "this form can only be sent from our own signup page",
-                hint="open the signup page on our site and send the form from there",
+            return refuse(
+                403,
+                "This form can only be sent from our own signup page.",
+                "Open the signup page on our site and send the form from there.",
             )
-            return problem(refused, 403)
         email = str(form.get("email", "")).strip()[:320] if form is not None else ""
         first_name = str(form.get("first_name", "")).strip()[:200] if form is not None else ""
         try:
@@ -166,12 +169,10 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
         except StoreError as exc:
             return signup_form(request, 400, exc.message, email, first_name)
         if not client_limit.allow(client_address(request, proxies)):
-            return problem(
-                PainNewsError(
-                    "too many signups from your network just now",
-                    hint="please try again in an hour, or reply to one of our emails and we will help",
-                ),
+            return refuse(
                 429,
+                "There were too many signups from your network just now.",
+                "Please try again in an hour, or reply to one of our emails and we will help.",
             )
         unsubscribe.link_base(config)  # misconfigured: the 503 page, nothing queued
         if form is not None and not str(form.get(HONEYPOT, "")):
@@ -207,7 +208,7 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
                 dt.datetime.now(dt.UTC),
             )
             events = webhook.parse(body)
-        except webhook.WebhookRejected as exc:
+        except WebhookRejected as exc:
             return JSONResponse({"error": exc.message}, status_code=exc.status)
         summary = await run_in_threadpool(webhook.apply_events, store, events)
         return JSONResponse(
