@@ -447,12 +447,6 @@ def test_send_refuses_an_issue_with_check_errors(config, store, make_issue):
     assert latest_campaign(store, issue.name) is None
 
 
-def test_ledger_writes_are_durable_across_a_power_loss(store):
-    # WAL with synchronous=NORMAL may lose the last commits on power loss: a `sent` could be resent.
-    with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
-
-
 # ---- the command ---------------------------------------------------------------------------
 
 
