@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, Executable, Row, func, select, update
 
 from pain_news.ledger.queries import store_errors
 from pain_news.ledger.records import Claim, ClaimedEntry, Outcome
@@ -47,39 +48,10 @@ class BatchWriter:
         """
         now = utcnow()
         with self._write_lock, store_errors(), self.engine.begin() as conn:  # Core: no ORM bookkeeping
-            query = (
-                select(
-                    LedgerEntry.id,
-                    LedgerEntry.subscriber_id,
-                    LedgerEntry.email,
-                    LedgerEntry.attempts,
-                    Subscriber.status,
-                    Subscriber.first_name,
-                    Subscriber.last_name,
-                )
-                .outerjoin(Subscriber, Subscriber.id == LedgerEntry.subscriber_id)
-                .where(LedgerEntry.campaign_id == self.campaign_id, LedgerEntry.state == LEDGER_PENDING)
-                .order_by(LedgerEntry.position)
-                .limit(batch_size)
-            )
-            if self._is_postgres:
-                query = query.with_for_update(of=LedgerEntry, skip_locked=True)
-            rows = conn.execute(query).all()
+            rows = conn.execute(self._pending(batch_size)).all()
             if not rows:
                 return None
-            hashes = [email_hash(r.email) for r in rows]
-            suppressed = set(
-                conn.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
-            )
-            skipped: dict[str, list[int]] = {}
-            chosen, attempts = [], 0
-            for r, hashed in zip(rows, hashes, strict=True):
-                if r.status != ACTIVE or hashed in suppressed:
-                    why = f"{r.status or 'deleted'}" if r.status != ACTIVE else "suppressed"
-                    skipped.setdefault(f"{why} before its batch", []).append(r.id)
-                    continue
-                chosen.append(r)
-                attempts = max(attempts, r.attempts + 1)
+            chosen, skipped = self._still_wanted(conn, rows)
             for why, skip_ids in skipped.items():
                 conn.execute(
                     update(LedgerEntry)
@@ -98,6 +70,7 @@ class BatchWriter:
                         updated_at=now,
                     )
                 )
+        attempts = max((r.attempts + 1 for r in chosen), default=0)
         entries = [
             ClaimedEntry(
                 entry_id=r.id,
@@ -109,6 +82,46 @@ class BatchWriter:
             for r in chosen
         ]
         return Claim(entries=entries, attempts=attempts, skipped=sum(len(v) for v in skipped.values()))
+
+    def _pending(self, batch_size: int) -> Executable:
+        """The next `batch_size` pending rows in ledger order, with each subscriber's current status."""
+        query = (
+            select(
+                LedgerEntry.id,
+                LedgerEntry.subscriber_id,
+                LedgerEntry.email,
+                LedgerEntry.attempts,
+                Subscriber.status,
+                Subscriber.first_name,
+                Subscriber.last_name,
+            )
+            .outerjoin(Subscriber, Subscriber.id == LedgerEntry.subscriber_id)
+            .where(LedgerEntry.campaign_id == self.campaign_id, LedgerEntry.state == LEDGER_PENDING)
+            .order_by(LedgerEntry.position)
+            .limit(batch_size)
+        )
+        if self._is_postgres:  # parallel workers each take their own rows
+            query = query.with_for_update(of=LedgerEntry, skip_locked=True)
+        return query
+
+    @staticmethod
+    def _still_wanted(
+        conn: Connection, rows: Sequence[Row[Any]]
+    ) -> tuple[list[Row[Any]], dict[str, list[int]]]:
+        """Split rows into those still active and unsuppressed, and the rest's ids grouped by why."""
+        hashes = [email_hash(r.email) for r in rows]
+        suppressed = set(
+            conn.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
+        )
+        chosen: list[Row[Any]] = []
+        skipped: dict[str, list[int]] = {}
+        for r, hashed in zip(rows, hashes, strict=True):
+            if r.status == ACTIVE and hashed not in suppressed:
+                chosen.append(r)
+                continue
+            why = f"{r.status or 'deleted'}" if r.status != ACTIVE else "suppressed"
+            skipped.setdefault(f"{why} before its batch", []).append(r.id)
+        return chosen, skipped
 
     def record(self, entry_ids: Sequence[int], outcomes: Sequence[Outcome]) -> Counter[str]:
         """Write one batch's outcomes in one transaction (one UPDATE per distinct outcome).

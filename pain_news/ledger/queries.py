@@ -25,7 +25,7 @@ def store_errors() -> Iterator[None]:
         raise db.describe_error(exc) from exc
 
 
-def audience() -> Select[tuple[Subscriber]]:
+def audience() -> Select[Any]:
     """Who a new campaign considers: every subscriber (only `active` ones are mailed), in id order.
 
     The one place the recipient list is chosen: a topic-targeted send narrows this query, and the
