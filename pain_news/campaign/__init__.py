@@ -10,9 +10,8 @@
 All reads and writes go through `pain_news.ledger.CampaignLedger`; this package writes no SQL.
 """
 
-from pain_news.campaign.locks import run_lock
 from pain_news.campaign.plan import PreparedSend, SendOptions, prepare_send
-from pain_news.campaign.runner import create_campaign, run_send
+from pain_news.campaign.runner import run_send
 from pain_news.campaign.summary import SendPlan, SendReport
 from pain_news.campaign.test_send import SentTest, send_test
 
@@ -22,9 +21,7 @@ __all__ = [
     "SendPlan",
     "SendReport",
     "SentTest",
-    "create_campaign",
     "prepare_send",
-    "run_lock",
     "run_send",
     "send_test",
 ]
