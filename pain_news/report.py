@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pain_news.errors import StoreError
+from pain_news.errors import NotFound
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
 from pain_news.models import LEDGER_SKIPPED, OPTED_OUT
 
@@ -88,7 +88,7 @@ def find_campaign(
     else:
         found, what = ledger.latest(issue or ""), f"campaign for issue {issue!r}"
     if found is None:
-        raise StoreError(f"no {what}", hint="'pain-news campaigns' lists them")
+        raise NotFound(f"no {what}", hint="'pain-news campaigns' lists them")
     return found
 
 

@@ -229,8 +229,11 @@ def test_the_send_path_outside_the_ledger_imports_no_sqlalchemy():
     offenders = []
     for path in sources:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
+            else:
+                continue
             offenders += [f"{path.name}:{node.lineno}" for n in names if n.split(".")[0] == "sqlalchemy"]
     assert len(sources) >= 9 and offenders == []

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, distinct, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
+from pain_news.db import store_errors
 from pain_news.ledger.batches import BatchWriter
-from pain_news.ledger.queries import audience, ledger_rows, move, recipient_rows, store_errors
+from pain_news.ledger.queries import audience, ledger_rows, move, recipient_rows
 from pain_news.ledger.records import (
     CampaignFigures,
     CampaignRecord,
