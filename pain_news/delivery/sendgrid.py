@@ -13,7 +13,6 @@ import json
 import re
 import socket
 import ssl
-import time
 import urllib.error
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -28,8 +27,8 @@ from pain_news.delivery.base import (
     OutgoingMessage,
     Recipient,
 )
-from pain_news.errors import ConfigError, DeliveryError
 from pain_news.delivery.retry import retry_after_seconds
+from pain_news.errors import ConfigError, DeliveryError
 
 if TYPE_CHECKING:
     from pain_news.config import SendgridSettings
