@@ -24,6 +24,7 @@ from pain_news.store_core import (
     control_character,
     database_errors,
     email_key,
+    one_of,
     suppress_many,
     write_status_changes,
 )
@@ -199,7 +200,7 @@ def _subscribers(s: Session, keys: Iterable[str], *, lock: bool) -> dict[str, _K
     for start in range(0, len(wanted), CHUNK):
         query = (
             select(Subscriber.email_key, Subscriber.id, Subscriber.status)
-            .where(Subscriber.email_key.in_(wanted[start : start + CHUNK]))
+            .where(one_of(s, Subscriber.email_key, wanted[start : start + CHUNK]))
             .order_by(Subscriber.id)
         )
         for key, sid, status in s.execute(query.with_for_update() if lock else query):
@@ -211,7 +212,9 @@ def _existing_event_ids(s: Session, ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(ids), CHUNK):
         chunk = list(ids[start : start + CHUNK])
-        found.update(s.scalars(select(DeliveryEvent.sg_event_id).where(DeliveryEvent.sg_event_id.in_(chunk))))
+        found.update(
+            s.scalars(select(DeliveryEvent.sg_event_id).where(one_of(s, DeliveryEvent.sg_event_id, chunk)))
+        )
     return found
 
 

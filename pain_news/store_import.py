@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from pain_news.models import ACTIVE, OPTED_OUT, Subscriber, SubscriberTag, utcnow
@@ -22,6 +22,9 @@ from pain_news.store_core import (
     email_hash,
     email_key,
     history_row,
+    is_postgresql,
+    one_of,
+    pg_array,
     suppressed_hashes,
     write_status_changes,
 )
@@ -111,7 +114,7 @@ def _read_known(s: Session, keys: list[str]) -> _Known:
                 Subscriber.first_name,
                 Subscriber.last_name,
             )
-            .where(Subscriber.email_key.in_(keys))
+            .where(one_of(s, Subscriber.email_key, keys))
             .order_by(Subscriber.id)
             .with_for_update()
         )
@@ -122,7 +125,7 @@ def _read_known(s: Session, keys: list[str]) -> _Known:
     if existing:
         for sid, tag in s.execute(
             select(SubscriberTag.subscriber_id, SubscriberTag.tag).where(
-                SubscriberTag.subscriber_id.in_([r.id for r in existing.values()])
+                one_of(s, SubscriberTag.subscriber_id, [r.id for r in existing.values()])
             )
         ):
             known_tags.setdefault(sid, set()).add(tag)
@@ -202,10 +205,42 @@ def _apply_chunk(
             )
             plan.tags.extend({"subscriber_id": sid, "tag": t} for t in r.tags)
         counts.added += len(plan.new_rows)
-    if plan.tags:
-        s.execute(insert(TAGS), plan.tags)
-    if plan.history:
-        s.execute(insert(HISTORY), plan.history)
+    _insert_all(s, TAGS, plan.tags)
+    _insert_all(s, HISTORY, plan.history)
+
+
+def _insert_all(s: Session, table: Table, rows: list[dict[str, object]]) -> None:
+    """Tags or import history rows (method "import", all at one time) in one statement per chunk."""
+    if not rows:
+        return
+    if not is_postgresql(s):
+        s.execute(insert(table), rows)
+    elif table is TAGS:
+        tags = {"sid": pg_array(r["subscriber_id"] for r in rows), "tag": pg_array(r["tag"] for r in rows)}
+        s.execute(_INSERT_TAGS_PG, tags)
+    else:
+        columns = {"sid": "subscriber_id", "old": "old_status", "new": "new_status", "detail": "detail"}
+        arrays = {name: pg_array(r[column] for r in rows) for name, column in columns.items()}
+        s.execute(_INSERT_HISTORY_PG, {**arrays, "now": rows[0]["at"], "method": "import"})
+
+
+_INSERT_NEW_PG = text(
+    "INSERT INTO subscribers (email, email_key, first_name, last_name, status, source, created_at, "
+    "status_changed_at, opted_out_at, opt_out_method) "
+    "SELECT e, k, f, l, st, :source, :now, :now, CASE WHEN st = 'active' THEN NULL ELSE :now END, "
+    "CASE WHEN st = 'active' THEN NULL ELSE 'manual' END "
+    "FROM unnest(CAST(:e AS text[]), CAST(:k AS text[]), CAST(:f AS text[]), CAST(:l AS text[]), "
+    "CAST(:st AS text[])) AS t(e, k, f, l, st) RETURNING email_key, id"
+)
+_INSERT_TAGS_PG = text(
+    "INSERT INTO subscriber_tags (subscriber_id, tag) "
+    "SELECT * FROM unnest(CAST(:sid AS integer[]), CAST(:tag AS text[]))"
+)
+_INSERT_HISTORY_PG = text(
+    "INSERT INTO subscriber_events (subscriber_id, at, old_status, new_status, method, campaign_id, detail) "
+    "SELECT sid, :now, old, new, :method, NULL, detail FROM unnest(CAST(:sid AS integer[]), "
+    "CAST(:old AS text[]), CAST(:new AS text[]), CAST(:detail AS text[])) AS t(sid, old, new, detail)"
+)
 
 
 def _insert_new(s: Session, rows: Sequence[ImportRow], source: str, now: dt.datetime) -> dict[str, int]:
@@ -225,7 +260,11 @@ def _insert_new(s: Session, rows: Sequence[ImportRow], source: str, now: dt.date
         }
         for r in rows
     ]
-    s.execute(insert(SUBSCRIBERS), values)
     keys = [v["email_key"] for v in values]
+    if is_postgresql(s):
+        columns = {"e": "email", "k": "email_key", "f": "first_name", "l": "last_name", "st": "status"}
+        arrays = {name: pg_array(v[column] for v in values) for name, column in columns.items()}
+        return {key: sid for key, sid in s.execute(_INSERT_NEW_PG, {**arrays, "source": source, "now": now})}
+    s.execute(insert(SUBSCRIBERS), values)
     query = select(Subscriber.email_key, Subscriber.id).where(Subscriber.email_key.in_(keys))
     return {key: sid for key, sid in s.execute(query)}

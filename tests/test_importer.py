@@ -237,3 +237,21 @@ def test_many_existing_rows_are_updated_and_opted_out_in_one_import(any_store, t
         ("", "unsubscribed"),
         ("", "bounced"),
     ]
+
+
+def test_quotes_backslashes_and_braces_survive_the_bulk_paths(any_store, tmp_path):
+    # PostgreSQL receives each column as one array literal: these characters must not break it.
+    path = write(
+        tmp_path, 'email,first_name,last_name,tags\nana@example.org,"O""Neil {a,b}",Back\\slash,"x""y"\n'
+    )
+    assert import_file(any_store, path).added == 1
+    record = any_store.get("ana@example.org")
+    assert (record.first_name, record.last_name, record.tags) == ('O"Neil {a,b}', "Back\\slash", ('x"y',))
+    path = write(
+        tmp_path, "email,first_name,tags\nbo@example.org,NULL,null\n"
+    )  # the word, not a missing value
+    assert import_file(any_store, path).added == 1
+    assert (any_store.get("bo@example.org").first_name, any_store.get("bo@example.org").tags) == (
+        "NULL",
+        ("null",),
+    )
