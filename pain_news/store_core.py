@@ -52,6 +52,8 @@ def utc(moment: dt.datetime | None) -> dt.datetime | None:
 
 def control_character(value: str) -> str | None:
     """The first control character in `value` as U+XXXX (NUL, escape, ...), or None."""
+    if value.isprintable():  # fast path: printable text holds no control character
+        return None
     found = next((ch for ch in value if unicodedata.category(ch) == "Cc"), None)
     return None if found is None else f"U+{ord(found):04X}"
 

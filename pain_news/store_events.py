@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from pain_news.models import OPTED_OUT, UNSUBSCRIBED, DeliveryEvent, Subscriber, utcnow
@@ -24,7 +24,9 @@ from pain_news.store_core import (
     control_character,
     database_errors,
     email_key,
+    is_postgresql,
     one_of,
+    pg_array,
     suppress_many,
     write_status_changes,
 )
@@ -218,15 +220,36 @@ def _existing_event_ids(s: Session, ids: Sequence[str]) -> set[str]:
     return found
 
 
+# PostgreSQL: one statement per chunk, each column one array literal (see store_core.pg_array).
+_INSERT_EVENTS_PG = text(
+    "INSERT INTO delivery_events (sg_event_id, event, campaign_id, subscriber_id, occurred_at, detail) "
+    "SELECT * FROM unnest(CAST(:sg_event_id AS text[]), CAST(:event AS text[]), CAST(:campaign_id AS integer[]), "
+    "CAST(:subscriber_id AS integer[]), CAST(:occurred_at AS timestamptz[]), CAST(:detail AS text[])) "
+    "ON CONFLICT (sg_event_id) DO NOTHING RETURNING id"
+)
+
+
 def _insert_events(s: Session, rows: list[dict[str, Any]]) -> int:
     """Insert events, each sg_event_id once (one stored meanwhile by a concurrent post is kept); the count."""
-    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    if not rows:
+        return 0
+    inserted = 0
+    if is_postgresql(s):
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            arrays = {column: pg_array(_pg_value(r[column]) for r in chunk) for column in rows[0]}
+            inserted += len(s.execute(_INSERT_EVENTS_PG, arrays).all())
+        return inserted
     statement = (
-        dialect.insert(DELIVERY_EVENTS)
+        sqlite.insert(DELIVERY_EVENTS)
         .on_conflict_do_nothing(index_elements=["sg_event_id"])
         .returning(DELIVERY_EVENTS.c.id)
     )
-    inserted = 0
     for start in range(0, len(rows), CHUNK):
         inserted += len(s.execute(statement, rows[start : start + CHUNK]).all())
     return inserted
+
+
+def _pg_value(value: Any) -> Any:
+    """Times in ISO 8601 with their offset, which PostgreSQL reads back exactly."""
+    return value.isoformat() if isinstance(value, dt.datetime) else value

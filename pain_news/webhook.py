@@ -110,6 +110,8 @@ def _occurred(value: Any, received: dt.datetime) -> dt.datetime:
 
 def _clean(text: str, limit: int) -> str:
     """Text safe for any database column: no NUL or other control characters (PostgreSQL refuses NUL)."""
+    if text.isprintable():  # the usual case, without a pass per character
+        return text[:limit]
     return "".join(ch for ch in text if ch.isprintable())[:limit]
 
 
@@ -168,7 +170,8 @@ def _check(event: dict[str, Any], received: dt.datetime) -> IncomingEvent | None
         except StoreError:
             raise _Malformed("the email field is not a valid address") from None
     try:
-        detail = json.dumps({k: event[k] for k in ("reason", "type", "url") if k in event})[:2000]
+        kept = {k: event[k] for k in ("reason", "type", "url") if k in event}
+        detail = json.dumps(kept)[:2000] if kept else "{}"
     except (TypeError, ValueError):
         raise _Malformed("reason, type or url cannot be kept as text") from None
     return IncomingEvent(

@@ -189,3 +189,13 @@ def test_a_database_failure_midway_answers_503_and_the_retry_applies_the_batch_o
     _, history = any_store.history("p3@example.org")
     assert [(e.new_status, e.method) for e in history] == [("active", "manual"), ("bounced", "webhook")]
     assert any_store.stats()["suppressed (deleted or unknown)"] == 1
+
+
+def test_odd_characters_in_event_fields_are_kept_exactly(any_store):
+    odd = 'ev-"{a,b}"\\ NULL'
+    summary = apply_events(any_store, [event("bounce", "x@example.org", 1, sg_event_id=odd, type="bounce")])
+    assert summary.recorded == 1
+    [stored] = _events(any_store)
+    assert (stored.sg_event_id, stored.event, stored.detail) == (odd, "bounce", '{"type": "bounce"}')
+    assert stored.occurred_at.timestamp() == pytest.approx(time.time(), abs=60)
+    assert apply_events(any_store, [event("bounce", "x@example.org", 1, sg_event_id=odd)]).repeated == 1
