@@ -196,7 +196,10 @@ def _apply_chunk(
     if plan.name_updates:
         s.execute(_UPDATE_NAMES, plan.name_updates)
     write_status_changes(s, plan.opt_outs, now)
-    if plan.new_rows:
+    if plan.new_rows and is_postgresql(s):
+        _insert_new_pg(s, plan.new_rows, source, now)  # with their history rows and tags
+        counts.added += len(plan.new_rows)
+    elif plan.new_rows:
         ids = _insert_new(s, plan.new_rows, source, now)
         for r in plan.new_rows:
             sid = ids[email_key(r.email)]
@@ -224,13 +227,19 @@ def _insert_all(s: Session, table: Table, rows: list[dict[str, object]]) -> None
         s.execute(_INSERT_HISTORY_PG, {**arrays, "now": rows[0]["at"], "method": "import"})
 
 
+# New rows, their "imported" history rows and their tags in one statement: the history and tags
+# come from the subscriber insert's RETURNING, so only the subscribers' own columns are sent.
 _INSERT_NEW_PG = text(
-    "INSERT INTO subscribers (email, email_key, first_name, last_name, status, source, created_at, "
-    "status_changed_at, opted_out_at, opt_out_method) "
+    "WITH new AS (INSERT INTO subscribers (email, email_key, first_name, last_name, status, source, "
+    "created_at, status_changed_at, opted_out_at, opt_out_method) "
     "SELECT e, k, f, l, st, :source, :now, :now, CASE WHEN st = 'active' THEN NULL ELSE :now END, "
     "CASE WHEN st = 'active' THEN NULL ELSE 'manual' END "
     "FROM unnest(CAST(:e AS text[]), CAST(:k AS text[]), CAST(:f AS text[]), CAST(:l AS text[]), "
-    "CAST(:st AS text[])) AS t(e, k, f, l, st) RETURNING email_key, id"
+    "CAST(:st AS text[])) AS t(e, k, f, l, st) RETURNING id, email_key, status), "
+    "history AS (INSERT INTO subscriber_events (subscriber_id, at, old_status, new_status, method, "
+    "campaign_id, detail) SELECT id, :now, NULL, status, 'import', NULL, :detail FROM new) "
+    "INSERT INTO subscriber_tags (subscriber_id, tag) SELECT new.id, t.tag FROM new "
+    "JOIN unnest(CAST(:tag_key AS text[]), CAST(:tag AS text[])) AS t(k, tag) ON t.k = new.email_key"
 )
 _INSERT_TAGS_PG = text(
     "INSERT INTO subscriber_tags (subscriber_id, tag) "
@@ -243,8 +252,23 @@ _INSERT_HISTORY_PG = text(
 )
 
 
+def _insert_new_pg(s: Session, rows: Sequence[ImportRow], source: str, now: dt.datetime) -> None:
+    keys = [email_key(r.email) for r in rows]
+    tagged = [(key, tag) for key, r in zip(keys, rows, strict=True) for tag in r.tags]
+    arrays = {
+        "e": pg_array(r.email for r in rows),
+        "k": pg_array(keys),
+        "f": pg_array(r.first_name for r in rows),
+        "l": pg_array(r.last_name for r in rows),
+        "st": pg_array(r.status or ACTIVE for r in rows),
+        "tag_key": pg_array(key for key, _ in tagged),
+        "tag": pg_array(tag for _, tag in tagged),
+    }
+    s.execute(_INSERT_NEW_PG, {**arrays, "source": source, "now": now, "detail": f"imported from {source}"})
+
+
 def _insert_new(s: Session, rows: Sequence[ImportRow], source: str, now: dt.datetime) -> dict[str, int]:
-    """Insert new subscribers; their ids by email key."""
+    """Insert new subscribers (SQLite: executemany); their ids by email key."""
     values = [
         {
             "email": r.email,
@@ -261,10 +285,6 @@ def _insert_new(s: Session, rows: Sequence[ImportRow], source: str, now: dt.date
         for r in rows
     ]
     keys = [v["email_key"] for v in values]
-    if is_postgresql(s):
-        columns = {"e": "email", "k": "email_key", "f": "first_name", "l": "last_name", "st": "status"}
-        arrays = {name: pg_array(v[column] for v in values) for name, column in columns.items()}
-        return {key: sid for key, sid in s.execute(_INSERT_NEW_PG, {**arrays, "source": source, "now": now})}
     s.execute(insert(SUBSCRIBERS), values)
     query = select(Subscriber.email_key, Subscriber.id).where(Subscriber.email_key.in_(keys))
     return {key: sid for key, sid in s.execute(query)}
