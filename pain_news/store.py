@@ -3,6 +3,10 @@
 Opt-outs are sacred: nothing here turns an unsubscribed, bounced or complained subscriber (or a
 deleted, hash-suppressed address) active again, except `resubscribe` with a reason and a
 confirmed signup (`confirm_signup`), both written to the subscriber's history.
+
+The store is this class plus its bulk parts: store_core.py (address rules, records, the one
+status-change path `write_status_changes`), store_events.py (webhook batches, suppression
+syncs) and store_import.py (CSV imports). No other module writes SQL against these tables.
 """
 
 from __future__ import annotations
