@@ -199,3 +199,27 @@ def test_odd_characters_in_event_fields_are_kept_exactly(any_store):
     assert (stored.sg_event_id, stored.event, stored.detail) == (odd, "bounce", '{"type": "bounce"}')
     assert stored.occurred_at.timestamp() == pytest.approx(time.time(), abs=60)
     assert apply_events(any_store, [event("bounce", "x@example.org", 1, sg_event_id=odd)]).repeated == 1
+
+
+def test_a_complaint_about_an_address_being_imported_applies_to_the_imported_row(
+    any_store, tmp_path, monkeypatch
+):
+    from pain_news import store_import
+    from pain_news.importer import import_file
+    from tests.fixtures.store import Race
+
+    race = Race(lambda: apply_events(any_store, [event("spamreport", "new@example.org", 1)]))
+    read_known = store_import._read_known
+
+    def read_then_race(s, keys):  # SendGrid posts a batch while the import adds the address
+        known = read_known(s, keys)
+        race.fire()
+        return known
+
+    monkeypatch.setattr(store_import, "_read_known", read_then_race)
+    path = tmp_path / "list.csv"
+    path.write_text("email\nnew@example.org\n")
+    import_file(any_store, path)
+    race.finish()
+    assert any_store.get("new@example.org").status == "complained"
+    assert any_store.stats()["suppressed (deleted or unknown)"] == 0
