@@ -77,7 +77,7 @@ def _open(root: Path, env: dict[str, str]):
     from pain_news.config import load_config
     from pain_news.store import open_store
 
-    return open_store(load_config(root / "pain-news.toml", env=env))
+    return open_store(load_config(root / "pain-news.toml", env=env), create=True)
 
 
 def _fill(store, rows: int, address: str = "p{i}@example.org") -> None:

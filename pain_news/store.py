@@ -18,10 +18,10 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from pain_news.errors import InvalidToken, StoreError
+from pain_news import db
+from pain_news.errors import InvalidToken, StoreConflict, StoreError
 from pain_news.models import (
     ACTIVE,
     OPT_OUT_METHODS,
@@ -179,7 +179,7 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
                     )
                 )
                 return SubscriberRecord.of(sub)
-        except IntegrityError:  # a concurrent add of the same address won the race
+        except StoreConflict:  # a concurrent add of the same address won the race
             raise StoreError(f"{address} is already in the list") from None
 
     def opt_out(
@@ -386,7 +386,7 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
             wanted = aliased(SubscriberTag)  # apart from the joined tags, which list all of them
             query = query.where(exists().where(wanted.subscriber_id == Subscriber.id, wanted.tag == tag))
         query = query.order_by(Subscriber.id, SubscriberTag.tag)
-        with self.reader.connect() as conn:
+        with db.store_errors(), self.reader.connect() as conn:
             rows = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
             for _, group in itertools.groupby(rows, key=lambda r: r[0]):
                 first, *rest = group
@@ -416,19 +416,11 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
             return result
 
 
-def open_store(config: Config, *, migrate: bool = True) -> SubscriberStore:
-    """Open the configured database, applying pending migrations first."""
-    from pain_news import db
+def open_store(config: Config, *, create: bool = False) -> SubscriberStore:
+    """Open the configured database, applying pending migrations first.
 
-    engine = db.make_engine(config.database_url)
-    reader = (
-        db.make_engine(config.database_url, immediate=False) if engine.dialect.name == "sqlite" else engine
-    )
-    if migrate:
-        try:
-            db.upgrade(engine)
-        except BaseException:
-            engine.dispose()
-            reader.dispose()
-            raise
+    Only commands that add data pass `create`; without it a database with no schema is refused
+    (NoSchema), so `serve` or `send` never run against an empty list by mistake.
+    """
+    engine, reader = db.open_database(config.database_url, create=create)
     return SubscriberStore(engine, reader)

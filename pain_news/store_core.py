@@ -20,10 +20,10 @@ from typing import Any, cast, overload
 from sqlalchemy import Engine, String, Table, bindparam, func, insert, select, text, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from pain_news import db
 from pain_news.errors import StoreError
 from pain_news.models import (
     OPT_OUT_METHODS,
@@ -373,17 +373,6 @@ def one_of(s: Session, column: Any, values: Sequence[Any]) -> Any:
     return column.in_(list(values))
 
 
-@contextmanager
-def database_errors() -> Iterator[None]:
-    """Database failures leave the store as StoreError: one line, never the statement's parameters."""
-    from pain_news import db
-
-    try:
-        yield
-    except DBAPIError as exc:
-        raise db.describe_error(exc) from exc
-
-
 class StoreBase:
     """The engines and the transaction every store method runs in."""
 
@@ -400,7 +389,7 @@ class StoreBase:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session inside one transaction, committed on success and rolled back on any error."""
-        with Session(self.engine, expire_on_commit=False) as s, s.begin():
+        with db.store_errors(), Session(self.engine, expire_on_commit=False) as s, s.begin():
             yield s
 
     @property

@@ -22,7 +22,6 @@ from pain_news.store_core import (
     StatusChange,
     StoreBase,
     control_character,
-    database_errors,
     email_key,
     is_postgresql,
     one_of,
@@ -93,7 +92,7 @@ class DeliveryEventsMixin(StoreBase):
         """
         now = now or utcnow()
         unique = list({e.sg_event_id: e for e in reversed(events)}.values())[::-1]  # first of each id
-        with database_errors(), self.session() as s:
+        with self.session() as s:
             seen = _existing_event_ids(s, [e.sg_event_id for e in unique])
             fresh = [e for e in unique if e.sg_event_id not in seen]
             outs = [
@@ -132,7 +131,7 @@ class DeliveryEventsMixin(StoreBase):
         if status not in OPTED_OUT:
             raise ValueError(f"bad opt-out {status!r}")
         outs = [_OptOut(e, status, method, None, detail) for e in emails]
-        with database_errors(), self.session() as s:
+        with self.session() as s:
             done = self._opt_out_many(s, outs, now or utcnow())
         return OptOutResult(done.changed, done.unknown)
 
@@ -155,7 +154,7 @@ class DeliveryEventsMixin(StoreBase):
             "occurred_at": occurred_at,
             "detail": detail,
         }
-        with database_errors(), self.session() as s:
+        with self.session() as s:
             return _insert_events(s, [row]) == 1
 
     # ---- the shared opt-out step -----------------------------------------------------------

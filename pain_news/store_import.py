@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import Table, and_, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from pain_news import db
 from pain_news.models import ACTIVE, OPTED_OUT, Subscriber, SubscriberTag, utcnow
 from pain_news.store_core import (
     CHUNK,
@@ -18,7 +19,6 @@ from pain_news.store_core import (
     TAGS,
     StatusChange,
     StoreBase,
-    database_errors,
     email_hash,
     email_key,
     history_row,
@@ -72,7 +72,7 @@ class ImportMixin(StoreBase):
         """
         now = now or utcnow()
         counts = ImportCounts()
-        with database_errors(), Session(self.engine) as s:
+        with db.store_errors(), Session(self.engine) as s:
             s.begin()
             try:
                 # PostgreSQL: an opt-out of an address we do not have yet waits for this import and

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pain_news.errors import PainNewsError, StoreError
+from pain_news.errors import StoreError, WebhookRejected
 from pain_news.store import IncomingEvent, check_email
 
 if TYPE_CHECKING:
@@ -22,14 +22,6 @@ TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_AGE = dt.timedelta(minutes=10)  # older (or as far in the future) is a replay: refused
 TRACKED = ("delivered", "open", "click")  # kept per campaign for reports
 DROPPED_REASONS = (("bounce", "bounced"), ("unsubscribe", "unsubscribed"), ("spam", "complained"))
-
-
-class WebhookRejected(PainNewsError):
-    """The request is not provably from SendGrid (403) or is not an event batch (400)."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass

@@ -114,7 +114,7 @@ def test_a_500_then_200_on_a_page_is_retried(store, sync_config, sendgrid_standi
         store.add(f"u{i}@example.org")
         sendgrid_standin.suppress("unsubscribes", f"u{i}@example.org")
     sendgrid_standin.script_get("200", "500", "200")  # the second page fails once
-    waits = []
+    waits: list[float] = []
     summary = sync_suppressions(sync_config, store, sleep=waits.append)
     assert summary.seen["unsubscribes"] == 600 and summary.changed == 600
     pages = [g for g in sendgrid_standin.gets if "unsubscribes" in g]
@@ -128,7 +128,7 @@ def test_a_500_then_200_on_a_page_is_retried(store, sync_config, sendgrid_standi
 
 def test_429_waits_as_retry_after_says(store, sync_config, sendgrid_standin):
     sendgrid_standin.script_get(("429", {"Retry-After": "7"}))
-    waits = []
+    waits: list[float] = []
     sync_suppressions(sync_config, store, sleep=waits.append)
     assert len(waits) == 1 and 7 <= waits[0] <= 7.25
 
