@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup
 
-from pain_news import placeholders
-from pain_news.content import Issue, Piece
+from pain_news import placeholders, presentation
+from pain_news.content import Image, Issue, Piece, is_relative, local_path
 from pain_news.errors import TemplateError
+from pain_news.images import FULL_COLUMN, display_width, size_images
 from pain_news.linewrap import wrap_html
 from pain_news.markdown import wrap
 
@@ -112,7 +113,8 @@ def _mjml_to_html(mjml_text: str, templates: Path) -> str:
 
     try:
         # fonts={} keeps MRML from adding Google Fonts links: the build makes no network request.
-        return str(mjml2html(mjml_text, disable_comments=True, fonts={}))
+        # Comments stay: the buttons' <!--[if mso]> spacers make them clickable in Outlook.
+        return str(mjml2html(mjml_text, disable_comments=False, fonts={}))
     except ValueError as exc:
         raise TemplateError(f"invalid MJML: {exc}", path=templates / "base.mjml.j2") from None
 
@@ -131,16 +133,43 @@ def inline_css(html: str) -> str:
     return str(_inliner().inline(html))
 
 
+def _image_files(issue: Issue, web_url: str) -> Any:
+    """src (as in the HTML) → the issue's own file, for images under public_url or relative."""
+
+    def local_file(src: str) -> Path | None:
+        target = src[len(web_url) :] if web_url and src.startswith(web_url) else src
+        return local_path(issue.folder, target) if is_relative(target) else None
+
+    return local_file
+
+
 def _context(issue: Issue, newsletter: NewsletterSettings) -> dict[str, Any]:
+    issue_links = links(newsletter, issue)
+    local_file = _image_files(issue, issue_links["web_url"] if newsletter.public_url else "")
+
+    def image_width(image: Image, column: int) -> int:
+        return display_width(image.path, column)
+
+    def sized(fragment: str, column: int) -> Markup:
+        return Markup(size_images(str(fragment), column, local_file))
+
     return {
         "issue": issue,
         "pieces": issue.pieces,
         "rows": rows(issue.pieces),
         "newsletter": newsletter,
-        "links": links(newsletter, issue),
+        "links": issue_links,
+        "contact": presentation.contact(newsletter),
+        "column": FULL_COLUMN,
         "intro_html": Markup(issue.intro.html) if issue.intro else "",
         "intro_text": issue.intro.text if issue.intro else "",
+        "preheader_filler": presentation.PREHEADER_FILLER,
         "wrap": wrap,
+        "sized": sized,
+        "image_width": image_width,
+        "spotlight_heading": presentation.spotlight_heading,
+        "spotlight_heading_text": presentation.spotlight_heading_text,
+        "review_line": presentation.review_line,
     }
 
 
