@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from pain_news.config import NewsletterSettings
 
 
+WEB_TEMPLATE = "web.html.j2"
+
+
 @dataclass(frozen=True)
 class Rendered:
     """The three outputs of one issue; email parts still hold per-recipient placeholders."""
@@ -191,19 +194,32 @@ def render_issue(issue: Issue, newsletter: NewsletterSettings, templates: Path) 
     """Render email HTML, plain text and the web version of one issue."""
     templates = _templates_dir(templates)
     base_context = _context(issue, newsletter)
-    outputs: dict[str, str] = {}
-    for mode in ("email", "web"):
-        mjml_text = issue_mjml(issue, newsletter, templates, mode)
-        html = wrap_html(inline_css(_mjml_to_html(mjml_text, templates)))
-        outputs[mode] = html if mode == "email" else placeholders.fill_defaults(html)
+    email = wrap_html(inline_css(_mjml_to_html(issue_mjml(issue, newsletter, templates, "email"), templates)))
     text = _render_template(
         text_environment(templates), "email.txt.j2", {**base_context, "mode": "email"}, templates
     )
     return Rendered(
-        email_html=outputs["email"],
+        email_html=email,
         email_text=_tidy_text(text),
-        web_html=outputs["web"],
+        web_html=placeholders.fill_defaults(web_page(issue, newsletter, templates)),
     )
+
+
+def web_page(issue: Issue, newsletter: NewsletterSettings, templates: Path) -> str:
+    """The web version: web.html.j2, a page shell of its own (a template set without one gets the
+    email's layout in web mode, as before that template existed)."""
+    templates = _templates_dir(templates)
+    if not (templates / WEB_TEMPLATE).is_file():
+        return wrap_html(inline_css(_mjml_to_html(issue_mjml(issue, newsletter, templates, "web"), templates)))
+    context = _context(issue, newsletter)
+    page = {
+        "url": context["links"]["web_url"] if newsletter.public_url else "",
+        "description": presentation.page_description(issue),
+        "image": presentation.page_image(issue),
+    }
+    web_intro = presentation.without_salutation(str(context["intro_html"]))
+    context.update(mode="web", page=page, web_intro=web_intro)
+    return wrap_html(_render_template(_environment(templates), WEB_TEMPLATE, context, templates))
 
 
 def _tidy_text(text: str) -> str:
