@@ -594,3 +594,18 @@ def test_a_malformed_http_answer_is_not_checked_instead_of_a_crash(config, make_
         ("not checked", "not an HTTP answer (BadStatusLine)")
     ]
     assert report.errors == [] and found(report.findings, "links-not-checked")
+
+
+def test_call_us_without_a_phone_is_a_warning_with_file_and_line(make_config, make_issue):
+    folder = make_issue(files={"01-article.md": article("Walk each day.\n\nIf it hurts, give us a call.")})
+    no_phone = make_config({"PAIN_NEWS_NEWSLETTER_PHONE": ""})
+    [finding] = found(check_issue(no_phone, folder), "call-without-phone")
+    assert (finding.severity, finding.path.name, finding.line) == ("warning", "01-article.md", 8)
+    assert '"give us a call"' in finding.message and "phone under [newsletter]" in finding.fix
+    # With a number configured the masthead and footer show it: nothing to warn about.
+    assert found(check_issue(make_config({"PAIN_NEWS_NEWSLETTER_PHONE": "555 0100"}), folder), "call-without-phone") == []
+
+
+def test_an_issue_that_asks_for_no_call_needs_no_phone(make_config, make_issue):
+    folder = make_issue(files={"01-article.md": article("We recall your last visit; a phone call is not needed.")})
+    assert found(check_issue(make_config({"PAIN_NEWS_NEWSLETTER_PHONE": ""}), folder), "call-without-phone") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -25,7 +26,7 @@ def init_cmd(folder: Path, unsubscribe_mailto: str | None) -> None:
     """
     from pain_news.scaffold import init_project
 
-    if unsubscribe_mailto is None and click.get_text_stream("stdin").isatty():
+    if unsubscribe_mailto is None and sys.stdin.isatty():
         # Some mail clients offer only a mailto: List-Unsubscribe; a script gets no question.
         unsubscribe_mailto = click.prompt(
             "Mailbox for unsubscribe requests by email (Enter for none)", default="", show_default=False
