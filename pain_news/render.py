@@ -210,7 +210,9 @@ def web_page(issue: Issue, newsletter: NewsletterSettings, templates: Path) -> s
     email's layout in web mode, as before that template existed)."""
     templates = _templates_dir(templates)
     if not (templates / WEB_TEMPLATE).is_file():
-        return wrap_html(inline_css(_mjml_to_html(issue_mjml(issue, newsletter, templates, "web"), templates)))
+        return wrap_html(
+            inline_css(_mjml_to_html(issue_mjml(issue, newsletter, templates, "web"), templates))
+        )
     context = _context(issue, newsletter)
     page = {
         "url": context["links"]["web_url"] if newsletter.public_url else "",
@@ -220,6 +222,15 @@ def web_page(issue: Issue, newsletter: NewsletterSettings, templates: Path) -> s
     web_intro = presentation.without_salutation(str(context["intro_html"]))
     context.update(mode="web", page=page, web_intro=web_intro)
     return wrap_html(_render_template(_environment(templates), WEB_TEMPLATE, context, templates))
+
+
+DARK_QUERY = "@media (prefers-color-scheme: dark)"
+
+
+def force_color_scheme(html: str, scheme: str) -> str:
+    """The page in one palette whatever the viewer's system prefers (the preview shows both side by side):
+    the dark rules then apply always ('dark') or never ('light')."""
+    return html.replace(DARK_QUERY, "@media all" if scheme == "dark" else "@media not all")
 
 
 def _tidy_text(text: str) -> str:
