@@ -26,7 +26,7 @@ def pixel_width(path: Path | None) -> int | None:
     """The image's width in pixels from its header, or None (no local file, or not an image we can read)."""
     if path is None or not path.is_file():
         return None
-    import imagesize
+    import imagesize  # type: ignore[import-untyped]  # no stubs; one function, used here only
 
     try:
         width, _ = imagesize.get(path)

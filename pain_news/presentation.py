@@ -72,7 +72,7 @@ def next_review(reviewed_on: dt.date) -> dt.date:
 
 
 def review_line(piece: Piece) -> str:
-    """"Medically reviewed by Dr X, MD, … · reviewed November 2, 2026 · next review by November 2027".
+    """ "Medically reviewed by Dr X, MD, … · reviewed November 2, 2026 · next review by November 2027".
 
     `reviewed_by` carries the credentials; the " · " keeps them from running into the date.
     """
@@ -106,4 +106,3 @@ def page_image(issue: Issue) -> str:
         if piece.image and piece.image.url.startswith(("https://", "http://")):
             return piece.image.url
     return ""
-

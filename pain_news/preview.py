@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import product
 from pathlib import Path
+from typing import Literal
 
 from pain_news import placeholders
 from pain_news.check import CheckReport, run_check
@@ -177,7 +178,8 @@ def _shoot(url: str, out: Path) -> list[Path]:
         except PlaywrightError as exc:
             raise PainNewsError(f"Chromium did not start: {str(exc).splitlines()[0]}") from None
         try:
-            for (name, width), scheme in product(WIDTHS.items(), ("light", "dark")):
+            schemes: tuple[Literal["light", "dark"], ...] = ("light", "dark")
+            for (name, width), scheme in product(WIDTHS.items(), schemes):
                 page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
                 page.goto(url, wait_until="load")
                 path = out / (f"{name}.png" if scheme == "light" else f"{name}-dark.png")

@@ -603,9 +603,19 @@ def test_call_us_without_a_phone_is_a_warning_with_file_and_line(make_config, ma
     assert (finding.severity, finding.path.name, finding.line) == ("warning", "01-article.md", 8)
     assert '"give us a call"' in finding.message and "phone under [newsletter]" in finding.fix
     # With a number configured the masthead and footer show it: nothing to warn about.
-    assert found(check_issue(make_config({"PAIN_NEWS_NEWSLETTER_PHONE": "555 0100"}), folder), "call-without-phone") == []
+    assert (
+        found(
+            check_issue(make_config({"PAIN_NEWS_NEWSLETTER_PHONE": "555 0100"}), folder), "call-without-phone"
+        )
+        == []
+    )
 
 
 def test_an_issue_that_asks_for_no_call_needs_no_phone(make_config, make_issue):
-    folder = make_issue(files={"01-article.md": article("We recall your last visit; a phone call is not needed.")})
-    assert found(check_issue(make_config({"PAIN_NEWS_NEWSLETTER_PHONE": ""}), folder), "call-without-phone") == []
+    folder = make_issue(
+        files={"01-article.md": article("We recall your last visit; a phone call is not needed.")}
+    )
+    assert (
+        found(check_issue(make_config({"PAIN_NEWS_NEWSLETTER_PHONE": ""}), folder), "call-without-phone")
+        == []
+    )

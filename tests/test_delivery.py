@@ -194,7 +194,7 @@ def test_a_test_send_is_told_apart_in_the_feedback_id_and_one_off_mail_has_no_li
     [
         ("Ana", "Lima", "To: Ana Lima <ana@example.org>"),
         ("Zoë", "Ölund", "To: =?utf-8?b?Wm/DqyDDlmx1bmQ=?= <ana@example.org>"),
-        ('Tom "T"', "O'Neil, Jr.", "To: \"Tom \\\"T\\\" O'Neil, Jr.\" <ana@example.org>"),
+        ('Tom "T"', "O'Neil, Jr.", 'To: "Tom \\"T\\" O\'Neil, Jr." <ana@example.org>'),
         ("", "", "To: ana@example.org"),
     ],
 )
@@ -218,7 +218,9 @@ def test_a_name_cannot_inject_a_header():
 def test_a_mailto_unsubscribe_sits_beside_the_https_one_when_configured(make_config):
     from pain_news.personalize import recipient_for
 
-    plain = recipient_for(make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": ""}), 3, 9, "a@x.org", "A", "B")
+    plain = recipient_for(
+        make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": ""}), 3, 9, "a@x.org", "A", "B"
+    )
     assert plain.headers["List-Unsubscribe"].startswith("<https://")
     assert "mailto:" not in plain.headers["List-Unsubscribe"]
     both = recipient_for(

@@ -62,7 +62,10 @@ def test_a_550_fails_that_recipient_and_the_send_goes_on(smtp_server):
     results = provider(smtp_server).deliver(MESSAGE, people("ana", "bo", "cy"))
     assert [r.status for r in results] == ["sent", "failed", "sent"]
     assert results[1].reason == "550 5.1.1 No such user"
-    assert [m["To"].addresses[0].addr_spec for m in smtp_server.messages] == ["ana@example.org", "cy@example.org"]
+    assert [m["To"].addresses[0].addr_spec for m in smtp_server.messages] == [
+        "ana@example.org",
+        "cy@example.org",
+    ]
 
 
 def test_a_451_is_reported_for_retry_and_the_retry_delivers(smtp_server):
@@ -71,14 +74,21 @@ def test_a_451_is_reported_for_retry_and_the_retry_delivers(smtp_server):
     smtp_server.defer_once.add("bo@example.org")
     results = deliver_now(provider(smtp_server), MESSAGE, people("ana", "bo"), base=0.01)
     assert [r.status for r in results] == ["sent", "sent"]
-    assert sorted(m["To"].addresses[0].addr_spec for m in smtp_server.messages) == ["ana@example.org", "bo@example.org"]
+    assert sorted(m["To"].addresses[0].addr_spec for m in smtp_server.messages) == [
+        "ana@example.org",
+        "bo@example.org",
+    ]
 
 
 def test_a_connection_dropped_before_the_message_is_reopened_and_nothing_is_lost(smtp_server):
     smtp_server.drop_at_rcpt.add("bo@example.org")
     results = provider(smtp_server).deliver(MESSAGE, people("ana", "bo", "cy"))
     assert [r.status for r in results] == ["sent", "sent", "sent"]
-    assert [m["To"].addresses[0].addr_spec for m in smtp_server.messages] == ["ana@example.org", "bo@example.org", "cy@example.org"]
+    assert [m["To"].addresses[0].addr_spec for m in smtp_server.messages] == [
+        "ana@example.org",
+        "bo@example.org",
+        "cy@example.org",
+    ]
     assert smtp_server.connections == 2
 
 

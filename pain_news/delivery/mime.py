@@ -117,7 +117,9 @@ def feedback_id(message: OutgoingMessage) -> str:
 def recipient_name(recipient: Recipient) -> str:
     """The subscriber's name for the To header, from the placeholder values ('' when none)."""
     values = recipient.values
-    return " ".join(part for part in (values.get("first_name", ""), values.get("last_name", "")) if part).strip()
+    return " ".join(
+        part for part in (values.get("first_name", ""), values.get("last_name", "")) if part
+    ).strip()
 
 
 def _to_header(address: str, name: str = "") -> bytes:
