@@ -33,7 +33,12 @@ def parse(data: bytes):
 
 def test_message_is_multipart_alternative_text_then_html_with_list_headers():
     _, data = MimeTemplate(message()).render(
-        Recipient("ana@example.org", {"first_name": "Ana"}, {"List-Unsubscribe": "<https://x.example/u/1>"})
+        Recipient(
+            "ana@example.org",
+            {"first_name": "Ana"},
+            {"List-Unsubscribe": "<https://x.example/u/1>"},
+            subscriber_id=1,
+        )
     )
     msg = parse(data)
     assert msg.get_content_type() == "multipart/alternative"
@@ -200,7 +205,7 @@ def test_a_test_send_is_told_apart_in_the_feedback_id_and_one_off_mail_has_no_li
 )
 def test_to_names_the_subscriber_encoded_as_the_rfcs_ask(first, last, raw):
     _, data = MimeTemplate(message()).render(
-        Recipient("ana@example.org", {"first_name": first, "last_name": last})
+        Recipient("ana@example.org", {"first_name": first, "last_name": last}, subscriber_id=1)
     )
     [to] = parse(data)["To"].addresses
     assert (to.display_name, to.addr_spec) == (f"{first} {last}".strip(), "ana@example.org")
@@ -208,9 +213,22 @@ def test_to_names_the_subscriber_encoded_as_the_rfcs_ask(first, last, raw):
     assert raw in data.decode().splitlines()
 
 
+def test_a_test_send_to_an_editor_does_not_carry_the_sample_subscribers_name(make_config):
+    from pain_news.personalize import sample_recipient
+
+    recipient = sample_recipient(make_config(), "editor@clinic.example")
+    assert recipient.values["first_name"] == "Maria"  # the sample fills the placeholders...
+    _, data = MimeTemplate(message(label="test")).render(recipient)
+    assert parse(data)["To"] == "editor@clinic.example"  # ...but the editor is not Maria
+
+
 def test_a_name_cannot_inject_a_header():
     _, data = MimeTemplate(message()).render(
-        Recipient("ana@example.org", {"first_name": "Ana\r\nBcc: evil@example.org", "last_name": ""})
+        Recipient(
+            "ana@example.org",
+            {"first_name": "Ana\r\nBcc: evil@example.org", "last_name": ""},
+            subscriber_id=1,
+        )
     )
     assert parse(data)["Bcc"] is None
 

@@ -70,8 +70,8 @@ def test_a_batch_goes_in_one_request_in_ledger_order_with_per_recipient_data(pro
 
 
 def test_to_carries_the_subscribers_name_and_none_when_there_is_none(provider, sendgrid_standin):
-    named = Recipient("ana@example.org", {"first_name": "Zoë", "last_name": "Ölund"})
-    provider.deliver(MESSAGE, [named, Recipient("bo@example.org", {"first_name": ""})])
+    named = Recipient("ana@example.org", {"first_name": "Zoë", "last_name": "Ölund"}, subscriber_id=1)
+    provider.deliver(MESSAGE, [named, Recipient("bo@example.org", {"first_name": ""}, subscriber_id=2)])
     first, second = sendgrid_standin.accepted[0]["personalizations"]
     assert first["to"] == [{"email": "ana@example.org", "name": "Zoë Ölund"}]  # SendGrid encodes it
     assert second["to"] == [{"email": "bo@example.org"}]

@@ -115,11 +115,12 @@ def feedback_id(message: OutgoingMessage) -> str:
 
 
 def recipient_name(recipient: Recipient) -> str:
-    """The subscriber's name for the To header, from the placeholder values ('' when none)."""
+    """The subscriber's name for the To header ('' when none). Only a subscriber's own: a test send
+    fills the sample subscriber's values into a copy for an editor, whose name that is not."""
+    if recipient.subscriber_id is None:
+        return ""
     values = recipient.values
-    return " ".join(
-        part for part in (values.get("first_name", ""), values.get("last_name", "")) if part
-    ).strip()
+    return " ".join(part for part in (values.get("first_name", ""), values.get("last_name", "")) if part)
 
 
 def _to_header(address: str, name: str = "") -> bytes:
