@@ -311,3 +311,38 @@ def test_nothing_a_reader_needs_is_under_14px(config, sample_issue):
 def test_sample_email_stays_under_60_kb(config, sample_issue):
     _, rendered = render(config, sample_issue)
     assert len(rendered.email_html.encode()) < 60 * 1024
+
+
+@pytest.mark.parametrize(
+    "phone, tel",
+    [("(555) 010-0199", "tel:5550100199"), ("+1 555 010 0199", "tel:+15550100199"), ("", "")],
+)
+def test_a_phone_number_becomes_a_tel_url_of_digits(phone, tel):
+    from pain_news.presentation import tel_url
+
+    assert tel_url(phone) == tel
+
+
+def test_the_next_review_is_a_year_on_even_from_a_leap_day():
+    import datetime as dt
+
+    from pain_news.presentation import next_review
+
+    assert next_review(dt.date(2026, 11, 2)) == dt.date(2027, 11, 2)
+    assert next_review(dt.date(2028, 2, 29)) == dt.date(2029, 2, 28)
+
+
+@pytest.mark.parametrize(
+    "intro, kept",
+    [
+        ("<p>Dear %%h.first_name|friend%%,</p>\n<p>Welcome.</p>", "<p>Welcome.</p>"),
+        ("<p>Hello friends,</p><p>Welcome.</p>", "<p>Welcome.</p>"),
+        # Not a greeting: a long first paragraph, or one that does not end with a comma.
+        ("<p>Winter is here and many of you asked us about stiffness, so,</p>", None),
+        ("<p>Welcome to winter.</p><p>More.</p>", None),
+    ],
+)
+def test_the_web_page_leaves_out_only_a_salutation(intro, kept):
+    from pain_news.presentation import without_salutation
+
+    assert str(without_salutation(intro)) == (kept if kept is not None else intro)
