@@ -1,8 +1,9 @@
 """Image widths for mail clients: every <img> gets a `width` attribute, capped at its column.
 
-Outlook for Windows ignores `max-width` and shows an image at its file's pixel width (TRAPS.md), so a
-1,200 px photo would burst the 600 px layout. The width is read from the file's header with
-`imagesize` (pure Python, reads a few bytes, no Pillow); `height: auto` keeps the aspect ratio.
+Outlook for Windows ignores `max-width` and shows an image at its file's pixel width
+(docs/design/dependency-traps.md), so a 1,200 px photo would burst the 600 px layout. The width is
+read from the file's header with `imagesize` (pure Python, reads a few bytes, no Pillow);
+`height: auto` keeps the aspect ratio.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pain_news.checks import Finding, warning
+from pain_news.checks.sources import IMAGE_MAX_BYTES
 from pain_news.content import Issue, Piece, is_relative, line_containing, local_path, target_file
 from pain_news.images import FULL_COLUMN, HALF_COLUMN, SPOTLIGHT_COLUMN, pixel_width
 from pain_news.markdown import parser
@@ -43,7 +44,7 @@ def _images(piece: Piece) -> list[tuple[str, int | None]]:
 
 
 def image_findings(issue: Issue) -> list[Finding]:
-    """`image-heavy` over 200 KB; `image-blurry` when it fills its column (at least half as wide as it)
+    """`image-heavy` over 200 KB (up to the 1 MB where `large-image` takes over); `image-blurry` when it fills its column (at least half as wide as it)
     but is narrower than twice the column. Small pictures shown at their own size are left alone."""
     columns = _columns(issue)
     findings: list[Finding] = []
@@ -53,7 +54,7 @@ def image_findings(issue: Issue) -> list[Finding]:
             if path is None or not path.is_file():
                 continue
             size = path.stat().st_size
-            if size > HEAVY_BYTES:
+            if HEAVY_BYTES < size <= IMAGE_MAX_BYTES:  # above that, sources.py reports large-image
                 findings.append(
                     warning(
                         "image-heavy",
