@@ -231,7 +231,9 @@ def test_a_front_matter_image_is_capped_too(config, make_issue):
     _, rendered = render(config, folder)
     assert img_widths(rendered.email_html) == {"photo.png": "552"}
     [img] = re.findall(r"<img [^>]*photo\.png[^>]*>", rendered.email_html)
-    assert "font-size:14px" in img.replace(" ", "")  # its alt text, shown while images are off, is not under 14 px
+    assert "font-size:14px" in img.replace(
+        " ", ""
+    )  # its alt text, shown while images are off, is not under 14 px
 
 
 def test_apple_mail_and_dark_mode_declarations_are_in_the_head(config, sample_issue):
