@@ -560,7 +560,7 @@ def test_check_names_file_and_line_of_a_target_outside_the_folder(run_cli, make_
     result = run_cli("check", str(folder), ok=False)
     assert result.exit_code == 1
     assert (
-        "issues/2027-03-spring/01-article.md:6: error [outside-folder] link ../../private/notes.txt is outside "
+        "issues/2027-03-spring/01-article.md:6: error [outside-folder] ../../private/notes.txt is outside "
         "the issue folder"
     ) in result.stdout
     assert "Traceback" not in result.stdout + result.stderr

@@ -113,7 +113,10 @@ def test_init_starts_a_project_that_builds_a_new_issue(run_cli, tmp_path, monkey
     run_cli("new", "issues/2027-01-january", "--title", "January 2027")
     toml = (folder / "issues" / "2027-01-january" / "issue.toml").read_text()
     assert 'title = "January 2027"' in toml and "number = 1" in toml
-    result = run_cli("build", "issues/2027-01-january")
+    # The scaffold's prompts are errors until replaced (issue 10); --force builds it to look at.
+    refused = run_cli("build", "issues/2027-01-january", ok=False)
+    assert refused.exit_code == 1 and "[scaffold-text]" in refused.stderr
+    result = run_cli("build", "issues/2027-01-january", "--force")
     assert "Built 'January 2027'" in result.stdout
 
 

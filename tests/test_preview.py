@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from pain_news.preview import PreviewState, running
+from pain_news.preview import PreviewState
+from pain_news.web.preview import running
 
 
 def test_preview_serves_page_email_text_and_version(config, sample_issue):
