@@ -80,6 +80,7 @@ class _Reader:
     asset_base: str
     findings: list[Finding]
     errors: int = field(default=0)
+    misspelled: set[str] = field(default_factory=set)  # keys an unknown key was probably meant as
 
     def line(self, key: str) -> int:
         return line_of_key(self.source, key) or 1
@@ -92,7 +93,7 @@ class _Reader:
         """The value of `key` as text; `required` is the message when it is missing."""
         value = self.data.get(key)
         if value is None or value == "":
-            if required:
+            if required and key not in self.misspelled:  # `titel:` already said "did you mean 'title'?"
                 self.fail(*_missing(key, required), self.line("kind"), f"add '{key}:' to the front matter")
             return ""
         if isinstance(value, (dt.date, bool)) or not isinstance(value, (str, int, float)):
@@ -168,11 +169,14 @@ def read_piece(
 
 
 def _unknown_keys(reader: _Reader, kind: str, allowed: set[str]) -> None:
+    article = "an" if kind[:1] in "aeiou" else "a"
     for key in reader.data:
         if str(key) not in allowed:
+            hint = suggestion(str(key), allowed)
+            reader.misspelled.update(k for k in allowed if f"'{k}'" in hint)
             reader.fail(
                 "unknown-key",
-                f"unknown front matter key '{key}' for a {kind}{suggestion(str(key), allowed)}",
+                f"unknown front matter key '{key}' for {article} {kind}{hint}",
                 reader.line(str(key)),
                 f"fix the spelling or remove it (known: {', '.join(sorted(allowed))})",
             )

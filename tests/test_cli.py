@@ -160,3 +160,26 @@ def test_a_port_in_use_is_one_clear_error(run_cli, project, command):
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "http://" not in result.stdout  # no success line before the failure
+
+
+@pytest.mark.parametrize(
+    "folder, title, date",
+    [
+        ("2027-01-january", "January 2027", "2027-01-01"),
+        ("2027-06-summer-news", "Summer News 2027", "2027-06-01"),
+        ("2027-03", "March 2027", "2027-03-01"),
+    ],
+)
+def test_new_proposes_title_and_date_from_the_folder_name(run_cli, project, folder, title, date):
+    run_cli("new", f"issues/{folder}")
+    toml = (project / "issues" / folder / "issue.toml").read_text()
+    assert f'title = "{title}"' in toml and f"date = {date}" in toml
+
+
+def test_new_without_a_date_in_the_name_needs_a_title(run_cli, project):
+    result = run_cli("new", "issues/next", ok=False)
+    assert result.exit_code == 1
+    assert "cannot tell the issue's title from the folder name 'next'" in result.stderr
+    assert not (project / "issues" / "next").exists()
+    run_cli("new", "issues/next", "--title", "Next one")
+    assert 'title = "Next one"' in (project / "issues" / "next" / "issue.toml").read_text()
