@@ -686,3 +686,15 @@ def test_every_scaffold_sentence_left_in_a_new_issue_is_an_error(run_cli, config
             text = text.replace(phrase, own)
         path.write_text(text)
     assert found(run_check(config, folder).findings, "scaffold-text") == []
+
+
+def test_every_check_code_is_documented():
+    import re
+
+    from tests.fixtures.core import ROOT
+
+    source = "\n".join(p.read_text() for p in (ROOT / "pain_news").rglob("*.py"))
+    codes = set(re.findall(r"\b(?:error|warning|fail)\(\s*\"([a-z0-9-]+)\"", source))
+    assert {"unknown-key", "invalid-value", "scaffold-text", "review-future"} <= codes
+    docs = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+    assert sorted(code for code in codes if f"`{code}`" not in docs) == []
