@@ -52,7 +52,6 @@ __all__ = [
     "target_file",
 ]
 
-KINDS = ("article", "spotlight")
 ISSUE_KEYS = {"title", "number", "date", "subject", "preheader", "sections", "intro", "draft"}
 ARTICLE_KEYS = {"kind", "title", "author", "image", "image_alt", "cta", "layout"}
 SPOTLIGHT_KEYS = {
@@ -99,6 +98,8 @@ class LoadResult:
         """The issue, or IssueError for the first error that kept it from loading."""
         if self.issue is not None:
             return self.issue
+        if not self.errors:  # cannot happen: the issue is None only because of an error
+            raise IssueError("the issue did not load", path=self.folder)
         first = self.errors[0]
         more = len(self.errors) - 1
         hint = first.fix or ""
