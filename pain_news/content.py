@@ -104,7 +104,7 @@ class LoadResult:
         more = len(self.errors) - 1
         hint = first.fix or ""
         if more:
-            also = f"'pain-news check {self.folder.name}' lists all {more + 1} problems"
+            also = f"pain-news check on this issue lists all {more + 1} problems"
             hint = f"{hint}; {also}" if hint else also
         raise IssueError(first.message, path=first.path, line=first.line, hint=hint or None)
 

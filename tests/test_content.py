@@ -232,7 +232,7 @@ def test_load_issue_raises_the_first_error_and_says_check_lists_them_all(tmp_pat
         str(err.value)
         == f"{folder / 'issue.toml'}:4: unknown key 'subjet' in issue.toml (did you mean 'subject'?)"
     )
-    assert "'pain-news check 2027-03-spring' lists all 5 problems" in err.value.hint
+    assert "pain-news check on this issue lists all 5 problems" in err.value.hint
 
 
 @pytest.mark.parametrize("value", ["2026-13-20", "2026-11-31"])
