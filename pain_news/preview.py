@@ -19,7 +19,7 @@ from pain_news import placeholders
 from pain_news.check import CheckReport, run_check
 from pain_news.config import Config
 from pain_news.content import read_issue
-from pain_news.errors import PainNewsError
+from pain_news.errors import PainNewsError, ServerError
 from pain_news.render import render_issue
 
 CHROMIUM = os.environ.get("PAIN_NEWS_CHROMIUM", "/usr/bin/chromium")
@@ -109,11 +109,11 @@ def screenshot(email_url: str, out: Path) -> list[Path]:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        raise PainNewsError(
+        raise ServerError(
             "--screenshot needs Playwright", hint="pip install playwright (it uses your Chromium)"
         ) from None
     if not Path(CHROMIUM).is_file():
-        raise PainNewsError(
+        raise ServerError(
             f"Chromium not found at {CHROMIUM}",
             hint="install it (apt-get install chromium) or set PAIN_NEWS_CHROMIUM to its path",
         )
@@ -133,7 +133,7 @@ def _shoot(url: str, out: Path) -> list[Path]:
         try:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         except PlaywrightError as exc:
-            raise PainNewsError(f"Chromium did not start: {str(exc).splitlines()[0]}") from None
+            raise ServerError(f"Chromium did not start: {str(exc).splitlines()[0]}") from None
         try:
             for name, width in WIDTHS.items():
                 page = browser.new_page(viewport={"width": width, "height": 900})

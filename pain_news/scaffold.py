@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 from string import Template
 
-from pain_news.errors import PainNewsError
+from pain_news.errors import IssueError, OutputError
+from pain_news.private_files import write_private
 
 SCAFFOLD = Path(__file__).parent / "scaffold"
 DEFAULT_TEMPLATES = Path(__file__).parent / "default_templates"
@@ -26,19 +27,21 @@ def init_project(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "pain-news.toml"
     if config.exists():
-        raise PainNewsError("already exists; init only starts a new project", path=config)
+        raise OutputError("already exists; init only starts a new project", path=config)
     created = [config]
     shutil.copyfile(SCAFFOLD / "pain-news.toml", config)
     env = folder / ".env"
     if not env.exists():
         # The secret signs unsubscribe links: it must stay the same for the life of the list.
-        env.write_text(
-            "# Secrets for Pain News. Never commit this file.\n"
-            f"PAIN_NEWS_SECRET_KEY={secrets.token_urlsafe(32)}\n"
-            "# SENDGRID_API_KEY=\n# PAIN_NEWS_SMTP_PASSWORD=\n",
-            encoding="utf-8",
+        # 0600 from its first byte, never written first and chmod-ed after.
+        write_private(
+            env,
+            (
+                "# Secrets for Pain News. Never commit this file.\n"
+                f"PAIN_NEWS_SECRET_KEY={secrets.token_urlsafe(32)}\n"
+                "# SENDGRID_API_KEY=\n# PAIN_NEWS_SMTP_PASSWORD=\n"
+            ).encode(),
         )
-        env.chmod(0o600)
         created.append(env)
     gitignore = folder / ".gitignore"
     if not gitignore.exists():
@@ -63,11 +66,11 @@ def new_issue(
     2027-01-01); only a name without a year and month falls back to `today`.
     """
     if folder.exists() and any(folder.iterdir()):
-        raise PainNewsError("folder exists and is not empty; choose a new issue folder", path=folder)
+        raise OutputError("folder exists and is not empty; choose a new issue folder", path=folder)
     proposed_title, proposed_date = proposal_from_name(folder.name)
     title = title or proposed_title
     if not title:
-        raise PainNewsError(
+        raise IssueError(
             f"cannot tell the issue's title from the folder name '{folder.name}'",
             hint='name the folder like issues/2027-01-january, or give --title "January 2027"',
         )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pain_news.cli import App, cli
+from pain_news.cli.app import App, cli
 
 ISSUE_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -105,6 +105,7 @@ def archive_cmd(app: App, out_path: Path | None) -> None:
         pain-news archive --out public/
     """
     from pain_news.archive import build_archive
+    from pain_news.web.archive_pages import index_page
 
-    result = build_archive(app.config, out_path)
+    result = build_archive(app.config, out_path, index_page=index_page)
     click.echo(result.summary_line())

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from pain_news.config import Config
 from pain_news.content import local_path
-from pain_news.errors import IssueError, PainNewsError
+from pain_news.errors import IssueError, ServerError
 from pain_news.preview import WIDTHS, PreviewState, screenshot
 from pain_news.web.pages import page
 
@@ -102,7 +102,7 @@ def running_state(state: PreviewState, port: int = 0) -> Iterator[str]:
     deadline = time.monotonic() + 10
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise PainNewsError(f"the preview server did not start on port {port}", hint="try another --port")
+            raise ServerError(f"the preview server did not start on port {port}", hint="try another --port")
         time.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1]
     try:
