@@ -24,7 +24,10 @@ __all__ = ["CheckInput", "Finding", "error", "warning"]
 @dataclass(frozen=True)
 class CheckInput:
     """What every check may look at: the loader's result, the rendered email (None when the issue
-    does not load), its largest personalised size and the configuration. No clock: the same sources give the same report."""
+    does not load), its largest personalised size and the configuration.
+
+    No clock: the same sources always give the same report.
+    """
 
     config: Config
     loaded: LoadResult
