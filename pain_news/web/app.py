@@ -253,11 +253,10 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             hint="Please try again in a few minutes, or reply to our email and we will help.",
         )
 
-    from sqlalchemy.exc import DBAPIError
-
+    # Database errors reach here as StoreError: the store layer converts them (db.store_errors).
     app = Starlette(
         routes=routes,
-        exception_handlers={PainNewsError: unavailable, DBAPIError: unavailable},
+        exception_handlers={PainNewsError: unavailable},
         lifespan=_closing(signups),
     )
     app.add_middleware(BodyLimit)
