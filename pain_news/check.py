@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pain_news.checks import Finding, error, warning
 from pain_news.checks.output import check_output
 from pain_news.checks.readability import grade_findings, reading_grades
+from pain_news.checks.reader import reader_findings
 from pain_news.checks.sources import scan_sources
 from pain_news.config import Config
 from pain_news.content import Issue, load_issue
@@ -111,6 +112,7 @@ def run_check(
     assert loaded is not None and rendered is not None
     output_findings, size = check_output(config, rendered, scan, Path(config.build.out) / folder.name)
     findings.extend(output_findings)
+    findings.extend(reader_findings(config, loaded, rendered, Path(config.build.out) / folder.name))
     grades: dict[str, float] = {}
     if readability:
         grades = reading_grades(loaded)
@@ -121,7 +123,10 @@ def run_check(
 
         base = config.newsletter.public_url.rstrip("/")
         # The issue's own web version and images are published with the archive, after the check.
-        results = check_links(external_links(rendered.email_html, f"{base}/{folder.name}/" if base else ""))
+        from pain_news.checks.claims import source_urls
+
+        urls = external_links(rendered.email_html, f"{base}/{folder.name}/" if base else "")
+        results = check_links(sorted({*urls, *source_urls(loaded)}))
         findings.extend(_link_findings(results))
     return CheckReport(folder, _ordered(findings), grades, size, tuple(results), links)
 

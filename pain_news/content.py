@@ -34,6 +34,7 @@ SPOTLIGHT_KEYS = {
     "image_alt",
     "cta",
     "layout",
+    "source",  # the clinic's condition page; checks/claims.py compares superlatives with source.txt
 }
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n?", re.S | re.M)
 
