@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 
 from pain_news.checks import Finding, warning
@@ -79,16 +79,27 @@ class Where:
         """
         wanted = set(WORD.findall(text))
         best: tuple[int, Path, int] | None = None
-        for name in _template_names(self.templates):
-            lines = _lines(self.templates / name)
+        for path, lines, windows in self._template_lines:
             for index, line in enumerate(lines):
-                if not pattern.search(line):
-                    continue
-                window = set(WORD.findall(_literal(" ".join(lines[index : index + WINDOW_LINES]))))
-                score = len(wanted & window)
-                if best is None or score > best[0]:
-                    best = (score, self.templates / name, index + 1)
+                if pattern.search(line):
+                    score = len(wanted & windows[index])
+                    if best is None or score > best[0]:
+                        best = (score, path, index + 1)
         return (best[1], best[2]) if best else None
+
+    @cached_property
+    def _template_lines(self) -> list[tuple[Path, list[str], list[set[str]]]]:
+        """Each template's lines, and the literal words of the window starting at each line (read once)."""
+        out = []
+        for name in _template_names(self.templates):
+            try:
+                lines = (self.templates / name).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            literal = [set(WORD.findall(_literal(line))) for line in lines]
+            windows = [set().union(*literal[i : i + WINDOW_LINES]) for i in range(len(lines))]
+            out.append((self.templates / name, lines, windows))
+        return out
 
     def text(
         self,
@@ -125,24 +136,16 @@ def _color_pattern(color: str) -> re.Pattern[str]:
     return re.compile("|".join(forms), re.I)
 
 
-@lru_cache(maxsize=64)
-def _lines(path: Path) -> tuple[str, ...]:
-    try:
-        return tuple(path.read_text(encoding="utf-8").splitlines())
-    except (OSError, UnicodeDecodeError):
-        return ()
-
-
 def check_accessibility(email_html: str, where: Where) -> list[Finding]:
     """Every accessibility finding for the built email, light palette first, then dark."""
-    _lines.cache_clear()  # templates may have been edited since the last check in this process
     light = parse_html(email_html)
-    findings = _contrast(painted_text(light), "light", where)
+    runs = list(painted_text(light))
+    findings = _contrast(runs, "light", where)
     dark_html = dark_variant(email_html)
     if dark_html is not None or declares_dark(email_html):
         dark = parse_html(dark_html or email_html)
         findings += _contrast(painted_text(dark, dark_defaults=declares_dark(email_html)), "dark", where)
-    findings += _font_sizes(painted_text(light), where)
+    findings += _font_sizes(runs, where)
     findings += _heading_order(light, where)
     findings += _link_text(light, where)
     return findings
@@ -206,12 +209,16 @@ def _font_sizes(runs: Iterable[Painted], where: Where) -> list[Finding]:
 
 
 def _elements(root: Element) -> Iterable[Element]:
-    for child in root.children:
-        if isinstance(child, Element) and child.tag not in ("head", "style", "script"):
-            if "display:none" in child.attrs.get("style", "").replace(" ", "").lower():
-                continue
-            yield child
-            yield from _elements(child)
+    """Every element in document order, leaving out what readers never see."""
+    stack = [c for c in reversed(root.children) if isinstance(c, Element)]
+    while stack:
+        element = stack.pop()
+        if element.tag in ("head", "style", "script"):
+            continue
+        if "display:none" in element.attrs.get("style", "").replace(" ", "").lower():
+            continue
+        yield element
+        stack.extend(c for c in reversed(element.children) if isinstance(c, Element))
 
 
 def _heading_order(root: Element, where: Where) -> list[Finding]:

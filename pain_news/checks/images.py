@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import imagesize  # type: ignore[import-untyped]
-
 from pain_news.checks import Finding, warning
 from pain_news.content import Issue, Piece, is_relative, line_containing, local_path
 from pain_news.markdown import parser
@@ -70,6 +68,8 @@ def check_images(issue: Issue, image_max_bytes: int) -> list[Finding]:
                     )
                 )
             try:
+                import imagesize  # type: ignore[import-untyped]  # only when an issue has images
+
                 width, _ = imagesize.get(str(path))
             except (OSError, ValueError):  # not an image it knows: the mail client will say more
                 width = -1

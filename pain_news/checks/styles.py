@@ -5,8 +5,9 @@ styles, `bgcolor` attributes and inherited values gives what a mail client paint
 palette lives in `@media (prefers-color-scheme: dark)` rules; `dark_variant` applies those rules
 with the same inliner the build uses, so `!important` and specificity work as in a browser.
 
-The HTML is parsed with the standard library's parser; CSS values (colours, declarations) with
-tinycss2, a small pure-Python parser that follows the CSS Syntax spec.
+The HTML is parsed with the standard library's parser; colours other than plain hex, background
+shorthands and the <style> blocks with tinycss2, a small pure-Python parser that follows the CSS
+Syntax spec (imported on first use: `build` runs this check and most colours are hex).
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html.parser import HTMLParser
-
-import tinycss2  # type: ignore[import-untyped]
-import tinycss2.color3  # type: ignore[import-untyped]
 
 #: (red, green, blue, alpha), each 0..1.
 RGBA = tuple[float, float, float, float]
@@ -37,6 +36,9 @@ DEFAULT_EM = {"h1": 2.0, "h2": 1.5, "h3": 1.17, "h5": 0.83, "h6": 0.67, "small":
 KEYWORD_PX = {"xx-small": 9, "x-small": 10, "small": 13, "medium": 16, "large": 18, "x-large": 24}
 ROOT_PX = 16.0
 DARK_MEDIA = re.compile(r"prefers-color-scheme\s*:\s*dark", re.I)
+HEX6 = re.compile(r"#[0-9a-fA-F]{6}")
+DECLARATION = re.compile(r"""([-\w]+)\s*:\s*((?:"[^"]*"|'[^']*'|\([^)]*\)|[^;"'(])*)""")
+IMPORTANT = re.compile(r"\s*!\s*important\s*$", re.I)
 COLOR_SCHEME_DARK = re.compile(
     r"""<meta[^>]+name=["']?color-scheme["']?[^>]*content=["'][^"']*dark"""
     r"""|<meta[^>]+content=["'][^"']*dark[^"']*["'][^>]*name=["']?color-scheme"""
@@ -99,26 +101,37 @@ def parse_html(html: str) -> Element:
     return builder.root
 
 
+@lru_cache(maxsize=1024)
 def parse_color(value: str) -> RGBA | None:
     """A CSS colour (hex, rgb(), hsl(), a name, transparent); None for anything else."""
-    parsed = tinycss2.color3.parse_color(value.strip())
+    value = value.strip()
+    if HEX6.fullmatch(value):
+        return (int(value[1:3], 16) / 255, int(value[3:5], 16) / 255, int(value[5:7], 16) / 255, 1.0)
+    import tinycss2.color3  # type: ignore[import-untyped]
+
+    parsed = tinycss2.color3.parse_color(value)
     if parsed is None or isinstance(parsed, str):  # 'currentColor' is returned as a string
         return None
     return (parsed.red, parsed.green, parsed.blue, parsed.alpha)
 
 
+@lru_cache(maxsize=4096)
 def declarations(style: str) -> dict[str, str]:
-    """Property → value of a style attribute; `!important` wins over later normal declarations."""
+    """Property → value of a style attribute; `!important` wins over later normal declarations.
+
+    A regular expression that keeps quoted strings and parentheses (`url(data:…;base64,…)`) whole:
+    tinycss2's tokenizer is exact but costs ~1 ms per attribute, and `build` runs this check.
+    Callers must not change the returned dict (it is cached).
+    """
     out: dict[str, str] = {}
     important: set[str] = set()
-    for item in tinycss2.parse_blocks_contents(style, skip_comments=True, skip_whitespace=True):
-        if item.type != "declaration":
+    for name, raw in DECLARATION.findall(style):
+        value, is_important = IMPORTANT.subn("", raw.strip())
+        name = name.lower()
+        if name in important and not is_important:
             continue
-        name = item.lower_name
-        if name in important and not item.important:
-            continue
-        out[name] = tinycss2.serialize(item.value).strip()
-        if item.important:
+        out[name] = value.strip()
+        if is_important:
             important.add(name)
     return out
 
@@ -128,10 +141,17 @@ def background_color(decls: dict[str, str]) -> RGBA | None:
     if "background-color" in decls:
         return parse_color(decls["background-color"])
     shorthand = decls.get("background")
-    if shorthand is None:
-        return None
+    return None if shorthand is None else _shorthand_color(shorthand)
+
+
+@lru_cache(maxsize=1024)
+def _shorthand_color(shorthand: str) -> RGBA | None:
     if shorthand.strip().lower() in ("none", "transparent"):
         return (0.0, 0.0, 0.0, 0.0)
+    if parse_color(shorthand) is not None:  # the usual case: `background: #ffffff`
+        return parse_color(shorthand)
+    import tinycss2
+
     for token in tinycss2.parse_component_value_list(shorthand, skip_comments=True):
         color = parse_color(tinycss2.serialize([token]))
         if color is not None:
@@ -291,8 +311,12 @@ def _own_state(element: Element, decls: dict[str, str], inherited: _Inherited) -
 
 def dark_rules(html: str) -> str:
     """The CSS inside every `@media (... prefers-color-scheme: dark ...)` block of the page's <style>s."""
+    import tinycss2
+
     found: list[str] = []
     for css in re.findall(r"<style[^>]*>(.*?)</style>", html, re.S | re.I):
+        if not DARK_MEDIA.search(css):
+            continue
         for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
             if rule.type == "at-rule" and rule.lower_at_keyword == "media" and rule.content is not None:
                 if DARK_MEDIA.search(tinycss2.serialize(rule.prelude)):
