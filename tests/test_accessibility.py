@@ -296,3 +296,14 @@ def test_dark_rules_are_read_from_every_matching_media_block():
         "<style>@media (prefers-color-scheme: light) { .b { color: #000 } }</style>"
     )
     assert dark_rules(html).replace(" ", "") == ".a{color:#fff}"
+
+
+def test_style_values_with_semicolons_inside_stay_whole():
+    style = "background: url(data:image/png;base64,AAAA) #12355b; font-family: 'A;B', Arial; color: #fff"
+    assert declarations(style) == {
+        "background": "url(data:image/png;base64,AAAA) #12355b",
+        "font-family": "'A;B', Arial",
+        "color": "#fff",
+    }
+    [run] = list(painted_text(parse_html(f'<div style="{style}">On navy</div>')))
+    assert (run.color, run.background) == (parse_color("#ffffff"), parse_color("#12355b"))
