@@ -307,3 +307,19 @@ def test_style_values_with_semicolons_inside_stay_whole():
     }
     [run] = list(painted_text(parse_html(f'<div style="{style}">On navy</div>')))
     assert (run.color, run.background) == (parse_color("#ffffff"), parse_color("#12355b"))
+
+
+def test_declared_dark_scheme_without_dark_rules_starts_from_the_dark_canvas(tmp_path):
+    # Apple Mail in dark mode paints a page that declares `color-scheme: light dark` on a dark
+    # canvas: text with a dark colour of its own and no background of its own becomes unreadable.
+    from pain_news.checks.accessibility import Where, check_accessibility
+
+    html = (
+        '<html><head><meta name="color-scheme" content="light dark"></head>'
+        '<body><p style="color:#1f2933">Dark words on no background</p></body></html>'
+    )
+    findings = check_accessibility(html, Where(tmp_path, None, tmp_path / "email.html"))
+    assert [f.message.split(" (")[0] for f in findings] == [
+        "dark palette: text #1f2933 on #121212 has contrast 1.27:1, under 4.5:1"
+    ]
+    assert findings[0].path == tmp_path / "email.html"
