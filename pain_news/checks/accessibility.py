@@ -32,7 +32,7 @@ NORMAL_RATIO = 4.5
 LARGE_RATIO = 3.0
 LARGE_PX = 24.0
 LARGE_BOLD_PX = 18.66
-#: Readers with low vision or migraine; the issue sets 14 px as the smallest size a reader needs.
+#: The smallest text a reader needs (readers with low vision or migraine; docs/checks.md).
 MIN_FONT_PX = 14.0
 VAGUE_LINK_TEXT = {
     "click here",
