@@ -9,16 +9,17 @@ ISSUE ?= issues/2026-12-winter
 
 venv: $(VENV)/.installed
 
+# The test and dev extras both: `make test` and `make lint` run on a fresh machine (CI) with no other step.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,dev]'
 	touch $@
 
-# A fresh secret for signing unsubscribe links, in the git-ignored .env (kept once made).
+# A fresh secret for signing unsubscribe links, in the git-ignored .env (kept once made). Created 0600
+# in one step (umask 077 for the redirect): the secret is never readable by others, not even briefly.
 .env:
-	$(PY) -c "import secrets; print('PAIN_NEWS_SECRET_KEY=' + secrets.token_urlsafe(32))" > .env
-	chmod 600 .env
+	umask 077 && $(PY) -c "import secrets; print('PAIN_NEWS_SECRET_KEY=' + secrets.token_urlsafe(32))" > .env
 
 # The whole job on embedded defaults (SQLite, outbox provider). A throwaway database and outbox
 # under build/ keep the demo repeatable and away from a real subscribers/pain-news.db and outbox/.
@@ -39,9 +40,10 @@ test: venv
 bench: venv
 	$(PY) bench/run.py $(BENCH)
 
+# Style never drifts: lint errors, formatting, and types (mypy strict on pain_news, checked tests).
 lint: venv
-	$(PY) -m pip install --quiet -e '.[dev]'
-	$(VENV)/bin/ruff check pain_news
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 clean:

@@ -36,7 +36,7 @@ from pain_news.config import load_config
 from pain_news.store import open_store
 from pain_news import campaign
 config = load_config(Path(sys.argv[1]) / "pain-news.toml")
-store = open_store(config)
+store = open_store(config, create=True)
 t0 = time.perf_counter()
 prepared = campaign.prepare_send(config, store, Path(sys.argv[1]) / "issues" / "2026-12-winter", campaign.SendOptions())
 t1 = time.perf_counter()
@@ -73,7 +73,9 @@ def _project(folder: Path, n: int, env: dict[str, str]) -> Path:
     shutil.copytree(ROOT / "templates", folder / "templates")
     shutil.copytree(ROOT / "issues" / "2026-12-winter", folder / "issues" / "2026-12-winter")
     (folder / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
-    store = open_store(load_config(folder / "pain-news.toml", env={"PAIN_NEWS_SECRET_KEY": SECRET}))
+    store = open_store(
+        load_config(folder / "pain-news.toml", env={"PAIN_NEWS_SECRET_KEY": SECRET}), create=True
+    )
     now = dt.datetime.now(dt.UTC)
     with store.engine.begin() as conn:
         for start in range(0, n, 50_000):

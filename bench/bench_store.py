@@ -62,7 +62,7 @@ def _time_import(work: Path) -> list[float]:
         root, env = _project(work, f"import-{run}")
         csv_path = root / "list.csv"
         _write_csv(csv_path, IMPORT_ROWS)
-        store = open_store(load_config(root / "pain-news.toml", env=env))
+        store = open_store(load_config(root / "pain-news.toml", env=env), create=True)
         try:
             start = time.perf_counter()
             summary = import_file(store, csv_path)
@@ -81,7 +81,7 @@ def _fill(root: Path, env: dict[str, str], rows: int) -> None:
     from pain_news.models import Subscriber, SubscriberTag
     from pain_news.store import open_store
 
-    store = open_store(load_config(root / "pain-news.toml", env=env))
+    store = open_store(load_config(root / "pain-news.toml", env=env), create=True)
     now = dt.datetime.now(dt.UTC)
     try:
         with store.engine.begin() as conn:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pain_news.config import Config
 from pain_news.content import Issue, load_issue
-from pain_news.errors import IssueError, PainNewsError
+from pain_news.errors import IssueError, OutputError
 from pain_news.render import Rendered, render_issue
 
 OUTPUT_FILES = ("email.html", "email.txt", "web.html", "meta.json")
@@ -172,12 +172,12 @@ def check_out(out: Path, kind: str, protected: Mapping[str, Path]) -> None:
         for folder, label in named:
             if test(folder):
                 which = "" if out == folder else f" {folder}"
-                raise PainNewsError(
+                raise OutputError(
                     f"refusing to write the {kind} into {out}: it {relation} {label}{which}",
                     hint="choose an --out folder of its own, outside the issues and templates (the default is fine)",
                 )
     if out.exists() and not out.is_dir():
-        raise PainNewsError(
+        raise OutputError(
             f"refusing to replace {out}: it is a file, not a folder", hint="choose another --out folder"
         )
     if (
@@ -186,7 +186,7 @@ def check_out(out: Path, kind: str, protected: Mapping[str, Path]) -> None:
         and any(out.iterdir())
         and not _unmarked_build(out, kind)
     ):
-        raise PainNewsError(
+        raise OutputError(
             f"refusing to replace {out}: it is not empty and was not written by pain-news {kind} "
             f"(no {marker_name(kind)} file in it)",
             hint="choose another --out folder, or empty or remove this one yourself",

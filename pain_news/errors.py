@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only: errors.py imports nothing of the package at run time
+    from pain_news.delivery.base import DeliveryResult
 
 
 class PainNewsError(Exception):
@@ -57,9 +62,51 @@ class StoreError(PainNewsError):
     """The subscriber store refused an operation (bad address, unknown subscriber, ...)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database could not be reached or was locked: nothing was saved; trying later may work."""
+
+
+class StoreConflict(StoreError):
+    """The database refused a change that conflicts with its rules or with a concurrent change."""
+
+
+class NoSchema(StoreError):
+    """The database has no tables yet; only commands that add data create them."""
+
+
+class NotFound(StoreError):
+    """A campaign or subscriber named on the command line does not exist."""
+
+
 class DeliveryError(PainNewsError):
     """A delivery provider failed in a way that stops the send."""
 
 
+class PartialDelivery(DeliveryError):
+    """The send must stop part-way through a batch; `partial` holds the results of the recipients before."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, partial: Sequence[DeliveryResult] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.partial = list(partial)
+
+
 class InvalidToken(PainNewsError):
     """An unsubscribe/confirm token was forged, truncated or names nobody."""
+
+
+class WebhookRejected(PainNewsError):
+    """The request is not provably from SendGrid (403) or is not an event batch (400)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class OutputError(PainNewsError):
+    """A build, archive or project folder cannot be written where it was asked to go."""
+
+
+class ServerError(PainNewsError):
+    """A local server (serve, preview) or the browser behind --screenshot could not start."""

@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from pain_news import db
 from pain_news.models import (
     ACTIVE,
     OPTED_OUT,
@@ -99,7 +100,7 @@ def import_file(
     merged = merge_rows(read_rows(path, text), tags, summary)
     source = f"import:{path.name}"
     rows = list(merged.items())
-    with Session(store.engine) as s:
+    with db.store_errors(), Session(store.engine) as s:
         s.begin()
         try:
             # PostgreSQL: an opt-out of an address we do not have yet waits for this import and

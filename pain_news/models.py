@@ -48,6 +48,11 @@ LEDGER_STATES = (
 )
 
 
+# Campaign kinds: an issue to the list, or the one welcome email a new subscriber gets.
+CAMPAIGN_ISSUE = "issue"
+CAMPAIGN_WELCOME = "welcome"
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -81,6 +86,12 @@ class Subscriber(Base):
         lazy="selectin",
         order_by="SubscriberTag.tag",
     )
+    topics: Mapped[list[SubscriberTopic]] = relationship(
+        back_populates="subscriber",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="SubscriberTopic.topic",
+    )
 
 
 class SubscriberTag(Base):
@@ -91,6 +102,18 @@ class SubscriberTag(Base):
     )
     tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
     subscriber: Mapped[Subscriber] = relationship(back_populates="tags")
+
+
+class SubscriberTopic(Base):
+    """A topic the subscriber chose (config [topics]); kept apart from staff tags (migration 0002)."""
+
+    __tablename__ = "subscriber_topics"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
+    subscriber: Mapped[Subscriber] = relationship(back_populates="topics")
 
 
 class SubscriberEvent(Base):
@@ -145,6 +168,12 @@ class Campaign(Base):
     html: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(16), default=CAMPAIGN_ISSUE, server_default=CAMPAIGN_ISSUE)
+    # Targeted topics, ";"-joined and sorted; "" means the whole list.
+    topics: Mapped[str] = mapped_column(Text, default="", server_default="")
+    scheduled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    batch_id: Mapped[str | None] = mapped_column(String(100), nullable=True)  # SendGrid mail batch
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class LedgerEntry(Base):

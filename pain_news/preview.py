@@ -19,7 +19,7 @@ from pain_news import placeholders
 from pain_news.check import CheckReport, run_check
 from pain_news.config import Config
 from pain_news.content import load_issue
-from pain_news.errors import PainNewsError
+from pain_news.errors import PainNewsError, ServerError
 from pain_news.render import render_issue
 
 CHROMIUM = os.environ.get("PAIN_NEWS_CHROMIUM", "/usr/bin/chromium")
@@ -134,7 +134,7 @@ def running(config: Config, issue_dir: Path, port: int = 0) -> Iterator[str]:
     deadline = time.monotonic() + 10
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise PainNewsError(f"the preview server did not start on port {port}", hint="try another --port")
+            raise ServerError(f"the preview server did not start on port {port}", hint="try another --port")
         time.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1]
     try:
@@ -149,11 +149,11 @@ def screenshot(config: Config, issue_dir: Path, out: Path) -> list[Path]:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        raise PainNewsError(
+        raise ServerError(
             "--screenshot needs Playwright", hint="pip install playwright (it uses your Chromium)"
         ) from None
     if not Path(CHROMIUM).is_file():
-        raise PainNewsError(
+        raise ServerError(
             f"Chromium not found at {CHROMIUM}",
             hint="install it (apt-get install chromium) or set PAIN_NEWS_CHROMIUM to its path",
         )
@@ -173,7 +173,7 @@ def _shoot(url: str, out: Path) -> list[Path]:
         try:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         except PlaywrightError as exc:
-            raise PainNewsError(f"Chromium did not start: {str(exc).splitlines()[0]}") from None
+            raise ServerError(f"Chromium did not start: {str(exc).splitlines()[0]}") from None
         try:
             for name, width in WIDTHS.items():
                 page = browser.new_page(viewport={"width": width, "height": 900})

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import distinct, func, select
 
 from pain_news.campaign import ledger_counts
-from pain_news.errors import PainNewsError
+from pain_news.errors import NotFound
 from pain_news.models import (
     LEDGER_FAILED,
     LEDGER_IN_FLIGHT,
@@ -105,7 +105,7 @@ def find_campaign(
             )
             what = f"campaign for issue {issue!r}"
         if found is None:
-            raise PainNewsError(f"no {what}", hint="'pain-news campaigns' lists them")
+            raise NotFound(f"no {what}", hint="'pain-news campaigns' lists them")
         s.expunge(found)
         return found
 

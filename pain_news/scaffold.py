@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 from string import Template
 
-from pain_news.errors import PainNewsError
+from pain_news.errors import OutputError
+from pain_news.private_files import write_private
 
 SCAFFOLD = Path(__file__).parent / "scaffold"
 DEFAULT_TEMPLATES = Path(__file__).parent / "default_templates"
@@ -20,19 +21,21 @@ def init_project(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "pain-news.toml"
     if config.exists():
-        raise PainNewsError("already exists; init only starts a new project", path=config)
+        raise OutputError("already exists; init only starts a new project", path=config)
     created = [config]
     shutil.copyfile(SCAFFOLD / "pain-news.toml", config)
     env = folder / ".env"
     if not env.exists():
         # The secret signs unsubscribe links: it must stay the same for the life of the list.
-        env.write_text(
-            "# Secrets for Pain News. Never commit this file.\n"
-            f"PAIN_NEWS_SECRET_KEY={secrets.token_urlsafe(32)}\n"
-            "# SENDGRID_API_KEY=\n# PAIN_NEWS_SMTP_PASSWORD=\n",
-            encoding="utf-8",
+        # 0600 from its first byte, never written first and chmod-ed after.
+        write_private(
+            env,
+            (
+                "# Secrets for Pain News. Never commit this file.\n"
+                f"PAIN_NEWS_SECRET_KEY={secrets.token_urlsafe(32)}\n"
+                "# SENDGRID_API_KEY=\n# PAIN_NEWS_SMTP_PASSWORD=\n"
+            ).encode(),
         )
-        env.chmod(0o600)
         created.append(env)
     gitignore = folder / ".gitignore"
     if not gitignore.exists():
@@ -53,7 +56,7 @@ def new_issue(
 ) -> list[Path]:
     """Create an issue folder with issue.toml, a spotlight and an article to fill in."""
     if folder.exists() and any(folder.iterdir()):
-        raise PainNewsError("folder exists and is not empty; choose a new issue folder", path=folder)
+        raise OutputError("folder exists and is not empty; choose a new issue folder", path=folder)
     if number is None:
         number = _next_number(folder.parent)
     values = {

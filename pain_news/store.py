@@ -19,10 +19,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, overload
 
 from sqlalchemy import Engine, delete, exists, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from pain_news.errors import InvalidToken, StoreError
+from pain_news import db
+from pain_news.errors import InvalidToken, StoreConflict, StoreError
 from pain_news.models import (
     ACTIVE,
     OPT_OUT_METHODS,
@@ -203,7 +203,7 @@ class SubscriberStore:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session inside one transaction, committed on success and rolled back on any error."""
-        with Session(self.engine, expire_on_commit=False) as s, s.begin():
+        with db.store_errors(), Session(self.engine, expire_on_commit=False) as s, s.begin():
             yield s
 
     # ---- lookups -------------------------------------------------------------------------
@@ -336,7 +336,7 @@ class SubscriberStore:
                     )
                 )
                 return SubscriberRecord.of(sub)
-        except IntegrityError:  # a concurrent add of the same address won the race
+        except StoreConflict:  # a concurrent add of the same address won the race
             raise StoreError(f"{address} is already in the list") from None
 
     def opt_out(
@@ -545,7 +545,7 @@ class SubscriberStore:
             wanted = aliased(SubscriberTag)  # apart from the joined tags, which list all of them
             query = query.where(exists().where(wanted.subscriber_id == Subscriber.id, wanted.tag == tag))
         query = query.order_by(Subscriber.id, SubscriberTag.tag)
-        with self.reader.connect() as conn:
+        with db.store_errors(), self.reader.connect() as conn:
             rows = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
             for _, group in itertools.groupby(rows, key=lambda r: r[0]):
                 first, *rest = group
@@ -605,7 +605,7 @@ class SubscriberStore:
                     )
                 )
                 return True
-        except IntegrityError:  # the same event delivered twice at once
+        except StoreConflict:  # the same event delivered twice at once
             return False
 
 
@@ -630,19 +630,11 @@ def _new_subscriber(
     )
 
 
-def open_store(config: Config, *, migrate: bool = True) -> SubscriberStore:
-    """Open the configured database, applying pending migrations first."""
-    from pain_news import db
+def open_store(config: Config, *, create: bool = False) -> SubscriberStore:
+    """Open the configured database, applying pending migrations first.
 
-    engine = db.make_engine(config.database_url)
-    reader = (
-        db.make_engine(config.database_url, immediate=False) if engine.dialect.name == "sqlite" else engine
-    )
-    if migrate:
-        try:
-            db.upgrade(engine)
-        except BaseException:
-            engine.dispose()
-            reader.dispose()
-            raise
+    Only commands that add data pass `create`; without it a database with no schema is refused
+    (NoSchema), so `serve` or `send` never run against an empty list by mistake.
+    """
+    engine, reader = db.open_database(config.database_url, create=create)
     return SubscriberStore(engine, reader)

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pain_news.errors import PainNewsError
+from pain_news.errors import PainNewsError, StoreUnavailable, WebhookRejected
 
 if TYPE_CHECKING:
     from pain_news.config import Config
@@ -21,14 +21,6 @@ TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_AGE = dt.timedelta(minutes=10)  # older (or as far in the future) is a replay: refused
 TRACKED = ("delivered", "open", "click")  # kept per campaign for reports
 DROPPED_REASONS = (("bounce", "bounced"), ("unsubscribe", "unsubscribed"), ("spam", "complained"))
-
-
-class WebhookRejected(PainNewsError):
-    """The request is not provably from SendGrid (403) or is not an event batch (400)."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -122,30 +114,25 @@ def apply_events(
     tried and StoreError is raised at the end, so the route answers 503 and SendGrid retries
     the batch (harmless: opt-outs are idempotent and each sg_event_id counts once).
     """
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    from pain_news import db
-
     received = now or dt.datetime.now(dt.UTC)
     summary = WebhookSummary()
-    failed: DBAPIError | None = None
+    failed: StoreUnavailable | None = None
     for position, event in enumerate(events):
         try:
             _apply_one(store, event, received, summary)
-        except OperationalError as exc:  # the database, not the event: retry the batch later
+        except StoreUnavailable as exc:  # the database, not the event: retry the batch later
             failed = exc
-            log.error("webhook event %d not applied: %s", position, db.describe_error(exc).message)
-        except (PainNewsError, DBAPIError, ValueError, TypeError, OverflowError) as exc:
+            log.error("webhook event %d not applied: %s", position, exc.message)
+        except (PainNewsError, ValueError, TypeError, OverflowError) as exc:
             summary.skipped += 1
-            reason = db.describe_error(exc).message if isinstance(exc, DBAPIError) else str(exc)
             log.warning(
                 "webhook event %d skipped (%s): %s",
                 position,
                 _clean(str(event.get("sg_event_id")), 100),
-                _clean(reason, 300),
+                _clean(str(exc), 300),
             )
     if failed is not None:
-        raise db.describe_error(failed)
+        raise failed
     return summary
 
 

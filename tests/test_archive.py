@@ -37,6 +37,13 @@ def files_of(folder):
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def text_of(element: ET.Element, path: str) -> str | None:
+    """The text of the child at `path`, which must exist."""
+    found = element.find(path)
+    assert found is not None, f"no {path}"
+    return found.text
+
+
 def test_archive_lists_issues_newest_first_and_skips_drafts(run_cli, archive_project, tmp_path):
     out = tmp_path / "site"
     result = run_cli("archive", "--out", str(out))
@@ -83,18 +90,19 @@ def test_feed_is_valid_atom_newest_first(run_cli, archive_project, tmp_path):
     assert feed.tag == f"{ATOM}feed"
     for required in ("id", "title", "updated"):
         assert feed.find(f"{ATOM}{required}") is not None
-    assert feed.find(f"{ATOM}updated").text == "2027-06-01T00:00:00Z"
-    assert feed.find(f"{ATOM}author/{ATOM}name").text
+    assert text_of(feed, f"{ATOM}updated") == "2027-06-01T00:00:00Z"
+    assert text_of(feed, f"{ATOM}author/{ATOM}name")
     entries = feed.findall(f"{ATOM}entry")
-    assert [e.find(f"{ATOM}id").text for e in entries] == [
+    assert [text_of(e, f"{ATOM}id") for e in entries] == [
         f"{BASE}/2027-06-summer/",
         f"{BASE}/2027-03-spring/",
         f"{BASE}/2026-12-winter/",
     ]
     for entry in entries:
         for required in ("id", "title", "updated", "summary"):
-            assert entry.find(f"{ATOM}{required}").text
-        assert entry.find(f"{ATOM}link").get("href") == entry.find(f"{ATOM}id").text
+            assert text_of(entry, f"{ATOM}{required}")
+        link = entry.find(f"{ATOM}link")
+        assert link is not None and link.get("href") == text_of(entry, f"{ATOM}id")
 
 
 def test_every_link_in_the_archive_is_absolute(run_cli, archive_project, tmp_path):

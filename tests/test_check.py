@@ -329,7 +329,7 @@ def test_images_without_public_url_are_an_error(make_config, make_issue):
 def test_spotlight_that_content_rejects_is_reported_not_raised(config, make_issue):
     folder = make_issue(files={"02-spotlight.md": SPOTLIGHT.replace("## Causes\n", "## Reasons\n")})
     report = run_check(config, folder)
-    assert [(f.code, f.path.name, f.line) for f in report.errors] == [
+    assert [(f.code, f.path and f.path.name, f.line) for f in report.errors] == [
         ("spotlight-section", "02-spotlight.md", 9)
     ]
     assert report.email_bytes is None  # not rendered: the issue does not load
@@ -358,7 +358,7 @@ def test_email_over_gmail_clip_is_an_error_with_size_and_margin(config, make_iss
     report = run_check(config, issue_near(config, make_issue, CLIP_BYTES, "2027-05-huge"))
     [finding] = found(report.findings, "size-clip")
     assert finding.severity == "error"
-    assert report.email_bytes > CLIP_BYTES
+    assert report.email_bytes is not None and report.email_bytes > CLIP_BYTES
     assert (
         f"{report.email_bytes / 1024:.1f} KB" in finding.message
         and "over Gmail's 102 KB clip" in finding.message
@@ -367,7 +367,7 @@ def test_email_over_gmail_clip_is_an_error_with_size_and_margin(config, make_iss
 
 def test_email_near_gmail_clip_is_a_warning_with_size_and_margin(config, make_issue):
     report = run_check(config, issue_near(config, make_issue, WARN_BYTES, "2027-05-big"))
-    assert WARN_BYTES < report.email_bytes <= CLIP_BYTES
+    assert report.email_bytes is not None and WARN_BYTES < report.email_bytes <= CLIP_BYTES
     [finding] = found(report.findings, "size-near-clip")
     assert finding.severity == "warning"
     assert f"{(CLIP_BYTES - report.email_bytes) / 1024:.1f} KB under" in finding.message
@@ -539,7 +539,11 @@ def test_sections_naming_a_piece_outside_the_folder_is_an_error(config, make_iss
         }
     )
     [finding] = run_check(config, folder).errors
-    assert (finding.code, finding.path.name, finding.line) == ("outside-folder", "issue.toml", 6)
+    assert (finding.code, finding.path and finding.path.name, finding.line) == (
+        "outside-folder",
+        "issue.toml",
+        6,
+    )
     assert "'../02-other', which is outside the issue folder" in finding.message
 
 
@@ -547,7 +551,9 @@ def test_a_symlink_out_of_the_issue_folder_is_an_error(config, make_issue, proje
     folder = make_issue(files={"01-article.md": article("See [the settings](settings.txt).")})
     (folder / "settings.txt").symlink_to(project / "pain-news.toml")
     report = run_check(config, folder)
-    assert [(f.code, f.path.name, f.line) for f in report.errors] == [("outside-folder", "01-article.md", 6)]
+    assert [(f.code, f.path and f.path.name, f.line) for f in report.errors] == [
+        ("outside-folder", "01-article.md", 6)
+    ]
 
 
 def test_check_names_file_and_line_of_a_target_outside_the_folder(run_cli, make_issue):

@@ -157,3 +157,87 @@ def test_a_port_in_use_is_one_clear_error(run_cli, project, command):
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "http://" not in result.stdout  # no success line before the failure
+
+
+# ---- a database with no schema is refused, never created, by what only reads or sends (issue 9) ----
+
+
+def _refused_without_schema(result, why):
+    assert result.exit_code == 1
+    error, hint = result.stderr.splitlines()
+    assert error.startswith("Error: the subscriber database is not set up: ") and why in error
+    assert hint.startswith("Hint: ") and "`pain-news db upgrade`" in hint
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("serve", "--port", "0"),
+        ("send", "issues/2026-12-winter", "--yes"),
+        ("subscribers", "list"),
+        ("subscribers", "unsubscribe", "ana@example.org"),
+        ("campaigns",),
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_commands_that_read_or_send_refuse_a_missing_database_and_create_none(project, run_cli, command):
+    result = run_cli(*command, ok=False)
+    _refused_without_schema(result, "pain-news.db does not exist")
+    assert "serving on" not in result.stderr
+    assert list((project / "subscribers").glob("pain-news.db*")) == []
+    assert not (project / "outbox").exists()
+
+
+def test_serve_refuses_an_empty_database_file_and_leaves_it_empty(project, run_cli):
+    database = project / "subscribers" / "pain-news.db"
+    database.touch()  # e.g. a wrong path that happens to exist, or a half-made setup
+    result = run_cli("serve", "--port", "0", ok=False)
+    _refused_without_schema(result, "it has no Pain News tables yet")
+    assert database.stat().st_size == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("subscribers", "add", "ana@example.org"),
+        ("subscribers", "import", "subscribers/sample.csv"),
+        ("db", "upgrade"),
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_commands_that_add_data_create_the_database(project, run_cli, command):
+    run_cli(*command)
+    assert (project / "subscribers" / "pain-news.db").stat().st_size > 0
+    run_cli("subscribers", "list")  # and from then on every command finds it
+
+
+def test_debug_never_prints_a_subscribers_data_on_a_database_error(project, run_cli):
+    """A real database failure under --debug: a traceback, but no name, address or statement values."""
+    import os
+
+    from sqlalchemy import create_engine
+
+    from tests.fixtures.core import SECRET
+    from tests.fixtures.store import refuse_insert_of
+
+    run_cli("db", "upgrade")
+    engine = create_engine(f"sqlite:///{project / 'subscribers' / 'pain-news.db'}")
+    refuse_insert_of(engine, "zelda.quill@example.org")
+    engine.dispose()
+    (project / "list.csv").write_text(
+        "email,first_name\nzelda.quill@example.org,Zeldarine\n", encoding="utf-8"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAIN_NEWS_", "SENDGRID_"))}
+    env["PAIN_NEWS_SECRET_KEY"] = SECRET
+    for debug in ([], ["--debug"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "pain_news", *debug, "subscribers", "import", "list.csv"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 1
+        assert "the subscriber database refused" in result.stderr
+        assert ("Traceback" in result.stderr) == bool(debug)
+        assert "zelda" not in result.stderr.lower() and "Zeldarine" not in result.stderr

@@ -192,7 +192,7 @@ def test_a_sync_refused_for_the_key_says_it_may_lack_the_suppressions_permission
     config = make_config({"PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url, "SENDGRID_API_KEY": "SG.wrong"})
     with pytest.raises(DeliveryError) as info:
         sync_suppressions(config, store)
-    assert '"Suppressions: read" permission' in info.value.hint
+    assert info.value.hint and '"Suppressions: read" permission' in info.value.hint
 
 
 def test_a_recipient_over_the_substitution_limit_fails_alone(provider, sendgrid_standin):

@@ -35,6 +35,7 @@ NOT_SERVED = b"not found: the preview serves only the files the issue uses"
 def raw_get(url: str, path: str) -> tuple[int, bytes]:
     """GET `path` exactly as written: httpx (like browsers) would resolve '..' before sending it."""
     parts = urlsplit(url)
+    assert parts.hostname is not None
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
         connection.request("GET", path)
@@ -98,7 +99,7 @@ def test_preview_rebuilds_when_a_source_changes(config, sample_issue):
     piece.write_text(piece.read_text().replace("Gentle movement helps", "Gentle stretching helps"))
     second = state.current()
     assert second.version == first.version + 1
-    assert "Gentle stretching helps" in second.email_html
+    assert second.email_html is not None and "Gentle stretching helps" in second.email_html
 
 
 @pytest.mark.browser
@@ -175,7 +176,7 @@ def test_preview_command_serves_on_the_given_port(sample_issue, project):
                 page = httpx.get(f"http://127.0.0.1:{port}/")
                 break
             except httpx.ConnectError:
-                assert proc.poll() is None, proc.stderr.read()
+                assert proc.poll() is None, proc.stderr and proc.stderr.read()
                 assert time.monotonic() < deadline, "preview did not start"
                 time.sleep(0.1)
         assert page.status_code == 200 and 'id="frame-phone"' in page.text

@@ -95,12 +95,15 @@ def test_oversized_body_is_refused(server):
 def confirmation_link(project):
     [eml] = sorted(project.glob("outbox/**/*.eml"), key=lambda p: p.stat().st_mtime)[-1:]
     message = email.message_from_bytes(eml.read_bytes())
-    text = (
-        next(p for p in message.walk() if p.get_content_type() == "text/plain")
-        .get_payload(decode=True)
-        .decode()
-    )
-    return re.search(r"https://\S+/confirm/\S+", text).group(0)
+    payload = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return confirm_link_in(payload.decode())
+
+
+def confirm_link_in(text: str) -> str:
+    found = re.search(r"https://\S+/confirm/\S+", text)
+    assert found, "no confirmation link"
+    return found.group(0)
 
 
 def test_signup_is_pending_until_the_emailed_link_is_opened(server, project):
@@ -330,7 +333,7 @@ def test_signup_whose_confirmation_email_fails_stays_pending_and_can_be_retried(
     again = httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org", "first_name": "Nia"})
     assert again.status_code == 200 and "Check your inbox" in again.text
     [message] = smtp_server.messages
-    link = re.search(r"https://\S+/confirm/\S+", message.get_body(("plain",)).get_content()).group(0)
+    link = confirm_link_in(message.get_body(("plain",)).get_content())
     assert httpx.get(server.url + path_of(link)).status_code == 200
     assert server.store.get("nia@example.org").status == "active"
 

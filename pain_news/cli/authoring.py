@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pain_news.cli import App, cli
+from pain_news.cli.app import App, cli
 
 
 @cli.command("init")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pain_news.cli import App, cli
+from pain_news.cli.app import App, cli
 from pain_news.config import PROVIDERS
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from pain_news.cli import App, cli
+from pain_news.cli.app import App, cli
 
 STATUS_CHOICE = click.Choice(["pending", "active", "unsubscribed", "bounced", "complained"])
 
@@ -46,7 +46,9 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool) -
         if total > 10_000:
             click.echo(f"  {done}/{total} addresses", err=True)
 
-    summary = import_file(app.store, csv_path, tags=tags, dry_run=dry_run, on_progress=progress)
+    summary = import_file(
+        app.open_store(create=True), csv_path, tags=tags, dry_run=dry_run, on_progress=progress
+    )
     for bad in summary.bad_rows:
         click.echo(f"{csv_path}:{bad.line}: skipped: {bad.reason}", err=True)
     if summary.encoding != "utf-8":
@@ -70,7 +72,7 @@ def add_cmd(app: App, email: str, first_name: str, last_name: str, tags: tuple[s
     Example:
         pain-news subscribers add maria.lopez@example.com --first-name Maria --tag knee
     """
-    record = app.store.add(email, first_name, last_name, tags)
+    record = app.open_store(create=True).add(email, first_name, last_name, tags)
     click.echo(f"added {record.email} (active)")
 
 
@@ -283,9 +285,10 @@ def serve_cmd(app: App, host: str, port: int) -> None:
 
     link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without
     ensure_port_free(host, port)
+    store = app.store  # a database with no schema is refused here, before we claim to serve
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     uvicorn.run(
-        create_app(app.config, app.store),
+        create_app(app.config, store),
         host=host,
         port=port,
         log_level="warning",

@@ -13,9 +13,9 @@ from pain_news.delivery.base import (
     OutgoingMessage,
     Provider,
     Recipient,
-    get_provider,
     message_from_config,
 )
+from pain_news.delivery.registry import get_provider
 
 if TYPE_CHECKING:
     from pain_news.config import Config

@@ -1,19 +1,22 @@
-"""What every delivery provider shares: the message and result types, the Provider protocol, get_provider.
+"""What every delivery provider shares: the message and result types and the Provider protocol.
 
 A provider takes one message and a batch of recipients — SendGrid carries up to 1,000 in one
 request, SMTP loops over one open connection, the outbox writes files — and returns one
 DeliveryResult per recipient, in the same order. Conditions that stop the whole send (a wrong
 API key, a request SendGrid rejects as malformed) raise DeliveryError instead.
+
+The providers import this module; it imports none of them (the registry that picks one by name is
+`pain_news/delivery/registry.py`), so the imports run one way.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from pain_news.errors import ConfigError, DeliveryError
+from pain_news.errors import PartialDelivery as PartialDelivery  # kept importable from here
 
 if TYPE_CHECKING:
     from pain_news.config import Config, NewsletterSettings
@@ -61,16 +64,6 @@ class DeliveryResult:
     retry_after: float | None = None
 
 
-class PartialDelivery(DeliveryError):
-    """The send must stop part-way through a batch; `partial` holds the results of the recipients before."""
-
-    def __init__(
-        self, message: str, *, hint: str | None = None, partial: Sequence[DeliveryResult] = ()
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.partial = list(partial)
-
-
 class Provider(Protocol):
     """A way to deliver a batch of personalised copies of one message."""
 
@@ -84,27 +77,6 @@ class Provider(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
-
-
-def get_provider(config: Config, name: str | None = None) -> Provider:
-    """The provider named by `name`, else by `delivery.provider` (outbox by default)."""
-    chosen = name or config.delivery.provider
-    if chosen == "outbox":
-        from pain_news.delivery.outbox import OutboxProvider
-
-        return OutboxProvider(config.resolve(config.delivery.outbox_dir))
-    if chosen == "smtp":
-        from pain_news.delivery.smtp import SmtpProvider
-
-        settings = config.smtp
-        if settings.ca_file:  # relative to the project, like every other path in the config
-            settings = replace(settings, ca_file=str(config.resolve(settings.ca_file)))
-        return SmtpProvider(settings, config.secrets.smtp_password)
-    if chosen == "sendgrid":
-        from pain_news.delivery.sendgrid import SendgridProvider
-
-        return SendgridProvider(config.sendgrid, config.secrets.sendgrid_api_key)
-    raise ConfigError(f"unknown delivery provider {chosen!r} (expected outbox, smtp or sendgrid)")
 
 
 def message_from_config(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from pain_news.delivery.base import SENT, DeliveryResult, OutgoingMessage, Recipient
 from pain_news.delivery.mime import MimeTemplate
+from pain_news.private_files import make_private_dir, write_private
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
 
@@ -31,18 +31,19 @@ class OutboxProvider:
         return self._templates[key]
 
     def deliver(self, message: OutgoingMessage, recipients: Sequence[Recipient]) -> list[DeliveryResult]:
-        """Write one file per recipient; each write is atomic (temporary name, then rename)."""
+        """Write one file per recipient; each write is atomic (temporary name, then rename).
+
+        The files hold names, addresses and unsubscribe tokens: 0600, in folders made 0700.
+        """
         template = self._template(message)
         folder = self.folder / message.label
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(folder)
         stamp = "" if message.campaign_id is not None else datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ-")
         results = []
         for recipient in recipients:
             message_id, data = template.render(recipient)
             path = folder / f"{stamp}{_UNSAFE.sub('_', recipient.email)}.eml"
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            write_private(path, data)
             results.append(DeliveryResult(SENT, message_id=message_id))
         return results
 

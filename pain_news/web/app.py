@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pain_news.errors import DeliveryError, InvalidToken, PainNewsError, StoreError
+from pain_news.errors import DeliveryError, InvalidToken, PainNewsError, StoreError, WebhookRejected
 from pain_news.web.pages import page
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
                 dt.datetime.now(dt.UTC),
             )
             events = webhook.parse(body)
-        except webhook.WebhookRejected as exc:
+        except WebhookRejected as exc:
             return JSONResponse({"error": exc.message}, status_code=exc.status)
         summary = await run_in_threadpool(webhook.apply_events, store, events)
         return JSONResponse(

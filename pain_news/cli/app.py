@@ -1,0 +1,128 @@
+"""The `pain-news` Click group, the App context object, and the error → exit-code mapping.
+
+Command modules (authoring, editor, subscribers, sending) add their commands to `cli`;
+`pain_news/cli/__init__.py` imports them to assemble the whole command. This module imports
+none of them, so nothing loops.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pain_news.errors import PainNewsError
+
+if TYPE_CHECKING:
+    from pain_news.config import Config
+    from pain_news.store import SubscriberStore
+
+
+@dataclass
+class App:
+    """Per-invocation state; config and store open lazily so `init` and `--help` need neither."""
+
+    config_path: Path | None = None
+    debug: bool = False
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    _store: SubscriberStore | None = field(default=None, init=False, repr=False)
+
+    @cached_property
+    def config(self) -> Config:
+        from pain_news.config import load_config
+
+        return load_config(self.config_path, self.env)
+
+    @property
+    def store(self) -> SubscriberStore:
+        """The subscriber store; a database without a schema is refused (NoSchema), never created."""
+        return self.open_store()
+
+    def open_store(self, *, create: bool = False) -> SubscriberStore:
+        """The store, opened once; only commands that add subscribers pass `create`."""
+        if self._store is None:
+            from pain_news.store import open_store
+
+            self._store = open_store(self.config, create=create)
+            self.closers.append(self._store.close)
+        return self._store
+
+    def close(self) -> None:
+        while self.closers:
+            self.closers.pop()()
+
+
+class PainNewsGroup(click.Group):
+    """Turns PainNewsError (and other expected failures) into one line on stderr and an exit code.
+
+    Database failures arrive here already converted (StoreError, at the store boundary:
+    `pain_news.db.store_errors`), so this mapping knows nothing about SQL.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PainNewsError as exc:
+            if _debug(ctx):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            if exc.hint:
+                click.echo(f"Hint: {exc.hint}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            if _debug(ctx):
+                raise
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            # Output piped into `head` and the like: stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(1)
+        except OSError as exc:
+            if _debug(ctx):
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    obj = ctx.find_object(App)
+    return bool(obj and obj.debug) or "--debug" in sys.argv
+
+
+@click.group(cls=PainNewsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pain-news", prog_name="pain-news")  # read only when asked
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="PAIN_NEWS_CONFIG",
+    help="Path to pain-news.toml (default: found by walking up from the current folder).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
+    """Pain News: write, check, preview and send TriState Pain Institute's newsletter.
+
+    \b
+    Example:
+        pain-news build issues/2026-12-winter
+        pain-news --help
+    """
+    app = App(config_path=config_path, debug=debug)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="pain-news")
