@@ -267,11 +267,18 @@ def test_check_links_requests_the_spotlight_source(config, templates, make_issue
 # The pieces the checks are built from.
 
 
+def color(value: str):
+    parsed = parse_color(value)
+    assert parsed is not None, value
+    return parsed
+
+
 def test_wcag_contrast_of_known_pairs():
-    white = parse_color("#fff")
-    assert contrast(parse_color("#000000"), white) == pytest.approx(21.0)
-    assert contrast(parse_color("#777777"), white) == pytest.approx(4.48, abs=0.01)
-    assert contrast(parse_color("rgb(118, 118, 118)"), white) == pytest.approx(4.54, abs=0.01)
+    white = color("#fff")
+    assert contrast(color("#000000"), white) == pytest.approx(21.0)
+    assert contrast(color("#777777"), white) == pytest.approx(4.48, abs=0.01)
+    assert contrast(color("rgb(118, 118, 118)"), white) == pytest.approx(4.54, abs=0.01)
+    assert contrast(color("white"), color("hsl(0, 0%, 46.3%)")) == pytest.approx(4.54, abs=0.01)
 
 
 def test_important_declaration_wins_over_a_later_normal_one():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ SCHEMES = ["light", "dark"]
 
 @pytest.fixture(scope="module")
 def axe():
-    from axe_playwright_python.sync_playwright import Axe
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
     return Axe()
 
@@ -73,7 +74,7 @@ class Audit:
             pytest.fail("axe-core found violations:\n\n" + "\n\n".join(self.reports), pytrace=False)
 
 
-def readable(response: dict) -> str:
+def readable(response: dict[str, Any]) -> str:
     lines = []
     for violation in response["violations"]:
         lines.append(
@@ -116,8 +117,11 @@ def path_of(url: str) -> str:
 def confirmation_path(project) -> str:
     [eml] = sorted(project.glob("outbox/**/*.eml"), key=lambda p: p.stat().st_mtime)[-1:]
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
-    text = message.get_body(("plain",)).get_content()
-    return path_of(re.search(r"https://\S+/confirm/\S+", text).group(0))
+    body = message.get_body(("plain",))
+    assert body is not None, "the confirmation email has no plain-text part"
+    link = re.search(r"https://\S+/confirm/\S+", body.get_content())
+    assert link is not None, "no confirmation link in the email"
+    return path_of(link.group(0))
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
