@@ -1,6 +1,6 @@
 """List sends: freeze the issue and its recipients in a campaign, deliver in batches, keep a per-recipient ledger.
 
-The ledger makes a send exactly-once (shared/SENDING.md): a batch is claimed and written
+The ledger makes a send exactly-once (docs/design/send-ledger.md): a batch is claimed and written
 `in_flight` in one transaction before the provider is called, and its outcome is written in
 one transaction after. A restart finds leftover `in_flight` rows and marks them `uncertain`;
 those are never resent on our own. Whether a campaign is finished is derived from the ledger.
@@ -529,7 +529,8 @@ def reset_for_run(store: SubscriberStore, campaign_id: int, options: SendOptions
     """Apply the restart rules and the flags; returns how many recipients this run will try."""
     now = utcnow()
     with store.session() as s:
-        # A batch still in flight belongs to a run that died: its outcome is unknown (SENDING.md).
+        # A batch still in flight belongs to a run that died: its outcome is unknown
+        # (docs/design/send-ledger.md).
         _move(
             s,
             campaign_id,
