@@ -143,7 +143,12 @@ def test_every_page_serve_renders_passes_axe(scheme, web_server, project, open_p
     page.wait_for_selector("#error")
     audit.run("subscribe-error", page, WEB)
 
-    audit.run("confirm", open_page(server.url + confirmation_path(project), scheme), WEB)
+    page = open_page(server.url + confirmation_path(project), scheme)
+    audit.run("confirm", page, WEB)
+    if page.locator("#confirm").count():  # the confirm page asks first; its answer is a page too
+        page.click("#confirm")
+        page.wait_for_selector("#result")
+        audit.run("confirm-done", page, WEB)
 
     sid = server.store.add("ana@example.org").id
     page = open_page(server.url + path_of(unsubscribe_url(server.config, sid, 2)), scheme)
