@@ -187,13 +187,17 @@ def test_descriptive_link_text_is_fine(config, templates, make_issue):
     assert found(check_issue(config, make_issue(files={"01-article.md": article(body)})), "link-text") == []
 
 
-def test_image_narrower_than_twice_its_column_is_blurry(config, templates, make_issue):
+# Image weight and sharpness are checks/images.py (tests in test_check.py); these add the front-matter
+# image and the two-column row.
+
+
+def test_front_matter_image_narrower_than_twice_its_column_is_blurry(config, templates, make_issue):
     front = "image: walk.png\nimage_alt: A woman walking in a park\n"
     folder = make_issue(files={"01-article.md": article("Walk daily.", front), "walk.png": png(800)})
     [finding] = found(check_issue(config, folder), "image-blurry")
     assert (finding.path, finding.line) == (folder / "01-article.md", 4)
     assert finding.message == (
-        "image walk.png is 800 px wide; its 552 px column needs 1104 px to look sharp on phones"
+        "walk.png is 800 px wide; it fills a 552 px column and looks soft on phones below 1104 px"
     )
 
 
@@ -205,16 +209,9 @@ def test_half_column_needs_only_504_px(config, templates, make_issue):
         "walk.png": png(600),
     }
     assert found(check_issue(config, make_issue(files=files)), "image-blurry") == []
-
-
-def test_heavy_image_is_a_warning_with_its_size(config, templates, make_issue):
-    body = "Walk daily.\n\n![A woman walking in a park](walk.png)"
-    folder = make_issue(files={"01-article.md": article(body), "walk.png": png(1200, padding=250 * 1024)})
-    findings = check_issue(config, folder)
-    [finding] = found(findings, "image-heavy")
-    assert (finding.path, finding.line) == (folder / "01-article.md", 8)
-    assert "image walk.png is 250 KB (over 200 KB)" in finding.message
-    assert found(findings, "image-blurry") == []
+    files["01b-other.md"] = article("Rest too.")  # now the image has the full column to itself
+    [finding] = found(check_issue(config, make_issue("2027-04-other", files=files)), "image-blurry")
+    assert "fills a 552 px column" in finding.message
 
 
 SOURCE_TEXT = "Failed back surgery syndrome is pain that lasts after spine surgery. Nerve pain is common."

@@ -1,87 +1,78 @@
-"""Images that load slowly or look blurry: heavy files, and files too narrow for the column at 2×.
+"""Images that make the email slow to load, or blurry on phones.
 
-Phones draw a 552 px column with about twice as many pixels, so an image narrower than twice the
-width it fills looks soft there. Sizes are read from the file headers with `imagesize` (the same
-library the renderer uses for `<img width>`), without decoding the image.
+Every image is shown at most as wide as its column (pain_news/images.py); a phone's screen has two or
+three pixels per CSS pixel, so a file narrower than twice its display width looks soft there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from pain_news.checks import Finding, warning
-from pain_news.content import Issue, Piece, is_relative, line_containing, local_path
+from pain_news.checks.sources import IMAGE_MAX_BYTES
+from pain_news.content import Issue, Piece, is_relative, line_containing, local_path, target_file
+from pain_news.images import FULL_COLUMN, HALF_COLUMN, SPOTLIGHT_COLUMN, pixel_width
 from pain_news.markdown import parser
+from pain_news.render import rows
 
-#: Heavier than this, an image slows the email down on a phone connection.
 HEAVY_BYTES = 200 * 1024
-#: Content width of one column (600 px email less 2 × 24 px padding), and of one of two columns.
-FULL_COLUMN_PX = 552
-HALF_COLUMN_PX = 252
-SCALE = 2  # phone screens draw two device pixels per CSS pixel (or more)
 
 
-def column_widths(issue: Issue) -> dict[str, int]:
-    """The width in px of the column each piece is drawn in, by slug."""
-    from pain_news.render import rows
+def _columns(issue: Issue) -> dict[str, int]:
+    """Each piece's text width in px: half when it shares a row, the card's inside a spotlight."""
+    widths = {}
+    for row in rows(issue.pieces):
+        for piece in row:
+            if piece.kind == "spotlight":
+                widths[piece.slug] = SPOTLIGHT_COLUMN
+            else:
+                widths[piece.slug] = HALF_COLUMN if len(row) == 2 else FULL_COLUMN
+    return widths
 
-    return {
-        piece.slug: HALF_COLUMN_PX if len(row) == 2 else FULL_COLUMN_PX
-        for row in rows(issue.pieces)
-        for piece in row
-    }
 
-
-def _images(piece: Piece) -> Iterator[tuple[str, Path]]:
-    """(target as written, local file) of every image in the issue folder the piece shows."""
-    targets = [piece.image.src] if piece.image else []
+def _images(piece: Piece) -> list[tuple[str, int | None]]:
+    """(image as written, line) for the piece's front-matter image and its markdown images."""
+    found: list[tuple[str, int | None]] = []
+    if piece.image and piece.image.path:
+        found.append((piece.image.src, line_containing(piece.source, piece.image.src)))
     for token in parser().parse(piece.source):
-        targets.extend(
-            str(child.attrGet("src") or "") for child in token.children or [] if child.type == "image"
-        )
-    for target in dict.fromkeys(targets):
-        if target and is_relative(target):
-            path = local_path(piece.path.parent, target)
-            if path is not None and path.is_file():
-                yield target, path
+        for child in token.children or []:
+            src = str(child.attrGet("src") or "") if child.type == "image" else ""
+            if src and is_relative(src):
+                found.append((target_file(src), line_containing(piece.source, f"]({src}")))
+    return found
 
 
-def check_images(issue: Issue, image_max_bytes: int) -> list[Finding]:
-    """Warnings for images over HEAVY_BYTES (up to `image_max_bytes`, which the source checks report)
-    and for images narrower than twice their column."""
-    widths = column_widths(issue)
-    findings = []
+def image_findings(issue: Issue) -> list[Finding]:
+    """`image-heavy` over 200 KB (up to the 1 MB where `large-image` takes over); `image-blurry` when it fills its column (at least half as wide as it)
+    but is narrower than twice the column. Small pictures shown at their own size are left alone."""
+    columns = _columns(issue)
+    findings: list[Finding] = []
     for piece in issue.pieces:
-        column = widths[piece.slug]
-        for target, path in _images(piece):
-            line = line_containing(piece.source, target)
+        for src, line in _images(piece):
+            path: Path | None = local_path(issue.folder, src)
+            if path is None or not path.is_file():
+                continue
             size = path.stat().st_size
-            if HEAVY_BYTES < size <= image_max_bytes:
+            if HEAVY_BYTES < size <= IMAGE_MAX_BYTES:  # above that, sources.py reports large-image
                 findings.append(
                     warning(
                         "image-heavy",
-                        f"image {target} is {size / 1024:.0f} KB (over {HEAVY_BYTES // 1024} KB): slow on phones",
+                        f"{src} is {size / 1024:.0f} KB; images over {HEAVY_BYTES // 1024} KB load slowly on phones",
                         piece.path,
                         line,
-                        f"save it {SCALE * column} px wide as a JPEG of quality 80 or so",
+                        "save it as a JPEG at quality 80, or smaller",
                     )
                 )
-            try:
-                import imagesize  # type: ignore[import-untyped]  # only when an issue has images
-
-                width, _ = imagesize.get(str(path))
-            except (OSError, ValueError):  # not an image it knows: the mail client will say more
-                width = -1
-            if 0 < width < SCALE * column:
+            width, column = pixel_width(path), columns[piece.slug]
+            if width is not None and column // 2 <= width < 2 * column:
                 findings.append(
                     warning(
                         "image-blurry",
-                        f"image {target} is {width} px wide; its {column} px column needs {SCALE * column} px "
-                        "to look sharp on phones",
+                        f"{src} is {width} px wide; it fills a {column} px column and looks soft on phones below {2 * column} px",
                         piece.path,
                         line,
-                        f"use a version at least {SCALE * column} px wide",
+                        f"use a file at least {2 * column} px wide",
                     )
                 )
     return findings
