@@ -9,11 +9,12 @@ is there, each one the spotlight uses must be in it too. `check --links` request
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from pain_news.checks import Finding, warning
-from pain_news.content import FRONT_MATTER, Issue, Piece, split_front_matter
-from pain_news.errors import IssueError
+from pain_news.issue_model import Piece
+from pain_news.pieces import FRONT_MATTER, split_front_matter
 
 SUPERLATIVES = (
     "the most common",
@@ -55,17 +56,16 @@ def source_text_path(piece: Piece) -> Path | None:
 
 def source_url(piece: Piece) -> str:
     """The spotlight's `source:` URL, or ''."""
-    try:
-        data, _, _ = split_front_matter(piece.source, piece.path)
-    except IssueError:
+    split = split_front_matter(piece.source, piece.path)
+    if not isinstance(split, tuple):  # a Finding: the loader reports the broken front matter
         return ""
-    value = data.get("source")
+    value = split[0].get("source")
     return value.strip() if isinstance(value, str) else ""
 
 
-def source_urls(issue: Issue) -> list[str]:
+def source_urls(pieces: Iterable[Piece]) -> list[str]:
     """Every spotlight's http(s) source URL, for `check --links`."""
-    urls = (source_url(p) for p in issue.pieces if p.kind == "spotlight")
+    urls = (source_url(p) for p in pieces if p.kind == "spotlight")
     return sorted({u for u in urls if u.startswith(("https://", "http://"))})
 
 
@@ -84,10 +84,10 @@ def _normalised(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def check_claims(issue: Issue) -> list[Finding]:
+def check_claims(pieces: Iterable[Piece]) -> list[Finding]:
     """Warnings for superlatives a spotlight states that its source text does not contain."""
     findings = []
-    for piece in issue.pieces:
+    for piece in pieces:
         if piece.kind != "spotlight":
             continue
         text_path = source_text_path(piece)

@@ -18,6 +18,7 @@ from pain_news.archive import build_archive
 from pain_news.build import build_issue
 from pain_news.placeholders import fill
 from pain_news.unsubscribe import make_token, unsubscribe_url
+from pain_news.web.archive_pages import index_page
 from tests.fixtures.core import SECRET
 
 pytestmark = pytest.mark.browser
@@ -101,7 +102,7 @@ def test_built_email_web_version_and_archive_pass_axe(
             {"first_name": "Maria", "unsubscribe_url": "https://news.example.org/unsubscribe/x"},
         )
     )
-    archive = build_archive(config, tmp_path / "archive")
+    archive = build_archive(config, tmp_path / "archive", index_page=index_page)
     audit = Audit(axe, artifacts, scheme)
     for width in (375, 600):
         audit.run(f"email-{width}", open_page(email.as_uri(), scheme, width), WCAG)
