@@ -44,8 +44,6 @@ VAGUE_LINK_TEXT = {
     "link",
     "this link",
     "this",
-    "go",
-    "continue",
 }
 BARE_URL = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
 SAMPLE_CHARS = 40
