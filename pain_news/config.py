@@ -234,7 +234,11 @@ def _section(
         if var in env:
             values[key] = _coerce(env[var], default, var, None)
         elif key in table:
-            values[key] = _coerce(table[key], default, f"{name}.{key}", path)
+            try:
+                values[key] = _coerce(table[key], default, f"{name}.{key}", path)
+            except ConfigError as exc:
+                exc.line = _toml_line(path, name, key)
+                raise
     return cls(**values)
 
 
@@ -275,7 +279,7 @@ def load_config(
         sections["database"] = DatabaseSettings(url=merged["PAIN_NEWS_DATABASE_URL"])
     secrets = _secrets(merged)
     config = Config(root=root, path=path, secrets=secrets, **sections)
-    _validate(config)
+    _validate(config, merged)
     return config
 
 
@@ -293,26 +297,53 @@ def _toml_error_line(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _validate(config: Config) -> None:
-    where = config.path
+def _toml_line(path: Path | None, section: str, key: str) -> int | None:
+    """The line of `key = ...` under `[section]` in the config file; None when it is not there."""
+    if path is None:
+        return None
+    current = ""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            current = stripped.strip("[] ")
+        elif current == section and stripped.split("=", 1)[0].strip() == key:
+            return number
+    return None
+
+
+def _where(config: Config, env: Mapping[str, str], dotted: str) -> dict[str, Any]:
+    """Where a setting was set, for its error: its environment variable when that set it (the file
+    is not to blame then), else the file and the key's line."""
+    section, key = dotted.split(".")
+    var = f"PAIN_NEWS_{section.upper()}_{key.upper()}"
+    if var in env:
+        return {"path": var}
+    return {"path": config.path, "line": _toml_line(config.path, section, key)}
+
+
+def _validate(config: Config, env: Mapping[str, str]) -> None:
     if config.delivery.provider not in PROVIDERS:
+        where = _where(config, env, "delivery.provider")
         raise ConfigError(
             f"delivery.provider must be one of {', '.join(PROVIDERS)}, got {config.delivery.provider!r}",
-            path=where,
+            **where,
         )
     if config.delivery.rate < 0:
-        raise ConfigError(f"delivery.rate must be 0 (no cap) or more, got {config.delivery.rate}", path=where)
+        where = _where(config, env, "delivery.rate")
+        raise ConfigError(f"delivery.rate must be 0 (no cap) or more, got {config.delivery.rate}", **where)
     if config.smtp.security not in ("starttls", "ssl", "none"):
+        where = _where(config, env, "smtp.security")
         raise ConfigError(
-            f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", path=where
+            f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", **where
         )
     for key in ("public_url", "conditions_url", "appointment_url"):
         value = getattr(config.newsletter, key)
         if value and not value.startswith(("https://", "http://")):
-            raise ConfigError(f"newsletter.{key} must be an absolute http(s) URL, got {value!r}", path=where)
+            where = _where(config, env, f"newsletter.{key}")
+            raise ConfigError(f"newsletter.{key} must be an absolute http(s) URL, got {value!r}", **where)
     _validate_secret_key(config.secrets.secret_key)
     _validate_clear_text(config)
-    _validate_serve(config.serve, where)
+    _validate_serve(config, env)
 
 
 def _validate_secret_key(key: str) -> None:
@@ -358,19 +389,21 @@ def _validate_clear_text(config: Config) -> None:
         )
 
 
-def _validate_serve(serve: ServeSettings, where: Path | None) -> None:
+def _validate_serve(config: Config, env: Mapping[str, str]) -> None:
     import ipaddress
 
     for key in ("signups_per_address_per_day", "signups_per_client_per_hour"):
-        if getattr(serve, key) < 1:
-            raise ConfigError(f"serve.{key} must be 1 or more, got {getattr(serve, key)}", path=where)
-    for proxy in serve.trusted_proxies:
+        if getattr(config.serve, key) < 1:
+            where = _where(config, env, f"serve.{key}")
+            raise ConfigError(f"serve.{key} must be 1 or more, got {getattr(config.serve, key)}", **where)
+    for proxy in config.serve.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
+            where = _where(config, env, "serve.trusted_proxies")
             raise ConfigError(
                 f"serve.trusted_proxies: {proxy!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)",
-                path=where,
+                **where,
             ) from None
 
 
