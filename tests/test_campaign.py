@@ -753,9 +753,11 @@ def test_ctrl_c_stops_after_the_batch_in_flight_and_the_send_resumes(
     assert set(delivered.values()) == {1}
 
 
-def test_report_always_shows_delivered_opened_and_clicked(run_cli, store, sample_issue):
+def test_report_always_shows_delivered_opened_and_clicked_for_sendgrid(
+    run_cli, store, sample_issue, sg_config
+):
     add_people(store, 3)
-    run_cli("send", str(sample_issue), "--yes", "--provider", "outbox")
+    send(sg_config, store, sample_issue)
     report = json.loads(run_cli("report", str(sample_issue), "--format", "json").stdout)
     assert report["events"] == {
         "delivered": 0,
@@ -764,3 +766,13 @@ def test_report_always_shows_delivered_opened_and_clicked(run_cli, store, sample
     }  # none until SendGrid's webhook reports
     table = run_cli("report", str(sample_issue)).stdout
     assert "webhook delivered" in table and "webhook click" in table
+
+
+def test_report_of_an_outbox_campaign_prints_no_webhook_counts(run_cli, store, sample_issue):
+    add_people(store, 3)
+    run_cli("send", str(sample_issue), "--yes", "--provider", "outbox")
+    report = json.loads(run_cli("report", str(sample_issue), "--format", "json").stdout)
+    assert report["events"] == {}
+    table = run_cli("report", str(sample_issue)).stdout
+    assert "webhook" not in table
+    assert "(no delivered, open or click counts: only SendGrid reports them, this went via outbox)" in table
