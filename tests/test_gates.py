@@ -353,3 +353,17 @@ def test_the_resume_plan_says_pending_not_already_settled_pending():
         ledger={"pending": 2, "sent": 0},
     )
     assert only_pending.lines()[4] == "Recipients: 2 to send now; pending 2"
+
+
+def test_an_untouched_scaffold_refuses_a_list_send_naming_the_sentences(
+    run_cli, store, smtp_server, project, smtp_env
+):
+    run_cli("new", "issues/2027-01-january")
+    issue = project / "issues" / "2027-01-january"
+    err = refused(run_cli, store, smtp_server, issue, smtp_env, "--dry-run")
+    assert err.splitlines()[0].startswith("Error: 2027-01-january: ") and "errors" in err.splitlines()[0]
+    assert "still the scaffold's text: 'Name of the condition'" in err
+    assert (
+        err.splitlines()[-1]
+        == "Hint: run pain-news check issues/2027-01-january and fix the errors, then send again"
+    )
