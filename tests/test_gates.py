@@ -363,7 +363,4 @@ def test_an_untouched_scaffold_refuses_a_list_send_naming_the_sentences(
     err = refused(run_cli, store, smtp_server, issue, smtp_env, "--dry-run")
     assert err.splitlines()[0].startswith("Error: 2027-01-january: ") and "errors" in err.splitlines()[0]
     assert "still the scaffold's text: 'Name of the condition'" in err
-    assert (
-        err.splitlines()[-1]
-        == "Hint: run pain-news check issues/2027-01-january and fix the errors, then send again"
-    )
+    assert err.splitlines()[-1] == f"Hint: run pain-news check {issue} and fix the errors, then send again"
