@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pain_news.checks import CheckInput, Finding, error, warning
+from pain_news.checks.contact import phone_findings
+from pain_news.checks.images import image_findings
 from pain_news.checks.inbox import check_inbox
 from pain_news.checks.output import check_output, largest_copy_bytes
 from pain_news.checks.readability import grade_findings, reading_grades
@@ -42,6 +44,8 @@ CHECKS: tuple[Callable[[CheckInput], list[Finding]], ...] = (
     check_review,
     check_scaffold,
     check_output,
+    lambda data: phone_findings(data.config, data.loaded.issue) if data.loaded.issue else [],
+    lambda data: image_findings(data.loaded.issue) if data.loaded.issue else [],
 )
 
 

@@ -186,3 +186,11 @@ def line_of_key(text: str, key: str) -> int | None:
         if stripped is not None and stripped[:1] in (":", "="):
             return number
     return None
+
+
+def line_containing(source: str, needle: str) -> int | None:
+    """1-based line of the first line of `source` containing `needle`."""
+    for number, line in enumerate(source.splitlines(), start=1):
+        if needle in line:
+            return number
+    return None
