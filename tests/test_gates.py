@@ -83,7 +83,15 @@ def test_placeholder_settings_refuse_an_smtp_list_send_naming_each_setting_and_i
     err = refused(run_cli, store, smtp_server, published, env, "--skip-published-check")
     first = err.splitlines()[0]
     assert first.startswith("Error: placeholder settings cannot go to subscribers: ")
-    for key in ("from_email", "reply_to", "postal_address", "public_url", "conditions_url", "list_id"):
+    for key in (
+        "from_email",
+        "reply_to",
+        "postal_address",
+        "public_url",
+        "conditions_url",
+        "list_id",
+        "appointment_url",
+    ):
         assert f"newsletter.{key} " in first
         assert f"(set in pain-news.toml key newsletter.{key})" in first
 

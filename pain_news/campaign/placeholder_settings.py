@@ -18,7 +18,16 @@ from pain_news.config import is_loopback
 if TYPE_CHECKING:
     from pain_news.config import Config
 
-CHECKED = ("from_email", "reply_to", "postal_address", "public_url", "conditions_url", "list_id")
+# appointment_url too: when set, it is a button in every spotlight, as public as the others.
+CHECKED = (
+    "from_email",
+    "reply_to",
+    "postal_address",
+    "public_url",
+    "conditions_url",
+    "list_id",
+    "appointment_url",
+)
 RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
 RESERVED_SUFFIXES = ("example", "test", "invalid", "localhost")
 
@@ -44,7 +53,7 @@ def is_reserved_host(host: str) -> bool:
 
 def _host(key: str, value: str) -> str:
     """The domain a setting points at: an address's domain, a URL's host, the List-Id's <...> part."""
-    if key in ("public_url", "conditions_url"):
+    if key in ("public_url", "conditions_url", "appointment_url"):
         return urlsplit(value).hostname or ""
     if key == "list_id":
         match = re.search(r"<([^>]*)>", value)
