@@ -192,6 +192,9 @@ def _read_dotenv(folder: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(dotenv).items() if v is not None}
 
 
+_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text in quotes"}
+
+
 def _coerce(value: Any, default: Any, where: str, path: Path | None) -> Any:
     """Convert a TOML or environment value to the type of the field's default."""
     kind = type(default)
@@ -207,7 +210,7 @@ def _coerce(value: Any, default: Any, where: str, path: Path | None) -> Any:
             if kind is tuple:
                 return tuple(part.strip() for part in text.split(",") if part.strip())
         except ValueError:
-            raise ConfigError(f"{where} must be a {kind.__name__}, got {value!r}", path=path) from None
+            raise ConfigError(f"{where} must be {_KIND_NAMES[kind]}, got {value!r}", path=path) from None
     if kind is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings", path=path)
@@ -215,7 +218,7 @@ def _coerce(value: Any, default: Any, where: str, path: Path | None) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{where} must be a {kind.__name__}, got {value!r}", path=path)
+        raise ConfigError(f"{where} must be {_KIND_NAMES[kind]}, got {value!r}", path=path)
     return value
 
 

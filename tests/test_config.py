@@ -58,7 +58,7 @@ def test_unknown_section_is_rejected(tmp_path):
 
 
 def test_wrong_type_is_rejected(tmp_path):
-    with pytest.raises(ConfigError, match="smtp.port must be a int"):
+    with pytest.raises(ConfigError, match="smtp.port must be a whole number"):
         load_config(write(tmp_path, '[smtp]\nport = "five"\n'), env={})
 
 
@@ -211,7 +211,7 @@ def test_phone_and_appointment_url_are_read_and_the_url_must_be_absolute(tmp_pat
             2,
             "serve.signups_per_client_per_hour must be 1 or more",
         ),
-        ('[newsletter]\nname = "N"\n\n[smtp]\nport = "x"\n', 5, "smtp.port must be a int"),
+        ('[newsletter]\nname = "N"\n\n[smtp]\nport = "x"\n', 5, "smtp.port must be a whole number"),
         ('[delivery]\nprovider = "carrier-pigeon"\n', 2, "delivery.provider must be one of"),
         ('[serve]\ntrusted_proxies = ["nonsense"]\n', 2, "serve.trusted_proxies: 'nonsense' is not an IP"),
     ],
