@@ -6,6 +6,7 @@ import email
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -154,6 +155,7 @@ def test_5xx_is_retried_with_backoff_and_gives_up_resumably(sg_config, store, sa
     with pytest.raises(DeliveryError, match="gave up after 3 attempts: SendGrid answered 500"):
         send(sg_config, store, sample_issue, new_campaign=True, max_attempts=3)
     newest = latest_campaign(store, sample_issue.name)
+    assert newest is not None
     assert ledger_counts(store, newest.id)["pending"] == 6
     assert send(sg_config, store, sample_issue).ledger["sent"] == 6  # resumed
 
@@ -167,6 +169,7 @@ def test_a_wrong_api_key_stops_before_anything_is_marked_sent(
     with pytest.raises(DeliveryError, match="the API key is wrong"):
         send(sg_config, store, sample_issue)
     newest = latest_campaign(store, sample_issue.name)
+    assert newest is not None
     assert ledger_counts(store, newest.id)["pending"] == 25
     assert sendgrid_standin.accepted == []
 
@@ -269,6 +272,7 @@ def test_an_smtp_send_stopped_mid_batch_keeps_who_was_accepted_and_resumes_witho
         with pytest.raises(DeliveryError, match="refused the login"):
             send(cfg, store, sample_issue)
         newest = latest_campaign(store, sample_issue.name)
+        assert newest is not None
         ledger = ledger_of(store, newest.id)
         assert ledger["p000@example.org"][0] == "sent"
         assert ledger["p001@example.org"][0] == ledger["p002@example.org"][0] == "pending"
@@ -311,6 +315,7 @@ def test_a_refused_sender_stops_the_smtp_send_resumably(smtp_config, store, samp
     with pytest.raises(DeliveryError, match="refused the sender"):
         send(smtp_config, store, sample_issue)
     newest = latest_campaign(store, sample_issue.name)
+    assert newest is not None
     assert ledger_counts(store, newest.id)["pending"] == 3
     smtp_server.handler.refuse_sender = ""
     assert send(smtp_config, store, sample_issue).ledger["sent"] == 3
@@ -330,7 +335,8 @@ def test_two_sends_prepared_at_once_create_one_campaign_and_mail_everyone_once(
         DeliveryError, match=f"another send of 2026-12-winter started campaign {done.campaign_id} meanwhile"
     ):
         campaign.run_send(config, any_store, second)
-    assert latest_campaign(any_store, sample_issue.name).id == done.campaign_id
+    newest = latest_campaign(any_store, sample_issue.name)
+    assert newest is not None and newest.id == done.campaign_id
     assert len(list((project / "outbox").rglob("*.eml"))) == 3
 
 
@@ -351,6 +357,7 @@ def test_a_second_send_of_a_campaign_still_running_is_refused(
     thread.start()
     try:
         sendgrid_standin.wait_for_requests(2)
+        assert running.campaign_id is not None
         busy = f"campaign {running.campaign_id} is being sent by another process"
         with pytest.raises(DeliveryError, match=busy):
             campaign.prepare_send(sg_config, any_store, sample_issue, opts)
@@ -371,6 +378,7 @@ def test_the_plan_counts_rows_left_in_flight_when_they_will_be_resent(config, st
     add_people(store, 4)
     send(config, store, sample_issue, dry_run=False)
     newest = latest_campaign(store, sample_issue.name)
+    assert newest is not None
     with store.session() as s:  # as a killed run leaves them
         s.execute(
             update(LedgerEntry)
@@ -393,9 +401,11 @@ def test_a_name_with_markup_is_escaped_in_html_and_verbatim_in_text(config, stor
         (project / "outbox" / f"campaign-{report.campaign_id}" / "tom@example.org.eml").read_bytes(),
         policy=policy.default,
     )
-    assert "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;" in msg.get_body(("html",)).get_content()
-    assert TOM not in msg.get_body(("html",)).get_content()
-    assert TOM in msg.get_body(("plain",)).get_content()
+    html, plain = msg.get_body(("html",)), msg.get_body(("plain",))
+    assert html is not None and plain is not None
+    assert "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;" in html.get_content()
+    assert TOM not in html.get_content()
+    assert TOM in plain.get_content()
 
 
 def test_new_campaign_sends_a_finished_issue_again(config, store, sample_issue):
@@ -484,7 +494,8 @@ def test_send_test_prefixes_the_subject_uses_sample_values_and_records_nothing(
     [path] = (project / "outbox" / "test").iterdir()
     msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     assert msg["Subject"].startswith("[TEST] ")
-    assert "Maria" in msg.get_body(("plain",)).get_content()  # [sample] first_name
+    plain = msg.get_body(("plain",))
+    assert plain is not None and "Maria" in plain.get_content()  # [sample] first_name
     assert latest_campaign(store, sample_issue.name) is None
 
 
@@ -644,7 +655,7 @@ def test_a_killed_send_resumes_and_delivers_everyone_exactly_once(
 ):
     add_people(store, 60)
     standin = sendgrid_standin
-    locks = []
+    locks: list[sqlite3.Connection] = []  # the connection holding the write lock
     if kill_at == "just-after-an-answer":
         # Take the write lock before SendGrid answers: the process gets its 202 but cannot record it.
         standin.on_request = lambda body: locks.append(_write_lock(store)) if not locks else None
@@ -713,6 +724,7 @@ def test_ctrl_c_stops_after_the_batch_in_flight_and_the_send_resumes(
     assert "Interrupted after the batch in flight" in err
     assert "Traceback" not in err
     newest = latest_campaign(store, "2026-12-winter")
+    assert newest is not None
     counts = ledger_counts(store, newest.id)
     # The held batch was finished and recorded, nothing is left in flight, and the send stopped early
     # (on a slow machine a second batch may have started before the interrupt was seen).

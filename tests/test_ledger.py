@@ -176,6 +176,40 @@ def test_a_database_failure_leaves_the_ledger_as_a_store_error(tmp_path):
         engine.dispose()
 
 
+def test_advisory_locks_are_per_schema_so_installations_sharing_a_database_never_block_each_other(
+    postgres_url, make_config
+):
+    from contextlib import ExitStack
+
+    from tests.fixtures.store import _postgres_store
+
+    with ExitStack() as stack:
+        one, other = (stack.enter_context(_closing(_postgres_store(postgres_url, make_config))) for _ in "ab")
+        with CampaignLedger.for_store(one).advisory_lock(7, "1") as got:
+            assert got
+            with CampaignLedger.for_store(other).advisory_lock(7, "1") as got_elsewhere:
+                assert got_elsewhere  # campaign 1 of another schema is another campaign
+            with CampaignLedger.for_store(one).advisory_lock(7, "1") as got_again:
+                assert not got_again  # the same campaign, from another connection: busy
+        with CampaignLedger.for_store(one).advisory_lock(7, "1") as got:
+            assert got  # released when the block ended
+
+
+def _closing(generator):
+    """A fixture-style generator (yield the value, clean up after) as a context manager."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def managed():
+        value = next(generator)
+        try:
+            yield value
+        finally:
+            next(generator, None)
+
+    return managed()
+
+
 def test_ledger_writes_are_durable_across_a_power_loss(store):
     # WAL with synchronous=NORMAL may lose the last commits on power loss: a `sent` could be resent.
     with store.engine.connect() as conn:
@@ -195,8 +229,11 @@ def test_the_send_path_outside_the_ledger_imports_no_sqlalchemy():
     offenders = []
     for path in sources:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
+            else:
+                continue
             offenders += [f"{path.name}:{node.lineno}" for n in names if n.split(".")[0] == "sqlalchemy"]
     assert len(sources) >= 9 and offenders == []

@@ -25,7 +25,7 @@ def run_lock(ledger: CampaignLedger, campaign_id: int) -> Iterator[None]:
         hint="wait for that send to finish (or stop it), then run send again to resume",
     )
     if ledger.is_postgres:
-        with ledger.advisory_lock(_RUN_LOCK, campaign_id) as got:
+        with ledger.advisory_lock(_RUN_LOCK, str(campaign_id)) as got:
             if not got:
                 raise busy
             yield

@@ -1,6 +1,6 @@
 """Running a list send: worker threads claim batches, deliver them, and record the outcomes.
 
-The ledger makes it exactly-once (docs/design/sending.md): a batch is written `in_flight` before
+The ledger makes it exactly-once (docs/design/send-ledger.md): a batch is written `in_flight` before
 the provider is called and its outcome after. `--rate` paces batches, and a 429 or 5xx pauses
 every worker for the backoff; Ctrl-C stops after the batches in flight.
 """

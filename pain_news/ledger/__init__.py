@@ -1,6 +1,6 @@
 """The send ledger: campaigns and one row per recipient per campaign — the only SQL about them.
 
-A recipient moves pending → in_flight → sent | failed | uncertain (docs/design/sending.md). A batch
+A recipient moves pending → in_flight → sent | failed | uncertain (docs/design/send-ledger.md). A batch
 is claimed (written `in_flight`) in one transaction before the provider is called and its
 outcome written in one transaction after; "finished" is derived from the counts (`is_finished`),
 never stored. `campaign/` decides what to do; this package only reads and writes.

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Row, func, select, update
 
-from pain_news.ledger.queries import store_errors
+from pain_news.db import store_errors
 from pain_news.ledger.records import Claim, ClaimedEntry, Outcome
 from pain_news.models import (
     ACTIVE,

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, distinct, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
+from pain_news.db import store_errors
 from pain_news.ledger.batches import BatchWriter
-from pain_news.ledger.queries import audience, ledger_rows, move, recipient_rows, store_errors
+from pain_news.ledger.queries import audience, ledger_rows, move, recipient_rows
 from pain_news.ledger.records import (
     CampaignFigures,
     CampaignRecord,
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
     from pain_news.store import SubscriberStore
 
 _CREATE_LOCK = 0x504E01  # PostgreSQL advisory-lock namespace: campaign creation, keyed by issue
+# Advisory locks are per database, but campaign ids and issues are per schema: two installations
+# (or two test runs) sharing a database in different schemas must not block each other.
+_SCOPED = "hashtext(current_schema() || ':' || :key)"
 
 
 class CampaignLedger:
@@ -110,11 +114,11 @@ class CampaignLedger:
         now = now or utcnow()
         with store_errors(), Session(self.engine) as s, s.begin():
             # Serialise creation per issue: SQLite's BEGIN IMMEDIATE already does; PostgreSQL takes a
-            # transaction-level advisory lock keyed by the issue.
+            # transaction-level advisory lock keyed by the issue (within this schema: see _SCOPED).
             if self.is_postgres:
                 s.execute(
-                    text("SELECT pg_advisory_xact_lock(:k, hashtext(:issue))"),
-                    {"k": _CREATE_LOCK, "issue": new.issue},
+                    text(f"SELECT pg_advisory_xact_lock(:k, {_SCOPED})"),
+                    {"k": _CREATE_LOCK, "key": new.issue},
                 )
             newest = s.scalar(select(func.max(Campaign.id)).where(Campaign.issue == new.issue))
             if newest != new.seen_campaign_id:
@@ -263,19 +267,19 @@ class CampaignLedger:
             return {hashes[h] for h in found}
 
     @contextmanager
-    def advisory_lock(self, namespace: int, key: int) -> Iterator[bool]:
+    def advisory_lock(self, namespace: int, key: str) -> Iterator[bool]:
         """PostgreSQL: try a session advisory lock on its own connection, held until the block ends.
 
         Yields whether it was taken. The server releases it when the process dies, so a killed
         send never leaves a stale lock.
         """
-        params = {"k": namespace, "c": key}
+        params = {"k": namespace, "key": key}
         with store_errors(), self.engine.connect() as conn:
-            got = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:k, :c)"), params))
+            got = bool(conn.scalar(text(f"SELECT pg_try_advisory_lock(:k, {_SCOPED})"), params))
             conn.commit()
             try:
                 yield got
             finally:
                 if got:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k, :c)"), params)
+                    conn.execute(text(f"SELECT pg_advisory_unlock(:k, {_SCOPED})"), params)
                     conn.commit()

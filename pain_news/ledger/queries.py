@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, Select, String, case, insert, literal, null, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from pain_news import db
 from pain_news.models import ACTIVE, LEDGER_PENDING, LEDGER_SKIPPED, LedgerEntry, Subscriber
-
-
-@contextmanager
-def store_errors() -> Iterator[None]:
-    """Database failures leave the ledger as StoreError (one line, no statement or parameters)."""
-    # TODO(house): switch to the shared conversion helper in db.py once it is on main.
-    try:
-        yield
-    except DBAPIError as exc:
-        raise db.describe_error(exc) from exc
 
 
 def audience() -> Select[Any]:
