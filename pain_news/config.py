@@ -30,6 +30,7 @@ class NewsletterSettings:
     public_url: str = ""
     conditions_url: str = ""
     list_id: str = ""
+    timezone: str = ""  # IANA name (Europe/Berlin): how times are read (send --at) and shown; "" = UTC
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class SendgridSettings:
     asm_group_id: int = 0
     timeout: float = 30.0
     webhook_public_key: str = ""
+    # Aggregate open counts only (SendGrid's open-tracking pixel); per-address events are never kept.
+    count_opens: bool = False
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", path=where
         )
+    if config.newsletter.timezone:
+        from pain_news.clock import zone
+
+        zone(config.newsletter.timezone, where)
     for key in ("public_url", "conditions_url"):
         value = getattr(config.newsletter, key)
         if value and not value.startswith(("https://", "http://")):
