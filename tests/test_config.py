@@ -116,7 +116,8 @@ def test_every_setting_is_documented_in_the_readme():
     from pain_news.config import SECRET_VARIABLES, SECTIONS
     from tests.fixtures.core import ROOT
 
-    readme = (ROOT / "README.md").read_text()
+    # The reference moves into docs/ (docs/configuration.md); the README still holds the rest.
+    readme = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
     missing = [
         f"{name}.{f.name}"
         for name, cls in SECTIONS.items()
