@@ -31,7 +31,7 @@ OPTED_OUT = (UNSUBSCRIBED, BOUNCED, COMPLAINED)
 # How an opt-out arrived.
 OPT_OUT_METHODS = ("link", "one-click", "webhook", "sendgrid-sync", "manual")
 
-# Send-ledger states of one recipient in one campaign (shared/SENDING.md).
+# Send-ledger states of one recipient in one campaign (docs/design/send-ledger.md).
 LEDGER_PENDING = "pending"
 LEDGER_IN_FLIGHT = "in_flight"
 LEDGER_SENT = "sent"
@@ -180,7 +180,10 @@ class Campaign(Base):
 
 
 class LedgerEntry(Base):
-    """One recipient of one campaign: pending → in_flight → sent | failed | uncertain (SENDING.md)."""
+    """One recipient of one campaign: pending → in_flight → sent | failed | uncertain.
+
+    Why each state: docs/design/send-ledger.md.
+    """
 
     __tablename__ = "send_ledger"
     __table_args__ = (

@@ -12,7 +12,7 @@ verbatim in the text part:
     text part:  %%t.first_name|friend%%
 
 The form has no spaces or angle brackets, so CSS inlining and URL attributes keep it intact
-(premailer percent-encodes `{{ x }}` inside href: TRAPS.md).
+(premailer percent-encodes `{{ x }}` inside href: docs/design/dependency-traps.md).
 """
 
 from __future__ import annotations

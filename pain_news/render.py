@@ -121,7 +121,7 @@ def _mjml_to_html(mjml_text: str, templates: Path) -> str:
 def _inliner() -> Any:
     import css_inline
 
-    # keep_style_tags: @media rules stay, so columns stack on phones (TRAPS.md);
+    # keep_style_tags: @media rules stay, so columns stack on phones (docs/design/dependency-traps.md);
     # load_remote_stylesheets=False: no network, ever.
     return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=True, keep_link_tags=True)
 

@@ -1,8 +1,8 @@
 """The one way to make a SendGrid API client, for sends and suppression syncs alike.
 
 The official client has no timeout by default, and its DEBUG logging prints the request
-headers — the API key with them (shared/TRAPS.md). Every client made here gets a timeout,
-and the client's loggers are held at WARNING whatever `--debug` sets on the root logger.
+headers — the API key with them (docs/design/dependency-traps.md). Every client made here gets a
+timeout, and the client's loggers are held at WARNING whatever `--debug` sets on the root logger.
 """
 
 from __future__ import annotations

@@ -110,24 +110,6 @@ def test_invalid_provider_is_rejected(tmp_path):
         load_config(write(tmp_path, '[delivery]\nprovider = "carrier-pigeon"\n'), env={})
 
 
-def test_every_setting_is_documented_in_the_readme():
-    from dataclasses import fields
-
-    from pain_news.config import SECRET_VARIABLES, SECTIONS
-    from tests.fixtures.core import ROOT
-
-    # The reference moves into docs/ (docs/configuration.md); the README still holds the rest.
-    readme = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
-    missing = [
-        f"{name}.{f.name}"
-        for name, cls in SECTIONS.items()
-        for f in fields(cls)
-        if f"`{name}.{f.name}`" not in readme
-    ]
-    missing += [var for var in SECRET_VARIABLES.values() if f"`{var}`" not in readme]
-    assert missing == []
-
-
 def test_negative_rate_is_rejected(tmp_path):
     with pytest.raises(ConfigError, match="delivery.rate must be 0"):
         load_config(write(tmp_path, ""), env={"PAIN_NEWS_DELIVERY_RATE": "-3"})

@@ -33,7 +33,7 @@ def prose(piece: Piece) -> str:
 
 
 def grade(text: str) -> float:
-    """Flesch–Kincaid grade of `text` (textstat 0.7.8, which works offline: TRAPS.md)."""
+    """Flesch–Kincaid grade of `text` (textstat 0.7.8 works offline: docs/design/dependency-traps.md)."""
     import textstat  # type: ignore[import-untyped]  # ~20 ms import plus a one-time dictionary load: only `check` pays it
 
     return round(float(textstat.flesch_kincaid_grade(text)), 1)

@@ -21,7 +21,7 @@ from pain_news.errors import PartialDelivery as PartialDelivery  # kept importab
 if TYPE_CHECKING:
     from pain_news.config import Config, NewsletterSettings
 
-# Outcome of one recipient (SENDING.md): RETRY means "provably never reached the provider".
+# Outcome of one recipient (docs/design/send-ledger.md): RETRY means "provably never reached the provider".
 SENT = "sent"
 FAILED = "failed"
 RETRY = "retry"

@@ -1,9 +1,10 @@
 """The SendGrid provider: the official client, v3 Mail Send, up to 1,000 personalizations a request.
 
-Traps handled here (shared/TRAPS.md): the client has no timeout by default, `str(error)` hides
-SendGrid's message (read `error.body`), `Mail` helper objects are slow and `add_personalization`
-reverses the order (so the payload is a plain dict built in ledger order), and the client's DEBUG
-logging prints the API key (pain_news.sendgrid_client holds its loggers at WARNING).
+Traps handled here (docs/design/dependency-traps.md): the client has no timeout by default,
+`str(error)` hides SendGrid's message (read `error.body`), `Mail` helper objects are slow and
+`add_personalization` reverses the order (so the payload is a plain dict built in ledger order),
+and the client's DEBUG logging prints the API key (pain_news.sendgrid_client holds its loggers at
+WARNING).
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ class SendgridProvider:
                 return DeliveryResult(RETRY, reason=f"could not connect to SendGrid: {reason}")
             return DeliveryResult(UNCERTAIN, reason=f"no answer from SendGrid: {reason}")
         except (TimeoutError, http.client.HTTPException, ConnectionError, OSError) as error:
-            # The request left and no answer came back: SendGrid may have queued it (SENDING.md).
+            # The request left and no answer came back: SendGrid may have queued it
+            # (docs/design/send-ledger.md).
             return DeliveryResult(
                 UNCERTAIN, reason=f"no answer from SendGrid: {type(error).__name__} {error}".strip()
             )

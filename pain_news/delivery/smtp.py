@@ -2,10 +2,11 @@
 
 The envelope is sent step by step (MAIL, RCPT, DATA) so a dropped connection can be placed: before
 the message body was sent nothing was delivered (reconnect and try again); after it, the server may
-have taken it, so the recipient is `uncertain` (SENDING.md). A 5xx to RCPT refuses one recipient
-(failed, the send goes on); a 4xx is a temporary refusal, retried later by the caller. A 5xx to
-MAIL FROM, a refused login or a missing STARTTLS concerns every recipient: the send stops
-(DeliveryError) — carrying the results of the recipients already handled, so none is mailed twice.
+have taken it, so the recipient is `uncertain` (docs/design/send-ledger.md). A 5xx to RCPT
+refuses one recipient (failed, the send goes on); a 4xx is a temporary refusal, retried later by
+the caller. A 5xx to MAIL FROM, a refused login or a missing STARTTLS concerns every recipient:
+the send stops (DeliveryError) — carrying the results of the recipients already handled, so none
+is mailed twice.
 """
 
 from __future__ import annotations
