@@ -93,7 +93,9 @@ def find_campaign(
     if campaign_id is not None:
         found, what = ledger.get(campaign_id), f"campaign {campaign_id}"
     else:
-        found, what = ledger.latest(issue or ""), f"campaign for issue {issue!r}"
+        # `report templates/welcome` finds the welcome campaign (an issue folder of that name first).
+        found = ledger.latest(issue or "") or ledger.latest(issue or "", kind=CAMPAIGN_WELCOME)
+        what = f"campaign for issue {issue!r}"
     if found is None:
         raise NotFound(f"no {what}", hint="'pain-news campaigns' lists them")
     return found

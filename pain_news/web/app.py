@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -20,7 +22,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pain_news.errors import DeliveryError, InvalidToken, PainNewsError, StoreError, WebhookRejected
+from pain_news.models import ACTIVE
 from pain_news.web.pages import page
+from pain_news.welcome import WelcomeQueue, welcome_dir
 
 if TYPE_CHECKING:
     from pain_news.config import Config
@@ -78,9 +82,11 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await Response("request body too large", status_code=413, media_type="text/plain")(scope, receive, send)
 
 
-def create_app(config: Config, store: SubscriberStore) -> Starlette:
+def create_app(config: Config, store: SubscriberStore, welcomes: WelcomeQueue | None = None) -> Starlette:
     """The web app for `pain-news serve`, bound to one config and store."""
     from pain_news import signup, unsubscribe, webhook
+
+    welcomes = welcomes or WelcomeQueue(config, store)
 
     common = {"newsletter_name": config.newsletter.name, "footer_text": _footer(config)}
 
@@ -170,7 +176,15 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
             )
         except InvalidToken as exc:
             return problem(exc, 400)
-        return show("confirm.html", email=change.subscriber.email, changed=change.changed)
+        if change.subscriber.status == ACTIVE:
+            welcomes.submit(change.subscriber.id)  # once ever: the ledger ignores a repeat
+        return show(
+            "confirm.html",
+            email=change.subscriber.email,
+            changed=change.changed,
+            latest_url=_latest_issue_url(config),
+            welcome=(welcome_dir(config) / "issue.toml").is_file(),
+        )
 
     async def sendgrid_events(request: Request) -> Response:
         body = await request.body()
@@ -229,9 +243,34 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
 
     from sqlalchemy.exc import DBAPIError
 
-    app = Starlette(routes=routes, exception_handlers={PainNewsError: unavailable, DBAPIError: unavailable})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={PainNewsError: unavailable, DBAPIError: unavailable},
+        lifespan=_closing(welcomes),
+    )
     app.add_middleware(BodyLimit)
+    app.state.welcomes = welcomes
     return app
+
+
+def _closing(welcomes: WelcomeQueue) -> Any:
+    """Lifespan: on shutdown, let the welcome in hand finish."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(welcomes.close)
+
+    return lifespan
+
+
+def _latest_issue_url(config: Config) -> str:
+    """The archive's newest issue (`<public_url>/latest/`), or "" when no archive is built."""
+    archive = config.resolve(config.build.archive_out)
+    if not (archive / "latest" / "index.html").is_file():
+        return ""
+    base = config.newsletter.public_url.rstrip("/")
+    return f"{base}/latest/" if base else "/latest/"
 
 
 async def _form(request: Request) -> FormData | None:

@@ -1,0 +1,114 @@
+"""The welcome email: built from templates/welcome like an issue, sent once per confirmed subscriber."""
+
+from __future__ import annotations
+
+import email
+import json
+import threading
+from email import policy
+
+import httpx
+
+from pain_news.ledger import CampaignLedger
+from pain_news.models import CAMPAIGN_WELCOME
+from pain_news.welcome import WELCOME_ISSUE, send_welcome, welcome_dir
+from tests.test_web_app import confirmation_link, path_of
+
+
+def welcome_emails(project):
+    return sorted(project.glob("outbox/campaign-*/*.eml"))
+
+
+def welcome_campaign(store):
+    found = CampaignLedger.for_store(store).latest(WELCOME_ISSUE, kind=CAMPAIGN_WELCOME)
+    assert found is not None
+    return found
+
+
+def test_the_welcome_folder_checks_and_builds_like_an_issue(run_cli, project, tmp_path):
+    checked = run_cli("check", "templates/welcome")
+    assert "welcome: 0 errors" in checked.stdout
+    built = run_cli("build", "templates/welcome", "--out", str(tmp_path / "welcome"))
+    assert "Welcome to Pain News" in built.stdout
+    text = (tmp_path / "welcome" / "email.txt").read_text()
+    assert text.startswith("PAIN NEWS - Welcome (December 1, 2026)")  # number 0: no "Issue 0"
+
+
+def test_a_repeated_confirmation_sends_one_welcome(web_server, project):
+    server = web_server()
+    httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org", "first_name": "Nia"})
+    link = server.url + path_of(confirmation_link(project))
+    answers = [httpx.get(link), httpx.get(link), httpx.get(link)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert "A welcome email is on its way" in answers[0].text
+    server.app.state.welcomes.join()
+
+    [eml] = welcome_emails(project)
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert (message["To"], message["Subject"]) == ("nia@example.org", "Welcome to Pain News")
+    assert "List-Unsubscribe" in message
+    plain = message.get_body(("plain",))
+    assert plain is not None and "Dear Nia," in plain.get_content()
+    campaign = welcome_campaign(server.store)
+    assert CampaignLedger.for_store(server.store).counts(campaign.id)["sent"] == 1
+
+
+def test_the_confirmation_page_links_to_the_latest_issue_when_the_archive_is_built(
+    web_server, project, run_cli
+):
+    run_cli("archive")
+    server = web_server({"PAIN_NEWS_NEWSLETTER_PUBLIC_URL": "https://news.example.org"})
+    httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org"})
+    page = httpx.get(server.url + path_of(confirmation_link(project)))
+    assert '<a href="https://news.example.org/latest/" id="latest">Read the latest issue</a>' in page.text
+    server.app.state.welcomes.join()
+
+
+def test_welcome_is_sent_once_ever_even_after_the_text_changes(config, store, project, run_cli):
+    ana = store.add("ana@example.org", "Ana").id
+    first = send_welcome(config, store, ana)
+    assert first is not None and first.ledger["sent"] == 1
+    assert send_welcome(config, store, ana) is None  # again: nothing
+    piece = welcome_dir(config) / "01-welcome.md"
+    piece.write_text(piece.read_text().replace("What to expect", "What comes next"))
+    assert send_welcome(config, store, ana) is None  # a new copy is a new campaign, but Ana had hers
+    bo = store.add("bo@example.org", "Bo").id
+    second = send_welcome(config, store, bo)
+    assert second is not None and second.campaign_id != first.campaign_id
+    assert len(welcome_emails(project)) == 2
+    table = run_cli("report", "--campaign", str(second.campaign_id)).stdout
+    assert "welcome email — Welcome to Pain News" in table
+    listed = json.loads(run_cli("campaigns", "--format", "json").stdout)
+    assert {c["kind"] for c in listed} == {"welcome"}
+
+
+def test_two_confirmations_at_once_send_one_welcome(config, any_store, project):
+    sid = any_store.add("ana@example.org", "Ana").id
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(send_welcome(config, any_store, sid)))
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r is not None for r in results) == 1
+    assert len(welcome_emails(project)) == 1
+
+
+def test_no_welcome_folder_means_no_welcome(config, store, project):
+    import shutil
+
+    shutil.rmtree(welcome_dir(config))
+    sid = store.add("ana@example.org").id
+    assert send_welcome(config, store, sid) is None
+    assert welcome_emails(project) == []
+
+
+def test_a_welcome_never_mails_someone_who_opted_out_meanwhile(config, store, project):
+    sid = store.add("ana@example.org").id
+    store.unsubscribe(sid, "link")
+    report = send_welcome(config, store, sid)
+    assert report is not None and report.ledger["skipped"] == 1 and report.ledger["sent"] == 0
+    assert welcome_emails(project) == []
