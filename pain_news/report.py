@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pain_news.store import SubscriberStore
 
 EVENTS = ("delivered", "open", "click", "bounce", "dropped", "spamreport", "unsubscribe")
+TOTALS_ONLY = ("open", "click")  # stored without a person (webhook.py): counted per event, not per reader
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +72,8 @@ class CampaignReport:
             yield f"  {status + ' since':<22}{self.opt_outs.get(status, 0):>8}"
         for event in EVENTS:
             if event in self.events:
-                yield f"  {'webhook ' + event:<22}{self.events[event]:>8}"
+                label = f"webhook {event}" + (" (total)" if event in TOTALS_ONLY else "")
+                yield f"  {label:<22}{self.events[event]:>8}"
         if self.failed:
             yield "Failed:"
             yield from (f"  {email}: {reason}" for email, reason in self.failed)

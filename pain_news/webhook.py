@@ -20,6 +20,9 @@ SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_AGE = dt.timedelta(minutes=10)  # older (or as far in the future) is a replay: refused
 TRACKED = ("delivered", "open", "click")  # kept per campaign for reports
+# Counted per campaign, never tied to a person: no subscriber, no address, no clicked URL (our
+# links carry signed per-subscriber tokens). Only sendgrid.count_opens turns the open pixel on.
+AGGREGATE_ONLY = ("open", "click")
 DROPPED_REASONS = (("bounce", "bounced"), ("unsubscribe", "unsubscribed"), ("spam", "complained"))
 
 
@@ -158,13 +161,15 @@ def _apply_one(
             summary.repeated += 1
             return
     campaign_id = _int(event.get("campaign_id"))
-    raw = event.get("email")
+    anonymous = status is None and kind in AGGREGATE_ONLY
+    raw = None if anonymous else event.get("email")
     email = check_email(raw) if isinstance(raw, str) and raw else None  # StoreError: skipped, logged
     subscriber = store.get(email) if email else None
     if status is not None and email:
         change = store.opt_out_address(email, status, "webhook", campaign_id, detail=f"SendGrid {kind} event")
         summary.applied += bool(change and change.changed)
-    detail = json.dumps({k: event[k] for k in ("reason", "type", "url") if k in event})[:2000]
+    kept = ("reason", "type") if anonymous else ("reason", "type", "url")
+    detail = json.dumps({k: event[k] for k in kept if k in event})[:2000]
     if store.record_delivery_event(
         event_id,
         kind,
