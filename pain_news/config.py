@@ -141,6 +141,11 @@ class Config:
     def templates_dir(self) -> Path:
         return self.resolve(self.build.templates)
 
+    @property
+    def welcome_dir(self) -> Path:
+        """The welcome email's folder, written like an issue (pain_news/welcome.py)."""
+        return self.templates_dir / "welcome"
+
     def with_overrides(self, **sections: Any) -> Config:
         """A copy with whole settings sections replaced (used for command-line flags)."""
         return replace(self, **sections)

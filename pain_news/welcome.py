@@ -28,13 +28,12 @@ if TYPE_CHECKING:
     from pain_news.store import SubscriberStore
 
 log = logging.getLogger("pain_news.web")
-WELCOME_FOLDER = "welcome"  # under build.templates
 WELCOME_ISSUE = "welcome"  # the `issue` of every welcome campaign
 
 
 def welcome_dir(config: Config) -> Path:
     """`templates/welcome/` (under build.templates)."""
-    return config.templates_dir / WELCOME_FOLDER
+    return config.welcome_dir
 
 
 @dataclass(frozen=True)

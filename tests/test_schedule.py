@@ -191,6 +191,7 @@ def test_cancel_cancels_the_batch_records_it_and_report_and_campaigns_show_it(
         at = in_hours(24).astimezone(dt.timezone(dt.timedelta(hours=-5)))
     planned = run_cli("send", str(sample_issue), "--at", at.isoformat(), "--yes", env=env)
     assert f"Scheduled:  {at:%Y-%m-%d %H:%M} EST" in planned.stdout
+    assert f"SendGrid holds what it accepted until {at:%Y-%m-%d %H:%M} EST" in planned.stdout
     listed = run_cli("campaigns", env=env).stdout
     assert f"(scheduled for {at:%Y-%m-%d %H:%M} EST)" in listed
 

@@ -112,3 +112,14 @@ def test_a_welcome_never_mails_someone_who_opted_out_meanwhile(config, store, pr
     report = send_welcome(config, store, sid)
     assert report is not None and report.ledger["skipped"] == 1 and report.ledger["sent"] == 0
     assert welcome_emails(project) == []
+
+
+def test_the_welcome_folder_is_never_sent_to_the_whole_list(run_cli, store, project):
+    store.add("ana@example.org")
+    result = run_cli("send", "templates/welcome", "--yes", ok=False)
+    assert (
+        result.exit_code == 1
+        and "is the welcome email: serve sends it to each new subscriber" in result.stderr
+    )
+    assert CampaignLedger.for_store(store).campaigns() == []
+    assert run_cli("send", "templates/welcome", "--test", "--to", "editor@example.org").exit_code == 0

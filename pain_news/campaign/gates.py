@@ -39,7 +39,16 @@ def unsubscribe_links_can_be_signed(request: SendRequest) -> None:
     unsubscribe_url(request.config, 0, None)
 
 
-BEFORE_BUILD: tuple[SettingsGate, ...] = (unsubscribe_links_can_be_signed,)
+def not_the_welcome_email(request: SendRequest) -> None:
+    """templates/welcome goes to each new subscriber once (welcome.py), never to the whole list."""
+    if request.issue_dir.resolve() == request.config.welcome_dir.resolve():
+        raise CheckFailed(
+            f"{request.issue_dir} is the welcome email: serve sends it to each new subscriber once",
+            hint=f"send --test {request.issue_dir} shows it; pain-news check {request.issue_dir} checks it",
+        )
+
+
+BEFORE_BUILD: tuple[SettingsGate, ...] = (unsubscribe_links_can_be_signed, not_the_welcome_email)
 AFTER_BUILD: tuple[IssueGate, ...] = ()
 
 

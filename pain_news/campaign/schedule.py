@@ -120,9 +120,14 @@ def scheduled_message(message: OutgoingMessage, schedule: Schedule | None) -> Ou
     return replace(message, send_at=schedule.unix, batch_id=schedule.batch_id)
 
 
+def when_text(schedule: Schedule, config: Config) -> str:
+    """`2026-12-03 09:00 EST (14:00 UTC)`: the time in the clinic's zone, with UTC beside it."""
+    return f"{shown(schedule.send_at, clinic_zone(config))} ({schedule.send_at:%Y-%m-%d %H:%M} UTC)"
+
+
 def plan_line(schedule: Schedule, config: Config, now: dt.datetime) -> str:
-    """The plan's line about the time: in the clinic's zone, with UTC beside it."""
-    when = f"{shown(schedule.send_at, clinic_zone(config))} ({schedule.send_at:%Y-%m-%d %H:%M} UTC)"
+    """The plan's line about the time."""
+    when = when_text(schedule, config)
     if schedule.send_at <= now:
         return f"Scheduled:  {when} — that time has passed: SendGrid delivers the rest at once"
     return f"Scheduled:  {when}; SendGrid holds the messages until then (send --cancel cancels them)"

@@ -114,6 +114,13 @@ def send_cmd(
     report = _run_with_progress(app, prepared)
     for line in report.lines():
         click.echo(line)
+    if prepared.schedule is not None and not dry_run:
+        from pain_news.campaign.schedule import when_text
+
+        click.echo(
+            f"Scheduled: SendGrid holds what it accepted until {when_text(prepared.schedule, app.config)}; "
+            f"'pain-news send {issue_dir} --cancel' cancels it until 10 minutes before."
+        )
     if report.interrupted:
         click.echo("Interrupted after the batch in flight; run the same command to resume.", err=True)
         sys.exit(130)
