@@ -123,3 +123,21 @@ def test_the_welcome_folder_is_never_sent_to_the_whole_list(run_cli, store, proj
     )
     assert CampaignLedger.for_store(store).campaigns() == []
     assert run_cli("send", "templates/welcome", "--test", "--to", "editor@example.org").exit_code == 0
+
+
+def test_a_welcome_goes_through_sendgrid_with_tracking_pinned_off(make_config, store, sendgrid_standin):
+    config = make_config(
+        {
+            "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+            "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
+            "SENDGRID_API_KEY": sendgrid_standin.api_key,
+        }
+    )
+    sid = store.add("ana@example.org", "Ana").id
+    report = send_welcome(config, store, sid)
+    assert report is not None and report.ledger["sent"] == 1
+    [body] = sendgrid_standin.accepted
+    assert body["subject"] == "Welcome to Pain News" and sendgrid_standin.recipients() == ["ana@example.org"]
+    assert body["tracking_settings"]["click_tracking"] == {"enable": False, "enable_text": False}
+    assert body["personalizations"][0]["custom_args"]["campaign_id"] == str(report.campaign_id)
+    assert welcome_campaign(store).provider == "sendgrid"
