@@ -34,14 +34,18 @@ def test_the_welcome_folder_checks_and_builds_like_an_issue(run_cli, project, tm
     assert text.startswith("PAIN NEWS - Welcome (December 1, 2026)")  # number 0: no "Issue 0"
 
 
-def test_a_repeated_confirmation_sends_one_welcome(web_server, project):
-    server = web_server()
-    httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org", "first_name": "Nia"})
+def test_a_repeated_confirmation_sends_one_welcome(serve_app, project):
+    server = serve_app()
+    server.signup(email="nia@example.org", first_name="Nia")
+    server.settle()
     link = server.url + path_of(confirmation_link(project))
-    answers = [httpx.get(link), httpx.get(link), httpx.get(link)]
+    assert httpx.get(link).status_code == 200  # the page with the button: nothing sent yet
+    server.settle()
+    assert welcome_emails(project) == []
+    answers = [httpx.post(link), httpx.post(link), httpx.post(link)]  # pressed again, or a resubmit
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert "A welcome email is on its way" in answers[0].text
-    server.app.state.welcomes.join()
+    server.settle()
 
     [eml] = welcome_emails(project)
     message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
@@ -54,14 +58,16 @@ def test_a_repeated_confirmation_sends_one_welcome(web_server, project):
 
 
 def test_the_confirmation_page_links_to_the_latest_issue_when_the_archive_is_built(
-    web_server, project, run_cli
+    serve_app, project, run_cli
 ):
     run_cli("archive")
-    server = web_server({"PAIN_NEWS_NEWSLETTER_PUBLIC_URL": "https://news.example.org"})
-    httpx.post(f"{server.url}/subscribe", data={"email": "nia@example.org"})
-    page = httpx.get(server.url + path_of(confirmation_link(project)))
-    assert '<a href="https://news.example.org/latest/" id="latest">Read the latest issue</a>' in page.text
-    server.app.state.welcomes.join()
+    server = serve_app()
+    server.signup(email="nia@example.org")
+    server.settle()
+    page = httpx.post(server.url + path_of(confirmation_link(project)))
+    public = server.config.newsletter.public_url.rstrip("/")
+    assert f'<a href="{public}/latest/" id="latest">Read the latest issue</a>' in page.text
+    server.settle()
 
 
 def test_welcome_is_sent_once_ever_even_after_the_text_changes(config, store, project, run_cli):
