@@ -45,6 +45,7 @@ def test_a_repeated_confirmation_sends_one_welcome(serve_app, project):
     answers = [httpx.post(link), httpx.post(link), httpx.post(link)]  # pressed again, or a resubmit
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert "A welcome email is on its way" in answers[0].text
+    assert "A welcome email" not in answers[1].text  # "(it was already confirmed)": nothing more comes
     server.settle()
 
     [eml] = welcome_emails(project)

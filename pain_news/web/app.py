@@ -212,7 +212,7 @@ def create_app(
             email=change.subscriber.email,
             changed=change.changed,
             latest_url=_latest_issue_url(config),
-            welcome=(config.welcome_dir / "issue.toml").is_file(),
+            welcome=change.changed and (config.welcome_dir / "issue.toml").is_file(),
         )
 
     async def sendgrid_events(request: Request) -> Response:
