@@ -31,6 +31,8 @@ class NewsletterSettings:
     conditions_url: str = ""
     list_id: str = ""
     timezone: str = ""  # IANA name (Europe/Berlin): how times are read (send --at) and shown; "" = UTC
+    phone: str = ""  # the clinic's number: masthead, footer (tel: link) and the text part
+    appointment_url: str = ""  # a spotlight's second button, "Request an appointment"
 
 
 @dataclass(frozen=True)
@@ -315,7 +317,7 @@ def _validate(config: Config) -> None:
         from pain_news.clock import zone
 
         zone(config.newsletter.timezone, where)
-    for key in ("public_url", "conditions_url"):
+    for key in ("public_url", "conditions_url", "appointment_url"):
         value = getattr(config.newsletter, key)
         if value and not value.startswith(("https://", "http://")):
             raise ConfigError(f"newsletter.{key} must be an absolute http(s) URL, got {value!r}", path=where)
