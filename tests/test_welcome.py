@@ -50,7 +50,7 @@ def test_a_repeated_confirmation_sends_one_welcome(serve_app, project):
 
     [eml] = welcome_emails(project)
     message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
-    assert (message["To"], message["Subject"]) == ("nia@example.org", "Welcome to Pain News")
+    assert (message["To"], message["Subject"]) == ("Nia <nia@example.org>", "Welcome to Pain News")
     assert "List-Unsubscribe" in message
     plain = message.get_body(("plain",))
     assert plain is not None and "Dear Nia," in plain.get_content()
