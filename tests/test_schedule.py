@@ -12,6 +12,7 @@ from pain_news.campaign.schedule import cancel_send
 from pain_news.clock import parse_when
 from pain_news.errors import DeliveryError, ScheduleError
 from pain_news.ledger import CampaignLedger
+from tests.fixtures.core import REAL_NEWSLETTER, publish_archive
 from tests.fixtures.sendgrid_standin import validate_mail
 
 PINNED = {
@@ -41,13 +42,16 @@ def sg_env(standin, **extra):
         "PAIN_NEWS_SENDGRID_HOST": standin.url,
         "SENDGRID_API_KEY": standin.api_key,
         "PAIN_NEWS_SENDGRID_TIMEOUT": "3",
+        **REAL_NEWSLETTER,  # a list send's gates pass (pain_news/campaign/gates.py)
         **extra,
     }
 
 
 @pytest.fixture
 def sg_config(make_config, sendgrid_standin):
-    return make_config(sg_env(sendgrid_standin))
+    config = make_config(sg_env(sendgrid_standin))
+    publish_archive(config)
+    return config
 
 
 def latest(store, issue="2026-12-winter"):
@@ -181,10 +185,11 @@ def test_an_unknown_timezone_is_a_config_error_naming_the_setting(make_config):
 
 
 def test_cancel_cancels_the_batch_records_it_and_report_and_campaigns_show_it(
-    run_cli, store, sample_issue, sendgrid_standin
+    run_cli, store, sample_issue, sendgrid_standin, make_config
 ):
     add_people(store, 3)
     env = sg_env(sendgrid_standin, PAIN_NEWS_NEWSLETTER_TIMEZONE="America/New_York")
+    publish_archive(make_config(env))
     at = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
     now = dt.datetime.now(dt.UTC)
     if not (now < at.astimezone(dt.UTC) < now + dt.timedelta(hours=72)):  # the fixed time must be schedulable
@@ -266,6 +271,7 @@ def test_every_request_pins_tracking_off_list_and_transactional(
 
 def test_count_opens_turns_on_the_open_pixel_only(make_config, store, sample_issue, sendgrid_standin):
     config = make_config(sg_env(sendgrid_standin, PAIN_NEWS_SENDGRID_COUNT_OPENS="true"))
+    publish_archive(config)
     add_people(store, 2)
     send(config, store, sample_issue)
     [body] = sendgrid_standin.accepted
