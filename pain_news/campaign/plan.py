@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pain_news import delivery
+from pain_news.campaign import schedule
 from pain_news.campaign.gates import PublishedCheck, SendRequest, gated_build
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.summary import SendPlan, states_line
@@ -49,6 +50,7 @@ class SendOptions:
     batch_size: int | None = None
     backoff_base: float = BACKOFF_BASE
     max_attempts: int = MAX_ATTEMPTS
+    at: dt.datetime | None = None  # send --at: a scheduled send (campaign/schedule.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +64,7 @@ class PreparedSend:
     campaign_id: int | None  # None: the run creates the campaign
     options: SendOptions
     seen_campaign_id: int | None = None  # the issue's newest campaign when prepared (None: none yet)
+    schedule: schedule.Schedule | None = None  # send_at and batch for every request
 
 
 def prepare_send(
@@ -72,6 +75,7 @@ def prepare_send(
     Every gate is run before anything else (pain_news/campaign/gates.py): a refusal leaves no
     campaign behind and sends nothing, and lists every gate that refuses."""
     provider = options.provider or config.delivery.provider
+    schedule.for_new(options.at, provider, dt.datetime.now(dt.UTC))  # refuse a bad --at before the build
     request = SendRequest(
         config=config,
         issue_dir=issue_dir,
@@ -99,7 +103,9 @@ def _prepare(
     issue = result.issue.slug
     existing = ledger.latest(issue)
     counts = ledger.audience_counts()
+    schedule.refuse_cancelled(existing, options.new_campaign)
     if existing is None or _chooses_new(ledger, existing, options):
+        when = schedule.for_new(options.at, provider, dt.datetime.now(dt.UTC))
         message = delivery.message_from_config(
             config,
             result.issue.subject,
@@ -108,16 +114,30 @@ def _prepare(
             list_message=True,
         )
         plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE])
-        return PreparedSend(
-            plan=plan,
-            message=message,
-            issue=issue,
-            provider=provider,
-            campaign_id=None,
-            options=options,
-            seen_campaign_id=existing.id if existing else None,
+        return _scheduled(
+            config,
+            PreparedSend(
+                plan=plan,
+                message=message,
+                issue=issue,
+                provider=provider,
+                campaign_id=None,
+                options=options,
+                seen_campaign_id=existing.id if existing else None,
+            ),
+            when,
         )
-    return _resume(config, ledger, existing, provider, counts, options)
+    resumed = _resume(config, ledger, existing, provider, counts, options)
+    return _scheduled(config, resumed, schedule.for_resume(options.at, existing, provider))
+
+
+def _scheduled(config: Config, prepared: PreparedSend, when: schedule.Schedule | None) -> PreparedSend:
+    """The prepared send with its schedule, and the plan's line saying when it goes out."""
+    if when is None:
+        return prepared
+    line = schedule.plan_line(when, config, dt.datetime.now(dt.UTC))
+    plan = replace(prepared.plan, notes=(line, *prepared.plan.notes))
+    return replace(prepared, plan=plan, schedule=when)
 
 
 def _resume(

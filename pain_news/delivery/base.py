@@ -42,6 +42,10 @@ class OutgoingMessage:
     label: str = "transactional"  # outbox sub-folder: campaign-<id>, test, transactional
     campaign_id: int | None = None
     category: str = ""
+    # A scheduled send (SendGrid only, campaign/schedule.py): deliver at send_at (Unix seconds),
+    # grouped under batch_id so `send --cancel` can cancel it.
+    send_at: int | None = None
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import re
 import socket
 import ssl
 import urllib.error
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pain_news import placeholders
@@ -63,7 +63,7 @@ class SendgridProvider:
         if self._shared is None or self._shared[0] != id(message):
             self._shared = (
                 id(message),
-                build_shared(message, self.settings.asm_group_id),
+                build_shared(message, self.settings.asm_group_id, count_opens=self.settings.count_opens),
                 substitution_tags(message),
             )
         return self._shared[1], self._shared[2]
@@ -124,8 +124,88 @@ class SendgridProvider:
     def close(self) -> None:
         """The client opens a connection per request: nothing to release."""
 
+    # ---- scheduled sends: SendGrid's Cancel Scheduled Sends API ---------------------------------
 
-def build_shared(message: OutgoingMessage, asm_group_id: int) -> dict[str, Any]:
+    def create_batch(self) -> str:
+        """A new mail batch id (POST /v3/mail/batch → 201 {"batch_id": ...}); sends no mail."""
+        response = self._api("create a batch id", lambda c: c.mail.batch.post())
+        try:
+            batch_id = json.loads(response.body or b"{}").get("batch_id")
+        except (ValueError, AttributeError):
+            batch_id = None
+        if not isinstance(batch_id, str) or not batch_id:
+            raise DeliveryError("SendGrid answered the batch request without a batch id; nothing was sent")
+        return batch_id
+
+    def batch_status(self, batch_id: str) -> str | None:
+        """ "cancel" or "pause" when the batch has one (GET /v3/user/scheduled_sends/{batch_id}), else None."""
+        response = self._api(
+            "read the scheduled send", lambda c: c.user.scheduled_sends._(batch_id).get(), missing_ok=True
+        )
+        try:
+            found = json.loads(response.body or b"[]") if response is not None else []
+        except ValueError:
+            found = []
+        rows = found if isinstance(found, list) else [found]
+        return next((str(r["status"]) for r in rows if isinstance(r, dict) and r.get("status")), None)
+
+    def cancel_batch(self, batch_id: str) -> None:
+        """Cancel every message of the batch (POST /v3/user/scheduled_sends, status "cancel").
+
+        Asks first, so a cancel that reached SendGrid before a crash is not requested twice.
+        """
+        if self.batch_status(batch_id) == "cancel":
+            return
+        self._api(
+            "cancel the scheduled send",
+            lambda c: c.user.scheduled_sends.post(request_body={"batch_id": batch_id, "status": "cancel"}),
+        )
+
+    def _api(self, what: str, call: Callable[[Any], Any], *, missing_ok: bool = False) -> Any:
+        """One call to SendGrid's API outside Mail Send; DeliveryError (one line) when it fails.
+
+        With `missing_ok`, a 404 answers None (nothing recorded for that id)."""
+        from python_http_client.exceptions import HTTPError
+
+        try:
+            return call(self._client.client)
+        except HTTPError as error:
+            status = int(error.status_code)
+            if status == 404 and missing_ok:
+                return None
+            if status in (401, 403):
+                raise DeliveryError(
+                    f"SendGrid refused to {what} ({status}): the API key is wrong", hint=WRONG_KEY_HINT
+                ) from None
+            raise DeliveryError(
+                f"SendGrid refused to {what} ({status}): {sendgrid_messages(error.body)}"
+            ) from None
+        except (urllib.error.URLError, TimeoutError, http.client.HTTPException, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise DeliveryError(
+                f"could not {what}: no answer from SendGrid ({reason})",
+                hint="check the connection and run the same command again",
+            ) from None
+
+
+def tracking_settings(*, count_opens: bool = False) -> dict[str, Any]:
+    """Tracking pinned on every request, whatever the account's settings say (issue 13).
+
+    Click tracking would rewrite every link (our unsubscribe links too) through SendGrid; opens,
+    Google Analytics parameters and SendGrid's own unsubscribe footer stay off. `count_opens`
+    (sendgrid.count_opens) allows the open pixel for aggregate counts only (webhook.py keeps no
+    per-address open or click).
+    """
+    return {
+        "click_tracking": {"enable": False, "enable_text": False},
+        "open_tracking": {"enable": count_opens},
+        # SendGrid's own subscription tracking would add a second unsubscribe link and headers.
+        "subscription_tracking": {"enable": False},
+        "ganalytics": {"enable": False},
+    }
+
+
+def build_shared(message: OutgoingMessage, asm_group_id: int, *, count_opens: bool = False) -> dict[str, Any]:
     """Everything in the request but the personalizations."""
     sender: dict[str, str] = {"email": message.from_email}
     if message.from_name:
@@ -138,9 +218,11 @@ def build_shared(message: OutgoingMessage, asm_group_id: int) -> dict[str, Any]:
             {"type": "text/plain", "value": message.text},
             {"type": "text/html", "value": message.html},
         ],
-        # SendGrid's own subscription tracking would add a second unsubscribe link and headers.
-        "tracking_settings": {"subscription_tracking": {"enable": False}},
+        "tracking_settings": tracking_settings(count_opens=count_opens),
     }
+    if message.send_at is not None:  # a scheduled send: the same time and batch on every request
+        body["send_at"] = int(message.send_at)
+        body["batch_id"] = message.batch_id
     if message.reply_to:
         body["reply_to"] = {"email": message.reply_to}
     if message.list_id:

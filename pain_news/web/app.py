@@ -24,10 +24,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
+from pain_news.models import ACTIVE
 from pain_news.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.web.pages import page
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
+from pain_news.welcome import WelcomeQueue
 
 if TYPE_CHECKING:
     from pain_news.config import Config
@@ -80,9 +82,16 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await Response("request body too large", status_code=413, media_type="text/plain")(scope, receive, send)
 
 
-def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | None = None) -> Starlette:
+def create_app(
+    config: Config,
+    store: SubscriberStore,
+    signups: SignupQueue | None = None,
+    welcomes: WelcomeQueue | None = None,
+) -> Starlette:
     """The web app for `pain-news serve`, bound to one config and store."""
     from pain_news import signup, unsubscribe, webhook
+
+    welcomes = welcomes or WelcomeQueue(config, store)
 
     common = {"newsletter_name": config.newsletter.name, "footer_text": _footer(config)}
     redact_server_log()  # the webhook's messages too: the log names no address
@@ -204,7 +213,16 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             )
         except InvalidToken as exc:
             return problem(exc, 400)
-        return show("confirm.html", done=True, email=change.subscriber.email, changed=change.changed)
+        if change.subscriber.status == ACTIVE:
+            welcomes.submit(change.subscriber.id)  # once ever: the ledger ignores a repeat
+        return show(
+            "confirm.html",
+            done=True,
+            email=change.subscriber.email,
+            changed=change.changed,
+            latest_url=_latest_issue_url(config),
+            welcome=change.changed and (config.welcome_dir / "issue.toml").is_file(),
+        )
 
     async def sendgrid_events(request: Request) -> Response:
         body = await request.body()
@@ -276,23 +294,34 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
     app = Starlette(
         routes=routes,
         exception_handlers={404: not_found, PainNewsError: unavailable},
-        lifespan=_closing(signups),
+        lifespan=_closing(signups, welcomes),
     )
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413 answers and error pages
     app.state.signups = signups
+    app.state.welcomes = welcomes
     return app
 
 
-def _closing(signups: SignupQueue) -> Any:
-    """Lifespan: stop the signup worker when the server stops."""
+def _closing(signups: SignupQueue, welcomes: WelcomeQueue) -> Any:
+    """Lifespan: stop the signup and welcome workers (after the one in hand) when the server stops."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await run_in_threadpool(signups.close)
+        await run_in_threadpool(welcomes.close)
 
     return lifespan
+
+
+def _latest_issue_url(config: Config) -> str:
+    """The archive's newest issue (`<public_url>/latest/`), or "" when no archive is built."""
+    archive = config.resolve(config.build.archive_out)
+    if not (archive / "latest" / "index.html").is_file():
+        return ""
+    base = config.newsletter.public_url.rstrip("/")
+    return f"{base}/latest/" if base else "/latest/"
 
 
 async def _form(request: Request) -> FormData | None:
