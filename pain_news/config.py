@@ -368,7 +368,7 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
     if config.newsletter.timezone:
         from pain_news.clock import zone
 
-        zone(config.newsletter.timezone, where)
+        zone(config.newsletter.timezone, config.path)
     for key in ("public_url", "conditions_url", "appointment_url"):
         value = getattr(config.newsletter, key)
         if value and not value.startswith(("https://", "http://")):
