@@ -93,7 +93,7 @@ class SendgridProvider:
     def _post(self, shared: _SharedParts, people: list[dict[str, Any]]) -> DeliveryResult:
         from python_http_client.exceptions import HTTPError  # type: ignore[import-untyped]
 
-        body = _JsonText(f'{{"personalizations": {json.dumps(people)}, {shared.json}}}')
+        body = _JsonText(f'{{"personalizations":{json.dumps(people, separators=_COMPACT)},{shared.json}}}')
         try:
             # The client's own v3 call, given JSON it need not encode again (see _JsonText).
             response = self._client.client.mail.send.post(request_body=body, request_headers=_JSON_HEADERS)
@@ -193,7 +193,7 @@ class _SharedParts:
 
     def __init__(self, message: OutgoingMessage, shared: dict[str, Any]) -> None:
         self.message_id = id(message)
-        self.json = json.dumps(shared)[1:-1]  # the members, spliced after "personalizations"
+        self.json = json.dumps(shared, separators=_COMPACT)[1:-1]  # spliced after "personalizations"
         tags = substitution_tags(message)
         self.substitute = placeholders.Substituter(tags)
         self.key_chars = sum(map(len, tags))
@@ -205,6 +205,7 @@ class _SharedParts:
 # patients' addresses into a string. Given text with a Content-Type other than exactly
 # "application/json", the client sends `body.encode()` as is: our encoded bytes say only their
 # size when formatted.
+_COMPACT = (",", ":")  # no spaces: a thousand personalizations are smaller to send and to parse
 _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
