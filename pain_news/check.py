@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pain_news.checks import Finding, error, warning
+from pain_news.checks.contact import phone_findings
+from pain_news.checks.images import image_findings
 from pain_news.checks.output import check_output
 from pain_news.checks.readability import grade_findings, reading_grades
 from pain_news.checks.sources import scan_sources
@@ -111,6 +113,8 @@ def run_check(
     assert loaded is not None and rendered is not None
     output_findings, size = check_output(config, rendered, scan, Path(config.build.out) / folder.name)
     findings.extend(output_findings)
+    findings.extend(phone_findings(config, loaded))
+    findings.extend(image_findings(loaded))
     grades: dict[str, float] = {}
     if readability:
         grades = reading_grades(loaded)

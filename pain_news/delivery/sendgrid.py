@@ -28,6 +28,7 @@ from pain_news.delivery.base import (
     OutgoingMessage,
     Recipient,
 )
+from pain_news.delivery.mime import list_headers, recipient_name
 from pain_news.delivery.retry import retry_after_seconds
 from pain_news.errors import ConfigError, DeliveryError
 
@@ -141,7 +142,7 @@ def build_shared(message: OutgoingMessage, asm_group_id: int) -> dict[str, Any]:
     if message.reply_to:
         body["reply_to"] = {"email": message.reply_to}
     if message.list_id:
-        body["headers"] = {"List-Id": message.list_id}
+        body["headers"] = list_headers(message)  # the same list headers SMTP messages carry
     if message.category:
         body["categories"] = [message.category[:255]]
     if asm_group_id:
@@ -159,8 +160,12 @@ def personalization(
 ) -> dict[str, Any]:
     """One recipient's personalization: to, substitutions, per-recipient headers, opaque ids."""
     substitute = tags if isinstance(tags, placeholders.Substituter) else placeholders.Substituter(tags)
+    to = {"email": recipient.email}
+    name = recipient_name(recipient)
+    if name:
+        to["name"] = name  # SendGrid encodes it for the To header
     person: dict[str, Any] = {
-        "to": [{"email": recipient.email}],
+        "to": [to],
         "substitutions": substitute(recipient.values),
     }
     if recipient.headers:
