@@ -125,10 +125,14 @@ class BatchWriter:
         conn: Connection, rows: Sequence[Row[Any]]
     ) -> tuple[list[Row[Any]], dict[str, list[int]]]:
         """Split rows into those still active and unsuppressed, and the rest's ids grouped by why."""
-        hashes = [email_hash(r.email) for r in rows]
-        suppressed = set(
-            conn.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
-        )
+        suppressed: set[str] = set()
+        # Hashing every address costs more than the batch's queries; most lists have no suppressions.
+        any_suppression = conn.scalar(select(Suppression.email_hash).limit(1)) is not None
+        hashes = [email_hash(r.email) for r in rows] if any_suppression else [""] * len(rows)
+        if any_suppression:
+            suppressed.update(
+                conn.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
+            )
         chosen: list[Row[Any]] = []
         skipped: dict[str, list[int]] = {}
         for r, hashed in zip(rows, hashes, strict=True):
