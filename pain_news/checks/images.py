@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pain_news.checks import Finding, warning
-from pain_news.checks.sources import IMAGE_MAX_BYTES
+from pain_news.checks.targets import IMAGE_MAX_BYTES
 from pain_news.content import Issue, Piece, is_relative, line_containing, local_path, target_file
 from pain_news.images import FULL_COLUMN, HALF_COLUMN, SPOTLIGHT_COLUMN, pixel_width
 from pain_news.markdown import parser
@@ -54,7 +54,7 @@ def image_findings(issue: Issue) -> list[Finding]:
             if path is None or not path.is_file():
                 continue
             size = path.stat().st_size
-            if HEAVY_BYTES < size <= IMAGE_MAX_BYTES:  # above that, sources.py reports large-image
+            if HEAVY_BYTES < size <= IMAGE_MAX_BYTES:  # above that, targets.py reports large-image
                 findings.append(
                     warning(
                         "image-heavy",

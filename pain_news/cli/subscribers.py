@@ -6,7 +6,6 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -289,8 +288,9 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
     """
     import uvicorn
 
+    from pain_news.errors import ServerError
     from pain_news.unsubscribe import link_base
-    from pain_news.web.server import ensure_port_free
+    from pain_news.web.server import ensure_port_free, uvicorn_config
 
     link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without
     ensure_port_free(host, port)
@@ -301,22 +301,28 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
             hint="run serve with one worker, or set database.url / PAIN_NEWS_DATABASE_URL to PostgreSQL",
         )
     click.echo(f"serving on http://{host}:{port}/ with {workers} worker(s) (Ctrl-C to stop)", err=True)
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_level": "warning",
-        "proxy_headers": True,
-        "server_header": False,
-    }
     if workers == 1:
         from pain_news.web.app import create_app
 
-        uvicorn.run(create_app(app.config, store), **options)
+        server = uvicorn.Server(uvicorn_config(create_app(app.config, store), host, port))
+        try:
+            server.run()
+        except KeyboardInterrupt:  # as uvicorn.run does
+            pass
+        if not server.started:
+            raise ServerError(f"serve could not start on {host}:{port}")
         return
+    from uvicorn.supervisors import Multiprocess
+
     from pain_news.web.worker import IMPORT_STRING
 
     # Workers are new processes that import the app by name: the environment carries the config.
     if app.config.path is not None:
         os.environ["PAIN_NEWS_CONFIG"] = str(app.config.path)
     store.close()
-    uvicorn.run(IMPORT_STRING, factory=True, workers=workers, **options)
+    config = uvicorn_config(IMPORT_STRING, host, port, factory=True, workers=workers)
+    # What uvicorn.run does for workers > 1: bind once here, share the socket with the workers.
+    try:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    except KeyboardInterrupt:  # as uvicorn.run does
+        pass

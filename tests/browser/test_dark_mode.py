@@ -9,7 +9,7 @@ import pytest
 
 from pain_news.build import build_issue
 from pain_news.placeholders import fill
-from pain_news.preview import running
+from pain_news.web.preview import running
 
 pytestmark = pytest.mark.browser
 
