@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
+from pain_news.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.web.pages import page
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
@@ -131,6 +132,14 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             )
         except InvalidToken as exc:
             return problem(exc, 400)
+        if sid == SAMPLE_SUBSCRIBER_ID:  # the link in a "[TEST]" copy (pain_news/campaign/test_send.py)
+            return show(
+                "error.html",
+                title="This is a test copy",
+                message="This unsubscribe link comes from a test copy of the newsletter: it names no "
+                "subscriber, so nothing was changed.",
+                hint="In the newsletter sent to the list, this link unsubscribes the reader it was sent to.",
+            )
         record = await run_in_threadpool(store.get, sid)
         if record is None:
             return problem(InvalidToken("this link names a subscriber we no longer have"), 404)
@@ -277,11 +286,20 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             hint="Please try again in a few minutes, or reply to our email and we will help.",
         )
 
-    from sqlalchemy.exc import DBAPIError
+    async def not_found(request: Request, exc: Exception) -> Response:
+        """An unknown address gets a real page (title, language, heading), not Starlette's plain text."""
+        return show(
+            "error.html",
+            404,
+            title="Page not found",
+            message="There is no page at this address.",
+            hint="Check the link in the email, or reply to it and we will help.",
+        )
 
+    # Database errors reach here as StoreError: the store layer converts them (db.store_errors).
     app = Starlette(
         routes=routes,
-        exception_handlers={PainNewsError: unavailable, DBAPIError: unavailable},
+        exception_handlers={404: not_found, PainNewsError: unavailable},
         lifespan=_closing(signups),
     )
     app.add_middleware(BodyLimit)
