@@ -23,7 +23,7 @@ from sqlalchemy import insert
 from pain_news import campaign
 from pain_news.models import Subscriber, utcnow
 from pain_news.unsubscribe import unsubscribe_url
-from tests.fixtures.core import SECRET, free_port
+from tests.fixtures.core import REAL_NEWSLETTER, SECRET, free_port, publish_archive
 from tests.fixtures.smtp import RecordingHandler, SmtpServer
 from tests.fixtures.store import _postgres_store
 
@@ -91,6 +91,7 @@ def test_two_workers_record_every_one_click_once_and_nobody_is_mailed_after_thei
     store = next(stores)
     try:
         env = {
+            **REAL_NEWSLETTER,  # the list send's gates: real-looking settings, the issue published
             "PAIN_NEWS_SECRET_KEY": SECRET,
             "PAIN_NEWS_DATABASE_URL": store.engine.url.render_as_string(hide_password=False),
             "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
@@ -99,6 +100,7 @@ def test_two_workers_record_every_one_click_once_and_nobody_is_mailed_after_thei
             "PAIN_NEWS_SMTP_SECURITY": "none",
         }
         config = make_config(env)
+        publish_archive(config)
         now = utcnow()
         with store.engine.begin() as conn:
             conn.execute(
