@@ -63,7 +63,10 @@ def _project(folder: Path, url: str, smtp_port: int) -> tuple[dict[str, str], ob
     shutil.copyfile(ROOT / "pain-news.toml", folder / "pain-news.toml")
     shutil.copytree(ROOT / "templates", folder / "templates")
     shutil.copytree(ROOT / "issues" / "2026-12-winter", folder / "issues" / "2026-12-winter")
+    from bench_send import REAL_NEWSLETTER
+
     env = {
+        **REAL_NEWSLETTER,
         "PAIN_NEWS_SECRET_KEY": SECRET,
         "PAIN_NEWS_DATABASE_URL": url,
         "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
@@ -120,7 +123,15 @@ def _measure(work: Path, url: str) -> dict[str, float]:
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("PAIN_NEWS_", "SENDGRID_"))}
         started = time.monotonic()
         sender = subprocess.Popen(  # the list send as a user runs it, in its own process
-            [sys.executable, "-m", "pain_news", "send", "issues/2026-12-winter", "--yes"],
+            [
+                sys.executable,
+                "-m",
+                "pain_news",
+                "send",
+                "issues/2026-12-winter",
+                "--yes",
+                "--skip-published-check",
+            ],
             cwd=work / "project",
             env={**clean, **env},
             stdout=subprocess.PIPE,
