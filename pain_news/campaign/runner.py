@@ -293,9 +293,16 @@ class _Run:
 
     def record(self, ids: list[int], results: list[DeliveryResult]) -> None:
         """Write one batch's outcomes (one transaction); a retry puts the recipient back `pending`."""
-        outcomes = [
-            Outcome(_LEDGER_STATE.get(r.status, LEDGER_PENDING), r.message_id, r.reason) for r in results
-        ]
+        # A provider usually hands one result object to a whole batch: one Outcome for it, not one each.
+        made: dict[int, Outcome] = {}
+        outcomes = []
+        for r in results:
+            outcome = made.get(id(r))
+            if outcome is None:
+                outcome = made[id(r)] = Outcome(
+                    _LEDGER_STATE.get(r.status, LEDGER_PENDING), r.message_id, r.reason
+                )
+            outcomes.append(outcome)
         settled = self.writer.record(ids, outcomes)
         self._count(settled, sum(settled.values()))
 

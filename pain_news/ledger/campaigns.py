@@ -274,6 +274,26 @@ class CampaignLedger:
                 )
                 yield entry, bool(suppressed) and email_hash(email) in suppressed
 
+    def in_flight_for(self, subscriber_id: int, *, since: dt.datetime) -> bool:
+        """Whether a copy to this subscriber was claimed (in_flight) since `since` and not yet settled.
+
+        The unsubscribe page waits for it, so that no copy arrives after its answer
+        (docs/serve.md). Rows claimed before `since` belong to a run that died; they wait for
+        its resume. Looked up per campaign through the ledger's (campaign, state) index.
+        """
+        query = (
+            select(LedgerEntry.id)
+            .where(
+                LedgerEntry.campaign_id.in_(select(Campaign.id)),
+                LedgerEntry.state == LEDGER_IN_FLIGHT,
+                LedgerEntry.subscriber_id == subscriber_id,
+                LedgerEntry.updated_at >= since,
+            )
+            .limit(1)
+        )
+        with store_errors(), self.reader.connect() as conn:
+            return conn.scalar(query) is not None
+
     def suppressed(self, addresses: Sequence[str]) -> set[str]:
         """Those of `addresses` on the suppression list (deleted, or opted out at the provider)."""
         hashes = {email_hash(a): a for a in addresses}

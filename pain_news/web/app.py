@@ -8,9 +8,11 @@ open every link in a message (issue 9).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from pain_news.store import SubscriberStore
 
 log = logging.getLogger("pain_news.web")
+IN_FLIGHT_WAIT = 30.0  # seconds an unsubscribe answer waits at most for a batch in flight
+STALE_CLAIM = dt.timedelta(minutes=10)  # an older in_flight claim belongs to a send that died
 FORM_LIMIT = 16 * 1024  # a signup or unsubscribe form is a few hundred bytes
 WEBHOOK_LIMIT = 5 * 1024 * 1024  # SendGrid posts batches of events
 # Pages name addresses and carry tokens: never cache them (the security headers come from middleware).
@@ -80,6 +84,25 @@ class _TooLarge(Exception):
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await Response("request body too large", status_code=413, media_type="text/plain")(scope, receive, send)
+
+
+async def _copies_in_flight_settled(store: SubscriberStore, subscriber_id: int) -> None:
+    """Wait until no copy to this subscriber is being handed to the provider.
+
+    A list send re-reads opt-outs at every batch, but a batch claimed just before the opt-out
+    committed may still be going out: answering only after it settled means nothing is mailed
+    after the answer (docs/serve.md). Bounded, so a slow provider cannot hold the page forever.
+    """
+    from pain_news.ledger import CampaignLedger
+
+    ledger = CampaignLedger.for_store(store)
+    since = dt.datetime.now(dt.UTC) - STALE_CLAIM
+    deadline = time.monotonic() + IN_FLIGHT_WAIT
+    while await run_in_threadpool(ledger.in_flight_for, subscriber_id, since=since):
+        if time.monotonic() > deadline:
+            log.warning("unsubscribe answered while a copy was still in flight after %.0f s", IN_FLIGHT_WAIT)
+            return
+        await asyncio.sleep(0.05)
 
 
 def create_app(
@@ -146,6 +169,7 @@ def create_app(
         # RFC 8058: mail clients post "List-Unsubscribe=One-Click"; a person presses the button.
         method = "one-click" if form is not None and form.get("List-Unsubscribe") == "One-Click" else "link"
         change = await run_in_threadpool(store.unsubscribe, record.id, method, campaign)
+        await _copies_in_flight_settled(store, record.id)
         return show(
             "unsubscribe.html",
             done=True,
