@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from pain_news.config import MIN_SECRET_BYTES
 from pain_news.errors import ConfigError, InvalidToken
 
 if TYPE_CHECKING:
@@ -69,6 +70,10 @@ def read_token(
     keys = [secret] if isinstance(secret, str) else [k for k in secret if k]
     if not keys or not keys[0]:
         raise ConfigError("PAIN_NEWS_SECRET_KEY is not set", hint="run 'pain-news init' or add it to .env")
+    if purpose != "unsubscribe":
+        # A short old key (kept only so links made before the 32-byte rule still work) could be
+        # guessed offline: it may stop mail, never confirm a signup or change preferences.
+        keys = [k for k in keys if len(k.encode("utf-8")) >= MIN_SECRET_BYTES]
     # ASCII digits and base64url only: str.isdigit() accepts '²' and hmac.compare_digest refuses
     # non-ASCII text with TypeError, so anything else is refused here, as a damaged link.
     match = _TOKEN.fullmatch(token) if len(token) <= 200 else None

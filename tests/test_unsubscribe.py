@@ -94,3 +94,21 @@ def test_serve_honours_links_signed_with_a_previous_key(serve_app):
     confirm = make_token(OLD_KEY, request.subscriber_id, request.request_event_id, purpose="confirm")
     assert httpx.post(f"{server.url}/confirm/{confirm}").status_code == 200
     assert server.store.get("nia@example.org").status == "active"
+
+
+def test_a_short_previous_key_still_verifies_unsubscribe_but_never_a_confirmation():
+    # Rotating away from a pre-rule short key keeps old unsubscribe links working, but a guessable
+    # key must not be able to confirm a signup (activate a patient) or change preferences.
+    current, old_short = "c" * 40, "short-old-key"
+    unsubscribe = make_token(old_short, 7, 3)
+    confirm = make_token(old_short, 7, 3, purpose="confirm")
+    assert read_token([current, old_short], unsubscribe) == (7, 3)
+    with pytest.raises(InvalidToken):
+        read_token([current, old_short], confirm, purpose="confirm")
+    long_old = "o" * 40
+    assert read_token(
+        [current, long_old], make_token(long_old, 7, 3, purpose="confirm"), purpose="confirm"
+    ) == (
+        7,
+        3,
+    )
