@@ -7,22 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import distinct, func, select
-
-from pain_news.campaign import ledger_counts
 from pain_news.errors import NotFound
-from pain_news.models import (
-    LEDGER_FAILED,
-    LEDGER_IN_FLIGHT,
-    LEDGER_PENDING,
-    LEDGER_SKIPPED,
-    LEDGER_UNCERTAIN,
-    OPTED_OUT,
-    Campaign,
-    DeliveryEvent,
-    LedgerEntry,
-    SubscriberEvent,
-)
+from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
+from pain_news.models import LEDGER_SKIPPED, OPTED_OUT
 
 if TYPE_CHECKING:
     from pain_news.store import SubscriberStore
@@ -30,7 +17,7 @@ if TYPE_CHECKING:
 EVENTS = ("delivered", "open", "click", "bounce", "dropped", "spamreport", "unsubscribe")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CampaignReport:
     """Everything `report` shows about one campaign."""
 
@@ -44,7 +31,7 @@ class CampaignReport:
 
     @property
     def finished(self) -> bool:
-        return not (self.ledger.get(LEDGER_PENDING) or self.ledger.get(LEDGER_IN_FLIGHT))
+        return is_finished(self.ledger)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -93,89 +80,37 @@ class CampaignReport:
 
 def find_campaign(
     store: SubscriberStore, *, issue: str | None = None, campaign_id: int | None = None
-) -> Campaign:
+) -> CampaignRecord:
     """A campaign by id, or the newest one of an issue (folder name)."""
-    with store.session() as s:
-        if campaign_id is not None:
-            found = s.get(Campaign, campaign_id)
-            what = f"campaign {campaign_id}"
-        else:
-            found = s.scalar(
-                select(Campaign).where(Campaign.issue == issue).order_by(Campaign.id.desc()).limit(1)
-            )
-            what = f"campaign for issue {issue!r}"
-        if found is None:
-            raise NotFound(f"no {what}", hint="'pain-news campaigns' lists them")
-        s.expunge(found)
-        return found
+    ledger = CampaignLedger.for_store(store)
+    if campaign_id is not None:
+        found, what = ledger.get(campaign_id), f"campaign {campaign_id}"
+    else:
+        found, what = ledger.latest(issue or ""), f"campaign for issue {issue!r}"
+    if found is None:
+        raise NotFound(f"no {what}", hint="'pain-news campaigns' lists them")
+    return found
 
 
 def campaign_report(
-    store: SubscriberStore, campaign: Campaign, *, recipients: bool = False
+    store: SubscriberStore, campaign: CampaignRecord, *, recipients: bool = False
 ) -> CampaignReport:
     """Build the report of one campaign."""
-    cid = campaign.id
-    with store.reader.connect() as conn:
-        failed = [
-            (e, r or "")
-            for e, r in conn.execute(
-                select(LedgerEntry.email, LedgerEntry.reason)
-                .where(LedgerEntry.campaign_id == cid, LedgerEntry.state == LEDGER_FAILED)
-                .order_by(LedgerEntry.position)
-            )
-        ]
-        uncertain = list(
-            conn.scalars(
-                select(LedgerEntry.email)
-                .where(
-                    LedgerEntry.campaign_id == cid,
-                    LedgerEntry.state.in_((LEDGER_UNCERTAIN, LEDGER_IN_FLIGHT)),
-                )
-                .order_by(LedgerEntry.position)
-            )
-        )
-        opt_outs = {
-            status: int(n)
-            for status, n in conn.execute(
-                select(SubscriberEvent.new_status, func.count(distinct(SubscriberEvent.subscriber_id)))
-                .where(SubscriberEvent.campaign_id == cid, SubscriberEvent.new_status.in_(OPTED_OUT))
-                .group_by(SubscriberEvent.new_status)
-            )
-        }
-        # Delivered, opened and clicked are always shown (0 until SendGrid's webhook reports any).
-        events = {"delivered": 0, "open": 0, "click": 0} | {
-            event: int(n)
-            for event, n in conn.execute(
-                select(
-                    DeliveryEvent.event,
-                    func.count(distinct(func.coalesce(DeliveryEvent.subscriber_id, DeliveryEvent.id))),
-                )
-                .where(DeliveryEvent.campaign_id == cid)
-                .group_by(DeliveryEvent.event)
-            )
-        }
-        rows = None
-        if recipients:
-            rows = [
-                {"email": e, "subscriber_id": sid, "state": st, "message_id": mid, "reason": why}
-                for e, sid, st, mid, why in conn.execute(
-                    select(
-                        LedgerEntry.email,
-                        LedgerEntry.subscriber_id,
-                        LedgerEntry.state,
-                        LedgerEntry.message_id,
-                        LedgerEntry.reason,
-                    )
-                    .where(LedgerEntry.campaign_id == cid)
-                    .order_by(LedgerEntry.position)
-                )
-            ]
+    ledger = CampaignLedger.for_store(store)
+    figures = ledger.figures(campaign.id, recipients=recipients)
     return CampaignReport(
-        _describe(campaign), ledger_counts(store, cid), failed, uncertain, opt_outs, events, rows
+        campaign=_describe(campaign),
+        ledger=ledger.counts(campaign.id),
+        failed=figures.failed,
+        uncertain=figures.uncertain,
+        opt_outs=figures.opt_outs,
+        # Delivered, opened and clicked are always shown (0 until SendGrid's webhook reports any).
+        events={"delivered": 0, "open": 0, "click": 0} | figures.events,
+        recipients=figures.recipients,
     )
 
 
-def _describe(c: Campaign) -> dict[str, Any]:
+def _describe(c: CampaignRecord) -> dict[str, Any]:
     return {
         "id": c.id,
         "issue": c.issue,
@@ -186,11 +121,8 @@ def _describe(c: Campaign) -> dict[str, Any]:
 
 
 def list_campaigns(store: SubscriberStore) -> list[dict[str, Any]]:
-    """Every campaign, newest first, with its ledger counts."""
-    with store.session() as s:
-        campaigns = list(s.scalars(select(Campaign).order_by(Campaign.id.desc())))
-        described = [_describe(c) for c in campaigns]
-    for row in described:
-        row["ledger"] = ledger_counts(store, row["id"])
-        row["finished"] = not (row["ledger"][LEDGER_PENDING] or row["ledger"][LEDGER_IN_FLIGHT])
-    return described
+    """Every campaign, newest first, with its ledger counts and whether it is finished."""
+    return [
+        _describe(c) | {"ledger": counts, "finished": is_finished(counts)}
+        for c, counts in CampaignLedger.for_store(store).campaigns()
+    ]

@@ -65,16 +65,7 @@ def send_cmd(
     from pain_news import campaign
 
     if test_send:
-        result = campaign.send_test(app.config, app.store, issue_dir, to, provider, dry_run=dry_run)
-        for address, why in result.skipped:
-            click.echo(f"Skipped {address}: {why} (opted-out addresses are never mailed).", err=True)
-        via = provider or app.config.delivery.provider
-        if result.dry_run:
-            click.echo(
-                f"dry run: test built for {', '.join(result.sent)} via {via}; 0 emails left this machine."
-            )
-        else:
-            click.echo(f"Test sent to {', '.join(result.sent)} via {via}.")
+        _send_test(app, issue_dir, to, provider, dry_run)
         return
     if to:
         raise click.BadParameter("--to is only for test sends (add --test)", param_hint="--to")
@@ -99,6 +90,20 @@ def send_cmd(
     if report.interrupted:
         click.echo("Interrupted after the batch in flight; run the same command to resume.", err=True)
         sys.exit(130)
+
+
+def _send_test(app: App, issue_dir: Path, to: tuple[str, ...], provider: str | None, dry_run: bool) -> None:
+    """send --test: the "[TEST]" copy, and who was skipped as opted out."""
+    from pain_news import campaign
+
+    result = campaign.send_test(app.config, app.store, issue_dir, to, provider, dry_run=dry_run)
+    for address, why in result.skipped:
+        click.echo(f"Skipped {address}: {why} (opted-out addresses are never mailed).", err=True)
+    via = provider or app.config.delivery.provider
+    if result.dry_run:
+        click.echo(f"dry run: test built for {', '.join(result.sent)} via {via}; 0 emails left this machine.")
+    else:
+        click.echo(f"Test sent to {', '.join(result.sent)} via {via}.")
 
 
 def _run_with_progress(app: App, prepared: PreparedSend) -> SendReport:

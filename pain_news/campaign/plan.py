@@ -1,0 +1,194 @@
+"""Planning a list send: run the gates, pick the campaign to create or resume, and describe it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pain_news import delivery
+from pain_news.campaign.gates import SendRequest, gated_build
+from pain_news.campaign.locks import run_lock
+from pain_news.campaign.summary import SendPlan, states_line
+from pain_news.delivery.base import OutgoingMessage
+from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS
+from pain_news.errors import DeliveryError
+from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
+from pain_news.models import (
+    ACTIVE,
+    LEDGER_FAILED,
+    LEDGER_IN_FLIGHT,
+    LEDGER_PENDING,
+    LEDGER_UNCERTAIN,
+    OPTED_OUT,
+    PENDING,
+)
+
+if TYPE_CHECKING:
+    from collections import Counter
+
+    from pain_news.config import Config
+    from pain_news.store import SubscriberStore
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendOptions:
+    """How to run a list send (command-line flags); tuning knobs exist for tests and the bench."""
+
+    provider: str | None = None
+    dry_run: bool = False
+    resend_uncertain: bool = False
+    retry_failed: bool = False
+    new_campaign: bool = False
+    rate: float | None = None  # messages per second; None: delivery.rate from config (0 = no limit)
+    threads: int | None = None
+    batch_size: int | None = None
+    backoff_base: float = BACKOFF_BASE
+    max_attempts: int = MAX_ATTEMPTS
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedSend:
+    """Everything decided before confirmation: the frozen content, the campaign (if any) and the plan."""
+
+    plan: SendPlan
+    message: OutgoingMessage
+    issue: str
+    provider: str
+    campaign_id: int | None  # None: the run creates the campaign
+    options: SendOptions
+    seen_campaign_id: int | None = None  # the issue's newest campaign when prepared (None: none yet)
+
+
+def prepare_send(
+    config: Config, store: SubscriberStore, issue_dir: Path, options: SendOptions
+) -> PreparedSend:
+    """Run the gates and build, pick the campaign to create or resume, and describe the send."""
+    provider = options.provider or config.delivery.provider
+    result = gated_build(SendRequest(config=config, issue_dir=issue_dir, provider=provider))
+    if provider == "sendgrid":
+        from pain_news.sync import sync_suppressions
+
+        sync_suppressions(config, store)  # SendGrid's suppressions become opt-outs here first
+    ledger = CampaignLedger.for_store(store)
+    issue = result.issue.slug
+    existing = ledger.latest(issue)
+    counts = ledger.audience_counts()
+    if existing is None or _chooses_new(ledger, existing, options):
+        message = delivery.message_from_config(
+            config,
+            result.issue.subject,
+            result.rendered.email_html,
+            result.rendered.email_text,
+            list_message=True,
+        )
+        plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE])
+        return PreparedSend(
+            plan=plan,
+            message=message,
+            issue=issue,
+            provider=provider,
+            campaign_id=None,
+            options=options,
+            seen_campaign_id=existing.id if existing else None,
+        )
+    return _resume(config, ledger, existing, provider, counts, options)
+
+
+def _resume(
+    config: Config,
+    ledger: CampaignLedger,
+    existing: CampaignRecord,
+    provider: str,
+    counts: Counter[str],
+    options: SendOptions,
+) -> PreparedSend:
+    """Resume `existing` with its frozen copy; the plan counts who this run will try."""
+    with run_lock(ledger, existing.id):  # refuse before the confirmation, not only when the run starts
+        states = ledger.counts(existing.id)
+    to_send = states[LEDGER_PENDING]
+    if options.resend_uncertain:  # rows left in flight become uncertain first, then pending again
+        to_send += states[LEDGER_UNCERTAIN] + states[LEDGER_IN_FLIGHT]
+    if options.retry_failed:
+        to_send += states[LEDGER_FAILED]
+    notes: list[str] = []
+    if states[LEDGER_IN_FLIGHT]:
+        notes.append(
+            f"{states[LEDGER_IN_FLIGHT]} were in flight when the last run stopped: they become uncertain"
+        )
+    if existing.provider != provider:
+        notes.append(
+            f"note: campaign {existing.id} started with {existing.provider}; continuing with {provider}"
+        )
+    message = delivery.message_from_config(
+        config, existing.subject, existing.html, existing.text, list_message=True
+    )
+    notes.append(f"the frozen copy from {existing.created_at:%Y-%m-%d %H:%M} UTC is sent, not a new build")
+    plan = _plan(
+        existing.issue,
+        message,
+        provider,
+        counts,
+        to_send=to_send,
+        campaign_id=existing.id,
+        ledger=states,
+        notes=tuple(notes),
+    )
+    return PreparedSend(
+        plan=plan,
+        message=message,
+        issue=existing.issue,
+        provider=provider,
+        campaign_id=existing.id,
+        options=options,
+        seen_campaign_id=existing.id,
+    )
+
+
+def _plan(
+    issue: str,
+    message: OutgoingMessage,
+    provider: str,
+    counts: Counter[str],
+    *,
+    to_send: int,
+    campaign_id: int | None = None,
+    ledger: dict[str, int] | None = None,
+    notes: tuple[str, ...] = (),
+) -> SendPlan:
+    sender = f"{message.from_name} <{message.from_email}>" if message.from_name else message.from_email
+    return SendPlan(
+        issue=issue,
+        subject=message.subject,
+        provider=provider,
+        sender=sender,
+        to_send=to_send,
+        opted_out=sum(counts[s] for s in OPTED_OUT),
+        not_confirmed=counts[PENDING],
+        campaign_id=campaign_id,
+        ledger=ledger or {},
+        notes=notes,
+    )
+
+
+def _chooses_new(ledger: CampaignLedger, existing: CampaignRecord, options: SendOptions) -> bool:
+    """Whether this run starts a new campaign; refuses to silently resend a finished one."""
+    states = ledger.counts(existing.id)
+    finished = is_finished(states)
+    if options.new_campaign:
+        if not finished:
+            raise DeliveryError(
+                f"campaign {existing.id} of {existing.issue} is not finished ({states_line(states)})",
+                hint="run send without --new-campaign to resume it first",
+            )
+        return True
+    if (
+        finished
+        and not (options.retry_failed and states[LEDGER_FAILED])
+        and not (options.resend_uncertain and states[LEDGER_UNCERTAIN])
+    ):
+        raise DeliveryError(
+            f"campaign {existing.id} of {existing.issue} is finished ({states_line(states)}); nothing to send",
+            hint="--retry-failed or --resend-uncertain send to those recipients; --new-campaign sends the issue to everyone again",
+        )
+    return False

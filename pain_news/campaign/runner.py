@@ -1,0 +1,317 @@
+"""Running a list send: worker threads claim batches, deliver them, and record the outcomes.
+
+The ledger makes it exactly-once (docs/design/send-ledger.md): a batch is written `in_flight` before
+the provider is called and its outcome after. `--rate` paces batches, and a 429 or 5xx pauses
+every worker for the backoff; Ctrl-C stops after the batches in flight.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from pain_news import delivery
+from pain_news.campaign.locks import run_lock
+from pain_news.campaign.plan import PreparedSend, SendOptions
+from pain_news.campaign.summary import SendReport
+from pain_news.delivery.base import (
+    FAILED,
+    RETRY,
+    SENT,
+    UNCERTAIN,
+    DeliveryResult,
+    OutgoingMessage,
+    PartialDelivery,
+    Provider,
+    Recipient,
+)
+from pain_news.delivery.retry import backoff_delay
+from pain_news.errors import DeliveryError, PainNewsError
+from pain_news.ledger import BatchWriter, CampaignLedger, Claim, NewCampaign, Outcome
+from pain_news.models import LEDGER_FAILED, LEDGER_PENDING, LEDGER_SENT, LEDGER_SKIPPED, LEDGER_UNCERTAIN
+from pain_news.personalize import Personalizer
+
+if TYPE_CHECKING:
+    from pain_news.config import Config
+    from pain_news.store import SubscriberStore
+
+API_THREADS = 3  # SendGrid batches in parallel: overlaps one request's wait with the next batch's work
+Progress = Callable[[int], None]  # called with the number of recipients just settled
+_LEDGER_STATE = {SENT: LEDGER_SENT, FAILED: LEDGER_FAILED, UNCERTAIN: LEDGER_UNCERTAIN}  # RETRY: pending
+
+
+def run_send(
+    config: Config,
+    store: SubscriberStore,
+    prepared: PreparedSend,
+    *,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+    provider_factory: Callable[[], Provider] | None = None,
+) -> SendReport:
+    """Run (or resume) the list send described by `prepared`; Ctrl-C stops after the batch in flight."""
+    ledger = CampaignLedger.for_store(store)
+    started = time.monotonic()
+    if prepared.options.dry_run:
+        checked = _dry_run(config, ledger, prepared)
+        return SendReport(
+            campaign_id=prepared.campaign_id,
+            run=checked,
+            ledger={},
+            elapsed=time.monotonic() - started,
+            dry_run=True,
+        )
+    factory = provider_factory or (lambda: delivery.get_provider(config, prepared.provider))
+    first = factory()
+    try:
+        campaign_id = prepared.campaign_id
+        if campaign_id is None:
+            campaign_id = create_campaign(ledger, prepared)
+        with run_lock(ledger, campaign_id):
+            run = _Run(
+                config=config,
+                writer=ledger.writer(campaign_id),
+                message=_campaign_message(prepared, campaign_id),
+                options=prepared.options,
+                stop=stop or threading.Event(),
+                progress=progress,
+            )
+            total = ledger.reset_for_run(
+                campaign_id,
+                resend_uncertain=prepared.options.resend_uncertain,
+                retry_failed=prepared.options.retry_failed,
+            )
+            if on_total is not None:
+                on_total(total)
+            interrupted = run.start(first, factory)
+            return SendReport(
+                campaign_id=campaign_id,
+                run=dict(run.outcomes),
+                ledger=ledger.counts(campaign_id),
+                elapsed=time.monotonic() - started,
+                interrupted=interrupted or (stop is not None and stop.is_set()),
+            )
+    finally:
+        first.close()
+
+
+def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
+    """Create the prepared campaign; refuses when another send of the issue created one meanwhile."""
+    m = prepared.message
+    created = ledger.create(
+        NewCampaign(
+            issue=prepared.issue,
+            subject=m.subject,
+            provider=prepared.provider,
+            html=m.html,
+            text=m.text,
+            seen_campaign_id=prepared.seen_campaign_id,
+        )
+    )
+    if created.campaign_id is None:
+        raise DeliveryError(
+            f"another send of {prepared.issue} started campaign {created.newest} meanwhile; nothing was sent by this one",
+            hint="run send again: it resumes that campaign ('pain-news campaigns' lists them)",
+        )
+    return created.campaign_id
+
+
+def _campaign_message(prepared: PreparedSend, campaign_id: int) -> OutgoingMessage:
+    return replace(
+        prepared.message,
+        label=f"campaign-{campaign_id}",
+        campaign_id=campaign_id,
+        category=f"pain-news-{prepared.issue}-{campaign_id}",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Batch:
+    """A claimed batch, personalised: ledger row ids beside the provider's recipients."""
+
+    claim: Claim
+    recipients: list[Recipient]
+
+    @property
+    def ids(self) -> list[int]:
+        return [e.entry_id for e in self.claim.entries]
+
+
+class _Run:
+    """The shared state of one run's worker threads: claiming, pacing, pausing, recording."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        writer: BatchWriter,
+        message: OutgoingMessage,
+        options: SendOptions,
+        stop: threading.Event,
+        progress: Progress | None,
+    ) -> None:
+        self.config = config
+        self.writer = writer
+        self.message = message
+        self.options = options
+        self.stop = stop
+        self.progress = progress
+        self.outcomes: Counter[str] = Counter()
+        self.error: BaseException | None = None
+        self.batch_size = 0
+        self.rate = 0.0
+        self._lock = threading.Lock()  # pacing, pauses and counts
+        self._next_slot = time.monotonic()  # --rate: when the next batch may start
+        self._pause_until = 0.0  # after a 429 or 5xx every worker waits
+        self._personalizer = Personalizer(config)
+
+    def start(self, first: Provider, factory: Callable[[], Provider]) -> bool:
+        """Run the workers until the ledger has nothing pending; True when interrupted (Ctrl-C)."""
+        self.rate = self.config.delivery.rate if self.options.rate is None else self.options.rate
+        self.batch_size = self.options.batch_size or first.max_batch
+        if self.rate > 0:  # keep pacing smooth: at most one second per batch
+            self.batch_size = max(1, min(self.batch_size, int(self.rate)))
+        threads = self.options.threads or (API_THREADS if first.name == "sendgrid" else 1)
+        providers = [first] + [factory() for _ in range(threads - 1)]
+        try:
+            interrupted = self._run_workers(providers)
+        finally:
+            for p in providers[1:]:
+                p.close()
+        if self.error is not None:
+            raise self.error
+        return interrupted
+
+    def _run_workers(self, providers: list[Provider]) -> bool:
+        # Each worker signals its own end: after a Ctrl-C inside Thread.join, CPython can report a
+        # thread as finished while it still runs, and we must wait for the batch it has in flight.
+        finished = [threading.Event() for _ in providers]
+
+        def work(provider: Provider, done: threading.Event) -> None:
+            try:
+                self.work(provider)
+            finally:
+                done.set()
+
+        workers = [
+            threading.Thread(target=work, args=(p, done), name=f"send-{i}", daemon=True)
+            for i, (p, done) in enumerate(zip(providers, finished, strict=True))
+        ]
+        try:
+            for w in workers:
+                w.start()
+            for done in finished:
+                while not done.wait(0.2):
+                    pass
+        except KeyboardInterrupt:
+            self.stop.set()  # each worker finishes the batch it has in flight, then stops
+            for done in finished:
+                done.wait()
+            return True
+        return False
+
+    def work(self, provider: Provider) -> None:
+        """One worker: wait for its turn, claim, deliver, record — until nothing is pending or stop."""
+        try:
+            while not self.stop.is_set():
+                if not self._wait_turn():
+                    return
+                batch = self.claim()
+                if batch is None:
+                    return
+                self._deliver(provider, batch)
+        except BaseException as error:  # reported by run_send in the main thread
+            with self._lock:
+                self.error = self.error or error
+            self.stop.set()
+
+    def _wait_turn(self) -> bool:
+        """Wait for --rate pacing and any shared pause; False when asked to stop meanwhile."""
+        with self._lock:
+            start = max(self._next_slot, self._pause_until, time.monotonic())
+            if self.rate > 0:
+                self._next_slot = start + self.batch_size / self.rate
+        return not self.stop.wait(max(0.0, start - time.monotonic()))
+
+    def claim(self) -> _Batch | None:
+        """The next pending batch (opt-outs since the start skipped by the ledger), personalised."""
+        claim = self.writer.claim(self.batch_size)
+        if claim is None:
+            return None
+        if claim.skipped:
+            self._count({LEDGER_SKIPPED: claim.skipped}, claim.skipped)
+        # Personalising (signing links) happens after the claim's transaction, so it holds no lock.
+        cid = self.writer.campaign_id
+        recipients = [
+            self._personalizer.recipient(cid, e.subscriber_id, e.email, e.first_name, e.last_name)
+            for e in claim.entries
+        ]
+        return _Batch(claim=claim, recipients=recipients)
+
+    def _deliver(self, provider: Provider, batch: _Batch) -> None:
+        if not batch.recipients:
+            return
+        n, attempts = len(batch.recipients), batch.claim.attempts
+        try:
+            results = provider.deliver(self.message, batch.recipients)
+        except PainNewsError as error:
+            # The send must stop (400, 401, 403, a refused login or sender): nothing more was
+            # accepted than the results the provider carries (SMTP handles recipients one by one).
+            done = error.partial if isinstance(error, PartialDelivery) else []
+            self.record(batch.ids, [*done, *[DeliveryResult(RETRY)] * (n - len(done))])
+            raise
+        except BaseException:
+            why = "the send failed unexpectedly during this batch"
+            self.record(batch.ids, [DeliveryResult(UNCERTAIN, reason=why)] * n)
+            raise
+        retries = [r for r in results if r.status == RETRY]
+        if retries and attempts < self.options.max_attempts:
+            # Pause first: once the rows are pending again another worker may claim them at once.
+            waits = [r.retry_after for r in retries if r.retry_after is not None]
+            delay = backoff_delay(attempts, self.options.backoff_base, max(waits) if waits else None)
+            with self._lock:
+                self._pause_until = max(self._pause_until, time.monotonic() + delay)
+        self.record(batch.ids, results)
+        if retries and attempts >= self.options.max_attempts:
+            raise DeliveryError(
+                f"gave up after {attempts} attempts: {retries[0].reason or 'temporary failure'}",
+                hint="the campaign is resumable: run the same send command again later",
+            )
+
+    def record(self, ids: list[int], results: list[DeliveryResult]) -> None:
+        """Write one batch's outcomes (one transaction); a retry puts the recipient back `pending`."""
+        outcomes = [
+            Outcome(_LEDGER_STATE.get(r.status, LEDGER_PENDING), r.message_id, r.reason) for r in results
+        ]
+        settled = self.writer.record(ids, outcomes)
+        self._count(settled, sum(settled.values()))
+
+    def _count(self, outcomes: dict[str, int], settled: int) -> None:
+        with self._lock:
+            self.outcomes.update(outcomes)
+        if self.progress is not None and settled:
+            self.progress(settled)
+
+
+def _dry_run(config: Config, ledger: CampaignLedger, prepared: PreparedSend) -> dict[str, int]:
+    """Personalise every message that would go out, deliver none, write nothing.
+
+    Skips suppressed addresses as a real send's claim does, and counts them.
+    """
+    campaign_id = prepared.campaign_id or 0
+    counts = {"checked": 0, LEDGER_SKIPPED: 0}
+    personalizer = Personalizer(config)
+    for entry, suppressed in ledger.unsent(prepared.campaign_id):
+        if suppressed:
+            counts[LEDGER_SKIPPED] += 1
+            continue
+        personalizer.recipient(
+            campaign_id, entry.subscriber_id, entry.email, entry.first_name, entry.last_name
+        )
+        counts["checked"] += 1
+    return counts

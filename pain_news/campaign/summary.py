@@ -1,0 +1,87 @@
+"""What a list send says about itself: the plan before confirmation and the report after the run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pain_news.ledger import is_finished
+from pain_news.models import LEDGER_FAILED, LEDGER_SENT, LEDGER_SKIPPED, LEDGER_UNCERTAIN
+
+
+def states_line(counts: Mapping[str, int]) -> str:
+    """`sent 3, failed 1` — the non-zero ledger states, in ledger order."""
+    return ", ".join(f"{state} {n}" for state, n in counts.items() if n) or "empty"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendPlan:
+    """What a list send is about to do, shown before asking for confirmation."""
+
+    issue: str
+    subject: str
+    provider: str
+    sender: str
+    to_send: int
+    opted_out: int
+    not_confirmed: int
+    campaign_id: int | None  # None: a new campaign will be created
+    ledger: dict[str, int] = field(default_factory=dict)  # existing campaign's states
+    notes: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """Human-readable description of the send."""
+        what = f"resume campaign {self.campaign_id}" if self.campaign_id else "new campaign"
+        out = [
+            f"Issue:      {self.issue} ({what})",
+            f"Subject:    {self.subject}",
+            f"From:       {self.sender}",
+            f"Provider:   {self.provider}",
+            f"Recipients: {self.to_send} to send now"
+            + (f"; already settled: {states_line(self.ledger)}" if self.ledger else ""),
+            f"Not mailed: {self.opted_out} opted out (unsubscribed, bounced, complained), {self.not_confirmed} not confirmed",
+        ]
+        return out + list(self.notes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendReport:
+    """The outcome of one `send` run, and the campaign's ledger after it."""
+
+    campaign_id: int | None
+    run: dict[str, int]  # outcomes of this run: sent, failed, uncertain, skipped
+    ledger: dict[str, int]
+    elapsed: float
+    dry_run: bool = False
+    interrupted: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return is_finished(self.ledger)
+
+    def lines(self) -> list[str]:
+        """The summary printed at the end."""
+        if self.dry_run:
+            suppressed = self.run.get(LEDGER_SKIPPED, 0)
+            return [
+                f"dry run: {self.run.get('checked', 0)} messages personalised"
+                + (f", {suppressed} suppressed addresses would be skipped" if suppressed else "")
+                + "; 0 emails left this machine"
+            ]
+        rate = self.run.get(LEDGER_SENT, 0) / self.elapsed if self.elapsed > 0 else 0.0
+        out = [
+            f"Campaign {self.campaign_id}: this run sent {self.run.get(LEDGER_SENT, 0)}, failed {self.run.get(LEDGER_FAILED, 0)}, "
+            f"uncertain {self.run.get(LEDGER_UNCERTAIN, 0)}, skipped {self.run.get(LEDGER_SKIPPED, 0)} "
+            f"in {self.elapsed:.1f} s ({rate:.0f}/s)",
+            f"Ledger: {states_line(self.ledger)} — {'finished' if self.finished else 'not finished (run send again to resume)'}",
+        ]
+        if self.ledger.get(LEDGER_UNCERTAIN):
+            out.append(
+                f"{self.ledger[LEDGER_UNCERTAIN]} uncertain: may or may not have been delivered; "
+                f"'pain-news report --campaign {self.campaign_id} --recipients' names them, --resend-uncertain resends them"
+            )
+        if self.ledger.get(LEDGER_FAILED):
+            out.append(
+                f"{self.ledger[LEDGER_FAILED]} failed: see 'pain-news report --campaign {self.campaign_id}'; --retry-failed retries them"
+            )
+        return out

@@ -1,0 +1,94 @@
+"""Test sends: a "[TEST]" copy to editors, never recorded against a campaign, never to an opt-out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pain_news import delivery
+from pain_news.campaign.gates import checked_build
+from pain_news.errors import ConfigError, DeliveryError
+from pain_news.ledger import CampaignLedger
+from pain_news.models import OPTED_OUT
+
+if TYPE_CHECKING:
+    from pain_news.config import Config
+    from pain_news.store import SubscriberStore
+
+
+@dataclass(frozen=True, kw_only=True)
+class SentTest:
+    """Who a test send went to, who was skipped as opted out (address, why), and whether it was a dry run."""
+
+    sent: list[str]
+    skipped: list[tuple[str, str]]
+    dry_run: bool = False
+
+
+def send_test(
+    config: Config,
+    store: SubscriberStore,
+    issue_dir: Path,
+    to: Sequence[str],
+    provider: str | None = None,
+    *,
+    dry_run: bool = False,
+) -> SentTest:
+    """Build and check the issue, then send it with "[TEST] " to `to` (or delivery.test_recipients).
+
+    The [sample] subscriber's values fill the placeholders; nothing is recorded against a campaign.
+    Opt-outs are sacred here too: an address that unsubscribed, bounced, complained or is
+    suppressed in the store is skipped. With `dry_run` every message is built and none delivered.
+    """
+    from pain_news.config import CONFIG_NAME
+    from pain_news.delivery.retry import deliver_now
+    from pain_news.personalize import sample_recipient
+    from pain_news.store import check_email
+
+    addresses = [check_email(a) for a in (to or config.delivery.test_recipients)]
+    if not addresses:
+        raise ConfigError(
+            "no test recipients",
+            path=config.path or config.root / CONFIG_NAME,
+            hint="pass --to ADDRESS or set test_recipients under [delivery]",
+        )
+    skipped = _opted_out(store, addresses)
+    addresses = [a for a in addresses if a not in {a for a, _ in skipped}]
+    if not addresses:
+        raise DeliveryError(
+            "no test recipient left: " + "; ".join(f"{a} is {why}" for a, why in skipped),
+            hint="opted-out addresses are never mailed; pass another --to ADDRESS",
+        )
+    result = checked_build(config, issue_dir)
+    message = delivery.message_from_config(
+        config,
+        f"[TEST] {result.issue.subject}",
+        result.rendered.email_html,
+        result.rendered.email_text,
+        label="test",
+        list_message=True,
+    )
+    recipients = [sample_recipient(config, a) for a in addresses]
+    if dry_run:
+        return SentTest(sent=addresses, skipped=skipped, dry_run=True)
+    chosen = delivery.get_provider(config, provider)
+    try:
+        deliver_now(chosen, message, recipients)
+    finally:
+        chosen.close()
+    return SentTest(sent=addresses, skipped=skipped)
+
+
+def _opted_out(store: SubscriberStore, addresses: Sequence[str]) -> list[tuple[str, str]]:
+    """The addresses that must not be mailed, each with why (its opted-out status, or "suppressed")."""
+    suppressed = CampaignLedger.for_store(store).suppressed(addresses)
+    out = []
+    for address in addresses:
+        found = store.get(address)
+        if found is not None and found.status in OPTED_OUT:
+            out.append((address, found.status))
+        elif address in suppressed:
+            out.append((address, "suppressed"))
+    return out

@@ -1,0 +1,285 @@
+"""CampaignLedger: campaigns, their counts and report figures, the restart rules, and locks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, distinct, func, literal, select, text, update
+from sqlalchemy.orm import Session
+
+from pain_news.db import store_errors
+from pain_news.ledger.batches import BatchWriter
+from pain_news.ledger.queries import audience, ledger_rows, move, recipient_rows
+from pain_news.ledger.records import (
+    CampaignFigures,
+    CampaignRecord,
+    ClaimedEntry,
+    Created,
+    NewCampaign,
+    all_states,
+)
+from pain_news.models import (
+    ACTIVE,
+    LEDGER_FAILED,
+    LEDGER_IN_FLIGHT,
+    LEDGER_PENDING,
+    LEDGER_UNCERTAIN,
+    OPTED_OUT,
+    Campaign,
+    DeliveryEvent,
+    LedgerEntry,
+    Subscriber,
+    SubscriberEvent,
+    Suppression,
+    utcnow,
+)
+from pain_news.store import email_hash
+
+if TYPE_CHECKING:
+    from pain_news.store import SubscriberStore
+
+_CREATE_LOCK = 0x504E01  # PostgreSQL advisory-lock namespace: campaign creation, keyed by issue
+# Advisory locks are per database, but campaign ids and issues are per schema: two installations
+# (or two test runs) sharing a database in different schemas must not block each other.
+_SCOPED = "hashtext(current_schema() || ':' || :key)"
+
+
+class CampaignLedger:
+    """Campaigns and their per-recipient ledger; each method is one short transaction."""
+
+    def __init__(self, engine: Engine, reader: Engine) -> None:
+        self.engine = engine
+        self.reader = reader  # read-only queries: never hold the SQLite write lock
+
+    @classmethod
+    def for_store(cls, store: SubscriberStore) -> CampaignLedger:
+        """The ledger in the same database as `store` (sharing its connection pools)."""
+        return cls(store.engine, store.reader)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @property
+    def database_file(self) -> Path | None:
+        """The SQLite file (None on PostgreSQL or in memory): file locks live beside it."""
+        database = self.engine.url.database
+        if self.is_postgres or not database or database == ":memory:":
+            return None
+        return Path(database)
+
+    # ---- campaigns ------------------------------------------------------------------------
+
+    def latest(self, issue: str) -> CampaignRecord | None:
+        """The newest campaign of an issue (by folder name)."""
+        with store_errors(), Session(self.reader) as s:
+            found = s.scalar(
+                select(Campaign).where(Campaign.issue == issue).order_by(Campaign.id.desc()).limit(1)
+            )
+            return CampaignRecord.of(found) if found else None
+
+    def get(self, campaign_id: int) -> CampaignRecord | None:
+        """The campaign with this id, or None."""
+        with store_errors(), Session(self.reader) as s:
+            found = s.get(Campaign, campaign_id)
+            return CampaignRecord.of(found) if found else None
+
+    def campaigns(self) -> list[tuple[CampaignRecord, dict[str, int]]]:
+        """Every campaign, newest first, with its ledger counts (two queries, whatever the number)."""
+        with store_errors(), Session(self.reader) as s:
+            found = [CampaignRecord.of(c) for c in s.scalars(select(Campaign).order_by(Campaign.id.desc()))]
+            rows = s.execute(
+                select(LedgerEntry.campaign_id, LedgerEntry.state, func.count()).group_by(
+                    LedgerEntry.campaign_id, LedgerEntry.state
+                )
+            )
+            per: dict[int, dict[str, int]] = {}
+            for cid, state, n in rows:
+                per.setdefault(cid, {})[state] = int(n)
+        return [(c, all_states(per.get(c.id, {}))) for c in found]
+
+    def create(self, new: NewCampaign, *, now: dt.datetime | None = None) -> Created:
+        """The campaign row, its frozen copy and one ledger row per subscriber of the audience — one transaction.
+
+        Active subscribers start `pending`; everyone else is recorded `skipped` with the reason, so
+        `report --recipients` can answer "did this patient get it?" for anyone on the list. Writes
+        nothing when another send of the issue created a campaign since `new` was planned (two
+        terminals at the prompt would otherwise each mail everyone).
+        """
+        now = now or utcnow()
+        with store_errors(), Session(self.engine) as s, s.begin():
+            # Serialise creation per issue: SQLite's BEGIN IMMEDIATE already does; PostgreSQL takes a
+            # transaction-level advisory lock keyed by the issue (within this schema: see _SCOPED).
+            if self.is_postgres:
+                s.execute(
+                    text(f"SELECT pg_advisory_xact_lock(:k, {_SCOPED})"),
+                    {"k": _CREATE_LOCK, "key": new.issue},
+                )
+            newest = s.scalar(select(func.max(Campaign.id)).where(Campaign.issue == new.issue))
+            if newest != new.seen_campaign_id:
+                return Created(campaign_id=None, newest=newest)
+            campaign = Campaign(
+                issue=new.issue,
+                subject=new.subject,
+                provider=new.provider,
+                html=new.html,
+                text=new.text,
+                created_at=now,
+            )
+            s.add(campaign)
+            s.flush()
+            s.execute(ledger_rows(campaign.id, now))
+            return Created(campaign_id=int(campaign.id), newest=int(campaign.id))
+
+    # ---- counts and report ----------------------------------------------------------------
+
+    def counts(self, campaign_id: int) -> dict[str, int]:
+        """Number of recipients in each ledger state (every state present, in ledger order)."""
+        with store_errors(), self.reader.connect() as conn:
+            rows = conn.execute(
+                select(LedgerEntry.state, func.count())
+                .where(LedgerEntry.campaign_id == campaign_id)
+                .group_by(LedgerEntry.state)
+            )
+            return all_states({state: int(n) for state, n in rows})
+
+    def audience_counts(self) -> Counter[str]:
+        """Subscribers of the audience per status: the plan's "to send", "opted out", "not confirmed"."""
+        who = audience().subquery()
+        with store_errors(), self.reader.connect() as conn:
+            rows = conn.execute(select(who.c.status, func.count()).group_by(who.c.status))
+            return Counter({status: int(n) for status, n in rows})
+
+    def figures(self, campaign_id: int, *, recipients: bool = False) -> CampaignFigures:
+        """Failed and uncertain recipients, opt-outs and webhook events of one campaign (one read)."""
+        cid = campaign_id
+        with store_errors(), self.reader.connect() as conn:
+            failed = [
+                (e, r or "")
+                for e, r in conn.execute(
+                    select(LedgerEntry.email, LedgerEntry.reason)
+                    .where(LedgerEntry.campaign_id == cid, LedgerEntry.state == LEDGER_FAILED)
+                    .order_by(LedgerEntry.position)
+                )
+            ]
+            uncertain = list(
+                conn.scalars(
+                    select(LedgerEntry.email)
+                    .where(
+                        LedgerEntry.campaign_id == cid,
+                        LedgerEntry.state.in_((LEDGER_UNCERTAIN, LEDGER_IN_FLIGHT)),
+                    )
+                    .order_by(LedgerEntry.position)
+                )
+            )
+            opt_outs = {
+                status: int(n)
+                for status, n in conn.execute(
+                    select(SubscriberEvent.new_status, func.count(distinct(SubscriberEvent.subscriber_id)))
+                    .where(SubscriberEvent.campaign_id == cid, SubscriberEvent.new_status.in_(OPTED_OUT))
+                    .group_by(SubscriberEvent.new_status)
+                )
+            }
+            events = {
+                event: int(n)
+                for event, n in conn.execute(
+                    select(
+                        DeliveryEvent.event,
+                        func.count(distinct(func.coalesce(DeliveryEvent.subscriber_id, DeliveryEvent.id))),
+                    )
+                    .where(DeliveryEvent.campaign_id == cid)
+                    .group_by(DeliveryEvent.event)
+                )
+            }
+            rows = recipient_rows(conn, cid) if recipients else None
+        return CampaignFigures(
+            failed=failed, uncertain=uncertain, opt_outs=opt_outs, events=events, recipients=rows
+        )
+
+    # ---- a run ----------------------------------------------------------------------------
+
+    def reset_for_run(
+        self, campaign_id: int, *, resend_uncertain: bool = False, retry_failed: bool = False
+    ) -> int:
+        """Apply the restart rules and the flags (one transaction); returns how many are pending now."""
+        now = utcnow()
+        with store_errors(), Session(self.engine) as s, s.begin():
+            # A batch still in flight belongs to a run that died: its outcome is unknown.
+            reason = "the sending process stopped while this batch was in flight"
+            move(s, campaign_id, LEDGER_IN_FLIGHT, LEDGER_UNCERTAIN, now, reason)
+            if resend_uncertain:
+                move(s, campaign_id, LEDGER_UNCERTAIN, LEDGER_PENDING, now)
+            if retry_failed:
+                move(s, campaign_id, LEDGER_FAILED, LEDGER_PENDING, now)
+            pending = (LedgerEntry.campaign_id == campaign_id, LedgerEntry.state == LEDGER_PENDING)
+            s.execute(update(LedgerEntry).where(*pending).values(attempts=0))
+            return int(s.scalar(select(func.count()).where(*pending)) or 0)
+
+    def writer(self, campaign_id: int) -> BatchWriter:
+        """The claim/record side of one run of a campaign, shared by its worker threads."""
+        return BatchWriter(self.engine, self.reader, campaign_id)
+
+    def unsent(self, campaign_id: int | None) -> Iterator[tuple[ClaimedEntry, bool]]:
+        """Who a run would mail now, and whether each is suppressed — for a dry run (reads only).
+
+        A new campaign (None): the active subscribers of the audience. An existing one: its pending
+        recipients still active.
+        """
+        with store_errors(), self.reader.connect() as conn:
+            suppressed = set(conn.scalars(select(Suppression.email_hash)))
+            if campaign_id is None:
+                who = audience().where(Subscriber.status == ACTIVE).subquery()
+                query = select(literal(0), who.c.id, who.c.email, who.c.first_name, who.c.last_name).order_by(
+                    who.c.id
+                )
+            else:
+                query = (
+                    select(
+                        LedgerEntry.id,
+                        LedgerEntry.subscriber_id,
+                        LedgerEntry.email,
+                        Subscriber.first_name,
+                        Subscriber.last_name,
+                    )
+                    .join(Subscriber, Subscriber.id == LedgerEntry.subscriber_id)
+                    .where(
+                        LedgerEntry.campaign_id == campaign_id,
+                        LedgerEntry.state == LEDGER_PENDING,
+                        Subscriber.status == ACTIVE,
+                    )
+                )
+            for entry_id, sid, email, first, last in conn.execute(query):
+                entry = ClaimedEntry(
+                    entry_id=entry_id, subscriber_id=sid, email=email, first_name=first, last_name=last
+                )
+                yield entry, bool(suppressed) and email_hash(email) in suppressed
+
+    def suppressed(self, addresses: Sequence[str]) -> set[str]:
+        """Those of `addresses` on the suppression list (deleted, or opted out at the provider)."""
+        hashes = {email_hash(a): a for a in addresses}
+        with store_errors(), self.reader.connect() as conn:
+            found = conn.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
+            return {hashes[h] for h in found}
+
+    @contextmanager
+    def advisory_lock(self, namespace: int, key: str) -> Iterator[bool]:
+        """PostgreSQL: try a session advisory lock on its own connection, held until the block ends.
+
+        Yields whether it was taken. The server releases it when the process dies, so a killed
+        send never leaves a stale lock.
+        """
+        params = {"k": namespace, "key": key}
+        with store_errors(), self.engine.connect() as conn:
+            got = bool(conn.scalar(text(f"SELECT pg_try_advisory_lock(:k, {_SCOPED})"), params))
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text(f"SELECT pg_advisory_unlock(:k, {_SCOPED})"), params)
+                    conn.commit()

@@ -1,0 +1,78 @@
+"""SQL shared by the ledger's parts: who a campaign is for, the ledger rows it starts with, state moves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, Select, String, case, insert, literal, null, select, update
+from sqlalchemy.orm import Session
+
+from pain_news.models import ACTIVE, LEDGER_PENDING, LEDGER_SKIPPED, LedgerEntry, Subscriber
+
+
+def audience() -> Select[Any]:
+    """Who a new campaign considers: every subscriber (only `active` ones are mailed), in id order.
+
+    The one place the recipient list is chosen: a topic-targeted send narrows this query, and the
+    plan's counts, the dry run and the campaign's ledger rows all follow it.
+    """
+    return select(Subscriber)
+
+
+def ledger_rows(campaign_id: int, now: dt.datetime) -> Any:
+    """INSERT … SELECT of the audience into the ledger: pending when active, else skipped with why."""
+    who = audience().subquery()
+    active = who.c.status == ACTIVE
+    rows = select(
+        literal(campaign_id, Integer),
+        who.c.id,
+        who.c.id,
+        who.c.email,
+        case((active, literal(LEDGER_PENDING, String)), else_=literal(LEDGER_SKIPPED, String)),
+        case((active, null()), else_=who.c.status + literal(" at the start of the send", String)),
+        literal(0, Integer),
+        literal(now, DateTime(timezone=True)),
+    ).order_by(who.c.id)
+    columns = [
+        "campaign_id",
+        "subscriber_id",
+        "position",
+        "email",
+        "state",
+        "reason",
+        "attempts",
+        "updated_at",
+    ]
+    return insert(LedgerEntry).from_select(columns, rows)
+
+
+def recipient_rows(conn: Any, campaign_id: int) -> list[dict[str, Any]]:
+    query = (
+        select(
+            LedgerEntry.email,
+            LedgerEntry.subscriber_id,
+            LedgerEntry.state,
+            LedgerEntry.message_id,
+            LedgerEntry.reason,
+        )
+        .where(LedgerEntry.campaign_id == campaign_id)
+        .order_by(LedgerEntry.position)
+    )
+    return [
+        {"email": e, "subscriber_id": sid, "state": st, "message_id": mid, "reason": why}
+        for e, sid, st, mid, why in conn.execute(query)
+    ]
+
+
+def move(
+    s: Session, campaign_id: int, old: str, new: str, now: dt.datetime, reason: str | None = None
+) -> None:
+    values: dict[str, Any] = {"state": new, "updated_at": now}
+    if reason is not None:
+        values["reason"] = reason
+    s.execute(
+        update(LedgerEntry)
+        .where(LedgerEntry.campaign_id == campaign_id, LedgerEntry.state == old)
+        .values(**values)
+    )

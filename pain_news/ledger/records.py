@@ -1,0 +1,102 @@
+"""Plain values the ledger hands out and takes in, and the one definition of "finished"."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from pain_news.models import LEDGER_IN_FLIGHT, LEDGER_PENDING, LEDGER_STATES, Campaign
+
+
+def is_finished(counts: Mapping[str, int]) -> bool:
+    """A campaign is finished when nobody is left pending or in flight (the one definition)."""
+    return not (counts.get(LEDGER_PENDING) or counts.get(LEDGER_IN_FLIGHT))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignRecord:
+    """One campaign and its frozen copy (what every batch of it sends)."""
+
+    id: int
+    issue: str  # issue folder name
+    subject: str
+    provider: str
+    html: str
+    text: str
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, c: Campaign) -> CampaignRecord:
+        return cls(
+            id=c.id,
+            issue=c.issue,
+            subject=c.subject,
+            provider=c.provider,
+            html=c.html,
+            text=c.text,
+            created_at=c.created_at,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewCampaign:
+    """A campaign to create; `seen_campaign_id` is the issue's newest campaign when the send was planned."""
+
+    issue: str
+    subject: str
+    provider: str
+    html: str
+    text: str
+    seen_campaign_id: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Created:
+    """The new campaign's id, or None when another send created `newest` since the plan (nothing written)."""
+
+    campaign_id: int | None
+    newest: int | None
+
+
+class ClaimedEntry(NamedTuple):
+    """One recipient of a claimed batch, with what personalising needs (a tuple: one per recipient, made fast)."""
+
+    entry_id: int
+    subscriber_id: int
+    email: str
+    first_name: str
+    last_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """A batch now `in_flight` (possibly empty when all of it opted out), and how many were skipped."""
+
+    entries: list[ClaimedEntry]
+    attempts: int  # the highest attempt number in the batch, this one included
+    skipped: int
+
+
+class Outcome(NamedTuple):
+    """What to record for one recipient: a ledger state, and the provider's message id or reason."""
+
+    state: str
+    message_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignFigures:
+    """What `report` shows beside the counts: who failed or is uncertain, opt-outs, webhook events."""
+
+    failed: list[tuple[str, str]]  # (address, reason)
+    uncertain: list[str]
+    opt_outs: dict[str, int]  # unsubscribed / bounced / complained attributed to the campaign
+    events: dict[str, int]  # webhook events: distinct recipients per event type
+    recipients: list[dict[str, Any]] | None
+
+
+def all_states(found: Mapping[str, int]) -> dict[str, int]:
+    return {state: found.get(state, 0) for state in LEDGER_STATES}
