@@ -3,22 +3,21 @@
 Opt-outs are sacred: nothing here turns an unsubscribed, bounced or complained subscriber (or a
 deleted, hash-suppressed address) active again, except `resubscribe` with a reason and a
 confirmed signup (`confirm_signup`), both written to the subscriber's history.
+
+The store is this class plus its bulk parts: store_core.py (address rules, records, the one
+status-change path `write_status_changes`), store_events.py (webhook batches, suppression
+syncs) and store_import.py (CSV imports). No other module writes SQL against these tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, delete, exists, func, insert, select, text, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from pain_news import db
@@ -37,174 +36,55 @@ from pain_news.models import (
     Suppression,
     utcnow,
 )
+from pain_news.store_core import (
+    MAX_NAME,
+    MAX_TAG,
+    Change,
+    EventRecord,
+    SignupRequest,
+    StatusChange,
+    SubscriberRecord,
+    check_email,
+    check_text,
+    clean_tags,
+    control_character,
+    email_hash,
+    email_key,
+    new_subscriber,
+    set_status,
+    suppress_many,
+    utc,
+)
+from pain_news.store_events import DeliveryEventsMixin, IncomingEvent
+from pain_news.store_import import ImportCounts, ImportMixin, ImportRow
 
 if TYPE_CHECKING:
     from pain_news.config import Config
 
-MAX_NAME = 200
-MAX_TAG = 100
-# PostgreSQL advisory lock held by whoever may add a new address (import, add) and by an opt-out of
-# an address we do not have yet, so that opt-out waits for the import and then finds the new row.
-_NEW_ADDRESS_LOCK = 0x7061696F
+__all__ = [  # what the rest of the package imports from here
+    "MAX_NAME",
+    "MAX_TAG",
+    "Change",
+    "EventRecord",
+    "ImportCounts",
+    "ImportRow",
+    "IncomingEvent",
+    "SignupRequest",
+    "StatusChange",
+    "SubscriberRecord",
+    "SubscriberStore",
+    "check_email",
+    "check_text",
+    "control_character",
+    "email_hash",
+    "email_key",
+    "open_store",
+    "utc",
+]
 
 
-@overload
-def utc(moment: dt.datetime) -> dt.datetime: ...
-@overload
-def utc(moment: None) -> None: ...
-def utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
-
-
-def control_character(value: str) -> str | None:
-    """The first control character in `value` as U+XXXX (NUL, escape, ...), or None."""
-    found = next((ch for ch in value if unicodedata.category(ch) == "Cc"), None)
-    return None if found is None else f"U+{ord(found):04X}"
-
-
-def check_text(label: str, value: str, limit: int) -> str:
-    """A name or tag stripped; StoreError when too long or holding control characters."""
-    value = value.strip()
-    if len(value) > limit:
-        raise StoreError(f"{label} longer than {limit} characters")
-    bad = control_character(value)
-    if bad:
-        raise StoreError(f"{label} contains a control character ({bad})")
-    return value
-
-
-def email_key(email: str) -> str:
-    """The case-insensitive identity of an address."""
-    return email.strip().lower()
-
-
-def email_hash(email: str) -> str:
-    """What a suppression keeps of a deleted address: sha256 of its key."""
-    return hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
-
-
-# RFC 5322 dot-atom local part (no leading, trailing or doubled dots): the common ASCII case.
-_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-
-
-@lru_cache(maxsize=4096)
-def _domain_error(domain: str) -> str | None:
-    """email-validator's verdict on a domain, cached: a list has few domains, and checking is slow."""
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        validate_email(f"a@{domain}", check_deliverability=False)
-    except EmailNotValidError as exc:
-        return str(exc)
-    return None
-
-
-def check_email(email: str) -> str:
-    """The address stripped, or StoreError naming what is wrong with it (no DNS lookups)."""
-    from email_validator import EmailNotValidError, validate_email
-
-    address = email.strip()
-    if not address:
-        raise StoreError("missing email address")
-    if control_character(address):  # would reach the database (PostgreSQL refuses NUL) or a mail header
-        raise StoreError(f"invalid email address {address!r}: it contains a control character")
-    local, at, domain = address.rpartition("@")
-    if at and len(address) <= 254 and len(local) <= 64 and _DOT_ATOM.fullmatch(local):
-        problem = _domain_error(domain)  # fast path: same verdict as below, ~10x quicker on big imports
-    else:
-        try:
-            validate_email(address, check_deliverability=False)
-            problem = None
-        except EmailNotValidError as exc:
-            problem = str(exc)
-    if problem:
-        raise StoreError(f"invalid email address {address!r}: {problem}")
-    return address
-
-
-@dataclass(frozen=True)
-class SubscriberRecord:
-    """A subscriber as plain data."""
-
-    id: int
-    email: str
-    first_name: str
-    last_name: str
-    status: str
-    tags: tuple[str, ...]
-    source: str
-    created_at: dt.datetime
-    status_changed_at: dt.datetime
-    opted_out_at: dt.datetime | None
-    opt_out_method: str | None
-    opt_out_campaign_id: int | None
-
-    @classmethod
-    def of(cls, s: Subscriber) -> SubscriberRecord:
-        return cls(
-            s.id,
-            s.email,
-            s.first_name,
-            s.last_name,
-            s.status,
-            tuple(t.tag for t in s.tags),
-            s.source,
-            utc(s.created_at),
-            utc(s.status_changed_at),
-            utc(s.opted_out_at),
-            s.opt_out_method,
-            s.opt_out_campaign_id,
-        )
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    """One line of a subscriber's history."""
-
-    at: dt.datetime
-    old_status: str | None
-    new_status: str
-    method: str
-    campaign_id: int | None
-    detail: str
-
-
-@dataclass(frozen=True)
-class Change:
-    """The outcome of a status change request: `changed` is False when it was already so."""
-
-    subscriber: SubscriberRecord
-    changed: bool
-
-
-@dataclass(frozen=True)
-class SignupRequest:
-    """A signup to confirm: who, which request (for the confirmation token), and whether to mail."""
-
-    subscriber_id: int
-    request_event_id: int
-    send_confirmation: bool
-
-
-class SubscriberStore:
+class SubscriberStore(ImportMixin, DeliveryEventsMixin):
     """The subscriber database; each method is one short transaction."""
-
-    def __init__(self, engine: Engine, reader: Engine) -> None:
-        self.engine = engine
-        self.reader = reader  # read-only streams (list, export): never hold the SQLite write lock
-
-    def close(self) -> None:
-        """Release the connection pools."""
-        self.engine.dispose()
-        if self.reader is not self.engine:
-            self.reader.dispose()
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session inside one transaction, committed on success and rolled back on any error."""
-        with db.store_errors(), Session(self.engine, expire_on_commit=False) as s, s.begin():
-            yield s
 
     # ---- lookups -------------------------------------------------------------------------
 
@@ -225,12 +105,6 @@ class SubscriberStore:
             return s.get(Subscriber, who, with_for_update=lock or None)
         query = select(Subscriber).where(Subscriber.email_key == email_key(who))
         return s.scalar(query.with_for_update() if lock else query)
-
-    @staticmethod
-    def lock_new_addresses(s: Session) -> None:
-        """Serialise adding new addresses with opt-outs of unknown ones (PostgreSQL; SQLite already is)."""
-        if s.get_bind().dialect.name == "postgresql":
-            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _NEW_ADDRESS_LOCK})
 
     def get(self, who: str | int) -> SubscriberRecord | None:
         """The subscriber with this address or id, or None."""
@@ -261,37 +135,6 @@ class SubscriberStore:
 
     # ---- status changes ------------------------------------------------------------------
 
-    @staticmethod
-    def _set_status(
-        s: Session,
-        sub: Subscriber,
-        status: str,
-        method: str,
-        now: dt.datetime,
-        campaign_id: int | None = None,
-        detail: str = "",
-    ) -> None:
-        """Change a status and log it; the one place statuses change after creation."""
-        s.add(
-            SubscriberEvent(
-                subscriber_id=sub.id,
-                at=now,
-                old_status=sub.status,
-                new_status=status,
-                method=method,
-                campaign_id=campaign_id,
-                detail=detail,
-            )
-        )
-        sub.status = status
-        sub.status_changed_at = now
-        if status in OPTED_OUT:
-            sub.opted_out_at = now
-            sub.opt_out_method = method
-            sub.opt_out_campaign_id = campaign_id
-        else:
-            sub.opted_out_at = sub.opt_out_method = sub.opt_out_campaign_id = None
-
     def add(
         self,
         email: str,
@@ -321,8 +164,8 @@ class SubscriberStore:
                         f"{address} was deleted or opted out and is suppressed; it cannot be re-added",
                         hint="the person can sign up again themselves through the signup form",
                     )
-                sub = _new_subscriber(address, first_name, last_name, ACTIVE, source, now)
-                sub.tags = [SubscriberTag(tag=t) for t in _clean_tags(tags)]
+                sub = new_subscriber(address, first_name, last_name, ACTIVE, source, now)
+                sub.tags = [SubscriberTag(tag=t) for t in clean_tags(tags)]
                 s.add(sub)
                 s.flush()
                 s.add(
@@ -368,7 +211,7 @@ class SubscriberStore:
     ) -> Change:
         if sub.status == status or (sub.status in OPTED_OUT and status == "unsubscribed"):
             return Change(SubscriberRecord.of(sub), changed=False)
-        self._set_status(s, sub, status, method, now, campaign_id, detail)
+        set_status(s, sub, status, method, now, campaign_id, detail)
         return Change(SubscriberRecord.of(sub), changed=True)
 
     def unsubscribe(
@@ -391,7 +234,7 @@ class SubscriberStore:
             sub = self._find(s, who, lock=True)
             if sub.status == ACTIVE:
                 return Change(SubscriberRecord.of(sub), changed=False)
-            self._set_status(s, sub, ACTIVE, "resubscribe", now, detail=reason.strip())
+            set_status(s, sub, ACTIVE, "resubscribe", now, detail=reason.strip())
             return Change(SubscriberRecord.of(sub), changed=True)
 
     def delete(self, who: str | int, *, now: dt.datetime | None = None) -> str:
@@ -419,9 +262,7 @@ class SubscriberStore:
 
     def suppress(self, s: Session, email: str, reason: str, now: dt.datetime) -> None:
         """Record a hashed address that no import or add may bring (back) in."""
-        digest = email_hash(email)
-        if s.scalar(select(Suppression.id).where(Suppression.email_hash == digest)) is None:
-            s.add(Suppression(email_hash=digest, reason=reason[:40], created_at=now))
+        suppress_many(s, [email], reason, now)
 
     def opt_out_address(
         self,
@@ -460,7 +301,7 @@ class SubscriberStore:
         with self.session() as s:
             sub = self._lookup(s, address, lock=True)
             if sub is None:
-                sub = _new_subscriber(address, first_name, last_name, PENDING, "signup", now)
+                sub = new_subscriber(address, first_name, last_name, PENDING, "signup", now)
                 s.add(sub)
                 s.flush()
                 old = None
@@ -513,7 +354,7 @@ class SubscriberStore:
                     "this confirmation link has been replaced or withdrawn", hint="sign up again"
                 )
             s.execute(delete(Suppression).where(Suppression.email_hash == email_hash(sub.email)))
-            self._set_status(s, sub, ACTIVE, "confirm", now, detail="confirmed signup")
+            set_status(s, sub, ACTIVE, "confirm", now, detail="confirmed signup")
             return Change(SubscriberRecord.of(sub), changed=True)
 
     # ---- listing -------------------------------------------------------------------------
@@ -573,61 +414,6 @@ class SubscriberStore:
             result = {status: int(counts.get(status, 0)) for status in STATUSES}
             result["suppressed (deleted or unknown)"] = int(s.scalar(select(func.count(Suppression.id))) or 0)
             return result
-
-    # ---- delivery events (webhook) -------------------------------------------------------
-
-    def record_delivery_event(
-        self,
-        sg_event_id: str,
-        event: str,
-        occurred_at: dt.datetime,
-        *,
-        campaign_id: int | None,
-        subscriber_id: int | None,
-        detail: str = "",
-    ) -> bool:
-        """Store one provider event once; False when this sg_event_id was already seen."""
-        try:
-            with self.session() as s:
-                if (
-                    s.scalar(select(DeliveryEvent.id).where(DeliveryEvent.sg_event_id == sg_event_id))
-                    is not None
-                ):
-                    return False
-                s.execute(
-                    insert(DeliveryEvent).values(
-                        sg_event_id=sg_event_id,
-                        event=event,
-                        campaign_id=campaign_id,
-                        subscriber_id=subscriber_id,
-                        occurred_at=occurred_at,
-                        detail=detail,
-                    )
-                )
-                return True
-        except StoreConflict:  # the same event delivered twice at once
-            return False
-
-
-def _clean_tags(tags: Iterable[str]) -> list[str]:
-    """Tags lower-cased, de-duplicated and sorted; StoreError for one too long or with control characters."""
-    return sorted({check_text(f"tag {t.strip()[:20]!r}", t, MAX_TAG).lower() for t in tags if t.strip()})
-
-
-def _new_subscriber(
-    email: str, first: str, last: str, status: str, source: str, now: dt.datetime
-) -> Subscriber:
-    first, last = check_text("first name", first, MAX_NAME), check_text("last name", last, MAX_NAME)
-    return Subscriber(
-        email=email,
-        email_key=email_key(email),
-        first_name=first,
-        last_name=last,
-        status=status,
-        source=source[:300],
-        created_at=now,
-        status_changed_at=now,
-    )
 
 
 def open_store(config: Config, *, create: bool = False) -> SubscriberStore:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pain_news.delivery.retry import BACKOFF_BASE, backoff_delay, retry_after_seconds
 from pain_news.errors import ConfigError, DeliveryError
 
 if TYPE_CHECKING:
@@ -13,6 +16,7 @@ if TYPE_CHECKING:
     from pain_news.store import SubscriberStore
 
 PAGE = 500  # the largest page SendGrid's suppression endpoints return
+ATTEMPTS = 3  # per GET: a brief outage is ridden out, a long one stops the send before it starts
 # list path -> status it means for us. Blocks and invalid addresses will not take mail either.
 LISTS = (
     ("suppression/unsubscribes", "unsubscribed"),
@@ -47,8 +51,32 @@ def _client(config: Config) -> Any:
     return make_client(config.secrets.sendgrid_api_key, config.sendgrid.host, config.sendgrid.timeout)
 
 
-def _get(sg: Any, path: str, query: dict[str, int] | None) -> list[Any]:
-    """One GET of /v3/<path>, as the JSON list it answers; DeliveryError with SendGrid's message."""
+def _get(sg: Any, path: str, query: dict[str, int] | None, sleep: Callable[[float], None]) -> list[Any]:
+    """One GET of /v3/<path>, as the JSON list it answers, retrying 429, 5xx and lost connections
+    with the send's backoff (Retry-After honoured); DeliveryError with SendGrid's message after that."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _get_once(sg, path, query)
+        except _Transient as exc:
+            if attempt == ATTEMPTS:
+                raise DeliveryError(
+                    f"{exc.message}, still after {ATTEMPTS} attempts; nothing was sent",
+                    hint="SendGrid may be having an outage: run the same command again in a few minutes",
+                ) from None
+            sleep(backoff_delay(attempt, BACKOFF_BASE, exc.retry_after))
+    raise AssertionError("unreachable")
+
+
+class _Transient(Exception):
+    """A GET worth repeating: rate limited, a server error, or no answer."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+def _get_once(sg: Any, path: str, query: dict[str, int] | None) -> list[Any]:
     from python_http_client.exceptions import HTTPError  # type: ignore[import-untyped]
 
     endpoint = sg.client
@@ -57,16 +85,17 @@ def _get(sg: Any, path: str, query: dict[str, int] | None) -> list[Any]:
     try:
         response = endpoint.get(query_params=query) if query else endpoint.get()
     except HTTPError as exc:  # error.body carries SendGrid's message; str(exc) hides it
+        refused = f"SendGrid refused GET /v3/{path} ({exc.status_code}): {_message(exc.body)}"
+        if exc.status_code == 429 or exc.status_code >= 500:
+            raise _Transient(refused, retry_after_seconds(exc.headers)) from None
         hint = (
             'the API key may lack the "Suppressions: read" permission (or be wrong): check SENDGRID_API_KEY'
             if exc.status_code in (401, 403)
             else None
         )
-        raise DeliveryError(
-            f"SendGrid refused GET /v3/{path} ({exc.status_code}): {_message(exc.body)}", hint=hint
-        ) from None
+        raise DeliveryError(refused, hint=hint) from None
     except OSError as exc:
-        raise DeliveryError(f"cannot reach SendGrid for /v3/{path}: {exc}") from None
+        raise _Transient(f"cannot reach SendGrid for /v3/{path}: {exc}") from None
     try:
         page = json.loads(response.body or b"[]")
     except ValueError:
@@ -83,7 +112,7 @@ def _emails(page: list[Any]) -> list[str]:
     ]
 
 
-def _get_all(sg: Any, path: str) -> list[str]:
+def _get_all(sg: Any, path: str, sleep: Callable[[float], None]) -> list[str]:
     """Every address on a paginated list (limit/offset) until a short page.
 
     A page identical to the one before means the server ignored `offset`: stop instead of
@@ -93,7 +122,7 @@ def _get_all(sg: Any, path: str) -> list[str]:
     offset = 0
     previous: list[Any] | None = None
     while True:
-        page = _get(sg, path, {"limit": PAGE, "offset": offset})
+        page = _get(sg, path, {"limit": PAGE, "offset": offset}, sleep)
         if page and page == previous:
             break
         emails += _emails(page)
@@ -104,10 +133,10 @@ def _get_all(sg: Any, path: str) -> list[str]:
     return [e for e in emails if e]
 
 
-def _get_group(sg: Any, group_id: int) -> list[str]:
+def _get_group(sg: Any, group_id: int, sleep: Callable[[float], None]) -> list[str]:
     """The unsubscribes of one ASM group: SendGrid documents this endpoint as returning all of them
     in one answer (a list of addresses), with no limit/offset paging."""
-    return [e for e in _emails(_get(sg, f"asm/groups/{group_id}/suppressions", None)) if e]
+    return [e for e in _emails(_get(sg, f"asm/groups/{group_id}/suppressions", None, sleep)) if e]
 
 
 def _message(body: bytes | str | None) -> str:
@@ -118,21 +147,23 @@ def _message(body: bytes | str | None) -> str:
         return "no details"
 
 
-def sync_suppressions(config: Config, store: SubscriberStore) -> SyncSummary:
-    """Pull every suppression list (and the configured ASM group) and opt those addresses out here."""
+def sync_suppressions(
+    config: Config, store: SubscriberStore, *, sleep: Callable[[float], None] = time.sleep
+) -> SyncSummary:
+    """Pull every suppression list (and the configured ASM group) and opt those addresses out here.
+
+    Each list is applied in one transaction as soon as it is read: a later failure keeps these.
+    """
     sg = _client(config)
     lists = list(LISTS)
     if config.sendgrid.asm_group_id:
         lists.insert(1, (f"asm/groups/{config.sendgrid.asm_group_id}/suppressions", "unsubscribed"))
     summary = SyncSummary()
-    for path, status in lists:  # each list applied as soon as it is read: a later failure keeps these
+    for path, status in lists:
         group = path.startswith("asm/")
-        emails = _get_group(sg, config.sendgrid.asm_group_id) if group else _get_all(sg, path)
+        emails = _get_group(sg, config.sendgrid.asm_group_id, sleep) if group else _get_all(sg, path, sleep)
         summary.seen["group unsubscribes" if group else path.rsplit("/", 1)[-1]] = len(emails)
-        for email in emails:
-            change = store.opt_out_address(email, status, "sendgrid-sync", detail=f"SendGrid {path}")
-            if change is None:
-                summary.suppressed_unknown += 1
-            elif change.changed:
-                summary.changed += 1
+        result = store.opt_out_addresses(emails, status, "sendgrid-sync", detail=f"SendGrid {path}")
+        summary.changed += result.changed
+        summary.suppressed_unknown += result.suppressed_unknown
     return summary

@@ -9,7 +9,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pain_news.errors import PainNewsError, StoreUnavailable, WebhookRejected
+from pain_news.errors import StoreError, WebhookRejected
+from pain_news.store import IncomingEvent, check_email
 
 if TYPE_CHECKING:
     from pain_news.config import Config
@@ -101,78 +102,77 @@ def _occurred(value: Any, received: dt.datetime) -> dt.datetime:
 
 def _clean(text: str, limit: int) -> str:
     """Text safe for any database column: no NUL or other control characters (PostgreSQL refuses NUL)."""
+    if text.isprintable():  # the usual case, without a pass per character
+        return text[:limit]
     return "".join(ch for ch in text if ch.isprintable())[:limit]
 
 
 def apply_events(
     store: SubscriberStore, events: list[dict[str, Any]], now: dt.datetime | None = None
 ) -> WebhookSummary:
-    """Apply opt-outs and record events, each sg_event_id once; each event on its own.
+    """Check every event, then apply the good ones as one transaction (store.apply_delivery_events).
 
-    One malformed event (an address that is not one, a NUL byte) is skipped and logged and the
-    rest of the batch is still applied. When the database itself fails, the others are still
-    tried and StoreError is raised at the end, so the route answers 503 and SendGrid retries
-    the batch (harmless: opt-outs are idempotent and each sg_event_id counts once).
+    A malformed event (an address that is not one, a field of the wrong type) is skipped and
+    logged — by position and sg_event_id, never by address — and the rest is applied. When the
+    database fails, StoreError leaves with nothing applied: the route answers 503 and SendGrid's
+    retry applies the batch once (each sg_event_id counts once, opt-outs are idempotent).
     """
     received = now or dt.datetime.now(dt.UTC)
     summary = WebhookSummary()
-    failed: StoreUnavailable | None = None
+    incoming: list[IncomingEvent] = []
     for position, event in enumerate(events):
         try:
-            _apply_one(store, event, received, summary)
-        except StoreUnavailable as exc:  # the database, not the event: retry the batch later
-            failed = exc
-            log.error("webhook event %d not applied: %s", position, exc.message)
-        except (PainNewsError, ValueError, TypeError, OverflowError) as exc:
+            checked = _check(event, received)
+        except _Malformed as exc:
             summary.skipped += 1
             log.warning(
-                "webhook event %d skipped (%s): %s",
-                position,
-                _clean(str(event.get("sg_event_id")), 100),
-                _clean(str(exc), 300),
+                "webhook event %d skipped (%s): %s", position, _clean(str(event.get("sg_event_id")), 100), exc
             )
-    if failed is not None:
-        raise failed
+            continue
+        if checked is not None:
+            incoming.append(checked)
+    result = store.apply_delivery_events(incoming, now=received)
+    summary.applied, summary.recorded = result.applied, result.recorded
+    summary.repeated = result.repeated
     return summary
 
 
-def _apply_one(
-    store: SubscriberStore, event: dict[str, Any], received: dt.datetime, summary: WebhookSummary
-) -> None:
-    """The status change comes before the event is recorded: if we die in between, SendGrid's
-    retry applies it again (idempotent) instead of finding it "seen" and losing an opt-out."""
-    from sqlalchemy import select
+class _Malformed(Exception):
+    """Why an event is skipped; the message never holds the address."""
 
-    from pain_news.models import DeliveryEvent
-    from pain_news.store import check_email
 
+def _check(event: dict[str, Any], received: dt.datetime) -> IncomingEvent | None:
+    """The event as the store takes it; None for kinds we do not keep; _Malformed when unusable."""
     kind = _clean(str(event.get("event", "")), 30)
     status = _opt_out_status(event)
     if status is None and kind not in TRACKED:
-        return
+        return None
     event_id = _clean(str(event.get("sg_event_id") or ""), 100)
     if not event_id:  # SendGrid always sends one; derive a stable id for anything else
-        event_id = "sha256:" + hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()[:64]
-    with store.session() as s:
-        if s.scalar(select(DeliveryEvent.id).where(DeliveryEvent.sg_event_id == event_id)) is not None:
-            summary.repeated += 1
-            return
-    campaign_id = _int(event.get("campaign_id"))
+        try:
+            digest = hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()
+        except (TypeError, ValueError):
+            raise _Malformed("no sg_event_id, and the event cannot be identified otherwise") from None
+        event_id = "sha256:" + digest[:64]
     raw = event.get("email")
-    email = check_email(raw) if isinstance(raw, str) and raw else None  # StoreError: skipped, logged
-    subscriber = store.get(email) if email else None
-    if status is not None and email:
-        change = store.opt_out_address(email, status, "webhook", campaign_id, detail=f"SendGrid {kind} event")
-        summary.applied += bool(change and change.changed)
-    detail = json.dumps({k: event[k] for k in ("reason", "type", "url") if k in event})[:2000]
-    if store.record_delivery_event(
-        event_id,
-        kind,
-        _occurred(event.get("timestamp"), received),
-        campaign_id=campaign_id,
-        subscriber_id=subscriber.id if subscriber else None,
+    email = None
+    if isinstance(raw, str) and raw:
+        try:
+            email = check_email(raw)
+        except StoreError:
+            raise _Malformed("the email field is not a valid address") from None
+    try:
+        kept = {k: event[k] for k in ("reason", "type", "url") if k in event}
+        detail = json.dumps(kept)[:2000] if kept else "{}"
+    except (TypeError, ValueError):
+        raise _Malformed("reason, type or url cannot be kept as text") from None
+    return IncomingEvent(
+        sg_event_id=event_id,
+        kind=kind,
+        occurred_at=_occurred(event.get("timestamp"), received),
+        campaign_id=_int(event.get("campaign_id")),
+        email=email,
+        opt_out=status,
         detail=detail,
-    ):
-        summary.recorded += 1
-    else:
-        summary.repeated += 1
+        opt_out_detail=f"SendGrid {kind} event",
+    )

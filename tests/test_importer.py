@@ -135,19 +135,19 @@ def test_file_without_email_column_is_refused(store, tmp_path):
 
 
 def test_an_unsubscribe_committed_during_an_import_is_never_overwritten(any_store, tmp_path, monkeypatch):
-    from pain_news import importer
+    from pain_news import store_import
     from tests.fixtures.store import Race
 
     any_store.add("ana@example.org", "Ana")
     race = Race(lambda: any_store.unsubscribe("ana@example.org", "link"))
-    read_known = importer._read_known
+    read_known = store_import._read_known
 
     def read_then_race(s, keys):  # the unsubscribe page is used between the import's read and its write
         known = read_known(s, keys)
         race.fire()
         return known
 
-    monkeypatch.setattr(importer, "_read_known", read_then_race)
+    monkeypatch.setattr(store_import, "_read_known", read_then_race)
     path = write(tmp_path, "email,first_name,tags\nana@example.org,Ana Maria,knee\n")
     import_file(any_store, path)
     race.finish()
@@ -159,18 +159,18 @@ def test_an_unsubscribe_committed_during_an_import_is_never_overwritten(any_stor
 def test_an_opt_out_of_a_new_address_during_its_import_applies_to_the_imported_row(
     any_store, tmp_path, monkeypatch
 ):
-    from pain_news import importer
+    from pain_news import store_import
     from tests.fixtures.store import Race
 
     race = Race(lambda: any_store.opt_out_address("new@example.org", "complained", "webhook"))
-    read_known = importer._read_known
+    read_known = store_import._read_known
 
     def read_then_race(s, keys):  # SendGrid reports a complaint while the import adds the address
         known = read_known(s, keys)
         race.fire()
         return known
 
-    monkeypatch.setattr(importer, "_read_known", read_then_race)
+    monkeypatch.setattr(store_import, "_read_known", read_then_race)
     import_file(any_store, write(tmp_path, "email\nnew@example.org\n"))
     race.finish()
     assert any_store.get("new@example.org").status == "complained"
@@ -239,3 +239,21 @@ def test_many_existing_rows_are_updated_and_opted_out_in_one_import(any_store, t
         ("", "unsubscribed"),
         ("", "bounced"),
     ]
+
+
+def test_quotes_backslashes_and_braces_survive_the_bulk_paths(any_store, tmp_path):
+    # PostgreSQL receives each column as one array literal: these characters must not break it.
+    path = write(
+        tmp_path, 'email,first_name,last_name,tags\nana@example.org,"O""Neil {a,b}",Back\\slash,"x""y"\n'
+    )
+    assert import_file(any_store, path).added == 1
+    record = any_store.get("ana@example.org")
+    assert (record.first_name, record.last_name, record.tags) == ('O"Neil {a,b}', "Back\\slash", ('x"y',))
+    path = write(
+        tmp_path, "email,first_name,tags\nbo@example.org,NULL,null\n"
+    )  # the word, not a missing value
+    assert import_file(any_store, path).added == 1
+    assert (any_store.get("bo@example.org").first_name, any_store.get("bo@example.org").tags) == (
+        "NULL",
+        ("null",),
+    )

@@ -107,3 +107,128 @@ def test_a_repeated_page_ends_the_paging_instead_of_looping(store, make_config, 
     summary = sync_suppressions(config, store)
     assert summary.seen["unsubscribes"] == 500 and store.stats()["suppressed (deleted or unknown)"] == 500
     assert len(hits) == 2 * 5  # each of the five lists: the first page, then the repeat that stops it
+
+
+def test_a_500_then_200_on_a_page_is_retried(store, sync_config, sendgrid_standin):
+    for i in range(600):
+        store.add(f"u{i}@example.org")
+        sendgrid_standin.suppress("unsubscribes", f"u{i}@example.org")
+    sendgrid_standin.script_get("200", "500", "200")  # the second page fails once
+    waits: list[float] = []
+    summary = sync_suppressions(sync_config, store, sleep=waits.append)
+    assert summary.seen["unsubscribes"] == 600 and summary.changed == 600
+    pages = [g for g in sendgrid_standin.gets if "unsubscribes" in g]
+    assert pages == [
+        "/v3/suppression/unsubscribes?limit=500&offset=0",
+        "/v3/suppression/unsubscribes?limit=500&offset=500",
+        "/v3/suppression/unsubscribes?limit=500&offset=500",
+    ]
+    assert len(waits) == 1 and 0.5 <= waits[0] <= 1.5  # the send's backoff: base 1 s with jitter
+
+
+def test_429_waits_as_retry_after_says(store, sync_config, sendgrid_standin):
+    sendgrid_standin.script_get(("429", {"Retry-After": "7"}))
+    waits: list[float] = []
+    sync_suppressions(sync_config, store, sleep=waits.append)
+    assert len(waits) == 1 and 7 <= waits[0] <= 7.25
+
+
+def test_three_failures_are_one_clear_error(store, sync_config, sendgrid_standin):
+    sendgrid_standin.script_get("503", "500", "500")
+    with pytest.raises(DeliveryError) as caught:
+        sync_suppressions(sync_config, store, sleep=lambda seconds: None)
+    assert str(caught.value) == (
+        "SendGrid refused GET /v3/suppression/unsubscribes (500): scripted failure, "
+        "still after 3 attempts; nothing was sent"
+    )
+    assert "\n" not in str(caught.value) and caught.value.hint
+
+
+def test_a_dropped_connection_is_retried(store, sync_config, sendgrid_standin):
+    sendgrid_standin.suppress("bounces", "gone@example.org")
+    sendgrid_standin.script_get("drop")
+    summary = sync_suppressions(sync_config, store, sleep=lambda seconds: None)
+    assert summary.seen["bounces"] == 1 and summary.suppressed_unknown == 1
+
+
+def test_each_list_is_applied_in_one_transaction_with_history(any_store, sync_config, sendgrid_standin):
+    any_store.add("a@example.org")
+    any_store.add("b@example.org")
+    any_store.opt_out("b@example.org", "complained", "webhook")
+    for address in (
+        "a@example.org",
+        "A@example.org",
+        "b@example.org",
+        "new@example.org",
+        "ctl\x00@example.org",
+    ):
+        sendgrid_standin.suppress("unsubscribes", address)
+    summary = sync_suppressions(sync_config, any_store)
+    assert (summary.changed, summary.suppressed_unknown) == (1, 2)
+    _, history = any_store.history("a@example.org")
+    assert [(e.old_status, e.new_status, e.method, e.detail) for e in history][-1] == (
+        "active",
+        "unsubscribed",
+        "sendgrid-sync",
+        "SendGrid suppression/unsubscribes",
+    )
+    assert any_store.get("b@example.org").status == "complained"  # a complaint is never downgraded
+    assert any_store.stats()["suppressed (deleted or unknown)"] == 2
+
+
+# ---- the sync inside `pain-news send --provider sendgrid` --------------------------------------
+
+
+@pytest.fixture
+def send_env(any_store, sendgrid_standin):
+    """`send` against the stand-in, on the same database as `any_store` (SQLite or PostgreSQL)."""
+    for i in range(3):
+        any_store.add(f"p{i}@example.org")
+    return {
+        "PAIN_NEWS_DATABASE_URL": any_store.engine.url.render_as_string(hide_password=False),
+        "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+        "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
+        "SENDGRID_API_KEY": sendgrid_standin.api_key,
+        "PAIN_NEWS_SENDGRID_TIMEOUT": "5",
+    }
+
+
+def campaign_count(store):
+    from sqlalchemy import func, select
+
+    from pain_news.models import Campaign
+
+    with store.session() as s:
+        return s.scalar(select(func.count(Campaign.id)))
+
+
+def test_send_rides_out_a_500_on_a_suppression_page(
+    run_cli, any_store, sample_issue, sendgrid_standin, send_env
+):
+    sendgrid_standin.suppress("bounces", "p1@example.org")
+    # Retry-After: 0 keeps the test quick; without it the wait is the send's backoff (tested above).
+    sendgrid_standin.script_get("200", ("500", {"Retry-After": "0"}), "200")
+    result = run_cli("send", str(sample_issue), "--yes", env=send_env)
+    assert "Ledger: sent 2" in result.stdout
+    assert sorted(sendgrid_standin.recipients()) == ["p0@example.org", "p2@example.org"]
+    assert [g.split("?")[0] for g in sendgrid_standin.gets[:3]] == [
+        "/v3/suppression/unsubscribes",
+        "/v3/suppression/bounces",
+        "/v3/suppression/bounces",
+    ]
+    assert any_store.get("p1@example.org").status == "bounced"
+
+
+def test_three_500s_stop_the_send_before_any_campaign(
+    run_cli, any_store, sample_issue, sendgrid_standin, send_env
+):
+    sendgrid_standin.script_get(*[("500", {"Retry-After": "0"})] * 3)
+    result = run_cli("send", str(sample_issue), "--yes", env=send_env, ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "Error: SendGrid refused GET /v3/suppression/unsubscribes (500): scripted failure, "
+        "still after 3 attempts; nothing was sent"
+    )
+    assert "Traceback" not in result.stderr
+    assert sendgrid_standin.requests == 0  # no Mail Send
+    assert campaign_count(any_store) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pain_news.delivery.base import FAILED, RETRY, SENT, DeliveryResult, OutgoingMessage, Provider, Recipient
 from pain_news.errors import DeliveryError
@@ -20,6 +21,22 @@ def backoff_delay(attempt: int, base: float = BACKOFF_BASE, retry_after: float |
     if retry_after is not None:
         return min(max(retry_after, 0.0), RATE_LIMIT_CAP) + random.uniform(0, base / 4)
     return float(min(base * 2 ** (attempt - 1), BACKOFF_CAP) * random.uniform(0.5, 1.5))
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds to wait from Retry-After, else X-RateLimit-Reset (a Unix time); None when neither says."""
+    if headers is None:
+        return None
+    for name, absolute in (("Retry-After", False), ("X-RateLimit-Reset", True)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue
+        return max(seconds - time.time(), 0.0) if absolute else seconds
+    return None
 
 
 def deliver_now(

@@ -14,7 +14,6 @@ import json
 import re
 import socket
 import ssl
-import time
 import urllib.error
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from pain_news.delivery.base import (
     OutgoingMessage,
     Recipient,
 )
+from pain_news.delivery.retry import retry_after_seconds
 from pain_news.errors import ConfigError, DeliveryError
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ def _from_http_error(error: Any) -> DeliveryResult:
     status = int(error.status_code)
     if status == 429:
         return DeliveryResult(
-            RETRY, reason="rate limited by SendGrid (429)", retry_after=_retry_after(error.headers)
+            RETRY, reason="rate limited by SendGrid (429)", retry_after=retry_after_seconds(error.headers)
         )
     if status >= 500:
         return DeliveryResult(RETRY, reason=f"SendGrid answered {status}")
@@ -233,19 +233,3 @@ def sendgrid_messages(body: bytes | str | None) -> str:
     except (ValueError, AttributeError):
         parts = []
     return "; ".join(parts) or "no details given"
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds to wait from Retry-After, else X-RateLimit-Reset (a Unix time)."""
-    if headers is None:
-        return None
-    for name, absolute in (("Retry-After", False), ("X-RateLimit-Reset", True)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value)
-        except ValueError:
-            continue
-        return max(seconds - time.time(), 0.0) if absolute else seconds
-    return None
