@@ -73,6 +73,15 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """Abuse limits of the signup form and the proxies whose forwarded client address we believe."""
+
+    signups_per_address_per_day: int = 3  # confirmation emails one address may receive in 24 h
+    signups_per_client_per_hour: int = 30  # signup submissions one client address may make in 1 h
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks of reverse proxies; X-Forwarded-For from them
+
+
+@dataclass(frozen=True)
 class SampleSettings:
     first_name: str = "Maria"
     last_name: str = "Lopez"
@@ -86,12 +95,22 @@ class Secrets:
     sendgrid_api_key: str = field(default="", repr=False)
     secret_key: str = field(default="", repr=False)
     smtp_password: str = field(default="", repr=False)
+    # Keys used before a rotation: links signed with them (in old emails) still verify.
+    previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def verification_keys(self) -> tuple[str, ...]:
+        """The current key first, then the previous ones: what a link may be signed with."""
+        return tuple(k for k in (self.secret_key, *self.previous_secret_keys) if k)
 
 
+MIN_SECRET_BYTES = 32
+PREVIOUS_KEYS_VARIABLE = "PAIN_NEWS_PREVIOUS_SECRET_KEYS"
 SECRET_VARIABLES = {
     "sendgrid_api_key": "SENDGRID_API_KEY",
     "secret_key": "PAIN_NEWS_SECRET_KEY",
     "smtp_password": "PAIN_NEWS_SMTP_PASSWORD",
+    "previous_secret_keys": PREVIOUS_KEYS_VARIABLE,
 }
 
 SECTIONS: dict[str, type] = {
@@ -101,6 +120,7 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliverySettings,
     "sendgrid": SendgridSettings,
     "smtp": SmtpSettings,
+    "serve": ServeSettings,
     "sample": SampleSettings,
 }
 
@@ -117,6 +137,7 @@ class Config:
     delivery: DeliverySettings = DeliverySettings()
     sendgrid: SendgridSettings = SendgridSettings()
     smtp: SmtpSettings = SmtpSettings()
+    serve: ServeSettings = ServeSettings()
     sample: SampleSettings = SampleSettings()
     secrets: Secrets = field(default=Secrets(), repr=False)
 
@@ -249,10 +270,17 @@ def load_config(
     sections = {name: _section(name, cls, data.get(name, {}), merged, path) for name, cls in SECTIONS.items()}
     if "PAIN_NEWS_DATABASE_URL" in merged:  # documented short form; same as the generic rule
         sections["database"] = DatabaseSettings(url=merged["PAIN_NEWS_DATABASE_URL"])
-    secrets = Secrets(**{key: merged.get(var, "") for key, var in SECRET_VARIABLES.items()})
+    secrets = _secrets(merged)
     config = Config(root=root, path=path, secrets=secrets, **sections)
     _validate(config)
     return config
+
+
+def _secrets(merged: Mapping[str, str]) -> Secrets:
+    values: dict[str, Any] = {key: merged.get(var, "") for key, var in SECRET_VARIABLES.items()}
+    previous = values["previous_secret_keys"].split(",")
+    values["previous_secret_keys"] = tuple(key.strip() for key in previous if key.strip())
+    return Secrets(**values)
 
 
 def _toml_error_line(message: str) -> int | None:
@@ -279,6 +307,68 @@ def _validate(config: Config) -> None:
         value = getattr(config.newsletter, key)
         if value and not value.startswith(("https://", "http://")):
             raise ConfigError(f"newsletter.{key} must be an absolute http(s) URL, got {value!r}", path=where)
+    _validate_secret_key(config.secrets.secret_key)
+    _validate_clear_text(config)
+    _validate_serve(config.serve, where)
+
+
+def _validate_secret_key(key: str) -> None:
+    """A short key makes links guessable offline; empty is allowed (commands that make no links)."""
+    if key and len(key.encode("utf-8")) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"PAIN_NEWS_SECRET_KEY is {len(key.encode('utf-8'))} bytes; it must be at least {MIN_SECRET_BYTES}",
+            hint='generate one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))" '
+            f"and keep the old key in {PREVIOUS_KEYS_VARIABLE} so links already sent keep working",
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses: traffic that never leaves this machine."""
+    import ipaddress
+
+    host = host.strip().strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _validate_clear_text(config: Config) -> None:
+    """Credentials never travel unencrypted to another machine."""
+    from urllib.parse import urlsplit
+
+    smtp = config.smtp
+    if smtp.security == "none" and smtp.username and not is_loopback(smtp.host):
+        raise ConfigError(
+            f'smtp.security = "none" would send smtp.username and its password in clear text to {smtp.host}',
+            path=config.path,
+            hint='set smtp.security to "starttls" or "ssl" (only a relay on this machine may use "none")',
+        )
+    host = config.sendgrid.host
+    if host.lower().startswith("http://") and not is_loopback(urlsplit(host).hostname or ""):
+        raise ConfigError(
+            f"sendgrid.host {host!r} would send the API key in clear text (http://)",
+            path=config.path,
+            hint="use https:// (only a stand-in on this machine may use http://)",
+        )
+
+
+def _validate_serve(serve: ServeSettings, where: Path | None) -> None:
+    import ipaddress
+
+    for key in ("signups_per_address_per_day", "signups_per_client_per_hour"):
+        if getattr(serve, key) < 1:
+            raise ConfigError(f"serve.{key} must be 1 or more, got {getattr(serve, key)}", path=where)
+    for proxy in serve.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"serve.trusted_proxies: {proxy!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)",
+                path=where,
+            ) from None
 
 
 def require(config: Config, *dotted: str) -> None:

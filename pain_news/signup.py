@@ -1,8 +1,13 @@
-"""Signup with double opt-in: record the request, mail a confirmation link, activate on confirm."""
+"""Signup with double opt-in: validate, record the request, mail a confirmation link, activate on POST.
+
+The web form answers the same page whatever the address is; recording and mailing happen off the
+request path (web/signups.py), so neither the answer nor its timing tells who is on the list.
+"""
 
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pain_news import unsubscribe
@@ -12,26 +17,45 @@ if TYPE_CHECKING:
     from pain_news.store import Change, SubscriberStore
 
 
-def request_signup(config: Config, store: SubscriberStore, email: str, first_name: str = "") -> None:
-    """Record a signup and mail the confirmation; already-active addresses get no mail.
+@dataclass(frozen=True)
+class Confirmation:
+    """A confirmation email ready to send (addresses and links: never logged)."""
 
-    The caller shows the same answer whatever happened, so the form never reveals who is
-    on the list. When the email cannot be sent (DeliveryError), the request stays `pending` —
-    never mailed by a list send — and submitting the form again sends a fresh link.
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+def validate_signup(email: str, first_name: str) -> tuple[str, str]:
+    """(address, first name) cleaned; StoreError naming the bad field. Looks nothing up."""
+    from pain_news.store import MAX_NAME, check_email, check_text
+
+    return check_email(email), check_text("first name", first_name, MAX_NAME)
+
+
+def request_signup(
+    config: Config, store: SubscriberStore, email: str, first_name: str = ""
+) -> Confirmation | None:
+    """Record a signup; the confirmation email to send, or None when nobody is to be mailed.
+
+    None for active, bounced and complained addresses and past the per-address daily limit
+    (serve.signups_per_address_per_day). A name given here is stored only on a new row: a third
+    party's signup never changes an existing subscriber.
     """
-    from pain_news.delivery import send_transactional
-
+    address, first = validate_signup(email, first_name)
     unsubscribe.link_base(config)  # no link can be made: refuse before anything is written
-    request = store.request_signup(email, first_name.strip()[:200])
+    request = store.request_signup(address, first, daily_limit=config.serve.signups_per_address_per_day)
     if not request.send_confirmation:
-        return
+        return None
     record = store.get(request.subscriber_id)
     assert record is not None  # just written
     link = unsubscribe.confirm_url(config, request.subscriber_id, request.request_event_id)
     name = config.newsletter.name
     greeting = f"Hello {record.first_name}," if record.first_name else "Hello,"
     text = (
-        f"{greeting}\n\nPlease confirm that you want to receive {name} by opening this link:\n\n{link}\n\n"
+        f"{greeting}\n\nPlease confirm that you want to receive {name} by opening this link"
+        f" and pressing the button:\n\n{link}\n\n"
         f"If you did not ask for this, ignore this email: you will not be added.\n\n"
         f"{config.newsletter.from_name}\n{config.newsletter.postal_address}\n"
     )
@@ -42,18 +66,35 @@ def request_signup(config: Config, store: SubscriberStore, email: str, first_nam
         f"<p>If you did not ask for this, ignore this email: you will not be added.</p>"
         f"<p>{e(config.newsletter.from_name)}<br>{e(config.newsletter.postal_address)}</p>"
     )
+    subject = f"Please confirm your subscription to {name}"
+    return Confirmation(to=record.email, subject=subject, text=text, html=body)
+
+
+def send_confirmation(config: Config, confirmation: Confirmation) -> None:
+    """Mail a confirmation through the configured provider; DeliveryError when it did not go."""
+    from pain_news.delivery import send_transactional
+
     send_transactional(
-        config, to=record.email, subject=f"Please confirm your subscription to {name}", text=text, html=body
+        config,
+        to=confirmation.to,
+        subject=confirmation.subject,
+        text=confirmation.text,
+        html=confirmation.html,
     )
+
+
+def read_confirmation(config: Config, token: str) -> tuple[int, int]:
+    """(subscriber, signup request) a confirmation token names; InvalidToken when bad."""
+    from pain_news.errors import InvalidToken
+
+    subscriber_id, request_event_id = unsubscribe.read_token(
+        config.secrets.verification_keys or config.secrets.secret_key, token, purpose="confirm"
+    )
+    if request_event_id is None:
+        raise InvalidToken("this confirmation link is not valid")
+    return subscriber_id, request_event_id
 
 
 def confirm_signup(config: Config, store: SubscriberStore, token: str) -> Change:
-    """Activate the subscriber a confirmation token names; InvalidToken when it is bad or stale."""
-    subscriber_id, request_event_id = unsubscribe.read_token(
-        config.secrets.secret_key, token, purpose="confirm"
-    )
-    if request_event_id is None:
-        from pain_news.errors import InvalidToken
-
-        raise InvalidToken("this confirmation link is not valid")
-    return store.confirm_signup(subscriber_id, request_event_id)
+    """Activate the subscriber a confirmation token names (the person's own POST); InvalidToken when stale."""
+    return store.confirm_signup(*read_confirmation(config, token))

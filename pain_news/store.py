@@ -293,22 +293,40 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
     # ---- signup --------------------------------------------------------------------------
 
     def request_signup(
-        self, email: str, first_name: str = "", last_name: str = "", *, now: dt.datetime | None = None
+        self,
+        email: str,
+        first_name: str = "",
+        last_name: str = "",
+        *,
+        daily_limit: int | None = None,
+        now: dt.datetime | None = None,
     ) -> SignupRequest:
-        """Record a signup form submission; nobody becomes active until they confirm."""
+        """Record a signup form submission; nobody becomes active until they confirm.
+
+        Nothing is mailed to active, bounced or complained addresses (nor to an unknown address
+        whose bounce or complaint was suppressed), nor past `daily_limit` requests in 24 hours.
+        Names are stored only on a new row: a stranger's signup never changes an existing one.
+        """
         address = check_email(email)
         now = now or utcnow()
+        nothing = SignupRequest(0, 0, send_confirmation=False)
         with self.session() as s:
             sub = self._lookup(s, address, lock=True)
             if sub is None:
+                if self._suppressed_as_undeliverable(s, address):
+                    return nothing
                 sub = new_subscriber(address, first_name, last_name, PENDING, "signup", now)
                 s.add(sub)
                 s.flush()
                 old = None
-            elif sub.status == ACTIVE:
-                return SignupRequest(sub.id, 0, send_confirmation=False)
+            elif sub.status in (ACTIVE, "bounced", "complained"):
+                return nothing
             else:
                 old = sub.status
+                if daily_limit is not None and self._signups_since(s, sub.id, now - dt.timedelta(days=1)) >= (
+                    daily_limit
+                ):
+                    return nothing
             # Logged even when the status stays (an opted-out person asking back in): the event
             # id goes into the confirmation token, so only the newest request can confirm.
             event = SubscriberEvent(
@@ -323,6 +341,26 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
             s.flush()
             return SignupRequest(sub.id, event.id, send_confirmation=True)
 
+    @staticmethod
+    def _signups_since(s: Session, subscriber_id: int, since: dt.datetime) -> int:
+        """How many confirmation emails this subscriber was sent since `since`."""
+        return int(
+            s.scalar(
+                select(func.count(SubscriberEvent.id)).where(
+                    SubscriberEvent.subscriber_id == subscriber_id,
+                    SubscriberEvent.method == "signup",
+                    SubscriberEvent.at >= since,
+                )
+            )
+            or 0
+        )
+
+    @staticmethod
+    def _suppressed_as_undeliverable(s: Session, email: str) -> bool:
+        """True when an unknown address was suppressed for a bounce or complaint (opt_out_address)."""
+        reason = s.scalar(select(Suppression.reason).where(Suppression.email_hash == email_hash(email)))
+        return reason is not None and reason.endswith((":bounced", ":complained"))
+
     def confirm_signup(
         self, subscriber_id: int, request_event_id: int, *, now: dt.datetime | None = None
     ) -> Change:
@@ -334,28 +372,45 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
                 raise InvalidToken("this confirmation link names nobody", hint="sign up again")
             if sub.status == ACTIVE:
                 return Change(SubscriberRecord.of(sub), changed=False)
-            newest = s.scalar(
-                select(func.max(SubscriberEvent.id)).where(
-                    SubscriberEvent.subscriber_id == sub.id, SubscriberEvent.method == "signup"
-                )
-            )
-            later_opt_out = s.scalar(
-                select(
-                    exists().where(
-                        SubscriberEvent.subscriber_id == sub.id,
-                        SubscriberEvent.id > request_event_id,
-                        SubscriberEvent.new_status.in_(OPTED_OUT),
-                        SubscriberEvent.method != "signup",
-                    )
-                )
-            )
-            if newest != request_event_id or later_opt_out:
+            if not self._request_is_current(s, sub.id, request_event_id):
                 raise InvalidToken(
                     "this confirmation link has been replaced or withdrawn", hint="sign up again"
                 )
             s.execute(delete(Suppression).where(Suppression.email_hash == email_hash(sub.email)))
             set_status(s, sub, ACTIVE, "confirm", now, detail="confirmed signup")
             return Change(SubscriberRecord.of(sub), changed=True)
+
+    def signup_to_confirm(self, subscriber_id: int, request_event_id: int) -> SubscriberRecord:
+        """The subscriber a confirmation link would activate (nothing changes); InvalidToken when stale."""
+        with self.session() as s:
+            sub = self._lookup(s, subscriber_id)
+            if sub is None:
+                raise InvalidToken("this confirmation link names nobody", hint="sign up again")
+            if sub.status != ACTIVE and not self._request_is_current(s, sub.id, request_event_id):
+                raise InvalidToken(
+                    "this confirmation link has been replaced or withdrawn", hint="sign up again"
+                )
+            return SubscriberRecord.of(sub)
+
+    @staticmethod
+    def _request_is_current(s: Session, subscriber_id: int, request_event_id: int) -> bool:
+        """True when this is the newest signup request and no opt-out came after it."""
+        newest = s.scalar(
+            select(func.max(SubscriberEvent.id)).where(
+                SubscriberEvent.subscriber_id == subscriber_id, SubscriberEvent.method == "signup"
+            )
+        )
+        later_opt_out = s.scalar(
+            select(
+                exists().where(
+                    SubscriberEvent.subscriber_id == subscriber_id,
+                    SubscriberEvent.id > request_event_id,
+                    SubscriberEvent.new_status.in_(OPTED_OUT),
+                    SubscriberEvent.method != "signup",
+                )
+            )
+        )
+        return newest == request_event_id and not later_opt_out
 
     # ---- listing -------------------------------------------------------------------------
 

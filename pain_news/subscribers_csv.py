@@ -46,6 +46,21 @@ OUTPUT_FIELDS = (
 )
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): written
+# cells get a leading ' (OWASP), which the spreadsheet hides and an import strips again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: `'` before a leading =, +, -, @, tab or CR."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def restore(cell: str) -> str:
+    """The value `neutralise` protected: drops the `'` it added, so an export re-imports unchanged."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
 @dataclass(frozen=True)
 class Row:
     """One good line of an import file."""
@@ -116,7 +131,7 @@ def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
             continue
 
         def get(name: str, fields: list[str] = fields) -> str:
-            return fields[index[name]].strip() if name in index else ""
+            return restore(fields[index[name]].strip()) if name in index else ""
 
         try:
             email = check_email(get("email"))
@@ -165,12 +180,12 @@ def _cells(record: SubscriberRecord) -> list[str]:
 
 
 def write_csv(records: Iterable[SubscriberRecord], out: TextIO) -> int:
-    """Write a header and one line per subscriber, streaming; returns the count."""
+    """Write a header and one line per subscriber, streaming, formulas neutralised; returns the count."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(OUTPUT_FIELDS)
     count = 0
     for record in records:
-        writer.writerow(_cells(record))
+        writer.writerow([neutralise(cell) for cell in _cells(record)])
         count += 1
     return count
 

@@ -4,7 +4,8 @@ A token is `<subscriber>.<extra>.<signature>`: `extra` is the campaign id for un
 (`-` when none) and the signup-request event id for confirmation links. The signature is an
 HMAC-SHA256 over the purpose and the two numbers, keyed by PAIN_NEWS_SECRET_KEY, so a token for
 one purpose or one subscriber can never be turned into another. Tokens never expire: a link in
-a years-old email must keep working (issue 3).
+a years-old email must keep working (issue 3). After a key rotation the previous keys
+(PAIN_NEWS_PREVIOUS_SECRET_KEYS) still verify; new links are always signed with the current key.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import hmac
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -42,9 +44,15 @@ def make_token(secret: str, subscriber_id: int, campaign_id: int | None, purpose
     return f"{body}.{_signature(secret, purpose, body)}"
 
 
-def read_token(secret: str, token: str, purpose: str = "unsubscribe") -> tuple[int, int | None]:
-    """(subscriber_id, campaign_id) from a token; InvalidToken when forged, truncated or malformed."""
-    if not secret:
+def read_token(
+    secret: str | Sequence[str], token: str, purpose: str = "unsubscribe"
+) -> tuple[int, int | None]:
+    """(subscriber_id, campaign_id) from a token signed with `secret` (or any of a list of keys).
+
+    InvalidToken when forged, truncated or malformed.
+    """
+    keys = [secret] if isinstance(secret, str) else [k for k in secret if k]
+    if not keys or not keys[0]:
         raise ConfigError("PAIN_NEWS_SECRET_KEY is not set", hint="run 'pain-news init' or add it to .env")
     # ASCII digits and base64url only: str.isdigit() accepts '²' and hmac.compare_digest refuses
     # non-ASCII text with TypeError, so anything else is refused here, as a damaged link.
@@ -55,8 +63,8 @@ def read_token(secret: str, token: str, purpose: str = "unsubscribe") -> tuple[i
     subscriber_id, campaign_id = int(sid), None if extra == "-" else int(extra)
     # Only the canonical spelling verifies, so '007' and '7' are not two valid tokens.
     canonical = f"{subscriber_id}.{'-' if campaign_id is None else campaign_id}"
-    if canonical != f"{sid}.{extra}" or not hmac.compare_digest(
-        _signature(secret, purpose, canonical), signature
+    if canonical != f"{sid}.{extra}" or not any(
+        hmac.compare_digest(_signature(key, purpose, canonical), signature) for key in keys
     ):
         raise InvalidToken("this link is not valid")
     return subscriber_id, campaign_id

@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.editor",
     "tests.fixtures.sendgrid_standin",
     "tests.fixtures.smtp",
+    "tests.fixtures.web",
 ]
 
 

@@ -75,9 +75,11 @@ def test_broken_toml_names_line(tmp_path):
 
 def test_secrets_come_from_env_and_dotenv_never_repr(tmp_path):
     path = write(tmp_path, "")
-    (tmp_path / ".env").write_text("PAIN_NEWS_SECRET_KEY=from-dotenv\nSENDGRID_API_KEY=SG.dotenv\n")
+    (tmp_path / ".env").write_text(
+        "PAIN_NEWS_SECRET_KEY=from-dotenv-0123456789abcdef0123456789\nSENDGRID_API_KEY=SG.dotenv\n"
+    )
     config = load_config(path, env={"SENDGRID_API_KEY": "SG.env-wins"})
-    assert config.secrets.secret_key == "from-dotenv"
+    assert config.secrets.secret_key == "from-dotenv-0123456789abcdef0123456789"
     assert config.secrets.sendgrid_api_key == "SG.env-wins"
     assert "SG.env-wins" not in repr(config)
     assert "from-dotenv" not in repr(config)
@@ -113,3 +115,74 @@ def test_invalid_provider_is_rejected(tmp_path):
 def test_negative_rate_is_rejected(tmp_path):
     with pytest.raises(ConfigError, match="delivery.rate must be 0"):
         load_config(write(tmp_path, ""), env={"PAIN_NEWS_DELIVERY_RATE": "-3"})
+
+
+def test_a_short_secret_key_is_refused_with_a_hint(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, ""), env={"PAIN_NEWS_SECRET_KEY": "s" * 31})
+    assert "PAIN_NEWS_SECRET_KEY is 31 bytes; it must be at least 32" in err.value.message
+    assert "secrets.token_urlsafe(32)" in (err.value.hint or "")
+    assert load_config(write(tmp_path, ""), env={"PAIN_NEWS_SECRET_KEY": "s" * 32}).secrets.secret_key
+
+
+def test_previous_secret_keys_are_a_comma_separated_secret(tmp_path):
+    (tmp_path / ".env").write_text("PAIN_NEWS_PREVIOUS_SECRET_KEYS=old-one, old-two,\n")
+    config = load_config(write(tmp_path, ""), env={"PAIN_NEWS_SECRET_KEY": "n" * 40})
+    assert config.secrets.verification_keys == ("n" * 40, "old-one", "old-two")
+    assert "old-one" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    "env, setting",
+    [
+        (
+            {
+                "PAIN_NEWS_SMTP_SECURITY": "none",
+                "PAIN_NEWS_SMTP_USERNAME": "clinic",
+                "PAIN_NEWS_SMTP_HOST": "mail.example.org",
+            },
+            'smtp.security = "none"',
+        ),
+        ({"PAIN_NEWS_SENDGRID_HOST": "http://api.sendgrid.com"}, "sendgrid.host"),
+        ({"PAIN_NEWS_SENDGRID_HOST": "http://127.0.0.1.example.org:80"}, "sendgrid.host"),
+    ],
+)
+def test_credentials_in_clear_text_to_another_machine_are_refused(tmp_path, env, setting):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, ""), env=env)
+    assert err.value.message.startswith(setting)
+    assert "clear text" in err.value.message and err.value.hint
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {
+            "PAIN_NEWS_SMTP_SECURITY": "none",
+            "PAIN_NEWS_SMTP_USERNAME": "u",
+            "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+        },
+        {
+            "PAIN_NEWS_SMTP_SECURITY": "none",
+            "PAIN_NEWS_SMTP_USERNAME": "u",
+            "PAIN_NEWS_SMTP_HOST": "localhost",
+        },
+        {"PAIN_NEWS_SMTP_SECURITY": "none", "PAIN_NEWS_SMTP_HOST": "mail.example.org"},  # no credentials
+        {"PAIN_NEWS_SENDGRID_HOST": "http://127.0.0.1:8025"},
+        {"PAIN_NEWS_SENDGRID_HOST": "http://[::1]:8025"},
+    ],
+)
+def test_clear_text_is_allowed_on_this_machine_or_without_credentials(tmp_path, env):
+    load_config(write(tmp_path, ""), env=env)
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"PAIN_NEWS_SERVE_SIGNUPS_PER_ADDRESS_PER_DAY": "0"}, "serve.signups_per_address_per_day"),
+        ({"PAIN_NEWS_SERVE_TRUSTED_PROXIES": "10.0.0.1, proxy.local"}, "'proxy.local' is not an IP"),
+    ],
+)
+def test_bad_serve_settings_are_refused(tmp_path, env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, ""), env=env)

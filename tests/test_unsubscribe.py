@@ -65,3 +65,32 @@ def test_headers_offer_one_click_and_mailto_only_when_configured(make_config):
         make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": "out@x.example"}), "https://x.example/u/1"
     )
     assert mailto["List-Unsubscribe"] == "<https://x.example/u/1>, <mailto:out@x.example?subject=unsubscribe>"
+
+
+OLD_KEY = "old-key-used-before-the-rotation-0123456789"
+
+
+def test_links_signed_with_a_previous_key_still_verify_after_a_rotation(make_config):
+    rotated = make_config({"PAIN_NEWS_PREVIOUS_SECRET_KEYS": f"retired-{'x' * 32},{OLD_KEY}"})
+    old_link = make_token(OLD_KEY, 42, 7)
+    assert read_token(rotated.secrets.verification_keys, old_link) == (42, 7)
+    new_link = unsubscribe_url(rotated, 42, 7).rsplit("/", 1)[1]
+    assert new_link == make_token(rotated.secrets.secret_key, 42, 7)  # new links: the current key only
+    with pytest.raises(InvalidToken):
+        read_token(OLD_KEY, new_link)
+    with pytest.raises(InvalidToken):  # without the previous keys the old link is dead
+        read_token(make_config().secrets.verification_keys, old_link)
+
+
+def test_serve_honours_links_signed_with_a_previous_key(serve_app):
+    import httpx
+
+    server = serve_app({"PAIN_NEWS_PREVIOUS_SECRET_KEYS": OLD_KEY})
+    sid = server.store.add("ana@example.org").id
+    response = httpx.post(f"{server.url}/unsubscribe/{make_token(OLD_KEY, sid, 3)}")
+    assert response.status_code == 200 and "You have been unsubscribed" in response.text
+    assert server.store.get(sid).status == "unsubscribed"
+    request = server.store.request_signup("nia@example.org")
+    confirm = make_token(OLD_KEY, request.subscriber_id, request.request_event_id, purpose="confirm")
+    assert httpx.post(f"{server.url}/confirm/{confirm}").status_code == 200
+    assert server.store.get("nia@example.org").status == "active"

@@ -279,19 +279,19 @@ def serve_cmd(app: App, host: str, port: int) -> None:
     """
     import uvicorn
 
+    from pain_news.errors import ServerError
     from pain_news.unsubscribe import link_base
     from pain_news.web.app import create_app
-    from pain_news.web.server import ensure_port_free
+    from pain_news.web.server import ensure_port_free, uvicorn_config
 
     link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without
     ensure_port_free(host, port)
     store = app.store  # a database with no schema is refused here, before we claim to serve
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    uvicorn.run(
-        create_app(app.config, store),
-        host=host,
-        port=port,
-        log_level="warning",
-        proxy_headers=True,
-        server_header=False,
-    )
+    server = uvicorn.Server(uvicorn_config(create_app(app.config, store), host, port))
+    try:
+        server.run()
+    except KeyboardInterrupt:  # as uvicorn.run does
+        pass
+    if not server.started:
+        raise ServerError(f"serve could not start on {host}:{port}")

@@ -1,13 +1,17 @@
 """The `serve` app (Starlette): unsubscribe links, signup with double opt-in, SendGrid's event webhook.
 
 Routes parse the request, call one domain function (in a worker thread: the store blocks), and
-render a page. Every page escapes what it shows (web/pages.py autoescapes).
+render a page. Every page escapes what it shows (web/pages.py autoescapes); every response gets
+the security headers (web/security.py). Links only ever change something on POST: mail gateways
+open every link in a message (issue 9).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -19,8 +23,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pain_news.errors import DeliveryError, InvalidToken, PainNewsError, StoreError, WebhookRejected
+from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
 from pain_news.web.pages import page
+from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
+from pain_news.web.signups import SignupQueue, redact, redact_server_log
 
 if TYPE_CHECKING:
     from pain_news.config import Config
@@ -29,14 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("pain_news.web")
 FORM_LIMIT = 16 * 1024  # a signup or unsubscribe form is a few hundred bytes
 WEBHOOK_LIMIT = 5 * 1024 * 1024  # SendGrid posts batches of events
-# Tokens are in the URL: never leak them to other sites through Referer, never cache the pages.
-HEADERS = {
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-}
+# Pages name addresses and carry tokens: never cache them (the security headers come from middleware).
+HEADERS = {"Cache-Control": "no-store"}
+HONEYPOT = "website"  # a field people never see nor fill in (subscribe.html); bots fill every field
 
 
 class BodyLimit:
@@ -78,11 +79,15 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await Response("request body too large", status_code=413, media_type="text/plain")(scope, receive, send)
 
 
-def create_app(config: Config, store: SubscriberStore) -> Starlette:
+def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | None = None) -> Starlette:
     """The web app for `pain-news serve`, bound to one config and store."""
     from pain_news import signup, unsubscribe, webhook
 
     common = {"newsletter_name": config.newsletter.name, "footer_text": _footer(config)}
+    redact_server_log()  # the webhook's messages too: the log names no address
+    signups = signups or SignupQueue(config, store)
+    client_limit = ClientLimit(config.serve.signups_per_client_per_hour)
+    proxies = networks(config.serve.trusted_proxies)
 
     def show(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return page(name, status_code=status, headers=HEADERS, **common, **context)
@@ -92,10 +97,15 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
         hint = "Copy the whole link from the email, or reply to the email and we will take you off the list."
         return show("error.html", status, title=title, message=exc.message, hint=exc.hint or hint)
 
+    def refuse(status: int, message: str, hint: str) -> HTMLResponse:
+        return show("error.html", status, title="Something is not right", message=message, hint=hint)
+
     async def subscriber_for(request: Request) -> tuple[int | None, Any] | HTMLResponse:
         """(campaign, subscriber) the link names, or the error page for a bad or orphaned link."""
         try:
-            sid, campaign = unsubscribe.read_token(config.secrets.secret_key, request.path_params["token"])
+            sid, campaign = unsubscribe.read_token(
+                config.secrets.verification_keys or config.secrets.secret_key, request.path_params["token"]
+            )
         except InvalidToken as exc:
             return problem(exc, 400)
         record = await run_in_threadpool(store.get, sid)
@@ -126,51 +136,66 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
             subscribe_url=request.url_for("subscribe").path,
         )
 
+    def signup_form(
+        request: Request, status: int = 200, error: str = "", email: str = "", first_name: str = ""
+    ) -> Response:
+        return show(
+            "subscribe.html",
+            status,
+            action=request.url_for("subscribe").path,
+            email=email,
+            first_name=first_name,
+            error=error,
+            sent=False,
+            honeypot=HONEYPOT,
+            organisation=config.newsletter.from_name or config.newsletter.name,
+        )
+
     async def subscribe(request: Request) -> Response:
-        action = request.url_for("subscribe").path
+        """The form; a POST answers the same page for every valid address (who is listed never shows)."""
         if request.method == "GET":
-            return show(
-                "subscribe.html",
-                action=action,
-                email="",
-                first_name="",
-                error="",
-                sent=False,
-                organisation=config.newsletter.from_name or config.newsletter.name,
+            return signup_form(request)
+        form = await _form(request)  # first: BodyLimit must see an oversized body (413)
+        if not same_origin(request, config.newsletter.public_url):
+            return refuse(
+                403,
+                "This form can only be sent from our own signup page.",
+                "Open the signup page on our site and send the form from there.",
             )
-        form = await _form(request)
         email = str(form.get("email", "")).strip()[:320] if form is not None else ""
         first_name = str(form.get("first_name", "")).strip()[:200] if form is not None else ""
-        form_again = {
-            "action": action,
-            "email": email,
-            "first_name": first_name,
-            "sent": False,
-            "organisation": config.newsletter.from_name,
-        }
         try:
-            await run_in_threadpool(signup.request_signup, config, store, email, first_name)
+            email, first_name = signup.validate_signup(email, first_name)  # before any lookup
         except StoreError as exc:
-            return show("subscribe.html", 400, error=exc.message, **form_again)
-        except DeliveryError as exc:
-            # The request stays pending (never mailed by a list send); submitting again re-sends.
-            log.error("signup confirmation email not sent: %s", exc.message)
-            return show(
-                "subscribe.html",
-                503,
-                error="We could not send the confirmation email just now. Please try again in a few minutes.",
-                **form_again,
+            return signup_form(request, 400, exc.message, email, first_name)
+        if not client_limit.allow(client_address(request, proxies)):
+            return refuse(
+                429,
+                "There were too many signups from your network just now.",
+                "Please try again in an hour, or reply to one of our emails and we will help.",
             )
+        unsubscribe.link_base(config)  # misconfigured: the 503 page, nothing queued
+        if form is not None and not str(form.get(HONEYPOT, "")):
+            signups.submit(email, first_name)
         return show("subscribe.html", email=email, sent=True)
 
-    async def confirm(request: Request) -> Response:
+    async def confirm_page(request: Request) -> Response:
+        """GET only shows a button: a link scanner opening the link confirms nothing."""
+        try:
+            ids = signup.read_confirmation(config, request.path_params["token"])
+            record = await run_in_threadpool(store.signup_to_confirm, *ids)
+        except InvalidToken as exc:
+            return problem(exc, 400)
+        return show("confirm.html", done=False, email=record.email)
+
+    async def confirm_post(request: Request) -> Response:
         try:
             change = await run_in_threadpool(
                 signup.confirm_signup, config, store, request.path_params["token"]
             )
         except InvalidToken as exc:
             return problem(exc, 400)
-        return show("confirm.html", email=change.subscriber.email, changed=change.changed)
+        return show("confirm.html", done=True, email=change.subscriber.email, changed=change.changed)
 
     async def sendgrid_events(request: Request) -> Response:
         body = await request.body()
@@ -202,7 +227,8 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
         Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
         Route("/subscribe", subscribe, methods=["GET", "POST"], name="subscribe"),
-        Route("/confirm/{token}", confirm, methods=["GET"]),
+        Route("/confirm/{token}", confirm_page, methods=["GET"]),
+        Route("/confirm/{token}", confirm_post, methods=["POST"]),
         Route("/webhooks/sendgrid", sendgrid_events, methods=["POST"]),
     ]
     archive = config.resolve(config.build.archive_out)
@@ -216,7 +242,7 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
     async def unavailable(request: Request, exc: Exception) -> Response:
         """Misconfiguration or a database/provider failure: a friendly 503, details in the server log."""
         detail = exc.message if isinstance(exc, PainNewsError) else type(exc).__name__  # never SQL parameters
-        log.error("%s %s failed: %s", request.method, request.url.path.split("/")[1], detail)
+        log.error("%s %s failed: %s", request.method, request.url.path.split("/")[1], redact(detail))
         if request.url.path.startswith("/webhooks/"):  # SendGrid retries a batch that got a 5xx
             return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
         return show(
@@ -229,9 +255,26 @@ def create_app(config: Config, store: SubscriberStore) -> Starlette:
 
     from sqlalchemy.exc import DBAPIError
 
-    app = Starlette(routes=routes, exception_handlers={PainNewsError: unavailable, DBAPIError: unavailable})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={PainNewsError: unavailable, DBAPIError: unavailable},
+        lifespan=_closing(signups),
+    )
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: also on 413 answers and error pages
+    app.state.signups = signups
     return app
+
+
+def _closing(signups: SignupQueue) -> Any:
+    """Lifespan: stop the signup worker when the server stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(signups.close)
+
+    return lifespan
 
 
 async def _form(request: Request) -> FormData | None:

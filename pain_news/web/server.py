@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING, Any
 
 from pain_news.errors import ServerError
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def ensure_port_free(host: str, port: int) -> None:
@@ -19,3 +23,13 @@ def ensure_port_free(host: str, port: int) -> None:
                 f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                 hint="choose another --port, or stop the program that uses this one",
             ) from None
+
+
+def uvicorn_config(app: Any, host: str, port: int, **extra: Any) -> uvicorn.Config:
+    """How `serve` runs under uvicorn. The app reads X-Forwarded-For itself, and only from the
+    proxies in serve.trusted_proxies (web/security.py): uvicorn's own handling would trust 127.0.0.1."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="warning", proxy_headers=False, server_header=False, **extra
+    )

@@ -1,0 +1,136 @@
+"""What `serve` does against abuse: security headers on every response, the client's address
+behind a trusted proxy, a per-client signup limit and an Origin/Referer check (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Tokens are in the URL: never send them to other sites through Referer ("same-origin" still lets
+# the browser name our own origin on the signup POST, which the Origin check needs).
+SECURITY_HEADERS = {
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+ATOM = "application/atom+xml; charset=utf-8"
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response (pages, archive files, errors); the feed is Atom."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        feed = scope["path"].endswith("/feed.xml")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                if feed and message["status"] == 200:
+                    headers["Content-Type"] = ATOM
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(request: Request, trusted: Sequence[Network]) -> str:
+    """The client's address: the peer, or, when the peer is a trusted proxy, the nearest
+    X-Forwarded-For entry that is not itself a trusted proxy (entries further left are the
+    client's own claims and can be forged)."""
+    peer = request.client.host if request.client else ""
+    if not trusted or not _within(peer, trusted):
+        return peer
+    forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",")]
+    for hop in reversed([part for part in forwarded if part]):
+        if not _within(hop, trusted):
+            return hop
+    return peer
+
+
+def _within(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def networks(proxies: Sequence[str]) -> list[Network]:
+    """serve.trusted_proxies as networks (config.py has already checked their spelling)."""
+    return [ipaddress.ip_network(proxy, strict=False) for proxy in proxies]
+
+
+class ClientLimit:
+    """At most `limit` signups per client address in a sliding hour (kept in memory)."""
+
+    WINDOW = 3600.0
+    MAX_CLIENTS = 100_000  # bounded memory under a flood from many addresses
+
+    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.clock = limit, clock
+        self.seen: dict[str, deque[float]] = {}
+
+    def allow(self, client: str) -> bool:
+        """Count one signup from `client`; False when it is over the limit."""
+        now = self.clock()
+        stamps = self.seen.setdefault(client, deque())
+        while stamps and stamps[0] <= now - self.WINDOW:
+            stamps.popleft()
+        if len(stamps) >= self.limit:
+            return False
+        stamps.append(now)
+        if len(self.seen) > self.MAX_CLIENTS:
+            self._forget_idle(now)
+        return True
+
+    def _forget_idle(self, now: float) -> None:
+        for client in [c for c, s in self.seen.items() if not s or s[-1] <= now - self.WINDOW]:
+            del self.seen[client]
+        while len(self.seen) > self.MAX_CLIENTS:  # still full: drop the oldest entries
+            del self.seen[next(iter(self.seen))]
+
+
+def same_origin(request: Request, public_url: str) -> bool:
+    """True when the form was posted from one of our own pages (Origin, else Referer): under
+    public_url, or on the address the request came to (serve without a proxy in front)."""
+    expected = {_origin(public_url), _origin(str(request.base_url))} - {""}
+    origin = request.headers.get("origin")
+    if origin is not None and origin != "null":
+        return _origin(origin) in expected
+    referer = request.headers.get("referer")
+    return referer is not None and _origin(referer) in expected
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.hostname:
+        return ""
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    netloc = parts.hostname.lower() + (f":{port}" if port and port != default else "")
+    return f"{parts.scheme.lower()}://{netloc}"

@@ -1,0 +1,132 @@
+"""Signups off the request path: one worker thread records each request and mails the confirmation.
+
+The form's answer is then the same page, after the same work, for every address: whether it is
+new, on the list, opted out or undeliverable shows neither in the status code nor in the timing
+(issue 9). A confirmation that cannot be sent is retried a few times with growing pauses.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from pain_news.errors import DeliveryError, PainNewsError
+from pain_news.store import email_hash
+
+if TYPE_CHECKING:
+    from pain_news.config import Config
+    from pain_news.store import SubscriberStore
+
+log = logging.getLogger("pain_news.web")
+RETRY_DELAYS = (10.0, 60.0, 300.0)  # after the provider's own quick retries (delivery/retry.py)
+
+
+def who(address: str) -> str:
+    """How the server log names an address: a short hash, never the address itself."""
+    return f"address {email_hash(address)[:12]}"
+
+
+_ADDRESS = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
+
+
+def redact(text: str) -> str:
+    """`text` with every email address replaced by its short hash (for the server log)."""
+    return _ADDRESS.sub(lambda m: who(m.group(0)), text)
+
+
+class RedactAddresses(logging.Filter):
+    """A log filter that replaces addresses in a record's message by their short hash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "@" in message:
+            record.msg, record.args = redact(message), None
+        return True
+
+
+SERVER_LOGGERS = ("pain_news.web", "pain_news.webhook")
+
+
+def redact_server_log() -> None:
+    """Install RedactAddresses on the loggers `serve` writes to (once)."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactAddresses) for f in logger.filters):
+            logger.addFilter(RedactAddresses())
+
+
+class SignupQueue:
+    """A FIFO of signup requests handled by one daemon thread (started on the first request)."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: SubscriberStore,
+        *,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+        pause: Callable[[float], bool] | None = None,
+    ) -> None:
+        self.config, self.store = config, store
+        self.retry_delays = tuple(retry_delays)
+        self._stop = threading.Event()
+        self.pause = pause or self._stop.wait  # True means: stop waiting, we are shutting down
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, email: str, first_name: str) -> None:
+        """Queue one validated signup; returns at once."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pain-news-signups", daemon=True)
+                self._thread.start()
+        self._queue.put((email, first_name))
+
+    def join(self) -> None:
+        """Wait until every queued signup was handled (recorded, mailed or given up)."""
+        self._queue.join()
+
+    def close(self) -> None:
+        """Stop the worker after the signup in hand; pending retries are abandoned."""
+        self._stop.set()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(30)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._handle(*item)
+            except Exception as exc:  # one bad request never stops the worker
+                detail = exc.message if isinstance(exc, PainNewsError) else type(exc).__name__
+                log.error("signup failed: %s", redact(detail))
+            finally:
+                self._queue.task_done()
+
+    def _handle(self, email: str, first_name: str) -> None:
+        from pain_news import signup
+
+        confirmation = signup.request_signup(self.config, self.store, email, first_name)
+        if confirmation is None:
+            return
+        for attempt, delay in enumerate((*self.retry_delays, None), 1):
+            try:
+                signup.send_confirmation(self.config, confirmation)
+                return
+            except DeliveryError as exc:
+                reason = redact(exc.message)
+                if delay is None:
+                    log.error(
+                        "confirmation to %s not sent after %d attempts: %s", who(email), attempt, reason
+                    )
+                    return  # the request stays pending; submitting the form again sends a fresh link
+                log.warning("confirmation to %s not sent (attempt %d): %s", who(email), attempt, reason)
+                if self.pause(delay):
+                    return
