@@ -12,15 +12,16 @@ The same sources give the same bytes: dates come from issue.toml, never from the
 
 from __future__ import annotations
 
+import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 from pain_news.build import write_tree
+from pain_news.check import checked_render
 from pain_news.config import Config, require
-from pain_news.content import Issue, load_issue
-from pain_news.errors import IssueError
-from pain_news.render import render_issue
+from pain_news.content import Issue
+from pain_news.errors import CheckFailed, IssueError, PainNewsError
 
 ATOM = "http://www.w3.org/2005/Atom"
 
@@ -36,37 +37,67 @@ class ArchiveResult:
         return f"Archived {len(self.issues)} issue(s) → {self.out} (latest: {self.issues[0].slug}{drafts})"
 
 
-def published_issues(config: Config) -> tuple[list[Issue], list[str]]:
-    """Every issue under build.issues that is not a draft (newest first), and the drafts' folder names."""
+def issue_folders(config: Config) -> tuple[list[Path], list[str]]:
+    """Issue folders under build.issues that are not drafts, and the drafts' names.
+
+    Drafts are told apart by reading only their issue.toml's `draft` line, before anything is
+    loaded, so a half-written draft never stops the archive (issue 10).
+    """
     root = config.resolve(config.build.issues)
     if not root.is_dir():
         raise IssueError("issues folder not found", path=root, hint="set [build] issues in pain-news.toml")
-    issues, drafts = [], []
+    folders, drafts = [], []
     for folder in sorted(p for p in root.iterdir() if (p / "issue.toml").is_file()):
-        issue = load_issue(folder, config.newsletter.public_url)
-        if issue.draft:
+        if is_draft(folder / "issue.toml"):
             drafts.append(folder.name)
         else:
-            issues.append(issue)
-    issues.sort(key=lambda i: (i.date, i.number, i.slug), reverse=True)
+            folders.append(folder)
+    return folders, drafts
+
+
+def is_draft(toml_path: Path) -> bool:
+    """`draft = true` in this issue.toml; an issue.toml that does not parse is not a draft (the loader says why)."""
+    try:
+        return tomllib.loads(toml_path.read_text(encoding="utf-8")).get("draft") is True
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def published_issues(config: Config) -> tuple[list[tuple[Issue, str]], list[str]]:
+    """Every published issue with its web version (newest first), checked as `build` checks it; and the drafts.
+
+    An issue that `build` would refuse stops the archive, naming the issue; nothing is written then.
+    """
+    folders, drafts = issue_folders(config)
+    issues = []
+    for folder in folders:
+        try:
+            issue, rendered, _ = checked_render(config, folder, refused="not archived")
+        except PainNewsError as exc:
+            kind = CheckFailed if isinstance(exc, CheckFailed) else IssueError
+            raise kind(
+                f"{exc.message} (issue {folder.name} is not archived; the last archive is left as it was)",
+                path=exc.path,
+                line=exc.line,
+                hint=exc.hint or f"fix it, or set draft = true in {folder.name}/issue.toml to leave it out",
+            ) from None
+        issues.append((issue, rendered.web_html))
+    issues.sort(key=lambda pair: (pair[0].date, pair[0].number, pair[0].slug), reverse=True)
     return issues, drafts
 
 
 def build_archive(config: Config, out_path: Path | None = None) -> ArchiveResult:
     """Write the archive into `out_path` (default build.archive_out) atomically."""
     require(config, "newsletter.public_url")  # every link in the archive is absolute
-    issues, drafts = published_issues(config)
-    if not issues:
+    published, drafts = published_issues(config)
+    if not published:
         raise IssueError(
             "no published issues (all are drafts, or there are none)",
             path=config.resolve(config.build.issues),
             hint="set draft = false in an issue's issue.toml",
         )
-    pages: dict[str, str] = {}
-    for issue in issues:
-        pages[f"{issue.slug}/index.html"] = render_issue(
-            issue, config.newsletter, config.templates_dir
-        ).web_html
+    issues = [issue for issue, _ in published]
+    pages = {f"{issue.slug}/index.html": web_html for issue, web_html in published}
     pages["latest/index.html"] = pages[f"{issues[0].slug}/index.html"]
     pages["index.html"] = index_page(config, issues)
     pages["feed.xml"] = atom_feed(config, issues)

@@ -1,23 +1,29 @@
-"""`pain-news check`: lint an issue's sources and its built email before anyone receives it.
+"""`pain-news check`: every finding of the loader, then the checks registered in CHECKS.
 
-Source checks read the files leniently (every problem, with file and line); if the issue loads,
-it is rendered and the output is checked (footer, leftover tags, Gmail's size clip), then each
-piece's reading grade is measured. `--links` also requests every external link.
+The loader (pain_news/content.py) reads leniently and reports every problem with file and line;
+if the issue loads it is rendered, and each check in CHECKS looks at the sources, the model or the
+output (footer, leftover tags, Gmail's size clip). Then each piece's reading grade is measured;
+`--links` also requests every external link.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pain_news.checks import Finding, error, warning
+from pain_news.checks import CheckInput, Finding, error, warning
+from pain_news.checks.inbox import check_inbox
 from pain_news.checks.output import check_output
 from pain_news.checks.readability import grade_findings, reading_grades
-from pain_news.checks.sources import scan_sources
+from pain_news.checks.review import check_review
+from pain_news.checks.scaffold import check_scaffold
+from pain_news.checks.tags import check_tags
+from pain_news.checks.targets import check_targets
 from pain_news.config import Config
-from pain_news.content import Issue, load_issue
+from pain_news.content import Issue, LoadResult, read_issue
 from pain_news.errors import CheckFailed, PainNewsError
 from pain_news.render import Rendered, render_issue
 
@@ -25,7 +31,18 @@ if TYPE_CHECKING:
     from pain_news.build import BuildResult
     from pain_news.checks.links import LinkResult
 
-__all__ = ["CheckReport", "Finding", "check_issue", "checked_build", "run_check"]
+__all__ = ["CHECKS", "CheckReport", "Finding", "check_issue", "checked_build", "checked_render", "run_check"]
+
+#: The checks `check` (and so `build`, `archive` and `send`) runs after the loader, in this order.
+#: Each takes a CheckInput and returns Findings; register a new one by adding it here.
+CHECKS: tuple[Callable[[CheckInput], list[Finding]], ...] = (
+    check_inbox,
+    check_tags,
+    check_targets,
+    check_review,
+    check_scaffold,
+    check_output,
+)
 
 
 @dataclass(frozen=True)
@@ -89,67 +106,49 @@ class CheckReport:
 
 def run_check(
     config: Config,
-    issue: Path | Issue,
+    issue: Path | LoadResult,
     *,
     links: bool = False,
     readability: bool = True,
     rendered: Rendered | None = None,
 ) -> CheckReport:
-    """Check one issue (a folder, or an already loaded Issue with its `rendered` output) and return every finding."""
-    folder = (issue.folder if isinstance(issue, Issue) else issue).resolve()
-    scan = scan_sources(folder)
-    findings = list(scan.findings)
-    loaded: Issue | None = issue if isinstance(issue, Issue) else None
-    problem: Finding | None = None
-    if loaded is None or rendered is None:
-        loaded, rendered, problem = _load_and_render(config, issue)
-    if problem is not None:
-        # load_issue stops at the first problem; report it only when the lenient scan missed it.
-        if not any(f.severity == "error" and f.path == problem.path for f in findings):
-            findings.append(problem)
-        return CheckReport(folder, _ordered(findings))
-    assert loaded is not None and rendered is not None
-    output_findings, size = check_output(config, rendered, scan, Path(config.build.out) / folder.name)
-    findings.extend(output_findings)
+    """Check one issue (a folder, or the loader's result with its `rendered` output) and return every finding."""
+    loaded = issue if isinstance(issue, LoadResult) else read_issue(issue, config.newsletter.public_url)
+    findings = list(loaded.findings)
+    if rendered is None and loaded.issue is not None:
+        try:
+            rendered = render_issue(loaded.issue, config.newsletter, config.templates_dir)
+        except PainNewsError as exc:
+            findings.append(_template_finding(exc))
+    data = CheckInput(config, loaded, rendered)
+    for check in CHECKS:
+        findings.extend(check(data))
     grades: dict[str, float] = {}
-    if readability:
-        grades = reading_grades(loaded)
-        findings.extend(grade_findings(loaded, grades))
+    if readability and loaded.pieces:
+        grades = reading_grades(loaded.pieces)
+        findings.extend(grade_findings(loaded.pieces, grades))
     results: list[LinkResult] = []
-    if links:
+    if links and rendered is not None:
         from pain_news.checks.links import check_links, external_links  # http, ssl: only with --links
 
         base = config.newsletter.public_url.rstrip("/")
         # The issue's own web version and images are published with the archive, after the check.
-        results = check_links(external_links(rendered.email_html, f"{base}/{folder.name}/" if base else ""))
+        prefix = f"{base}/{loaded.folder.name}/" if base else ""
+        results = check_links(external_links(rendered.email_html, prefix))
         findings.extend(_link_findings(results))
-    return CheckReport(folder, _ordered(findings), grades, size, tuple(results), links)
+    return CheckReport(loaded.folder, _ordered(findings), grades, data.email_bytes, tuple(results), links)
 
 
-def check_issue(config: Config, issue: Path | Issue, *, links: bool = False) -> list[Finding]:
+def check_issue(config: Config, issue: Path | LoadResult, *, links: bool = False) -> list[Finding]:
     """Every finding for one issue (see run_check for grades and sizes too)."""
     return list(run_check(config, issue, links=links).findings)
 
 
-def _load_and_render(
-    config: Config, issue: Path | Issue
-) -> tuple[Issue | None, Rendered | None, Finding | None]:
-    try:
-        loaded = issue if isinstance(issue, Issue) else load_issue(issue, config.newsletter.public_url)
-        return loaded, render_issue(loaded, config.newsletter, config.templates_dir), None
-    except PainNewsError as exc:
-        path = Path(exc.path) if exc.path is not None else None
-        return (
-            None,
-            None,
-            error(
-                "source" if path and path.suffix in (".md", ".toml") else "template",
-                exc.message,
-                path,
-                exc.line,
-                exc.hint or "fix this, then run check again",
-            ),
-        )
+def _template_finding(exc: PainNewsError) -> Finding:
+    path = Path(exc.path) if exc.path is not None else None
+    return error(
+        "template", exc.message, path, exc.line, exc.hint or "fix the template, then run check again"
+    )
 
 
 def _link_findings(results: list[LinkResult]) -> list[Finding]:
@@ -175,21 +174,34 @@ def _ordered(findings: list[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(findings, key=lambda f: (f.path is None, str(f.path or ""), f.line or 0)))
 
 
+def checked_render(
+    config: Config, issue_dir: Path, *, force: bool = False, refused: str = "not built"
+) -> tuple[Issue, Rendered, CheckReport]:
+    """Load, render and check an issue; raise the loader's first error, or CheckFailed on check errors.
+
+    The one gate for build and archive (and so send): what one refuses, the others refuse too.
+    `force` lets check errors through (an issue that does not load never gets through).
+    """
+    loaded = read_issue(issue_dir, config.newsletter.public_url)
+    issue = loaded.require()
+    rendered = render_issue(issue, config.newsletter, config.templates_dir)
+    # Reading grades are left to `check`: loading textstat's dictionary costs ~0.5 s per process.
+    report = run_check(config, loaded, readability=False, rendered=rendered)
+    if report.errors and not force:
+        lines = "\n".join(f"  {f.one_line(config.root)}" for f in report.errors)
+        raise CheckFailed(
+            f"{report.summary()}; {refused}:\n{lines}",
+            hint=f"fix the errors (pain-news check {issue_dir} shows them all), or build anyway with --force",
+        )
+    return issue, rendered, report
+
+
 def checked_build(
     config: Config, issue_dir: Path, out_path: Path | None = None, *, force: bool = False
 ) -> tuple[BuildResult, CheckReport]:
     """Build an issue only when `check` finds no errors (or `force`); warnings go into meta.json."""
-    from pain_news.build import build_issue, render
+    from pain_news.build import build_issue
 
-    # An issue that does not load fails here with content's own error, exactly as `build` always did.
-    issue, rendered = render(config, issue_dir)
-    # Reading grades are left to `check`: loading textstat's dictionary costs ~0.5 s per process.
-    report = run_check(config, issue, readability=False, rendered=rendered)
-    if report.errors and not force:
-        lines = "\n".join(f"  {f.one_line(config.root)}" for f in report.errors)
-        raise CheckFailed(
-            f"{report.summary()}; not built:\n{lines}",
-            hint=f"fix the errors (pain-news check {issue_dir} shows them all), or build anyway with --force",
-        )
+    issue, rendered, report = checked_render(config, issue_dir, force=force)
     warnings = tuple(f.one_line(config.root) for f in report.findings)
     return build_issue(config, issue_dir, out_path, warnings=warnings, rendered=(issue, rendered)), report

@@ -43,6 +43,7 @@ class BuildSettings:
     issues: str = "issues"
     out: str = "build"
     archive_out: str = "archive"
+    review_months: int = 12  # a spotlight's medical review older than this is flagged (docs/checks.md)
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,24 @@
 """Preview one issue as a reader would see it: rebuilt when a source or template changes.
 
-The web page (pain_news/web/preview.py) asks `PreviewState.current()` on every request; a
-changed file fingerprint (path, size, mtime of the issue folder and the templates) triggers a
-rebuild and bumps the version the page polls, so it reloads itself.
+The web page (pain_news/web/preview.py, which also runs the server) asks `PreviewState.current()`
+on every request; a changed file fingerprint (path, size, mtime of the issue folder and the
+templates) triggers a rebuild and bumps the version the page polls, so it reloads itself — also
+while the issue does not build, so a fix shows up as soon as it is saved. Imports go one way:
+this module never imports the web layer.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pain_news import placeholders
 from pain_news.check import CheckReport, run_check
 from pain_news.config import Config
-from pain_news.content import load_issue
+from pain_news.content import read_issue
 from pain_news.errors import PainNewsError, ServerError
 from pain_news.render import render_issue
 
@@ -84,18 +84,19 @@ class PreviewState:
     def _build(self, version: int) -> Snapshot:
         report = run_check(self.config, self.folder)
         values = sample_values(self.config)
+        from_name = self.config.newsletter.from_name or self.config.newsletter.name
         try:
             # Without public_url, images stay relative and the preview server serves them from the folder.
-            issue = load_issue(self.folder, "")
+            issue = read_issue(self.folder, "").require()
             newsletter = replace(self.config.newsletter, public_url="")
             rendered = render_issue(issue, newsletter, self.config.templates_dir)
         except PainNewsError as exc:
-            return Snapshot(version, "", "", self.config.newsletter.from_name, None, "", (), report, str(exc))
+            return Snapshot(version, "", "", from_name, None, "", (), report, str(exc))
         return Snapshot(
             version=version,
             subject=issue.subject,
             preheader=issue.preheader,
-            from_name=self.config.newsletter.from_name or self.config.newsletter.name,
+            from_name=from_name,
             email_html=placeholders.fill(rendered.email_html, values),
             email_text=placeholders.fill(rendered.email_text, values),
             assets=tuple(issue.assets),
@@ -103,49 +104,8 @@ class PreviewState:
         )
 
 
-def serve(config: Config, issue_dir: Path, port: int, *, open_browser: bool = False) -> None:
-    """Run the preview server on 127.0.0.1 until interrupted."""
-    import uvicorn
-
-    from pain_news.web.preview import preview_app
-
-    if open_browser:
-        import webbrowser
-
-        threading.Timer(1.0, webbrowser.open, args=(f"http://127.0.0.1:{port}/",)).start()
-    uvicorn.run(
-        preview_app(PreviewState(config, issue_dir)), host="127.0.0.1", port=port, log_level="warning"
-    )
-
-
-@contextmanager
-def running(config: Config, issue_dir: Path, port: int = 0) -> Iterator[str]:
-    """Run the preview server in a background thread; yields its base URL (port 0 = any free port)."""
-    import time
-
-    import uvicorn
-
-    from pain_news.web.preview import preview_app
-
-    app = preview_app(PreviewState(config, issue_dir))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="pain-news-preview", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise ServerError(f"the preview server did not start on port {port}", hint="try another --port")
-        time.sleep(0.02)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{bound}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def screenshot(config: Config, issue_dir: Path, out: Path) -> list[Path]:
-    """Save desktop.png (600 px) and phone.png (375 px) of the email, full height, with headless Chromium."""
+def screenshot(email_url: str, out: Path) -> list[Path]:
+    """Save desktop.png (600 px) and phone.png (375 px) of the email at `email_url`, full height, with headless Chromium."""
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -158,10 +118,10 @@ def screenshot(config: Config, issue_dir: Path, out: Path) -> list[Path]:
             hint="install it (apt-get install chromium) or set PAIN_NEWS_CHROMIUM to its path",
         )
     out.mkdir(parents=True, exist_ok=True)
-    with running(config, issue_dir) as url, ThreadPoolExecutor(max_workers=1) as worker:
+    with ThreadPoolExecutor(max_workers=1) as worker:
         # Playwright's sync API refuses a thread that already runs an event loop (a caller's, or a
         # test session's browser), so it gets a fresh thread of its own.
-        return worker.submit(_shoot, f"{url}/issue/email.html", out).result()
+        return worker.submit(_shoot, email_url, out).result()
 
 
 def _shoot(url: str, out: Path) -> list[Path]:

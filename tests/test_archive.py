@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.fixtures.editor import ISSUE_TOML
+from tests.fixtures.editor import ISSUE_TOML, SPOTLIGHT
 
 BASE = "https://news.tristatepain.example"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -223,3 +223,62 @@ def test_an_issue_linking_a_missing_file_stops_the_archive_with_file_and_line(ru
     assert result.exit_code == 1
     assert "02-winter-activity.md:" in result.stderr and "file not found: handout.pdf" in result.stderr
     assert not (project / "site").exists()
+
+
+# --- the archive refuses what build refuses; drafts never stop it (issues 9 and 10) ----------------
+
+
+def test_archive_refuses_a_script_call_to_action_that_build_refuses(run_cli, archive_project, tmp_path):
+    out = tmp_path / "site"
+    run_cli("archive", "--out", str(out))
+    before = files_of(out)
+    md = archive_project / "issues" / "2027-06-summer" / "01-article.md"
+    md.write_text(
+        md.read_text().replace(
+            "title: Short walks help\n",
+            "title: Short walks help\ncta:\n  label: Go\n  url: javascript:alert(1)\n",
+        )
+    )
+    built = run_cli("build", str(md.parent), "--out", str(tmp_path / "built"), ok=False)
+    assert built.exit_code == 1 and "[script-link]" in built.stderr
+    result = run_cli("archive", "--out", str(out), ok=False)
+    assert result.exit_code == 1
+    assert "2027-06-summer: 1 error, 0 warnings; not archived" in result.stderr
+    assert (
+        "01-article.md:4: error [script-link] link target is a script: javascript:alert(1)" in result.stderr
+    )
+    assert "issue 2027-06-summer is not archived; the last archive is left as it was" in result.stderr
+    assert files_of(out) == before
+    assert b"javascript:" not in b"".join(files_of(out).values())
+
+
+def test_a_broken_draft_does_not_stop_the_archive(run_cli, archive_project, make_issue, tmp_path):
+    make_issue(
+        "2027-11-broken-draft",
+        toml_for(6, "2027-11-01", "Half written", draft=True),
+        files={"01-article.md": "---\nkind: article\ntitel: [unfinished\n---\n", "02-spotlight.md": None},
+    )
+    result = run_cli("archive", "--out", str(tmp_path / "site"))
+    assert "Archived 3 issue(s)" in result.stdout
+    assert "skipped 2 draft(s): 2027-09-autumn, 2027-11-broken-draft" in result.stdout
+
+
+def test_a_broken_published_issue_is_named_and_the_last_archive_kept(
+    run_cli, archive_project, make_issue, tmp_path
+):
+    out = tmp_path / "site"
+    run_cli("archive", "--out", str(out))
+    before = files_of(out)
+    make_issue(
+        "2027-12-winter",
+        toml_for(5, "2027-12-01", "Winter 2027"),
+        files={"02-spotlight.md": SPOTLIGHT.replace("2027-02-01", "2027-13-01")},
+    )
+    result = run_cli("archive", "--out", str(out), ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"Error: {archive_project / 'issues' / '2027-12-winter' / '02-spotlight.md'}:7: reviewed_on must be a "
+        "real date (YYYY-MM-DD), got '2027-13-01' (issue 2027-12-winter is not archived; the last archive is "
+        "left as it was)"
+    )
+    assert files_of(out) == before

@@ -566,7 +566,7 @@ def test_check_names_file_and_line_of_a_target_outside_the_folder(run_cli, make_
     result = run_cli("check", str(folder), ok=False)
     assert result.exit_code == 1
     assert (
-        "issues/2027-03-spring/01-article.md:6: error [outside-folder] link ../../private/notes.txt is outside "
+        "issues/2027-03-spring/01-article.md:6: error [outside-folder] ../../private/notes.txt is outside "
         "the issue folder"
     ) in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
@@ -600,3 +600,107 @@ def test_a_malformed_http_answer_is_not_checked_instead_of_a_crash(config, make_
         ("not checked", "not an HTTP answer (BadStatusLine)")
     ]
     assert report.errors == [] and found(report.findings, "links-not-checked")
+
+
+# --- the loader's findings, all at once (issues 8 and 10) ----------------------------------------
+
+
+def test_check_lists_five_different_problems_at_once_with_file_and_line(run_cli, make_issue):
+    folder = make_issue(
+        files={
+            "issue.toml": ISSUE_TOML.replace("subject =", "subjet ="),
+            "01-article.md": article("Get the [handout](images/handout.pdf).").replace("title:", "titel:"),
+            "02-spotlight.md": SPOTLIGHT.replace("2027-02-01", "2026-13-20").replace(
+                "## Symptoms\n\n- Pain down one leg\n\n", ""
+            ),
+        }
+    )
+    result = run_cli("check", str(folder), ok=False)
+    assert result.exit_code == 1
+    where = "issues/2027-03-spring"
+    for line in (
+        f"{where}/issue.toml:4: error [unknown-key] unknown key 'subjet' in issue.toml (did you mean 'subject'?)",
+        f"{where}/01-article.md:3: error [unknown-key] unknown front matter key 'titel' for an article "
+        "(did you mean 'title'?)",
+        f"{where}/01-article.md:6: error [missing-file] file not found: images/handout.pdf",
+        "(fix: add images/handout.pdf to the issue folder, or fix the name)",
+        f"{where}/02-spotlight.md:7: error [invalid-value] reviewed_on must be a real date (YYYY-MM-DD), "
+        "got '2026-13-20'",
+        f"{where}/02-spotlight.md:9: error [spotlight-section] spotlight is missing the '## Symptoms' section",
+    ):
+        assert line in result.stdout
+    assert result.stdout.rstrip().endswith("2027-03-spring: 5 errors, 0 warnings")
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("value", ["2026-13-20", "2026-11-31"])
+def test_build_names_file_line_and_field_of_an_impossible_date(run_cli, make_issue, tmp_path, value):
+    folder = make_issue(files={"02-spotlight.md": SPOTLIGHT.replace("2027-02-01", value)})
+    result = run_cli("build", str(folder), "--out", str(tmp_path / "out"), ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"Error: {folder / '02-spotlight.md'}:7: reviewed_on must be a real date (YYYY-MM-DD), got '{value}'"
+    )
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_review_after_the_issue_date_is_a_warning(config, make_issue):
+    folder = make_issue(files={"02-spotlight.md": SPOTLIGHT.replace("2027-02-01", "2027-04-01")})
+    [finding] = check_issue(config, folder)
+    assert (finding.severity, finding.code, finding.line) == ("warning", "review-future", 7)
+    assert finding.message == "reviewed_on 2027-04-01 is after the issue date (2027-03-01)"
+
+
+def test_the_review_limit_comes_from_config(make_config, make_issue):
+    folder = make_issue(files={"02-spotlight.md": SPOTLIGHT.replace("2027-02-01", "2026-08-01")})
+    assert found(check_issue(make_config(), folder), "review-old") == []
+    [finding] = found(check_issue(make_config({"PAIN_NEWS_BUILD_REVIEW_MONTHS": "6"}), folder), "review-old")
+    assert "more than 6 months before the issue date" in finding.message
+
+
+# --- an untouched scaffold (issue 10) -------------------------------------------------------------
+
+
+def test_every_scaffold_sentence_left_in_a_new_issue_is_an_error(run_cli, config, project):
+    from pain_news.scaffold import scaffold_phrases
+
+    run_cli("new", "issues/2027-01-january")
+    folder = project / "issues" / "2027-01-january"
+    phrases = scaffold_phrases()
+    for sentence in (
+        "Name of the condition",
+        "Write the article here in markdown.",
+        "Name of the reviewing clinician",
+    ):
+        assert sentence in phrases
+    report = run_check(config, folder)
+    scaffold = found(report.findings, "scaffold-text")
+    assert {f.severity for f in scaffold} == {"error"}
+    assert sorted({f.message.split(": ", 1)[1].strip("'") for f in scaffold}) == sorted(phrases)
+    by_phrase = {f.message.split(": ", 1)[1].strip("'"): (f.path.name, f.line) for f in scaffold}
+    assert by_phrase["Name of the condition"] == ("01-spotlight.md", 3)
+    assert by_phrase["Write a short welcome here."] == ("issue.toml", 13)
+    # Filled in, the issue is clean of them.
+    for path in folder.iterdir():
+        text = path.read_text()
+        for phrase in phrases:
+            own = (
+                "https://www.tristatepain.example/sciatica/"
+                if phrase.startswith("https:")
+                else "Our own words"
+            )
+            text = text.replace(phrase, own)
+        path.write_text(text)
+    assert found(run_check(config, folder).findings, "scaffold-text") == []
+
+
+def test_every_check_code_is_documented():
+    import re
+
+    from tests.fixtures.core import ROOT
+
+    source = "\n".join(p.read_text() for p in (ROOT / "pain_news").rglob("*.py"))
+    codes = set(re.findall(r"\b(?:error|warning|fail)\(\s*\"([a-z0-9-]+)\"", source))
+    assert {"unknown-key", "invalid-value", "scaffold-text", "review-future"} <= codes
+    docs = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+    assert sorted(code for code in codes if f"`{code}`" not in docs) == []

@@ -113,7 +113,10 @@ def test_init_starts_a_project_that_builds_a_new_issue(run_cli, tmp_path, monkey
     run_cli("new", "issues/2027-01-january", "--title", "January 2027")
     toml = (folder / "issues" / "2027-01-january" / "issue.toml").read_text()
     assert 'title = "January 2027"' in toml and "number = 1" in toml
-    result = run_cli("build", "issues/2027-01-january")
+    # The scaffold's prompts are errors until replaced (issue 10); --force builds it to look at.
+    refused = run_cli("build", "issues/2027-01-january", ok=False)
+    assert refused.exit_code == 1 and "[scaffold-text]" in refused.stderr
+    result = run_cli("build", "issues/2027-01-january", "--force")
     assert "Built 'January 2027'" in result.stdout
 
 
@@ -241,3 +244,26 @@ def test_debug_never_prints_a_subscribers_data_on_a_database_error(project, run_
         assert "the subscriber database refused" in result.stderr
         assert ("Traceback" in result.stderr) == bool(debug)
         assert "zelda" not in result.stderr.lower() and "Zeldarine" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "folder, title, date",
+    [
+        ("2027-01-january", "January 2027", "2027-01-01"),
+        ("2027-06-summer-news", "Summer News 2027", "2027-06-01"),
+        ("2027-03", "March 2027", "2027-03-01"),
+    ],
+)
+def test_new_proposes_title_and_date_from_the_folder_name(run_cli, project, folder, title, date):
+    run_cli("new", f"issues/{folder}")
+    toml = (project / "issues" / folder / "issue.toml").read_text()
+    assert f'title = "{title}"' in toml and f"date = {date}" in toml
+
+
+def test_new_without_a_date_in_the_name_needs_a_title(run_cli, project):
+    result = run_cli("new", "issues/next", ok=False)
+    assert result.exit_code == 1
+    assert "cannot tell the issue's title from the folder name 'next'" in result.stderr
+    assert not (project / "issues" / "next").exists()
+    run_cli("new", "issues/next", "--title", "Next one")
+    assert 'title = "Next one"' in (project / "issues" / "next" / "issue.toml").read_text()

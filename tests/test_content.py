@@ -3,9 +3,10 @@ import shutil
 
 import pytest
 
-from pain_news.content import load_issue
+from pain_news.content import load_issue, read_issue
 from pain_news.errors import IssueError
 from tests.fixtures.core import BAD, SAMPLE_ISSUE
+from tests.fixtures.editor import ARTICLE, ISSUE_TOML
 
 
 def test_sample_issue_loads_in_section_order():
@@ -72,6 +73,7 @@ def test_relative_images_point_at_public_url(tmp_path):
         ("spotlight-missing-section", "spotlight is missing the '## Symptoms' section", None),
         ("spotlight-no-reviewer", "spotlight needs 'reviewed_by'", 2),
         ("missing-image", "image not found: images/missing.jpg", 4),
+        ("impossible-date", "reviewed_on must be a real date (YYYY-MM-DD), got '2026-13-20'", 7),
     ],
 )
 def test_bad_issue_gives_clear_error_with_location(case, message, line):
@@ -142,3 +144,148 @@ def test_sections_cannot_name_a_piece_outside_the_issue_folder(tmp_path):
     )
     with pytest.raises(IssueError, match="sections names '../other', which is outside the issue folder"):
         load_issue(folder)
+
+
+# --- one loader: every finding at once (issues 8 and 10) ------------------------------------------
+
+
+def _write(folder, files):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+FIVE_PROBLEMS_TOML = 'title = "Spring 2027"\nnumber = 2\ndate = 2027-03-01\nsubjet = "Spring news"\n'
+FIVE_PROBLEMS_ARTICLE = (
+    "---\nkind: article\ntitel: Short walks help\n---\n\nGet the [handout](images/handout.pdf).\n"
+)
+FIVE_PROBLEMS_SPOTLIGHT = """---
+kind: spotlight
+condition: Sciatica
+summary: Pain down one leg.
+learn_more_url: https://www.tristatepain.example/sciatica/
+reviewed_by: Dr. Anita Rao, MD
+reviewed_on: 2026-11-31
+---
+
+## Causes
+
+- A disc that presses on a nerve
+
+## Treatments
+
+- Physical therapy
+"""
+
+
+def test_an_issue_with_five_problems_reports_all_five_at_once(tmp_path):
+    folder = _write(
+        tmp_path / "2027-03-spring",
+        {
+            "issue.toml": FIVE_PROBLEMS_TOML,
+            "01-article.md": FIVE_PROBLEMS_ARTICLE,
+            "02-spotlight.md": FIVE_PROBLEMS_SPOTLIGHT,
+        },
+    )
+    result = read_issue(folder)
+    assert result.issue is None
+    got = [(f.path.name, f.line, f.code, f.message) for f in result.errors]
+    assert got == [
+        ("issue.toml", 4, "unknown-key", "unknown key 'subjet' in issue.toml (did you mean 'subject'?)"),
+        (
+            "01-article.md",
+            3,
+            "unknown-key",
+            "unknown front matter key 'titel' for an article (did you mean 'title'?)",
+        ),
+        (
+            "01-article.md",
+            6,
+            "missing-file",
+            "file not found: images/handout.pdf (relative links and images must be in the issue folder)",
+        ),
+        (
+            "02-spotlight.md",
+            7,
+            "invalid-value",
+            "reviewed_on must be a real date (YYYY-MM-DD), got '2026-11-31'",
+        ),
+        ("02-spotlight.md", 9, "spotlight-section", "spotlight is missing the '## Symptoms' section"),
+    ]
+    # The missing-file hint names the path the author wrote, not only the file name.
+    assert result.errors[2].fix == "add images/handout.pdf to the issue folder, or fix the name"
+
+
+def test_load_issue_raises_the_first_error_and_says_check_lists_them_all(tmp_path):
+    folder = _write(
+        tmp_path / "2027-03-spring",
+        {
+            "issue.toml": FIVE_PROBLEMS_TOML,
+            "01-article.md": FIVE_PROBLEMS_ARTICLE,
+            "02-spotlight.md": FIVE_PROBLEMS_SPOTLIGHT,
+        },
+    )
+    with pytest.raises(IssueError) as err:
+        load_issue(folder)
+    assert (
+        str(err.value)
+        == f"{folder / 'issue.toml'}:4: unknown key 'subjet' in issue.toml (did you mean 'subject'?)"
+    )
+    assert "pain-news check on this issue lists all 5 problems" in err.value.hint
+
+
+@pytest.mark.parametrize("value", ["2026-13-20", "2026-11-31"])
+def test_an_impossible_review_date_names_file_line_and_field(tmp_path, value):
+    text = FIVE_PROBLEMS_SPOTLIGHT.replace("2026-11-31", value).replace(
+        "## Treatments", "## Symptoms\n\n- Pain down one leg\n\n## Treatments"
+    )
+    folder = _write(tmp_path / "x", {"issue.toml": ISSUE_TOML, "02-spotlight.md": text})
+    [finding] = read_issue(folder).errors
+    assert finding.one_line(tmp_path) == (
+        f"x/02-spotlight.md:7: error [invalid-value] reviewed_on must be a real date (YYYY-MM-DD), got '{value}' "
+        "(fix: write the date of the medical review as YYYY-MM-DD, e.g. 2026-11-02)"
+    )
+
+
+def test_an_impossible_issue_date_names_the_line_and_field(tmp_path):
+    folder = _write(
+        tmp_path / "x",
+        {"issue.toml": ISSUE_TOML.replace("2027-03-01", "2027-13-01"), "01-article.md": ARTICLE},
+    )
+    [finding] = read_issue(folder).errors
+    assert (finding.line, finding.code) == (3, "invalid-value")
+    assert finding.message == "date must be a real date (YYYY-MM-DD), got 2027-13-01"
+
+
+def test_a_draft_loads_with_draft_set(tmp_path):
+    folder = _write(tmp_path / "x", {"issue.toml": ISSUE_TOML + "draft = true\n", "01-article.md": ARTICLE})
+    assert load_issue(folder).draft is True
+    folder = _write(tmp_path / "y", {"issue.toml": ISSUE_TOML + 'draft = "yes"\n', "01-article.md": ARTICLE})
+    [finding] = read_issue(folder).errors
+    assert (finding.line, finding.message) == (6, "draft must be true or false")
+
+
+def test_a_symlinked_piece_outside_the_issue_folder_is_refused_without_sections(tmp_path):
+    (tmp_path / "private.md").write_text(ARTICLE.replace("Short walks help", "Private notes"))
+    folder = _write(tmp_path / "x", {"issue.toml": ISSUE_TOML, "01-article.md": ARTICLE})
+    (folder / "02-notes.md").symlink_to(tmp_path / "private.md")
+    [finding] = read_issue(folder).errors
+    assert (finding.code, finding.path.name) == ("outside-folder", "02-notes.md")
+    assert finding.message == "02-notes.md is a link to a file outside the issue folder"
+    with pytest.raises(IssueError, match="outside the issue folder"):
+        load_issue(folder)
+
+
+@pytest.mark.parametrize(
+    "on, problem",
+    [
+        (dt.date(2027, 10, 1), None),
+        (dt.date(2027, 11, 3), "reviewed on 2026-11-02, more than 12 months before 2027-11-03"),
+        (dt.date(2026, 11, 1), "reviewed_on 2026-11-02 is in the future (after 2026-11-01)"),
+    ],
+)
+def test_the_model_tells_a_send_whether_each_review_is_current(on, problem):
+    issue = load_issue(SAMPLE_ISSUE)
+    found = issue.review_problems(on, 12)
+    assert [message for _, message in found] == ([problem] if problem else [])

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from pain_news.preview import PreviewState, running
+from pain_news.preview import PreviewState
+from pain_news.web.preview import running, running_state
 
 
 def test_preview_serves_page_email_text_and_version(config, sample_issue):
@@ -184,3 +185,38 @@ def test_preview_command_serves_on_the_given_port(sample_issue, project):
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/" in out
+
+
+# --- a broken issue: findings on the page, reload keeps working, no screenshot (issue 10) ----------
+
+
+def test_preview_of_an_impossible_date_shows_the_finding_and_reloads_after_the_fix(config, make_issue):
+    from tests.fixtures.editor import SPOTLIGHT
+
+    folder = make_issue(files={"02-spotlight.md": SPOTLIGHT.replace("2027-02-01", "2026-13-20")})
+    state = PreviewState(config, folder)
+    with running_state(state) as url:
+        page = httpx.get(f"{url}/")
+        assert page.status_code == 200
+        assert "02-spotlight.md:7" in page.text
+        assert "reviewed_on must be a real date (YYYY-MM-DD), got &#39;2026-13-20&#39;" in page.text
+        assert 'fetch("/version"' in page.text  # the page keeps polling while the issue is broken
+        broken = httpx.get(f"{url}/version").json()["version"]
+        (folder / "02-spotlight.md").write_text(SPOTLIGHT)
+        assert httpx.get(f"{url}/version").json()["version"] == broken + 1
+        fixed = httpx.get(f"{url}/")
+        assert "The issue does not build" not in fixed.text and 'id="frame-phone"' in fixed.text
+
+
+def test_screenshot_of_an_issue_that_does_not_build_exits_1_and_saves_nothing(run_cli, make_issue, tmp_path):
+    from tests.fixtures.editor import SPOTLIGHT
+
+    folder = make_issue(files={"02-spotlight.md": SPOTLIGHT.replace("2027-02-01", "2026-11-31")})
+    out = tmp_path / "shots"
+    result = run_cli("preview", str(folder), "--screenshot", str(out), ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: the issue does not build, so there is nothing to photograph: ")
+    assert (
+        "02-spotlight.md:7: reviewed_on must be a real date (YYYY-MM-DD), got '2026-11-31'" in result.stderr
+    )
+    assert "Traceback" not in result.stderr and not out.exists()

@@ -1,66 +1,52 @@
-"""The checks behind `pain-news check`: one module per kind of check, all returning Findings."""
+"""The checks behind `pain-news check`: one module per kind of check, all returning Findings.
+
+Each check is a function `(CheckInput) -> list[Finding]`, registered in CHECKS in pain_news/check.py.
+Finding lives in pain_news/findings.py (the loader reports them too) and is re-exported here, so a
+check module needs one import: `from pain_news.checks import CheckInput, Finding, error, warning`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from pain_news.findings import Finding, error, warning
+
+if TYPE_CHECKING:
+    from pain_news.config import Config
+    from pain_news.content import LoadResult
+    from pain_news.render import Rendered
+
+__all__ = ["CheckInput", "Finding", "error", "warning"]
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One problem in an issue: where it is, how bad it is, and the one-line fix."""
+class CheckInput:
+    """What every check may look at: the loader's result, the rendered email (None when the issue
+    does not load) and the configuration. No clock: the same sources give the same report."""
 
-    severity: str  # "error" blocks build and send; "warning" is reported and kept in meta.json
-    code: str
-    message: str
-    path: Path | None = None
-    line: int | None = None
-    fix: str = ""
+    config: Config
+    loaded: LoadResult
+    rendered: Rendered | None
 
-    def shown_path(self, relative_to: Path | None = None) -> str | None:
-        """The file, relative to `relative_to` when it is inside it."""
-        if self.path is None:
-            return None
-        if relative_to is not None:
-            try:
-                return str(self.path.resolve().relative_to(relative_to.resolve()))
-            except ValueError:
-                pass
-        return str(self.path)
+    @property
+    def folder(self) -> Path:
+        return self.loaded.folder
 
-    def where(self, relative_to: Path | None = None) -> str:
-        """`path:line`, or '' when the finding is not about a file."""
-        shown = self.shown_path(relative_to)
-        if shown is None:
-            return ""
-        return f"{shown}:{self.line}" if self.line is not None else shown
+    @property
+    def out_name(self) -> Path:
+        """Where the build writes this issue: output findings name email.html and email.txt there."""
+        return Path(self.config.build.out) / self.folder.name
 
-    def one_line(self, relative_to: Path | None = None) -> str:
-        """`path:line: severity [code] message (fix: ...)` for terminals and meta.json."""
-        where = self.where(relative_to)
-        head = f"{where}: " if where else ""
-        fix = f" (fix: {self.fix})" if self.fix else ""
-        return f"{head}{self.severity} [{self.code}] {self.message}{fix}"
+    @property
+    def config_path(self) -> Path:
+        return self.config.path or self.config.root / "pain-news.toml"
 
-    def as_dict(self, relative_to: Path | None = None) -> dict[str, Any]:
-        return {
-            "severity": self.severity,
-            "code": self.code,
-            "message": self.message,
-            "path": self.shown_path(relative_to),
-            "line": self.line,
-            "fix": self.fix,
-        }
+    @cached_property
+    def email_bytes(self) -> int | None:
+        """Size of the largest personalised email HTML (None when nothing was rendered)."""
+        from pain_news.checks.output import largest_copy_bytes
 
-
-def error(
-    code: str, message: str, path: Path | None = None, line: int | None = None, fix: str = ""
-) -> Finding:
-    return Finding("error", code, message, path, line, fix)
-
-
-def warning(
-    code: str, message: str, path: Path | None = None, line: int | None = None, fix: str = ""
-) -> Finding:
-    return Finding("warning", code, message, path, line, fix)
+        return None if self.rendered is None else largest_copy_bytes(self.config, self.rendered)

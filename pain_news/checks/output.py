@@ -6,8 +6,8 @@ import html
 from pathlib import Path
 
 from pain_news import placeholders
-from pain_news.checks import Finding, error, warning
-from pain_news.checks.sources import PERCENT_TAG, SourceScan, is_known_placeholder
+from pain_news.checks import CheckInput, Finding, error, warning
+from pain_news.checks.tags import PERCENT_TAG, check_tags, is_known_placeholder
 from pain_news.config import Config
 from pain_news.render import Rendered
 
@@ -48,14 +48,15 @@ def largest_copy_bytes(config: Config, rendered: Rendered) -> int:
     return len(placeholders.fill(rendered.email_html, largest_values(config)).encode("utf-8"))
 
 
-def check_output(
-    config: Config, rendered: Rendered, scan: SourceScan, out_name: Path
-) -> tuple[list[Finding], int]:
-    """Findings about the built email, and the size of its largest personalised copy."""
+def check_output(data: CheckInput) -> list[Finding]:
+    """Findings about the built email (none when the issue did not render)."""
+    if data.rendered is None:
+        return []
+    config, rendered, out_name = data.config, data.rendered, data.out_name
     findings: list[Finding] = []
     html_name, text_name = out_name / "email.html", out_name / "email.txt"
+    config_path = data.config_path
     address = config.newsletter.postal_address.strip()
-    config_path = config.path or config.root / "pain-news.toml"
     if not address:
         findings.append(
             error(
@@ -91,10 +92,11 @@ def check_output(
                 )
             )
     # The sources name the file and line; the output is the safety net for templates and the subject.
-    if not any(f.code == "placeholder" for f in scan.findings):
+    if not check_tags(data):
         for name, body in ((html_name, rendered.email_html), (text_name, rendered.email_text)):
             findings.extend(_leftover_tags(body, name))
-    if scan.has_images and not config.newsletter.public_url:
+    has_images = any(t.kind == "image" for source in data.loaded.sources for t in source.targets)
+    if has_images and not config.newsletter.public_url:
         findings.append(
             error(
                 "public-url",
@@ -105,7 +107,8 @@ def check_output(
         )
     h1_count = rendered.email_html.lower().count("<h1")
     if h1_count > 1:
-        where: list[tuple[Path, int | None]] = [*scan.h1_lines] or [(html_name, None)]
+        h1_lines = [(source.path, line) for source in data.loaded.sources for line in source.h1_lines]
+        where: list[tuple[Path, int | None]] = [*h1_lines] or [(html_name, None)]
         for path, line in where:
             findings.append(
                 warning(
@@ -116,9 +119,9 @@ def check_output(
                     "use ## for headings in pieces; the header has the only # heading",
                 )
             )
-    size = largest_copy_bytes(config, rendered)
-    findings.extend(_size_findings(size, html_name))
-    return findings, size
+    if data.email_bytes is not None:
+        findings.extend(_size_findings(data.email_bytes, html_name))
+    return findings
 
 
 def _leftover_tags(body: str, name: Path) -> list[Finding]:

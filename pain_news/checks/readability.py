@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pain_news.checks import Finding, warning
-from pain_news.content import Issue, Piece, split_front_matter
+from pain_news.issue_model import Piece
 from pain_news.markdown import parser, protect_tags
 
 GRADE_MAX = 8.0
@@ -15,7 +17,7 @@ def prose(piece: Piece) -> str:
 
     Without this a bulleted list reads as one endless sentence and scores as a university text.
     """
-    _, body, _ = split_front_matter(piece.source, piece.path)
+    body = piece.markdown
     blocks = [piece.summary.text] if piece.summary else []
     for token in parser().parse(protect_tags(body)[0]):
         if token.type == "inline":
@@ -39,12 +41,12 @@ def grade(text: str) -> float:
     return round(float(textstat.flesch_kincaid_grade(text)), 1)
 
 
-def reading_grades(issue: Issue) -> dict[str, float]:
+def reading_grades(pieces: Sequence[Piece]) -> dict[str, float]:
     """Grade per piece, keyed by the piece's file stem."""
-    return {piece.slug: grade(prose(piece)) for piece in issue.pieces}
+    return {piece.slug: grade(prose(piece)) for piece in pieces}
 
 
-def grade_findings(issue: Issue, grades: dict[str, float]) -> list[Finding]:
+def grade_findings(pieces: Sequence[Piece], grades: dict[str, float]) -> list[Finding]:
     return [
         warning(
             "reading-grade",
@@ -53,6 +55,6 @@ def grade_findings(issue: Issue, grades: dict[str, float]) -> list[Finding]:
             p.body_line,
             "use shorter sentences and everyday words",
         )
-        for p in issue.pieces
+        for p in pieces
         if grades[p.slug] > GRADE_MAX
     ]

@@ -23,19 +23,25 @@ def init_cmd(folder: Path) -> None:
     created = init_project(folder)
     for path in created:
         click.echo(f"created {path}")
-    click.echo("Next: edit pain-news.toml, then run 'pain-news new issues/<yyyy-mm-name> --title \"...\"'.")
+    click.echo("Next: edit pain-news.toml, then run 'pain-news new issues/<yyyy-mm-name>'.")
 
 
 @cli.command("new")
 @click.argument("issue_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--title", required=True, help='Issue title, e.g. "Winter 2027".')
+@click.option(
+    "--title",
+    help='Issue title (default: from the folder name, 2027-01-january → "January 2027").',
+)
 @click.option("--number", type=int, help="Issue number (default: one more than the highest under issues/).")
-def new_cmd(issue_dir: Path, title: str, number: int | None) -> None:
+def new_cmd(issue_dir: Path, title: str | None, number: int | None) -> None:
     """Scaffold an issue folder with issue.toml, a spotlight and an article.
+
+    Title and date come from the folder's name (date: the first of that month).
 
     \b
     Example:
-        pain-news new issues/2027-01-january --title "January 2027"
+        pain-news new issues/2027-01-january
+        pain-news new issues/2027-02-valentines --title "February 2027"
     """
     from pain_news.scaffold import new_issue
 

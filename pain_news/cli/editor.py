@@ -76,10 +76,10 @@ def preview_cmd(
         pain-news preview issues/2026-12-winter --open
         pain-news preview issues/2026-12-winter --screenshot shots/
     """
-    from pain_news import preview
+    from pain_news.web import preview
 
     if screenshot_path is not None:
-        for path in preview.screenshot(app.config, issue_dir, screenshot_path):
+        for path in preview.screenshot_issue(app.config, issue_dir, screenshot_path):
             click.echo(f"saved {path}")
         return
     from pain_news.web.server import ensure_port_free

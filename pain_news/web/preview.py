@@ -1,14 +1,23 @@
-"""The preview web app: the email at two widths, the text part, the inbox line and `check` findings."""
+"""The preview web app and its server: the email at two widths, the text part, the inbox line and
+`check` findings; `screenshot_issue` runs it for headless Chromium (pain_news/preview.py)."""
 
 from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from pain_news.config import Config
 from pain_news.content import local_path
-from pain_news.preview import WIDTHS, PreviewState
+from pain_news.errors import IssueError, ServerError
+from pain_news.preview import WIDTHS, PreviewState, screenshot
 from pain_news.web.pages import page
 
 NOT_SERVED = "not found: the preview serves only the files the issue uses"
@@ -58,3 +67,59 @@ def preview_app(state: PreviewState) -> Starlette:
             Route("/issue/{name:path}", asset),
         ]
     )
+
+
+def serve(config: Config, issue_dir: Path, port: int, *, open_browser: bool = False) -> None:
+    """Run the preview server on 127.0.0.1 until interrupted."""
+    import uvicorn
+
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(f"http://127.0.0.1:{port}/",)).start()
+    uvicorn.run(
+        preview_app(PreviewState(config, issue_dir)), host="127.0.0.1", port=port, log_level="warning"
+    )
+
+
+@contextmanager
+def running(config: Config, issue_dir: Path, port: int = 0) -> Iterator[str]:
+    """Run the preview server in a background thread; yields its base URL (port 0 = any free port)."""
+    with running_state(PreviewState(config, issue_dir), port) as url:
+        yield url
+
+
+@contextmanager
+def running_state(state: PreviewState, port: int = 0) -> Iterator[str]:
+    """Run the preview server for `state` in a background thread; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(preview_app(state), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="pain-news-preview", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise ServerError(f"the preview server did not start on port {port}", hint="try another --port")
+        time.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def screenshot_issue(config: Config, issue_dir: Path, out: Path) -> list[Path]:
+    """Screenshots of the issue's email; IssueError (exit 1, nothing saved) when the issue does not build."""
+    state = PreviewState(config, issue_dir)
+    snapshot = state.current()
+    if snapshot.email_html is None:
+        raise IssueError(
+            f"the issue does not build, so there is nothing to photograph: {snapshot.problem}",
+            hint=f"pain-news check {issue_dir} lists every problem",
+        )
+    with running_state(state) as url:
+        return screenshot(f"{url}/issue/email.html", out)
