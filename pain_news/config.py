@@ -7,8 +7,9 @@ Secrets (API key, secret key, SMTP password) are never read from the TOML file.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,20 @@ class ServeSettings:
     signups_per_address_per_day: int = 3  # confirmation emails one address may receive in 24 h
     signups_per_client_per_hour: int = 30  # signup submissions one client address may make in 1 h
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks of reverse proxies; X-Forwarded-For from them
+    signup_topics: tuple[str, ...] = ()  # [topics] keys ticked in advance on the signup form
+
+
+# A topic key is a lowercase slug (it appears in CSV cells, issue.toml and form fields).
+TOPIC_KEY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+MAX_TOPIC_KEY = 50  # subscriber_topics.topic is VARCHAR(50) (migration 0002)
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic readers may choose (config [topics]): its key and the label shown to them."""
+
+    key: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -140,7 +155,17 @@ class Config:
     smtp: SmtpSettings = SmtpSettings()
     serve: ServeSettings = ServeSettings()
     sample: SampleSettings = SampleSettings()
+    topics: tuple[Topic, ...] = ()  # in the order of [topics] in pain-news.toml
     secrets: Secrets = field(default=Secrets(), repr=False)
+
+    @property
+    def topic_keys(self) -> tuple[str, ...]:
+        return tuple(t.key for t in self.topics)
+
+    def unknown_topics(self, keys: Iterable[str]) -> list[str]:
+        """The keys among `keys` that [topics] does not declare, in order, each once."""
+        known = set(self.topic_keys)
+        return list(dict.fromkeys(k for k in keys if k not in known))
 
     def resolve(self, relative: str | Path) -> Path:
         """A path from the config, taken relative to the project root."""
@@ -263,18 +288,38 @@ def load_config(
     # .env fills in what the real environment does not set; the environment wins.
     merged = {**_read_dotenv(root), **environ}
 
+    topics = _topics(data.pop("topics", {}), path)
     for section in data:
         if section not in SECTIONS:
-            raise ConfigError(f"unknown section '[{section}]' (known: {', '.join(SECTIONS)})", path=path)
+            known = ", ".join([*SECTIONS, "topics"])
+            raise ConfigError(f"unknown section '[{section}]' (known: {known})", path=path)
         if not isinstance(data[section], dict):
             raise ConfigError(f"'{section}' must be a table ([{section}])", path=path)
     sections = {name: _section(name, cls, data.get(name, {}), merged, path) for name, cls in SECTIONS.items()}
     if "PAIN_NEWS_DATABASE_URL" in merged:  # documented short form; same as the generic rule
         sections["database"] = DatabaseSettings(url=merged["PAIN_NEWS_DATABASE_URL"])
     secrets = _secrets(merged)
-    config = Config(root=root, path=path, secrets=secrets, **sections)
+    config = Config(root=root, path=path, secrets=secrets, topics=topics, **sections)
     _validate(config)
     return config
+
+
+def _topics(table: Any, path: Path | None) -> tuple[Topic, ...]:
+    """[topics]: key = "label", keys lowercase slugs, labels non-empty text."""
+    if not isinstance(table, dict):
+        raise ConfigError("'topics' must be a table ([topics] with key = \"label\" lines)", path=path)
+    topics = []
+    for key, label in table.items():
+        if not TOPIC_KEY.fullmatch(key) or len(key) > MAX_TOPIC_KEY:
+            raise ConfigError(
+                f"topics.{key}: a topic key must be a lowercase slug of at most {MAX_TOPIC_KEY} characters",
+                path=path,
+                hint='use lowercase letters, digits and single dashes, e.g. back-pain = "Back pain"',
+            )
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(f'topics.{key} must be a label in quotes, e.g. {key} = "..."', path=path)
+        topics.append(Topic(key, label.strip()))
+    return tuple(topics)
 
 
 def _secrets(merged: Mapping[str, str]) -> Secrets:
@@ -311,6 +356,13 @@ def _validate(config: Config) -> None:
     _validate_secret_key(config.secrets.secret_key)
     _validate_clear_text(config)
     _validate_serve(config.serve, where)
+    unknown = config.unknown_topics(config.serve.signup_topics)
+    if unknown:
+        raise ConfigError(
+            f"serve.signup_topics names {', '.join(repr(k) for k in unknown)}, not a key of [topics]",
+            path=where,
+            hint=f"known topics: {', '.join(config.topic_keys) or 'none (add a [topics] table)'}",
+        )
 
 
 def _validate_secret_key(key: str) -> None:

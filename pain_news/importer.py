@@ -48,7 +48,7 @@ def merge_rows(
         if isinstance(row, BadRow):
             summary.bad_rows.append(row)
             continue
-        row = replace(row, tags=tuple(clean_tags(row.tags + extra_tags)))
+        row = replace(row, tags=tuple(clean_tags(row.tags + extra_tags)), topics=tuple(sorted(row.topics)))
         key = email_key(row.email)
         seen = merged.get(key)
         if seen is None:
@@ -60,6 +60,7 @@ def merge_rows(
             first_name=seen.first_name or row.first_name,
             last_name=seen.last_name or row.last_name,
             tags=tuple(sorted(set(seen.tags) | set(row.tags))),
+            topics=tuple(sorted(set(seen.topics) | set(row.topics))),
             status=seen.status or row.status,
         )
     return merged
@@ -70,16 +71,20 @@ def import_file(
     path: Path,
     *,
     tags: tuple[str, ...] = (),
+    known_topics: tuple[str, ...] = (),
     dry_run: bool = False,
     now: dt.datetime | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
-    """Import a CSV file as one transaction (rolled back for --dry-run or on any error)."""
+    """Import a CSV file as one transaction (rolled back for --dry-run or on any error).
+
+    `known_topics` are the keys of config [topics]: a row naming another topic is skipped.
+    """
     now = now or utcnow()
     tags = tuple(clean_tags(tags))  # a bad --tag is refused before anything is read
     text, encoding = decode(path)
     summary = ImportSummary(encoding=encoding, dry_run=dry_run)
-    merged = merge_rows(read_rows(path, text), tags, summary)
+    merged = merge_rows(read_rows(path, text, known_topics), tags, summary)
     counts = store.import_rows(
         list(merged.values()), source=f"import:{path.name}", dry_run=dry_run, now=now, on_progress=on_progress
     )

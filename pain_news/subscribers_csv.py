@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -27,6 +27,8 @@ COLUMNS = {
     "last": "last_name",
     "tags": "tags",
     "tag": "tags",
+    "topics": "topics",
+    "topic": "topics",
     "status": "status",
 }
 TAG_SPLIT = re.compile(r"[;,|]")
@@ -37,6 +39,7 @@ OUTPUT_FIELDS = (
     "last_name",
     "status",
     "tags",
+    "topics",
     "source",
     "created_at",
     "status_changed_at",
@@ -71,6 +74,7 @@ class Row:
     last_name: str
     tags: tuple[str, ...]
     status: str  # "" or an opt-out status carried by an exported file
+    topics: tuple[str, ...] = ()  # keys of config [topics]
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,11 @@ def decode(path: Path) -> tuple[str, str]:
         ) from None
 
 
-def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
-    """Rows and bad rows in file order; StoreError when the header or the CSV structure is broken."""
+def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iterator[Row | BadRow]:
+    """Rows and bad rows in file order; StoreError when the header or the CSV structure is broken.
+
+    A `topics` cell naming a key that is not in `known_topics` (config [topics]) makes its row bad.
+    """
     first_line = text.split("\n", 1)[0]
     # Excel writes ';' in locales whose decimal separator is ','.
     delimiter = max(",;\t", key=first_line.count)
@@ -144,6 +151,7 @@ def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
                 for t in TAG_SPLIT.split(LINE_BREAKS.sub(" ", get("tags")))
                 if t.strip()
             )
+            topics = _topics(get("topics"), known_topics)
         except StoreError as exc:
             yield BadRow(line, exc.message)
             continue
@@ -155,7 +163,20 @@ def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
             last,
             tags,
             status if status in ("unsubscribed", "bounced", "complained") else "",
+            topics,
         )
+
+
+def _topics(cell: str, known: Collection[str]) -> tuple[str, ...]:
+    """Topic keys of one cell (separated like tags), lower-cased; StoreError naming unknown ones."""
+    keys = tuple(dict.fromkeys(t.strip().lower() for t in TAG_SPLIT.split(cell) if t.strip()))
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        listed = ", ".join(repr(k[:50]) for k in unknown)
+        raise StoreError(
+            f"unknown topic {listed} (known: {', '.join(known) or 'none; declare them under [topics]'})"
+        )
+    return keys
 
 
 def _cells(record: SubscriberRecord) -> list[str]:
@@ -170,6 +191,7 @@ def _cells(record: SubscriberRecord) -> list[str]:
         record.last_name,
         record.status,
         ";".join(record.tags),
+        ";".join(record.topics),
         record.source,
         text(record.created_at),
         text(record.status_changed_at),
@@ -197,6 +219,7 @@ def write_json(records: Iterable[SubscriberRecord], out: TextIO) -> int:
     for count, record in enumerate(records, 1):
         obj = dict(zip(OUTPUT_FIELDS, _cells(record), strict=True))
         obj["tags"] = list(record.tags)  # type: ignore[assignment]
+        obj["topics"] = list(record.topics)  # type: ignore[assignment]
         obj["opt_out_campaign_id"] = record.opt_out_campaign_id  # type: ignore[assignment]
         for key in ("opted_out_at", "opt_out_method"):
             obj[key] = obj[key] or None  # type: ignore[assignment]

@@ -25,13 +25,25 @@ def subscribers() -> None:
     """
 
 
+def known_topics(app: App, topics: tuple[str, ...], option: str = "--topic") -> tuple[str, ...]:
+    """The --topic values lower-cased; exit 2 naming any that config [topics] does not declare."""
+    keys = tuple(dict.fromkeys(t.strip().lower() for t in topics))
+    unknown = app.config.unknown_topics(keys)
+    if unknown:
+        known = ", ".join(app.config.topic_keys) or "none: declare them under [topics] in pain-news.toml"
+        raise click.BadParameter(
+            f"unknown topic {', '.join(map(repr, unknown))} (known: {known})", param_hint=option
+        )
+    return keys
+
+
 @subscribers.command("import")
 @click.argument("csv_path", metavar="FILE.csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tag", "tags", multiple=True, help="Tag every imported row (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Report what would change; save nothing.")
 @click.pass_obj
 def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool) -> None:
-    """Import a CSV file (columns: email, first_name, last_name, tags).
+    """Import a CSV file (columns: email, first_name, last_name, tags, topics).
 
     Bad rows are reported with their line number and skipped. Unsubscribed, bounced and
     complained addresses are never made active again. The whole file is one transaction.
@@ -47,7 +59,12 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool) -
             click.echo(f"  {done}/{total} addresses", err=True)
 
     summary = import_file(
-        app.open_store(create=True), csv_path, tags=tags, dry_run=dry_run, on_progress=progress
+        app.open_store(create=True),
+        csv_path,
+        tags=tags,
+        known_topics=app.config.topic_keys,
+        dry_run=dry_run,
+        on_progress=progress,
     )
     for bad in summary.bad_rows:
         click.echo(f"{csv_path}:{bad.line}: skipped: {bad.reason}", err=True)
@@ -64,15 +81,19 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool) -
 @click.option("--first-name", default="", help="First name.")
 @click.option("--last-name", default="", help="Last name.")
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
+@click.option("--topic", "topics", multiple=True, help="A topic they chose, a key of [topics] (repeatable).")
 @click.pass_obj
-def add_cmd(app: App, email: str, first_name: str, last_name: str, tags: tuple[str, ...]) -> None:
+def add_cmd(
+    app: App, email: str, first_name: str, last_name: str, tags: tuple[str, ...], topics: tuple[str, ...]
+) -> None:
     """Add one active subscriber (someone who asked staff to be added).
 
     \b
     Example:
-        pain-news subscribers add maria.lopez@example.com --first-name Maria --tag knee
+        pain-news subscribers add maria.lopez@example.com --first-name Maria --tag knee --topic news
     """
-    record = app.open_store(create=True).add(email, first_name, last_name, tags)
+    topics = known_topics(app, topics)
+    record = app.open_store(create=True).add(email, first_name, last_name, tags, topics=topics)
     click.echo(f"added {record.email} (active)")
 
 
@@ -140,7 +161,8 @@ def show_cmd(app: App, email: str) -> None:
     record, events = app.store.history(email)
     name = f"{record.first_name} {record.last_name}".strip() or "-"
     click.echo(f"email:    {record.email}\nname:     {name}\nstatus:   {record.status}")
-    click.echo(f"tags:     {', '.join(record.tags) or '-'}\nsource:   {record.source}")
+    click.echo(f"tags:     {', '.join(record.tags) or '-'}\ntopics:   {', '.join(record.topics) or '-'}")
+    click.echo(f"source:   {record.source}")
     click.echo(f"created:  {record.created_at:%Y-%m-%d %H:%M UTC}")
     if record.opted_out_at is not None:
         campaign = f", campaign {record.opt_out_campaign_id}" if record.opt_out_campaign_id else ""
@@ -160,11 +182,12 @@ def show_cmd(app: App, email: str) -> None:
 @subscribers.command("list")
 @click.option("--status", type=STATUS_CHOICE, help="Only subscribers with this status.")
 @click.option("--tag", help="Only subscribers with this tag.")
+@click.option("--topic", help="Only subscribers who chose this topic (a key of [topics]).")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
 @click.pass_obj
-def list_cmd(app: App, status: str | None, tag: str | None, fmt: str) -> None:
+def list_cmd(app: App, status: str | None, tag: str | None, topic: str | None, fmt: str) -> None:
     """List subscribers (streamed: fine for a million rows).
 
     \b
@@ -179,7 +202,9 @@ def list_cmd(app: App, status: str | None, tag: str | None, fmt: str) -> None:
         "csv": subscribers_csv.write_csv,
         "json": subscribers_csv.write_json,
     }[fmt]
-    writer(app.store.iter_subscribers(status, tag.lower() if tag else None), sys.stdout)
+    if topic:
+        (topic,) = known_topics(app, (topic,))
+    writer(app.store.iter_subscribers(status, tag.lower() if tag else None, topic), sys.stdout)
     sys.stdout.flush()  # a closed pipe (`| head`) surfaces here, inside the group's handler
 
 
