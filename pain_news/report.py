@@ -56,6 +56,7 @@ class CampaignReport:
         c = self.campaign
         yield f"Campaign {c['id']}: {c['issue']} — {c['subject']}"
         yield f"  started {c['created_at']} via {c['provider']}; {'finished' if self.finished else 'NOT finished (run send again to resume)'}"
+        yield f"  audience: {'topics ' + ', '.join(c['topics']) if c.get('topics') else 'everyone on the list'}"
         yield f"  {'on the list':<22}{sum(self.ledger.values()):>8}"
         for state, n in self.ledger.items():
             label = "skipped (not active)" if state == LEDGER_SKIPPED else state
@@ -117,6 +118,7 @@ def _describe(c: CampaignRecord) -> dict[str, Any]:
         "subject": c.subject,
         "provider": c.provider,
         "created_at": c.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "topics": list(c.topics),
     }
 
 

@@ -12,7 +12,7 @@ from pain_news.campaign.locks import run_lock
 from pain_news.campaign.summary import SendPlan, states_line
 from pain_news.delivery.base import OutgoingMessage
 from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS
-from pain_news.errors import DeliveryError
+from pain_news.errors import ConfigError, DeliveryError
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
 from pain_news.models import (
     ACTIVE,
@@ -45,6 +45,7 @@ class SendOptions:
     batch_size: int | None = None
     backoff_base: float = BACKOFF_BASE
     max_attempts: int = MAX_ATTEMPTS
+    topics: tuple[str, ...] = ()  # --topic: replaces issue.toml's topics for this send
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +59,7 @@ class PreparedSend:
     campaign_id: int | None  # None: the run creates the campaign
     options: SendOptions
     seen_campaign_id: int | None = None  # the issue's newest campaign when prepared (None: none yet)
+    topics: tuple[str, ...] = ()  # the campaign's targeted topics; () = the whole list
 
 
 def prepare_send(
@@ -73,8 +75,9 @@ def prepare_send(
     ledger = CampaignLedger.for_store(store)
     issue = result.issue.slug
     existing = ledger.latest(issue)
-    counts = ledger.audience_counts()
     if existing is None or _chooses_new(ledger, existing, options):
+        topics = _targeted_topics(config, options.topics or result.issue.topics)
+        counts = ledger.audience_counts(topics)
         message = delivery.message_from_config(
             config,
             result.issue.subject,
@@ -82,7 +85,8 @@ def prepare_send(
             result.rendered.email_text,
             list_message=True,
         )
-        plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE])
+        per_topic = ledger.active_per_topic(topics) if topics else {}
+        plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE], per_topic=per_topic)
         return PreparedSend(
             plan=plan,
             message=message,
@@ -91,8 +95,29 @@ def prepare_send(
             campaign_id=None,
             options=options,
             seen_campaign_id=existing.id if existing else None,
+            topics=topics,
         )
+    if options.topics and tuple(sorted(set(options.topics))) != existing.topics:
+        raise DeliveryError(
+            f"campaign {existing.id} of {existing.issue} targets "
+            f"{', '.join(existing.topics) or 'the whole list'}; --topic cannot change an unfinished campaign",
+            hint="run send without --topic to resume it",
+        )
+    counts = ledger.audience_counts(existing.topics)
     return _resume(config, ledger, existing, provider, counts, options)
+
+
+def _targeted_topics(config: Config, topics: tuple[str, ...]) -> tuple[str, ...]:
+    """The topics a new campaign targets, sorted; every one must be a key of [topics]."""
+    wanted = tuple(sorted({t.strip().lower() for t in topics if t.strip()}))
+    unknown = config.unknown_topics(wanted)
+    if unknown:
+        raise ConfigError(
+            f"unknown topic {', '.join(map(repr, unknown))} (known: {', '.join(config.topic_keys) or 'none'})",
+            path=config.path,
+            hint="declare it under [topics] in pain-news.toml, or fix the spelling",
+        )
+    return wanted
 
 
 def _resume(
@@ -133,6 +158,7 @@ def _resume(
         campaign_id=existing.id,
         ledger=states,
         notes=tuple(notes),
+        topics=existing.topics,
     )
     return PreparedSend(
         plan=plan,
@@ -142,6 +168,7 @@ def _resume(
         campaign_id=existing.id,
         options=options,
         seen_campaign_id=existing.id,
+        topics=existing.topics,
     )
 
 
@@ -155,6 +182,8 @@ def _plan(
     campaign_id: int | None = None,
     ledger: dict[str, int] | None = None,
     notes: tuple[str, ...] = (),
+    per_topic: dict[str, int] | None = None,
+    topics: tuple[str, ...] = (),
 ) -> SendPlan:
     sender = f"{message.from_name} <{message.from_email}>" if message.from_name else message.from_email
     return SendPlan(
@@ -168,6 +197,8 @@ def _plan(
         campaign_id=campaign_id,
         ledger=ledger or {},
         notes=notes,
+        per_topic=per_topic or {},
+        topics=tuple(per_topic or ()) or topics,
     )
 
 

@@ -111,6 +111,7 @@ def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
             html=m.html,
             text=m.text,
             seen_campaign_id=prepared.seen_campaign_id,
+            topics=prepared.topics,
         )
     )
     if created.campaign_id is None:
@@ -306,7 +307,7 @@ def _dry_run(config: Config, ledger: CampaignLedger, prepared: PreparedSend) -> 
     campaign_id = prepared.campaign_id or 0
     counts = {"checked": 0, LEDGER_SKIPPED: 0}
     personalizer = Personalizer(config)
-    for entry, suppressed in ledger.unsent(prepared.campaign_id):
+    for entry, suppressed in ledger.unsent(prepared.campaign_id, prepared.topics):
         if suppressed:
             counts[LEDGER_SKIPPED] += 1
             continue

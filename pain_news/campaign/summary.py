@@ -28,6 +28,8 @@ class SendPlan:
     campaign_id: int | None  # None: a new campaign will be created
     ledger: dict[str, int] = field(default_factory=dict)  # existing campaign's states
     notes: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()  # targeted topics; () = the whole list
+    per_topic: dict[str, int] = field(default_factory=dict)  # active subscribers per targeted topic
 
     def lines(self) -> list[str]:
         """Human-readable description of the send."""
@@ -37,11 +39,19 @@ class SendPlan:
             f"Subject:    {self.subject}",
             f"From:       {self.sender}",
             f"Provider:   {self.provider}",
+            f"Audience:   {self.audience_line()}",
             f"Recipients: {self.to_send} to send now"
             + (f"; already settled: {states_line(self.ledger)}" if self.ledger else ""),
             f"Not mailed: {self.opted_out} opted out (unsubscribed, bounced, complained), {self.not_confirmed} not confirmed",
         ]
         return out + list(self.notes)
+
+    def audience_line(self) -> str:
+        """`everyone on the list`, or the topics with how many active subscribers chose each."""
+        if not self.topics:
+            return "everyone on the list"
+        counts = ", ".join(f"{t} {self.per_topic[t]}" if t in self.per_topic else t for t in self.topics)
+        return f"subscribers who chose {counts} (someone with two of them is mailed once)"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,6 +37,13 @@ if TYPE_CHECKING:
     type=click.FloatRange(min=0),
     help="At most N messages per second (default delivery.rate; 0 = no limit).",
 )
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="KEY",
+    help="Only subscribers who chose this topic (repeatable; replaces issue.toml's topics).",
+)
 @click.pass_obj
 def send_cmd(
     app: App,
@@ -50,6 +57,7 @@ def send_cmd(
     retry_failed: bool,
     new_campaign: bool,
     rate: float | None,
+    topics: tuple[str, ...],
 ) -> None:
     """Send an issue: a test copy to editors, or the list send to every active subscriber.
 
@@ -61,6 +69,7 @@ def send_cmd(
         pain-news send issues/2026-12-winter --test --to editor@tristatepain.example
         pain-news send issues/2026-12-winter --dry-run
         pain-news send issues/2026-12-winter --yes
+        pain-news send issues/2027-02-classes --topic events
     """
     from pain_news import campaign
 
@@ -76,6 +85,7 @@ def send_cmd(
         retry_failed=retry_failed,
         new_campaign=new_campaign,
         rate=rate,
+        topics=topics,
     )
     prepared = campaign.prepare_send(app.config, app.store, issue_dir, options)
     for line in prepared.plan.lines():

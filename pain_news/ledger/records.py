@@ -26,6 +26,7 @@ class CampaignRecord:
     html: str
     text: str
     created_at: dt.datetime
+    topics: tuple[str, ...] = ()  # the topics it targeted; () = the whole list
 
     @classmethod
     def of(cls, c: Campaign) -> CampaignRecord:
@@ -37,6 +38,7 @@ class CampaignRecord:
             html=c.html,
             text=c.text,
             created_at=c.created_at,
+            topics=tuple(t for t in (c.topics or "").split(";") if t),
         )
 
 
@@ -50,6 +52,7 @@ class NewCampaign:
     html: str
     text: str
     seen_campaign_id: int | None
+    topics: tuple[str, ...] = ()  # only subscribers who chose one of these; () = the whole list
 
 
 @dataclass(frozen=True, kw_only=True)
