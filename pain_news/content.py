@@ -199,10 +199,9 @@ def _issue_values(path: Path, text: str, meta: dict[str, Any], findings: list[Fi
             )
     for key in REQUIRED_ISSUE_KEYS:
         if meta.get(key) in ("", None) and key not in suggested:  # a near-miss key already says it
-            code = "subject-missing" if key == "subject" else "missing-key"
             findings.append(
                 error(
-                    code,
+                    "subject-missing" if key == "subject" else "missing-key",
                     f"missing key '{key}'",
                     path,
                     line_of_key(text, key),

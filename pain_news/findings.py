@@ -64,13 +64,13 @@ class Finding:
 def error(
     code: str, message: str, path: Path | None = None, line: int | None = None, fix: str = ""
 ) -> Finding:
-    return Finding(ERROR, code, message, path, line, fix)
+    return Finding(severity=ERROR, code=code, message=message, path=path, line=line, fix=fix)
 
 
 def warning(
     code: str, message: str, path: Path | None = None, line: int | None = None, fix: str = ""
 ) -> Finding:
-    return Finding(WARNING, code, message, path, line, fix)
+    return Finding(severity=WARNING, code=code, message=message, path=path, line=line, fix=fix)
 
 
 def suggestion(word: str, known: set[str] | frozenset[str] | tuple[str, ...]) -> str:
