@@ -1,4 +1,4 @@
-"""One recipient's personal values and headers: names, address, signed unsubscribe link."""
+"""One recipient's personal values and headers: names, address, signed unsubscribe and preference links."""
 
 from __future__ import annotations
 
@@ -27,7 +27,14 @@ class Personalizer:
     ) -> Recipient:
         """Raw values (escaping is the message builder's job) and the List-Unsubscribe headers."""
         url = f"{self.base}/unsubscribe/{make_token(self.secret, subscriber_id, campaign_id)}"
-        values = {"first_name": first_name, "last_name": last_name, "email": email, "unsubscribe_url": url}
+        preferences = make_token(self.secret, subscriber_id, campaign_id, purpose="preferences")
+        values = {
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": email,
+            "unsubscribe_url": url,
+            "preferences_url": f"{self.base}/preferences/{preferences}",
+        }
         return Recipient(email, values, list_unsubscribe_headers(self.config, url), subscriber_id)
 
 

@@ -43,12 +43,13 @@ class Snapshot:
 
 
 def sample_values(config: Config) -> dict[str, str]:
-    """The sample subscriber from config [sample]; the unsubscribe link goes nowhere."""
+    """The sample subscriber from config [sample]; the unsubscribe and preference links go nowhere."""
     return {
         "first_name": config.sample.first_name,
         "last_name": config.sample.last_name,
         "email": config.sample.email,
         "unsubscribe_url": "#unsubscribe-link-is-personal",
+        "preferences_url": "#preferences-link-is-personal",
     }
 
 
