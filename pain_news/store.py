@@ -57,7 +57,13 @@ from pain_news.store_core import (
 from pain_news.store_events import DeliveryEventsMixin, IncomingEvent
 from pain_news.store_import import ImportCounts, ImportMixin, ImportRow
 from pain_news.store_listing import ListingMixin
-from pain_news.store_topics import TopicsMixin, clean_topics, write_topic_changes
+from pain_news.store_topics import (
+    TopicsMixin,
+    clean_topics,
+    signup_detail,
+    topics_requested,
+    write_topic_changes,
+)
 
 if TYPE_CHECKING:
     from pain_news.config import Config
@@ -306,9 +312,13 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixi
         last_name: str = "",
         *,
         daily_limit: int | None = None,
+        topics: Iterable[str] | None = None,
         now: dt.datetime | None = None,
     ) -> SignupRequest:
         """Record a signup form submission; nobody becomes active until they confirm.
+
+        The topics chosen on the form (None: the form offered none) are kept in the request's
+        history row and applied by `confirm_signup`, never before.
 
         Nothing is mailed to active, bounced or complained addresses (nor to an unknown address
         whose bounce or complaint was suppressed), nor past `daily_limit` requests in 24 hours.
@@ -342,7 +352,7 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixi
                 old_status=old,
                 new_status=sub.status,
                 method="signup",
-                detail="confirmation requested",
+                detail=signup_detail(topics),
             )
             s.add(event)
             s.flush()
@@ -385,6 +395,11 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixi
                 )
             s.execute(delete(Suppression).where(Suppression.email_hash == email_hash(sub.email)))
             set_status(s, sub, ACTIVE, "confirm", now, detail="confirmed signup")
+            chosen = topics_requested(s.get(SubscriberEvent, request_event_id))
+            if chosen is not None:
+                old = tuple(t.topic for t in sub.topics)
+                write_topic_changes(s, {sub.id: (old, chosen)}, {sub.id: ACTIVE}, now, "signup")
+                s.expire(sub, ["topics"])
             return Change(SubscriberRecord.of(sub), changed=True)
 
     def signup_to_confirm(self, subscriber_id: int, request_event_id: int) -> SubscriberRecord:

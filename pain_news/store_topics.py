@@ -14,7 +14,7 @@ from typing import cast
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
-from pain_news.models import SubscriberTopic, utcnow
+from pain_news.models import SubscriberEvent, SubscriberTopic, utcnow
 from pain_news.store_core import (
     CHUNK,
     HISTORY,
@@ -87,6 +87,25 @@ def write_topic_changes(
     for start in range(0, len(history), CHUNK):
         s.execute(insert(HISTORY), history[start : start + CHUNK])
     return len(history)
+
+
+_REQUESTED = "confirmation requested"
+_TOPICS_MARK = "; topics: "
+
+
+def signup_detail(topics: Iterable[str] | None) -> str:
+    """The signup request's history detail, carrying the topics chosen on the form until confirmation."""
+    if topics is None:
+        return _REQUESTED
+    return _REQUESTED + _TOPICS_MARK + (" ".join(clean_topics(topics)) or "(none)")
+
+
+def topics_requested(event: SubscriberEvent | None) -> tuple[str, ...] | None:
+    """The topics a signup request chose (see signup_detail); None when its form offered none."""
+    if event is None or _TOPICS_MARK not in event.detail:
+        return None
+    chosen = event.detail.split(_TOPICS_MARK, 1)[1]
+    return () if chosen == "(none)" else tuple(chosen.split())
 
 
 class TopicsMixin(StoreBase):

@@ -137,7 +137,12 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
         )
 
     def signup_form(
-        request: Request, status: int = 200, error: str = "", email: str = "", first_name: str = ""
+        request: Request,
+        status: int = 200,
+        error: str = "",
+        email: str = "",
+        first_name: str = "",
+        chosen: tuple[str, ...] | None = None,
     ) -> Response:
         return show(
             "subscribe.html",
@@ -145,6 +150,8 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             action=request.url_for("subscribe").path,
             email=email,
             first_name=first_name,
+            topics=config.topics,
+            chosen=config.serve.signup_topics if chosen is None else chosen,
             error=error,
             sent=False,
             honeypot=HONEYPOT,
@@ -164,10 +171,12 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             )
         email = str(form.get("email", "")).strip()[:320] if form is not None else ""
         first_name = str(form.get("first_name", "")).strip()[:200] if form is not None else ""
+        ticked = [str(t) for t in form.getlist("topic")][:50] if form is not None else []
         try:
             email, first_name = signup.validate_signup(email, first_name)  # before any lookup
+            topics = signup.validate_topics(config, ticked)
         except StoreError as exc:
-            return signup_form(request, 400, exc.message, email, first_name)
+            return signup_form(request, 400, exc.message, email, first_name, tuple(ticked))
         if not client_limit.allow(client_address(request, proxies)):
             return refuse(
                 429,
@@ -176,7 +185,7 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             )
         unsubscribe.link_base(config)  # misconfigured: the 503 page, nothing queued
         if form is not None and not str(form.get(HONEYPOT, "")):
-            signups.submit(email, first_name)
+            signups.submit(email, first_name, topics)
         return show("subscribe.html", email=email, sent=True)
 
     async def confirm_page(request: Request) -> Response:
