@@ -1,4 +1,4 @@
-"""The `serve` app (Starlette): unsubscribe links, signup with double opt-in, SendGrid's event webhook.
+"""The `serve` app (Starlette): unsubscribe and preference links, signup with double opt-in, SendGrid's event webhook.
 
 Routes parse the request, call one domain function (in a worker thread: the store blocks), and
 render a page. Every page escapes what it shows (web/pages.py autoescapes); every response gets
@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
 from pain_news.web.pages import page
+from pain_news.web.preferences import preference_routes
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
 
@@ -239,6 +240,7 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
         Route("/confirm/{token}", confirm_page, methods=["GET"]),
         Route("/confirm/{token}", confirm_post, methods=["POST"]),
         Route("/webhooks/sendgrid", sendgrid_events, methods=["POST"]),
+        *preference_routes(config, store, show, problem, _form),
     ]
     archive = config.resolve(config.build.archive_out)
     if (archive / "index.html").is_file():
