@@ -177,10 +177,6 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixi
                 sub.tags = [SubscriberTag(tag=t) for t in clean_tags(tags)]
                 s.add(sub)
                 s.flush()
-                chosen = clean_topics(topics)
-                if chosen:
-                    write_topic_changes(s, {sub.id: ((), chosen)}, {sub.id: ACTIVE}, now, "added")
-                    s.expire(sub, ["topics"])
                 s.add(
                     SubscriberEvent(
                         subscriber_id=sub.id,
@@ -191,6 +187,11 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixi
                         detail="added",
                     )
                 )
+                chosen = clean_topics(topics)
+                if chosen:
+                    s.flush()  # the "added" row first in the history
+                    write_topic_changes(s, {sub.id: ((), chosen)}, {sub.id: ACTIVE}, now, "added")
+                    s.expire(sub, ["topics"])
                 return SubscriberRecord.of(sub)
         except StoreConflict:  # a concurrent add of the same address won the race
             raise StoreError(f"{address} is already in the list") from None
