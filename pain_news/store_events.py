@@ -1,7 +1,7 @@
 """What the provider reports back, in bulk: webhook event batches and suppression-list syncs.
 
 A batch is one transaction: a 1,000-event webhook post or a 10,000-address suppression list
-costs a handful of statements, not one commit per row (shared/TRAPS.md: every commit waits
+costs a handful of statements, not one commit per row (docs/design/dependency-traps.md: every commit waits
 for the disk). Opt-outs go through the store's one status-change path with their history rows.
 """
 
