@@ -42,8 +42,9 @@ def test_every_list_email_links_to_the_readers_own_preference_page(config, store
     report = campaign.run_send(config, store, campaign.prepare_send(config, store, sample_issue, opts))
     [eml] = project.glob("outbox/**/*.eml")
     message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
-    html = message.get_body(("html",)).get_content()
-    text = message.get_body(("plain",)).get_content()
+    html_part, text_part = message.get_body(("html",)), message.get_body(("plain",))
+    assert html_part is not None and text_part is not None
+    html, text = html_part.get_content(), text_part.get_content()
     [href] = re.findall(r'<a href="([^"]+/preferences/[^"]+)"[^>]*>Manage preferences</a>', html)
     assert f"Manage preferences: {href}\n" in text
     token = href.rsplit("/", 1)[1]

@@ -8,10 +8,10 @@ import io
 import pytest
 
 from pain_news import campaign, signup
+from pain_news.campaign.runner import create_campaign
 from pain_news.errors import ConfigError, IssueError
 from pain_news.importer import import_file
 from pain_news.ledger import CampaignLedger
-from pain_news.campaign.runner import create_campaign
 from pain_news.report import campaign_report, find_campaign
 from tests.test_campaign import ledger_of
 
@@ -255,7 +255,8 @@ def test_two_topics_mail_each_reader_once_and_count_per_topic(config, any_store,
     assert "Audience:   subscribers who chose events 2, news 2" in "\n".join(prepared.plan.lines())
     sent = sorted(e for e, (state, _) in ledger_of(any_store, report.campaign_id).items() if state == "sent")
     assert sent == ["ev1@example.org", "ev2@example.org", "news@example.org"]
-    assert CampaignLedger.for_store(any_store).get(report.campaign_id).topics == ("events", "news")
+    record = CampaignLedger.for_store(any_store).get(report.campaign_id)
+    assert record is not None and record.topics == ("events", "news")
 
 
 def test_without_topics_the_send_goes_to_everyone_and_report_says_so(config, any_store, sample_issue):
@@ -279,10 +280,11 @@ def test_issue_toml_topics_target_the_send_and_the_command_line_replaces_them(
     sent = sorted(e for e, (state, _) in ledger_of(any_store, report.campaign_id).items() if state == "sent")
     assert sent == ["ev2@example.org", "news@example.org"]
     prepared, report = run(config, any_store, sample_issue, topics=("events",), new_campaign=True)
-    assert CampaignLedger.for_store(any_store).get(report.campaign_id).topics == ("events",)
+    record = CampaignLedger.for_store(any_store).get(report.campaign_id)
+    assert record is not None and record.topics == ("events",)
 
 
-def test_an_unknown_topic_in_issue_toml_is_a_finding_on_its_line(config, sample_issue):
+def test_an_unknown_topic_in_issue_toml_is_a_finding_on_its_line(config, store, sample_issue):
     from pain_news.check import run_check
 
     toml = sample_issue / "issue.toml"
@@ -294,7 +296,8 @@ def test_an_unknown_topic_in_issue_toml_is_a_finding_on_its_line(config, sample_
     assert (finding.code, finding.line) == ("invalid-value", line)
     assert finding.message == "unknown topic 'newz' in topics"
     with pytest.raises(IssueError, match="unknown topic 'newz'"):
-        campaign.prepare_send(config, None, sample_issue, campaign.SendOptions())
+        campaign.prepare_send(config, store, sample_issue, campaign.SendOptions())
+    assert CampaignLedger.for_store(store).latest(sample_issue.name) is None
 
 
 def test_send_refuses_an_unknown_topic_before_any_campaign(config, store, sample_issue):
@@ -338,3 +341,12 @@ def test_resuming_a_targeted_campaign_keeps_its_topics(config, any_store, sample
     assert "Audience:   subscribers who chose events" in "\n".join(resumed.plan.lines())
     with pytest.raises(Exception, match="--topic cannot change an unfinished campaign"):
         campaign.prepare_send(config, any_store, sample_issue, campaign.SendOptions(topics=("news",)))
+
+
+def test_cli_send_refuses_an_unknown_topic_and_a_topic_on_a_test_send(run_cli, project, sample_issue):
+    run_cli("subscribers", "add", "ev@example.org", "--topic", "events")
+    result = run_cli("send", str(sample_issue), "--topic", "newz", "--yes", ok=False)
+    assert result.exit_code == 2 and "unknown topic 'newz' (known: news, events, back-pain)" in result.stderr
+    result = run_cli("send", str(sample_issue), "--test", "--topic", "events", ok=False)
+    assert result.exit_code == 2 and "--topic is for list sends" in result.stderr
+    assert not (project / "outbox").exists()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pain_news.cli.app import App, cli
+from pain_news.cli.app import App, cli, known_topics
 from pain_news.config import PROVIDERS
 
 if TYPE_CHECKING:
@@ -74,6 +74,8 @@ def send_cmd(
     from pain_news import campaign
 
     if test_send:
+        if topics:
+            raise click.BadParameter("--topic is for list sends (a test goes to --to)", param_hint="--topic")
         _send_test(app, issue_dir, to, provider, dry_run)
         return
     if to:
@@ -85,7 +87,7 @@ def send_cmd(
         retry_failed=retry_failed,
         new_campaign=new_campaign,
         rate=rate,
-        topics=topics,
+        topics=known_topics(app, topics),
     )
     prepared = campaign.prepare_send(app.config, app.store, issue_dir, options)
     for line in prepared.plan.lines():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from pain_news.cli.app import App, cli
+from pain_news.cli.app import App, cli, known_topics
 
 STATUS_CHOICE = click.Choice(["pending", "active", "unsubscribed", "bounced", "complained"])
 
@@ -23,18 +23,6 @@ def subscribers() -> None:
         pain-news subscribers import subscribers/sample.csv --tag winter-2026
         pain-news subscribers list --status active --format csv
     """
-
-
-def known_topics(app: App, topics: tuple[str, ...], option: str = "--topic") -> tuple[str, ...]:
-    """The --topic values lower-cased; exit 2 naming any that config [topics] does not declare."""
-    keys = tuple(dict.fromkeys(t.strip().lower() for t in topics))
-    unknown = app.config.unknown_topics(keys)
-    if unknown:
-        known = ", ".join(app.config.topic_keys) or "none: declare them under [topics] in pain-news.toml"
-        raise click.BadParameter(
-            f"unknown topic {', '.join(map(repr, unknown))} (known: {known})", param_hint=option
-        )
-    return keys
 
 
 @subscribers.command("import")
