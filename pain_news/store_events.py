@@ -1,8 +1,9 @@
 """What the provider reports back, in bulk: webhook event batches and suppression-list syncs.
 
 A batch is one transaction: a 1,000-event webhook post or a 10,000-address suppression list
-costs a handful of statements, not one commit per row (docs/design/dependency-traps.md: every commit waits
-for the disk). Opt-outs go through the store's one status-change path with their history rows.
+costs a handful of statements, not one commit per row (every commit waits for the disk:
+docs/design/dependency-traps.md). Opt-outs go through the store's one status-change path with
+their history rows.
 """
 
 from __future__ import annotations

@@ -223,7 +223,8 @@ class CampaignLedger:
         """Apply the restart rules and the flags (one transaction); returns how many are pending now."""
         now = utcnow()
         with store_errors(), Session(self.engine) as s, s.begin():
-            # A batch still in flight belongs to a run that died: its outcome is unknown.
+            # A batch still in flight belongs to a run that died: its outcome is unknown
+            # (docs/design/send-ledger.md).
             reason = "the sending process stopped while this batch was in flight"
             move(s, campaign_id, LEDGER_IN_FLIGHT, LEDGER_UNCERTAIN, now, reason)
             if resend_uncertain:
