@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from pain_news.check import check_issue, run_check
-from pain_news.checks.output import CLIP_BYTES, WARN_BYTES, largest_copy_bytes, largest_values
 from pain_news.checks.readability import grade
+from pain_news.checks.size import CLIP_BYTES, WARN_BYTES, largest_copy_bytes, largest_values
 from tests.fixtures.editor import ISSUE_TOML, SPOTLIGHT
 
 

@@ -16,10 +16,10 @@ ENTRY_POINTS = {"pain_news.__main__"}  # `python -m pain_news` runs the CLI: abo
 # store.py + ledger.py (helpers `store`, `ledger`). An entry that is gone or short enough fails
 # the test, so the list only shrinks.
 TOO_LONG_FOR_NOW: set[str] = set()
-# preview.py ↔ web/preview.py import each other, and preview.py and archive.py (domain modules)
-# import the web layer, until helper `validator` untangles preview and archive pages.
-CYCLE_EDGES_FOR_NOW = {("pain_news.web.preview", "pain_news.preview")}
-IMPORTS_WEB_FOR_NOW = {"pain_news.preview", "pain_news.archive"}
+# archive.py (a domain module) still renders its pages with the web layer's environment; the
+# preview server moved to web/preview.py (helper `validator`), so preview.py no longer does.
+CYCLE_EDGES_FOR_NOW: set[tuple[str, str]] = set()
+IMPORTS_WEB_FOR_NOW = {"pain_news.archive"}
 
 
 def module_name(path: Path) -> str:

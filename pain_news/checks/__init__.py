@@ -47,6 +47,6 @@ class CheckInput:
     @cached_property
     def email_bytes(self) -> int | None:
         """Size of the largest personalised email HTML (None when nothing was rendered)."""
-        from pain_news.checks.output import largest_copy_bytes
+        from pain_news.checks.size import largest_copy_bytes
 
         return None if self.rendered is None else largest_copy_bytes(self.config, self.rendered)
