@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pain_news.checks import CheckInput, Finding, error, warning
+from pain_news.checks.contact import check_contact
+from pain_news.checks.images import check_images
 from pain_news.checks.inbox import check_inbox
 from pain_news.checks.output import check_output
 from pain_news.checks.readability import grade_findings, reading_grades
@@ -42,6 +44,8 @@ CHECKS: tuple[Callable[[CheckInput], list[Finding]], ...] = (
     check_review,
     check_scaffold,
     check_output,
+    check_contact,
+    check_images,
 )
 
 

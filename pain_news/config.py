@@ -31,6 +31,8 @@ class NewsletterSettings:
     public_url: str = ""
     conditions_url: str = ""
     list_id: str = ""
+    phone: str = ""  # the clinic's number: masthead, footer (tel: link) and the text part
+    appointment_url: str = ""  # a spotlight's second button, "Request an appointment"
 
 
 @dataclass(frozen=True)
@@ -349,7 +351,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", path=where
         )
-    for key in ("public_url", "conditions_url"):
+    for key in ("public_url", "conditions_url", "appointment_url"):
         value = getattr(config.newsletter, key)
         if value and not value.startswith(("https://", "http://")):
             raise ConfigError(f"newsletter.{key} must be an absolute http(s) URL, got {value!r}", path=where)

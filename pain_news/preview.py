@@ -13,7 +13,9 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from itertools import product
 from pathlib import Path
+from typing import Literal
 
 from pain_news import placeholders
 from pain_news.check import CheckReport, run_check
@@ -106,7 +108,8 @@ class PreviewState:
 
 
 def screenshot(email_url: str, out: Path) -> list[Path]:
-    """Save desktop.png (600 px) and phone.png (375 px) of the email at `email_url`, full height, with headless Chromium."""
+    """Save desktop.png (600 px) and phone.png (375 px) of the email at `email_url`, full height, with
+    headless Chromium, and desktop-dark.png and phone-dark.png as a reader in dark mode sees it."""
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -136,10 +139,11 @@ def _shoot(url: str, out: Path) -> list[Path]:
         except PlaywrightError as exc:
             raise ServerError(f"Chromium did not start: {str(exc).splitlines()[0]}") from None
         try:
-            for name, width in WIDTHS.items():
-                page = browser.new_page(viewport={"width": width, "height": 900})
+            schemes: tuple[Literal["light", "dark"], ...] = ("light", "dark")
+            for (name, width), scheme in product(WIDTHS.items(), schemes):
+                page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
                 page.goto(url, wait_until="load")
-                path = out / f"{name}.png"
+                path = out / (f"{name}.png" if scheme == "light" else f"{name}-dark.png")
                 page.screenshot(path=str(path), full_page=True)
                 page.close()
                 saved.append(path)

@@ -17,14 +17,18 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup
 
-from pain_news import placeholders
-from pain_news.content import Issue, Piece
+from pain_news import placeholders, presentation
+from pain_news.content import Image, Issue, Piece, is_relative, local_path
 from pain_news.errors import TemplateError
+from pain_news.images import FULL_COLUMN, display_width, size_images
 from pain_news.linewrap import wrap_html
 from pain_news.markdown import wrap
 
 if TYPE_CHECKING:
     from pain_news.config import NewsletterSettings
+
+
+WEB_TEMPLATE = "web.html.j2"
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,8 @@ def _mjml_to_html(mjml_text: str, templates: Path) -> str:
 
     try:
         # fonts={} keeps MRML from adding Google Fonts links: the build makes no network request.
-        return str(mjml2html(mjml_text, disable_comments=True, fonts={}))
+        # Comments stay: the buttons' <!--[if mso]> spacers make them clickable in Outlook.
+        return str(mjml2html(mjml_text, disable_comments=False, fonts={}))
     except ValueError as exc:
         raise TemplateError(f"invalid MJML: {exc}", path=templates / "base.mjml.j2") from None
 
@@ -133,16 +138,43 @@ def inline_css(html: str) -> str:
     return str(_inliner().inline(html))
 
 
+def _image_files(issue: Issue, web_url: str) -> Any:
+    """src (as in the HTML) → the issue's own file, for images under public_url or relative."""
+
+    def local_file(src: str) -> Path | None:
+        target = src[len(web_url) :] if web_url and src.startswith(web_url) else src
+        return local_path(issue.folder, target) if is_relative(target) else None
+
+    return local_file
+
+
 def _context(issue: Issue, newsletter: NewsletterSettings) -> dict[str, Any]:
+    issue_links = links(newsletter, issue)
+    local_file = _image_files(issue, issue_links["web_url"] if newsletter.public_url else "")
+
+    def image_width(image: Image, column: int) -> int:
+        return display_width(image.path, column)
+
+    def sized(fragment: str, column: int) -> Markup:
+        return Markup(size_images(str(fragment), column, local_file))
+
     return {
         "issue": issue,
         "pieces": issue.pieces,
         "rows": rows(issue.pieces),
         "newsletter": newsletter,
-        "links": links(newsletter, issue),
+        "links": issue_links,
+        "contact": presentation.contact(newsletter),
+        "column": FULL_COLUMN,
         "intro_html": Markup(issue.intro.html) if issue.intro else "",
         "intro_text": issue.intro.text if issue.intro else "",
+        "preheader_filler": presentation.PREHEADER_FILLER,
         "wrap": wrap,
+        "sized": sized,
+        "image_width": image_width,
+        "spotlight_heading": presentation.spotlight_heading,
+        "spotlight_heading_text": presentation.spotlight_heading_text,
+        "review_line": presentation.review_line,
     }
 
 
@@ -164,19 +196,43 @@ def render_issue(issue: Issue, newsletter: NewsletterSettings, templates: Path) 
     """Render email HTML, plain text and the web version of one issue."""
     templates = _templates_dir(templates)
     base_context = _context(issue, newsletter)
-    outputs: dict[str, str] = {}
-    for mode in ("email", "web"):
-        mjml_text = issue_mjml(issue, newsletter, templates, mode)
-        html = wrap_html(inline_css(_mjml_to_html(mjml_text, templates)))
-        outputs[mode] = html if mode == "email" else placeholders.fill_defaults(html)
+    email = wrap_html(inline_css(_mjml_to_html(issue_mjml(issue, newsletter, templates, "email"), templates)))
     text = _render_template(
         text_environment(templates), "email.txt.j2", {**base_context, "mode": "email"}, templates
     )
     return Rendered(
-        email_html=outputs["email"],
+        email_html=email,
         email_text=_tidy_text(text),
-        web_html=outputs["web"],
+        web_html=placeholders.fill_defaults(web_page(issue, newsletter, templates)),
     )
+
+
+def web_page(issue: Issue, newsletter: NewsletterSettings, templates: Path) -> str:
+    """The web version: web.html.j2, a page shell of its own (a template set without one gets the
+    email's layout in web mode, as before that template existed)."""
+    templates = _templates_dir(templates)
+    if not (templates / WEB_TEMPLATE).is_file():
+        return wrap_html(
+            inline_css(_mjml_to_html(issue_mjml(issue, newsletter, templates, "web"), templates))
+        )
+    context = _context(issue, newsletter)
+    page = {
+        "url": context["links"]["web_url"] if newsletter.public_url else "",
+        "description": presentation.page_description(issue),
+        "image": presentation.page_image(issue),
+    }
+    web_intro = presentation.without_salutation(str(context["intro_html"]))
+    context.update(mode="web", page=page, web_intro=web_intro)
+    return wrap_html(_render_template(_environment(templates), WEB_TEMPLATE, context, templates))
+
+
+DARK_QUERY = "@media (prefers-color-scheme: dark)"
+
+
+def force_color_scheme(html: str, scheme: str) -> str:
+    """The page in one palette whatever the viewer's system prefers (the preview shows both side by side):
+    the dark rules then apply always ('dark') or never ('light')."""
+    return html.replace(DARK_QUERY, "@media all" if scheme == "dark" else "@media not all")
 
 
 def _tidy_text(text: str) -> str:

@@ -111,7 +111,7 @@ def test_every_link_in_the_archive_is_absolute(run_cli, archive_project, tmp_pat
     for page in ["index.html", "feed.xml", "latest/index.html", "2027-03-spring/index.html"]:
         targets = re.findall(r'(?:href|src)="([^"]*)"', (out / page).read_text())
         assert targets, page
-        relative = [t for t in targets if not t.startswith(("https://", "mailto:"))]
+        relative = [t for t in targets if not t.startswith(("https://", "mailto:", "tel:"))]
         assert relative == [], page
 
 

@@ -227,7 +227,7 @@ def test_smtp_list_send_personalises_and_a_550_fails_one_recipient(
         "failed",
         "550 5.1.1 No such user",
     )
-    msg = next(m for m in smtp_server.messages if m["To"] == "p001@example.org")
+    msg = next(m for m in smtp_server.messages if m["To"].addresses[0].addr_spec == "p001@example.org")
     header_url = msg["List-Unsubscribe"].strip("<>")
     assert read_token(SECRET, header_url.rsplit("/", 1)[1]) == (ids[1], report.campaign_id)
     assert (
@@ -240,14 +240,18 @@ def test_smtp_list_send_personalises_and_a_550_fails_one_recipient(
     del smtp_server.refuse["p002@example.org"]
     report = send(smtp_config, any_store, sample_issue, retry_failed=True)
     assert report.ledger["sent"] == 4
-    assert sorted(m["To"] for m in smtp_server.messages) == [f"p{i:03d}@example.org" for i in range(4)]
+    assert sorted(m["To"].addresses[0].addr_spec for m in smtp_server.messages) == [
+        f"p{i:03d}@example.org" for i in range(4)
+    ]
 
 
 def test_a_451_during_a_list_send_is_retried(smtp_config, store, sample_issue, smtp_server):
     add_people(store, 3)
     smtp_server.defer_once.add("p001@example.org")
     assert send(smtp_config, store, sample_issue).ledger["sent"] == 3
-    assert sorted(m["To"] for m in smtp_server.messages) == [f"p{i:03d}@example.org" for i in range(3)]
+    assert sorted(m["To"].addresses[0].addr_spec for m in smtp_server.messages) == [
+        f"p{i:03d}@example.org" for i in range(3)
+    ]
 
 
 def test_an_smtp_send_stopped_mid_batch_keeps_who_was_accepted_and_resumes_without_doubles(
@@ -279,7 +283,7 @@ def test_an_smtp_send_stopped_mid_batch_keeps_who_was_accepted_and_resumes_witho
         server.handler.messages_per_connection = 0
         server.logins = -100  # the login works again
         assert send(cfg, store, sample_issue).ledger["sent"] == 3
-        assert Counter(m["To"] for m in server.messages) == Counter(
+        assert Counter(m["To"].addresses[0].addr_spec for m in server.messages) == Counter(
             {f"p{i:03d}@example.org": 1 for i in range(3)}
         )
     finally:

@@ -704,3 +704,51 @@ def test_every_check_code_is_documented():
     assert {"unknown-key", "invalid-value", "scaffold-text", "review-future"} <= codes
     docs = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
     assert sorted(code for code in codes if f"`{code}`" not in docs) == []
+
+
+def test_call_us_without_a_phone_is_a_warning_with_file_and_line(make_config, make_issue):
+    folder = make_issue(files={"01-article.md": article("Walk each day.\n\nIf it hurts, give us a call.")})
+    no_phone = make_config({"PAIN_NEWS_NEWSLETTER_PHONE": ""})
+    [finding] = found(check_issue(no_phone, folder), "call-without-phone")
+    assert (finding.severity, finding.path.name, finding.line) == ("warning", "01-article.md", 8)
+    assert '"give us a call"' in finding.message and "phone under [newsletter]" in finding.fix
+    # With a number configured the masthead and footer show it: nothing to warn about.
+    assert (
+        found(
+            check_issue(make_config({"PAIN_NEWS_NEWSLETTER_PHONE": "555 0100"}), folder), "call-without-phone"
+        )
+        == []
+    )
+
+
+def test_an_issue_that_asks_for_no_call_needs_no_phone(make_config, make_issue):
+    folder = make_issue(
+        files={"01-article.md": article("We recall your last visit; a phone call is not needed.")}
+    )
+    assert (
+        found(check_issue(make_config({"PAIN_NEWS_NEWSLETTER_PHONE": ""}), folder), "call-without-phone")
+        == []
+    )
+
+
+def test_a_heavy_image_and_one_too_narrow_for_its_column_are_warned_about(config, make_issue):
+    from tests.test_render import png
+
+    body = "Walk each day.\n\n![A walk](walk.png)\n\n![An icon](icon.png)\n"
+    heavy = png(1200) + b"\0" * (210 * 1024)  # bytes after IEND: still a PNG, just a heavy one
+    folder = make_issue(files={"01-article.md": article(body), "walk.png": png(700), "icon.png": heavy})
+    findings = check_issue(config, folder)
+    [blurry] = found(findings, "image-blurry")
+    assert (blurry.path.name, blurry.line) == ("01-article.md", 8)
+    assert "walk.png is 700 px wide" in blurry.message and "1104 px" in blurry.fix
+    [big] = found(findings, "image-heavy")
+    assert (big.line, big.severity) == (10, "warning") and "icon.png is 210 KB" in big.message
+
+
+def test_a_sharp_image_and_a_small_picture_shown_at_its_own_size_pass(config, make_issue):
+    from tests.test_render import png
+
+    body = "![A walk](walk.png) ![A small badge](badge.png)\n"
+    folder = make_issue(files={"01-article.md": article(body), "walk.png": png(1200), "badge.png": png(80)})
+    findings = check_issue(config, folder)
+    assert found(findings, "image-blurry") == found(findings, "image-heavy") == []

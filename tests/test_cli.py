@@ -120,6 +120,47 @@ def test_init_starts_a_project_that_builds_a_new_issue(run_cli, tmp_path, monkey
     assert "Built 'January 2027'" in result.stdout
 
 
+def test_init_writes_the_mailto_unsubscribe_it_is_given(run_cli, tmp_path):
+    from pain_news.config import load_config
+
+    run_cli("init", str(tmp_path / "a"), "--unsubscribe-mailto", "mailto:unsubscribe@clinic.example")
+    config = load_config(tmp_path / "a" / "pain-news.toml", env={})
+    assert config.delivery.unsubscribe_mailto == "unsubscribe@clinic.example"
+    run_cli("init", str(tmp_path / "b"))  # no terminal: no question, and no mailto
+    assert load_config(tmp_path / "b" / "pain-news.toml", env={}).delivery.unsubscribe_mailto == ""
+
+
+def test_init_in_a_terminal_asks_for_the_mailto_unsubscribe(tmp_path):
+    import os
+    import pty
+    import select
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pain_news", "init", str(tmp_path / "clinic")],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        close_fds=True,
+    )
+    os.close(terminal)
+    seen = b""
+    while b"(Enter for none)" not in seen:
+        ready, _, _ = select.select([controller], [], [], 30)
+        assert ready, f"init asked nothing; it wrote: {seen!r}"
+        seen += os.read(controller, 1024)
+    os.write(controller, b"unsubscribe@clinic.example\n")
+    try:
+        while select.select([controller], [], [], 30)[0]:
+            seen += os.read(controller, 1024)
+    except OSError:  # the terminal closes when init exits
+        pass
+    assert process.wait(timeout=30) == 0, seen
+    os.close(controller)
+    toml = (tmp_path / "clinic" / "pain-news.toml").read_text()
+    assert 'unsubscribe_mailto = "unsubscribe@clinic.example"' in toml
+
+
 def test_init_refuses_to_overwrite_a_project(run_cli, project):
     result = run_cli("init", ok=False)
     assert result.exit_code == 1

@@ -186,3 +186,15 @@ def test_clear_text_is_allowed_on_this_machine_or_without_credentials(tmp_path, 
 def test_bad_serve_settings_are_refused(tmp_path, env, message):
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, ""), env=env)
+
+
+def test_phone_and_appointment_url_are_read_and_the_url_must_be_absolute(tmp_path):
+    path = tmp_path / "pain-news.toml"
+    path.write_text(
+        '[newsletter]\nphone = "(555) 010-0199"\nappointment_url = "https://clinic.example/book"\n'
+    )
+    news = load_config(path, env={}).newsletter
+    assert (news.phone, news.appointment_url) == ("(555) 010-0199", "https://clinic.example/book")
+    path.write_text('[newsletter]\nappointment_url = "clinic.example/book"\n')
+    with pytest.raises(ConfigError, match="newsletter.appointment_url must be an absolute http"):
+        load_config(path, env={})

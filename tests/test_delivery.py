@@ -33,7 +33,12 @@ def parse(data: bytes):
 
 def test_message_is_multipart_alternative_text_then_html_with_list_headers():
     _, data = MimeTemplate(message()).render(
-        Recipient("ana@example.org", {"first_name": "Ana"}, {"List-Unsubscribe": "<https://x.example/u/1>"})
+        Recipient(
+            "ana@example.org",
+            {"first_name": "Ana"},
+            {"List-Unsubscribe": "<https://x.example/u/1>"},
+            subscriber_id=1,
+        )
     )
     msg = parse(data)
     assert msg.get_content_type() == "multipart/alternative"
@@ -43,7 +48,7 @@ def test_message_is_multipart_alternative_text_then_html_with_list_headers():
     assert msg["Subject"] == "Pain after surgery — options"
     assert msg["List-Id"] == "Pain News <news.clinic.example>"
     assert msg["List-Unsubscribe"] == "<https://x.example/u/1>"
-    assert msg["To"] == "ana@example.org"
+    assert msg["To"] == "Ana <ana@example.org>"  # the subscriber's name beside the address
 
 
 def test_every_message_gets_its_own_message_id():
@@ -170,3 +175,81 @@ def test_list_messages_always_carry_a_list_id(make_config):
     assert (
         message_from_config(configured, "S", "h", "t", list_message=True).list_id == "News <news.example.org>"
     )
+
+
+def test_list_mail_asks_auto_responders_to_stay_quiet_and_carries_a_feedback_id():
+    _, data = MimeTemplate(message(campaign_id=7)).render(Recipient("ana@example.org"))
+    msg = parse(data)
+    assert msg["Precedence"] == "bulk"
+    assert msg["Auto-Submitted"] == "auto-generated"
+    # Gmail's format: fields separated by colons, the sender id last and the same on every message.
+    assert msg["Feedback-ID"] == "campaign-7:newsletter:news.clinic.example"
+
+
+def test_a_test_send_is_told_apart_in_the_feedback_id_and_one_off_mail_has_no_list_headers():
+    test_send = parse(MimeTemplate(message(label="test")).render(Recipient("ana@example.org"))[1])
+    assert test_send["Feedback-ID"] == "test:newsletter:news.clinic.example"
+    one_off = parse(MimeTemplate(message(list_id="")).render(Recipient("ana@example.org"))[1])
+    for name in ("List-Id", "Precedence", "Auto-Submitted", "Feedback-ID"):
+        assert name not in one_off
+
+
+@pytest.mark.parametrize(
+    "first, last, raw",
+    [
+        ("Ana", "Lima", "To: Ana Lima <ana@example.org>"),
+        ("Zoë", "Ölund", "To: =?utf-8?b?Wm/DqyDDlmx1bmQ=?= <ana@example.org>"),
+        ('Tom "T"', "O'Neil, Jr.", 'To: "Tom \\"T\\" O\'Neil, Jr." <ana@example.org>'),
+        ("", "", "To: ana@example.org"),
+    ],
+)
+def test_to_names_the_subscriber_encoded_as_the_rfcs_ask(first, last, raw):
+    _, data = MimeTemplate(message()).render(
+        Recipient("ana@example.org", {"first_name": first, "last_name": last}, subscriber_id=1)
+    )
+    [to] = parse(data)["To"].addresses
+    assert (to.display_name, to.addr_spec) == (f"{first} {last}".strip(), "ana@example.org")
+    # Quoted when it holds specials, RFC 2047-encoded when it is not ASCII: the raw line is ASCII.
+    assert raw in data.decode().splitlines()
+
+
+def test_a_test_send_to_an_editor_does_not_carry_the_sample_subscribers_name(make_config):
+    from pain_news.personalize import sample_recipient
+
+    recipient = sample_recipient(make_config(), "editor@clinic.example")
+    assert recipient.values["first_name"] == "Maria"  # the sample fills the placeholders...
+    _, data = MimeTemplate(message(label="test")).render(recipient)
+    assert parse(data)["To"] == "editor@clinic.example"  # ...but the editor is not Maria
+
+
+def test_a_name_cannot_inject_a_header():
+    _, data = MimeTemplate(message()).render(
+        Recipient(
+            "ana@example.org",
+            {"first_name": "Ana\r\nBcc: evil@example.org", "last_name": ""},
+            subscriber_id=1,
+        )
+    )
+    assert parse(data)["Bcc"] is None
+
+
+def test_a_mailto_unsubscribe_sits_beside_the_https_one_when_configured(make_config):
+    from pain_news.personalize import recipient_for
+
+    plain = recipient_for(
+        make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": ""}), 3, 9, "a@x.org", "A", "B"
+    )
+    assert plain.headers["List-Unsubscribe"].startswith("<https://")
+    assert "mailto:" not in plain.headers["List-Unsubscribe"]
+    both = recipient_for(
+        make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": "unsubscribe@tristatepain.example"}),
+        3,
+        9,
+        "a@x.org",
+        "A",
+        "B",
+    )
+    https, mailto = both.headers["List-Unsubscribe"].split(", ")
+    assert https.startswith("<https://news.tristatepain.example/unsubscribe/")
+    assert mailto == "<mailto:unsubscribe@tristatepain.example?subject=unsubscribe>"
+    assert both.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

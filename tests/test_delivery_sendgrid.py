@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -57,10 +58,28 @@ def test_a_batch_goes_in_one_request_in_ledger_order_with_per_recipient_data(pro
     assert persons[3]["substitutions"]["%%t.unsubscribe_url%%"] == "https://news.example/unsubscribe/3"
     assert body["tracking_settings"] == {"subscription_tracking": {"enable": False}}
     assert body["categories"] == ["pain-news-2026-12-winter-12"]
-    assert body["headers"] == {"List-Id": "Pain News <news.clinic.example>"}
+    assert body["headers"] == {
+        "List-Id": "Pain News <news.clinic.example>",
+        "Precedence": "bulk",
+        "Auto-Submitted": "auto-generated",
+        "Feedback-ID": "campaign-12:newsletter:news.clinic.example",
+    }
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
     assert "bypass" not in str(body.get("mail_settings", {}))
     assert "asm" not in body
+
+
+def test_to_carries_the_subscribers_name_and_none_when_there_is_none(provider, sendgrid_standin):
+    named = Recipient("ana@example.org", {"first_name": "Zoë", "last_name": "Ölund"}, subscriber_id=1)
+    provider.deliver(MESSAGE, [named, Recipient("bo@example.org", {"first_name": ""}, subscriber_id=2)])
+    first, second = sendgrid_standin.accepted[0]["personalizations"]
+    assert first["to"] == [{"email": "ana@example.org", "name": "Zoë Ölund"}]  # SendGrid encodes it
+    assert second["to"] == [{"email": "bo@example.org"}]
+
+
+def test_one_off_mail_gets_no_list_headers(provider, sendgrid_standin):
+    provider.deliver(replace(MESSAGE, list_id="", campaign_id=None), people(1))
+    assert "headers" not in sendgrid_standin.accepted[0]
 
 
 def test_asm_group_is_sent_when_configured(sendgrid_standin):

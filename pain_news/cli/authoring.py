@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -11,16 +12,26 @@ from pain_news.cli.app import App, cli
 
 @cli.command("init")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
-def init_cmd(folder: Path) -> None:
+@click.option(
+    "--unsubscribe-mailto",
+    help="Mailbox for mailto: unsubscribe requests (asked for when run in a terminal; empty: none).",
+)
+def init_cmd(folder: Path, unsubscribe_mailto: str | None) -> None:
     """Start a new Pain News project: pain-news.toml, .env with a secret, templates.
 
     \b
     Example:
         mkdir clinic-news && cd clinic-news && pain-news init
+        pain-news init --unsubscribe-mailto unsubscribe@clinic.example
     """
     from pain_news.scaffold import init_project
 
-    created = init_project(folder)
+    if unsubscribe_mailto is None and sys.stdin.isatty():
+        # Some mail clients offer only a mailto: List-Unsubscribe; a script gets no question.
+        unsubscribe_mailto = click.prompt(
+            "Mailbox for unsubscribe requests by email (Enter for none)", default="", show_default=False
+        )
+    created = init_project(folder, unsubscribe_mailto or "")
     for path in created:
         click.echo(f"created {path}")
     click.echo("Next: edit pain-news.toml, then run 'pain-news new issues/<yyyy-mm-name>'.")

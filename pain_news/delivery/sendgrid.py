@@ -28,6 +28,7 @@ from pain_news.delivery.base import (
     OutgoingMessage,
     Recipient,
 )
+from pain_news.delivery.mime import list_headers, recipient_name
 from pain_news.delivery.retry import retry_after_seconds
 from pain_news.errors import ConfigError, DeliveryError
 
@@ -143,7 +144,7 @@ def build_shared(message: OutgoingMessage, asm_group_id: int) -> dict[str, Any]:
     if message.reply_to:
         body["reply_to"] = {"email": message.reply_to}
     if message.list_id:
-        body["headers"] = {"List-Id": message.list_id}
+        body["headers"] = list_headers(message)  # the same list headers SMTP messages carry
     if message.category:
         body["categories"] = [message.category[:255]]
     if asm_group_id:
@@ -158,8 +159,12 @@ def substitution_tags(message: OutgoingMessage) -> list[str]:
 
 def personalization(message: OutgoingMessage, recipient: Recipient, tags: list[str]) -> dict[str, Any]:
     """One recipient's personalization: to, substitutions, per-recipient headers, opaque ids."""
+    to = {"email": recipient.email}
+    name = recipient_name(recipient)
+    if name:
+        to["name"] = name  # SendGrid encodes it for the To header
     person: dict[str, Any] = {
-        "to": [{"email": recipient.email}],
+        "to": [to],
         "substitutions": placeholders.values_for(tags, recipient.values),
     }
     if recipient.headers:

@@ -18,6 +18,7 @@ from pain_news.config import Config
 from pain_news.content import local_path
 from pain_news.errors import IssueError, ServerError
 from pain_news.preview import WIDTHS, PreviewState, screenshot
+from pain_news.render import force_color_scheme
 from pain_news.web.pages import page
 
 NOT_SERVED = "not found: the preview serves only the files the issue uses"
@@ -44,7 +45,13 @@ def preview_app(state: PreviewState) -> Starlette:
         snapshot = state.current()
         if snapshot.email_html is None:
             return PlainTextResponse(f"The issue does not build:\n{snapshot.problem}", status_code=500)
-        return HTMLResponse(snapshot.email_html, headers={"Cache-Control": "no-store"})
+        scheme = request.query_params.get("scheme", "")  # light or dark: one palette, whatever the OS prefers
+        html = (
+            force_color_scheme(snapshot.email_html, scheme)
+            if scheme in ("light", "dark")
+            else snapshot.email_html
+        )
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     async def email_text(request: Request) -> PlainTextResponse:
         return PlainTextResponse(state.current().email_text, headers={"Cache-Control": "no-store"})

@@ -36,7 +36,7 @@ def test_desktop_shows_two_articles_side_by_side(page_at, email_file, artifacts)
     assert right["x"] >= left["x"] + left["w"] - 1
     assert left["w"] == pytest.approx(300, abs=2)
     assert page.evaluate("document.documentElement.scrollWidth") <= 600
-    assert page.get_by_text("Condition spotlight: failed spine surgery syndrome").is_visible()
+    assert page.get_by_role("heading", name="Failed spine surgery syndrome").is_visible()
     page.screenshot(path=str(artifacts / "email-desktop-600.png"), full_page=True)
 
 
