@@ -39,6 +39,7 @@ def run(work: Path) -> str:
     from pain_news.archive import build_archive
     from pain_news.check import run_check
     from pain_news.config import load_config
+    from pain_news.web.archive_pages import index_page
 
     config = load_config(ROOT / "pain-news.toml", env={})
     started = time.perf_counter()
@@ -52,7 +53,9 @@ def run(work: Path) -> str:
 
     project = _project_with_issues(work, ARCHIVE_ISSUES)
     archive_config = load_config(project / "pain-news.toml", env={})
-    archive = median_seconds(lambda: build_archive(archive_config, work / "site"), 3, warmup=0)
+    archive = median_seconds(
+        lambda: build_archive(archive_config, work / "site", index_page=index_page), 3, warmup=0
+    )
     pages = sum(1 for _ in (work / "site").rglob("index.html"))
 
     out = ["## Editor tools (issue 5)\n"]

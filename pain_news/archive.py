@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tomllib
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +87,14 @@ def published_issues(config: Config) -> tuple[list[tuple[Issue, str]], list[str]
     return issues, drafts
 
 
-def build_archive(config: Config, out_path: Path | None = None) -> ArchiveResult:
-    """Write the archive into `out_path` (default build.archive_out) atomically."""
+def build_archive(
+    config: Config, out_path: Path | None = None, *, index_page: Callable[[Config, list[Issue]], str]
+) -> ArchiveResult:
+    """Write the archive into `out_path` (default build.archive_out) atomically.
+
+    `index_page` renders the front page (pain_news/web/archive_pages.py, in the web app's shared
+    layout): the caller passes it in, so this module never imports the web layer.
+    """
     require(config, "newsletter.public_url")  # every link in the archive is absolute
     published, drafts = published_issues(config)
     if not published:
@@ -109,24 +116,6 @@ def build_archive(config: Config, out_path: Path | None = None) -> ArchiveResult
     }
     write_tree(out, pages, copies, kind="archive", protected=protected)
     return ArchiveResult(out=out, issues=tuple(issues), drafts=tuple(drafts))
-
-
-def index_page(config: Config, issues: list[Issue]) -> str:
-    """The archive's front page, in the web app's shared layout."""
-    from pain_news.web.pages import environment
-
-    base = config.newsletter.public_url.rstrip("/")
-    return (
-        environment()
-        .get_template("archive_index.html")
-        .render(
-            issues=issues,
-            base=base,
-            newsletter_name=config.newsletter.name,
-            footer_text=f"{config.newsletter.from_name or 'TriState Pain Institute'} · {config.newsletter.postal_address}",
-        )
-        + "\n"
-    )
 
 
 def atom_feed(config: Config, issues: list[Issue]) -> str:

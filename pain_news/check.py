@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pain_news.checks import CheckInput, Finding, error, warning
-from pain_news.checks.contact import check_contact
-from pain_news.checks.images import check_images
+from pain_news.checks.contact import phone_findings
+from pain_news.checks.images import image_findings
 from pain_news.checks.inbox import check_inbox
-from pain_news.checks.output import check_output
+from pain_news.checks.output import check_output, largest_copy_bytes
 from pain_news.checks.readability import grade_findings, reading_grades
 from pain_news.checks.review import check_review
 from pain_news.checks.scaffold import check_scaffold
@@ -44,8 +44,8 @@ CHECKS: tuple[Callable[[CheckInput], list[Finding]], ...] = (
     check_review,
     check_scaffold,
     check_output,
-    check_contact,
-    check_images,
+    lambda data: phone_findings(data.config, data.loaded.issue) if data.loaded.issue else [],
+    lambda data: image_findings(data.loaded.issue) if data.loaded.issue else [],
 )
 
 
@@ -128,7 +128,8 @@ def run_check(
             rendered = render_issue(loaded.issue, config.newsletter, config.templates_dir)
         except PainNewsError as exc:
             findings.append(_template_finding(exc))
-    data = CheckInput(config, loaded, rendered)
+    size = largest_copy_bytes(config, rendered) if rendered is not None else None
+    data = CheckInput(config, loaded, rendered, size)
     for check in CHECKS:
         findings.extend(check(data))
     grades: dict[str, float] = {}

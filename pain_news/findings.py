@@ -10,9 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ERROR = "error"
-WARNING = "warning"
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -64,13 +61,13 @@ class Finding:
 def error(
     code: str, message: str, path: Path | None = None, line: int | None = None, fix: str = ""
 ) -> Finding:
-    return Finding(severity=ERROR, code=code, message=message, path=path, line=line, fix=fix)
+    return Finding("error", code, message, path, line, fix)
 
 
 def warning(
     code: str, message: str, path: Path | None = None, line: int | None = None, fix: str = ""
 ) -> Finding:
-    return Finding(severity=WARNING, code=code, message=message, path=path, line=line, fix=fix)
+    return Finding("warning", code, message, path, line, fix)
 
 
 def suggestion(word: str, known: set[str] | frozenset[str] | tuple[str, ...]) -> str:

@@ -180,18 +180,18 @@ def asset_url(asset_base: str, target: str) -> str:
     return asset_base + target if asset_base and is_relative(target) else target
 
 
-def line_containing(source: str, needle: str) -> int | None:
-    """1-based line of the first line of `source` containing `needle`."""
-    for number, line in enumerate(source.splitlines(), start=1):
-        if needle in line:
-            return number
-    return None
-
-
 def line_of_key(text: str, key: str) -> int | None:
     """Line of `key:` (front matter) or `key =` (TOML) at the start of a line, 1-based; None when absent."""
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line[len(key) :].lstrip() if line.startswith(key) else None
         if stripped is not None and stripped[:1] in (":", "="):
+            return number
+    return None
+
+
+def line_containing(source: str, needle: str) -> int | None:
+    """1-based line of the first line of `source` containing `needle`."""
+    for number, line in enumerate(source.splitlines(), start=1):
+        if needle in line:
             return number
     return None

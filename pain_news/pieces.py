@@ -85,7 +85,8 @@ class _Reader:
     def line(self, key: str) -> int:
         return line_of_key(self.source, key) or 1
 
-    def fail(self, code: str, message: str, line: int | None, fix: str) -> None:
+    def error(self, code: str, message: str, line: int | None, fix: str) -> None:
+        """Record an error of this piece (the piece then does not load)."""
         self.findings.append(error(code, message, self.path, line, fix))
         self.errors += 1
 
@@ -94,22 +95,18 @@ class _Reader:
         value = self.data.get(key)
         if value is None or value == "":
             if required and key not in self.misspelled:  # `titel:` already said "did you mean 'title'?"
-                self.fail(*_missing(key, required), self.line("kind"), f"add '{key}:' to the front matter")
+                fix, line = f"add '{key}:' to the front matter", self.line("kind")
+                if required == "spotlight":
+                    self.error("spotlight-field", f"spotlight needs '{key}'", line, fix)
+                else:
+                    self.error("missing-key", f"missing front matter key '{key}'", line, fix)
             return ""
         if isinstance(value, (dt.date, bool)) or not isinstance(value, (str, int, float)):
-            self.fail("invalid-value", f"'{key}' must be text", self.line(key), f"write {key}: as plain text")
+            self.error(
+                "invalid-value", f"'{key}' must be text", self.line(key), f"write {key}: as plain text"
+            )
             return ""
         return str(value)
-
-
-# The codes `fail` is given (tests/test_docs.py reads them here: the calls pass them on).
-PIECE_FAIL_CODES = ("spotlight-field", "missing-key", "invalid-value")
-
-
-def _missing(key: str, required: str) -> tuple[str, str]:
-    return ("spotlight-field" if required == "spotlight" else "missing-key"), (
-        f"spotlight needs '{key}'" if required == "spotlight" else f"missing front matter key '{key}'"
-    )
 
 
 def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str, int] | Finding:
@@ -151,11 +148,11 @@ def read_piece(
     if kind not in allowed:
         expected = " or ".join(allowed)
         if kind in (None, ""):
-            reader.fail(
+            reader.error(
                 "missing-key", f"missing front matter key 'kind' ({expected})", 1, f"add kind: {expected}"
             )
         else:
-            reader.fail(
+            reader.error(
                 "invalid-value",
                 f"unknown kind {str(kind)!r} (expected {expected}){suggestion(str(kind), tuple(allowed))}",
                 reader.line("kind"),
@@ -178,7 +175,7 @@ def _unknown_keys(reader: _Reader, kind: str, allowed: set[str]) -> None:
         if str(key) not in allowed:
             hint = suggestion(str(key), allowed)
             reader.misspelled.update(k for k in allowed if f"'{k}'" in hint)
-            reader.fail(
+            reader.error(
                 "unknown-key",
                 f"unknown front matter key '{key}' for {article} {kind}{hint}",
                 reader.line(str(key)),
@@ -191,7 +188,7 @@ def _piece(
 ) -> Piece | None:
     layout = reader.text("layout") or "full"
     if layout not in LAYOUTS:
-        reader.fail(
+        reader.error(
             "invalid-value",
             f"layout must be full or half, got {layout!r}",
             reader.line("layout"),
@@ -232,7 +229,7 @@ def _cta(reader: _Reader) -> Link | None:
     if value is None:
         return None
     if not isinstance(value, dict) or not value.get("url") or not value.get("label"):
-        reader.fail(
+        reader.error(
             "invalid-value",
             "cta must have 'label' and 'url'",
             reader.line("cta"),
@@ -264,7 +261,7 @@ def _spotlight(reader: _Reader, common: dict[str, Any], url_for: Callable[[str],
 def _review_date(reader: _Reader) -> dt.date | None:
     value = reader.data.get("reviewed_on")
     if value in (None, ""):
-        reader.fail(
+        reader.error(
             "spotlight-field",
             "spotlight needs 'reviewed_on' (date of the medical review)",
             reader.line("kind"),
@@ -273,7 +270,7 @@ def _review_date(reader: _Reader) -> dt.date | None:
         return None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    reader.fail(
+    reader.error(
         "invalid-value",
         f"reviewed_on must be a real date (YYYY-MM-DD), got {str(value)!r}",
         reader.line("reviewed_on"),
@@ -296,7 +293,7 @@ def _spotlight_sections(
     found = {name.lower(): (line, "\n".join(text).strip()) for name, line, text in chunks}
     for required in SPOTLIGHT_SECTIONS:
         if required.lower() not in found:
-            reader.fail(
+            reader.error(
                 "spotlight-section",
                 f"spotlight is missing the '## {required}' section",
                 body_line,
@@ -304,7 +301,7 @@ def _spotlight_sections(
                 "(a spotlight needs ## Causes, ## Symptoms and ## Treatments)",
             )
         elif not found[required.lower()][1]:
-            reader.fail(
+            reader.error(
                 "spotlight-section",
                 f"spotlight section '## {required}' is empty",
                 found[required.lower()][0],
@@ -345,7 +342,7 @@ def _relative_targets(reader: _Reader, body_targets: list[Target]) -> None:
         label = "image " if target.in_front_matter else ""
         path = local_path(reader.path.parent, target.url)
         if path is None:
-            reader.fail(
+            reader.error(
                 "outside-folder",
                 f"{label}{target.url} is outside the issue folder",
                 target.line,
@@ -353,7 +350,7 @@ def _relative_targets(reader: _Reader, body_targets: list[Target]) -> None:
             )
         elif not path.is_file():
             what = "image not found" if target.in_front_matter else "file not found"
-            reader.fail(
+            reader.error(
                 "missing-file",
                 f"{what}: {name} (relative links and images must be in the issue folder)",
                 target.line,

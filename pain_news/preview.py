@@ -45,13 +45,12 @@ class Snapshot:
 
 
 def sample_values(config: Config) -> dict[str, str]:
-    """The sample subscriber from config [sample]; the unsubscribe and preference links go nowhere."""
+    """The sample subscriber from config [sample]; the unsubscribe link goes nowhere."""
     return {
         "first_name": config.sample.first_name,
         "last_name": config.sample.last_name,
         "email": config.sample.email,
         "unsubscribe_url": "#unsubscribe-link-is-personal",
-        "preferences_url": "#preferences-link-is-personal",
     }
 
 
@@ -108,8 +107,8 @@ class PreviewState:
 
 
 def screenshot(email_url: str, out: Path) -> list[Path]:
-    """Save desktop.png (600 px) and phone.png (375 px) of the email at `email_url`, full height, with
-    headless Chromium, and desktop-dark.png and phone-dark.png as a reader in dark mode sees it."""
+    """Save desktop.png (600 px) and phone.png (375 px) of the email at `email_url`, full height, with headless Chromium,
+    and desktop-dark.png and phone-dark.png as a reader in dark mode sees it."""
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:

@@ -271,7 +271,7 @@ def test_a_symlinked_piece_outside_the_issue_folder_is_refused_without_sections(
     folder = _write(tmp_path / "x", {"issue.toml": ISSUE_TOML, "01-article.md": ARTICLE})
     (folder / "02-notes.md").symlink_to(tmp_path / "private.md")
     [finding] = read_issue(folder).errors
-    assert finding.path is not None and (finding.code, finding.path.name) == ("outside-folder", "02-notes.md")
+    assert (finding.code, finding.path) == ("outside-folder", folder / "02-notes.md")
     assert finding.message == "02-notes.md is a link to a file outside the issue folder"
     with pytest.raises(IssueError, match="outside the issue folder"):
         load_issue(folder)

@@ -8,7 +8,6 @@ check module needs one import: `from pain_news.checks import CheckInput, Finding
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,11 +24,15 @@ __all__ = ["CheckInput", "Finding", "error", "warning"]
 @dataclass(frozen=True)
 class CheckInput:
     """What every check may look at: the loader's result, the rendered email (None when the issue
-    does not load) and the configuration. No clock: the same sources give the same report."""
+    does not load), its largest personalised size and the configuration.
+
+    No clock: the same sources always give the same report.
+    """
 
     config: Config
     loaded: LoadResult
     rendered: Rendered | None
+    email_bytes: int | None = None  # size of the largest personalised email HTML, when rendered
 
     @property
     def folder(self) -> Path:
@@ -43,10 +46,3 @@ class CheckInput:
     @property
     def config_path(self) -> Path:
         return self.config.path or self.config.root / "pain-news.toml"
-
-    @cached_property
-    def email_bytes(self) -> int | None:
-        """Size of the largest personalised email HTML (None when nothing was rendered)."""
-        from pain_news.checks.size import largest_copy_bytes
-
-        return None if self.rendered is None else largest_copy_bytes(self.config, self.rendered)

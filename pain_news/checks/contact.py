@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pain_news.checks import CheckInput, Finding, warning
+from pain_news.checks import Finding, warning
 from pain_news.config import Config
 from pain_news.content import Issue
 
@@ -52,8 +52,3 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return ""
-
-
-def check_contact(data: CheckInput) -> list[Finding]:
-    """phone_findings for an issue that loaded (CHECKS in pain_news/check.py)."""
-    return [] if data.loaded.issue is None else phone_findings(data.config, data.loaded.issue)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pain_news.checks import CheckInput, Finding, warning
+from pain_news.checks import Finding, warning
 from pain_news.checks.targets import IMAGE_MAX_BYTES
 from pain_news.content import Issue, Piece, is_relative, line_containing, local_path, target_file
 from pain_news.images import FULL_COLUMN, HALF_COLUMN, SPOTLIGHT_COLUMN, pixel_width
@@ -76,8 +76,3 @@ def image_findings(issue: Issue) -> list[Finding]:
                     )
                 )
     return findings
-
-
-def check_images(data: CheckInput) -> list[Finding]:
-    """image_findings for an issue that loaded (CHECKS in pain_news/check.py)."""
-    return [] if data.loaded.issue is None else image_findings(data.loaded.issue)

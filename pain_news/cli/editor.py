@@ -105,6 +105,7 @@ def archive_cmd(app: App, out_path: Path | None) -> None:
         pain-news archive --out public/
     """
     from pain_news.archive import build_archive
+    from pain_news.web.archive_pages import index_page
 
-    result = build_archive(app.config, out_path)
+    result = build_archive(app.config, out_path, index_page=index_page)
     click.echo(result.summary_line())

@@ -80,13 +80,15 @@ def serve(config: Config, issue_dir: Path, port: int, *, open_browser: bool = Fa
     """Run the preview server on 127.0.0.1 until interrupted."""
     import uvicorn
 
+    state = PreviewState(config, issue_dir)
+    # Build once before listening: the first page then answers at once instead of waiting for the
+    # first render and the reading-grade dictionary behind an open connection.
+    state.current()
     if open_browser:
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(f"http://127.0.0.1:{port}/",)).start()
-    uvicorn.run(
-        preview_app(PreviewState(config, issue_dir)), host="127.0.0.1", port=port, log_level="warning"
-    )
+    uvicorn.run(preview_app(state), host="127.0.0.1", port=port, log_level="warning")
 
 
 @contextmanager

@@ -1,0 +1,24 @@
+"""The web archive's front page, in the web app's shared layout (written by pain_news/archive.py)."""
+
+from __future__ import annotations
+
+from pain_news.config import Config
+from pain_news.content import Issue
+from pain_news.web.pages import environment
+
+
+def index_page(config: Config, issues: list[Issue]) -> str:
+    """The archive's front page: every published issue, newest first, with absolute links."""
+    base = config.newsletter.public_url.rstrip("/")
+    sender = config.newsletter.from_name or "TriState Pain Institute"
+    return (
+        environment()
+        .get_template("archive_index.html")
+        .render(
+            issues=issues,
+            base=base,
+            newsletter_name=config.newsletter.name,
+            footer_text=f"{sender} · {config.newsletter.postal_address}",
+        )
+        + "\n"
+    )
