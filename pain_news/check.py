@@ -20,6 +20,7 @@ from pain_news.checks.images import image_findings
 from pain_news.checks.inbox import check_inbox
 from pain_news.checks.output import check_output, largest_copy_bytes
 from pain_news.checks.readability import grade_findings, reading_grades
+from pain_news.checks.reader import check_reader
 from pain_news.checks.review import check_review
 from pain_news.checks.scaffold import check_scaffold
 from pain_news.checks.tags import check_tags
@@ -46,6 +47,7 @@ CHECKS: tuple[Callable[[CheckInput], list[Finding]], ...] = (
     check_output,
     lambda data: phone_findings(data.config, data.loaded.issue) if data.loaded.issue else [],
     lambda data: image_findings(data.loaded.issue) if data.loaded.issue else [],
+    check_reader,
 )
 
 
@@ -143,7 +145,10 @@ def run_check(
         base = config.newsletter.public_url.rstrip("/")
         # The issue's own web version and images are published with the archive, after the check.
         prefix = f"{base}/{loaded.folder.name}/" if base else ""
-        results = check_links(external_links(rendered.email_html, prefix))
+        from pain_news.checks.claims import source_urls
+
+        urls = external_links(rendered.email_html, prefix)
+        results = check_links(sorted({*urls, *source_urls(loaded.pieces)}))
         findings.extend(_link_findings(results))
     return CheckReport(loaded.folder, _ordered(findings), grades, data.email_bytes, tuple(results), links)
 

@@ -69,6 +69,7 @@ SPOTLIGHT_KEYS = {
     "image_alt",
     "cta",
     "layout",
+    "source",  # the clinic's condition page; checks/claims.py compares superlatives with source.txt
 }
 #: The front-matter keys each kind of piece may use (add a key to the set above; this follows).
 PIECE_KEYS = {"article": ARTICLE_KEYS, "spotlight": SPOTLIGHT_KEYS}

@@ -432,3 +432,15 @@ def test_serve_also_serves_the_published_archive(web_server, run_cli, project):
 def test_without_an_archive_the_home_page_leads_to_signup(server):
     response = httpx.get(server.url + "/", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/subscribe"
+
+
+@pytest.mark.parametrize("archive", [False, True])
+def test_an_unknown_address_gets_the_html_404_page(web_server, run_cli, archive):
+    if archive:
+        run_cli("archive")  # the archive mount answers unknown files with the same page
+    server = web_server()
+    response = httpx.get(server.url + "/no-such-page")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<html lang="en">' in response.text and "Page not found" in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"

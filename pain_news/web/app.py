@@ -264,11 +264,20 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             hint="Please try again in a few minutes, or reply to our email and we will help.",
         )
 
-    from sqlalchemy.exc import DBAPIError
+    async def not_found(request: Request, exc: Exception) -> Response:
+        """An unknown address gets a real page (title, language, heading), not Starlette's plain text."""
+        return show(
+            "error.html",
+            404,
+            title="Page not found",
+            message="There is no page at this address.",
+            hint="Check the link in the email, or reply to it and we will help.",
+        )
 
+    # Database errors reach here as StoreError: the store layer converts them (db.store_errors).
     app = Starlette(
         routes=routes,
-        exception_handlers={PainNewsError: unavailable, DBAPIError: unavailable},
+        exception_handlers={404: not_found, PainNewsError: unavailable},
         lifespan=_closing(signups),
     )
     app.add_middleware(BodyLimit)

@@ -1,0 +1,188 @@
+"""axe-core in Chromium on every page a reader can meet, in the light and the dark colour scheme.
+
+axe-core comes inside the `axe-playwright-python` wheel (the `test` extra): nothing is fetched at
+run time and no copy of it lives in this repository. Any violation fails the test, printed with
+its rule, impact, help link and the offending elements. Screenshots go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from typing import Any
+
+import pytest
+
+from pain_news.archive import build_archive
+from pain_news.build import build_issue
+from pain_news.placeholders import fill
+from pain_news.unsubscribe import make_token, unsubscribe_url
+from pain_news.web.archive_pages import index_page
+from tests.fixtures.core import SECRET
+
+pytestmark = pytest.mark.browser
+
+#: WCAG 2.0, 2.1 and 2.2 at levels A and AA: what the clinic's pages promise.
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+#: Web pages also get axe's best practices (landmarks, one h1); an email has no landmarks to give.
+WEB = [*WCAG, "best-practice"]
+SCHEMES = ["light", "dark"]
+
+
+@pytest.fixture(scope="module")
+def axe():
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+
+    return Axe()
+
+
+@pytest.fixture
+def open_page(chromium):
+    """open_page(url, scheme, width=600) -> a page in a fresh context with that colour scheme."""
+    contexts = []
+
+    def make(url: str, scheme: str, width: int = 600):
+        context = chromium.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(url)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+class Audit:
+    """Collects axe violations over several pages; `check()` fails once with all of them."""
+
+    def __init__(self, axe, artifacts, scheme: str) -> None:
+        self.axe, self.artifacts, self.scheme = axe, artifacts, scheme
+        self.reports: list[str] = []
+        self.pages: list[str] = []
+
+    def run(self, name: str, page, tags: list[str]) -> None:
+        results = self.axe.run(page, options={"runOnly": {"type": "tag", "values": tags}})
+        self.pages.append(name)
+        page.screenshot(path=str(self.artifacts / f"axe-{name}-{self.scheme}.png"), full_page=True)
+        if results.violations_count:
+            self.reports.append(f"== {name} ({self.scheme} scheme, {page.url})\n{readable(results.response)}")
+
+    def check(self) -> None:
+        assert self.pages, "no page was audited"
+        if self.reports:
+            pytest.fail("axe-core found violations:\n\n" + "\n\n".join(self.reports), pytrace=False)
+
+
+def readable(response: dict[str, Any]) -> str:
+    lines = []
+    for violation in response["violations"]:
+        lines.append(
+            f"[{violation['impact']}] {violation['id']}: {violation['help']} ({violation['helpUrl']})"
+        )
+        for node in violation["nodes"]:
+            lines.append(f"    at {', '.join(map(str, node['target']))}: {node['html'][:160]}")
+            for check in node["any"] + node["all"] + node["none"]:
+                lines.append(f"      - {check['message']}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_built_email_web_version_and_archive_pass_axe(
+    scheme, config, sample_issue, tmp_path, open_page, axe, artifacts
+):
+    out = tmp_path / "out"
+    build_issue(config, sample_issue, out)
+    # The email as a subscriber receives it: placeholders filled as a send fills them.
+    email = out / "email-filled.html"
+    email.write_text(
+        fill(
+            (out / "email.html").read_text(),
+            {"first_name": "Maria", "unsubscribe_url": "https://news.example.org/unsubscribe/x"},
+        )
+    )
+    archive = build_archive(config, tmp_path / "archive", index_page=index_page)
+    audit = Audit(axe, artifacts, scheme)
+    for width in (375, 600):
+        audit.run(f"email-{width}", open_page(email.as_uri(), scheme, width), WCAG)
+    audit.run("web", open_page((out / "web.html").as_uri(), scheme), WCAG)
+    audit.run("archive-index", open_page((archive.out / "index.html").as_uri(), scheme), WEB)
+    audit.check()
+
+
+def path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[3]
+
+
+def confirmation_path(project) -> str:
+    [eml] = sorted(project.glob("outbox/**/*.eml"), key=lambda p: p.stat().st_mtime)[-1:]
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    body = message.get_body(("plain",))
+    assert body is not None, "the confirmation email has no plain-text part"
+    link = re.search(r"https://\S+/confirm/\S+", body.get_content())
+    assert link is not None, "no confirmation link in the email"
+    return path_of(link.group(0))
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_every_page_serve_renders_passes_axe(scheme, web_server, project, open_page, axe, artifacts):
+    server = web_server()
+    audit = Audit(axe, artifacts, scheme)
+
+    page = open_page(f"{server.url}/subscribe", scheme)
+    audit.run("subscribe-form", page, WEB)
+    page.fill("#email", "nia@example.org")
+    page.click("#subscribe")
+    page.wait_for_selector("#result")
+    audit.run("subscribe-sent", page, WEB)
+
+    page = open_page(f"{server.url}/subscribe", scheme)
+    page.evaluate("document.querySelector('form').noValidate = true")  # let the server answer
+    page.fill("#email", "nope")
+    page.click("#subscribe")
+    page.wait_for_selector("#error")
+    audit.run("subscribe-error", page, WEB)
+
+    page = open_page(server.url + confirmation_path(project), scheme)
+    audit.run("confirm", page, WEB)
+    if page.locator("#confirm").count():  # the confirm page asks first; its answer is a page too
+        page.click("#confirm")
+        page.wait_for_selector("#result")
+        audit.run("confirm-done", page, WEB)
+
+    sid = server.store.add("ana@example.org").id
+    page = open_page(server.url + path_of(unsubscribe_url(server.config, sid, 2)), scheme)
+    audit.run("unsubscribe", page, WEB)
+    page.click("#unsubscribe")
+    page.wait_for_selector("#result")
+    audit.run("unsubscribe-done", page, WEB)
+
+    audit.run("error-bad-token", open_page(f"{server.url}/unsubscribe/not-a-token", scheme), WEB)
+    gone = server.store.add("gone@example.org").id
+    server.store.delete(gone)
+    audit.run(
+        "error-404", open_page(f"{server.url}/unsubscribe/{make_token(SECRET, gone, None)}", scheme), WEB
+    )
+    audit.run("error-no-such-page", open_page(f"{server.url}/no-such-page", scheme), WEB)
+    audit.check()
+
+
+def test_the_audit_fails_on_grey_text_in_dark_mode_and_names_the_rule(tmp_path, open_page, axe, artifacts):
+    # Proves the harness can fail: a page whose dark palette has low contrast, and dark mode really on.
+    page_file = tmp_path / "grey.html"
+    page_file.write_text(
+        '<!doctype html><html lang="en"><head><title>Grey</title><style>'
+        "@media (prefers-color-scheme: dark) { body { background: #111111; color: #444444; } }"
+        "</style></head><body><main><h1>Grey</h1><p>Hard to read at night.</p></main></body></html>"
+    )
+    light, dark = Audit(axe, artifacts, "light"), Audit(axe, artifacts, "dark")
+    light.run("harness-grey", open_page(page_file.as_uri(), "light"), WEB)
+    dark.run("harness-grey", open_page(page_file.as_uri(), "dark"), WEB)
+    light.check()
+    with pytest.raises(pytest.fail.Exception) as failed:
+        dark.check()
+    assert "[serious] color-contrast: Elements must meet minimum color contrast ratio thresholds" in str(
+        failed.value
+    )
+    assert "Hard to read at night." in str(failed.value)
