@@ -159,6 +159,13 @@ class Config:
     sample: SampleSettings = SampleSettings()
     topics: tuple[Topic, ...] = ()  # in the order of [topics] in pain-news.toml
     secrets: Secrets = field(default=Secrets(), repr=False)
+    # Where each set value came from ("newsletter.from_email" → "pain-news.toml key newsletter.from_email"
+    # or "environment variable PAIN_NEWS_..."), so an error can say what to change; unset keys are absent.
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def source(self, dotted: str) -> str:
+        """Where `section.key` was set, in words ("the default" when nowhere)."""
+        return self.sources.get(dotted, "the default")
 
     @property
     def topic_keys(self) -> tuple[str, ...]:
@@ -243,6 +250,7 @@ def _section(
     table: Mapping[str, Any],
     env: Mapping[str, str],
     path: Path | None,
+    sources: dict[str, str],
 ) -> Any:
     known = {f.name: f for f in fields(cls)}
     for key in table:
@@ -258,8 +266,10 @@ def _section(
         var = f"PAIN_NEWS_{name.upper()}_{key.upper()}"
         if var in env:
             values[key] = _coerce(env[var], default, var, None)
+            sources[f"{name}.{key}"] = f"environment variable {var}"
         elif key in table:
             values[key] = _coerce(table[key], default, f"{name}.{key}", path)
+            sources[f"{name}.{key}"] = f"{path.name if path else CONFIG_NAME} key {name}.{key}"
     return cls(**values)
 
 
@@ -297,11 +307,19 @@ def load_config(
             raise ConfigError(f"unknown section '[{section}]' (known: {known})", path=path)
         if not isinstance(data[section], dict):
             raise ConfigError(f"'{section}' must be a table ([{section}])", path=path)
-    sections = {name: _section(name, cls, data.get(name, {}), merged, path) for name, cls in SECTIONS.items()}
+    sources: dict[str, str] = {}
+    sections = {
+        name: _section(name, cls, data.get(name, {}), merged, path, sources) for name, cls in SECTIONS.items()
+    }
     if "PAIN_NEWS_DATABASE_URL" in merged:  # documented short form; same as the generic rule
         sections["database"] = DatabaseSettings(url=merged["PAIN_NEWS_DATABASE_URL"])
+        sources["database.url"] = "environment variable PAIN_NEWS_DATABASE_URL"
+    for dotted, where in sources.items():  # a variable the environment lacks was read from .env
+        variable = where.removeprefix("environment variable ")
+        if variable != where and variable not in environ:
+            sources[dotted] = f".env variable {variable}"
     secrets = _secrets(merged)
-    config = Config(root=root, path=path, secrets=secrets, topics=topics, **sections)
+    config = Config(root=root, path=path, secrets=secrets, sources=sources, topics=topics, **sections)
     _validate(config)
     return config
 

@@ -58,6 +58,18 @@ class CheckFailed(PainNewsError):
     """`check` found errors that block building or sending."""
 
 
+class SendRefused(PainNewsError):
+    """More than one gate refuses a list send; `refusals` holds each gate's error (pain_news/campaign/gates.py)."""
+
+    def __init__(self, refusals: Sequence[PainNewsError]) -> None:
+        lines = "\n".join(f"  - {r}" + (f" (hint: {r.hint})" if r.hint else "") for r in refusals)
+        super().__init__(
+            f"the list send is refused ({len(refusals)} problems):\n{lines}",
+            hint="fix each one, then run 'pain-news send ISSUE_DIR --dry-run' to see what is left",
+        )
+        self.refusals = list(refusals)
+
+
 class StoreError(PainNewsError):
     """The subscriber store refused an operation (bad address, unknown subscriber, ...)."""
 

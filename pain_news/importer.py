@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pain_news.errors import StoreError
 from pain_news.models import utcnow
 from pain_news.store import SubscriberStore, email_key
 from pain_news.store_core import clean_tags
-from pain_news.subscribers_csv import BadRow, Row, decode, read_rows
+from pain_news.subscribers_csv import BadRow, Row, decode, read_columns, read_rows
 
 
 @dataclass
@@ -25,6 +26,7 @@ class ImportSummary:
     bad_rows: list[BadRow] = field(default_factory=list)
     encoding: str = "utf-8"
     dry_run: bool = False
+    unrecognised_columns: tuple[str, ...] = ()  # header cells not imported, each with a suggestion
 
     @property
     def skipped(self) -> int:
@@ -73,17 +75,29 @@ def import_file(
     tags: tuple[str, ...] = (),
     known_topics: tuple[str, ...] = (),
     dry_run: bool = False,
+    ignore_columns: bool = False,
     now: dt.datetime | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
     """Import a CSV file as one transaction (rolled back for --dry-run or on any error).
 
+    A file with columns we do not recognise and no name column is refused unless `ignore_columns`:
+    every row would import without a name, and the names are most likely in those columns.
     `known_topics` are the keys of config [topics]: a row naming another topic is skipped.
     """
     now = now or utcnow()
     tags = tuple(clean_tags(tags))  # a bad --tag is refused before anything is read
     text, encoding = decode(path)
-    summary = ImportSummary(encoding=encoding, dry_run=dry_run)
+    columns = read_columns(text)
+    # (no email column at all: read_rows says so, naming the columns it found)
+    if columns.unrecognised and columns.has_email and not columns.has_name and not ignore_columns:
+        raise StoreError(
+            f"columns not recognised: {', '.join(columns.unrecognised)}; every row would import with no name",
+            path=path,
+            line=1,
+            hint="rename them (email, first_name, last_name, tags, topics), or add --ignore-columns to import without them",
+        )
+    summary = ImportSummary(encoding=encoding, dry_run=dry_run, unrecognised_columns=columns.unrecognised)
     merged = merge_rows(read_rows(path, text, known_topics), tags, summary)
     counts = store.import_rows(
         list(merged.values()), source=f"import:{path.name}", dry_run=dry_run, now=now, on_progress=on_progress

@@ -66,6 +66,8 @@ class CampaignReport:
         for event in EVENTS:
             if event in self.events:
                 yield f"  {'webhook ' + event:<22}{self.events[event]:>8}"
+        if not self.events:
+            yield f"  (no delivered, open or click counts: only SendGrid reports them, this went via {c['provider']})"
         if self.failed:
             yield "Failed:"
             yield from (f"  {email}: {reason}" for email, reason in self.failed)
@@ -105,10 +107,17 @@ def campaign_report(
         failed=figures.failed,
         uncertain=figures.uncertain,
         opt_outs=figures.opt_outs,
-        # Delivered, opened and clicked are always shown (0 until SendGrid's webhook reports any).
-        events={"delivered": 0, "open": 0, "click": 0} | figures.events,
+        events=_events(campaign, figures.events),
         recipients=figures.recipients,
     )
+
+
+def _events(campaign: CampaignRecord, events: dict[str, int]) -> dict[str, int]:
+    """Webhook counts: delivered, opened and clicked always shown for SendGrid (0 until its webhook
+    reports any); none for an outbox or SMTP campaign, whose counts could never arrive (issue 10)."""
+    if campaign.provider == "sendgrid":
+        return {"delivered": 0, "open": 0, "click": 0} | events
+    return events
 
 
 def _describe(c: CampaignRecord) -> dict[str, Any]:

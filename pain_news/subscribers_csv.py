@@ -22,9 +22,13 @@ COLUMNS = {
     "first_name": "first_name",
     "firstname": "first_name",
     "first": "first_name",
+    "given_name": "first_name",
+    "forename": "first_name",
     "last_name": "last_name",
     "lastname": "last_name",
     "last": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
     "tags": "tags",
     "tag": "tags",
     "topics": "topics",
@@ -101,14 +105,54 @@ def decode(path: Path) -> tuple[str, str]:
         ) from None
 
 
+def column_key(header: str) -> str:
+    """A header cell as COLUMNS spells it: lower-case, spaces and dashes as underscores."""
+    return re.sub(r"[\s\-]+", "_", header.strip().lower())
+
+
+def sniff_delimiter(text: str) -> str:
+    """',', ';' or tab: whichever the header line holds most of (Excel writes ';' in some locales)."""
+    first_line = text.split("\n", 1)[0]
+    return max(",;\t", key=first_line.count)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What the header line says: each column it does not recognise (with why), and whether any holds a name."""
+
+    unrecognised: tuple[str, ...]
+    has_name: bool
+    has_email: bool
+
+
+def read_columns(text: str) -> Columns:
+    """The header's unrecognised columns, each as "'Frist Name' (did you mean 'first_name'?)"."""
+    import difflib
+
+    delimiter = sniff_delimiter(text)
+    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    unknown = []
+    for cell in header:
+        key = column_key(cell)
+        if not key or key in COLUMNS or key in OUTPUT_FIELDS:  # export's own columns re-import quietly
+            continue
+        joined = next((d for d in ",;\t" if d != delimiter and d in cell), None)
+        if joined:
+            why = f"several columns joined by {joined!r}? save the file with one delimiter"
+        else:
+            close = difflib.get_close_matches(key, COLUMNS, n=1, cutoff=0.75)
+            why = f"did you mean {COLUMNS[close[0]]!r}?" if close else "not imported"
+        unknown.append(f"{cell.strip()!r} ({why})")
+    names = {COLUMNS.get(column_key(cell)) for cell in header}
+    return Columns(tuple(unknown), bool(names & {"first_name", "last_name"}), "email" in names)
+
+
 def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iterator[Row | BadRow]:
     """Rows and bad rows in file order; StoreError when the header or the CSV structure is broken.
 
     A `topics` cell naming a key that is not in `known_topics` (config [topics]) makes its row bad.
     """
-    first_line = text.split("\n", 1)[0]
-    # Excel writes ';' in locales whose decimal separator is ','.
-    delimiter = max(",;\t", key=first_line.count)
+    delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
@@ -118,7 +162,7 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
         ) from None
     except csv.Error as exc:
         raise StoreError(f"broken CSV: {exc}", path=path, line=1) from None
-    names = [COLUMNS.get(re.sub(r"[\s\-]+", "_", h.strip().lower()), "") for h in header]
+    names = [COLUMNS.get(column_key(h), "") for h in header]
     if "email" not in names:
         raise StoreError(f"no 'email' column in the header (found: {', '.join(header)})", path=path, line=1)
     index = {name: i for i, name in reversed(list(enumerate(names))) if name}

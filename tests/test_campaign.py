@@ -20,7 +20,7 @@ from pain_news import campaign
 from pain_news.errors import CheckFailed, DeliveryError
 from pain_news.ledger import CampaignLedger
 from pain_news.unsubscribe import read_token
-from tests.fixtures.core import SECRET
+from tests.fixtures.core import REAL_NEWSLETTER, SECRET, publish_archive
 
 TOM = '<b>Tom & "Jerry"</b>'
 
@@ -31,26 +31,34 @@ def add_people(store, n, start=0):
 
 @pytest.fixture
 def sg_config(make_config, sendgrid_standin):
-    return make_config(
+    """SendGrid (the stand-in) with real-looking settings and the issue published: every gate passes."""
+    config = make_config(
         {
+            **REAL_NEWSLETTER,
             "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
             "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
             "SENDGRID_API_KEY": sendgrid_standin.api_key,
             "PAIN_NEWS_SENDGRID_TIMEOUT": "3",
         }
     )
+    publish_archive(config)
+    return config
 
 
 @pytest.fixture
 def smtp_config(make_config, smtp_server):
-    return make_config(
+    """A loopback SMTP server with real-looking settings and the issue published: every gate passes."""
+    config = make_config(
         {
+            **REAL_NEWSLETTER,
             "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
             "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
             "PAIN_NEWS_SMTP_PORT": str(smtp_server.port),
             "PAIN_NEWS_SMTP_SECURITY": "none",
         }
     )
+    publish_archive(config)
+    return config
 
 
 def send(config, store, issue, **options):
@@ -264,6 +272,7 @@ def test_an_smtp_send_stopped_mid_batch_keeps_who_was_accepted_and_resumes_witho
         server.handler.messages_per_connection = 1  # 421 after each message; the re-login is refused
         cfg = make_config(
             {
+                **REAL_NEWSLETTER,
                 "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
                 "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
                 "PAIN_NEWS_SMTP_PORT": str(server.port),
@@ -272,6 +281,7 @@ def test_an_smtp_send_stopped_mid_batch_keeps_who_was_accepted_and_resumes_witho
                 "PAIN_NEWS_SMTP_PASSWORD": "s3cret",
             }
         )
+        publish_archive(cfg)
         add_people(store, 3)
         with pytest.raises(DeliveryError, match="refused the login"):
             send(cfg, store, sample_issue)
@@ -297,12 +307,14 @@ def test_a_non_ascii_address_fails_alone_and_the_smtp_send_goes_on(make_config, 
     try:
         cfg = make_config(
             {
+                **REAL_NEWSLETTER,
                 "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
                 "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
                 "PAIN_NEWS_SMTP_PORT": str(server.port),
                 "PAIN_NEWS_SMTP_SECURITY": "none",
             }
         )
+        publish_archive(cfg)
         add_people(store, 2)
         store.add("josé@example.org", "Jose", "X")
         report = send(cfg, store, sample_issue)
@@ -428,6 +440,7 @@ def test_the_frozen_copy_is_what_a_resumed_send_delivers(
         send(sg_config, store, sample_issue)
     toml = sample_issue / "issue.toml"
     toml.write_text(toml.read_text().replace('subject = "', 'subject = "CHANGED '), encoding="utf-8")
+    publish_archive(sg_config)  # the published gate checks the new build; the resume sends the frozen copy
     send(sg_config, store, sample_issue)
     assert {b["subject"] for b in sendgrid_standin.accepted} == {sendgrid_standin.accepted[0]["subject"]}
     assert "CHANGED" not in sendgrid_standin.accepted[0]["subject"]
@@ -603,6 +616,7 @@ def _pain_news(project, standin, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAIN_NEWS_") and k != "SENDGRID_API_KEY"}
     env.update(
         {
+            **REAL_NEWSLETTER,
             "PAIN_NEWS_SECRET_KEY": SECRET,
             "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
             "PAIN_NEWS_SENDGRID_HOST": standin.url,
@@ -655,7 +669,7 @@ def _kill_between_batches(proc, store):
 
 @pytest.mark.parametrize("kill_at", ["between-batches", "during-a-request", "just-after-an-answer"])
 def test_a_killed_send_resumes_and_delivers_everyone_exactly_once(
-    project, store, sample_issue, sendgrid_standin, kill_at
+    project, store, sample_issue, sendgrid_standin, kill_at, sg_config
 ):
     add_people(store, 60)
     standin = sendgrid_standin
@@ -702,7 +716,7 @@ def test_a_killed_send_resumes_and_delivers_everyone_exactly_once(
         assert f"{len(uncertain)} uncertain" in out
 
 
-def test_debug_output_never_contains_the_api_key(project, store, sample_issue, sendgrid_standin):
+def test_debug_output_never_contains_the_api_key(project, store, sample_issue, sendgrid_standin, sg_config):
     add_people(store, 2)
     sendgrid_standin.script("401")
     proc = _pain_news(project, sendgrid_standin, "--debug", "send", ISSUE, "--yes")
@@ -713,7 +727,7 @@ def test_debug_output_never_contains_the_api_key(project, store, sample_issue, s
 
 
 def test_ctrl_c_stops_after_the_batch_in_flight_and_the_send_resumes(
-    project, store, sample_issue, sendgrid_standin
+    project, store, sample_issue, sendgrid_standin, sg_config
 ):
     add_people(store, 60)
     standin = sendgrid_standin
@@ -743,9 +757,11 @@ def test_ctrl_c_stops_after_the_batch_in_flight_and_the_send_resumes(
     assert set(delivered.values()) == {1}
 
 
-def test_report_always_shows_delivered_opened_and_clicked(run_cli, store, sample_issue):
+def test_report_always_shows_delivered_opened_and_clicked_for_sendgrid(
+    run_cli, store, sample_issue, sg_config
+):
     add_people(store, 3)
-    run_cli("send", str(sample_issue), "--yes", "--provider", "outbox")
+    send(sg_config, store, sample_issue)
     report = json.loads(run_cli("report", str(sample_issue), "--format", "json").stdout)
     assert report["events"] == {
         "delivered": 0,
@@ -754,3 +770,13 @@ def test_report_always_shows_delivered_opened_and_clicked(run_cli, store, sample
     }  # none until SendGrid's webhook reports
     table = run_cli("report", str(sample_issue)).stdout
     assert "webhook delivered" in table and "webhook click" in table
+
+
+def test_report_of_an_outbox_campaign_prints_no_webhook_counts(run_cli, store, sample_issue):
+    add_people(store, 3)
+    run_cli("send", str(sample_issue), "--yes", "--provider", "outbox")
+    report = json.loads(run_cli("report", str(sample_issue), "--format", "json").stdout)
+    assert report["events"] == {}
+    table = run_cli("report", str(sample_issue)).stdout
+    assert "webhook" not in table
+    assert "(no delivered, open or click counts: only SendGrid reports them, this went via outbox)" in table

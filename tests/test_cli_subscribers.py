@@ -161,3 +161,62 @@ def test_export_into_a_missing_folder_names_that_folder(project, run_cli):
     result = run_cli("subscribers", "export", "no/such/dir/x.csv", ok=False)
     assert result.exit_code == 2
     assert "no/such/dir" in result.stderr and ".export-" not in result.stderr
+
+
+def imported(run_cli):
+    rows = json.loads(run_cli("subscribers", "list", "--format", "json").stdout)
+    return [(r["email"], r["first_name"], r["last_name"]) for r in rows]
+
+
+def test_common_header_spellings_map_to_our_fields(project, run_cli):
+    (project / "a.csv").write_text("E-mail,Given name,Surname\nana@example.org,Ana,Ruiz\n", encoding="utf-8")
+    (project / "b.csv").write_text(
+        "Email address,First Name,Last name\nbo@example.org,Bo,Lee\n", encoding="utf-8"
+    )
+    for name in ("a.csv", "b.csv"):
+        result = run_cli("subscribers", "import", name)
+        assert "not recognised" not in result.stderr
+    assert imported(run_cli) == [("ana@example.org", "Ana", "Ruiz"), ("bo@example.org", "Bo", "Lee")]
+
+
+def test_unrecognised_columns_are_reported_with_a_suggestion(project, run_cli):
+    (project / "list.csv").write_text(
+        "email,Frist Name,last_name\nana@example.org,Ana,Ruiz\n", encoding="utf-8"
+    )
+    result = run_cli("subscribers", "import", "list.csv")
+    assert result.stderr.splitlines() == [
+        "list.csv:1: column not recognised, not imported: 'Frist Name' (did you mean 'first_name'?)"
+    ]
+    assert imported(run_cli) == [("ana@example.org", "", "Ruiz")]
+
+
+def test_a_file_whose_rows_would_have_no_name_is_refused_unless_ignore_columns(project, run_cli):
+    (project / "list.csv").write_text("E-mail;Vorname;Nachname\nana@example.org;Ana;Ruiz\n", encoding="utf-8")
+    result = run_cli("subscribers", "import", "list.csv", ok=False)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        "Error: list.csv:1: columns not recognised: 'Vorname' (did you mean 'first_name'?), "
+        "'Nachname' (not imported); "
+        "every row would import with no name"
+    )
+    assert lines[1] == (
+        "Hint: rename them (email, first_name, last_name, tags, topics), or add --ignore-columns to import without them"
+    )
+    assert imported(run_cli) == []
+    run_cli("subscribers", "import", "list.csv", "--ignore-columns")
+    assert imported(run_cli) == [("ana@example.org", "", "")]
+
+
+def test_a_header_joining_several_columns_is_named(project, run_cli):
+    """A semicolon file whose header also holds commas is read as ','-delimited: say what happened."""
+    (project / "list.csv").write_text(
+        'email,"Vorname;Nachname"\nana@example.org,Ana;Ruiz\n', encoding="utf-8"
+    )
+    result = run_cli("subscribers", "import", "list.csv", ok=False)
+    assert result.exit_code == 1
+    assert (
+        "'Vorname;Nachname' (several columns joined by ';'? save the file with one delimiter)"
+        in result.stderr
+    )
+    assert imported(run_cli) == []

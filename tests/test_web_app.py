@@ -65,6 +65,19 @@ def test_forged_truncated_and_other_subscriber_tokens_change_nothing(server):
     assert [r.status for r in server.store.iter_subscribers()] == ["active", "active"]
 
 
+def test_the_unsubscribe_link_of_a_test_copy_says_it_is_a_test_copy(server):
+    from pain_news.personalize import sample_recipient
+
+    server.store.add("maria.lopez@example.com")  # the [sample] subscriber's address is on the list too
+    link = sample_recipient(server.config, "editor@example.org").values["unsubscribe_url"]
+    for method in (httpx.get, httpx.post):
+        response = method(server.url + path_of(link))
+        assert response.status_code == 200
+        assert "This is a test copy" in response.text and "nothing was changed" in response.text
+        assert "no longer have" not in response.text
+    assert [r.status for r in server.store.iter_subscribers()] == ["active"]
+
+
 def test_token_of_a_deleted_subscriber_is_404(server):
     sid = server.store.add("ana@example.org").id
     server.store.delete(sid)

@@ -1,31 +1,52 @@
 """What must hold before a list send may go ahead; each gate raises a PainNewsError naming the fix.
 
-`prepare_send` runs `BEFORE_BUILD` (settings only, cheap), then builds and checks the issue, then
-runs `AFTER_BUILD` on the result — all before any plan is shown or campaign created. A new gate is
-one function added to one of the tuples.
+`gated_build` runs `BEFORE_BUILD` (settings and issue.toml only, cheap), then builds and checks the
+issue, then runs `AFTER_BUILD` on the result — all before any plan is shown or campaign created.
+It runs every gate and refuses with all their errors at once (one refusal: that error itself;
+several: `SendRefused` listing each), so `send --dry-run` shows everything left to fix.
+A new gate is one function added to one of the tuples; docs/sending.md lists them all.
+
+A gate that only protects real recipients calls `request.warn` instead of refusing when the send
+is a test send or goes to the outbox (dry runs, `make demo`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from pain_news.errors import CheckFailed
+from pain_news.errors import CheckFailed, ConfigError, IssueError, PainNewsError, SendRefused
 
 if TYPE_CHECKING:
     from pain_news.build import BuildResult
     from pain_news.config import Config
 
+PublishedCheck = Literal["archive", "online", "skip"]
+MAX_LISTED = 4  # files named in the published gate's one line; the rest are counted
+
 
 @dataclass(frozen=True, kw_only=True)
 class SendRequest:
-    """What a gate looks at: the settings, the issue folder and the provider chosen for this send."""
+    """What a gate looks at: the settings, the issue folder, the provider and the kind of send."""
 
     config: Config
     issue_dir: Path
     provider: str
+    test: bool = False  # a "[TEST]" copy to editors: drafts and old reviews pass, the rest warns
+    today: dt.date = field(default_factory=dt.date.today)  # the day the review limit is measured from
+    published: PublishedCheck = "archive"  # archive folder, HEAD requests (--check-published), or skip
+    warnings: list[str] = field(default_factory=list)  # filled by the gates; shown before the plan
+
+    @property
+    def rehearsal(self) -> bool:
+        """Nothing reaches a subscriber: a test send, or the outbox provider (files on this machine)."""
+        return self.test or self.provider == "outbox"
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
 
 
 SettingsGate = Callable[[SendRequest], None]
@@ -39,8 +60,88 @@ def unsubscribe_links_can_be_signed(request: SendRequest) -> None:
     unsubscribe_url(request.config, 0, None)
 
 
-BEFORE_BUILD: tuple[SettingsGate, ...] = (unsubscribe_links_can_be_signed,)
-AFTER_BUILD: tuple[IssueGate, ...] = ()
+def settings_are_real(request: SendRequest) -> None:
+    """Sender, reply-to, postal address and URLs must not be init's examples or reserved domains."""
+    from pain_news.campaign.placeholder_settings import placeholder_settings
+
+    found = placeholder_settings(request.config)
+    if not found:
+        return
+    listed = "; ".join(found)
+    if request.rehearsal:
+        request.warn(f"placeholder settings (a list send through smtp or sendgrid refuses them): {listed}")
+        return
+    raise ConfigError(
+        f"placeholder settings cannot go to subscribers: {listed}",
+        hint="set the clinic's real addresses and URLs there (the outbox provider and send --test only warn)",
+    )
+
+
+def not_a_draft(request: SendRequest) -> None:
+    """`draft = true` in issue.toml: build, check, preview and test send, but no list send."""
+    from pain_news.archive import is_draft
+
+    toml_path = request.issue_dir / "issue.toml"
+    if not request.test and toml_path.is_file() and is_draft(toml_path):
+        raise IssueError(
+            "this issue is a draft: remove draft = true from issue.toml to send",
+            path=toml_path,
+            hint="send --test works for drafts",
+        )
+
+
+def medical_review_is_current(request: SendRequest, result: BuildResult) -> None:
+    """Each spotlight's reviewed_on: not older than build.review_months before today, not in the future."""
+    if request.test:
+        return
+    months = request.config.build.review_months
+    problems = result.issue.review_problems(request.today, months)
+    errors = [
+        IssueError(
+            f"medical review is not current for a list send: {problem}",
+            path=piece.path,
+            line=piece.reviewed_on_line,
+            hint=f"ask a clinician to review it again and update reviewed_on (limit: build.review_months = {months})",
+        )
+        for piece, problem in problems
+    ]
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise SendRefused(errors)
+
+
+def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
+    """The web version and every image the email links to are where public_url serves them."""
+    from pain_news.campaign import published
+
+    if request.published == "skip":
+        request.warn("not checked that the issue is published under public_url (--skip-published-check)")
+        return
+    if request.published == "online":
+        problems = published.unpublished_online(request.config, result)
+        where = f"at {request.config.newsletter.public_url}"
+    else:
+        archive, problems = published.unpublished_in_archive(request.config, result)
+        where = f"in the archive folder {archive}"
+    if not problems:
+        return
+    shown = ", ".join(problems[:MAX_LISTED]) + (
+        f" and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+    )
+    text = f"the issue is not published {where}: {shown}"
+    if request.rehearsal:
+        request.warn(text + " (a list send through smtp or sendgrid refuses this)")
+        return
+    raise IssueError(
+        text,
+        hint="run 'pain-news archive', then publish the archive folder at public_url; "
+        "--skip-published-check if you publish it another way",
+    )
+
+
+BEFORE_BUILD: tuple[SettingsGate, ...] = (unsubscribe_links_can_be_signed, settings_are_real, not_a_draft)
+AFTER_BUILD: tuple[IssueGate, ...] = (medical_review_is_current, published_before_mailed)
 
 
 def checked_build(config: Config, issue_dir: Path) -> BuildResult:
@@ -55,10 +156,30 @@ def checked_build(config: Config, issue_dir: Path) -> BuildResult:
 
 
 def gated_build(request: SendRequest) -> BuildResult:
-    """Run every gate around the checked build; returns the build a list send may use."""
+    """Run every gate around the checked build; returns the build a send may use, or refuses with all errors."""
+    refusals: list[PainNewsError] = []
     for settings_gate in BEFORE_BUILD:
-        settings_gate(request)
-    result = checked_build(request.config, request.issue_dir)
-    for issue_gate in AFTER_BUILD:
-        issue_gate(request, result)
+        _collect(refusals, settings_gate, request)
+    try:
+        result = checked_build(request.config, request.issue_dir)
+    except PainNewsError as error:
+        refusals.append(error)
+    else:
+        for issue_gate in AFTER_BUILD:
+            _collect(refusals, issue_gate, request, result)
+    if len(refusals) == 1:
+        raise refusals[0]
+    if refusals:
+        raise SendRefused([r for error in refusals for r in _flat(error)])
     return result
+
+
+def _collect(refusals: list[PainNewsError], gate: Callable[..., None], *args: object) -> None:
+    try:
+        gate(*args)
+    except PainNewsError as error:
+        refusals.append(error)
+
+
+def _flat(error: PainNewsError) -> list[PainNewsError]:
+    return error.refusals if isinstance(error, SendRefused) else [error]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pain_news import delivery
-from pain_news.campaign.gates import SendRequest, gated_build
+from pain_news.campaign.gates import PublishedCheck, SendRequest, gated_build
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.summary import SendPlan, states_line
 from pain_news.delivery.base import OutgoingMessage
@@ -27,6 +28,7 @@ from pain_news.models import (
 if TYPE_CHECKING:
     from collections import Counter
 
+    from pain_news.build import BuildResult
     from pain_news.config import Config
     from pain_news.store import SubscriberStore
 
@@ -40,6 +42,8 @@ class SendOptions:
     resend_uncertain: bool = False
     retry_failed: bool = False
     new_campaign: bool = False
+    published: PublishedCheck = "archive"  # how the published gate looks (--check-published, --skip-...)
+    today: dt.date | None = None  # None: today (the medical review limit is measured from it)
     rate: float | None = None  # messages per second; None: delivery.rate from config (0 = no limit)
     threads: int | None = None
     batch_size: int | None = None
@@ -65,9 +69,30 @@ class PreparedSend:
 def prepare_send(
     config: Config, store: SubscriberStore, issue_dir: Path, options: SendOptions
 ) -> PreparedSend:
-    """Run the gates and build, pick the campaign to create or resume, and describe the send."""
+    """Run the gates and build, pick the campaign to create or resume, and describe the send.
+
+    Every gate is run before anything else (pain_news/campaign/gates.py): a refusal leaves no
+    campaign behind and sends nothing, and lists every gate that refuses."""
     provider = options.provider or config.delivery.provider
-    result = gated_build(SendRequest(config=config, issue_dir=issue_dir, provider=provider))
+    request = SendRequest(
+        config=config,
+        issue_dir=issue_dir,
+        provider=provider,
+        published=options.published,
+        today=options.today or dt.date.today(),
+    )
+    prepared = _prepare(config, store, options, provider, gated_build(request))
+    return replace(prepared, plan=replace(prepared.plan, warnings=tuple(request.warnings)))
+
+
+def _prepare(
+    config: Config,
+    store: SubscriberStore,
+    options: SendOptions,
+    provider: str,
+    result: BuildResult,
+) -> PreparedSend:
+    """Pick the campaign to create or resume for the gated build, and describe the send."""
     if provider == "sendgrid":
         from pain_news.sync import sync_suppressions
 

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pain_news.ledger import is_finished
-from pain_news.models import LEDGER_FAILED, LEDGER_SENT, LEDGER_SKIPPED, LEDGER_UNCERTAIN
+from pain_news.models import (
+    LEDGER_FAILED,
+    LEDGER_IN_FLIGHT,
+    LEDGER_PENDING,
+    LEDGER_SENT,
+    LEDGER_SKIPPED,
+    LEDGER_UNCERTAIN,
+)
 
 
 def states_line(counts: Mapping[str, int]) -> str:
@@ -30,6 +37,7 @@ class SendPlan:
     notes: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()  # targeted topics; () = the whole list
     per_topic: dict[str, int] = field(default_factory=dict)  # active subscribers per targeted topic
+    warnings: tuple[str, ...] = ()  # what the gates let through for this send only (outbox, skipped checks)
 
     def lines(self) -> list[str]:
         """Human-readable description of the send."""
@@ -40,11 +48,18 @@ class SendPlan:
             f"From:       {self.sender}",
             f"Provider:   {self.provider}",
             f"Audience:   {self.audience_line()}",
-            f"Recipients: {self.to_send} to send now"
-            + (f"; already settled: {states_line(self.ledger)}" if self.ledger else ""),
+            f"Recipients: {self.to_send} to send now" + self._ledger_part(),
             f"Not mailed: {self.opted_out} opted out (unsubscribed, bounced, complained), {self.not_confirmed} not confirmed",
         ]
-        return out + list(self.notes)
+        return out + list(self.notes) + [f"Warning: {w}" for w in self.warnings]
+
+    def _ledger_part(self) -> str:
+        """`; already settled: sent 3; pending 2` — pending and in-flight rows are not settled."""
+        unsettled = {LEDGER_PENDING, LEDGER_IN_FLIGHT}
+        settled = {state: n for state, n in self.ledger.items() if state not in unsettled and n}
+        waiting = {state: n for state, n in self.ledger.items() if state in unsettled and n}
+        part = f"; already settled: {states_line(settled)}" if settled else ""
+        return part + (f"; {states_line(waiting)}" if waiting else "")
 
     def audience_line(self) -> str:
         """`everyone on the list`, or the topics with how many active subscribers chose each."""

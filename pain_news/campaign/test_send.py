@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pain_news import delivery
-from pain_news.campaign.gates import checked_build
+from pain_news.campaign.gates import SendRequest, gated_build
 from pain_news.errors import ConfigError, DeliveryError
 from pain_news.ledger import CampaignLedger
 from pain_news.models import OPTED_OUT
@@ -25,6 +25,7 @@ class SentTest:
     sent: list[str]
     skipped: list[tuple[str, str]]
     dry_run: bool = False
+    warnings: tuple[str, ...] = ()  # what a list send would refuse (placeholder settings, not published)
 
 
 def send_test(
@@ -61,7 +62,13 @@ def send_test(
             "no test recipient left: " + "; ".join(f"{a} is {why}" for a, why in skipped),
             hint="opted-out addresses are never mailed; pass another --to ADDRESS",
         )
-    result = checked_build(config, issue_dir)
+    # The list send's gates, in test mode: drafts and old reviews pass, placeholders and an
+    # unpublished issue only warn (pain_news/campaign/gates.py).
+    request = SendRequest(
+        config=config, issue_dir=issue_dir, provider=provider or config.delivery.provider, test=True
+    )
+    result = gated_build(request)
+    warnings = tuple(request.warnings)
     message = delivery.message_from_config(
         config,
         f"[TEST] {result.issue.subject}",
@@ -72,13 +79,13 @@ def send_test(
     )
     recipients = [sample_recipient(config, a) for a in addresses]
     if dry_run:
-        return SentTest(sent=addresses, skipped=skipped, dry_run=True)
+        return SentTest(sent=addresses, skipped=skipped, dry_run=True, warnings=warnings)
     chosen = delivery.get_provider(config, provider)
     try:
         deliver_now(chosen, message, recipients)
     finally:
         chosen.close()
-    return SentTest(sent=addresses, skipped=skipped)
+    return SentTest(sent=addresses, skipped=skipped, warnings=warnings)
 
 
 def _opted_out(store: SubscriberStore, addresses: Sequence[str]) -> list[tuple[str, str]]:

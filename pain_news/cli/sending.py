@@ -33,6 +33,16 @@ if TYPE_CHECKING:
     "--new-campaign", is_flag=True, help="Send a finished issue again, to everyone, as a new campaign."
 )
 @click.option(
+    "--check-published",
+    is_flag=True,
+    help="Confirm the web version and images are online (HEAD each URL) instead of in build.archive_out.",
+)
+@click.option(
+    "--skip-published-check",
+    is_flag=True,
+    help="Do not confirm the issue is published (for a clinic that publishes another way).",
+)
+@click.option(
     "--rate",
     type=click.FloatRange(min=0),
     help="At most N messages per second (default delivery.rate; 0 = no limit).",
@@ -56,6 +66,8 @@ def send_cmd(
     resend_uncertain: bool,
     retry_failed: bool,
     new_campaign: bool,
+    check_published: bool,
+    skip_published_check: bool,
     rate: float | None,
     topics: tuple[str, ...],
 ) -> None:
@@ -63,6 +75,8 @@ def send_cmd(
 
     A list send shows what will happen and asks first; re-running it resumes the campaign
     (nobody recorded as sent is mailed again). Ctrl-C stops after the batch in flight.
+    Before it, gates refuse placeholder settings, drafts, check errors, an old medical review
+    and an unpublished issue; --dry-run lists every one that refuses (docs/sending.md).
 
     \b
     Example:
@@ -80,7 +94,10 @@ def send_cmd(
         return
     if to:
         raise click.BadParameter("--to is only for test sends (add --test)", param_hint="--to")
+    if check_published and skip_published_check:
+        raise click.UsageError("--check-published and --skip-published-check exclude each other")
     options = campaign.SendOptions(
+        published="online" if check_published else "skip" if skip_published_check else "archive",
         provider=provider,
         dry_run=dry_run,
         resend_uncertain=resend_uncertain,
@@ -109,6 +126,8 @@ def _send_test(app: App, issue_dir: Path, to: tuple[str, ...], provider: str | N
     from pain_news import campaign
 
     result = campaign.send_test(app.config, app.store, issue_dir, to, provider, dry_run=dry_run)
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     for address, why in result.skipped:
         click.echo(f"Skipped {address}: {why} (opted-out addresses are never mailed).", err=True)
     via = provider or app.config.delivery.provider

@@ -29,9 +29,17 @@ def subscribers() -> None:
 @click.argument("csv_path", metavar="FILE.csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tag", "tags", multiple=True, help="Tag every imported row (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Report what would change; save nothing.")
+@click.option(
+    "--ignore-columns",
+    is_flag=True,
+    help="Import even when unrecognised columns leave every row without a name.",
+)
 @click.pass_obj
-def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool) -> None:
+def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, ignore_columns: bool) -> None:
     """Import a CSV file (columns: email, first_name, last_name, tags, topics).
+
+    Common spellings are understood (E-mail, Email address, First Name, Given name, Surname,
+    Last name); other columns are reported and not imported.
 
     Bad rows are reported with their line number and skipped. Unsubscribed, bounced and
     complained addresses are never made active again. The whole file is one transaction.
@@ -52,8 +60,11 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool) -
         tags=tags,
         known_topics=app.config.topic_keys,
         dry_run=dry_run,
+        ignore_columns=ignore_columns,
         on_progress=progress,
     )
+    for column in summary.unrecognised_columns:
+        click.echo(f"{csv_path}:1: column not recognised, not imported: {column}", err=True)
     for bad in summary.bad_rows:
         click.echo(f"{csv_path}:{bad.line}: skipped: {bad.reason}", err=True)
     if summary.encoding != "utf-8":

@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
+from pain_news.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.web.pages import page
 from pain_news.web.preferences import preference_routes
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
@@ -109,6 +110,14 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             )
         except InvalidToken as exc:
             return problem(exc, 400)
+        if sid == SAMPLE_SUBSCRIBER_ID:  # the link in a "[TEST]" copy (pain_news/campaign/test_send.py)
+            return show(
+                "error.html",
+                title="This is a test copy",
+                message="This unsubscribe link comes from a test copy of the newsletter: it names no "
+                "subscriber, so nothing was changed.",
+                hint="In the newsletter sent to the list, this link unsubscribes the reader it was sent to.",
+            )
         record = await run_in_threadpool(store.get, sid)
         if record is None:
             return problem(InvalidToken("this link names a subscriber we no longer have"), 404)
