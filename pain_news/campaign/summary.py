@@ -47,9 +47,9 @@ class SendPlan:
             f"Subject:    {self.subject}",
             f"From:       {self.sender}",
             f"Provider:   {self.provider}",
-            f"Audience:   {self.audience_line()}",
             f"Recipients: {self.to_send} to send now" + self._ledger_part(),
             f"Not mailed: {self.opted_out} opted out (unsubscribed, bounced, complained), {self.not_confirmed} not confirmed",
+            f"Audience:   {self.audience_line()}",
         ]
         return out + list(self.notes) + [f"Warning: {w}" for w in self.warnings]
 
