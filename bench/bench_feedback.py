@@ -44,7 +44,7 @@ def _project(work: Path, name: str, database_url: str | None) -> tuple[Path, dic
     shutil.copyfile(ROOT / "pain-news.toml", root / "pain-news.toml")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PAIN_NEWS_", "SENDGRID_"))},
-        "PAIN_NEWS_SECRET_KEY": "bench",
+        "PAIN_NEWS_SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
         "PAIN_NEWS_CONFIG": str(root / "pain-news.toml"),
     }
     if database_url:

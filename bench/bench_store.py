@@ -38,7 +38,11 @@ def _project(work: Path, name: str) -> tuple[Path, dict[str, str]]:
         shutil.rmtree(root)
     (root / "subscribers").mkdir(parents=True)
     shutil.copyfile(ROOT / "pain-news.toml", root / "pain-news.toml")
-    env = {**os.environ, "PAIN_NEWS_SECRET_KEY": "bench", "PAIN_NEWS_CONFIG": str(root / "pain-news.toml")}
+    env = {
+        **os.environ,
+        "PAIN_NEWS_SECRET_KEY": "bench-secret-key-of-at-least-32-bytes",
+        "PAIN_NEWS_CONFIG": str(root / "pain-news.toml"),
+    }
     return root, env
 
 

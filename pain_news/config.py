@@ -31,6 +31,7 @@ class NewsletterSettings:
     public_url: str = ""
     conditions_url: str = ""
     list_id: str = ""
+    timezone: str = ""  # IANA name (Europe/Berlin): how times are read (send --at) and shown; "" = UTC
     phone: str = ""  # the clinic's number: masthead, footer (tel: link) and the text part
     appointment_url: str = ""  # a spotlight's second button, "Request an appointment"
 
@@ -64,6 +65,8 @@ class SendgridSettings:
     asm_group_id: int = 0
     timeout: float = 30.0
     webhook_public_key: str = ""
+    # Aggregate open counts only (SendGrid's open-tracking pixel); per-address events are never kept.
+    count_opens: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,11 @@ class Config:
     @property
     def templates_dir(self) -> Path:
         return self.resolve(self.build.templates)
+
+    @property
+    def welcome_dir(self) -> Path:
+        """The welcome email's folder, written like an issue (pain_news/welcome.py)."""
+        return self.templates_dir / "welcome"
 
     def with_overrides(self, **sections: Any) -> Config:
         """A copy with whole settings sections replaced (used for command-line flags)."""
@@ -369,6 +377,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", path=where
         )
+    if config.newsletter.timezone:
+        from pain_news.clock import zone
+
+        zone(config.newsletter.timezone, where)
     for key in ("public_url", "conditions_url", "appointment_url"):
         value = getattr(config.newsletter, key)
         if value and not value.startswith(("https://", "http://")):

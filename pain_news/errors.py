@@ -104,6 +104,10 @@ class PartialDelivery(DeliveryError):
         self.partial = list(partial)
 
 
+class ScheduleError(DeliveryError):
+    """A scheduled send cannot be made or cancelled as asked (time, provider, state)."""
+
+
 class InvalidToken(PainNewsError):
     """An unsubscribe/confirm token was forged, truncated or names nobody."""
 

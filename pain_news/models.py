@@ -38,6 +38,8 @@ LEDGER_SENT = "sent"
 LEDGER_FAILED = "failed"
 LEDGER_UNCERTAIN = "uncertain"
 LEDGER_SKIPPED = "skipped"  # opted out between the start of the send and its batch
+# A scheduled send cancelled before its time: SendGrid discards what it had accepted (campaign/schedule.py).
+LEDGER_CANCELLED = "cancelled"
 LEDGER_STATES = (
     LEDGER_PENDING,
     LEDGER_IN_FLIGHT,
@@ -45,6 +47,7 @@ LEDGER_STATES = (
     LEDGER_FAILED,
     LEDGER_UNCERTAIN,
     LEDGER_SKIPPED,
+    LEDGER_CANCELLED,
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pain_news.delivery.base import Recipient
-from pain_news.unsubscribe import link_base, list_unsubscribe_headers, make_token
+from pain_news.unsubscribe import link_base, list_unsubscribe_headers, token_maker
 
 if TYPE_CHECKING:
     from pain_news.config import Config
@@ -21,21 +21,30 @@ class Personalizer:
         self.config = config
         self.base = link_base(config)  # ConfigError when public_url or the secret key is missing
         self.secret = config.secrets.secret_key
+        self._token = token_maker(self.secret)
+        self._preferences = token_maker(self.secret, "preferences")
+        # The List-Unsubscribe headers differ only by the link: split once around a marker.
+        self._headers = list_unsubscribe_headers(config, _LINK)
+        self._around = self._headers["List-Unsubscribe"].split(_LINK)
 
     def recipient(
         self, campaign_id: int | None, subscriber_id: int, email: str, first_name: str, last_name: str
     ) -> Recipient:
         """Raw values (escaping is the message builder's job) and the List-Unsubscribe headers."""
-        url = f"{self.base}/unsubscribe/{make_token(self.secret, subscriber_id, campaign_id)}"
-        preferences = make_token(self.secret, subscriber_id, campaign_id, purpose="preferences")
+        url = f"{self.base}/unsubscribe/{self._token(subscriber_id, campaign_id)}"
         values = {
             "first_name": first_name,
             "last_name": last_name,
             "email": email,
             "unsubscribe_url": url,
-            "preferences_url": f"{self.base}/preferences/{preferences}",
+            "preferences_url": f"{self.base}/preferences/{self._preferences(subscriber_id, campaign_id)}",
         }
-        return Recipient(email, values, list_unsubscribe_headers(self.config, url), subscriber_id)
+        before, after = self._around
+        headers = {**self._headers, "List-Unsubscribe": before + url + after}
+        return Recipient(email, values, headers, subscriber_id)
+
+
+_LINK = "\x00link\x00"  # never in a mailto target: quote() escapes control characters
 
 
 def recipient_for(

@@ -89,9 +89,19 @@ def _parts(placeholder_text: str) -> tuple[str, str, str]:
 
 def values_for(placeholders: list[str], recipient: Mapping[str, str]) -> dict[str, str]:
     """Map each placeholder string to its filled value (for SendGrid substitutions), as `fill` would."""
-    out = {}
-    for text in placeholders:  # parsed once per distinct placeholder: this runs for every recipient
-        part, name, default = _parts(text)
-        raw = recipient.get(name, "") or default
-        out[text] = html.escape(raw, quote=True) if part == "h" else raw
-    return out
+    return Substituter(placeholders)(recipient)
+
+
+class Substituter:
+    """`values_for` for many recipients: each placeholder is parsed once, not once per recipient."""
+
+    def __init__(self, placeholders: list[str]) -> None:
+        self._parsed = [(text, *_parts(text)) for text in placeholders]
+
+    def __call__(self, recipient: Mapping[str, str]) -> dict[str, str]:
+        escape = html.escape
+        out = {}
+        for text, part, name, default in self._parsed:
+            raw = recipient.get(name, "") or default
+            out[text] = escape(raw, True) if part == "h" else raw
+        return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -42,6 +42,21 @@ def make_token(secret: str, subscriber_id: int, campaign_id: int | None, purpose
         raise ConfigError("PAIN_NEWS_SECRET_KEY is not set", hint="run 'pain-news init' or add it to .env")
     body = f"{int(subscriber_id)}.{'-' if campaign_id is None else int(campaign_id)}"
     return f"{body}.{_signature(secret, purpose, body)}"
+
+
+def token_maker(secret: str, purpose: str = "unsubscribe") -> Callable[[int, int | None], str]:
+    """`make_token` for many tokens of one secret and purpose: the key and prefix are prepared once
+    (a list send makes one per recipient). Makes exactly the tokens `make_token` makes."""
+    make_token(secret, 0, None, purpose)  # the same refusals: no secret, unknown purpose
+    key, prefix = secret.encode("utf-8"), f"pain-news/{purpose}:".encode()
+    digest, encode = hmac.digest, base64.urlsafe_b64encode
+
+    def token(subscriber_id: int, campaign_id: int | None) -> str:
+        body = f"{int(subscriber_id)}.{'-' if campaign_id is None else int(campaign_id)}"
+        mac = digest(key, prefix + body.encode(), "sha256")[:_SIGNATURE_BYTES]
+        return f"{body}.{encode(mac).rstrip(b'=').decode('ascii')}"
+
+    return token
 
 
 def read_token(

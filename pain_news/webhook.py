@@ -21,6 +21,9 @@ SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_AGE = dt.timedelta(minutes=10)  # older (or as far in the future) is a replay: refused
 TRACKED = ("delivered", "open", "click")  # kept per campaign for reports
+# Counted per campaign, never tied to a person: no subscriber, no address, no clicked URL (our
+# links carry signed per-subscriber tokens). Only sendgrid.count_opens turns the open pixel on.
+AGGREGATE_ONLY = ("open", "click")
 DROPPED_REASONS = (("bounce", "bounced"), ("unsubscribe", "unsubscribed"), ("spam", "complained"))
 
 
@@ -154,7 +157,8 @@ def _check(event: dict[str, Any], received: dt.datetime) -> IncomingEvent | None
         except (TypeError, ValueError):
             raise _Malformed("no sg_event_id, and the event cannot be identified otherwise") from None
         event_id = "sha256:" + digest[:64]
-    raw = event.get("email")
+    anonymous = status is None and kind in AGGREGATE_ONLY
+    raw = None if anonymous else event.get("email")
     email = None
     if isinstance(raw, str) and raw:
         try:
@@ -162,7 +166,8 @@ def _check(event: dict[str, Any], received: dt.datetime) -> IncomingEvent | None
         except StoreError:
             raise _Malformed("the email field is not a valid address") from None
     try:
-        kept = {k: event[k] for k in ("reason", "type", "url") if k in event}
+        fields = ("reason", "type") if anonymous else ("reason", "type", "url")
+        kept = {k: event[k] for k in fields if k in event}
         detail = json.dumps(kept)[:2000] if kept else "{}"
     except (TypeError, ValueError):
         raise _Malformed("reason, type or url cannot be kept as text") from None

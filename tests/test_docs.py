@@ -41,6 +41,8 @@ def _table_row(text: str, cell: str) -> str | None:
 
 def _shown_default(value: object) -> str:
     """How a default is written in docs/configuration.md ('' when it has none worth showing)."""
+    if isinstance(value, bool):  # as TOML writes it
+        return str(value).lower()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, tuple):

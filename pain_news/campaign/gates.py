@@ -60,6 +60,15 @@ def unsubscribe_links_can_be_signed(request: SendRequest) -> None:
     unsubscribe_url(request.config, 0, None)
 
 
+def not_the_welcome_email(request: SendRequest) -> None:
+    """templates/welcome goes to each new subscriber once (welcome.py), never to the whole list."""
+    if not request.test and request.issue_dir.resolve() == request.config.welcome_dir.resolve():
+        raise CheckFailed(
+            f"{request.issue_dir} is the welcome email: serve sends it to each new subscriber once",
+            hint=f"send --test {request.issue_dir} shows it; pain-news check {request.issue_dir} checks it",
+        )
+
+
 def settings_are_real(request: SendRequest) -> None:
     """Sender, reply-to, postal address and URLs must not be init's examples or reserved domains."""
     from pain_news.campaign.placeholder_settings import placeholder_settings
@@ -140,7 +149,12 @@ def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
     )
 
 
-BEFORE_BUILD: tuple[SettingsGate, ...] = (unsubscribe_links_can_be_signed, settings_are_real, not_a_draft)
+BEFORE_BUILD: tuple[SettingsGate, ...] = (
+    unsubscribe_links_can_be_signed,
+    settings_are_real,
+    not_a_draft,
+    not_the_welcome_email,
+)
 AFTER_BUILD: tuple[IssueGate, ...] = (medical_review_is_current, published_before_mailed)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pain_news import delivery
+from pain_news.campaign import schedule
 from pain_news.campaign.gates import PublishedCheck, SendRequest, gated_build
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.summary import SendPlan, states_line
@@ -50,6 +51,7 @@ class SendOptions:
     backoff_base: float = BACKOFF_BASE
     max_attempts: int = MAX_ATTEMPTS
     topics: tuple[str, ...] = ()  # --topic: replaces issue.toml's topics for this send
+    at: dt.datetime | None = None  # send --at: a scheduled send (campaign/schedule.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +66,7 @@ class PreparedSend:
     options: SendOptions
     seen_campaign_id: int | None = None  # the issue's newest campaign when prepared (None: none yet)
     topics: tuple[str, ...] = ()  # the campaign's targeted topics; () = the whole list
+    schedule: schedule.Schedule | None = None  # send_at and batch for every request
 
 
 def prepare_send(
@@ -74,6 +77,7 @@ def prepare_send(
     Every gate is run before anything else (pain_news/campaign/gates.py): a refusal leaves no
     campaign behind and sends nothing, and lists every gate that refuses."""
     provider = options.provider or config.delivery.provider
+    schedule.for_new(options.at, provider, dt.datetime.now(dt.UTC))  # refuse a bad --at before the build
     request = SendRequest(
         config=config,
         issue_dir=issue_dir,
@@ -100,7 +104,9 @@ def _prepare(
     ledger = CampaignLedger.for_store(store)
     issue = result.issue.slug
     existing = ledger.latest(issue)
+    schedule.refuse_cancelled(existing, options.new_campaign)
     if existing is None or _chooses_new(ledger, existing, options):
+        when = schedule.for_new(options.at, provider, dt.datetime.now(dt.UTC))
         topics = _targeted_topics(config, options.topics or result.issue.topics)
         counts = ledger.audience_counts(topics)
         message = delivery.message_from_config(
@@ -112,15 +118,19 @@ def _prepare(
         )
         per_topic = ledger.active_per_topic(topics) if topics else {}
         plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE], per_topic=per_topic)
-        return PreparedSend(
-            plan=plan,
-            message=message,
-            issue=issue,
-            provider=provider,
-            campaign_id=None,
-            options=options,
-            seen_campaign_id=existing.id if existing else None,
-            topics=topics,
+        return _scheduled(
+            config,
+            PreparedSend(
+                plan=plan,
+                message=message,
+                issue=issue,
+                provider=provider,
+                campaign_id=None,
+                options=options,
+                seen_campaign_id=existing.id if existing else None,
+                topics=topics,
+            ),
+            when,
         )
     if options.topics and tuple(sorted(set(options.topics))) != existing.topics:
         raise DeliveryError(
@@ -129,7 +139,17 @@ def _prepare(
             hint="run send without --topic to resume it",
         )
     counts = ledger.audience_counts(existing.topics)
-    return _resume(config, ledger, existing, provider, counts, options)
+    resumed = _resume(config, ledger, existing, provider, counts, options)
+    return _scheduled(config, resumed, schedule.for_resume(options.at, existing, provider))
+
+
+def _scheduled(config: Config, prepared: PreparedSend, when: schedule.Schedule | None) -> PreparedSend:
+    """The prepared send with its schedule, and the plan's line saying when it goes out."""
+    if when is None:
+        return prepared
+    line = schedule.plan_line(when, config, dt.datetime.now(dt.UTC))
+    plan = replace(prepared.plan, notes=(line, *prepared.plan.notes))
+    return replace(prepared, plan=plan, schedule=when)
 
 
 def _targeted_topics(config: Config, topics: tuple[str, ...]) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ every worker for the backoff; Ctrl-C stops after the batches in flight.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections import Counter
@@ -15,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from pain_news import delivery
+from pain_news.campaign import schedule
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.plan import PreparedSend, SendOptions
 from pain_news.campaign.summary import SendReport
@@ -71,6 +73,9 @@ def run_send(
     try:
         campaign_id = prepared.campaign_id
         if campaign_id is None:
+            if prepared.schedule is not None:  # the batch id exists before the campaign that uses it
+                when = schedule.with_batch(prepared.schedule, first, dt.datetime.now(dt.UTC))
+                prepared = replace(prepared, schedule=when)
             campaign_id = create_campaign(ledger, prepared)
         with run_lock(ledger, campaign_id):
             run = _Run(
@@ -112,6 +117,8 @@ def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
             text=m.text,
             seen_campaign_id=prepared.seen_campaign_id,
             topics=prepared.topics,
+            scheduled_at=prepared.schedule.send_at if prepared.schedule else None,
+            batch_id=prepared.schedule.batch_id if prepared.schedule else None,
         )
     )
     if created.campaign_id is None:
@@ -123,12 +130,13 @@ def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
 
 
 def _campaign_message(prepared: PreparedSend, campaign_id: int) -> OutgoingMessage:
-    return replace(
+    message = replace(
         prepared.message,
         label=f"campaign-{campaign_id}",
         campaign_id=campaign_id,
         category=f"pain-news-{prepared.issue}-{campaign_id}",
     )
+    return schedule.scheduled_message(message, prepared.schedule)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,9 +294,16 @@ class _Run:
 
     def record(self, ids: list[int], results: list[DeliveryResult]) -> None:
         """Write one batch's outcomes (one transaction); a retry puts the recipient back `pending`."""
-        outcomes = [
-            Outcome(_LEDGER_STATE.get(r.status, LEDGER_PENDING), r.message_id, r.reason) for r in results
-        ]
+        # A provider usually hands one result object to a whole batch: one Outcome for it, not one each.
+        made: dict[int, Outcome] = {}
+        outcomes = []
+        for r in results:
+            outcome = made.get(id(r))
+            if outcome is None:
+                outcome = made[id(r)] = Outcome(
+                    _LEDGER_STATE.get(r.status, LEDGER_PENDING), r.message_id, r.reason
+                )
+            outcomes.append(outcome)
         settled = self.writer.record(ids, outcomes)
         self._count(settled, sum(settled.values()))
 

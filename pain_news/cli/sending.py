@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pain_news.cli.app import App, cli, known_topics
+from pain_news.clock import clinic_zone
 from pain_news.config import PROVIDERS
 
 if TYPE_CHECKING:
@@ -54,6 +56,16 @@ if TYPE_CHECKING:
     metavar="KEY",
     help="Only subscribers who chose this topic (repeatable; replaces issue.toml's topics).",
 )
+@click.option(
+    "--at",
+    "at",
+    metavar="WHEN",
+    help="Schedule the list send (SendGrid, up to 72 hours ahead): ISO 8601 with Z or an offset, "
+    "or a local time in newsletter.timezone.",
+)
+@click.option(
+    "--cancel", is_flag=True, help="Cancel the issue's scheduled send (until 10 minutes before its time)."
+)
 @click.pass_obj
 def send_cmd(
     app: App,
@@ -70,6 +82,8 @@ def send_cmd(
     skip_published_check: bool,
     rate: float | None,
     topics: tuple[str, ...],
+    at: str | None,
+    cancel: bool,
 ) -> None:
     """Send an issue: a test copy to editors, or the list send to every active subscriber.
 
@@ -84,9 +98,18 @@ def send_cmd(
         pain-news send issues/2026-12-winter --dry-run
         pain-news send issues/2026-12-winter --yes
         pain-news send issues/2027-02-classes --topic events
+        pain-news send issues/2026-12-winter --at 2026-12-03T09:00 --yes
+        pain-news send issues/2026-12-winter --cancel
     """
     from pain_news import campaign
 
+    if (test_send or cancel) and at:
+        raise click.BadParameter(
+            "--at schedules a list send (not with --test or --cancel)", param_hint="--at"
+        )
+    if cancel:
+        _cancel(app, issue_dir)
+        return
     if test_send:
         if topics:
             raise click.BadParameter("--topic is for list sends (a test goes to --to)", param_hint="--topic")
@@ -105,6 +128,7 @@ def send_cmd(
         new_campaign=new_campaign,
         rate=rate,
         topics=known_topics(app, topics),
+        at=_when(app, at),
     )
     prepared = campaign.prepare_send(app.config, app.store, issue_dir, options)
     for line in prepared.plan.lines():
@@ -112,13 +136,38 @@ def send_cmd(
     if not dry_run and not yes:
         if not sys.stdin.isatty():
             raise click.UsageError("no terminal to confirm on: add --yes to send without asking")
-        click.confirm(f"Send to {prepared.plan.to_send} recipients now?", abort=True)
+        question = (
+            "Schedule the send to {} recipients?" if prepared.schedule else "Send to {} recipients now?"
+        )
+        click.confirm(question.format(prepared.plan.to_send), abort=True)
     report = _run_with_progress(app, prepared)
     for line in report.lines():
         click.echo(line)
+    if prepared.schedule is not None and not dry_run:
+        from pain_news.campaign.schedule import when_text
+
+        click.echo(
+            f"Scheduled: SendGrid holds what it accepted until {when_text(prepared.schedule, app.config)}; "
+            f"'pain-news send {issue_dir} --cancel' cancels it until 10 minutes before."
+        )
     if report.interrupted:
         click.echo("Interrupted after the batch in flight; run the same command to resume.", err=True)
         sys.exit(130)
+
+
+def _when(app: App, at: str | None) -> dt.datetime | None:
+    from pain_news.clock import parse_when
+
+    return parse_when(at, app.config) if at is not None else None
+
+
+def _cancel(app: App, issue_dir: Path) -> None:
+    """send --cancel: cancel the issue's scheduled campaign at SendGrid and record it."""
+    from pain_news.campaign.schedule import cancel_send
+
+    result = cancel_send(app.config, app.store, issue_dir.resolve().name, dt.datetime.now(dt.UTC))
+    for line in result.lines():
+        click.echo(line)
 
 
 def _send_test(app: App, issue_dir: Path, to: tuple[str, ...], provider: str | None, dry_run: bool) -> None:
@@ -186,7 +235,7 @@ def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: s
         raise click.UsageError("give either ISSUE_DIR or --campaign ID")
     issue = issue_dir.resolve().name if issue_dir is not None else None
     found = report.find_campaign(app.store, issue=issue, campaign_id=campaign_id)
-    result = report.campaign_report(app.store, found, recipients=recipients)
+    result = report.campaign_report(app.store, found, recipients=recipients, zone=clinic_zone(app.config))
     if fmt == "json":
         click.echo(result.to_json(), nl=False)
     else:
@@ -206,7 +255,7 @@ def campaigns_cmd(app: App, fmt: str) -> None:
     """
     from pain_news import report
 
-    rows = report.list_campaigns(app.store)
+    rows = report.list_campaigns(app.store, clinic_zone(app.config))
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -214,7 +263,7 @@ def campaigns_cmd(app: App, fmt: str) -> None:
         click.echo("No campaigns yet: 'pain-news send ISSUE_DIR' starts one.")
     for row in rows:
         ledger = row["ledger"]
-        state = "finished" if row["finished"] else "not finished"
+        state = row.get("schedule") or ("finished" if row["finished"] else "not finished")
         click.echo(
             f"{row['id']:>4}  {row['created_at']}  {row['issue']:<24} {row['provider']:<8} "
             f"sent {ledger['sent']}, failed {ledger['failed']}, uncertain {ledger['uncertain']}, "

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from pain_news.cli.app import App, cli, known_topics
+from pain_news.errors import ConfigError
 
 STATUS_CHOICE = click.Choice(["pending", "active", "unsubscribed", "bounced", "complained"])
 
@@ -293,29 +294,59 @@ def db_upgrade_cmd(app: App) -> None:
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes (more than one needs PostgreSQL).",
+)
 @click.pass_obj
-def serve_cmd(app: App, host: str, port: int) -> None:
+def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
     """Run the web app: unsubscribe links, signup with confirmation, SendGrid webhook.
 
     \b
     Example:
         pain-news serve --host 0.0.0.0 --port 8000
+        pain-news serve --workers 4      # PostgreSQL only
     """
     import uvicorn
 
     from pain_news.errors import ServerError
     from pain_news.unsubscribe import link_base
-    from pain_news.web.app import create_app
     from pain_news.web.server import ensure_port_free, uvicorn_config
 
     link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without
     ensure_port_free(host, port)
     store = app.store  # a database with no schema is refused here, before we claim to serve
-    click.echo(f"serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    server = uvicorn.Server(uvicorn_config(create_app(app.config, store), host, port))
+    if workers > 1 and store.engine.dialect.name != "postgresql":
+        raise ConfigError(
+            f"--workers {workers} needs PostgreSQL: this database is SQLite, which lets one process write at a time",
+            hint="run serve with one worker, or set database.url / PAIN_NEWS_DATABASE_URL to PostgreSQL",
+        )
+    click.echo(f"serving on http://{host}:{port}/ with {workers} worker(s) (Ctrl-C to stop)", err=True)
+    if workers == 1:
+        from pain_news.web.app import create_app
+
+        server = uvicorn.Server(uvicorn_config(create_app(app.config, store), host, port))
+        try:
+            server.run()
+        except KeyboardInterrupt:  # as uvicorn.run does
+            pass
+        if not server.started:
+            raise ServerError(f"serve could not start on {host}:{port}")
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    from pain_news.web.worker import IMPORT_STRING
+
+    # Workers are new processes that import the app by name: the environment carries the config.
+    if app.config.path is not None:
+        os.environ["PAIN_NEWS_CONFIG"] = str(app.config.path)
+    store.close()
+    config = uvicorn_config(IMPORT_STRING, host, port, factory=True, workers=workers)
+    # What uvicorn.run does for workers > 1: bind once here, share the socket with the workers.
     try:
-        server.run()
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
     except KeyboardInterrupt:  # as uvicorn.run does
         pass
-    if not server.started:
-        raise ServerError(f"serve could not start on {host}:{port}")

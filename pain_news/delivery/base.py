@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from pain_news.errors import PartialDelivery as PartialDelivery  # kept importable from here
 
@@ -42,15 +43,22 @@ class OutgoingMessage:
     label: str = "transactional"  # outbox sub-folder: campaign-<id>, test, transactional
     campaign_id: int | None = None
     category: str = ""
+    # A scheduled send (SendGrid only, campaign/schedule.py): deliver at send_at (Unix seconds),
+    # grouped under batch_id so `send --cancel` can cancel it.
+    send_at: int | None = None
+    batch_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Recipient:
-    """One addressee: placeholder values (raw, unescaped) and per-recipient headers."""
+class Recipient(NamedTuple):
+    """One addressee: placeholder values (raw, unescaped) and per-recipient headers.
+
+    A tuple, not a dataclass: a list send makes one per recipient, and a frozen dataclass costs
+    several times as much to make.
+    """
 
     email: str
-    values: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, str] = MappingProxyType({})
+    headers: Mapping[str, str] = MappingProxyType({})
     subscriber_id: int | None = None
 
 

@@ -119,8 +119,8 @@ def recipient_name(recipient: Recipient) -> str:
     fills the sample subscriber's values into a copy for an editor, whose name that is not."""
     if recipient.subscriber_id is None:
         return ""
-    values = recipient.values
-    return " ".join(part for part in (values.get("first_name", ""), values.get("last_name", "")) if part)
+    first, last = recipient.values.get("first_name", ""), recipient.values.get("last_name", "")
+    return f"{first} {last}" if first and last else first or last  # runs for every recipient
 
 
 def _to_header(address: str, name: str = "") -> bytes:

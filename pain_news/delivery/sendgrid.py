@@ -15,7 +15,7 @@ import re
 import socket
 import ssl
 import urllib.error
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pain_news import placeholders
@@ -56,26 +56,23 @@ class SendgridProvider:
 
         self.settings = settings
         self._client = make_client(api_key, settings.host, settings.timeout)
-        self._shared: tuple[int, dict[str, Any], list[str]] | None = None
+        self._shared: _SharedParts | None = None
 
-    def _shared_parts(self, message: OutgoingMessage) -> tuple[dict[str, Any], list[str]]:
+    def _shared_parts(self, message: OutgoingMessage) -> _SharedParts:
         """The payload without personalizations, and the placeholders to substitute (built once)."""
-        if self._shared is None or self._shared[0] != id(message):
-            self._shared = (
-                id(message),
-                build_shared(message, self.settings.asm_group_id),
-                substitution_tags(message),
-            )
-        return self._shared[1], self._shared[2]
+        if self._shared is None or self._shared.message_id != id(message):
+            shared = build_shared(message, self.settings.asm_group_id, count_opens=self.settings.count_opens)
+            self._shared = _SharedParts(message, shared)
+        return self._shared
 
     def deliver(self, message: OutgoingMessage, recipients: Sequence[Recipient]) -> list[DeliveryResult]:
         """One request for the batch; recipients whose substitutions are too big fail on their own."""
-        shared, tags = self._shared_parts(message)
+        shared = self._shared_parts(message)
         results: list[DeliveryResult | None] = [None] * len(recipients)
         people = []
         for i, recipient in enumerate(recipients):
-            person = personalization(message, recipient, tags)
-            if _exceeds_substitution_limit(person["substitutions"]):
+            person = personalization(message, recipient, shared.substitute)
+            if _exceeds_substitution_limit(person["substitutions"], shared.key_chars):
                 results[i] = DeliveryResult(
                     FAILED, reason="personal values exceed SendGrid's 10,000-byte limit"
                 )
@@ -83,7 +80,7 @@ class SendgridProvider:
                 people.append((i, person))
         while people:
             try:
-                outcome = self._post({**shared, "personalizations": [p for _, p in people]})
+                outcome = self._post(shared, [p for _, p in people])
             except _BadPersonalizations as bad:
                 # A 400 naming recipients: those fail with SendGrid's reason, the rest are posted again.
                 for k, reason in bad.named.items():
@@ -95,13 +92,15 @@ class SendgridProvider:
             break
         return [r for r in results if r is not None]
 
-    def _post(self, body: dict[str, Any]) -> DeliveryResult:
+    def _post(self, shared: _SharedParts, people: list[dict[str, Any]]) -> DeliveryResult:
         from python_http_client.exceptions import HTTPError  # type: ignore[import-untyped]
 
+        body = _JsonText(f'{{"personalizations":{json.dumps(people, separators=_COMPACT)},{shared.json}}}')
         try:
-            response = self._client.send(body)
+            # The client's own v3 call, given JSON it need not encode again (see _JsonText).
+            response = self._client.client.mail.send.post(request_body=body, request_headers=_JSON_HEADERS)
         except HTTPError as error:
-            named = _named_personalizations(error.body, len(body["personalizations"]))
+            named = _named_personalizations(error.body, len(people))
             if int(error.status_code) == 400 and named:
                 raise _BadPersonalizations(named) from None
             return _from_http_error(error)
@@ -124,8 +123,88 @@ class SendgridProvider:
     def close(self) -> None:
         """The client opens a connection per request: nothing to release."""
 
+    # ---- scheduled sends: SendGrid's Cancel Scheduled Sends API ---------------------------------
 
-def build_shared(message: OutgoingMessage, asm_group_id: int) -> dict[str, Any]:
+    def create_batch(self) -> str:
+        """A new mail batch id (POST /v3/mail/batch → 201 {"batch_id": ...}); sends no mail."""
+        response = self._api("create a batch id", lambda c: c.mail.batch.post())
+        try:
+            batch_id = json.loads(response.body or b"{}").get("batch_id")
+        except (ValueError, AttributeError):
+            batch_id = None
+        if not isinstance(batch_id, str) or not batch_id:
+            raise DeliveryError("SendGrid answered the batch request without a batch id; nothing was sent")
+        return batch_id
+
+    def batch_status(self, batch_id: str) -> str | None:
+        """ "cancel" or "pause" when the batch has one (GET /v3/user/scheduled_sends/{batch_id}), else None."""
+        response = self._api(
+            "read the scheduled send", lambda c: c.user.scheduled_sends._(batch_id).get(), missing_ok=True
+        )
+        try:
+            found = json.loads(response.body or b"[]") if response is not None else []
+        except ValueError:
+            found = []
+        rows = found if isinstance(found, list) else [found]
+        return next((str(r["status"]) for r in rows if isinstance(r, dict) and r.get("status")), None)
+
+    def cancel_batch(self, batch_id: str) -> None:
+        """Cancel every message of the batch (POST /v3/user/scheduled_sends, status "cancel").
+
+        Asks first, so a cancel that reached SendGrid before a crash is not requested twice.
+        """
+        if self.batch_status(batch_id) == "cancel":
+            return
+        self._api(
+            "cancel the scheduled send",
+            lambda c: c.user.scheduled_sends.post(request_body={"batch_id": batch_id, "status": "cancel"}),
+        )
+
+    def _api(self, what: str, call: Callable[[Any], Any], *, missing_ok: bool = False) -> Any:
+        """One call to SendGrid's API outside Mail Send; DeliveryError (one line) when it fails.
+
+        With `missing_ok`, a 404 answers None (nothing recorded for that id)."""
+        from python_http_client.exceptions import HTTPError
+
+        try:
+            return call(self._client.client)
+        except HTTPError as error:
+            status = int(error.status_code)
+            if status == 404 and missing_ok:
+                return None
+            if status in (401, 403):
+                raise DeliveryError(
+                    f"SendGrid refused to {what} ({status}): the API key is wrong", hint=WRONG_KEY_HINT
+                ) from None
+            raise DeliveryError(
+                f"SendGrid refused to {what} ({status}): {sendgrid_messages(error.body)}"
+            ) from None
+        except (urllib.error.URLError, TimeoutError, http.client.HTTPException, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise DeliveryError(
+                f"could not {what}: no answer from SendGrid ({reason})",
+                hint="check the connection and run the same command again",
+            ) from None
+
+
+def tracking_settings(*, count_opens: bool = False) -> dict[str, Any]:
+    """Tracking pinned on every request, whatever the account's settings say (issue 13).
+
+    Click tracking would rewrite every link (our unsubscribe links too) through SendGrid; opens,
+    Google Analytics parameters and SendGrid's own unsubscribe footer stay off. `count_opens`
+    (sendgrid.count_opens) allows the open pixel for aggregate counts only (webhook.py keeps no
+    per-address open or click).
+    """
+    return {
+        "click_tracking": {"enable": False, "enable_text": False},
+        "open_tracking": {"enable": count_opens},
+        # SendGrid's own subscription tracking would add a second unsubscribe link and headers.
+        "subscription_tracking": {"enable": False},
+        "ganalytics": {"enable": False},
+    }
+
+
+def build_shared(message: OutgoingMessage, asm_group_id: int, *, count_opens: bool = False) -> dict[str, Any]:
     """Everything in the request but the personalizations."""
     sender: dict[str, str] = {"email": message.from_email}
     if message.from_name:
@@ -138,9 +217,11 @@ def build_shared(message: OutgoingMessage, asm_group_id: int) -> dict[str, Any]:
             {"type": "text/plain", "value": message.text},
             {"type": "text/html", "value": message.html},
         ],
-        # SendGrid's own subscription tracking would add a second unsubscribe link and headers.
-        "tracking_settings": {"subscription_tracking": {"enable": False}},
+        "tracking_settings": tracking_settings(count_opens=count_opens),
     }
+    if message.send_at is not None:  # a scheduled send: the same time and batch on every request
+        body["send_at"] = int(message.send_at)
+        body["batch_id"] = message.batch_id
     if message.reply_to:
         body["reply_to"] = {"email": message.reply_to}
     if message.list_id:
@@ -157,15 +238,18 @@ def substitution_tags(message: OutgoingMessage) -> list[str]:
     return placeholders.placeholders_in(message.html) + placeholders.placeholders_in(message.text)
 
 
-def personalization(message: OutgoingMessage, recipient: Recipient, tags: list[str]) -> dict[str, Any]:
+def personalization(
+    message: OutgoingMessage, recipient: Recipient, tags: list[str] | placeholders.Substituter
+) -> dict[str, Any]:
     """One recipient's personalization: to, substitutions, per-recipient headers, opaque ids."""
+    substitute = tags if isinstance(tags, placeholders.Substituter) else placeholders.Substituter(tags)
     to = {"email": recipient.email}
     name = recipient_name(recipient)
     if name:
         to["name"] = name  # SendGrid encodes it for the To header
     person: dict[str, Any] = {
         "to": [to],
-        "substitutions": placeholders.values_for(tags, recipient.values),
+        "substitutions": substitute(recipient.values),
     }
     if recipient.headers:
         # Substitutions do not apply to headers, so per-recipient headers go here (issue 4).
@@ -180,13 +264,49 @@ def personalization(message: OutgoingMessage, recipient: Recipient, tags: list[s
     return person
 
 
-def _exceeds_substitution_limit(subs: Mapping[str, str]) -> bool:
+def _exceeds_substitution_limit(subs: Mapping[str, str], key_chars: int | None = None) -> bool:
     """Over SendGrid's 10,000 bytes of keys and values? Runs for every recipient, so count
-    characters first and encode only when 4 bytes a character (UTF-8's longest) could pass it."""
-    chars = sum(map(len, subs)) + sum(map(len, subs.values()))
+    characters first and encode only when 4 bytes a character (UTF-8's longest) could pass it.
+    `key_chars`: the keys' length, the same for every recipient of a message."""
+    chars = (sum(map(len, subs)) if key_chars is None else key_chars) + sum(map(len, subs.values()))
     if chars * 4 <= MAX_SUBSTITUTION_BYTES:
         return False
     return sum(len(k.encode()) + len(v.encode()) for k, v in subs.items()) > MAX_SUBSTITUTION_BYTES
+
+
+class _SharedParts:
+    """What every request of one message shares, prepared once: the JSON of everything but the
+    personalizations (the HTML and text parts are encoded once, not once a request), and the
+    placeholders to substitute."""
+
+    def __init__(self, message: OutgoingMessage, shared: dict[str, Any]) -> None:
+        self.message_id = id(message)
+        self.json = json.dumps(shared, separators=_COMPACT)[1:-1]  # spliced after "personalizations"
+        tags = substitution_tags(message)
+        self.substitute = placeholders.Substituter(tags)
+        self.key_chars = sum(map(len, tags))
+
+
+# The client JSON-encodes a dict body itself, then formats the whole encoded payload into a DEBUG
+# log line on every request, logging enabled or not (python_http_client.client, http_request). A
+# body of 1,000 personalizations made that a measurable share of a list send, and it put
+# patients' addresses into a string. Given text with a Content-Type other than exactly
+# "application/json", the client sends `body.encode()` as is: our encoded bytes say only their
+# size when formatted.
+_COMPACT = (",", ":")  # no spaces: a thousand personalizations are smaller to send and to parse
+_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+
+class _Payload(bytes):
+    def __str__(self) -> str:
+        return f"<{len(self)} bytes of JSON>"
+
+    __repr__ = __str__
+
+
+class _JsonText(str):
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return _Payload(str.encode(self, encoding, errors))
 
 
 class _BadPersonalizations(Exception):

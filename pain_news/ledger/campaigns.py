@@ -25,9 +25,13 @@ from pain_news.ledger.records import (
 )
 from pain_news.models import (
     ACTIVE,
+    CAMPAIGN_ISSUE,
+    CAMPAIGN_WELCOME,
+    LEDGER_CANCELLED,
     LEDGER_FAILED,
     LEDGER_IN_FLIGHT,
     LEDGER_PENDING,
+    LEDGER_SENT,
     LEDGER_UNCERTAIN,
     OPTED_OUT,
     Campaign,
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
     from pain_news.store import SubscriberStore
 
 _CREATE_LOCK = 0x504E01  # PostgreSQL advisory-lock namespace: campaign creation, keyed by issue
+_WELCOME_LOCK = 0x504E03  # PostgreSQL advisory-lock namespace: one subscriber's welcome row
 # Advisory locks are per database, but campaign ids and issues are per schema: two installations
 # (or two test runs) sharing a database in different schemas must not block each other.
 _SCOPED = "hashtext(current_schema() || ':' || :key)"
@@ -76,11 +81,14 @@ class CampaignLedger:
 
     # ---- campaigns ------------------------------------------------------------------------
 
-    def latest(self, issue: str) -> CampaignRecord | None:
-        """The newest campaign of an issue (by folder name)."""
+    def latest(self, issue: str, kind: str = CAMPAIGN_ISSUE) -> CampaignRecord | None:
+        """The newest campaign of an issue (by folder name); welcome campaigns are a kind of their own."""
         with store_errors(), Session(self.reader) as s:
             found = s.scalar(
-                select(Campaign).where(Campaign.issue == issue).order_by(Campaign.id.desc()).limit(1)
+                select(Campaign)
+                .where(Campaign.issue == issue, Campaign.kind == kind)
+                .order_by(Campaign.id.desc())
+                .limit(1)
             )
             return CampaignRecord.of(found) if found else None
 
@@ -121,7 +129,9 @@ class CampaignLedger:
                     text(f"SELECT pg_advisory_xact_lock(:k, {_SCOPED})"),
                     {"k": _CREATE_LOCK, "key": new.issue},
                 )
-            newest = s.scalar(select(func.max(Campaign.id)).where(Campaign.issue == new.issue))
+            newest = s.scalar(
+                select(func.max(Campaign.id)).where(Campaign.issue == new.issue, Campaign.kind == new.kind)
+            )
             if newest != new.seen_campaign_id:
                 return Created(campaign_id=None, newest=newest)
             campaign = Campaign(
@@ -131,11 +141,15 @@ class CampaignLedger:
                 html=new.html,
                 text=new.text,
                 created_at=now,
+                kind=new.kind,
+                scheduled_at=new.scheduled_at,
+                batch_id=new.batch_id,
                 topics=";".join(sorted(new.topics)),
             )
             s.add(campaign)
             s.flush()
-            s.execute(ledger_rows(campaign.id, now, new.topics))
+            if new.kind == CAMPAIGN_ISSUE:  # a welcome campaign gains one row per confirmed subscriber
+                s.execute(ledger_rows(campaign.id, now, new.topics))
             return Created(campaign_id=int(campaign.id), newest=int(campaign.id))
 
     # ---- counts and report ----------------------------------------------------------------
@@ -276,12 +290,79 @@ class CampaignLedger:
                 )
                 yield entry, bool(suppressed) and email_hash(email) in suppressed
 
+    def in_flight_for(self, subscriber_id: int, *, since: dt.datetime) -> bool:
+        """Whether a copy to this subscriber was claimed (in_flight) since `since` and not yet settled.
+
+        The unsubscribe page waits for it, so that no copy arrives after its answer
+        (docs/serve.md). Rows claimed before `since` belong to a run that died; they wait for
+        its resume. Looked up per campaign through the ledger's (campaign, state) index.
+        """
+        query = (
+            select(LedgerEntry.id)
+            .where(
+                LedgerEntry.campaign_id.in_(select(Campaign.id)),
+                LedgerEntry.state == LEDGER_IN_FLIGHT,
+                LedgerEntry.subscriber_id == subscriber_id,
+                LedgerEntry.updated_at >= since,
+            )
+            .limit(1)
+        )
+        with store_errors(), self.reader.connect() as conn:
+            return conn.scalar(query) is not None
+
     def suppressed(self, addresses: Sequence[str]) -> set[str]:
         """Those of `addresses` on the suppression list (deleted, or opted out at the provider)."""
         hashes = {email_hash(a): a for a in addresses}
         with store_errors(), self.reader.connect() as conn:
             found = conn.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
             return {hashes[h] for h in found}
+
+    # ---- scheduled sends and welcomes ------------------------------------------------------
+
+    def mark_cancelled(self, campaign_id: int, now: dt.datetime) -> dict[str, int]:
+        """Record a cancelled scheduled send (one transaction): cancelled_at, and every row SendGrid
+        had accepted or might have (sent, uncertain, in flight) or that never went (pending) becomes
+        `cancelled`; failed and skipped rows keep their reason. Returns the counts after."""
+        with store_errors(), Session(self.engine) as s, s.begin():
+            s.execute(update(Campaign).where(Campaign.id == campaign_id).values(cancelled_at=now))
+            reason = "the scheduled send was cancelled before its time"
+            for state in (LEDGER_SENT, LEDGER_UNCERTAIN, LEDGER_IN_FLIGHT, LEDGER_PENDING):
+                move(s, campaign_id, state, LEDGER_CANCELLED, now, reason)
+        return self.counts(campaign_id)
+
+    def add_welcome_recipient(self, campaign_id: int, subscriber_id: int, now: dt.datetime) -> bool:
+        """A pending row for `subscriber_id` in welcome campaign `campaign_id`, unless any welcome
+        campaign already has one: True when added. The unique (campaign, subscriber) constraint and
+        the serialised transaction make a repeated confirmation harmless."""
+        with store_errors(), Session(self.engine) as s, s.begin():
+            # One welcome decision per subscriber at a time: SQLite's BEGIN IMMEDIATE already
+            # serialises; PostgreSQL takes an advisory lock keyed by the subscriber.
+            if self.is_postgres:
+                s.execute(
+                    text(f"SELECT pg_advisory_xact_lock(:k, {_SCOPED})"),
+                    {"k": _WELCOME_LOCK, "key": str(subscriber_id)},
+                )
+            welcomed = s.scalar(
+                select(func.count())
+                .select_from(LedgerEntry)
+                .join(Campaign, Campaign.id == LedgerEntry.campaign_id)
+                .where(Campaign.kind == CAMPAIGN_WELCOME, LedgerEntry.subscriber_id == subscriber_id)
+            )
+            person = s.get(Subscriber, subscriber_id)
+            if welcomed or person is None:
+                return False
+            s.add(
+                LedgerEntry(
+                    campaign_id=campaign_id,
+                    subscriber_id=subscriber_id,
+                    position=subscriber_id,
+                    email=person.email,
+                    state=LEDGER_PENDING,
+                    attempts=0,
+                    updated_at=now,
+                )
+            )
+            return True
 
     @contextmanager
     def advisory_lock(self, namespace: int, key: str) -> Iterator[bool]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from pain_news.models import LEDGER_IN_FLIGHT, LEDGER_PENDING, LEDGER_STATES, Campaign
+from pain_news.models import CAMPAIGN_ISSUE, LEDGER_IN_FLIGHT, LEDGER_PENDING, LEDGER_STATES, Campaign
 
 
 def is_finished(counts: Mapping[str, int]) -> bool:
@@ -27,6 +27,10 @@ class CampaignRecord:
     text: str
     created_at: dt.datetime
     topics: tuple[str, ...] = ()  # the topics it targeted; () = the whole list
+    kind: str = CAMPAIGN_ISSUE  # issue | welcome
+    scheduled_at: dt.datetime | None = None  # SendGrid's send_at for every request (UTC)
+    batch_id: str | None = None  # SendGrid's mail batch: what --cancel cancels
+    cancelled_at: dt.datetime | None = None
 
     @classmethod
     def of(cls, c: Campaign) -> CampaignRecord:
@@ -37,9 +41,18 @@ class CampaignRecord:
             provider=c.provider,
             html=c.html,
             text=c.text,
-            created_at=c.created_at,
             topics=tuple(t for t in (c.topics or "").split(";") if t),
+            created_at=_utc(c.created_at),
+            kind=c.kind,
+            scheduled_at=_utc(c.scheduled_at) if c.scheduled_at else None,
+            batch_id=c.batch_id,
+            cancelled_at=_utc(c.cancelled_at) if c.cancelled_at else None,
         )
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """Aware UTC: SQLite hands DateTime(timezone=True) values back naive."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +66,9 @@ class NewCampaign:
     text: str
     seen_campaign_id: int | None
     topics: tuple[str, ...] = ()  # only subscribers who chose one of these; () = the whole list
+    kind: str = CAMPAIGN_ISSUE
+    scheduled_at: dt.datetime | None = None  # with batch_id: a scheduled send (campaign/schedule.py)
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

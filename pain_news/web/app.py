@@ -8,9 +8,11 @@ open every link in a message (issue 9).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -24,17 +26,21 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
+from pain_news.models import ACTIVE
 from pain_news.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.web.pages import page
 from pain_news.web.preferences import preference_routes
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
+from pain_news.welcome import WelcomeQueue
 
 if TYPE_CHECKING:
     from pain_news.config import Config
     from pain_news.store import SubscriberStore
 
 log = logging.getLogger("pain_news.web")
+IN_FLIGHT_WAIT = 30.0  # seconds an unsubscribe answer waits at most for a batch in flight
+STALE_CLAIM = dt.timedelta(minutes=10)  # an older in_flight claim belongs to a send that died
 FORM_LIMIT = 16 * 1024  # a signup or unsubscribe form is a few hundred bytes
 WEBHOOK_LIMIT = 5 * 1024 * 1024  # SendGrid posts batches of events
 # Pages name addresses and carry tokens: never cache them (the security headers come from middleware).
@@ -81,9 +87,35 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await Response("request body too large", status_code=413, media_type="text/plain")(scope, receive, send)
 
 
-def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | None = None) -> Starlette:
+async def _copies_in_flight_settled(store: SubscriberStore, subscriber_id: int) -> None:
+    """Wait until no copy to this subscriber is being handed to the provider.
+
+    A list send re-reads opt-outs at every batch, but a batch claimed just before the opt-out
+    committed may still be going out: answering only after it settled means nothing is mailed
+    after the answer (docs/serve.md). Bounded, so a slow provider cannot hold the page forever.
+    """
+    from pain_news.ledger import CampaignLedger
+
+    ledger = CampaignLedger.for_store(store)
+    since = dt.datetime.now(dt.UTC) - STALE_CLAIM
+    deadline = time.monotonic() + IN_FLIGHT_WAIT
+    while await run_in_threadpool(ledger.in_flight_for, subscriber_id, since=since):
+        if time.monotonic() > deadline:
+            log.warning("unsubscribe answered while a copy was still in flight after %.0f s", IN_FLIGHT_WAIT)
+            return
+        await asyncio.sleep(0.05)
+
+
+def create_app(
+    config: Config,
+    store: SubscriberStore,
+    signups: SignupQueue | None = None,
+    welcomes: WelcomeQueue | None = None,
+) -> Starlette:
     """The web app for `pain-news serve`, bound to one config and store."""
     from pain_news import signup, unsubscribe, webhook
+
+    welcomes = welcomes or WelcomeQueue(config, store)
 
     common = {"newsletter_name": config.newsletter.name, "footer_text": _footer(config)}
     redact_server_log()  # the webhook's messages too: the log names no address
@@ -138,6 +170,7 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
         # RFC 8058: mail clients post "List-Unsubscribe=One-Click"; a person presses the button.
         method = "one-click" if form is not None and form.get("List-Unsubscribe") == "One-Click" else "link"
         change = await run_in_threadpool(store.unsubscribe, record.id, method, campaign)
+        await _copies_in_flight_settled(store, record.id)
         return show(
             "unsubscribe.html",
             done=True,
@@ -214,7 +247,16 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
             )
         except InvalidToken as exc:
             return problem(exc, 400)
-        return show("confirm.html", done=True, email=change.subscriber.email, changed=change.changed)
+        if change.subscriber.status == ACTIVE:
+            welcomes.submit(change.subscriber.id)  # once ever: the ledger ignores a repeat
+        return show(
+            "confirm.html",
+            done=True,
+            email=change.subscriber.email,
+            changed=change.changed,
+            latest_url=_latest_issue_url(config),
+            welcome=change.changed and (config.welcome_dir / "issue.toml").is_file(),
+        )
 
     async def sendgrid_events(request: Request) -> Response:
         body = await request.body()
@@ -287,23 +329,34 @@ def create_app(config: Config, store: SubscriberStore, signups: SignupQueue | No
     app = Starlette(
         routes=routes,
         exception_handlers={404: not_found, PainNewsError: unavailable},
-        lifespan=_closing(signups),
+        lifespan=_closing(signups, welcomes),
     )
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413 answers and error pages
     app.state.signups = signups
+    app.state.welcomes = welcomes
     return app
 
 
-def _closing(signups: SignupQueue) -> Any:
-    """Lifespan: stop the signup worker when the server stops."""
+def _closing(signups: SignupQueue, welcomes: WelcomeQueue) -> Any:
+    """Lifespan: stop the signup and welcome workers (after the one in hand) when the server stops."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await run_in_threadpool(signups.close)
+        await run_in_threadpool(welcomes.close)
 
     return lifespan
+
+
+def _latest_issue_url(config: Config) -> str:
+    """The archive's newest issue (`<public_url>/latest/`), or "" when no archive is built."""
+    archive = config.resolve(config.build.archive_out)
+    if not (archive / "latest" / "index.html").is_file():
+        return ""
+    base = config.newsletter.public_url.rstrip("/")
+    return f"{base}/latest/" if base else "/latest/"
 
 
 async def _form(request: Request) -> FormData | None:
