@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pain_news.errors import ConfigError
+from pain_news.topics import Topic, read_topics
 
 CONFIG_NAME = "pain-news.toml"
 DEFAULT_DATABASE_URL = "sqlite:///subscribers/pain-news.db"
@@ -87,19 +88,6 @@ class ServeSettings:
     signups_per_client_per_hour: int = 30  # signup submissions one client address may make in 1 h
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks of reverse proxies; X-Forwarded-For from them
     signup_topics: tuple[str, ...] = ()  # [topics] keys ticked in advance on the signup form
-
-
-# A topic key is a lowercase slug (it appears in CSV cells, issue.toml and form fields).
-TOPIC_KEY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-MAX_TOPIC_KEY = 50  # subscriber_topics.topic is VARCHAR(50) (migration 0002)
-
-
-@dataclass(frozen=True)
-class Topic:
-    """A topic readers may choose (config [topics]): its key and the label shown to them."""
-
-    key: str
-    label: str
 
 
 @dataclass(frozen=True)
@@ -225,6 +213,9 @@ def _read_dotenv(folder: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(dotenv).items() if v is not None}
 
 
+_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text in quotes"}
+
+
 def _coerce(value: Any, default: Any, where: str, path: Path | None) -> Any:
     """Convert a TOML or environment value to the type of the field's default."""
     kind = type(default)
@@ -240,7 +231,7 @@ def _coerce(value: Any, default: Any, where: str, path: Path | None) -> Any:
             if kind is tuple:
                 return tuple(part.strip() for part in text.split(",") if part.strip())
         except ValueError:
-            raise ConfigError(f"{where} must be a {kind.__name__}, got {value!r}", path=path) from None
+            raise ConfigError(f"{where} must be {_KIND_NAMES[kind]}, got {value!r}", path=path) from None
     if kind is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings", path=path)
@@ -248,7 +239,7 @@ def _coerce(value: Any, default: Any, where: str, path: Path | None) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{where} must be a {kind.__name__}, got {value!r}", path=path)
+        raise ConfigError(f"{where} must be {_KIND_NAMES[kind]}, got {value!r}", path=path)
     return value
 
 
@@ -276,7 +267,11 @@ def _section(
             values[key] = _coerce(env[var], default, var, None)
             sources[f"{name}.{key}"] = f"environment variable {var}"
         elif key in table:
-            values[key] = _coerce(table[key], default, f"{name}.{key}", path)
+            try:
+                values[key] = _coerce(table[key], default, f"{name}.{key}", path)
+            except ConfigError as exc:
+                exc.line = _toml_line(path, name, key)
+                raise
             sources[f"{name}.{key}"] = f"{path.name if path else CONFIG_NAME} key {name}.{key}"
     return cls(**values)
 
@@ -308,7 +303,7 @@ def load_config(
     # .env fills in what the real environment does not set; the environment wins.
     merged = {**_read_dotenv(root), **environ}
 
-    topics = _topics(data.pop("topics", {}), path)
+    topics = read_topics(data.pop("topics", {}), path)
     for section in data:
         if section not in SECTIONS:
             known = ", ".join([*SECTIONS, "topics"])
@@ -328,26 +323,8 @@ def load_config(
             sources[dotted] = f".env variable {variable}"
     secrets = _secrets(merged)
     config = Config(root=root, path=path, secrets=secrets, sources=sources, topics=topics, **sections)
-    _validate(config)
+    _validate(config, merged)
     return config
-
-
-def _topics(table: Any, path: Path | None) -> tuple[Topic, ...]:
-    """[topics]: key = "label", keys lowercase slugs, labels non-empty text."""
-    if not isinstance(table, dict):
-        raise ConfigError("'topics' must be a table ([topics] with key = \"label\" lines)", path=path)
-    topics = []
-    for key, label in table.items():
-        if not TOPIC_KEY.fullmatch(key) or len(key) > MAX_TOPIC_KEY:
-            raise ConfigError(
-                f"topics.{key}: a topic key must be a lowercase slug of at most {MAX_TOPIC_KEY} characters",
-                path=path,
-                hint='use lowercase letters, digits and single dashes, e.g. back-pain = "Back pain"',
-            )
-        if not isinstance(label, str) or not label.strip():
-            raise ConfigError(f'topics.{key} must be a label in quotes, e.g. {key} = "..."', path=path)
-        topics.append(Topic(key, label.strip()))
-    return tuple(topics)
 
 
 def _secrets(merged: Mapping[str, str]) -> Secrets:
@@ -358,42 +335,68 @@ def _secrets(merged: Mapping[str, str]) -> Secrets:
 
 
 def _toml_error_line(message: str) -> int | None:
-    import re
 
     match = re.search(r"line (\d+)", message)
     return int(match.group(1)) if match else None
 
 
-def _validate(config: Config) -> None:
-    where = config.path
+def _toml_line(path: Path | None, section: str, key: str) -> int | None:
+    """The line of `key = ...` under `[section]` in the config file; None when it is not there."""
+    if path is None:
+        return None
+    current = ""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            current = stripped.strip("[] ")
+        elif current == section and stripped.split("=", 1)[0].strip() == key:
+            return number
+    return None
+
+
+def _where(config: Config, env: Mapping[str, str], dotted: str) -> dict[str, Any]:
+    """Where a setting was set, for its error: its environment variable when that set it (the file
+    is not to blame then), else the file and the key's line."""
+    section, key = dotted.split(".")
+    var = f"PAIN_NEWS_{section.upper()}_{key.upper()}"
+    if var in env:
+        return {"path": var}
+    return {"path": config.path, "line": _toml_line(config.path, section, key)}
+
+
+def _validate(config: Config, env: Mapping[str, str]) -> None:
     if config.delivery.provider not in PROVIDERS:
+        where = _where(config, env, "delivery.provider")
         raise ConfigError(
             f"delivery.provider must be one of {', '.join(PROVIDERS)}, got {config.delivery.provider!r}",
-            path=where,
+            **where,
         )
     if config.delivery.rate < 0:
-        raise ConfigError(f"delivery.rate must be 0 (no cap) or more, got {config.delivery.rate}", path=where)
+        where = _where(config, env, "delivery.rate")
+        raise ConfigError(f"delivery.rate must be 0 (no cap) or more, got {config.delivery.rate}", **where)
     if config.smtp.security not in ("starttls", "ssl", "none"):
+        where = _where(config, env, "smtp.security")
         raise ConfigError(
-            f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", path=where
+            f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", **where
         )
     if config.newsletter.timezone:
         from pain_news.clock import zone
 
-        zone(config.newsletter.timezone, where)
+        zone(config.newsletter.timezone, config.path)
     for key in ("public_url", "conditions_url", "appointment_url"):
         value = getattr(config.newsletter, key)
         if value and not value.startswith(("https://", "http://")):
-            raise ConfigError(f"newsletter.{key} must be an absolute http(s) URL, got {value!r}", path=where)
+            where = _where(config, env, f"newsletter.{key}")
+            raise ConfigError(f"newsletter.{key} must be an absolute http(s) URL, got {value!r}", **where)
     _validate_secret_key(config.secrets.secret_key)
     _validate_clear_text(config)
-    _validate_serve(config.serve, where)
+    _validate_serve(config, env)
     unknown = config.unknown_topics(config.serve.signup_topics)
     if unknown:
         raise ConfigError(
             f"serve.signup_topics names {', '.join(repr(k) for k in unknown)}, not a key of [topics]",
-            path=where,
             hint=f"known topics: {', '.join(config.topic_keys) or 'none (add a [topics] table)'}",
+            **_where(config, env, "serve.signup_topics"),
         )
 
 
@@ -440,19 +443,21 @@ def _validate_clear_text(config: Config) -> None:
         )
 
 
-def _validate_serve(serve: ServeSettings, where: Path | None) -> None:
+def _validate_serve(config: Config, env: Mapping[str, str]) -> None:
     import ipaddress
 
     for key in ("signups_per_address_per_day", "signups_per_client_per_hour"):
-        if getattr(serve, key) < 1:
-            raise ConfigError(f"serve.{key} must be 1 or more, got {getattr(serve, key)}", path=where)
-    for proxy in serve.trusted_proxies:
+        if getattr(config.serve, key) < 1:
+            where = _where(config, env, f"serve.{key}")
+            raise ConfigError(f"serve.{key} must be 1 or more, got {getattr(config.serve, key)}", **where)
+    for proxy in config.serve.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
+            where = _where(config, env, "serve.trusted_proxies")
             raise ConfigError(
                 f"serve.trusted_proxies: {proxy!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)",
-                path=where,
+                **where,
             ) from None
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pain_news.errors import StoreError
+from pain_news.models import ACTIVE, OPTED_OUT, PENDING
 from pain_news.store import MAX_NAME, MAX_TAG, SubscriberRecord, check_email, check_text
 
 # Accepted header spellings (compared lower-cased, spaces/dashes as underscores).
@@ -200,15 +201,16 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
             yield BadRow(line, exc.message)
             continue
         status = get("status").lower()
-        yield Row(
-            line,
-            email,
-            first,
-            last,
-            tags,
-            status if status in ("unsubscribed", "bounced", "complained") else "",
-            topics,
-        )
+        if status not in ("", ACTIVE, *OPTED_OUT):  # never guess: an unknown word may mean an opt-out
+            yield BadRow(line, _status_problem(status))
+            continue
+        yield Row(line, email, first, last, tags, "" if status == ACTIVE else status, topics)
+
+
+def _status_problem(status: str) -> str:
+    if status == PENDING:
+        return f"status {status!r}: a signup that was never confirmed is not imported"
+    return f"unknown status {status!r} (expected active, unsubscribed, bounced or complained)"
 
 
 def _topics(cell: str, known: Collection[str]) -> tuple[str, ...]:

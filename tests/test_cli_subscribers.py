@@ -22,9 +22,24 @@ def test_import_of_file_without_email_column_fails_cleanly(project, run_cli):
 
 
 def test_dry_run_import_saves_nothing(project, run_cli):
+    run_cli("db", "upgrade")
     (project / "list.csv").write_text("email\nana@example.org\n", encoding="utf-8")
     assert "dry run" in run_cli("subscribers", "import", "list.csv", "--dry-run").stdout
     assert "ana@example.org" not in run_cli("subscribers", "list").stdout
+
+
+def test_dry_run_import_before_the_list_exists_creates_no_database(project, run_cli):
+    # An empty database left behind would let `serve` run on it and answer every unsubscribe
+    # link with "we no longer have you" (issue 9: no silent empty database).
+    (project / "list.csv").write_text("email\nana@example.org\nbo@example.org\n", encoding="utf-8")
+    result = run_cli("subscribers", "import", "list.csv", "--dry-run")
+    assert result.stdout.strip() == (
+        "dry run, nothing saved: would have added 2, updated 0, unchanged 0, skipped 0, kept opted-out 0"
+    )
+    assert "not set up yet" in result.stderr
+    assert not list((project / "subscribers").glob("pain-news.db*"))
+    refused = run_cli("subscribers", "list", ok=False)
+    assert refused.exit_code == 1 and "not set up" in refused.stderr
 
 
 def test_status_lifecycle_and_history(project, run_cli):

@@ -58,7 +58,7 @@ def test_unknown_section_is_rejected(tmp_path):
 
 
 def test_wrong_type_is_rejected(tmp_path):
-    with pytest.raises(ConfigError, match="smtp.port must be a int"):
+    with pytest.raises(ConfigError, match="smtp.port must be a whole number"):
         load_config(write(tmp_path, '[smtp]\nport = "five"\n'), env={})
 
 
@@ -198,3 +198,35 @@ def test_phone_and_appointment_url_are_read_and_the_url_must_be_absolute(tmp_pat
     path.write_text('[newsletter]\nappointment_url = "clinic.example/book"\n')
     with pytest.raises(ConfigError, match="newsletter.appointment_url must be an absolute http"):
         load_config(path, env={})
+
+
+# --- a bad setting is named where it was set: the file's line, or the environment variable ------------
+
+
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        (
+            "[serve]\nsignups_per_client_per_hour = 0\n",
+            2,
+            "serve.signups_per_client_per_hour must be 1 or more",
+        ),
+        ('[newsletter]\nname = "N"\n\n[smtp]\nport = "x"\n', 5, "smtp.port must be a whole number"),
+        ('[delivery]\nprovider = "carrier-pigeon"\n', 2, "delivery.provider must be one of"),
+        ('[serve]\ntrusted_proxies = ["nonsense"]\n', 2, "serve.trusted_proxies: 'nonsense' is not an IP"),
+    ],
+)
+def test_a_bad_setting_in_the_file_names_its_line(tmp_path, text, line, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert str(err.value).startswith(f"{path}:{line}: {message}")
+
+
+def test_a_bad_setting_from_the_environment_names_the_variable_not_the_file(tmp_path):
+    path = write(tmp_path, "[serve]\nsignups_per_address_per_day = 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={"PAIN_NEWS_SERVE_SIGNUPS_PER_CLIENT_PER_HOUR": "0"})
+    assert str(err.value) == (
+        "PAIN_NEWS_SERVE_SIGNUPS_PER_CLIENT_PER_HOUR: serve.signups_per_client_per_hour must be 1 or more, got 0"
+    )

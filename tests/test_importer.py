@@ -94,6 +94,30 @@ def test_opt_out_status_in_the_file_is_kept(store, tmp_path):
     assert emails(store) == [("bo@example.org", "complained"), ("ana@example.org", "unsubscribed")]
 
 
+def test_a_status_that_is_not_active_or_an_opt_out_is_never_imported_as_active(store, tmp_path):
+    # An unconfirmed signup (pending) never asked to be mailed; an unknown spelling of an opt-out
+    # ("opted out", "unsubscibed") must not turn into an active subscriber either.
+    path = write(
+        tmp_path,
+        "email,status\n"
+        "ana@example.org,Active\n"
+        "bo@example.org,pending\n"
+        "cy@example.org,opted out\n"
+        "di@example.org,\n"
+        "ed@example.org,Bounced\n",
+    )
+    summary = import_file(store, path)
+    assert [(b.line, b.reason) for b in summary.bad_rows] == [
+        (3, "status 'pending': a signup that was never confirmed is not imported"),
+        (4, "unknown status 'opted out' (expected active, unsubscribed, bounced or complained)"),
+    ]
+    assert emails(store) == [
+        ("ana@example.org", "active"),
+        ("di@example.org", "active"),
+        ("ed@example.org", "bounced"),
+    ]
+
+
 def test_dry_run_saves_nothing(store, tmp_path):
     summary = import_file(store, write(tmp_path, "email\nana@example.org\n"), dry_run=True)
     assert summary.added == 1 and "dry run" in summary.summary_line()

@@ -63,7 +63,8 @@ def check_cmd(app: App, issue_dir: Path, output_format: str, strict: bool, reque
     "--screenshot",
     "screenshot_path",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Save desktop.png and phone.png into this folder with headless Chromium, then exit.",
+    help="Save desktop.png, phone.png and their dark-mode twins (desktop-dark.png, phone-dark.png) "
+    "into this folder with headless Chromium, then exit.",
 )
 @click.pass_obj
 def preview_cmd(

@@ -6,11 +6,15 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pain_news.cli.app import App, cli, known_topics
 from pain_news.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pain_news.store import SubscriberStore
 
 STATUS_CHOICE = click.Choice(["pending", "active", "unsubscribed", "bounced", "complained"])
 
@@ -55,8 +59,9 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, i
         if total > 10_000:
             click.echo(f"  {done}/{total} addresses", err=True)
 
+    store = _scratch_store(app) if dry_run and not _has_list(app) else app.open_store(create=True)
     summary = import_file(
-        app.open_store(create=True),
+        store,
         csv_path,
         tags=tags,
         known_topics=app.config.topic_keys,
@@ -74,6 +79,34 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, i
             err=True,
         )
     click.echo(summary.summary_line())
+
+
+def _has_list(app: App) -> bool:
+    """Whether the subscriber database is set up (opening it never creates it)."""
+    from pain_news.errors import NoSchema
+
+    try:
+        app.open_store()
+    except NoSchema:
+        return False
+    return True
+
+
+def _scratch_store(app: App) -> SubscriberStore:
+    """An empty list in a temporary folder, removed on exit: a dry run before the list exists
+    counts against it and creates no database (`serve` must never find an empty one, issue 9)."""
+    import dataclasses
+
+    from pain_news.config import DatabaseSettings
+    from pain_news.store import open_store
+
+    click.echo("note: the subscriber database is not set up yet; counted against an empty list", err=True)
+    folder = tempfile.TemporaryDirectory(prefix="pain-news-dry-run-")
+    app.closers.append(folder.cleanup)
+    url = f"sqlite:///{Path(folder.name) / 'dry-run.db'}"
+    store = open_store(dataclasses.replace(app.config, database=DatabaseSettings(url=url)), create=True)
+    app.closers.append(store.close)  # closed before the folder goes (closers run last in, first out)
+    return store
 
 
 @subscribers.command("add")

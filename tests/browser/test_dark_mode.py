@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from pain_news.build import build_issue
-from pain_news.placeholders import fill
 from pain_news.web.preview import running
 
 pytestmark = pytest.mark.browser
@@ -61,18 +59,6 @@ LOW_CONTRAST_JS = """
 """
 
 
-@pytest.fixture
-def built(config, sample_issue, tmp_path):
-    build_issue(config, sample_issue, tmp_path / "out")
-    # Placeholders filled as a send would, so the page is what a subscriber sees.
-    html = fill(
-        (tmp_path / "out" / "email.html").read_text(),
-        {"first_name": "Maria", "unsubscribe_url": "https://news.example.org/unsubscribe/x"},
-    )
-    (tmp_path / "out" / "filled.html").write_text(html)
-    return tmp_path / "out"
-
-
 def open_page(chromium, url: str, width: int, scheme: str):
     context = chromium.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
     page = context.new_page()
@@ -86,8 +72,8 @@ def style_of(page, selector: str, prop: str) -> str:
 
 @pytest.mark.parametrize("width", [375, 600])
 @pytest.mark.parametrize("scheme, palette", [("light", LIGHT), ("dark", DARK)])
-def test_email_shows_the_designed_palette(chromium, built, artifacts, width, scheme, palette):
-    context, page = open_page(chromium, (built / "filled.html").as_uri(), width, scheme)
+def test_email_shows_the_designed_palette(chromium, built_sample, artifacts, width, scheme, palette):
+    context, page = open_page(chromium, (built_sample / "filled.html").as_uri(), width, scheme)
     try:
         assert style_of(page, "body", "backgroundColor") == palette["page"]
         assert style_of(page, ".pn-page", "backgroundColor") == palette["page"]
@@ -107,8 +93,8 @@ def test_email_shows_the_designed_palette(chromium, built, artifacts, width, sch
 
 
 @pytest.mark.parametrize("scheme, palette", [("light", LIGHT), ("dark", DARK)])
-def test_web_page_follows_the_readers_palette(chromium, built, artifacts, scheme, palette):
-    context, page = open_page(chromium, (built / "web.html").as_uri(), 600, scheme)
+def test_web_page_follows_the_readers_palette(chromium, built_sample, artifacts, scheme, palette):
+    context, page = open_page(chromium, (built_sample / "web.html").as_uri(), 600, scheme)
     try:
         assert style_of(page, "body", "backgroundColor") == palette["page"]
         assert style_of(page, ".masthead", "backgroundColor") == palette["masthead"]

@@ -2,23 +2,12 @@
 
 import pytest
 
-from pain_news.build import build_issue
-from pain_news.placeholders import fill
-
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def email_file(config, sample_issue, tmp_path):
-    build_issue(config, sample_issue, tmp_path / "out")
-    # Fill placeholders as a send would, so the page is what a subscriber sees.
-    html = fill(
-        (tmp_path / "out" / "email.html").read_text(),
-        {"first_name": "Maria", "unsubscribe_url": "https://news.example.org/unsubscribe/x"},
-    )
-    path = tmp_path / "out" / "filled.html"
-    path.write_text(html)
-    return path
+def email_file(built_sample):
+    return built_sample / "filled.html"
 
 
 def columns(page):
