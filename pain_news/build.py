@@ -61,7 +61,8 @@ def default_out(config: Config, issue_dir: Path) -> Path:
 
 def render(config: Config, issue_dir: Path) -> tuple[Issue, Rendered]:
     """Load and render an issue without writing anything (for check, preview and send)."""
-    issue = load_issue(issue_dir, config.newsletter.public_url)  # also refuses missing or outside files
+    # The loader also refuses missing or outside files, and topics that [topics] does not declare.
+    issue = load_issue(issue_dir, config.newsletter.public_url, config.topic_keys)
     rendered = render_issue(issue, config.newsletter, config.templates_dir)
     return issue, rendered
 

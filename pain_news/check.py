@@ -119,7 +119,11 @@ def run_check(
     rendered: Rendered | None = None,
 ) -> CheckReport:
     """Check one issue (a folder, or the loader's result with its `rendered` output) and return every finding."""
-    loaded = issue if isinstance(issue, LoadResult) else read_issue(issue, config.newsletter.public_url)
+    loaded = (
+        issue
+        if isinstance(issue, LoadResult)
+        else read_issue(issue, config.newsletter.public_url, config.topic_keys)
+    )
     findings = list(loaded.findings)
     if rendered is None and loaded.issue is not None:
         try:
@@ -192,7 +196,7 @@ def checked_render(
     The one gate for build and archive (and so send): what one refuses, the others refuse too.
     `force` lets check errors through (an issue that does not load never gets through).
     """
-    loaded = read_issue(issue_dir, config.newsletter.public_url)
+    loaded = read_issue(issue_dir, config.newsletter.public_url, config.topic_keys)
     issue = loaded.require()
     rendered = render_issue(issue, config.newsletter, config.templates_dir)
     # Reading grades are left to `check`: loading textstat's dictionary costs ~0.5 s per process.

@@ -7,13 +7,15 @@ Secrets (API key, secret key, SMTP password) are never read from the TOML file.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from pain_news.errors import ConfigError
+from pain_news.topics import Topic, read_topics
 
 CONFIG_NAME = "pain-news.toml"
 DEFAULT_DATABASE_URL = "sqlite:///subscribers/pain-news.db"
@@ -85,6 +87,7 @@ class ServeSettings:
     signups_per_address_per_day: int = 3  # confirmation emails one address may receive in 24 h
     signups_per_client_per_hour: int = 30  # signup submissions one client address may make in 1 h
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks of reverse proxies; X-Forwarded-For from them
+    signup_topics: tuple[str, ...] = ()  # [topics] keys ticked in advance on the signup form
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ class Config:
     smtp: SmtpSettings = SmtpSettings()
     serve: ServeSettings = ServeSettings()
     sample: SampleSettings = SampleSettings()
+    topics: tuple[Topic, ...] = ()  # in the order of [topics] in pain-news.toml
     secrets: Secrets = field(default=Secrets(), repr=False)
     # Where each set value came from ("newsletter.from_email" → "pain-news.toml key newsletter.from_email"
     # or "environment variable PAIN_NEWS_..."), so an error can say what to change; unset keys are absent.
@@ -153,6 +157,15 @@ class Config:
     def source(self, dotted: str) -> str:
         """Where `section.key` was set, in words ("the default" when nowhere)."""
         return self.sources.get(dotted, "the default")
+
+    @property
+    def topic_keys(self) -> tuple[str, ...]:
+        return tuple(t.key for t in self.topics)
+
+    def unknown_topics(self, keys: Iterable[str]) -> list[str]:
+        """The keys among `keys` that [topics] does not declare, in order, each once."""
+        known = set(self.topic_keys)
+        return list(dict.fromkeys(k for k in keys if k not in known))
 
     def resolve(self, relative: str | Path) -> Path:
         """A path from the config, taken relative to the project root."""
@@ -290,9 +303,11 @@ def load_config(
     # .env fills in what the real environment does not set; the environment wins.
     merged = {**_read_dotenv(root), **environ}
 
+    topics = read_topics(data.pop("topics", {}), path)
     for section in data:
         if section not in SECTIONS:
-            raise ConfigError(f"unknown section '[{section}]' (known: {', '.join(SECTIONS)})", path=path)
+            known = ", ".join([*SECTIONS, "topics"])
+            raise ConfigError(f"unknown section '[{section}]' (known: {known})", path=path)
         if not isinstance(data[section], dict):
             raise ConfigError(f"'{section}' must be a table ([{section}])", path=path)
     sources: dict[str, str] = {}
@@ -307,7 +322,7 @@ def load_config(
         if variable != where and variable not in environ:
             sources[dotted] = f".env variable {variable}"
     secrets = _secrets(merged)
-    config = Config(root=root, path=path, secrets=secrets, sources=sources, **sections)
+    config = Config(root=root, path=path, secrets=secrets, sources=sources, topics=topics, **sections)
     _validate(config, merged)
     return config
 
@@ -320,7 +335,6 @@ def _secrets(merged: Mapping[str, str]) -> Secrets:
 
 
 def _toml_error_line(message: str) -> int | None:
-    import re
 
     match = re.search(r"line (\d+)", message)
     return int(match.group(1)) if match else None
@@ -377,6 +391,13 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
     _validate_secret_key(config.secrets.secret_key)
     _validate_clear_text(config)
     _validate_serve(config, env)
+    unknown = config.unknown_topics(config.serve.signup_topics)
+    if unknown:
+        raise ConfigError(
+            f"serve.signup_topics names {', '.join(repr(k) for k in unknown)}, not a key of [topics]",
+            hint=f"known topics: {', '.join(config.topic_keys) or 'none (add a [topics] table)'}",
+            **_where(config, env, "serve.signup_topics"),
+        )
 
 
 def _validate_secret_key(key: str) -> None:

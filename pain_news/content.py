@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ __all__ = [
     "target_file",
 ]
 
-ISSUE_KEYS = {"title", "number", "date", "subject", "preheader", "sections", "intro", "draft"}
+ISSUE_KEYS = {"title", "number", "date", "subject", "preheader", "sections", "intro", "draft", "topics"}
 ARTICLE_KEYS = {"kind", "title", "author", "image", "image_alt", "cta", "layout"}
 SPOTLIGHT_KEYS = {
     "kind",
@@ -118,15 +119,16 @@ class LoadResult:
         raise IssueError(first.message, path=first.path, line=first.line, hint=hint or None)
 
 
-def load_issue(folder: Path, public_url: str = "") -> Issue:
+def load_issue(folder: Path, public_url: str = "", known_topics: Collection[str] | None = None) -> Issue:
     """Read one issue folder, or raise IssueError for its first error (see read_issue)."""
-    return read_issue(folder, public_url).require()
+    return read_issue(folder, public_url, known_topics).require()
 
 
-def read_issue(folder: Path, public_url: str = "") -> LoadResult:
+def read_issue(folder: Path, public_url: str = "", known_topics: Collection[str] | None = None) -> LoadResult:
     """Read one issue folder: issue.toml plus one markdown file per piece, collecting every finding.
 
     Relative images and links are pointed at `<public_url>/<issue-folder>/` so they work in mail clients.
+    `known_topics` (config [topics]) are the keys `topics = [...]` may name; None: not checked.
     """
     folder = folder.resolve()
     findings: list[Finding] = []
@@ -138,6 +140,7 @@ def read_issue(folder: Path, public_url: str = "") -> LoadResult:
         return LoadResult(folder, None, tuple(findings), toml_text=text)
     toml_errors = len(findings)
     values = _issue_values(folder / "issue.toml", text, meta, findings)
+    values["topics"] = _topics(folder / "issue.toml", text, meta.get("topics", []), known_topics, findings)
     toml_ok = len(findings) == toml_errors
     asset_base = f"{public_url.rstrip('/')}/{folder.name}/" if public_url else ""
     sources, pieces = [], []
@@ -246,6 +249,34 @@ def _issue_values(path: Path, text: str, meta: dict[str, Any], findings: list[Fi
         "intro": render_markdown(intro) if isinstance(intro, str) and intro else None,
         "draft": meta.get("draft") is True,
     }
+
+
+def _topics(
+    path: Path, text: str, value: Any, known: Collection[str] | None, findings: list[Finding]
+) -> tuple[str, ...]:
+    """`topics = ["news", "events"]`: keys of config [topics], sorted; a problem is a finding on its line."""
+    line = line_of_key(text, "topics")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        findings.append(
+            error(
+                "invalid-value", "topics must be a list of topic keys", path, line, 'write topics = ["news"]'
+            )
+        )
+        return ()
+    keys = tuple(sorted({v.strip().lower() for v in value if v.strip()}))
+    unknown = [k for k in keys if known is not None and k not in known]
+    if unknown:
+        listed = ", ".join(repr(k) for k in unknown)
+        findings.append(
+            error(
+                "invalid-value",
+                f"unknown topic {listed} in topics",
+                path,
+                line,
+                f"use keys of [topics] in pain-news.toml (known: {', '.join(known or ()) or 'none'})",
+            )
+        )
+    return keys
 
 
 def _piece_paths(folder: Path, toml_text: str, sections: Any, findings: list[Finding]) -> list[Path]:

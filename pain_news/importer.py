@@ -50,7 +50,7 @@ def merge_rows(
         if isinstance(row, BadRow):
             summary.bad_rows.append(row)
             continue
-        row = replace(row, tags=tuple(clean_tags(row.tags + extra_tags)))
+        row = replace(row, tags=tuple(clean_tags(row.tags + extra_tags)), topics=tuple(sorted(row.topics)))
         key = email_key(row.email)
         seen = merged.get(key)
         if seen is None:
@@ -62,6 +62,7 @@ def merge_rows(
             first_name=seen.first_name or row.first_name,
             last_name=seen.last_name or row.last_name,
             tags=tuple(sorted(set(seen.tags) | set(row.tags))),
+            topics=tuple(sorted(set(seen.topics) | set(row.topics))),
             status=seen.status or row.status,
         )
     return merged
@@ -72,6 +73,7 @@ def import_file(
     path: Path,
     *,
     tags: tuple[str, ...] = (),
+    known_topics: tuple[str, ...] = (),
     dry_run: bool = False,
     ignore_columns: bool = False,
     now: dt.datetime | None = None,
@@ -81,6 +83,7 @@ def import_file(
 
     A file with columns we do not recognise and no name column is refused unless `ignore_columns`:
     every row would import without a name, and the names are most likely in those columns.
+    `known_topics` are the keys of config [topics]: a row naming another topic is skipped.
     """
     now = now or utcnow()
     tags = tuple(clean_tags(tags))  # a bad --tag is refused before anything is read
@@ -92,10 +95,10 @@ def import_file(
             f"columns not recognised: {', '.join(columns.unrecognised)}; every row would import with no name",
             path=path,
             line=1,
-            hint="rename them (email, first_name, last_name, tags), or add --ignore-columns to import without them",
+            hint="rename them (email, first_name, last_name, tags, topics), or add --ignore-columns to import without them",
         )
     summary = ImportSummary(encoding=encoding, dry_run=dry_run, unrecognised_columns=columns.unrecognised)
-    merged = merge_rows(read_rows(path, text), tags, summary)
+    merged = merge_rows(read_rows(path, text, known_topics), tags, summary)
     counts = store.import_rows(
         list(merged.values()), source=f"import:{path.name}", dry_run=dry_run, now=now, on_progress=on_progress
     )

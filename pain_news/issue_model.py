@@ -108,6 +108,7 @@ class Issue:
     pieces: tuple[Piece, ...]
     intro: Fragment | None = None
     draft: bool = False  # `draft = true` in issue.toml: build, check, preview, test send; no list send
+    topics: tuple[str, ...] = ()  # `topics = [...]` in issue.toml: a list send mails only these readers
 
     @cached_property
     def assets(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""One recipient's personal values and headers: names, address, signed unsubscribe link."""
+"""One recipient's personal values and headers: names, address, signed unsubscribe and preference links."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class Personalizer:
         self.base = link_base(config)  # ConfigError when public_url or the secret key is missing
         self.secret = config.secrets.secret_key
         self._token = token_maker(self.secret)
+        self._preferences = token_maker(self.secret, "preferences")
         # The List-Unsubscribe headers differ only by the link: split once around a marker.
         self._headers = list_unsubscribe_headers(config, _LINK)
         self._around = self._headers["List-Unsubscribe"].split(_LINK)
@@ -31,7 +32,13 @@ class Personalizer:
     ) -> Recipient:
         """Raw values (escaping is the message builder's job) and the List-Unsubscribe headers."""
         url = f"{self.base}/unsubscribe/{self._token(subscriber_id, campaign_id)}"
-        values = {"first_name": first_name, "last_name": last_name, "email": email, "unsubscribe_url": url}
+        values = {
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": email,
+            "unsubscribe_url": url,
+            "preferences_url": f"{self.base}/preferences/{self._preferences(subscriber_id, campaign_id)}",
+        }
         before, after = self._around
         headers = {**self._headers, "List-Unsubscribe": before + url + after}
         return Recipient(email, values, headers, subscriber_id)

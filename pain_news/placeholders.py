@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 #: Values the sending step knows for every recipient.
-RECIPIENT_FIELDS = ("first_name", "last_name", "email", "unsubscribe_url")
-#: Of those, the ones authors may use in content (the unsubscribe link is the template's job).
+RECIPIENT_FIELDS = ("first_name", "last_name", "email", "unsubscribe_url", "preferences_url")
+#: Of those, the ones authors may use in content (the unsubscribe and preference links are the template's job).
 AUTHOR_FIELDS = ("first_name", "last_name", "email")
 
 AUTHOR_TAG = re.compile(

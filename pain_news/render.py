@@ -79,7 +79,7 @@ def rows(pieces: Sequence[Piece]) -> list[list[Piece]]:
 
 
 def links(newsletter: NewsletterSettings, issue: Issue) -> dict[str, str]:
-    """Links every template may use; the unsubscribe link is a placeholder filled per recipient."""
+    """Links every template may use; unsubscribe and preference links are placeholders filled per recipient."""
     base = newsletter.public_url.rstrip("/")
     return {
         "web_url": f"{base}/{issue.slug}/" if base else f"../{issue.slug}/",
@@ -87,6 +87,8 @@ def links(newsletter: NewsletterSettings, issue: Issue) -> dict[str, str]:
         "subscribe_url": f"{base}/subscribe" if base else "/subscribe",
         "unsubscribe_url": placeholders.placeholder("h", "unsubscribe_url"),
         "unsubscribe_url_text": placeholders.placeholder("t", "unsubscribe_url"),
+        "preferences_url": placeholders.placeholder("h", "preferences_url"),
+        "preferences_url_text": placeholders.placeholder("t", "preferences_url"),
     }
 
 

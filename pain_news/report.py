@@ -60,6 +60,7 @@ class CampaignReport:
         kind = "welcome email" if c.get("kind") == CAMPAIGN_WELCOME else c["issue"]
         yield f"Campaign {c['id']}: {kind} — {c['subject']}"
         yield f"  started {c['created_at']} via {c['provider']}; {'finished' if self.finished else 'NOT finished (run send again to resume)'}"
+        yield f"  audience: {'topics ' + ', '.join(c['topics']) if c.get('topics') else 'everyone on the list'}"
         if c.get("schedule"):
             yield f"  {c['schedule']}"
         yield f"  {'on the list':<22}{sum(self.ledger.values()):>8}"
@@ -143,6 +144,7 @@ def _describe(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime) -> dict[str,
         "subject": c.subject,
         "provider": c.provider,
         "created_at": c.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "topics": list(c.topics),
     }
     if c.scheduled_at is not None:
         described["scheduled_at"] = c.scheduled_at.isoformat()

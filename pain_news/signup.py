@@ -34,18 +34,38 @@ def validate_signup(email: str, first_name: str) -> tuple[str, str]:
     return check_email(email), check_text("first name", first_name, MAX_NAME)
 
 
+def validate_topics(config: Config, chosen: list[str]) -> tuple[str, ...] | None:
+    """The topics ticked on a form, in config order; None when config offers none. StoreError for
+    a key config does not declare (a form posted from somewhere else)."""
+    from pain_news.errors import StoreError
+
+    if not config.topics:
+        return None
+    unknown = config.unknown_topics(chosen)
+    if unknown:
+        raise StoreError("please choose among the topics shown")
+    return tuple(k for k in config.topic_keys if k in chosen)
+
+
 def request_signup(
-    config: Config, store: SubscriberStore, email: str, first_name: str = ""
+    config: Config,
+    store: SubscriberStore,
+    email: str,
+    first_name: str = "",
+    topics: tuple[str, ...] | None = None,
 ) -> Confirmation | None:
     """Record a signup; the confirmation email to send, or None when nobody is to be mailed.
 
     None for active, bounced and complained addresses and past the per-address daily limit
     (serve.signups_per_address_per_day). A name given here is stored only on a new row: a third
-    party's signup never changes an existing subscriber.
+    party's signup never changes an existing subscriber. The topics chosen (None: the form offered
+    none) apply when the person confirms.
     """
     address, first = validate_signup(email, first_name)
     unsubscribe.link_base(config)  # no link can be made: refuse before anything is written
-    request = store.request_signup(address, first, daily_limit=config.serve.signups_per_address_per_day)
+    request = store.request_signup(
+        address, first, daily_limit=config.serve.signups_per_address_per_day, topics=topics
+    )
     if not request.send_confirmation:
         return None
     record = store.get(request.subscriber_id)

@@ -4,21 +4,21 @@ Opt-outs are sacred: nothing here turns an unsubscribed, bounced or complained s
 deleted, hash-suppressed address) active again, except `resubscribe` with a reason and a
 confirmed signup (`confirm_signup`), both written to the subscriber's history.
 
-The store is this class plus its bulk parts: store_core.py (address rules, records, the one
+The store is this class plus its parts: store_core.py (address rules, records, the one
 status-change path `write_status_changes`), store_events.py (webhook batches, suppression
-syncs) and store_import.py (CSV imports). No other module writes SQL against these tables.
+syncs), store_import.py (CSV imports), store_listing.py (streams and counts) and
+store_topics.py (topics readers choose). No other module writes SQL against these tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from pain_news import db
 from pain_news.errors import InvalidToken, StoreConflict, StoreError
@@ -27,7 +27,6 @@ from pain_news.models import (
     OPT_OUT_METHODS,
     OPTED_OUT,
     PENDING,
-    STATUSES,
     DeliveryEvent,
     LedgerEntry,
     Subscriber,
@@ -57,6 +56,14 @@ from pain_news.store_core import (
 )
 from pain_news.store_events import DeliveryEventsMixin, IncomingEvent
 from pain_news.store_import import ImportCounts, ImportMixin, ImportRow
+from pain_news.store_listing import ListingMixin
+from pain_news.store_topics import (
+    TopicsMixin,
+    clean_topics,
+    signup_detail,
+    topics_requested,
+    write_topic_changes,
+)
 
 if TYPE_CHECKING:
     from pain_news.config import Config
@@ -83,7 +90,7 @@ __all__ = [  # what the rest of the package imports from here
 ]
 
 
-class SubscriberStore(ImportMixin, DeliveryEventsMixin):
+class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixin):
     """The subscriber database; each method is one short transaction."""
 
     # ---- lookups -------------------------------------------------------------------------
@@ -142,10 +149,12 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
         last_name: str = "",
         tags: Iterable[str] = (),
         *,
+        topics: Iterable[str] = (),
         source: str = "manual",
         now: dt.datetime | None = None,
     ) -> SubscriberRecord:
-        """Add one active subscriber; refuses known and suppressed addresses."""
+        """Add one active subscriber; refuses known and suppressed addresses. `topics` are checked
+        against the configuration by the caller."""
         address = check_email(email)
         now = now or utcnow()
         try:
@@ -178,6 +187,11 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
                         detail="added",
                     )
                 )
+                chosen = clean_topics(topics)
+                if chosen:
+                    s.flush()  # the "added" row first in the history
+                    write_topic_changes(s, {sub.id: ((), chosen)}, {sub.id: ACTIVE}, now, "added")
+                    s.expire(sub, ["topics"])
                 return SubscriberRecord.of(sub)
         except StoreConflict:  # a concurrent add of the same address won the race
             raise StoreError(f"{address} is already in the list") from None
@@ -299,9 +313,13 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
         last_name: str = "",
         *,
         daily_limit: int | None = None,
+        topics: Iterable[str] | None = None,
         now: dt.datetime | None = None,
     ) -> SignupRequest:
         """Record a signup form submission; nobody becomes active until they confirm.
+
+        The topics chosen on the form (None: the form offered none) are kept in the request's
+        history row and applied by `confirm_signup`, never before.
 
         Nothing is mailed to active, bounced or complained addresses (nor to an unknown address
         whose bounce or complaint was suppressed), nor past `daily_limit` requests in 24 hours.
@@ -335,7 +353,7 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
                 old_status=old,
                 new_status=sub.status,
                 method="signup",
-                detail="confirmation requested",
+                detail=signup_detail(topics),
             )
             s.add(event)
             s.flush()
@@ -378,6 +396,11 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
                 )
             s.execute(delete(Suppression).where(Suppression.email_hash == email_hash(sub.email)))
             set_status(s, sub, ACTIVE, "confirm", now, detail="confirmed signup")
+            chosen = topics_requested(s.get(SubscriberEvent, request_event_id))
+            if chosen is not None:
+                old = tuple(t.topic for t in sub.topics)
+                write_topic_changes(s, {sub.id: (old, chosen)}, {sub.id: ACTIVE}, now, "signup")
+                s.expire(sub, ["topics"])
             return Change(SubscriberRecord.of(sub), changed=True)
 
     def signup_to_confirm(self, subscriber_id: int, request_event_id: int) -> SubscriberRecord:
@@ -411,64 +434,6 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin):
             )
         )
         return newest == request_event_id and not later_opt_out
-
-    # ---- listing -------------------------------------------------------------------------
-
-    def iter_subscribers(
-        self, status: str | None = None, tag: str | None = None
-    ) -> Iterator[SubscriberRecord]:
-        """Stream subscribers in id order without loading them all (server-side cursor on PostgreSQL)."""
-        if status is not None and status not in STATUSES:
-            raise StoreError(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
-        cols = (
-            Subscriber.id,
-            Subscriber.email,
-            Subscriber.first_name,
-            Subscriber.last_name,
-            Subscriber.status,
-            SubscriberTag.tag,
-            Subscriber.source,
-            Subscriber.created_at,
-            Subscriber.status_changed_at,
-            Subscriber.opted_out_at,
-            Subscriber.opt_out_method,
-            Subscriber.opt_out_campaign_id,
-        )
-        query = select(*cols).outerjoin(SubscriberTag, SubscriberTag.subscriber_id == Subscriber.id)
-        if status:
-            query = query.where(Subscriber.status == status)
-        if tag:
-            wanted = aliased(SubscriberTag)  # apart from the joined tags, which list all of them
-            query = query.where(exists().where(wanted.subscriber_id == Subscriber.id, wanted.tag == tag))
-        query = query.order_by(Subscriber.id, SubscriberTag.tag)
-        with db.store_errors(), self.reader.connect() as conn:
-            rows = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
-            for _, group in itertools.groupby(rows, key=lambda r: r[0]):
-                first, *rest = group
-                tags = tuple(t for t in [first[5], *(r[5] for r in rest)] if t is not None)
-                yield SubscriberRecord(
-                    first[0],
-                    first[1],
-                    first[2],
-                    first[3],
-                    first[4],
-                    tags,
-                    first[6],
-                    utc(first[7]),
-                    utc(first[8]),
-                    utc(first[9]),
-                    first[10],
-                    first[11],
-                )
-
-    def stats(self) -> dict[str, int]:
-        """Subscriber counts per status (every status present), plus suppressions."""
-        with self.session() as s:
-            rows = s.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status))
-            counts = {status: count for status, count in rows}
-            result = {status: int(counts.get(status, 0)) for status in STATUSES}
-            result["suppressed (deleted or unknown)"] = int(s.scalar(select(func.count(Suppression.id))) or 0)
-            return result
 
 
 def open_store(config: Config, *, create: bool = False) -> SubscriberStore:

@@ -134,6 +134,7 @@ class SubscriberRecord:
     opted_out_at: dt.datetime | None
     opt_out_method: str | None
     opt_out_campaign_id: int | None
+    topics: tuple[str, ...] = ()  # chosen by the reader (config [topics]); never staff tags
 
     @classmethod
     def of(cls, s: Subscriber) -> SubscriberRecord:
@@ -150,6 +151,7 @@ class SubscriberRecord:
             utc(s.opted_out_at),
             s.opt_out_method,
             s.opt_out_campaign_id,
+            tuple(t.topic for t in s.topics),
         )
 
 

@@ -28,6 +28,7 @@ from pain_news.store_core import (
     suppressed_hashes,
     write_status_changes,
 )
+from pain_news.store_topics import topics_of, write_topic_changes
 
 
 class ImportRow(Protocol):
@@ -43,6 +44,8 @@ class ImportRow(Protocol):
     def tags(self) -> tuple[str, ...]: ...
     @property
     def status(self) -> str: ...  # "" or an opt-out status the file itself records
+    @property
+    def topics(self) -> tuple[str, ...]: ...  # keys of config [topics], already checked
 
 
 @dataclass
@@ -99,6 +102,7 @@ class _Known:
     existing: dict[str, Any]  # email_key -> result row (id, email_key, status, first_name, last_name)
     suppressed: set[str]
     tags: dict[int, set[str]]
+    topics: dict[int, set[str]]
 
 
 def _read_known(s: Session, keys: list[str]) -> _Known:
@@ -129,7 +133,8 @@ def _read_known(s: Session, keys: list[str]) -> _Known:
             )
         ):
             known_tags.setdefault(sid, set()).add(tag)
-    return _Known(existing, suppressed, known_tags)
+    known_topics = topics_of(s, [r.id for r in existing.values()]) if existing else {}
+    return _Known(existing, suppressed, known_tags, known_topics)
 
 
 # Name updates never touch a row that is opted out by the time they run (the rows are locked, so
@@ -150,12 +155,14 @@ class _Plan:
     opt_outs: list[StatusChange]
     tags: list[dict[str, object]]
     history: list[dict[str, object]]
+    topics: dict[int, tuple[set[str], set[str]]]  # subscriber id -> (old, new) topics
+    statuses: dict[int, str]
 
 
 def _plan_chunk(
     chunk: Sequence[ImportRow], known: _Known, source: str, now: dt.datetime, counts: ImportCounts
 ) -> _Plan:
-    plan = _Plan([], [], [], [], [])
+    plan = _Plan([], [], [], [], [], {}, {})
     for row in chunk:
         key = email_key(row.email)
         old = known.existing.get(key)
@@ -171,8 +178,13 @@ def _plan_chunk(
         first = row.first_name or old.first_name
         last = row.last_name or old.last_name
         added_tags = set(row.tags) - known.tags.get(old.id, set())
+        had_topics = known.topics.get(old.id, set())
+        if not set(row.topics) <= had_topics:  # topics in the file are added, never taken away
+            plan.topics[old.id] = (had_topics, had_topics | set(row.topics))
+            plan.statuses[old.id] = row.status or old.status
         if not (first != old.first_name or last != old.last_name or added_tags or row.status):
-            counts.unchanged += 1
+            counts.unchanged += old.id not in plan.topics
+            counts.updated += old.id in plan.topics
             continue
         counts.updated += 1
         plan.name_updates.append({"sid": old.id, "first": first, "last": last})
@@ -199,6 +211,12 @@ def _apply_chunk(
     if plan.new_rows and is_postgresql(s):
         _insert_new_pg(s, plan.new_rows, source, now)  # with their history rows and tags
         counts.added += len(plan.new_rows)
+        with_topics = [r for r in plan.new_rows if r.topics]
+        if with_topics:
+            ids = _ids_of(s, [email_key(r.email) for r in with_topics])
+            for r in with_topics:
+                plan.topics[ids[email_key(r.email)]] = (set(), set(r.topics))
+                plan.statuses[ids[email_key(r.email)]] = r.status or ACTIVE
     elif plan.new_rows:
         ids = _insert_new(s, plan.new_rows, source, now)
         for r in plan.new_rows:
@@ -207,9 +225,19 @@ def _apply_chunk(
                 history_row(sid, None, r.status or ACTIVE, "import", now, f"imported from {source}")
             )
             plan.tags.extend({"subscriber_id": sid, "tag": t} for t in r.tags)
+            if r.topics:
+                plan.topics[sid] = (set(), set(r.topics))
+                plan.statuses[sid] = r.status or ACTIVE
         counts.added += len(plan.new_rows)
     _insert_all(s, TAGS, plan.tags)
     _insert_all(s, HISTORY, plan.history)
+    write_topic_changes(s, plan.topics, plan.statuses, now, source)
+
+
+def _ids_of(s: Session, keys: list[str]) -> dict[str, int]:
+    """Subscriber ids by email key."""
+    query = select(Subscriber.email_key, Subscriber.id).where(one_of(s, Subscriber.email_key, keys))
+    return {key: sid for key, sid in s.execute(query)}
 
 
 def _insert_all(s: Session, table: Table, rows: list[dict[str, object]]) -> None:

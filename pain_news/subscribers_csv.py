@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -32,6 +32,8 @@ COLUMNS = {
     "family_name": "last_name",
     "tags": "tags",
     "tag": "tags",
+    "topics": "topics",
+    "topic": "topics",
     "status": "status",
 }
 TAG_SPLIT = re.compile(r"[;,|]")
@@ -42,6 +44,7 @@ OUTPUT_FIELDS = (
     "last_name",
     "status",
     "tags",
+    "topics",
     "source",
     "created_at",
     "status_changed_at",
@@ -76,6 +79,7 @@ class Row:
     last_name: str
     tags: tuple[str, ...]
     status: str  # "" or an opt-out status carried by an exported file
+    topics: tuple[str, ...] = ()  # keys of config [topics]
 
 
 @dataclass(frozen=True)
@@ -144,8 +148,11 @@ def read_columns(text: str) -> Columns:
     return Columns(tuple(unknown), bool(names & {"first_name", "last_name"}), "email" in names)
 
 
-def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
-    """Rows and bad rows in file order; StoreError when the header or the CSV structure is broken."""
+def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iterator[Row | BadRow]:
+    """Rows and bad rows in file order; StoreError when the header or the CSV structure is broken.
+
+    A `topics` cell naming a key that is not in `known_topics` (config [topics]) makes its row bad.
+    """
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -189,6 +196,7 @@ def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
                 for t in TAG_SPLIT.split(LINE_BREAKS.sub(" ", get("tags")))
                 if t.strip()
             )
+            topics = _topics(get("topics"), known_topics)
         except StoreError as exc:
             yield BadRow(line, exc.message)
             continue
@@ -196,13 +204,25 @@ def read_rows(path: Path, text: str) -> Iterator[Row | BadRow]:
         if status not in ("", ACTIVE, *OPTED_OUT):  # never guess: an unknown word may mean an opt-out
             yield BadRow(line, _status_problem(status))
             continue
-        yield Row(line, email, first, last, tags, "" if status == ACTIVE else status)
+        yield Row(line, email, first, last, tags, "" if status == ACTIVE else status, topics)
 
 
 def _status_problem(status: str) -> str:
     if status == PENDING:
         return f"status {status!r}: a signup that was never confirmed is not imported"
     return f"unknown status {status!r} (expected active, unsubscribed, bounced or complained)"
+
+
+def _topics(cell: str, known: Collection[str]) -> tuple[str, ...]:
+    """Topic keys of one cell (separated like tags), lower-cased; StoreError naming unknown ones."""
+    keys = tuple(dict.fromkeys(t.strip().lower() for t in TAG_SPLIT.split(cell) if t.strip()))
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        listed = ", ".join(repr(k[:50]) for k in unknown)
+        raise StoreError(
+            f"unknown topic {listed} (known: {', '.join(known) or 'none; declare them under [topics]'})"
+        )
+    return keys
 
 
 def _cells(record: SubscriberRecord) -> list[str]:
@@ -217,6 +237,7 @@ def _cells(record: SubscriberRecord) -> list[str]:
         record.last_name,
         record.status,
         ";".join(record.tags),
+        ";".join(record.topics),
         record.source,
         text(record.created_at),
         text(record.status_changed_at),
@@ -244,6 +265,7 @@ def write_json(records: Iterable[SubscriberRecord], out: TextIO) -> int:
     for count, record in enumerate(records, 1):
         obj = dict(zip(OUTPUT_FIELDS, _cells(record), strict=True))
         obj["tags"] = list(record.tags)  # type: ignore[assignment]
+        obj["topics"] = list(record.topics)  # type: ignore[assignment]
         obj["opt_out_campaign_id"] = record.opt_out_campaign_id  # type: ignore[assignment]
         for key in ("opted_out_at", "opt_out_method"):
             obj[key] = obj[key] or None  # type: ignore[assignment]

@@ -1,6 +1,6 @@
-"""Signed tokens for unsubscribe and signup-confirmation links, and the List-Unsubscribe headers.
+"""Signed tokens for unsubscribe, preference-page and signup-confirmation links, and the List-Unsubscribe headers.
 
-A token is `<subscriber>.<extra>.<signature>`: `extra` is the campaign id for unsubscribe links
+A token is `<subscriber>.<extra>.<signature>`: `extra` is the campaign id for unsubscribe and preference links
 (`-` when none) and the signup-request event id for confirmation links. The signature is an
 HMAC-SHA256 over the purpose and the two numbers, keyed by PAIN_NEWS_SECRET_KEY, so a token for
 one purpose or one subscriber can never be turned into another. Tokens never expire: a link in
@@ -23,7 +23,7 @@ from pain_news.errors import ConfigError, InvalidToken
 if TYPE_CHECKING:
     from pain_news.config import Config
 
-PURPOSES = ("unsubscribe", "confirm")
+PURPOSES = ("unsubscribe", "confirm", "preferences")
 _TOKEN = re.compile(r"([0-9]+)\.(-|[0-9]+)\.([A-Za-z0-9_-]+)")
 _SIGNATURE_BYTES = 16  # 128 bits: unforgeable, and keeps the URL short enough for any mail client
 
@@ -107,6 +107,13 @@ def unsubscribe_url(config: Config, subscriber_id: int, campaign_id: int | None)
     """The per-recipient unsubscribe link under newsletter.public_url."""
     base = link_base(config)
     return f"{base}/unsubscribe/{make_token(config.secrets.secret_key, subscriber_id, campaign_id)}"
+
+
+def preferences_url(config: Config, subscriber_id: int, campaign_id: int | None) -> str:
+    """The per-recipient "Manage preferences" link (its own token purpose: it cannot unsubscribe)."""
+    base = link_base(config)
+    token = make_token(config.secrets.secret_key, subscriber_id, campaign_id, purpose="preferences")
+    return f"{base}/preferences/{token}"
 
 
 def confirm_url(config: Config, subscriber_id: int, request_event_id: int) -> str:

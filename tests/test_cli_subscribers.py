@@ -216,7 +216,7 @@ def test_a_file_whose_rows_would_have_no_name_is_refused_unless_ignore_columns(p
         "every row would import with no name"
     )
     assert lines[1] == (
-        "Hint: rename them (email, first_name, last_name, tags), or add --ignore-columns to import without them"
+        "Hint: rename them (email, first_name, last_name, tags, topics), or add --ignore-columns to import without them"
     )
     assert imported(run_cli) == []
     run_cli("subscribers", "import", "list.csv", "--ignore-columns")

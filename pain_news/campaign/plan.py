@@ -14,7 +14,7 @@ from pain_news.campaign.locks import run_lock
 from pain_news.campaign.summary import SendPlan, states_line
 from pain_news.delivery.base import OutgoingMessage
 from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS
-from pain_news.errors import DeliveryError
+from pain_news.errors import ConfigError, DeliveryError
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
 from pain_news.models import (
     ACTIVE,
@@ -50,6 +50,7 @@ class SendOptions:
     batch_size: int | None = None
     backoff_base: float = BACKOFF_BASE
     max_attempts: int = MAX_ATTEMPTS
+    topics: tuple[str, ...] = ()  # --topic: replaces issue.toml's topics for this send
     at: dt.datetime | None = None  # send --at: a scheduled send (campaign/schedule.py)
 
 
@@ -64,6 +65,7 @@ class PreparedSend:
     campaign_id: int | None  # None: the run creates the campaign
     options: SendOptions
     seen_campaign_id: int | None = None  # the issue's newest campaign when prepared (None: none yet)
+    topics: tuple[str, ...] = ()  # the campaign's targeted topics; () = the whole list
     schedule: schedule.Schedule | None = None  # send_at and batch for every request
 
 
@@ -102,10 +104,11 @@ def _prepare(
     ledger = CampaignLedger.for_store(store)
     issue = result.issue.slug
     existing = ledger.latest(issue)
-    counts = ledger.audience_counts()
     schedule.refuse_cancelled(existing, options.new_campaign)
     if existing is None or _chooses_new(ledger, existing, options):
         when = schedule.for_new(options.at, provider, dt.datetime.now(dt.UTC))
+        topics = _targeted_topics(config, options.topics or result.issue.topics)
+        counts = ledger.audience_counts(topics)
         message = delivery.message_from_config(
             config,
             result.issue.subject,
@@ -113,7 +116,8 @@ def _prepare(
             result.rendered.email_text,
             list_message=True,
         )
-        plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE])
+        per_topic = ledger.active_per_topic(topics) if topics else {}
+        plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE], per_topic=per_topic)
         return _scheduled(
             config,
             PreparedSend(
@@ -124,9 +128,17 @@ def _prepare(
                 campaign_id=None,
                 options=options,
                 seen_campaign_id=existing.id if existing else None,
+                topics=topics,
             ),
             when,
         )
+    if options.topics and tuple(sorted(set(options.topics))) != existing.topics:
+        raise DeliveryError(
+            f"campaign {existing.id} of {existing.issue} targets "
+            f"{', '.join(existing.topics) or 'the whole list'}; --topic cannot change an unfinished campaign",
+            hint="run send without --topic to resume it",
+        )
+    counts = ledger.audience_counts(existing.topics)
     resumed = _resume(config, ledger, existing, provider, counts, options)
     return _scheduled(config, resumed, schedule.for_resume(options.at, existing, provider))
 
@@ -138,6 +150,19 @@ def _scheduled(config: Config, prepared: PreparedSend, when: schedule.Schedule |
     line = schedule.plan_line(when, config, dt.datetime.now(dt.UTC))
     plan = replace(prepared.plan, notes=(line, *prepared.plan.notes))
     return replace(prepared, plan=plan, schedule=when)
+
+
+def _targeted_topics(config: Config, topics: tuple[str, ...]) -> tuple[str, ...]:
+    """The topics a new campaign targets, sorted; every one must be a key of [topics]."""
+    wanted = tuple(sorted({t.strip().lower() for t in topics if t.strip()}))
+    unknown = config.unknown_topics(wanted)
+    if unknown:
+        raise ConfigError(
+            f"unknown topic {', '.join(map(repr, unknown))} (known: {', '.join(config.topic_keys) or 'none'})",
+            path=config.path,
+            hint="declare it under [topics] in pain-news.toml, or fix the spelling",
+        )
+    return wanted
 
 
 def _resume(
@@ -178,6 +203,7 @@ def _resume(
         campaign_id=existing.id,
         ledger=states,
         notes=tuple(notes),
+        topics=existing.topics,
     )
     return PreparedSend(
         plan=plan,
@@ -187,6 +213,7 @@ def _resume(
         campaign_id=existing.id,
         options=options,
         seen_campaign_id=existing.id,
+        topics=existing.topics,
     )
 
 
@@ -200,6 +227,8 @@ def _plan(
     campaign_id: int | None = None,
     ledger: dict[str, int] | None = None,
     notes: tuple[str, ...] = (),
+    per_topic: dict[str, int] | None = None,
+    topics: tuple[str, ...] = (),
 ) -> SendPlan:
     sender = f"{message.from_name} <{message.from_email}>" if message.from_name else message.from_email
     return SendPlan(
@@ -213,6 +242,8 @@ def _plan(
         campaign_id=campaign_id,
         ledger=ledger or {},
         notes=notes,
+        per_topic=per_topic or {},
+        topics=tuple(per_topic or ()) or topics,
     )
 
 

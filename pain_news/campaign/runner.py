@@ -116,6 +116,7 @@ def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
             html=m.html,
             text=m.text,
             seen_campaign_id=prepared.seen_campaign_id,
+            topics=prepared.topics,
             scheduled_at=prepared.schedule.send_at if prepared.schedule else None,
             batch_id=prepared.schedule.batch_id if prepared.schedule else None,
         )
@@ -321,7 +322,7 @@ def _dry_run(config: Config, ledger: CampaignLedger, prepared: PreparedSend) -> 
     campaign_id = prepared.campaign_id or 0
     counts = {"checked": 0, LEDGER_SKIPPED: 0}
     personalizer = Personalizer(config)
-    for entry, suppressed in ledger.unsent(prepared.campaign_id):
+    for entry, suppressed in ledger.unsent(prepared.campaign_id, prepared.topics):
         if suppressed:
             counts[LEDGER_SKIPPED] += 1
             continue

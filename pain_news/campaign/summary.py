@@ -35,6 +35,8 @@ class SendPlan:
     campaign_id: int | None  # None: a new campaign will be created
     ledger: dict[str, int] = field(default_factory=dict)  # existing campaign's states
     notes: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()  # targeted topics; () = the whole list
+    per_topic: dict[str, int] = field(default_factory=dict)  # active subscribers per targeted topic
     warnings: tuple[str, ...] = ()  # what the gates let through for this send only (outbox, skipped checks)
 
     def lines(self) -> list[str]:
@@ -47,6 +49,7 @@ class SendPlan:
             f"Provider:   {self.provider}",
             f"Recipients: {self.to_send} to send now" + self._ledger_part(),
             f"Not mailed: {self.opted_out} opted out (unsubscribed, bounced, complained), {self.not_confirmed} not confirmed",
+            f"Audience:   {self.audience_line()}",
         ]
         return out + list(self.notes) + [f"Warning: {w}" for w in self.warnings]
 
@@ -57,6 +60,13 @@ class SendPlan:
         waiting = {state: n for state, n in self.ledger.items() if state in unsettled and n}
         part = f"; already settled: {states_line(settled)}" if settled else ""
         return part + (f"; {states_line(waiting)}" if waiting else "")
+
+    def audience_line(self) -> str:
+        """`everyone on the list`, or the topics with how many active subscribers chose each."""
+        if not self.topics:
+            return "everyone on the list"
+        counts = ", ".join(f"{t} {self.per_topic[t]}" if t in self.per_topic else t for t in self.topics)
+        return f"subscribers who chose {counts} (someone with two of them is mailed once)"
 
 
 @dataclass(frozen=True, kw_only=True)

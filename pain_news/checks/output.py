@@ -40,6 +40,7 @@ def largest_values(config: Config) -> dict[str, str]:
         "last_name": LONGEST_NAME,
         "email": LONGEST_EMAIL,
         "unsubscribe_url": f"{base}/unsubscribe/{token}",
+        "preferences_url": f"{base}/preferences/{token}",
     }
 
 

@@ -126,3 +126,15 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="pain-news")
+
+
+def known_topics(app: App, topics: tuple[str, ...], option: str = "--topic") -> tuple[str, ...]:
+    """The --topic values lower-cased; exit 2 naming any that config [topics] does not declare."""
+    keys = tuple(dict.fromkeys(t.strip().lower() for t in topics))
+    unknown = app.config.unknown_topics(keys)
+    if unknown:
+        known = ", ".join(app.config.topic_keys) or "none: declare them under [topics] in pain-news.toml"
+        raise click.BadParameter(
+            f"unknown topic {', '.join(map(repr, unknown))} (known: {known})", param_hint=option
+        )
+    return keys

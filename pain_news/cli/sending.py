@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pain_news.cli.app import App, cli
+from pain_news.cli.app import App, cli, known_topics
 from pain_news.clock import clinic_zone
 from pain_news.config import PROVIDERS
 
@@ -50,6 +50,13 @@ if TYPE_CHECKING:
     help="At most N messages per second (default delivery.rate; 0 = no limit).",
 )
 @click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="KEY",
+    help="Only subscribers who chose this topic (repeatable; replaces issue.toml's topics).",
+)
+@click.option(
     "--at",
     "at",
     metavar="WHEN",
@@ -74,6 +81,7 @@ def send_cmd(
     check_published: bool,
     skip_published_check: bool,
     rate: float | None,
+    topics: tuple[str, ...],
     at: str | None,
     cancel: bool,
 ) -> None:
@@ -89,6 +97,7 @@ def send_cmd(
         pain-news send issues/2026-12-winter --test --to editor@tristatepain.example
         pain-news send issues/2026-12-winter --dry-run
         pain-news send issues/2026-12-winter --yes
+        pain-news send issues/2027-02-classes --topic events
         pain-news send issues/2026-12-winter --at 2026-12-03T09:00 --yes
         pain-news send issues/2026-12-winter --cancel
     """
@@ -102,6 +111,8 @@ def send_cmd(
         _cancel(app, issue_dir)
         return
     if test_send:
+        if topics:
+            raise click.BadParameter("--topic is for list sends (a test goes to --to)", param_hint="--topic")
         _send_test(app, issue_dir, to, provider, dry_run)
         return
     if to:
@@ -116,6 +127,7 @@ def send_cmd(
         retry_failed=retry_failed,
         new_campaign=new_campaign,
         rate=rate,
+        topics=known_topics(app, topics),
         at=_when(app, at),
     )
     prepared = campaign.prepare_send(app.config, app.store, issue_dir, options)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pain_news.cli.app import App, cli
+from pain_news.cli.app import App, cli, known_topics
 from pain_news.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def subscribers() -> None:
 )
 @click.pass_obj
 def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, ignore_columns: bool) -> None:
-    """Import a CSV file (columns: email, first_name, last_name, tags).
+    """Import a CSV file (columns: email, first_name, last_name, tags, topics).
 
     Common spellings are understood (E-mail, Email address, First Name, Given name, Surname,
     Last name); other columns are reported and not imported.
@@ -64,6 +64,7 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, i
         store,
         csv_path,
         tags=tags,
+        known_topics=app.config.topic_keys,
         dry_run=dry_run,
         ignore_columns=ignore_columns,
         on_progress=progress,
@@ -113,15 +114,19 @@ def _scratch_store(app: App) -> SubscriberStore:
 @click.option("--first-name", default="", help="First name.")
 @click.option("--last-name", default="", help="Last name.")
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
+@click.option("--topic", "topics", multiple=True, help="A topic they chose, a key of [topics] (repeatable).")
 @click.pass_obj
-def add_cmd(app: App, email: str, first_name: str, last_name: str, tags: tuple[str, ...]) -> None:
+def add_cmd(
+    app: App, email: str, first_name: str, last_name: str, tags: tuple[str, ...], topics: tuple[str, ...]
+) -> None:
     """Add one active subscriber (someone who asked staff to be added).
 
     \b
     Example:
-        pain-news subscribers add maria.lopez@example.com --first-name Maria --tag knee
+        pain-news subscribers add maria.lopez@example.com --first-name Maria --tag knee --topic news
     """
-    record = app.open_store(create=True).add(email, first_name, last_name, tags)
+    topics = known_topics(app, topics)
+    record = app.open_store(create=True).add(email, first_name, last_name, tags, topics=topics)
     click.echo(f"added {record.email} (active)")
 
 
@@ -189,7 +194,8 @@ def show_cmd(app: App, email: str) -> None:
     record, events = app.store.history(email)
     name = f"{record.first_name} {record.last_name}".strip() or "-"
     click.echo(f"email:    {record.email}\nname:     {name}\nstatus:   {record.status}")
-    click.echo(f"tags:     {', '.join(record.tags) or '-'}\nsource:   {record.source}")
+    click.echo(f"tags:     {', '.join(record.tags) or '-'}\ntopics:   {', '.join(record.topics) or '-'}")
+    click.echo(f"source:   {record.source}")
     click.echo(f"created:  {record.created_at:%Y-%m-%d %H:%M UTC}")
     if record.opted_out_at is not None:
         campaign = f", campaign {record.opt_out_campaign_id}" if record.opt_out_campaign_id else ""
@@ -209,11 +215,12 @@ def show_cmd(app: App, email: str) -> None:
 @subscribers.command("list")
 @click.option("--status", type=STATUS_CHOICE, help="Only subscribers with this status.")
 @click.option("--tag", help="Only subscribers with this tag.")
+@click.option("--topic", help="Only subscribers who chose this topic (a key of [topics]).")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
 @click.pass_obj
-def list_cmd(app: App, status: str | None, tag: str | None, fmt: str) -> None:
+def list_cmd(app: App, status: str | None, tag: str | None, topic: str | None, fmt: str) -> None:
     """List subscribers (streamed: fine for a million rows).
 
     \b
@@ -228,7 +235,9 @@ def list_cmd(app: App, status: str | None, tag: str | None, fmt: str) -> None:
         "csv": subscribers_csv.write_csv,
         "json": subscribers_csv.write_json,
     }[fmt]
-    writer(app.store.iter_subscribers(status, tag.lower() if tag else None), sys.stdout)
+    if topic:
+        (topic,) = known_topics(app, (topic,))
+    writer(app.store.iter_subscribers(status, tag.lower() if tag else None, topic), sys.stdout)
     sys.stdout.flush()  # a closed pipe (`| head`) surfaces here, inside the group's handler
 
 

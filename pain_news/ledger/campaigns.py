@@ -39,6 +39,7 @@ from pain_news.models import (
     LedgerEntry,
     Subscriber,
     SubscriberEvent,
+    SubscriberTopic,
     Suppression,
     utcnow,
 )
@@ -143,11 +144,12 @@ class CampaignLedger:
                 kind=new.kind,
                 scheduled_at=new.scheduled_at,
                 batch_id=new.batch_id,
+                topics=";".join(sorted(new.topics)),
             )
             s.add(campaign)
             s.flush()
             if new.kind == CAMPAIGN_ISSUE:  # a welcome campaign gains one row per confirmed subscriber
-                s.execute(ledger_rows(campaign.id, now))
+                s.execute(ledger_rows(campaign.id, now, new.topics))
             return Created(campaign_id=int(campaign.id), newest=int(campaign.id))
 
     # ---- counts and report ----------------------------------------------------------------
@@ -162,12 +164,24 @@ class CampaignLedger:
             )
             return all_states({state: int(n) for state, n in rows})
 
-    def audience_counts(self) -> Counter[str]:
+    def audience_counts(self, topics: Sequence[str] = ()) -> Counter[str]:
         """Subscribers of the audience per status: the plan's "to send", "opted out", "not confirmed"."""
-        who = audience().subquery()
+        who = audience(topics).subquery()
         with store_errors(), self.reader.connect() as conn:
             rows = conn.execute(select(who.c.status, func.count()).group_by(who.c.status))
             return Counter({status: int(n) for status, n in rows})
+
+    def active_per_topic(self, topics: Sequence[str]) -> dict[str, int]:
+        """Active subscribers who chose each topic (one reader with two topics counts in both)."""
+        query = (
+            select(SubscriberTopic.topic, func.count())
+            .join(Subscriber, Subscriber.id == SubscriberTopic.subscriber_id)
+            .where(SubscriberTopic.topic.in_(topics), Subscriber.status == ACTIVE)
+            .group_by(SubscriberTopic.topic)
+        )
+        with store_errors(), self.reader.connect() as conn:
+            found = {topic: int(n) for topic, n in conn.execute(query)}
+        return {topic: found.get(topic, 0) for topic in sorted(topics)}
 
     def figures(self, campaign_id: int, *, recipients: bool = False) -> CampaignFigures:
         """Failed and uncertain recipients, opt-outs and webhook events of one campaign (one read)."""
@@ -239,7 +253,9 @@ class CampaignLedger:
         """The claim/record side of one run of a campaign, shared by its worker threads."""
         return BatchWriter(self.engine, self.reader, campaign_id)
 
-    def unsent(self, campaign_id: int | None) -> Iterator[tuple[ClaimedEntry, bool]]:
+    def unsent(
+        self, campaign_id: int | None, topics: Sequence[str] = ()
+    ) -> Iterator[tuple[ClaimedEntry, bool]]:
         """Who a run would mail now, and whether each is suppressed — for a dry run (reads only).
 
         A new campaign (None): the active subscribers of the audience. An existing one: its pending
@@ -248,7 +264,7 @@ class CampaignLedger:
         with store_errors(), self.reader.connect() as conn:
             suppressed = set(conn.scalars(select(Suppression.email_hash)))
             if campaign_id is None:
-                who = audience().where(Subscriber.status == ACTIVE).subquery()
+                who = audience(topics).where(Subscriber.status == ACTIVE).subquery()
                 query = select(literal(0), who.c.id, who.c.email, who.c.first_name, who.c.last_name).order_by(
                     who.c.id
                 )

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Select, String, case, insert, literal, null, select, update
+from sqlalchemy import DateTime, Integer, Select, String, case, exists, insert, literal, null, select, update
 from sqlalchemy.orm import Session
 
-from pain_news.models import ACTIVE, LEDGER_PENDING, LEDGER_SKIPPED, LedgerEntry, Subscriber
+from pain_news.models import ACTIVE, LEDGER_PENDING, LEDGER_SKIPPED, LedgerEntry, Subscriber, SubscriberTopic
 
 
-def audience() -> Select[Any]:
-    """Who a new campaign considers: every subscriber (only `active` ones are mailed), in id order.
+def audience(topics: Sequence[str] = ()) -> Select[Any]:
+    """Who a new campaign considers: every subscriber (only `active` ones are mailed), in id order;
+    with `topics`, only those who chose at least one of them.
 
-    The one place the recipient list is chosen: a topic-targeted send narrows this query, and the
-    plan's counts, the dry run and the campaign's ledger rows all follow it.
+    The one place the recipient list is chosen: the plan's counts, the dry run and the campaign's
+    ledger rows all follow it.
     """
-    return select(Subscriber)
+    if not topics:
+        return select(Subscriber)
+    chose = exists().where(SubscriberTopic.subscriber_id == Subscriber.id, SubscriberTopic.topic.in_(topics))
+    return select(Subscriber).where(chose)
 
 
-def ledger_rows(campaign_id: int, now: dt.datetime) -> Any:
+def ledger_rows(campaign_id: int, now: dt.datetime, topics: Sequence[str] = ()) -> Any:
     """INSERT … SELECT of the audience into the ledger: pending when active, else skipped with why."""
-    who = audience().subquery()
+    who = audience(topics).subquery()
     active = who.c.status == ACTIVE
     rows = select(
         literal(campaign_id, Integer),

@@ -26,6 +26,7 @@ class CampaignRecord:
     html: str
     text: str
     created_at: dt.datetime
+    topics: tuple[str, ...] = ()  # the topics it targeted; () = the whole list
     kind: str = CAMPAIGN_ISSUE  # issue | welcome
     scheduled_at: dt.datetime | None = None  # SendGrid's send_at for every request (UTC)
     batch_id: str | None = None  # SendGrid's mail batch: what --cancel cancels
@@ -40,6 +41,7 @@ class CampaignRecord:
             provider=c.provider,
             html=c.html,
             text=c.text,
+            topics=tuple(t for t in (c.topics or "").split(";") if t),
             created_at=_utc(c.created_at),
             kind=c.kind,
             scheduled_at=_utc(c.scheduled_at) if c.scheduled_at else None,
@@ -63,6 +65,7 @@ class NewCampaign:
     html: str
     text: str
     seen_campaign_id: int | None
+    topics: tuple[str, ...] = ()  # only subscribers who chose one of these; () = the whole list
     kind: str = CAMPAIGN_ISSUE
     scheduled_at: dt.datetime | None = None  # with batch_id: a scheduled send (campaign/schedule.py)
     batch_id: str | None = None

@@ -1,4 +1,4 @@
-"""The `serve` app (Starlette): unsubscribe links, signup with double opt-in, SendGrid's event webhook.
+"""The `serve` app (Starlette): unsubscribe and preference links, signup with double opt-in, SendGrid's event webhook.
 
 Routes parse the request, call one domain function (in a worker thread: the store blocks), and
 render a page. Every page escapes what it shows (web/pages.py autoescapes); every response gets
@@ -29,6 +29,7 @@ from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRej
 from pain_news.models import ACTIVE
 from pain_news.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.web.pages import page
+from pain_news.web.preferences import preference_routes
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
 from pain_news.welcome import WelcomeQueue
@@ -179,7 +180,12 @@ def create_app(
         )
 
     def signup_form(
-        request: Request, status: int = 200, error: str = "", email: str = "", first_name: str = ""
+        request: Request,
+        status: int = 200,
+        error: str = "",
+        email: str = "",
+        first_name: str = "",
+        chosen: tuple[str, ...] | None = None,
     ) -> Response:
         return show(
             "subscribe.html",
@@ -187,6 +193,8 @@ def create_app(
             action=request.url_for("subscribe").path,
             email=email,
             first_name=first_name,
+            topics=config.topics,
+            chosen=config.serve.signup_topics if chosen is None else chosen,
             error=error,
             sent=False,
             honeypot=HONEYPOT,
@@ -206,10 +214,12 @@ def create_app(
             )
         email = str(form.get("email", "")).strip()[:320] if form is not None else ""
         first_name = str(form.get("first_name", "")).strip()[:200] if form is not None else ""
+        ticked = [str(t) for t in form.getlist("topic")][:50] if form is not None else []
         try:
             email, first_name = signup.validate_signup(email, first_name)  # before any lookup
+            topics = signup.validate_topics(config, ticked)
         except StoreError as exc:
-            return signup_form(request, 400, exc.message, email, first_name)
+            return signup_form(request, 400, exc.message, email, first_name, tuple(ticked))
         if not client_limit.allow(client_address(request, proxies)):
             return refuse(
                 429,
@@ -218,7 +228,7 @@ def create_app(
             )
         unsubscribe.link_base(config)  # misconfigured: the 503 page, nothing queued
         if form is not None and not str(form.get(HONEYPOT, "")):
-            signups.submit(email, first_name)
+            signups.submit(email, first_name, topics)
         return show("subscribe.html", email=email, sent=True)
 
     async def confirm_page(request: Request) -> Response:
@@ -281,6 +291,7 @@ def create_app(
         Route("/confirm/{token}", confirm_page, methods=["GET"]),
         Route("/confirm/{token}", confirm_post, methods=["POST"]),
         Route("/webhooks/sendgrid", sendgrid_events, methods=["POST"]),
+        *preference_routes(config, store, show, problem, _form),
     ]
     archive = config.resolve(config.build.archive_out)
     if (archive / "index.html").is_file():

@@ -74,17 +74,17 @@ class SignupQueue:
         self.retry_delays = tuple(retry_delays)
         self._stop = threading.Event()
         self.pause = pause or self._stop.wait  # True means: stop waiting, we are shutting down
-        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, str, tuple[str, ...] | None] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, email: str, first_name: str) -> None:
-        """Queue one validated signup; returns at once."""
+    def submit(self, email: str, first_name: str, topics: tuple[str, ...] | None = None) -> None:
+        """Queue one validated signup (topics: None when the form offered none); returns at once."""
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="pain-news-signups", daemon=True)
                 self._thread.start()
-        self._queue.put((email, first_name))
+        self._queue.put((email, first_name, topics))
 
     def join(self) -> None:
         """Wait until every queued signup was handled (recorded, mailed or given up)."""
@@ -110,10 +110,10 @@ class SignupQueue:
             finally:
                 self._queue.task_done()
 
-    def _handle(self, email: str, first_name: str) -> None:
+    def _handle(self, email: str, first_name: str, topics: tuple[str, ...] | None) -> None:
         from pain_news import signup
 
-        confirmation = signup.request_signup(self.config, self.store, email, first_name)
+        confirmation = signup.request_signup(self.config, self.store, email, first_name, topics)
         if confirmation is None:
             return
         for attempt, delay in enumerate((*self.retry_delays, None), 1):

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from pain_news.archive import build_archive
-from pain_news.unsubscribe import make_token, unsubscribe_url
+from pain_news.unsubscribe import make_token, preferences_url, unsubscribe_url
 from pain_news.web.archive_pages import index_page
 from tests.fixtures.core import SECRET
+from tests.test_topics import TOPICS_TOML
 
 pytestmark = pytest.mark.browser
 
@@ -117,6 +118,8 @@ def confirmation_path(project) -> str:
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_every_page_serve_renders_passes_axe(scheme, web_server, project, open_page, axe, artifacts):
+    with (project / "pain-news.toml").open("a", encoding="utf-8") as config:
+        config.write(TOPICS_TOML)  # topics on: the signup checkboxes and the preference page's
     server = web_server()
     audit = Audit(axe, artifacts, scheme)
 
@@ -147,6 +150,14 @@ def test_every_page_serve_renders_passes_axe(scheme, web_server, project, open_p
     page.click("#unsubscribe")
     page.wait_for_selector("#result")
     audit.run("unsubscribe-done", page, WEB)
+
+    reader = server.store.add("ben@example.org", "Ben", topics=["news"]).id
+    page = open_page(server.url + path_of(preferences_url(server.config, reader, 2)), scheme)
+    audit.run("preferences", page, WEB)
+    page.get_by_label("Classes and events").check()
+    page.click("#save")
+    page.wait_for_selector("#result")
+    audit.run("preferences-saved", page, WEB)
 
     audit.run("error-bad-token", open_page(f"{server.url}/unsubscribe/not-a-token", scheme), WEB)
     gone = server.store.add("gone@example.org").id

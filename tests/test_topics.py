@@ -1,0 +1,352 @@
+"""Topics readers choose: config, the store (SQLite and PostgreSQL), import, the CLI, signup and targeted sends."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from pain_news import campaign, signup
+from pain_news.campaign.runner import create_campaign
+from pain_news.errors import ConfigError, IssueError
+from pain_news.importer import import_file
+from pain_news.ledger import CampaignLedger
+from pain_news.report import campaign_report, find_campaign
+from tests.test_campaign import ledger_of
+
+TOPICS_TOML = """
+[topics]
+news = "Every issue of Pain News"
+events = "Classes and events"
+back-pain = "Back pain"
+
+[serve]
+signup_topics = ["news"]
+"""
+KEYS = ("news", "events", "back-pain")
+
+
+@pytest.fixture(autouse=True)
+def with_topics(project):
+    """The throwaway project declares three topics (before any store or config is made)."""
+    with (project / "pain-news.toml").open("a", encoding="utf-8") as f:
+        f.write(TOPICS_TOML)
+
+
+def topic_history(store, who):
+    return [(e.method, e.detail) for e in store.history(who)[1] if e.method == "topics"]
+
+
+# ---- config ------------------------------------------------------------------------------------
+
+
+def test_topics_are_read_in_order_with_their_labels(config):
+    assert [(t.key, t.label) for t in config.topics] == [
+        ("news", "Every issue of Pain News"),
+        ("events", "Classes and events"),
+        ("back-pain", "Back pain"),
+    ]
+    assert config.serve.signup_topics == ("news",)
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ('[topics]\nBack_Pain = "Back pain"\n', "topics.Back_Pain: a topic key must be a lowercase slug"),
+        ('[topics]\nnews = ""\n', "topics.news must be a label in quotes"),
+        ("[topics]\nnews = 3\n", "topics.news must be a label in quotes"),
+        ('[topics]\nnews = "News"\n[serve]\nsignup_topics = ["newz"]\n', "serve.signup_topics names 'newz'"),
+    ],
+)
+def test_bad_topics_config_names_the_key(tmp_path, table, message):
+    from pain_news.config import load_config
+
+    path = tmp_path / "pain-news.toml"
+    path.write_text(table, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env={})
+
+
+# ---- the store -------------------------------------------------------------------------------
+
+
+def test_topics_are_kept_beside_tags_and_every_change_is_in_the_history(any_store):
+    any_store.add("ana@example.org", "Ana", tags=["knee"], topics=["news"])
+    record = any_store.get("ana@example.org")
+    assert (record.tags, record.topics) == (("knee",), ("news",))
+    change = any_store.set_topics("ana@example.org", ["events", "back-pain"], via="staff")
+    assert change.changed and change.subscriber.topics == ("back-pain", "events")
+    assert not any_store.set_topics("ana@example.org", ["events", "back-pain"]).changed
+    assert any_store.get("ana@example.org").tags == ("knee",)  # staff tags untouched
+    assert topic_history(any_store, "ana@example.org") == [
+        ("topics", "+news (added)"),
+        ("topics", "+back-pain +events -news (staff)"),
+    ]
+
+
+def test_listing_streams_topics_and_filters_by_one(any_store):
+    for i in range(5):
+        any_store.add(f"p{i}@example.org", topics=["events"] if i % 2 else ["news", "back-pain"])
+    listed = {r.email: r.topics for r in any_store.iter_subscribers()}
+    assert listed["p0@example.org"] == ("back-pain", "news") and listed["p1@example.org"] == ("events",)
+    assert [r.email for r in any_store.iter_subscribers(topic="events")] == [
+        "p1@example.org",
+        "p3@example.org",
+    ]
+    assert [r.email for r in any_store.iter_subscribers(status="active", topic="back-pain")] == [
+        "p0@example.org",
+        "p2@example.org",
+        "p4@example.org",
+    ]
+
+
+# ---- import ------------------------------------------------------------------------------------
+
+
+def test_import_reads_the_topics_column_and_unknown_keys_are_line_errors(any_store, config, tmp_path):
+    any_store.add("old@example.org", topics=["news"])
+    any_store.add("gone@example.org", topics=["news"])
+    any_store.unsubscribe("gone@example.org")
+    path = tmp_path / "list.csv"
+    path.write_text(
+        "email,first_name,tags,topics\n"
+        "ana@example.org,Ana,knee,News;events\n"
+        "ben@example.org,Ben,,newz\n"
+        "old@example.org,,,events\n"
+        "gone@example.org,,,events\n"
+        "cai@example.org,Cai,,\n",
+        encoding="utf-8",
+    )
+    summary = import_file(any_store, path, known_topics=config.topic_keys)
+    assert [(b.line, b.reason) for b in summary.bad_rows] == [
+        (3, "unknown topic 'newz' (known: news, events, back-pain)")
+    ]
+    assert summary.summary_line() == "added 2, updated 1, unchanged 0, skipped 1, kept opted-out 1"
+    assert any_store.get("ana@example.org").topics == ("events", "news")
+    assert any_store.get("ana@example.org").tags == ("knee",)
+    assert any_store.get("old@example.org").topics == ("events", "news")  # added, never taken away
+    assert any_store.get("gone@example.org").topics == ("news",)  # opted out: not touched
+    assert any_store.get("cai@example.org").topics == ()
+    assert topic_history(any_store, "ana@example.org") == [("topics", "+events +news (import:list.csv)")]
+    assert topic_history(any_store, "old@example.org")[-1] == ("topics", "+events (import:list.csv)")
+
+
+def test_an_import_dry_run_saves_no_topics(any_store, config, tmp_path):
+    any_store.add("old@example.org")
+    path = tmp_path / "list.csv"
+    path.write_text("email,topics\nold@example.org,events\nnew@example.org,news\n", encoding="utf-8")
+    summary = import_file(any_store, path, known_topics=config.topic_keys, dry_run=True)
+    assert (summary.added, summary.updated) == (1, 1)
+    assert any_store.get("old@example.org").topics == () and any_store.get("new@example.org") is None
+
+
+# ---- the CLI -----------------------------------------------------------------------------------
+
+
+def test_cli_add_list_show_and_export_carry_topics(run_cli, project):
+    run_cli("subscribers", "add", "ana@example.org", "--topic", "news", "--topic", "Events")
+    run_cli("subscribers", "add", "ben@example.org", "--topic", "back-pain")
+    run_cli("subscribers", "add", "cai@example.org")
+    listed = run_cli("subscribers", "list", "--topic", "events", "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(listed)))
+    assert [(r["email"], r["topics"]) for r in rows] == [("ana@example.org", "events;news")]
+    assert "topics:   back-pain" in run_cli("subscribers", "show", "ben@example.org").stdout
+    run_cli("subscribers", "export", "all.csv")
+    exported = list(csv.DictReader((project / "all.csv").open(encoding="utf-8")))
+    assert [(r["email"], r["topics"]) for r in exported] == [
+        ("ana@example.org", "events;news"),
+        ("ben@example.org", "back-pain"),
+        ("cai@example.org", ""),
+    ]
+    # An export imports back to the same topics.
+    run_cli("subscribers", "delete", "cai@example.org", "--yes")
+    out = run_cli("subscribers", "import", "all.csv").stdout
+    assert "added 0, updated 0, unchanged 2" in out
+
+
+def test_cli_refuses_an_unknown_topic_before_anything_is_written(run_cli, project):
+    result = run_cli("subscribers", "add", "ana@example.org", "--topic", "newz", ok=False)
+    assert result.exit_code == 2
+    assert "unknown topic 'newz' (known: news, events, back-pain)" in result.stderr
+    assert not (project / "subscribers" / "pain-news.db").exists()
+    run_cli("subscribers", "add", "ben@example.org")
+    result = run_cli("subscribers", "list", "--topic", "newz", ok=False)
+    assert result.exit_code == 2 and "unknown topic 'newz'" in result.stderr
+
+
+# ---- signup ----------------------------------------------------------------------------------
+
+
+def test_signup_topics_apply_on_confirm_and_not_before(any_store, config):
+    any_store.add("ana@example.org", "Ana", topics=["news"])
+    any_store.unsubscribe("ana@example.org")
+    request = any_store.request_signup("ana@example.org", topics=["events"])
+    assert any_store.get("ana@example.org").topics == ("news",)  # a stranger's signup changes nothing
+    new = any_store.request_signup("nia@example.org", "Nia", topics=["back-pain", "news"])
+    assert any_store.get("nia@example.org").topics == ()
+    any_store.confirm_signup(request.subscriber_id, request.request_event_id)
+    any_store.confirm_signup(new.subscriber_id, new.request_event_id)
+    assert any_store.get("ana@example.org").topics == ("events",)
+    assert any_store.get("nia@example.org").topics == ("back-pain", "news")
+    assert topic_history(any_store, "ana@example.org")[-1] == ("topics", "+events -news (signup)")
+
+
+def test_a_signup_that_ticked_no_topic_confirms_with_none_and_one_without_topics_keeps_them(any_store):
+    any_store.add("ana@example.org", topics=["news"])
+    any_store.unsubscribe("ana@example.org")
+    request = any_store.request_signup("ana@example.org", topics=None)  # a form offering no topics
+    any_store.confirm_signup(request.subscriber_id, request.request_event_id)
+    assert any_store.get("ana@example.org").topics == ("news",)
+    any_store.unsubscribe("ana@example.org")
+    request = any_store.request_signup("ana@example.org", topics=[])  # offered, none ticked
+    any_store.confirm_signup(request.subscriber_id, request.request_event_id)
+    assert any_store.get("ana@example.org").topics == ()
+
+
+def test_form_topics_are_checked_against_the_config(config):
+    assert signup.validate_topics(config, ["events", "news"]) == ("news", "events")  # config order
+    with pytest.raises(Exception, match="choose among the topics shown"):
+        signup.validate_topics(config, ["admin"])
+
+
+# ---- targeted sends ----------------------------------------------------------------------------
+
+
+def people(store):
+    """Two readers of events (one also news), one of news only, none, and an opted-out events reader."""
+    store.add("ev1@example.org", topics=["events"])
+    store.add("ev2@example.org", topics=["events", "news"])
+    store.add("news@example.org", topics=["news"])
+    store.add("none@example.org")
+    store.add("out@example.org", topics=["events"])
+    store.unsubscribe("out@example.org")
+
+
+def run(config, store, issue, **options):
+    opts = campaign.SendOptions(**{"batch_size": 10, "threads": 1, **options})
+    prepared = campaign.prepare_send(config, store, issue, opts)
+    return prepared, campaign.run_send(config, store, prepared)
+
+
+def test_send_topic_mails_only_active_readers_of_those_topics(config, any_store, sample_issue):
+    people(any_store)
+    prepared, report = run(config, any_store, sample_issue, topics=("events",))
+    assert "Audience:   subscribers who chose events 2 (someone with two of them is mailed once)" in (
+        prepared.plan.lines()
+    )
+    assert prepared.plan.to_send == 2 and prepared.plan.opted_out == 1
+    assert ledger_of(any_store, report.campaign_id) == {
+        "ev1@example.org": ("sent", None),
+        "ev2@example.org": ("sent", None),
+        "out@example.org": ("skipped", "unsubscribed at the start of the send"),
+    }
+    record = CampaignLedger.for_store(any_store).get(report.campaign_id)
+    assert record is not None and record.topics == ("events",)
+    shown = campaign_report(any_store, find_campaign(any_store, campaign_id=report.campaign_id))
+    assert "  audience: topics events" in list(shown.lines())
+    assert shown.as_dict()["campaign"]["topics"] == ["events"]
+
+
+def test_two_topics_mail_each_reader_once_and_count_per_topic(config, any_store, sample_issue):
+    people(any_store)
+    prepared, report = run(config, any_store, sample_issue, topics=("news", "events"))
+    assert prepared.plan.per_topic == {"events": 2, "news": 2}
+    assert "Audience:   subscribers who chose events 2, news 2" in "\n".join(prepared.plan.lines())
+    sent = sorted(e for e, (state, _) in ledger_of(any_store, report.campaign_id).items() if state == "sent")
+    assert sent == ["ev1@example.org", "ev2@example.org", "news@example.org"]
+    record = CampaignLedger.for_store(any_store).get(report.campaign_id)
+    assert record is not None and record.topics == ("events", "news")
+
+
+def test_without_topics_the_send_goes_to_everyone_and_report_says_so(config, any_store, sample_issue):
+    people(any_store)
+    prepared, report = run(config, any_store, sample_issue)
+    assert "Audience:   everyone on the list" in prepared.plan.lines()
+    assert report.run["sent"] == 4
+    assert "  audience: everyone on the list" in list(
+        campaign_report(any_store, find_campaign(any_store, campaign_id=report.campaign_id)).lines()
+    )
+
+
+def test_issue_toml_topics_target_the_send_and_the_command_line_replaces_them(
+    config, any_store, sample_issue
+):
+    people(any_store)
+    toml = sample_issue / "issue.toml"
+    toml.write_text('topics = ["news"]\n' + toml.read_text(encoding="utf-8"), encoding="utf-8")
+    prepared, report = run(config, any_store, sample_issue)
+    assert prepared.plan.per_topic == {"news": 2}
+    sent = sorted(e for e, (state, _) in ledger_of(any_store, report.campaign_id).items() if state == "sent")
+    assert sent == ["ev2@example.org", "news@example.org"]
+    prepared, report = run(config, any_store, sample_issue, topics=("events",), new_campaign=True)
+    record = CampaignLedger.for_store(any_store).get(report.campaign_id)
+    assert record is not None and record.topics == ("events",)
+
+
+def test_an_unknown_topic_in_issue_toml_is_a_finding_on_its_line(config, store, sample_issue):
+    from pain_news.check import run_check
+
+    toml = sample_issue / "issue.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + '\ntopics = ["events", "newz"]\n', encoding="utf-8")
+    line = toml.read_text(encoding="utf-8").splitlines().index('topics = ["events", "newz"]') + 1
+    [finding] = [
+        f for f in run_check(config, sample_issue, readability=False).findings if "topic" in f.message
+    ]
+    assert (finding.code, finding.line) == ("invalid-value", line)
+    assert finding.message == "unknown topic 'newz' in topics"
+    with pytest.raises(IssueError, match="unknown topic 'newz'"):
+        campaign.prepare_send(config, store, sample_issue, campaign.SendOptions())
+    assert CampaignLedger.for_store(store).latest(sample_issue.name) is None
+
+
+def test_send_refuses_an_unknown_topic_before_any_campaign(config, store, sample_issue):
+    people(store)
+    with pytest.raises(ConfigError, match="unknown topic 'newz' \\(known: news, events, back-pain\\)"):
+        campaign.prepare_send(config, store, sample_issue, campaign.SendOptions(topics=("newz",)))
+    assert CampaignLedger.for_store(store).latest(sample_issue.name) is None
+
+
+def test_an_unsubscribe_during_a_targeted_send_is_honoured(config, any_store, sample_issue):
+    people(any_store)
+    opts = campaign.SendOptions(batch_size=1, threads=1, topics=("events",))
+    prepared = campaign.prepare_send(config, any_store, sample_issue, opts)
+    any_store.unsubscribe("ev2@example.org")  # after the plan, before its batch
+    report = campaign.run_send(config, any_store, prepared)
+    assert ledger_of(any_store, report.campaign_id)["ev2@example.org"][0] == "skipped"
+    assert report.run["sent"] == 1
+
+
+def test_cli_send_topic_shows_the_count_per_topic(run_cli, project, sample_issue):
+    run_cli("subscribers", "add", "ev@example.org", "--topic", "events")
+    run_cli("subscribers", "add", "all@example.org")
+    out = run_cli("send", str(sample_issue), "--topic", "events", "--yes").stdout
+    assert "Audience:   subscribers who chose events 1" in out
+    assert "Recipients: 1 to send now" in out
+    report = run_cli("report", str(sample_issue)).stdout
+    assert "audience: topics events" in report
+    emls = list(project.glob("outbox/**/*.eml"))
+    assert len(emls) == 1 and "ev@example.org" in emls[0].read_text(encoding="utf-8")
+
+
+def test_resuming_a_targeted_campaign_keeps_its_topics(config, any_store, sample_issue):
+    people(any_store)
+    ledger = CampaignLedger.for_store(any_store)
+    prepared = campaign.prepare_send(
+        config, any_store, sample_issue, campaign.SendOptions(topics=("events",))
+    )
+    campaign_id = create_campaign(ledger, prepared)
+    resumed = campaign.prepare_send(config, any_store, sample_issue, campaign.SendOptions())
+    assert (resumed.campaign_id, resumed.topics) == (campaign_id, ("events",))
+    assert "Audience:   subscribers who chose events" in "\n".join(resumed.plan.lines())
+    with pytest.raises(Exception, match="--topic cannot change an unfinished campaign"):
+        campaign.prepare_send(config, any_store, sample_issue, campaign.SendOptions(topics=("news",)))
+
+
+def test_cli_send_refuses_an_unknown_topic_and_a_topic_on_a_test_send(run_cli, project, sample_issue):
+    run_cli("subscribers", "add", "ev@example.org", "--topic", "events")
+    result = run_cli("send", str(sample_issue), "--topic", "newz", "--yes", ok=False)
+    assert result.exit_code == 2 and "unknown topic 'newz' (known: news, events, back-pain)" in result.stderr
+    result = run_cli("send", str(sample_issue), "--test", "--topic", "events", ok=False)
+    assert result.exit_code == 2 and "--topic is for list sends" in result.stderr
+    assert not (project / "outbox").exists()
