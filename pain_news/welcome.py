@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pain_news.errors import PainNewsError
+from pain_news.background import BackgroundWorker
 from pain_news.models import CAMPAIGN_WELCOME
 
 if TYPE_CHECKING:
@@ -138,42 +136,18 @@ def deliver_welcomes(config: Config, store: SubscriberStore, campaign_id: int) -
     return run_send(config, store, prepared)
 
 
-class WelcomeQueue:
+class WelcomeQueue(BackgroundWorker[int]):
     """Welcomes sent by one daemon thread (started on the first), so a confirmation page never waits."""
 
+    thread_name = "pain-news-welcomes"
+
     def __init__(self, config: Config, store: SubscriberStore) -> None:
+        super().__init__()
         self.config, self.store = config, store
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
-    def submit(self, subscriber_id: int) -> None:
-        """Queue a welcome for a subscriber who just confirmed; returns at once."""
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="pain-news-welcomes", daemon=True)
-                self._thread.start()
-        self._queue.put(subscriber_id)
+    def handle(self, item: int) -> None:
+        send_welcome(self.config, self.store, item)
 
-    def join(self) -> None:
-        """Wait until every queued welcome was handled (sent, skipped or given up)."""
-        self._queue.join()
-
-    def close(self) -> None:
-        """Stop the worker after the welcome in hand."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(30)
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            try:
-                if item is None:
-                    return
-                send_welcome(self.config, self.store, item)
-            except Exception as exc:  # one failure never stops the worker; the row stays for a retry
-                detail = exc.message if isinstance(exc, PainNewsError) else type(exc).__name__
-                log.error("welcome email for subscriber %d not sent: %s", item, detail)
-            finally:
-                self._queue.task_done()
+    def failed(self, item: int, detail: str) -> None:
+        # The ledger row stays pending for a retry.
+        log.error("welcome email for subscriber %d not sent: %s", item, detail)

@@ -228,7 +228,7 @@ def create_app(
             )
         unsubscribe.link_base(config)  # misconfigured: the 503 page, nothing queued
         if form is not None and not str(form.get(HONEYPOT, "")):
-            signups.submit(email, first_name, topics)
+            signups.submit_signup(email, first_name, topics)
         return show("subscribe.html", email=email, sent=True)
 
     async def confirm_page(request: Request) -> Response:

@@ -8,13 +8,13 @@ new, on the list, opted out or undeliverable shows neither in the status code no
 from __future__ import annotations
 
 import logging
-import queue
 import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from pain_news.errors import DeliveryError, PainNewsError
+from pain_news.background import BackgroundWorker
+from pain_news.errors import DeliveryError
 from pain_news.store import email_hash
 
 if TYPE_CHECKING:
@@ -59,8 +59,10 @@ def redact_server_log() -> None:
             logger.addFilter(RedactAddresses())
 
 
-class SignupQueue:
+class SignupQueue(BackgroundWorker[tuple[str, str, "tuple[str, ...] | None"]]):
     """A FIFO of signup requests handled by one daemon thread (started on the first request)."""
+
+    thread_name = "pain-news-signups"
 
     def __init__(
         self,
@@ -70,45 +72,26 @@ class SignupQueue:
         retry_delays: Sequence[float] = RETRY_DELAYS,
         pause: Callable[[float], bool] | None = None,
     ) -> None:
+        super().__init__()
         self.config, self.store = config, store
         self.retry_delays = tuple(retry_delays)
         self._stop = threading.Event()
         self.pause = pause or self._stop.wait  # True means: stop waiting, we are shutting down
-        self._queue: queue.Queue[tuple[str, str, tuple[str, ...] | None] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
-    def submit(self, email: str, first_name: str, topics: tuple[str, ...] | None = None) -> None:
+    def submit_signup(self, email: str, first_name: str, topics: tuple[str, ...] | None = None) -> None:
         """Queue one validated signup (topics: None when the form offered none); returns at once."""
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="pain-news-signups", daemon=True)
-                self._thread.start()
-        self._queue.put((email, first_name, topics))
-
-    def join(self) -> None:
-        """Wait until every queued signup was handled (recorded, mailed or given up)."""
-        self._queue.join()
+        self.submit((email, first_name, topics))
 
     def close(self) -> None:
         """Stop the worker after the signup in hand; pending retries are abandoned."""
         self._stop.set()
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(30)
+        super().close()
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            try:
-                if item is None:
-                    return
-                self._handle(*item)
-            except Exception as exc:  # one bad request never stops the worker
-                detail = exc.message if isinstance(exc, PainNewsError) else type(exc).__name__
-                log.error("signup failed: %s", redact(detail))
-            finally:
-                self._queue.task_done()
+    def handle(self, item: tuple[str, str, tuple[str, ...] | None]) -> None:
+        self._handle(*item)
+
+    def failed(self, item: tuple[str, str, tuple[str, ...] | None], detail: str) -> None:
+        log.error("signup failed: %s", redact(detail))
 
     def _handle(self, email: str, first_name: str, topics: tuple[str, ...] | None) -> None:
         from pain_news import signup
