@@ -59,9 +59,9 @@ print(json.dumps({"prepare": t1 - t0, "send": t2 - t1, "sent": report.ledger["se
 """
 
 
-def _server(module: str) -> tuple[subprocess.Popen[str], int]:
+def _server(module: str, *args: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", module, *(["--key", API_KEY] if "sendgrid" in module else [])],
+        [sys.executable, "-m", module, *(["--key", API_KEY] if "sendgrid" in module else []), *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 
@@ -9,7 +10,7 @@ import pytest
 
 from pain_news.config import SendgridSettings
 from pain_news.delivery import OutgoingMessage, Recipient
-from pain_news.delivery.sendgrid import SendgridProvider
+from pain_news.delivery.sendgrid import SendgridProvider, _encode
 from pain_news.errors import ConfigError, DeliveryError
 from tests.fixtures.sendgrid_standin import validate_mail
 
@@ -81,6 +82,16 @@ def test_to_carries_the_subscribers_name_and_none_when_there_is_none(provider, s
     first, second = sendgrid_standin.accepted[0]["personalizations"]
     assert first["to"] == [{"email": "ana@example.org", "name": "Zoë Ölund"}]  # SendGrid encodes it
     assert second["to"] == [{"email": "bo@example.org"}]
+
+
+def test_personalizations_encode_to_the_same_json_whichever_encoder_takes_them():
+    # orjson writes UTF-8 where the standard library writes \\u escapes: the same JSON values. A lone
+    # surrogate (text decoded with errors="surrogateescape") is not UTF-8: orjson refuses it, and
+    # the standard library encodes it instead of the batch failing.
+    batch = [{"to": [{"email": "ana@example.org", "name": "Zoë Ölund"}], "substitutions": {"%%t.x%%": TOM}}]
+    assert json.loads(_encode(batch)) == batch
+    odd = [{"substitutions": {"%%t.first_name%%": "Ana\udcff"}}]
+    assert json.loads(_encode(odd)) == odd
 
 
 def test_one_off_mail_gets_no_list_headers(provider, sendgrid_standin):
