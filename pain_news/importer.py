@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pain_news.errors import StoreError
@@ -44,21 +44,28 @@ class ImportSummary:
 def merge_rows(
     rows: Iterable[Row | BadRow], extra_tags: tuple[str, ...], summary: ImportSummary
 ) -> dict[str, Row]:
-    """Good rows merged by address (first spelling kept, names filled in, tags united, opt-outs win)."""
+    """Good rows merged by address (first spelling kept, names filled in, tags united, opt-outs win).
+
+    Tags end lower-cased, de-duplicated and sorted with `extra_tags` (already clean) added, as
+    `clean_tags` gives them: the rows' tags were checked when they were read.
+    """
     merged: dict[str, Row] = {}
+    extra = frozenset(extra_tags)
     for row in rows:
         if isinstance(row, BadRow):
             summary.bad_rows.append(row)
             continue
-        row = replace(row, tags=tuple(clean_tags(row.tags + extra_tags)), topics=tuple(sorted(row.topics)))
+        tags = tuple(sorted({t.lower() for t in row.tags} | extra)) if row.tags or extra else ()
+        topics = tuple(sorted(row.topics)) if len(row.topics) > 1 else row.topics
+        if tags != row.tags or topics != row.topics:
+            row = row._replace(tags=tags, topics=topics)
         key = email_key(row.email)
         seen = merged.get(key)
         if seen is None:
             merged[key] = row
             continue
         summary.merged_duplicates += 1
-        merged[key] = replace(
-            seen,
+        merged[key] = seen._replace(
             first_name=seen.first_name or row.first_name,
             last_name=seen.last_name or row.last_name,
             tags=tuple(sorted(set(seen.tags) | set(row.tags))),
