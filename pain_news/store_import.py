@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, and_, bindparam, insert, select, text, update
@@ -61,20 +64,30 @@ class ImportMixin(StoreBase):
 
     def import_rows(
         self,
-        rows: Sequence[ImportRow],
+        rows: Iterable[ImportRow],
         *,
         source: str,
         dry_run: bool = False,
         now: dt.datetime | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        expected: int | None = None,
     ) -> ImportCounts:
         """Merge rows (one per address) as one transaction, rolled back for a dry run or on any error.
 
         Opted-out and suppressed addresses are never reactivated or re-added; a file that records
-        an opt-out applies it through the one status-change path.
+        an opt-out applies it through the one status-change path. `rows` may be an iterator that
+        parses a file as it goes: it is read a chunk at a time, and on PostgreSQL each chunk is
+        written while the next is read. `on_progress(done, total)` follows each chunk written;
+        `total` is `expected` (for an iterator) or len(rows).
         """
         now = now or utcnow()
         counts = ImportCounts()
+        total = len(rows) if expected is None and isinstance(rows, Sized) else (expected or 0)
+
+        def progress(done: int) -> None:
+            if on_progress is not None:
+                on_progress(done, max(done, total))
+
         with db.store_errors(), Session(self.engine) as s:
             s.begin()
             try:
@@ -82,12 +95,13 @@ class ImportMixin(StoreBase):
                 # then finds the row it added (store.opt_out_address). SQLite: BEGIN IMMEDIATE.
                 self.lock_new_addresses(s)
                 if is_postgresql(s):
-                    _import_pg(s, rows, source[:300], now, counts, on_progress)
+                    _import_pg(s, _chunks(rows), source[:300], now, counts, progress)
                 else:
-                    for start in range(0, len(rows), CHUNK):
-                        _apply_chunk(s, rows[start : start + CHUNK], source[:300], now, counts)
-                        if on_progress is not None:
-                            on_progress(min(start + CHUNK, len(rows)), len(rows))
+                    done = 0
+                    for chunk in _chunks(rows):
+                        _apply_chunk(s, chunk, source[:300], now, counts)
+                        done += len(chunk)
+                        progress(done)
             except BaseException:  # includes Ctrl-C: an interrupted import leaves the store as it was
                 s.rollback()
                 raise
@@ -96,6 +110,12 @@ class ImportMixin(StoreBase):
             else:
                 s.commit()
         return counts
+
+
+def _chunks(rows: Iterable[ImportRow]) -> Iterator[list[ImportRow]]:
+    it = iter(rows)
+    while chunk := list(islice(it, CHUNK)):
+        yield chunk
 
 
 @dataclass
@@ -239,44 +259,105 @@ def _write_rest(s: Session, plan: _Plan, now: dt.datetime, source: str) -> None:
     write_topic_changes(s, plan.topics, plan.statuses, now, source)
 
 
-# PostgreSQL reads what it holds in larger pieces than it writes: one lookup of 20,000 keys costs
-# about what one of 2,000 does, and every round trip before the first write adds to the import.
-READ_CHUNK_PG = 20_000
-
-
 def _import_pg(
     s: Session,
-    rows: Sequence[ImportRow],
+    chunks: Iterator[list[ImportRow]],
     source: str,
     now: dt.datetime,
     counts: ImportCounts,
-    on_progress: Callable[[int, int], None] | None,
+    progress: Callable[[int], None],
 ) -> None:
-    """PostgreSQL: every existing row read and locked first (the merged rows have one key each), then
-    each chunk written; new rows, their "imported" history rows and tags go in by COPY."""
-    keys = [email_key(r.email) for r in rows]
-    known = _Known({}, set(), {}, {})
-    for start in range(0, len(keys), READ_CHUNK_PG):
-        part = _read_known(s, keys[start : start + READ_CHUNK_PG])
-        known.existing.update(part.existing)
-        known.suppressed |= part.suppressed
-        known.tags.update(part.tags)
-        known.topics.update(part.topics)
-    cursor = cast(Any, s.connection().connection.driver_connection).cursor()  # psycopg's, for COPY
-    for start in range(0, len(rows), CHUNK):
-        plan = _plan_chunk(rows[start : start + CHUNK], known, source, now, counts)
-        _write_existing(s, plan, now)
-        if plan.new_rows:
-            ids = _reserve_ids(s, len(plan.new_rows))
-            _copy_new(cursor, plan.new_rows, ids, source, now)
-            for sid, r in zip(ids, plan.new_rows, strict=True):
-                if r.topics:
-                    plan.topics[sid] = (set(), set(r.topics))
-                    plan.statuses[sid] = r.status or ACTIVE
-            counts.added += len(plan.new_rows)
-        _write_rest(s, plan, now, source)
-        if on_progress is not None:
-            on_progress(min(start + CHUNK, len(rows)), len(rows))
+    """PostgreSQL: a second thread reads, plans and writes each chunk while this one takes the next
+    from `chunks` (parsing the file): psycopg lets go of the GIL while the server works, so the
+    parsing costs next to nothing. Progress is reported here, in order, and the writer's error
+    raised here; on any error the writer stops before the caller rolls back."""
+    writer = _Writer(s, source, now)
+    try:
+        for chunk in chunks:
+            writer.put(chunk)
+            writer.report(progress, wait=False)
+        writer.put(None)
+        writer.report(progress, wait=True)
+    finally:
+        writer.stop()
+    counts.added += writer.counts.added
+    counts.updated += writer.counts.updated
+    counts.unchanged += writer.counts.unchanged
+    counts.kept_opted_out += writer.counts.kept_opted_out
+
+
+class _Writer:
+    """The thread that writes an import's chunks on its session, one after another."""
+
+    def __init__(self, s: Session, source: str, now: dt.datetime) -> None:
+        self.s, self.source, self.now = s, source, now
+        self.counts = ImportCounts()
+        self.jobs: queue.Queue[list[ImportRow] | None] = queue.Queue()  # None: no more
+        self.done: queue.Queue[int | BaseException | None] = queue.Queue()  # rows written so far
+        self.cancelled = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="pain-news-import", daemon=True)
+        self.thread.start()
+
+    def put(self, chunk: list[ImportRow] | None) -> None:
+        """Queue a chunk (None: the last was queued); waits while two are waiting."""
+        self.jobs.put(chunk)
+
+    def report(self, progress: Callable[[int], None], *, wait: bool) -> None:
+        """Call `progress` for each chunk written since the last call; raise the writer's error.
+        With `wait`, until the writer has finished."""
+        while True:
+            try:
+                item = self.done.get(block=wait)
+            except queue.Empty:
+                return
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            progress(item)
+
+    def stop(self) -> None:
+        """Let the writer finish the statement it is in and end (it skips what is still queued)."""
+        self.cancelled.set()
+        if self.thread.is_alive():
+            self.jobs.put(None)
+            self.thread.join()
+
+    def _run(self) -> None:
+        written = 0
+        try:
+            cursor = cast(Any, self.s.connection().connection.driver_connection).cursor()  # for COPY
+            while (chunk := self.jobs.get()) is not None:
+                if self.cancelled.is_set():
+                    continue
+                _apply_chunk_pg(self.s, cursor, chunk, self.source, self.now, self.counts)
+                written += len(chunk)
+                self.done.put(written)
+        except BaseException as exc:  # raised in the importing thread by report()
+            self.done.put(exc)
+            while self.jobs.get() is not None:  # never leave put() waiting
+                pass
+            return
+        self.done.put(None)
+
+
+def _apply_chunk_pg(
+    s: Session, cursor: Any, chunk: Sequence[ImportRow], source: str, now: dt.datetime, counts: ImportCounts
+) -> None:
+    """PostgreSQL: one chunk read, planned and written; new rows, their "imported" history rows
+    and tags by COPY."""
+    known = _read_known(s, [email_key(r.email) for r in chunk])
+    plan = _plan_chunk(chunk, known, source, now, counts)
+    _write_existing(s, plan, now)
+    if plan.new_rows:
+        ids = _reserve_ids(s, len(plan.new_rows))
+        _copy_new(cursor, plan.new_rows, ids, source, now)
+        for sid, r in zip(ids, plan.new_rows, strict=True):
+            if r.topics:
+                plan.topics[sid] = (set(), set(r.topics))
+                plan.statuses[sid] = r.status or ACTIVE
+        counts.added += len(plan.new_rows)
+    _write_rest(s, plan, now, source)
 
 
 def _ids_of(s: Session, keys: list[str]) -> dict[str, int]:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,6 +230,21 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
 
 
 _STATUSES = frozenset((ACTIVE, *OPTED_OUT))
+
+
+def count_addresses(text: str) -> Counter[str]:
+    """How many lines name each address (its email_key, bad lines included): one quick pass before
+    `read_rows`, so an import knows when it has seen an address's last line."""
+    found: Counter[str] = Counter()
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+    try:
+        names = [COLUMNS.get(column_key(h)) for h in next(reader)]
+        at = names.index("email")
+        # Every line that has an email cell counts (never fewer than read_rows yields rows for an address).
+        found.update(restore(f[at].strip()).strip().lower() for f in reader if len(f) > at)
+    except (StopIteration, ValueError, csv.Error):  # read_rows says what is wrong, at which line
+        pass
+    return found
 
 
 def _read_row(
