@@ -42,18 +42,6 @@ def store_errors() -> Iterator[None]:
         raise describe_error(exc) from None
 
 
-@contextmanager
-def driver_errors() -> Iterator[None]:
-    """psycopg's own errors, from work that goes around SQLAlchemy (COPY), as SQLAlchemy's: the
-    `store_errors` block around it then converts them like any other."""
-    import psycopg
-
-    try:
-        yield
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(None, None, exc, psycopg.Error, hide_parameters=True) from exc
-
-
 def describe_error(exc: DBAPIError | PoolTimeout) -> StoreError:
     """One line for a database failure, without the statement or its parameters (personal data)."""
     if isinstance(exc, PoolTimeout):

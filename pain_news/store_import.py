@@ -8,12 +8,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from sqlalchemy import Table, and_, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from pain_news import db
+from pain_news.errors import StoreConflict
 from pain_news.models import ACTIVE, OPTED_OUT, Subscriber, SubscriberTag, utcnow
 from pain_news.store_core import (
     CHUNK,
@@ -131,6 +132,8 @@ class _Known:
 def _read_known(s: Session, keys: list[str]) -> _Known:
     """Existing rows locked until commit (FOR UPDATE on PostgreSQL), so no opt-out can land between
     this read and the writes below; on SQLite the import already holds the write lock."""
+    if not keys:
+        return _Known({}, set(), {}, {})
     existing = {
         r.email_key: r
         for r in s.execute(
@@ -183,11 +186,15 @@ class _Plan:
 
 
 def _plan_chunk(
-    chunk: Sequence[ImportRow], known: _Known, source: str, now: dt.datetime, counts: ImportCounts
+    chunk: Sequence[ImportRow],
+    keys: Sequence[str],
+    known: _Known,
+    source: str,
+    now: dt.datetime,
+    counts: ImportCounts,
 ) -> _Plan:
     plan = _Plan([], [], [], [], [], {}, {})
-    for row in chunk:
-        key = email_key(row.email)
+    for row, key in zip(chunk, keys, strict=True):
         old = known.existing.get(key)
         if old is None:
             if key in known.suppressed:
@@ -227,8 +234,9 @@ def _apply_chunk(
     s: Session, chunk: Sequence[ImportRow], source: str, now: dt.datetime, counts: ImportCounts
 ) -> None:
     """SQLite: one chunk read, planned and written."""
-    known = _read_known(s, [email_key(r.email) for r in chunk])
-    plan = _plan_chunk(chunk, known, source, now, counts)
+    keys = [email_key(r.email) for r in chunk]
+    known = _read_known(s, keys)
+    plan = _plan_chunk(chunk, keys, known, source, now, counts)
     _write_existing(s, plan, now)
     if plan.new_rows:
         ids = _insert_new(s, plan.new_rows, source, now)
@@ -268,13 +276,16 @@ def _import_pg(
     progress: Callable[[int], None],
 ) -> None:
     """PostgreSQL: a second thread reads, plans and writes each chunk while this one takes the next
-    from `chunks` (parsing the file): psycopg lets go of the GIL while the server works, so the
-    parsing costs next to nothing. Progress is reported here, in order, and the writer's error
-    raised here; on any error the writer stops before the caller rolls back."""
+    from `chunks` (parsing the file) and prepares it: psycopg lets go of the GIL while the server
+    works, so the parsing overlaps the server's work. Progress is reported here, in order, and the
+    writer's error raised here; on any error the writer stops before the caller rolls back."""
     writer = _Writer(s, source, now)
     try:
         for chunk in chunks:
-            writer.put(chunk)
+            # The insert's arrays, as if every row were new (what a large import mostly is), are
+            # built here: the writer, whose every step waits for the server, only sends them.
+            keys = [email_key(r.email) for r in chunk]
+            writer.put((chunk, keys, _new_rows_arrays(chunk, keys)))
             writer.report(progress, wait=False)
         writer.put(None)
         writer.report(progress, wait=True)
@@ -292,15 +303,15 @@ class _Writer:
     def __init__(self, s: Session, source: str, now: dt.datetime) -> None:
         self.s, self.source, self.now = s, source, now
         self.counts = ImportCounts()
-        self.jobs: queue.Queue[list[ImportRow] | None] = queue.Queue()  # None: no more
+        self.jobs: queue.Queue[_Job | None] = queue.Queue()  # None: no more
         self.done: queue.Queue[int | BaseException | None] = queue.Queue()  # rows written so far
         self.cancelled = threading.Event()
         self.thread = threading.Thread(target=self._run, name="pain-news-import", daemon=True)
         self.thread.start()
 
-    def put(self, chunk: list[ImportRow] | None) -> None:
-        """Queue a chunk (None: the last was queued); waits while two are waiting."""
-        self.jobs.put(chunk)
+    def put(self, job: _Job | None) -> None:
+        """Queue a chunk (None: the last was queued)."""
+        self.jobs.put(job)
 
     def report(self, progress: Callable[[int], None], *, wait: bool) -> None:
         """Call `progress` for each chunk written since the last call; raise the writer's error.
@@ -326,12 +337,11 @@ class _Writer:
     def _run(self) -> None:
         written = 0
         try:
-            cursor = cast(Any, self.s.connection().connection.driver_connection).cursor()  # for COPY
-            while (chunk := self.jobs.get()) is not None:
+            while (job := self.jobs.get()) is not None:
                 if self.cancelled.is_set():
                     continue
-                _apply_chunk_pg(self.s, cursor, chunk, self.source, self.now, self.counts)
-                written += len(chunk)
+                _apply_chunk_pg(self.s, *job, self.source, self.now, self.counts)
+                written += len(job[1])
                 self.done.put(written)
         except BaseException as exc:  # raised in the importing thread by report()
             self.done.put(exc)
@@ -341,23 +351,43 @@ class _Writer:
         self.done.put(None)
 
 
+_Job = tuple[list[ImportRow], list[str], dict[str, str]]  # a chunk, its keys, its rows' arrays
+
+
 def _apply_chunk_pg(
-    s: Session, cursor: Any, chunk: Sequence[ImportRow], source: str, now: dt.datetime, counts: ImportCounts
+    s: Session,
+    chunk: Sequence[ImportRow],
+    keys: list[str],
+    arrays: dict[str, str],
+    source: str,
+    now: dt.datetime,
+    counts: ImportCounts,
 ) -> None:
-    """PostgreSQL: one chunk read, planned and written; new rows, their "imported" history rows
-    and tags by COPY."""
-    known = _read_known(s, [email_key(r.email) for r in chunk])
-    plan = _plan_chunk(chunk, known, source, now, counts)
+    """PostgreSQL: one chunk written. Its new addresses go in first, in one statement that skips
+    the ones the store holds or has suppressed and names them; only those are then read, locked,
+    planned and updated (a large import of new addresses reads nothing)."""
+    skipped = set(s.scalars(_INSERT_NEW_PG, _insert_params(arrays, source, now)))
+    counts.added += len(chunk) - len(skipped)
+    with_topics = [r for r, k in zip(chunk, keys, strict=True) if r.topics and k not in skipped]
+    rest = [(r, k) for r, k in zip(chunk, keys, strict=True) if k in skipped]
+    known = _read_known(s, [k for _, k in rest])
+    plan = _plan_chunk([r for r, _ in rest], [k for _, k in rest], known, source, now, counts)
+    if plan.new_rows:  # held when the insert ran, neither held nor suppressed now: never (delete suppresses)
+        raise StoreConflict(
+            "an address being imported was deleted at the same time; nothing was saved",
+            hint="run the import again",
+        )
     _write_existing(s, plan, now)
-    if plan.new_rows:
-        ids = _reserve_ids(s, len(plan.new_rows))
-        _copy_new(cursor, plan.new_rows, ids, source, now)
-        for sid, r in zip(ids, plan.new_rows, strict=True):
-            if r.topics:
-                plan.topics[sid] = (set(), set(r.topics))
-                plan.statuses[sid] = r.status or ACTIVE
-        counts.added += len(plan.new_rows)
+    if with_topics:
+        ids = _ids_of(s, [email_key(r.email) for r in with_topics])
+        for r in with_topics:
+            plan.topics[ids[email_key(r.email)]] = (set(), set(r.topics))
+            plan.statuses[ids[email_key(r.email)]] = r.status or ACTIVE
     _write_rest(s, plan, now, source)
+
+
+def _insert_params(arrays: dict[str, str], source: str, now: dt.datetime) -> dict[str, object]:
+    return {**arrays, "source": source, "now": now, "detail": f"imported from {source}"}
 
 
 def _ids_of(s: Session, keys: list[str]) -> dict[str, int]:
@@ -392,59 +422,45 @@ _INSERT_HISTORY_PG = text(
 )
 
 
-def _reserve_ids(s: Session, count: int) -> list[int]:
-    """`count` subscriber ids from the table's own sequence, so a COPY can write the rows that point at them."""
-    ids = s.scalar(_RESERVE_IDS, {"n": count})
-    return sorted(ids or [])  # ascending, as a plain INSERT in file order would have given them
-
-
-# The sequence looked up once (MATERIALIZED): pg_get_serial_sequence per row costs 5 µs a value.
-_RESERVE_IDS = text(
-    "WITH q AS MATERIALIZED (SELECT CAST(pg_get_serial_sequence('subscribers', 'id') AS regclass) AS seq) "
-    "SELECT array_agg(nextval(q.seq)) FROM q, generate_series(1, :n)"
+# New addresses, their "imported" history rows and their tags in one statement: the history and
+# tags come from the insert's RETURNING, so only the subscribers' own columns are sent. An address
+# the store holds or has suppressed is skipped (NOT EXISTS: it takes no id from the sequence) and
+# comes back in the result, for the caller to read and lock. An address added meanwhile by a
+# writer that does not wait for lock_new_addresses (a signup) fails the import on the unique key,
+# as it always has (StoreConflict, nothing saved); no ON CONFLICT, whose speculative insertion
+# costs more than the check. Rows go in in file order (ORDER BY n), so ids follow the file.
+_INSERT_NEW_PG = text(
+    "WITH t AS (SELECT * FROM unnest(CAST(:e AS text[]), CAST(:k AS text[]), CAST(:f AS text[]), "
+    "CAST(:l AS text[]), CAST(:st AS text[])) WITH ORDINALITY AS t(e, k, f, l, st, n)), "
+    "new AS (INSERT INTO subscribers (email, email_key, first_name, last_name, status, source, "
+    "created_at, status_changed_at, opted_out_at, opt_out_method) "
+    "SELECT e, k, f, l, st, :source, :now, :now, CASE WHEN st = 'active' THEN NULL ELSE :now END, "
+    "CASE WHEN st = 'active' THEN NULL ELSE 'manual' END FROM t "
+    "WHERE NOT EXISTS (SELECT 1 FROM subscribers s WHERE s.email_key = t.k) "
+    "AND NOT EXISTS (SELECT 1 FROM suppressions p "
+    "WHERE p.email_hash = encode(sha256(convert_to(t.k, 'UTF8')), 'hex')) "
+    "ORDER BY n RETURNING id, email_key, status), "
+    "history AS (INSERT INTO subscriber_events (subscriber_id, at, old_status, new_status, method, "
+    "campaign_id, detail) SELECT id, :now, NULL, status, 'import', NULL, :detail FROM new), "
+    "tags AS (INSERT INTO subscriber_tags (subscriber_id, tag) SELECT new.id, g.tag FROM new "
+    "JOIN unnest(CAST(:tag_key AS text[]), CAST(:tag AS text[])) AS g(k, tag) ON g.k = new.email_key) "
+    "SELECT k FROM t WHERE NOT EXISTS (SELECT 1 FROM new WHERE new.email_key = t.k)"
 )
 
 
-def copy_text(value: str) -> str:
-    """`value` as a field of COPY's text format: backslash, tab, newline and carriage return escaped."""
-    if "\\" in value:
-        value = value.replace("\\", "\\\\")
-    if not value.isprintable():  # printable text holds no tab, newline or carriage return
-        value = value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
-
-
-_COPY_SUBSCRIBERS = (
-    "COPY subscribers (id, email, email_key, first_name, last_name, status, source, created_at, "
-    "status_changed_at, opted_out_at, opt_out_method) FROM STDIN"
-)
-_COPY_HISTORY = "COPY subscriber_events (subscriber_id, at, new_status, method, detail) FROM STDIN"
-_COPY_TAGS = "COPY subscriber_tags (subscriber_id, tag) FROM STDIN"
-
-
-def _copy_new(
-    cursor: Any, rows: Sequence[ImportRow], ids: Sequence[int], source: str, now: dt.datetime
-) -> None:
-    """New subscribers, one "imported" history row each and their tags, by COPY into the tables
-    themselves (one statement each; the foreign keys are checked as for an INSERT)."""
-    at, detail = now.isoformat(), copy_text(f"imported from {source}")
-    source = copy_text(source)
-    subscribers: list[str] = []
-    history: list[str] = []
-    tags: list[str] = []
-    for sid, r in zip(ids, rows, strict=True):
-        status = r.status or ACTIVE
-        opted_out = "\\N\t\\N" if status == ACTIVE else f"{at}\tmanual"
-        subscribers.append(
-            f"{sid}\t{copy_text(r.email)}\t{copy_text(email_key(r.email))}\t{copy_text(r.first_name)}\t"
-            f"{copy_text(r.last_name)}\t{status}\t{source}\t{at}\t{at}\t{opted_out}\n"
-        )
-        history.append(f"{sid}\t{at}\t{status}\timport\t{detail}\n")
-        tags.extend(f"{sid}\t{copy_text(t)}\n" for t in r.tags)
-    for statement, lines in ((_COPY_SUBSCRIBERS, subscribers), (_COPY_HISTORY, history), (_COPY_TAGS, tags)):
-        if lines:
-            with db.driver_errors(), cursor.copy(statement) as copy:
-                copy.write("".join(lines))
+def _new_rows_arrays(rows: Sequence[ImportRow], keys: Sequence[str] | None = None) -> dict[str, str]:
+    """The array parameters of _INSERT_NEW_PG for these rows (and their keys, when known)."""
+    keys = keys if keys is not None else [email_key(r.email) for r in rows]
+    tagged = [(key, tag) for key, r in zip(keys, rows, strict=True) for tag in r.tags]
+    return {
+        "e": pg_array(r.email for r in rows),
+        "k": pg_array(keys),
+        "f": pg_array(r.first_name for r in rows),
+        "l": pg_array(r.last_name for r in rows),
+        "st": pg_array(r.status or ACTIVE for r in rows),
+        "tag_key": pg_array(key for key, _ in tagged),
+        "tag": pg_array(tag for _, tag in tagged),
+    }
 
 
 def _insert_new(s: Session, rows: Sequence[ImportRow], source: str, now: dt.datetime) -> dict[str, int]:
