@@ -56,7 +56,12 @@ class EncodingPool:
 
     def submit(self, campaign_id: int, entries: Sequence[ClaimedEntry]) -> Future[EncodedBatch]:
         plain = [(e.subscriber_id, e.email, e.first_name, e.last_name) for e in entries]
-        return self._pool.submit(_encode, campaign_id, plain)
+        try:
+            return self._pool.submit(_encode, campaign_id, plain)
+        except RuntimeError as error:  # a worker died earlier (BrokenProcessPool): this batch fails alike
+            failed: Future[EncodedBatch] = Future()
+            failed.set_exception(error)
+            return failed
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -65,10 +70,15 @@ class EncodingPool:
 def pool_for(
     config: Config, provider: Provider, message: OutgoingMessage, pending: int, processes: int | None
 ) -> EncodingPool | None:
-    """A pool when the send is large enough (or `processes` asks for one), else None (in-process)."""
+    """A pool, or None to personalise in this process.
+
+    `processes` (send options, else delivery.processes): 0 none, N that many, -1 by list size.
+    """
     if not isinstance(provider, EncodingProvider):
         return None
-    count = processes if processes is not None else (auto_processes() if pending >= POOL_FROM else 0)
+    count = config.delivery.processes if processes is None else processes
+    if count < 0:
+        count = auto_processes() if pending >= POOL_FROM else 0
     if count <= 0:
         return None
     return EncodingPool(config, provider.encoder(message), count)
