@@ -31,8 +31,10 @@ Encoder = Callable[[Sequence[Recipient]], EncodedBatch]
 
 
 def auto_processes() -> int:
-    """One per core but the one the sending threads and the ledger use, at most four."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    """One per core but the one the sending threads and the ledger use, from two to four; none on a
+    single core, where a worker would only take turns with the send itself."""
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(4, max(2, cores - 1))
 
 
 class EncodingPool:
@@ -42,12 +44,13 @@ class EncodingPool:
         # spawn, never fork: the parent has threads and open database connections.
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(processes, context, initializer=_start, initargs=(config, encoder))
-        # Start every worker now with Ctrl-C blocked: the signal mask survives exec, so a Ctrl-C
-        # while a worker starts up cannot kill it; the parent alone decides how a send stops.
+        # Start every worker now (one task each), with Ctrl-C blocked: the signal mask survives
+        # exec, so a Ctrl-C while a worker starts up cannot kill it; the parent alone decides how
+        # a send stops. Not waited for: the first batches queue behind the start-up.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            for started in [self._pool.submit(os.getpid) for _ in range(processes)]:
-                started.result()
+            for _ in range(processes):
+                self._pool.submit(os.getpid)
         except BaseException:
             self._pool.shutdown(cancel_futures=True)
             raise
