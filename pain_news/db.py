@@ -255,6 +255,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     if before == head:
         return before, head
     from alembic import command  # only when there is something to apply: it is slow to import
+
     try:
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":
