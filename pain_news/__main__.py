@@ -2,4 +2,5 @@
 
 from pain_news.cli import main
 
-main()
+if __name__ == "__main__":  # never when a worker process (campaign/personalizing.py) imports it
+    main()

@@ -58,6 +58,7 @@ class DeliverySettings:
     test_recipients: tuple[str, ...] = ()
     unsubscribe_mailto: str = ""
     rate: float = 0.0
+    processes: int = -1  # worker processes personalising a SendGrid list send; -1: by list size
 
 
 @dataclass(frozen=True)
@@ -374,6 +375,12 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
     if config.delivery.rate < 0:
         where = _where(config, env, "delivery.rate")
         raise ConfigError(f"delivery.rate must be 0 (no cap) or more, got {config.delivery.rate}", **where)
+    if not -1 <= config.delivery.processes <= 64:
+        where = _where(config, env, "delivery.processes")
+        raise ConfigError(
+            f"delivery.processes must be -1 (by list size), 0 (none) or up to 64, got {config.delivery.processes}",
+            **where,
+        )
     if config.smtp.security not in ("starttls", "ssl", "none"):
         where = _where(config, env, "smtp.security")
         raise ConfigError(

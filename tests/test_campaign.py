@@ -611,8 +611,9 @@ def test_report_of_an_unknown_campaign_is_one_clear_line(run_cli, store):
 ISSUE = "issues/2026-12-winter"
 
 
-def _pain_news(project, standin, *args):
-    """`python -m pain_news ARGS` in its own process, configured for the stand-in."""
+def _pain_news(project, standin, *args, processes="-1"):
+    """`python -m pain_news ARGS` in its own process (and process group, as a terminal runs it),
+    configured for the stand-in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAIN_NEWS_") and k != "SENDGRID_API_KEY"}
     env.update(
         {
@@ -622,6 +623,7 @@ def _pain_news(project, standin, *args):
             "PAIN_NEWS_SENDGRID_HOST": standin.url,
             "SENDGRID_API_KEY": standin.api_key,
             "PAIN_NEWS_SENDGRID_TIMEOUT": "5",
+            "PAIN_NEWS_DELIVERY_PROCESSES": processes,
         }
     )
     return subprocess.Popen(
@@ -631,6 +633,7 @@ def _pain_news(project, standin, *args):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
 
 
@@ -726,15 +729,16 @@ def test_debug_output_never_contains_the_api_key(project, store, sample_issue, s
     assert sendgrid_standin.api_key not in out + err
 
 
+@pytest.mark.parametrize("processes", ["0", "2"], ids=["in-process", "worker-processes"])
 def test_ctrl_c_stops_after_the_batch_in_flight_and_the_send_resumes(
-    project, store, sample_issue, sendgrid_standin, sg_config
+    project, store, sample_issue, sendgrid_standin, sg_config, processes
 ):
     add_people(store, 60)
     standin = sendgrid_standin
     standin.script("hold")  # the first batch's request stays open until released
-    proc = _pain_news(project, standin, "send", ISSUE, "--yes", "--rate", "20")
+    proc = _pain_news(project, standin, "send", ISSUE, "--yes", "--rate", "20", processes=processes)
     standin.wait_for_requests(1, timeout=30)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the send and its workers alike
     time.sleep(0.5)  # the interrupt is seen while the batch is in flight …
     standin.release()  # … and the batch still finishes and is recorded
     out, err = proc.communicate(timeout=60)

@@ -117,6 +117,13 @@ def test_negative_rate_is_rejected(tmp_path):
         load_config(write(tmp_path, ""), env={"PAIN_NEWS_DELIVERY_RATE": "-3"})
 
 
+@pytest.mark.parametrize("value", ["-2", "65"])
+def test_worker_processes_out_of_range_are_refused(tmp_path, value):
+    with pytest.raises(ConfigError, match="delivery.processes must be -1"):
+        load_config(write(tmp_path, ""), env={"PAIN_NEWS_DELIVERY_PROCESSES": value})
+    assert load_config(write(tmp_path, "[delivery]\nprocesses = 0\n"), env={}).delivery.processes == 0
+
+
 def test_a_short_secret_key_is_refused_with_a_hint(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, ""), env={"PAIN_NEWS_SECRET_KEY": "s" * 31})

@@ -20,5 +20,5 @@ def test_migrated_schema_matches_the_models(any_store):
 def test_migrations_form_one_chain():
     # A new migration must chain onto the newest one; two heads would make `db upgrade` fail.
     script = ScriptDirectory(str(MIGRATIONS))
-    assert script.get_heads() == [head_revision()]
+    assert script.get_heads() == [head_revision()]  # db.HEAD_REVISION moved to the new one
     assert [rev.revision for rev in script.walk_revisions()][-1] == "0001"

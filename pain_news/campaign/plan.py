@@ -47,6 +47,7 @@ class SendOptions:
     today: dt.date | None = None  # None: today (the medical review limit is measured from it)
     rate: float | None = None  # messages per second; None: delivery.rate from config (0 = no limit)
     threads: int | None = None
+    processes: int | None = None  # worker processes that personalise (None: delivery.processes)
     batch_size: int | None = None
     backoff_base: float = BACKOFF_BASE
     max_attempts: int = MAX_ATTEMPTS

@@ -12,11 +12,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from pain_news import delivery
-from pain_news.campaign import schedule
+from pain_news.campaign import personalizing, schedule
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.plan import PreparedSend, SendOptions
 from pain_news.campaign.summary import SendReport
@@ -26,6 +27,8 @@ from pain_news.delivery.base import (
     SENT,
     UNCERTAIN,
     DeliveryResult,
+    EncodedBatch,
+    EncodingProvider,
     OutgoingMessage,
     PartialDelivery,
     Provider,
@@ -93,7 +96,7 @@ def run_send(
             )
             if on_total is not None:
                 on_total(total)
-            interrupted = run.start(first, factory)
+            interrupted = run.start(first, factory, pending=total)
             return SendReport(
                 campaign_id=campaign_id,
                 run=dict(run.outcomes),
@@ -144,7 +147,8 @@ class _Batch:
     """A claimed batch, personalised: ledger row ids beside the provider's recipients."""
 
     claim: Claim
-    recipients: list[Recipient]
+    recipients: list[Recipient]  # personalised here, or:
+    encoded: Future[EncodedBatch] | None = None  # being personalised in a worker process
 
     @property
     def ids(self) -> list[int]:
@@ -178,8 +182,9 @@ class _Run:
         self._next_slot = time.monotonic()  # --rate: when the next batch may start
         self._pause_until = 0.0  # after a 429 or 5xx every worker waits
         self._personalizer = Personalizer(config)
+        self._pool: personalizing.EncodingPool | None = None
 
-    def start(self, first: Provider, factory: Callable[[], Provider]) -> bool:
+    def start(self, first: Provider, factory: Callable[[], Provider], *, pending: int = 0) -> bool:
         """Run the workers until the ledger has nothing pending; True when interrupted (Ctrl-C)."""
         self.rate = self.config.delivery.rate if self.options.rate is None else self.options.rate
         self.batch_size = self.options.batch_size or first.max_batch
@@ -188,8 +193,13 @@ class _Run:
         threads = self.options.threads or (API_THREADS if first.name == "sendgrid" else 1)
         providers = [first] + [factory() for _ in range(threads - 1)]
         try:
+            self._pool = personalizing.pool_for(
+                self.config, first, self.message, pending, self.options.processes
+            )
             interrupted = self._run_workers(providers)
         finally:
+            if self._pool is not None:
+                self._pool.close()
             for p in providers[1:]:
                 p.close()
         if self.error is not None:
@@ -256,6 +266,8 @@ class _Run:
             self._count({LEDGER_SKIPPED: claim.skipped}, claim.skipped)
         # Personalising (signing links) happens after the claim's transaction, so it holds no lock.
         cid = self.writer.campaign_id
+        if self._pool is not None:
+            return _Batch(claim=claim, recipients=[], encoded=self._pool.submit(cid, claim.entries))
         recipients = [
             self._personalizer.recipient(cid, e.subscriber_id, e.email, e.first_name, e.last_name)
             for e in claim.entries
@@ -263,11 +275,16 @@ class _Run:
         return _Batch(claim=claim, recipients=recipients)
 
     def _deliver(self, provider: Provider, batch: _Batch) -> None:
-        if not batch.recipients:
+        if not batch.claim.entries:
             return
-        n, attempts = len(batch.recipients), batch.claim.attempts
+        n, attempts = len(batch.claim.entries), batch.claim.attempts
+        encoded = self._encoded(batch) if batch.encoded is not None else None
         try:
-            results = provider.deliver(self.message, batch.recipients)
+            if encoded is not None:
+                assert isinstance(provider, EncodingProvider)  # personalizing.pool_for checked it
+                results = provider.deliver_encoded(self.message, encoded)
+            else:
+                results = provider.deliver(self.message, batch.recipients)
         except PainNewsError as error:
             # The send must stop (400, 401, 403, a refused login or sender): nothing more was
             # accepted than the results the provider carries (SMTP handles recipients one by one).
@@ -291,6 +308,19 @@ class _Run:
                 f"gave up after {attempts} attempts: {retries[0].reason or 'temporary failure'}",
                 hint="the campaign is resumable: run the same send command again later",
             )
+
+    def _encoded(self, batch: _Batch) -> EncodedBatch:
+        """The worker process's result; when it failed nothing left for this batch: back to pending."""
+        assert batch.encoded is not None
+        try:
+            return batch.encoded.result()
+        except Exception as error:
+            why = "personalising the batch failed; nothing was sent"
+            self.record(batch.ids, [DeliveryResult(RETRY, reason=why)] * len(batch.ids))
+            raise DeliveryError(
+                f"personalising a batch failed in a worker process ({type(error).__name__}); nothing of it was sent",
+                hint="run the same send command again: it resumes where this one stopped",
+            ) from error
 
     def record(self, ids: list[int], results: list[DeliveryResult]) -> None:
         """Write one batch's outcomes (one transaction); a retry puts the recipient back `pending`."""

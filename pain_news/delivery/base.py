@@ -12,10 +12,10 @@ The providers import this module; it imports none of them (the registry that pic
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 from pain_news.errors import PartialDelivery as PartialDelivery  # kept importable from here
 
@@ -85,6 +85,27 @@ class Provider(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+class EncodedBatch(NamedTuple):
+    """A batch's recipients already turned into the provider's request text (EncodingProvider)."""
+
+    people_json: str  # the JSON array of what the request carries per recipient, in batch order
+    posted: tuple[int, ...]  # the batch positions it holds, in order
+    refused: dict[int, str]  # batch positions left out, and why (they fail on their own)
+    size: int  # recipients in the batch
+
+
+@runtime_checkable
+class EncodingProvider(Provider, Protocol):
+    """A provider whose batches can be encoded away from it: in worker processes (campaign/personalizing.py).
+
+    `encoder(message)` must return a picklable callable; `deliver_encoded` posts what it made.
+    """
+
+    def encoder(self, message: OutgoingMessage) -> Callable[[Sequence[Recipient]], EncodedBatch]: ...
+
+    def deliver_encoded(self, message: OutgoingMessage, batch: EncodedBatch) -> list[DeliveryResult]: ...
 
 
 def message_from_config(

@@ -27,6 +27,7 @@ from pain_news.delivery.base import (
     SENT,
     UNCERTAIN,
     DeliveryResult,
+    EncodedBatch,
     OutgoingMessage,
     Recipient,
 )
@@ -67,42 +68,46 @@ class SendgridProvider:
             self._shared = _SharedParts(message, shared)
         return self._shared
 
+    def encoder(self, message: OutgoingMessage) -> PeopleEncoder:
+        """What turns recipients into this message's personalizations (picklable: worker processes)."""
+        return self._shared_parts(message).encoder
+
     def deliver(self, message: OutgoingMessage, recipients: Sequence[Recipient]) -> list[DeliveryResult]:
         """One request for the batch; recipients whose substitutions are too big fail on their own."""
+        return self.deliver_encoded(message, self._shared_parts(message).encoder(recipients))
+
+    def deliver_encoded(self, message: OutgoingMessage, batch: EncodedBatch) -> list[DeliveryResult]:
+        """Post a batch `encoder(message)` made; one result per recipient of the batch, in order."""
         shared = self._shared_parts(message)
-        results: list[DeliveryResult | None] = [None] * len(recipients)
-        people = []
-        for i, recipient in enumerate(recipients):
-            person = personalization(message, recipient, shared.substitute)
-            if _exceeds_substitution_limit(person["substitutions"], shared.key_chars):
-                results[i] = DeliveryResult(
-                    FAILED, reason="personal values exceed SendGrid's 10,000-byte limit"
-                )
-            else:
-                people.append((i, person))
-        while people:
+        results: list[DeliveryResult | None] = [None] * batch.size
+        for i, reason in batch.refused.items():
+            results[i] = DeliveryResult(FAILED, reason=reason)
+        posted, people_json = list(batch.posted), batch.people_json
+        while posted:
             try:
-                outcome = self._post(shared, [p for _, p in people])
+                outcome = self._post(shared, people_json, len(posted))
             except _BadPersonalizations as bad:
                 # A 400 naming recipients: those fail with SendGrid's reason, the rest are posted again.
                 for k, reason in bad.named.items():
-                    results[people[k][0]] = DeliveryResult(FAILED, reason=f"SendGrid: {reason}")
-                people = [p for k, p in enumerate(people) if k not in bad.named]
+                    results[posted[k]] = DeliveryResult(FAILED, reason=f"SendGrid: {reason}")
+                people = json.loads(people_json)  # rare: decoded only to leave the named ones out
+                kept = [k for k in range(len(posted)) if k not in bad.named]
+                posted, people_json = [posted[k] for k in kept], _encode([people[k] for k in kept])
                 continue
-            for i, _ in people:
+            for i in posted:
                 results[i] = outcome
             break
         return [r for r in results if r is not None]
 
-    def _post(self, shared: _SharedParts, people: list[dict[str, Any]]) -> DeliveryResult:
+    def _post(self, shared: _SharedParts, people_json: str, count: int) -> DeliveryResult:
         from python_http_client.exceptions import HTTPError  # type: ignore[import-untyped]
 
-        body = _JsonText(f'{{"personalizations":{_encode(people)},{shared.json}}}')
+        body = _JsonText(f'{{"personalizations":{people_json},{shared.json}}}')
         try:
             # The client's own v3 call, given JSON it need not encode again (see _JsonText).
             response = self._client.client.mail.send.post(request_body=body, request_headers=_JSON_HEADERS)
         except HTTPError as error:
-            named = _named_personalizations(error.body, len(people))
+            named = _named_personalizations(error.body, count)
             if int(error.status_code) == 400 and named:
                 raise _BadPersonalizations(named) from None
             return _from_http_error(error)
@@ -276,17 +281,40 @@ def _exceeds_substitution_limit(subs: Mapping[str, str], key_chars: int | None =
     return sum(len(k.encode()) + len(v.encode()) for k, v in subs.items()) > MAX_SUBSTITUTION_BYTES
 
 
+class PeopleEncoder:
+    """Recipients → the personalizations of one message's request, as JSON text (an EncodedBatch).
+
+    Picklable, so a large send can run it in worker processes (campaign/personalizing.py); each
+    placeholder is parsed once, not once per recipient.
+    """
+
+    def __init__(self, message: OutgoingMessage) -> None:
+        self.message = message
+        tags = substitution_tags(message)
+        self.substitute = placeholders.Substituter(tags)
+        self.key_chars = sum(map(len, tags))  # the same for every recipient
+
+    def __call__(self, recipients: Sequence[Recipient]) -> EncodedBatch:
+        people, posted, refused = [], [], {}
+        for i, recipient in enumerate(recipients):
+            person = personalization(self.message, recipient, self.substitute)
+            if _exceeds_substitution_limit(person["substitutions"], self.key_chars):
+                refused[i] = "personal values exceed SendGrid's 10,000-byte limit"
+            else:
+                people.append(person)
+                posted.append(i)
+        return EncodedBatch(_encode(people), tuple(posted), refused, len(recipients))
+
+
 class _SharedParts:
     """What every request of one message shares, prepared once: the JSON of everything but the
     personalizations (the HTML and text parts are encoded once, not once a request), and the
-    placeholders to substitute."""
+    encoder of its personalizations."""
 
     def __init__(self, message: OutgoingMessage, shared: dict[str, Any]) -> None:
         self.message_id = id(message)
         self.json = json.dumps(shared, separators=_COMPACT)[1:-1]  # spliced after "personalizations"
-        tags = substitution_tags(message)
-        self.substitute = placeholders.Substituter(tags)
-        self.key_chars = sum(map(len, tags))
+        self.encoder = PeopleEncoder(message)
 
 
 # The client JSON-encodes a dict body itself, then formats the whole encoded payload into a DEBUG

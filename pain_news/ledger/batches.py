@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
     Engine,
-    Executable,
     Integer,
-    Row,
     String,
     bindparam,
     cast,
@@ -55,6 +53,7 @@ class BatchWriter:
                 select(func.max(LedgerEntry.batch)).where(LedgerEntry.campaign_id == campaign_id)
             )
         self._batch = int(last or 0)
+        self._build_statements()
 
     def claim(self, batch_size: int) -> Claim | None:
         """Take the next pending batch: re-read statuses, skip opt-outs, mark the rest in_flight.
@@ -64,35 +63,21 @@ class BatchWriter:
         """
         now = utcnow()
         with self._write_lock, store_errors(), self.engine.begin() as conn:  # Core: no ORM bookkeeping
-            rows = conn.execute(self._pending(batch_size)).all()
+            rows = conn.execute(self._pending, {"campaign": self.campaign_id, "size": batch_size}).all()
             if not rows:
                 return None
-            chosen, skipped = self._still_wanted(conn, rows)
+            entries, attempts, skipped = _still_wanted(rows, self._suppressed(conn, rows))
             for why, skip_ids in skipped.items():
-                conn.execute(
-                    update(LedgerEntry)
-                    .where(self._ids_in(skip_ids))
-                    .values(state=LEDGER_SKIPPED, reason=why, updated_at=now)
-                )
-            if chosen:
+                conn.execute(self._skip, {"ids": self._id_list(skip_ids), "reason": why, "now": now})
+            if entries:
                 self._batch += 1
-                conn.execute(
-                    update(LedgerEntry)
-                    .where(self._ids_in([r.id for r in chosen]))
-                    .values(
-                        state=LEDGER_IN_FLIGHT,
-                        batch=self._batch,
-                        attempts=LedgerEntry.attempts + 1,
-                        updated_at=now,
-                    )
-                )
-        attempts = max((r.attempts + 1 for r in chosen), default=0)
-        entries = [ClaimedEntry._make(r[:5]) for r in chosen]  # the query's first columns, in order
+                ids = self._id_list([e.entry_id for e in entries])
+                conn.execute(self._in_flight, {"ids": ids, "batch": self._batch, "now": now})
         return Claim(entries=entries, attempts=attempts, skipped=sum(len(v) for v in skipped.values()))
 
-    def _pending(self, batch_size: int) -> Executable:
-        """The next `batch_size` pending rows in ledger order, with each subscriber's current status."""
-        query = (
+    def _build_statements(self) -> None:
+        """The run's statements, built once: building one per batch cost more than running it."""
+        self._pending = (
             select(  # ClaimedEntry's fields first, in its order
                 LedgerEntry.id,
                 LedgerEntry.subscriber_id,
@@ -103,45 +88,62 @@ class BatchWriter:
                 Subscriber.status,
             )
             .outerjoin(Subscriber, Subscriber.id == LedgerEntry.subscriber_id)
-            .where(LedgerEntry.campaign_id == self.campaign_id, LedgerEntry.state == LEDGER_PENDING)
+            .where(LedgerEntry.campaign_id == bindparam("campaign"), LedgerEntry.state == LEDGER_PENDING)
             .order_by(LedgerEntry.position)
-            .limit(batch_size)
+            .limit(bindparam("size", type_=Integer))
         )
         if self._is_postgres:  # parallel workers each take their own rows
-            query = query.with_for_update(of=LedgerEntry, skip_locked=True)
-        return query
-
-    def _ids_in(self, ids: Sequence[int]) -> ColumnElement[bool]:
-        """`id IN (...)` with the ids as ONE parameter: SQLAlchemy renders a list of a thousand
-        parameters in Python on every call, which cost more than the UPDATE itself."""
-        if self._is_postgres:
-            listed = func.unnest(cast(bindparam(None, pg_array(ids), type_=String), ARRAY(Integer)))
-            return LedgerEntry.id.in_(select(listed))
-        listed_sqlite = func.json_each(bindparam(None, json.dumps(list(ids)), type_=String))
-        return LedgerEntry.id.in_(select(listed_sqlite.table_valued("value").c.value))
-
-    @staticmethod
-    def _still_wanted(
-        conn: Connection, rows: Sequence[Row[Any]]
-    ) -> tuple[list[Row[Any]], dict[str, list[int]]]:
-        """Split rows into those still active and unsuppressed, and the rest's ids grouped by why."""
-        suppressed: set[str] = set()
-        # Hashing every address costs more than the batch's queries; most lists have no suppressions.
-        any_suppression = conn.scalar(select(Suppression.email_hash).limit(1)) is not None
-        hashes = [email_hash(r.email) for r in rows] if any_suppression else [""] * len(rows)
-        if any_suppression:
-            suppressed.update(
-                conn.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
+            self._pending = self._pending.with_for_update(of=LedgerEntry, skip_locked=True)
+        in_ids = self._ids_in(bindparam("ids", type_=String))
+        self._skip = (
+            update(LedgerEntry)
+            .where(in_ids)
+            .values(state=LEDGER_SKIPPED, reason=bindparam("reason"), updated_at=bindparam("now"))
+        )
+        self._in_flight = (
+            update(LedgerEntry)
+            .where(in_ids)
+            .values(
+                state=LEDGER_IN_FLIGHT,
+                batch=bindparam("batch"),
+                attempts=LedgerEntry.attempts + 1,
+                updated_at=bindparam("now"),
             )
-        chosen: list[Row[Any]] = []
-        skipped: dict[str, list[int]] = {}
-        for r, hashed in zip(rows, hashes, strict=True):
-            if r.status == ACTIVE and hashed not in suppressed:
-                chosen.append(r)
-                continue
-            why = f"{r.status or 'deleted'}" if r.status != ACTIVE else "suppressed"
-            skipped.setdefault(f"{why} before its batch", []).append(r.id)
-        return chosen, skipped
+        )
+        self._outcome = (
+            update(LedgerEntry)
+            .where(in_ids)
+            .values(
+                state=bindparam("state"),
+                message_id=bindparam("message_id"),
+                reason=bindparam("reason"),
+                updated_at=bindparam("now"),
+            )
+        )
+        self._any_suppression = select(Suppression.email_hash).limit(1)
+        self._suppressed_of = select(Suppression.email_hash).where(
+            Suppression.email_hash.in_(bindparam("hashes", expanding=True))
+        )
+
+    def _ids_in(self, ids: BindParameter[str]) -> ColumnElement[bool]:
+        """`id IN (...)` with the ids as ONE parameter (see _id_list): SQLAlchemy renders a list of a
+        thousand parameters in Python on every call, which cost more than the UPDATE itself."""
+        if self._is_postgres:
+            listed = func.unnest(cast(ids, ARRAY(Integer)))
+            return LedgerEntry.id.in_(select(listed))
+        return LedgerEntry.id.in_(select(func.json_each(ids).table_valued("value").c.value))
+
+    def _id_list(self, ids: Sequence[int]) -> str:
+        """The one parameter `_ids_in` takes: a PostgreSQL array literal, or a JSON array for SQLite."""
+        return pg_array(ids) if self._is_postgres else "[" + ",".join(map(str, ids)) + "]"
+
+    def _suppressed(self, conn: Connection, rows: Sequence[Any]) -> set[str] | None:
+        """The hashes of this batch's suppressed addresses; None when nothing at all is suppressed
+        (hashing every address costs more than the batch's queries, and most lists have none)."""
+        if conn.scalar(self._any_suppression) is None:
+            return None
+        hashes = [email_hash(r[2]) for r in rows]
+        return set(conn.scalars(self._suppressed_of, {"hashes": hashes}))
 
     def record(self, entry_ids: Sequence[int], outcomes: Sequence[Outcome]) -> Counter[str]:
         """Write one batch's outcomes in one transaction (one UPDATE per distinct outcome).
@@ -156,13 +158,28 @@ class BatchWriter:
             groups.setdefault(outcome, []).append(entry_id)
         with self._write_lock, store_errors(), self.engine.begin() as conn:
             for (state, message_id, reason), group in groups.items():
-                conn.execute(
-                    update(LedgerEntry)
-                    .where(self._ids_in(group))
-                    .values(state=state, message_id=message_id, reason=reason, updated_at=now)
-                )
+                values = {"state": state, "message_id": message_id, "reason": reason, "now": now}
+                conn.execute(self._outcome, {"ids": self._id_list(group), **values})
         settled: Counter[str] = Counter()
         for outcome, group in groups.items():
             if outcome.state != LEDGER_PENDING:
                 settled[outcome.state] += len(group)
         return settled
+
+
+def _still_wanted(
+    rows: Sequence[Any], suppressed: set[str] | None
+) -> tuple[list[ClaimedEntry], int, dict[str, list[int]]]:
+    """The batch's entries still active and unsuppressed, their highest attempt number (this one
+    included), and the rest's ledger ids grouped by why — in one pass over the rows."""
+    entries: list[ClaimedEntry] = []
+    attempts = 0
+    skipped: dict[str, list[int]] = {}
+    for entry_id, subscriber_id, email, first, last, tried, status in rows:
+        if status == ACTIVE and (suppressed is None or email_hash(email) not in suppressed):
+            entries.append(ClaimedEntry(entry_id, subscriber_id, email, first, last))
+            attempts = max(attempts, tried + 1)
+            continue
+        why = f"{status or 'deleted'}" if status != ACTIVE else "suppressed"
+        skipped.setdefault(f"{why} before its batch", []).append(entry_id)
+    return entries, attempts, skipped

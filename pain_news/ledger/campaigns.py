@@ -246,7 +246,8 @@ class CampaignLedger:
             if retry_failed:
                 move(s, campaign_id, LEDGER_FAILED, LEDGER_PENDING, now)
             pending = (LedgerEntry.campaign_id == campaign_id, LedgerEntry.state == LEDGER_PENDING)
-            s.execute(update(LedgerEntry).where(*pending).values(attempts=0))
+            # Only rows that were tried: a new campaign's hundred thousand rows need no rewrite.
+            s.execute(update(LedgerEntry).where(*pending, LedgerEntry.attempts != 0).values(attempts=0))
             return int(s.scalar(select(func.count()).where(*pending)) or 0)
 
     def writer(self, campaign_id: int) -> BatchWriter:

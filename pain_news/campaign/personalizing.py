@@ -1,0 +1,105 @@
+"""Personalising a large SendGrid send's batches in worker processes.
+
+Signing two links and building a personalization per recipient is most of a list send's CPU time,
+and Python threads cannot run it side by side (the GIL). So a large send through a provider that
+can encode its batches away from itself (delivery/base.py, EncodingProvider) hands each claimed
+batch to a small pool of processes, while the sending threads wait on the ledger and the network
+(figures: bench/RESULTS.md). A worker touches neither the database nor the network: it turns a
+batch's entries into the request's text, and the thread that claimed the batch posts it and
+records the outcome, so the ledger's order (in_flight before the request) is unchanged.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+from pain_news.delivery.base import EncodedBatch, EncodingProvider, OutgoingMessage, Provider, Recipient
+from pain_news.personalize import Personalizer
+
+if TYPE_CHECKING:
+    from pain_news.config import Config
+    from pain_news.ledger import ClaimedEntry
+
+POOL_FROM = 20_000  # recipients pending: below this, starting processes costs more than it saves
+Entry = tuple[int, str, str, str]  # subscriber id, address, first name, last name
+Encoder = Callable[[Sequence[Recipient]], EncodedBatch]
+
+
+def auto_processes() -> int:
+    """One per core but the one the sending threads and the ledger use, from two to four; none on a
+    single core, where a worker would only take turns with the send itself."""
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(4, max(2, cores - 1))
+
+
+class EncodingPool:
+    """Worker processes that personalise and encode claimed batches for one campaign's message."""
+
+    def __init__(self, config: Config, encoder: Encoder, processes: int) -> None:
+        # spawn, never fork: the parent has threads and open database connections.
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(processes, context, initializer=_start, initargs=(config, encoder))
+        # Start every worker now (one task each), with Ctrl-C blocked: the signal mask survives
+        # exec, so a Ctrl-C while a worker starts up cannot kill it; the parent alone decides how
+        # a send stops. Not waited for: the first batches queue behind the start-up.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for _ in range(processes):
+                self._pool.submit(os.getpid)
+        except BaseException:
+            self._pool.shutdown(cancel_futures=True)
+            raise
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def submit(self, campaign_id: int, entries: Sequence[ClaimedEntry]) -> Future[EncodedBatch]:
+        plain = [(e.subscriber_id, e.email, e.first_name, e.last_name) for e in entries]
+        try:
+            return self._pool.submit(_encode, campaign_id, plain)
+        except RuntimeError as error:  # a worker died earlier (BrokenProcessPool): this batch fails alike
+            failed: Future[EncodedBatch] = Future()
+            failed.set_exception(error)
+            return failed
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def pool_for(
+    config: Config, provider: Provider, message: OutgoingMessage, pending: int, processes: int | None
+) -> EncodingPool | None:
+    """A pool, or None to personalise in this process.
+
+    `processes` (send options, else delivery.processes): 0 none, N that many, -1 by list size.
+    """
+    if not isinstance(provider, EncodingProvider):
+        return None
+    count = config.delivery.processes if processes is None else processes
+    if count < 0:
+        count = auto_processes() if pending >= POOL_FROM else 0
+    if count <= 0:
+        return None
+    return EncodingPool(config, provider.encoder(message), count)
+
+
+# ---- in a worker process -------------------------------------------------------------------------
+
+_worker: tuple[Personalizer, Encoder] | None = None
+
+
+def _start(config: Config, encoder: Encoder) -> None:
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the send in the parent only
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _worker = (Personalizer(config), encoder)
+
+
+def _encode(campaign_id: int, entries: list[Entry]) -> EncodedBatch:
+    assert _worker is not None, "the pool's initializer runs first"
+    personalizer, encoder = _worker
+    return encoder([personalizer.recipient(campaign_id, *entry) for entry in entries])

@@ -1,0 +1,107 @@
+"""A large SendGrid send personalises its batches in worker processes (campaign/personalizing.py)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import Counter
+
+import pytest
+
+from pain_news.campaign.personalizing import EncodingPool
+from pain_news.delivery import message_from_config
+from pain_news.delivery.sendgrid import PeopleEncoder
+from pain_news.errors import DeliveryError
+from pain_news.ledger import ClaimedEntry
+from pain_news.personalize import Personalizer
+from pain_news.unsubscribe import read_token
+from tests.fixtures.core import SECRET
+from tests.test_campaign import (  # noqa: F401 (sg_config is a fixture)
+    TOM,
+    add_people,
+    latest_campaign,
+    ledger_counts,
+    send,
+    sg_config,
+)
+
+
+def test_a_worker_process_encodes_exactly_what_this_process_encodes(sg_config):  # noqa: F811
+    message = message_from_config(
+        sg_config,
+        "Winter",
+        '<p>Dear %%h.first_name|friend%%</p><a href="%%h.unsubscribe_url%%">x</a>',
+        "Dear %%t.first_name|friend%%: %%t.preferences_url%%",
+        list_message=True,
+        campaign_id=7,
+    )
+    entries = [
+        ClaimedEntry(1, 11, "ana@example.org", "Ana", "Ölund"),
+        ClaimedEntry(2, 12, "tom@example.org", TOM, ""),
+        ClaimedEntry(3, 13, "big@example.org", "é" * 2600, "X"),  # over SendGrid's substitution limit
+        ClaimedEntry(4, 14, "bo@example.org", "", ""),
+    ]
+    encoder = PeopleEncoder(message)
+    personalizer = Personalizer(sg_config)
+    here = encoder(
+        [personalizer.recipient(7, e.subscriber_id, e.email, e.first_name, e.last_name) for e in entries]
+    )
+    pool = EncodingPool(sg_config, encoder, 1)
+    try:
+        there = pool.submit(7, entries).result(timeout=60)
+    finally:
+        pool.close()
+    assert there == here
+    assert there.posted == (0, 1, 3) and set(there.refused) == {2} and there.size == 4
+
+
+def test_a_send_personalised_in_worker_processes_mails_everyone_once_with_their_own_links(
+    sg_config,  # noqa: F811
+    any_store,
+    sample_issue,
+    sendgrid_standin,
+):
+    ids = add_people(any_store, 35)
+    any_store.add("tom@example.org", TOM, "Jerry")
+    report = send(sg_config, any_store, sample_issue, threads=3, processes=2)
+    assert report.ledger["sent"] == 36 and report.finished
+    assert Counter(sendgrid_standin.recipients()) == Counter(
+        [f"p{i:03d}@example.org" for i in range(35)] + ["tom@example.org"]
+    )
+    people = [p for body in sendgrid_standin.accepted for p in body["personalizations"]]
+    by_email = {p["to"][0]["email"]: p for p in people}
+    for i, sid in enumerate(ids):
+        person = by_email[f"p{i:03d}@example.org"]
+        link = person["substitutions"]["%%t.unsubscribe_url%%"]
+        assert read_token(SECRET, link.rsplit("/", 1)[1]) == (sid, report.campaign_id)
+        assert person["custom_args"] == {"campaign_id": str(report.campaign_id), "subscriber_id": str(sid)}
+    tom = by_email["tom@example.org"]["substitutions"]
+    assert any(
+        v == "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;" for k, v in tom.items() if "h.first_name" in k
+    )
+
+
+def test_a_worker_process_that_dies_leaves_its_batches_pending_and_the_send_resumes_once(
+    sg_config,  # noqa: F811
+    any_store,
+    sample_issue,
+    sendgrid_standin,
+):
+    add_people(any_store, 30)
+
+    def kill_workers(body):
+        for child in multiprocessing.active_children():
+            child.kill()
+        sendgrid_standin.on_request = None
+
+    sendgrid_standin.on_request = kill_workers  # while the first batch is being posted
+    with pytest.raises(DeliveryError, match="personalising a batch failed in a worker process") as failed:
+        send(sg_config, any_store, sample_issue, processes=1)
+    assert "\n" not in str(failed.value)
+    counts = ledger_counts(any_store, latest_campaign(any_store, sample_issue.name).id)
+    # The first batch went out; nothing else left this machine, and nothing is in flight or uncertain.
+    assert counts["sent"] == 10 and counts["pending"] == 20
+    assert counts["in_flight"] == 0 and counts["uncertain"] == 0
+    assert len(sendgrid_standin.recipients()) == 10
+    report = send(sg_config, any_store, sample_issue, processes=1)
+    assert report.ledger["sent"] == 30 and report.finished
+    assert Counter(sendgrid_standin.recipients()) == Counter({f"p{i:03d}@example.org": 1 for i in range(30)})
