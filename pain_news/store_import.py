@@ -424,8 +424,10 @@ _INSERT_HISTORY_PG = text(
 
 # New addresses, their "imported" history rows and their tags in one statement: the history and
 # tags come from the insert's RETURNING, so only the subscribers' own columns are sent. An address
-# the store holds or has suppressed is skipped (NOT EXISTS: it takes no id from the sequence) and
-# comes back in the result, for the caller to read and lock. An address added meanwhile by a
+# the store holds or has suppressed is skipped (before it takes an id from the sequence) and comes
+# back in the result, for the caller to read and lock. Each is looked up through its unique index
+# (a scalar subquery: NOT EXISTS becomes a hash anti join that scans the whole table for every
+# chunk whenever the planner thinks the table small, as it does while an import fills it). An address added meanwhile by a
 # writer that does not wait for lock_new_addresses (a signup) fails the import on the unique key,
 # as it always has (StoreConflict, nothing saved); no ON CONFLICT, whose speculative insertion
 # costs more than the check. Rows go in in file order (ORDER BY n), so ids follow the file.
@@ -436,9 +438,9 @@ _INSERT_NEW_PG = text(
     "created_at, status_changed_at, opted_out_at, opt_out_method) "
     "SELECT e, k, f, l, st, :source, :now, :now, CASE WHEN st = 'active' THEN NULL ELSE :now END, "
     "CASE WHEN st = 'active' THEN NULL ELSE 'manual' END FROM t "
-    "WHERE NOT EXISTS (SELECT 1 FROM subscribers s WHERE s.email_key = t.k) "
-    "AND NOT EXISTS (SELECT 1 FROM suppressions p "
-    "WHERE p.email_hash = encode(sha256(convert_to(t.k, 'UTF8')), 'hex')) "
+    "WHERE (SELECT s.id FROM subscribers s WHERE s.email_key = t.k) IS NULL "
+    "AND (SELECT p.id FROM suppressions p "
+    "WHERE p.email_hash = encode(sha256(convert_to(t.k, 'UTF8')), 'hex')) IS NULL "
     "ORDER BY n RETURNING id, email_key, status), "
     "history AS (INSERT INTO subscriber_events (subscriber_id, at, old_status, new_status, method, "
     "campaign_id, detail) SELECT id, :now, NULL, status, 'import', NULL, :detail FROM new), "
