@@ -303,14 +303,16 @@ class _Writer:
     def __init__(self, s: Session, source: str, now: dt.datetime) -> None:
         self.s, self.source, self.now = s, source, now
         self.counts = ImportCounts()
-        self.jobs: queue.Queue[_Job | None] = queue.Queue()  # None: no more
+        # Up to 64 chunks ahead (128,000 rows with their arrays): a file parses faster than the
+        # server writes it, and a very large one must not end up in memory twice. None: no more.
+        self.jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=64)
         self.done: queue.Queue[int | BaseException | None] = queue.Queue()  # rows written so far
         self.cancelled = threading.Event()
         self.thread = threading.Thread(target=self._run, name="pain-news-import", daemon=True)
         self.thread.start()
 
     def put(self, job: _Job | None) -> None:
-        """Queue a chunk (None: the last was queued)."""
+        """Queue a chunk (None: the last was queued); waits while 64 are waiting."""
         self.jobs.put(job)
 
     def report(self, progress: Callable[[int], None], *, wait: bool) -> None:
@@ -330,9 +332,17 @@ class _Writer:
     def stop(self) -> None:
         """Let the writer finish the statement it is in and end (it skips what is still queued)."""
         self.cancelled.set()
-        if self.thread.is_alive():
-            self.jobs.put(None)
-            self.thread.join()
+        if not self.thread.is_alive():
+            return
+        self.jobs.put(None)  # the writer drains the queue after an error, so this never waits long
+        interrupted = False
+        while self.thread.is_alive():  # the caller rolls back on this session: never while it writes
+            try:
+                self.thread.join()
+            except KeyboardInterrupt:
+                interrupted = True
+        if interrupted:
+            raise KeyboardInterrupt
 
     def _run(self) -> None:
         written = 0
