@@ -126,6 +126,26 @@ def test_record_writes_each_outcome_and_a_retry_goes_back_to_pending(any_store, 
     assert writer.claim(4).attempts == 2  # the retried recipient's second attempt
 
 
+def test_record_and_claim_writes_one_batch_and_takes_the_next_in_one_transaction(any_store, ledger):
+    add_people(any_store, 5)
+    cid = new_campaign(ledger)
+    writer = ledger.writer(cid)
+    first = [e.entry_id for e in writer.claim(2).entries]
+    settled, second = writer.record_and_claim(first, [Outcome("sent", "m1")] * 2, 2)
+    assert settled == {"sent": 2}
+    assert [e.email for e in second.entries] == ["p002@example.org", "p003@example.org"]
+    assert ledger.counts(cid)["sent"] == 2 and ledger.counts(cid)["in_flight"] == 2
+    ids = [e.entry_id for e in second.entries]
+    settled, third = writer.record_and_claim(
+        ids, [Outcome("failed", None, "refused"), Outcome("sent", "m2")], 2
+    )
+    assert settled == {"failed": 1, "sent": 1} and [e.email for e in third.entries] == ["p004@example.org"]
+    # The last one: its outcome is written even though nothing is left to claim.
+    settled, none = writer.record_and_claim([third.entries[0].entry_id], [Outcome("sent", "m3")], 2)
+    assert settled == {"sent": 1} and none is None
+    assert ledger.counts(cid)["sent"] == 4 and ledger.counts(cid)["failed"] == 1
+
+
 def test_reset_for_run_makes_in_flight_uncertain_and_applies_the_flags(any_store, ledger):
     add_people(any_store, 4)
     cid = new_campaign(ledger)

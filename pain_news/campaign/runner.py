@@ -235,15 +235,25 @@ class _Run:
         return False
 
     def work(self, provider: Provider) -> None:
-        """One worker: wait for its turn, claim, deliver, record — until nothing is pending or stop."""
+        """One worker: wait for its turn, claim, deliver, record — until nothing is pending or stop.
+
+        A batch's outcome is written in one transaction with the worker's next claim (one commit,
+        not two), unless the worker must wait first (--rate, a pause) or stops: then on its own.
+        """
+        unrecorded: _Unrecorded | None = None
         try:
             while not self.stop.is_set():
+                if unrecorded is not None and self._must_wait():
+                    self.record(*unrecorded)
+                    unrecorded = None
                 if not self._wait_turn():
-                    return
-                batch = self.claim()
+                    break
+                batch, unrecorded = self.claim(unrecorded), None
                 if batch is None:
-                    return
-                self._deliver(provider, batch)
+                    break
+                unrecorded = self._deliver(provider, batch)
+            if unrecorded is not None:
+                self.record(*unrecorded)
         except BaseException as error:  # reported by run_send in the main thread
             with self._lock:
                 self.error = self.error or error
@@ -257,9 +267,19 @@ class _Run:
                 self._next_slot = start + self.batch_size / self.rate
         return not self.stop.wait(max(0.0, start - time.monotonic()))
 
-    def claim(self) -> _Batch | None:
-        """The next pending batch (opt-outs since the start skipped by the ledger), personalised."""
-        claim = self.writer.claim(self.batch_size)
+    def _must_wait(self) -> bool:
+        with self._lock:
+            return self.rate > 0 or self._pause_until > time.monotonic()
+
+    def claim(self, unrecorded: _Unrecorded | None = None) -> _Batch | None:
+        """The next pending batch (opt-outs since the start skipped by the ledger), personalised;
+        `unrecorded` (the previous batch's outcome) is written in the same transaction."""
+        if unrecorded is None:
+            claim = self.writer.claim(self.batch_size)
+        else:
+            ids, results = unrecorded
+            settled, claim = self.writer.record_and_claim(ids, _outcomes(results), self.batch_size)
+            self._count(settled, sum(settled.values()))
         if claim is None:
             return None
         if claim.skipped:
@@ -274,9 +294,10 @@ class _Run:
         ]
         return _Batch(claim=claim, recipients=recipients)
 
-    def _deliver(self, provider: Provider, batch: _Batch) -> None:
+    def _deliver(self, provider: Provider, batch: _Batch) -> _Unrecorded | None:
+        """Deliver a batch; its outcome to record, or None when it is recorded already (retries, errors)."""
         if not batch.claim.entries:
-            return
+            return None
         n, attempts = len(batch.claim.entries), batch.claim.attempts
         encoded = self._encoded(batch) if batch.encoded is not None else None
         try:
@@ -302,12 +323,15 @@ class _Run:
             delay = backoff_delay(attempts, self.options.backoff_base, max(waits) if waits else None)
             with self._lock:
                 self._pause_until = max(self._pause_until, time.monotonic() + delay)
-        self.record(batch.ids, results)
-        if retries and attempts >= self.options.max_attempts:
+        if not retries:
+            return batch.ids, results
+        self.record(batch.ids, results)  # now: the rows to retry are pending again before any pause
+        if attempts >= self.options.max_attempts:
             raise DeliveryError(
                 f"gave up after {attempts} attempts: {retries[0].reason or 'temporary failure'}",
                 hint="the campaign is resumable: run the same send command again later",
             )
+        return None
 
     def _encoded(self, batch: _Batch) -> EncodedBatch:
         """The worker process's result; when it failed nothing left for this batch: back to pending."""
@@ -324,17 +348,7 @@ class _Run:
 
     def record(self, ids: list[int], results: list[DeliveryResult]) -> None:
         """Write one batch's outcomes (one transaction); a retry puts the recipient back `pending`."""
-        # A provider usually hands one result object to a whole batch: one Outcome for it, not one each.
-        made: dict[int, Outcome] = {}
-        outcomes = []
-        for r in results:
-            outcome = made.get(id(r))
-            if outcome is None:
-                outcome = made[id(r)] = Outcome(
-                    _LEDGER_STATE.get(r.status, LEDGER_PENDING), r.message_id, r.reason
-                )
-            outcomes.append(outcome)
-        settled = self.writer.record(ids, outcomes)
+        settled = self.writer.record(ids, _outcomes(results))
         self._count(settled, sum(settled.values()))
 
     def _count(self, outcomes: dict[str, int], settled: int) -> None:
@@ -342,6 +356,24 @@ class _Run:
             self.outcomes.update(outcomes)
         if self.progress is not None and settled:
             self.progress(settled)
+
+
+_Unrecorded = tuple[list[int], list[DeliveryResult]]  # a delivered batch's ledger ids and results
+
+
+def _outcomes(results: list[DeliveryResult]) -> list[Outcome]:
+    """The ledger's Outcome per result; a retry puts the recipient back `pending`."""
+    # A provider usually hands one result object to a whole batch: one Outcome for it, not one each.
+    made: dict[int, Outcome] = {}
+    outcomes = []
+    for r in results:
+        outcome = made.get(id(r))
+        if outcome is None:
+            outcome = made[id(r)] = Outcome(
+                _LEDGER_STATE.get(r.status, LEDGER_PENDING), r.message_id, r.reason
+            )
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _dry_run(config: Config, ledger: CampaignLedger, prepared: PreparedSend) -> dict[str, int]:

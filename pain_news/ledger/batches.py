@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -61,18 +62,34 @@ class BatchWriter:
         One transaction, so an opt-out that arrives during the send is honoured at its batch.
         None when nothing is pending any more.
         """
-        now = utcnow()
         with self._write_lock, store_errors(), self.engine.begin() as conn:  # Core: no ORM bookkeeping
-            rows = conn.execute(self._pending, {"campaign": self.campaign_id, "size": batch_size}).all()
-            if not rows:
-                return None
-            entries, attempts, skipped = _still_wanted(rows, self._suppressed(conn, rows))
-            for why, skip_ids in skipped.items():
-                conn.execute(self._skip, {"ids": self._id_list(skip_ids), "reason": why, "now": now})
-            if entries:
-                self._batch += 1
-                ids = self._id_list([e.entry_id for e in entries])
-                conn.execute(self._in_flight, {"ids": ids, "batch": self._batch, "now": now})
+            return self._claim_in(conn, batch_size, utcnow())
+
+    def record_and_claim(
+        self, entry_ids: Sequence[int], outcomes: Sequence[Outcome], batch_size: int
+    ) -> tuple[Counter[str], Claim | None]:
+        """`record` one batch and `claim` the next in ONE transaction: the same two writes, one commit.
+
+        On SQLite every commit waits for the disk (synchronous=FULL), and those waits were the
+        largest part of a large send's ledger time. The outcome is as durable as before: it is
+        committed right after the provider answered, with the next claim.
+        """
+        now = utcnow()
+        with self._write_lock, store_errors(), self.engine.begin() as conn:
+            settled = self._record_in(conn, entry_ids, outcomes, now)
+            return settled, self._claim_in(conn, batch_size, now)
+
+    def _claim_in(self, conn: Connection, batch_size: int, now: dt.datetime) -> Claim | None:
+        rows = conn.execute(self._pending, {"campaign": self.campaign_id, "size": batch_size}).all()
+        if not rows:
+            return None
+        entries, attempts, skipped = _still_wanted(rows, self._suppressed(conn, rows))
+        for why, skip_ids in skipped.items():
+            conn.execute(self._skip, {"ids": self._id_list(skip_ids), "reason": why, "now": now})
+        if entries:
+            self._batch += 1
+            ids = self._id_list([e.entry_id for e in entries])
+            conn.execute(self._in_flight, {"ids": ids, "batch": self._batch, "now": now})
         return Claim(entries=entries, attempts=attempts, skipped=sum(len(v) for v in skipped.values()))
 
     def _build_statements(self) -> None:
@@ -150,16 +167,20 @@ class BatchWriter:
 
         Returns how many recipients settled in each state (those put back `pending` not counted).
         """
-        now = utcnow()
+        with self._write_lock, store_errors(), self.engine.begin() as conn:
+            return self._record_in(conn, entry_ids, outcomes, utcnow())
+
+    def _record_in(
+        self, conn: Connection, entry_ids: Sequence[int], outcomes: Sequence[Outcome], now: dt.datetime
+    ) -> Counter[str]:
         groups: dict[Outcome, list[int]] = {}
         if outcomes and all(o is outcomes[0] for o in outcomes):  # the usual case: one outcome for all
             groups[outcomes[0]] = list(entry_ids)
         for entry_id, outcome in zip(entry_ids, outcomes, strict=True) if not groups else ():
             groups.setdefault(outcome, []).append(entry_id)
-        with self._write_lock, store_errors(), self.engine.begin() as conn:
-            for (state, message_id, reason), group in groups.items():
-                values = {"state": state, "message_id": message_id, "reason": reason, "now": now}
-                conn.execute(self._outcome, {"ids": self._id_list(group), **values})
+        for (state, message_id, reason), group in groups.items():
+            values = {"state": state, "message_id": message_id, "reason": reason, "now": now}
+            conn.execute(self._outcome, {"ids": self._id_list(group), **values})
         settled: Counter[str] = Counter()
         for outcome, group in groups.items():
             if outcome.state != LEDGER_PENDING:
