@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pain_news.errors import StoreError
 from pain_news.models import utcnow
 from pain_news.store import SubscriberStore, email_key
 from pain_news.store_core import clean_tags
-from pain_news.subscribers_csv import BadRow, Row, decode, read_columns, read_rows
+from pain_news.subscribers_csv import BadRow, Row, count_addresses, decode, read_columns, read_rows
 
 
 @dataclass
@@ -42,30 +43,56 @@ class ImportSummary:
 
 
 def merge_rows(
-    rows: Iterable[Row | BadRow], extra_tags: tuple[str, ...], summary: ImportSummary
-) -> dict[str, Row]:
-    """Good rows merged by address (first spelling kept, names filled in, tags united, opt-outs win)."""
-    merged: dict[str, Row] = {}
+    rows: Iterable[Row | BadRow],
+    extra_tags: tuple[str, ...],
+    summary: ImportSummary,
+    lines_per_address: Mapping[str, int] | None = None,
+) -> Iterator[Row]:
+    """Good rows merged by address (first spelling kept, names filled in, tags united, opt-outs win),
+    in the order of each address's first line.
+
+    With `lines_per_address` (count_addresses), a merged row comes out as soon as its address's
+    last line has been read, so the store can write it while the rest of the file is parsed;
+    without it, all of them come at the end. Bad rows and duplicates are counted in `summary`.
+    Tags end lower-cased, de-duplicated and sorted with `extra_tags` (already clean) added, as
+    `clean_tags` gives them: the rows' tags were checked when they were read.
+    """
+    pending: dict[str, Row] = {}  # merged, not given out yet
+    order: deque[str] = deque()  # their keys, first line first
+    left = Counter(lines_per_address or {})  # lines still to come per address
+    given: set[str] = set()
+    extra = frozenset(extra_tags)
     for row in rows:
         if isinstance(row, BadRow):
             summary.bad_rows.append(row)
             continue
-        row = replace(row, tags=tuple(clean_tags(row.tags + extra_tags)), topics=tuple(sorted(row.topics)))
+        tags = tuple(sorted({t.lower() for t in row.tags} | extra)) if row.tags or extra else ()
+        topics = tuple(sorted(row.topics)) if len(row.topics) > 1 else row.topics
+        if tags != row.tags or topics != row.topics:
+            row = row._replace(tags=tags, topics=topics)
         key = email_key(row.email)
-        seen = merged.get(key)
+        seen = pending.get(key)
         if seen is None:
-            merged[key] = row
-            continue
-        summary.merged_duplicates += 1
-        merged[key] = replace(
-            seen,
-            first_name=seen.first_name or row.first_name,
-            last_name=seen.last_name or row.last_name,
-            tags=tuple(sorted(set(seen.tags) | set(row.tags))),
-            topics=tuple(sorted(set(seen.topics) | set(row.topics))),
-            status=seen.status or row.status,
-        )
-    return merged
+            if key in given:  # count_addresses counts every line with an email cell: cannot happen
+                raise RuntimeError(f"line {row.line}: an address given out before its last line")
+            pending[key] = row
+            order.append(key)
+        else:
+            summary.merged_duplicates += 1
+            pending[key] = seen._replace(
+                first_name=seen.first_name or row.first_name,
+                last_name=seen.last_name or row.last_name,
+                tags=tuple(sorted(set(seen.tags) | set(row.tags))),
+                topics=tuple(sorted(set(seen.topics) | set(row.topics))),
+                status=seen.status or row.status,
+            )
+        if lines_per_address is not None:
+            left[key] -= 1
+            while order and left[order[0]] <= 0:
+                given.add(order[0])
+                yield pending.pop(order.popleft())
+    for key in order:
+        yield pending[key]
 
 
 def import_file(
@@ -98,9 +125,15 @@ def import_file(
             hint="rename them (email, first_name, last_name, tags, topics), or add --ignore-columns to import without them",
         )
     summary = ImportSummary(encoding=encoding, dry_run=dry_run, unrecognised_columns=columns.unrecognised)
-    merged = merge_rows(read_rows(path, text, known_topics), tags, summary)
+    # The store writes each merged row while the rest of the file is still being read.
+    lines = count_addresses(text)
     counts = store.import_rows(
-        list(merged.values()), source=f"import:{path.name}", dry_run=dry_run, now=now, on_progress=on_progress
+        merge_rows(read_rows(path, text, known_topics), tags, summary, lines),
+        source=f"import:{path.name}",
+        dry_run=dry_run,
+        now=now,
+        on_progress=on_progress,
+        expected=len(lines),
     )
     summary.added, summary.updated = counts.added, counts.updated
     summary.unchanged, summary.kept_opted_out = counts.unchanged, counts.kept_opted_out

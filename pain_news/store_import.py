@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Protocol
 
 from sqlalchemy import Table, and_, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from pain_news import db
+from pain_news.errors import StoreConflict
 from pain_news.models import ACTIVE, OPTED_OUT, Subscriber, SubscriberTag, utcnow
 from pain_news.store_core import (
     CHUNK,
@@ -61,30 +65,44 @@ class ImportMixin(StoreBase):
 
     def import_rows(
         self,
-        rows: Sequence[ImportRow],
+        rows: Iterable[ImportRow],
         *,
         source: str,
         dry_run: bool = False,
         now: dt.datetime | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        expected: int | None = None,
     ) -> ImportCounts:
         """Merge rows (one per address) as one transaction, rolled back for a dry run or on any error.
 
         Opted-out and suppressed addresses are never reactivated or re-added; a file that records
-        an opt-out applies it through the one status-change path.
+        an opt-out applies it through the one status-change path. `rows` may be an iterator that
+        parses a file as it goes: it is read a chunk at a time, and on PostgreSQL each chunk is
+        written while the next is read. `on_progress(done, total)` follows each chunk written;
+        `total` is `expected` (for an iterator) or len(rows).
         """
         now = now or utcnow()
         counts = ImportCounts()
+        total = len(rows) if expected is None and isinstance(rows, Sized) else (expected or 0)
+
+        def progress(done: int) -> None:
+            if on_progress is not None:
+                on_progress(done, max(done, total))
+
         with db.store_errors(), Session(self.engine) as s:
             s.begin()
             try:
                 # PostgreSQL: an opt-out of an address we do not have yet waits for this import and
                 # then finds the row it added (store.opt_out_address). SQLite: BEGIN IMMEDIATE.
                 self.lock_new_addresses(s)
-                for start in range(0, len(rows), CHUNK):
-                    _apply_chunk(s, rows[start : start + CHUNK], source[:300], now, counts)
-                    if on_progress is not None:
-                        on_progress(min(start + CHUNK, len(rows)), len(rows))
+                if is_postgresql(s):
+                    _import_pg(s, _chunks(rows), source[:300], now, counts, progress)
+                else:
+                    done = 0
+                    for chunk in _chunks(rows):
+                        _apply_chunk(s, chunk, source[:300], now, counts)
+                        done += len(chunk)
+                        progress(done)
             except BaseException:  # includes Ctrl-C: an interrupted import leaves the store as it was
                 s.rollback()
                 raise
@@ -93,6 +111,12 @@ class ImportMixin(StoreBase):
             else:
                 s.commit()
         return counts
+
+
+def _chunks(rows: Iterable[ImportRow]) -> Iterator[list[ImportRow]]:
+    it = iter(rows)
+    while chunk := list(islice(it, CHUNK)):
+        yield chunk
 
 
 @dataclass
@@ -108,6 +132,8 @@ class _Known:
 def _read_known(s: Session, keys: list[str]) -> _Known:
     """Existing rows locked until commit (FOR UPDATE on PostgreSQL), so no opt-out can land between
     this read and the writes below; on SQLite the import already holds the write lock."""
+    if not keys:
+        return _Known({}, set(), {}, {})
     existing = {
         r.email_key: r
         for r in s.execute(
@@ -160,11 +186,15 @@ class _Plan:
 
 
 def _plan_chunk(
-    chunk: Sequence[ImportRow], known: _Known, source: str, now: dt.datetime, counts: ImportCounts
+    chunk: Sequence[ImportRow],
+    keys: Sequence[str],
+    known: _Known,
+    source: str,
+    now: dt.datetime,
+    counts: ImportCounts,
 ) -> _Plan:
     plan = _Plan([], [], [], [], [], {}, {})
-    for row in chunk:
-        key = email_key(row.email)
+    for row, key in zip(chunk, keys, strict=True):
         old = known.existing.get(key)
         if old is None:
             if key in known.suppressed:
@@ -203,21 +233,12 @@ def _plan_chunk(
 def _apply_chunk(
     s: Session, chunk: Sequence[ImportRow], source: str, now: dt.datetime, counts: ImportCounts
 ) -> None:
-    known = _read_known(s, [email_key(r.email) for r in chunk])
-    plan = _plan_chunk(chunk, known, source, now, counts)
-    if plan.name_updates:
-        s.execute(_UPDATE_NAMES, plan.name_updates)
-    write_status_changes(s, plan.opt_outs, now)
-    if plan.new_rows and is_postgresql(s):
-        _insert_new_pg(s, plan.new_rows, source, now)  # with their history rows and tags
-        counts.added += len(plan.new_rows)
-        with_topics = [r for r in plan.new_rows if r.topics]
-        if with_topics:
-            ids = _ids_of(s, [email_key(r.email) for r in with_topics])
-            for r in with_topics:
-                plan.topics[ids[email_key(r.email)]] = (set(), set(r.topics))
-                plan.statuses[ids[email_key(r.email)]] = r.status or ACTIVE
-    elif plan.new_rows:
+    """SQLite: one chunk read, planned and written."""
+    keys = [email_key(r.email) for r in chunk]
+    known = _read_known(s, keys)
+    plan = _plan_chunk(chunk, keys, known, source, now, counts)
+    _write_existing(s, plan, now)
+    if plan.new_rows:
         ids = _insert_new(s, plan.new_rows, source, now)
         for r in plan.new_rows:
             sid = ids[email_key(r.email)]
@@ -229,9 +250,154 @@ def _apply_chunk(
                 plan.topics[sid] = (set(), set(r.topics))
                 plan.statuses[sid] = r.status or ACTIVE
         counts.added += len(plan.new_rows)
+    _write_rest(s, plan, now, source)
+
+
+def _write_existing(s: Session, plan: _Plan, now: dt.datetime) -> None:
+    """Name updates and opt-outs recorded in the file, for rows the store already holds."""
+    if plan.name_updates:
+        s.execute(_UPDATE_NAMES, plan.name_updates)
+    write_status_changes(s, plan.opt_outs, now)
+
+
+def _write_rest(s: Session, plan: _Plan, now: dt.datetime, source: str) -> None:
+    """Added tags, "updated" history rows and topic changes."""
     _insert_all(s, TAGS, plan.tags)
     _insert_all(s, HISTORY, plan.history)
     write_topic_changes(s, plan.topics, plan.statuses, now, source)
+
+
+def _import_pg(
+    s: Session,
+    chunks: Iterator[list[ImportRow]],
+    source: str,
+    now: dt.datetime,
+    counts: ImportCounts,
+    progress: Callable[[int], None],
+) -> None:
+    """PostgreSQL: a second thread reads, plans and writes each chunk while this one takes the next
+    from `chunks` (parsing the file) and prepares it: psycopg lets go of the GIL while the server
+    works, so the parsing overlaps the server's work. Progress is reported here, in order, and the
+    writer's error raised here; on any error the writer stops before the caller rolls back."""
+    writer = _Writer(s, source, now)
+    try:
+        for chunk in chunks:
+            # The insert's arrays, as if every row were new (what a large import mostly is), are
+            # built here: the writer, whose every step waits for the server, only sends them.
+            keys = [email_key(r.email) for r in chunk]
+            writer.put((chunk, keys, _new_rows_arrays(chunk, keys)))
+            writer.report(progress, wait=False)
+        writer.put(None)
+        writer.report(progress, wait=True)
+    finally:
+        writer.stop()
+    counts.added += writer.counts.added
+    counts.updated += writer.counts.updated
+    counts.unchanged += writer.counts.unchanged
+    counts.kept_opted_out += writer.counts.kept_opted_out
+
+
+class _Writer:
+    """The thread that writes an import's chunks on its session, one after another."""
+
+    def __init__(self, s: Session, source: str, now: dt.datetime) -> None:
+        self.s, self.source, self.now = s, source, now
+        self.counts = ImportCounts()
+        # Up to 64 chunks ahead (128,000 rows with their arrays): a file parses faster than the
+        # server writes it, and a very large one must not end up in memory twice. None: no more.
+        self.jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=64)
+        self.done: queue.Queue[int | BaseException | None] = queue.Queue()  # rows written so far
+        self.cancelled = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="pain-news-import", daemon=True)
+        self.thread.start()
+
+    def put(self, job: _Job | None) -> None:
+        """Queue a chunk (None: the last was queued); waits while 64 are waiting."""
+        self.jobs.put(job)
+
+    def report(self, progress: Callable[[int], None], *, wait: bool) -> None:
+        """Call `progress` for each chunk written since the last call; raise the writer's error.
+        With `wait`, until the writer has finished."""
+        while True:
+            try:
+                item = self.done.get(block=wait)
+            except queue.Empty:
+                return
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            progress(item)
+
+    def stop(self) -> None:
+        """Let the writer finish the statement it is in and end (it skips what is still queued)."""
+        self.cancelled.set()
+        if not self.thread.is_alive():
+            return
+        self.jobs.put(None)  # the writer drains the queue after an error, so this never waits long
+        interrupted = False
+        while self.thread.is_alive():  # the caller rolls back on this session: never while it writes
+            try:
+                self.thread.join()
+            except KeyboardInterrupt:
+                interrupted = True
+        if interrupted:
+            raise KeyboardInterrupt
+
+    def _run(self) -> None:
+        written = 0
+        try:
+            while (job := self.jobs.get()) is not None:
+                if self.cancelled.is_set():
+                    continue
+                _apply_chunk_pg(self.s, *job, self.source, self.now, self.counts)
+                written += len(job[1])
+                self.done.put(written)
+        except BaseException as exc:  # raised in the importing thread by report()
+            self.done.put(exc)
+            while self.jobs.get() is not None:  # never leave put() waiting
+                pass
+            return
+        self.done.put(None)
+
+
+_Job = tuple[list[ImportRow], list[str], dict[str, str]]  # a chunk, its keys, its rows' arrays
+
+
+def _apply_chunk_pg(
+    s: Session,
+    chunk: Sequence[ImportRow],
+    keys: list[str],
+    arrays: dict[str, str],
+    source: str,
+    now: dt.datetime,
+    counts: ImportCounts,
+) -> None:
+    """PostgreSQL: one chunk written. Its new addresses go in first, in one statement that skips
+    the ones the store holds or has suppressed and names them; only those are then read, locked,
+    planned and updated (a large import of new addresses reads nothing)."""
+    skipped = set(s.scalars(_INSERT_NEW_PG, _insert_params(arrays, source, now)))
+    counts.added += len(chunk) - len(skipped)
+    with_topics = [r for r, k in zip(chunk, keys, strict=True) if r.topics and k not in skipped]
+    rest = [(r, k) for r, k in zip(chunk, keys, strict=True) if k in skipped]
+    known = _read_known(s, [k for _, k in rest])
+    plan = _plan_chunk([r for r, _ in rest], [k for _, k in rest], known, source, now, counts)
+    if plan.new_rows:  # held when the insert ran, neither held nor suppressed now: never (delete suppresses)
+        raise StoreConflict(
+            "an address being imported was deleted at the same time; nothing was saved",
+            hint="run the import again",
+        )
+    _write_existing(s, plan, now)
+    if with_topics:
+        ids = _ids_of(s, [email_key(r.email) for r in with_topics])
+        for r in with_topics:
+            plan.topics[ids[email_key(r.email)]] = (set(), set(r.topics))
+            plan.statuses[ids[email_key(r.email)]] = r.status or ACTIVE
+    _write_rest(s, plan, now, source)
+
+
+def _insert_params(arrays: dict[str, str], source: str, now: dt.datetime) -> dict[str, object]:
+    return {**arrays, "source": source, "now": now, "detail": f"imported from {source}"}
 
 
 def _ids_of(s: Session, keys: list[str]) -> dict[str, int]:
@@ -255,20 +421,6 @@ def _insert_all(s: Session, table: Table, rows: list[dict[str, object]]) -> None
         s.execute(_INSERT_HISTORY_PG, {**arrays, "now": rows[0]["at"], "method": "import"})
 
 
-# New rows, their "imported" history rows and their tags in one statement: the history and tags
-# come from the subscriber insert's RETURNING, so only the subscribers' own columns are sent.
-_INSERT_NEW_PG = text(
-    "WITH new AS (INSERT INTO subscribers (email, email_key, first_name, last_name, status, source, "
-    "created_at, status_changed_at, opted_out_at, opt_out_method) "
-    "SELECT e, k, f, l, st, :source, :now, :now, CASE WHEN st = 'active' THEN NULL ELSE :now END, "
-    "CASE WHEN st = 'active' THEN NULL ELSE 'manual' END "
-    "FROM unnest(CAST(:e AS text[]), CAST(:k AS text[]), CAST(:f AS text[]), CAST(:l AS text[]), "
-    "CAST(:st AS text[])) AS t(e, k, f, l, st) RETURNING id, email_key, status), "
-    "history AS (INSERT INTO subscriber_events (subscriber_id, at, old_status, new_status, method, "
-    "campaign_id, detail) SELECT id, :now, NULL, status, 'import', NULL, :detail FROM new) "
-    "INSERT INTO subscriber_tags (subscriber_id, tag) SELECT new.id, t.tag FROM new "
-    "JOIN unnest(CAST(:tag_key AS text[]), CAST(:tag AS text[])) AS t(k, tag) ON t.k = new.email_key"
-)
 _INSERT_TAGS_PG = text(
     "INSERT INTO subscriber_tags (subscriber_id, tag) "
     "SELECT * FROM unnest(CAST(:sid AS integer[]), CAST(:tag AS text[]))"
@@ -280,10 +432,39 @@ _INSERT_HISTORY_PG = text(
 )
 
 
-def _insert_new_pg(s: Session, rows: Sequence[ImportRow], source: str, now: dt.datetime) -> None:
-    keys = [email_key(r.email) for r in rows]
+# New addresses, their "imported" history rows and their tags in one statement: the history and
+# tags come from the insert's RETURNING, so only the subscribers' own columns are sent. An address
+# the store holds or has suppressed is skipped (before it takes an id from the sequence) and comes
+# back in the result, for the caller to read and lock. Each is looked up through its unique index
+# (a scalar subquery: NOT EXISTS becomes a hash anti join that scans the whole table for every
+# chunk whenever the planner thinks the table small, as it does while an import fills it). An address added meanwhile by a
+# writer that does not wait for lock_new_addresses (a signup) fails the import on the unique key,
+# as it always has (StoreConflict, nothing saved); no ON CONFLICT, whose speculative insertion
+# costs more than the check. Rows go in in file order (ORDER BY n), so ids follow the file.
+_INSERT_NEW_PG = text(
+    "WITH t AS (SELECT * FROM unnest(CAST(:e AS text[]), CAST(:k AS text[]), CAST(:f AS text[]), "
+    "CAST(:l AS text[]), CAST(:st AS text[])) WITH ORDINALITY AS t(e, k, f, l, st, n)), "
+    "new AS (INSERT INTO subscribers (email, email_key, first_name, last_name, status, source, "
+    "created_at, status_changed_at, opted_out_at, opt_out_method) "
+    "SELECT e, k, f, l, st, :source, :now, :now, CASE WHEN st = 'active' THEN NULL ELSE :now END, "
+    "CASE WHEN st = 'active' THEN NULL ELSE 'manual' END FROM t "
+    "WHERE (SELECT s.id FROM subscribers s WHERE s.email_key = t.k) IS NULL "
+    "AND (SELECT p.id FROM suppressions p "
+    "WHERE p.email_hash = encode(sha256(convert_to(t.k, 'UTF8')), 'hex')) IS NULL "
+    "ORDER BY n RETURNING id, email_key, status), "
+    "history AS (INSERT INTO subscriber_events (subscriber_id, at, old_status, new_status, method, "
+    "campaign_id, detail) SELECT id, :now, NULL, status, 'import', NULL, :detail FROM new), "
+    "tags AS (INSERT INTO subscriber_tags (subscriber_id, tag) SELECT new.id, g.tag FROM new "
+    "JOIN unnest(CAST(:tag_key AS text[]), CAST(:tag AS text[])) AS g(k, tag) ON g.k = new.email_key) "
+    "SELECT k FROM t WHERE NOT EXISTS (SELECT 1 FROM new WHERE new.email_key = t.k)"
+)
+
+
+def _new_rows_arrays(rows: Sequence[ImportRow], keys: Sequence[str] | None = None) -> dict[str, str]:
+    """The array parameters of _INSERT_NEW_PG for these rows (and their keys, when known)."""
+    keys = keys if keys is not None else [email_key(r.email) for r in rows]
     tagged = [(key, tag) for key, r in zip(keys, rows, strict=True) for tag in r.tags]
-    arrays = {
+    return {
         "e": pg_array(r.email for r in rows),
         "k": pg_array(keys),
         "f": pg_array(r.first_name for r in rows),
@@ -292,7 +473,6 @@ def _insert_new_pg(s: Session, rows: Sequence[ImportRow], source: str, now: dt.d
         "tag_key": pg_array(key for key, _ in tagged),
         "tag": pg_array(tag for _, tag in tagged),
     }
-    s.execute(_INSERT_NEW_PG, {**arrays, "source": source, "now": now, "detail": f"imported from {source}"})
 
 
 def _insert_new(s: Session, rows: Sequence[ImportRow], source: str, now: dt.datetime) -> dict[str, int]:

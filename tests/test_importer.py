@@ -281,3 +281,81 @@ def test_quotes_backslashes_and_braces_survive_the_bulk_paths(any_store, tmp_pat
         "NULL",
         ("null",),
     )
+
+
+def test_merged_rows_come_out_after_their_last_line_in_the_order_of_their_first(tmp_path):
+    from pain_news.importer import ImportSummary, merge_rows
+    from pain_news.subscribers_csv import count_addresses, read_rows
+
+    text = (
+        "email,first_name,tags\n"
+        "bo@example.org,Bo,\n"  # 2: its only line
+        "ana@example.org,,knee\n"  # 3
+        "not-an-address,,\n"  # 4: bad
+        "cy@example.org,Cy,\n"  # 5: waits behind ana
+        "ANA@example.org,Ana,Back\n"  # 6: ana's last line
+        "dee@example.org,D\x00,\n"  # 7: bad, yet it counts as one of dee's lines
+        "dee@example.org,Dee,\n"  # 8: so dee comes out at the end of the file
+        "eve@example.org,Eve,\n"  # 9
+    )
+    lines_read = []
+
+    def reading():
+        for row in read_rows(tmp_path / "list.csv", text):
+            lines_read.append(row.line)
+            yield row
+
+    summary = ImportSummary()
+    out = [
+        (row.email, row.first_name, row.tags, lines_read[-1])
+        for row in merge_rows(reading(), ("vip",), summary, count_addresses(text))
+    ]
+    assert out == [
+        ("bo@example.org", "Bo", ("vip",), 2),
+        ("ana@example.org", "Ana", ("back", "knee", "vip"), 6),
+        ("cy@example.org", "Cy", ("vip",), 6),
+        ("dee@example.org", "Dee", ("vip",), 9),
+        ("eve@example.org", "Eve", ("vip",), 9),
+    ]
+    assert ([b.line for b in summary.bad_rows], summary.merged_duplicates) == ([4, 7], 1)
+
+
+def test_dry_run_of_several_chunks_saves_nothing(any_store, tmp_path):
+    any_store.add("keep@example.org")
+    path = write(tmp_path, "email,tags\n" + "".join(f"user{i}@example.org,back\n" for i in range(5000)))
+    summary = import_file(any_store, path, dry_run=True)
+    assert summary.added == 5000
+    assert emails(any_store) == [("keep@example.org", "active")]
+    assert import_file(any_store, path).added == 5000  # ids the dry run took are simply skipped
+
+
+def test_broken_csv_after_several_chunks_names_the_line_and_imports_nothing(any_store, tmp_path):
+    import csv
+
+    from pain_news.errors import StoreError
+
+    any_store.add("keep@example.org")
+    big = "x" * (csv.field_size_limit() + 1)
+    rows = "".join(f"user{i}@example.org,U\n" for i in range(5000))
+    path = write(tmp_path, "email,first_name\n" + rows + "bo@example.org," + big + "\n")
+    with pytest.raises(StoreError, match="broken CSV") as caught:  # PostgreSQL wrote chunks meanwhile
+        import_file(any_store, path)
+    assert caught.value.line == 5002
+    assert emails(any_store) == [("keep@example.org", "active")]
+
+
+def test_names_tags_and_a_file_name_with_backslashes_and_quotes_arrive_unchanged(any_store, tmp_path):
+    path = write(
+        tmp_path,
+        'email,first_name,last_name,tags\nana@example.org,"Ana\\\\N","O\'Brien ""Jr""",back\\slash;{x}\n',
+        name='we\\ird\t"list".csv',
+    )
+    import_file(any_store, path)
+    record, events = any_store.history("ana@example.org")
+    assert (record.first_name, record.last_name, record.tags) == (
+        "Ana\\\\N",
+        'O\'Brien "Jr"',
+        ("back\\slash", "{x}"),
+    )
+    assert record.source == 'import:we\\ird\t"list".csv'
+    assert events[-1].detail == 'imported from import:we\\ird\t"list".csv'
