@@ -309,13 +309,20 @@ def _mailmerge(folder: Path, port: int, n: int) -> float:
         f"--pn-bench-boundary\nContent-Type: text/html; charset=utf-8\n\n{html}\n--pn-bench-boundary--\n",
         encoding="utf-8",
     )
+    # Every placeholder the issue uses gets a column (names, email, the unsubscribe and preference links).
+    names = sorted(set(re.findall(r"%%[ht]\.(\w+)", rendered.email_html + rendered.email_text)) | {"email"})
     with (folder / "db.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["email", "first_name", "unsubscribe_url"])
+        w.writerow(names)
         for i in range(n):
-            w.writerow(
-                [f"patient{i}@example.org", f"Pat{i}", f"https://news.tristatepain.example/unsubscribe/{i}"]
-            )
+            values = {
+                "email": f"patient{i}@example.org",
+                "first_name": f"Pat{i}",
+                "last_name": "Example",
+                "unsubscribe_url": f"https://news.tristatepain.example/unsubscribe/{i}",
+                "preferences_url": f"https://news.tristatepain.example/preferences/{i}",
+            }
+            w.writerow([values.get(name, "") for name in names])
     (folder / "server.conf").write_text(
         f"[smtp_server]\nhost = 127.0.0.1\nport = {port}\nsecurity = Never\n", encoding="utf-8"
     )

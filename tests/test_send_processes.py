@@ -45,9 +45,9 @@ def test_a_worker_process_encodes_exactly_what_this_process_encodes(sg_config): 
     here = encoder(
         [personalizer.recipient(7, e.subscriber_id, e.email, e.first_name, e.last_name) for e in entries]
     )
-    pool = EncodingPool(sg_config, encoder, 1)
+    pool = EncodingPool(sg_config, 1)
     try:
-        there = pool.submit(7, entries).result(timeout=60)
+        there = pool.submit(encoder, 7, entries).result(timeout=60)
     finally:
         pool.close()
     assert there == here

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
-from pain_news.delivery.base import EncodedBatch, EncodingProvider, OutgoingMessage, Provider, Recipient
+from pain_news.delivery.base import EncodedBatch, EncodingProvider, Provider, Recipient
 from pain_news.personalize import Personalizer
 
 if TYPE_CHECKING:
@@ -40,10 +40,10 @@ def auto_processes() -> int:
 class EncodingPool:
     """Worker processes that personalise and encode claimed batches for one campaign's message."""
 
-    def __init__(self, config: Config, encoder: Encoder, processes: int) -> None:
+    def __init__(self, config: Config, processes: int) -> None:
         # spawn, never fork: the parent has threads and open database connections.
         context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(processes, context, initializer=_start, initargs=(config, encoder))
+        self._pool = ProcessPoolExecutor(processes, context, initializer=_start, initargs=(config,))
         # Start every worker now (one task each), with Ctrl-C blocked: the signal mask survives
         # exec, so a Ctrl-C while a worker starts up cannot kill it; the parent alone decides how
         # a send stops. Not waited for: the first batches queue behind the start-up.
@@ -57,10 +57,13 @@ class EncodingPool:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
-    def submit(self, campaign_id: int, entries: Sequence[ClaimedEntry]) -> Future[EncodedBatch]:
+    def submit(
+        self, encoder: Encoder, campaign_id: int, entries: Sequence[ClaimedEntry]
+    ) -> Future[EncodedBatch]:
+        """The batch's EncodedBatch, made by a worker (`encoder` travels with it: a few kilobytes)."""
         plain = [(e.subscriber_id, e.email, e.first_name, e.last_name) for e in entries]
         try:
-            return self._pool.submit(_encode, campaign_id, plain)
+            return self._pool.submit(_encode, encoder, campaign_id, plain)
         except RuntimeError as error:  # a worker died earlier (BrokenProcessPool): this batch fails alike
             failed: Future[EncodedBatch] = Future()
             failed.set_exception(error)
@@ -70,10 +73,8 @@ class EncodingPool:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def pool_for(
-    config: Config, provider: Provider, message: OutgoingMessage, pending: int, processes: int | None
-) -> EncodingPool | None:
-    """A pool, or None to personalise in this process.
+def pool_for(config: Config, provider: Provider, pending: int, processes: int | None) -> EncodingPool | None:
+    """A pool, or None to personalise in this process; its workers start loading at once.
 
     `processes` (send options, else delivery.processes): 0 none, N that many, -1 by list size.
     """
@@ -84,22 +85,21 @@ def pool_for(
         count = auto_processes() if pending >= POOL_FROM else 0
     if count <= 0:
         return None
-    return EncodingPool(config, provider.encoder(message), count)
+    return EncodingPool(config, count)
 
 
 # ---- in a worker process -------------------------------------------------------------------------
 
-_worker: tuple[Personalizer, Encoder] | None = None
+_personalizer: Personalizer | None = None
 
 
-def _start(config: Config, encoder: Encoder) -> None:
-    global _worker
+def _start(config: Config) -> None:
+    global _personalizer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the send in the parent only
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _worker = (Personalizer(config), encoder)
+    _personalizer = Personalizer(config)
 
 
-def _encode(campaign_id: int, entries: list[Entry]) -> EncodedBatch:
-    assert _worker is not None, "the pool's initializer runs first"
-    personalizer, encoder = _worker
-    return encoder([personalizer.recipient(campaign_id, *entry) for entry in entries])
+def _encode(encoder: Encoder, campaign_id: int, entries: list[Entry]) -> EncodedBatch:
+    assert _personalizer is not None, "the pool's initializer runs first"
+    return encoder([_personalizer.recipient(campaign_id, *entry) for entry in entries])

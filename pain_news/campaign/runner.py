@@ -73,6 +73,8 @@ def run_send(
         )
     factory = provider_factory or (lambda: delivery.get_provider(config, prepared.provider))
     first = factory()
+    # Started first: worker processes load while the campaign and its ledger rows are written.
+    pool = personalizing.pool_for(config, first, prepared.plan.to_send, prepared.options.processes)
     try:
         campaign_id = prepared.campaign_id
         if campaign_id is None:
@@ -88,6 +90,7 @@ def run_send(
                 options=prepared.options,
                 stop=stop or threading.Event(),
                 progress=progress,
+                pool=pool,
             )
             total = ledger.reset_for_run(
                 campaign_id,
@@ -96,7 +99,7 @@ def run_send(
             )
             if on_total is not None:
                 on_total(total)
-            interrupted = run.start(first, factory, pending=total)
+            interrupted = run.start(first, factory)
             return SendReport(
                 campaign_id=campaign_id,
                 run=dict(run.outcomes),
@@ -105,6 +108,8 @@ def run_send(
                 interrupted=interrupted or (stop is not None and stop.is_set()),
             )
     finally:
+        if pool is not None:
+            pool.close()
         first.close()
 
 
@@ -167,6 +172,7 @@ class _Run:
         options: SendOptions,
         stop: threading.Event,
         progress: Progress | None,
+        pool: personalizing.EncodingPool | None = None,
     ) -> None:
         self.config = config
         self.writer = writer
@@ -182,9 +188,9 @@ class _Run:
         self._next_slot = time.monotonic()  # --rate: when the next batch may start
         self._pause_until = 0.0  # after a 429 or 5xx every worker waits
         self._personalizer = Personalizer(config)
-        self._pool: personalizing.EncodingPool | None = None
+        self._pool = pool  # worker processes that personalise, or None: this process does
 
-    def start(self, first: Provider, factory: Callable[[], Provider], *, pending: int = 0) -> bool:
+    def start(self, first: Provider, factory: Callable[[], Provider]) -> bool:
         """Run the workers until the ledger has nothing pending; True when interrupted (Ctrl-C)."""
         self.rate = self.config.delivery.rate if self.options.rate is None else self.options.rate
         self.batch_size = self.options.batch_size or first.max_batch
@@ -192,14 +198,12 @@ class _Run:
             self.batch_size = max(1, min(self.batch_size, int(self.rate)))
         threads = self.options.threads or (API_THREADS if first.name == "sendgrid" else 1)
         providers = [first] + [factory() for _ in range(threads - 1)]
+        if self._pool is not None:
+            assert isinstance(first, EncodingProvider)  # personalizing.pool_for checked it
+            self._encoder = first.encoder(self.message)
         try:
-            self._pool = personalizing.pool_for(
-                self.config, first, self.message, pending, self.options.processes
-            )
             interrupted = self._run_workers(providers)
         finally:
-            if self._pool is not None:
-                self._pool.close()
             for p in providers[1:]:
                 p.close()
         if self.error is not None:
@@ -287,7 +291,8 @@ class _Run:
         # Personalising (signing links) happens after the claim's transaction, so it holds no lock.
         cid = self.writer.campaign_id
         if self._pool is not None:
-            return _Batch(claim=claim, recipients=[], encoded=self._pool.submit(cid, claim.entries))
+            encoded = self._pool.submit(self._encoder, cid, claim.entries)
+            return _Batch(claim=claim, recipients=[], encoded=encoded)
         recipients = [
             self._personalizer.recipient(cid, e.subscriber_id, e.email, e.first_name, e.last_name)
             for e in claim.entries
