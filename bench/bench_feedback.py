@@ -29,7 +29,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_URL = os.environ.get("PAIN_NEWS_BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 BATCH = 1000
 BATCHES = 100
 LIST_SIZE = 10_000  # subscribers the webhook events name
@@ -58,19 +57,10 @@ def _database(kind: str) -> Iterator[str | None]:
     if kind == "sqlite":
         yield None
         return
-    from sqlalchemy import create_engine, text
+    from common import postgres_schema
 
-    schema = f"pn_bench_{secrets.token_hex(4)}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        sep = "&" if "?" in PG_URL else "?"
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 def _open(root: Path, env: dict[str, str]):

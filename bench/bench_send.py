@@ -21,6 +21,10 @@ import sys
 import time
 from pathlib import Path
 
+# The list send's gates refuse the example domains of the repository's pain-news.toml: the bench
+# projects get the tests' real-looking settings (no bench reaches them: the stand-in and the sink are local).
+from tests.fixtures.core import REAL_NEWSLETTER
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-key-0123456789abcdef"
 API_KEY = "SG.bench-key"
@@ -28,18 +32,6 @@ SMTP_MESSAGES = 10_000
 MAILMERGE_MESSAGES = (
     1_000  # a connection per message: 10,000 would take minutes; the rate is what is compared
 )
-
-# The list send's gates refuse the example domains of the repository's pain-news.toml: the bench
-# projects get real-looking settings (no bench reaches them: the stand-in and the sink are local).
-REAL_NEWSLETTER = {
-    "PAIN_NEWS_NEWSLETTER_FROM_EMAIL": "news@tristatepain-news.org",
-    "PAIN_NEWS_NEWSLETTER_REPLY_TO": "info@tristatepain-news.org",
-    "PAIN_NEWS_NEWSLETTER_POSTAL_ADDRESS": "100 Clinic Avenue, Suite 200, Hillview, PA 15001",
-    "PAIN_NEWS_NEWSLETTER_PUBLIC_URL": "https://news.tristatepain-news.org",
-    "PAIN_NEWS_NEWSLETTER_CONDITIONS_URL": "https://www.tristatepain-news.org/conditions/",
-    "PAIN_NEWS_NEWSLETTER_LIST_ID": "Pain News <pain-news.tristatepain-news.org>",
-    "PAIN_NEWS_NEWSLETTER_APPOINTMENT_URL": "https://www.tristatepain-news.org/appointments/",
-}
 
 CHILD = r"""
 import json, resource, sys, time

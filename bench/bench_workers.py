@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -24,7 +23,6 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-key-0123456789abcdef"
-PG_URL = os.environ.get("PAIN_NEWS_BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 SUBSCRIBERS = 10_000
 UNSUBSCRIBES = 500
 WORKERS = 2
@@ -187,20 +185,11 @@ def _measure(work: Path, url: str) -> dict[str, float]:
 
 
 def run(work: Path) -> str:
-    from sqlalchemy import create_engine, text
+    from common import postgres_schema
 
     load = os.getloadavg()[0]
-    schema = f"pn_bench_{secrets.token_hex(4)}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        sep = "&" if "?" in PG_URL else "?"
-        r = _measure(work, f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema() as url:
+        r = _measure(work, url)
     return (
         "## Several web workers during a list send (`bench/bench_workers.py`)\n\n"
         f"`pain-news serve --workers {WORKERS}` (its own process, PostgreSQL) while a list send to "

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import os
 import resource
+import secrets
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+PG_URL = os.environ.get("PAIN_NEWS_BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"pn_bench_{secrets.token_hex(4)}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        sep = "&" if "?" in PG_URL else "?"
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def median_seconds(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:

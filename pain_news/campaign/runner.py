@@ -189,6 +189,7 @@ class _Run:
         self._pause_until = 0.0  # after a 429 or 5xx every worker waits
         self._personalizer = Personalizer(config)
         self._pool = pool  # worker processes that personalise, or None: this process does
+        self._encoder: personalizing.Encoder | None = None  # what the pool's workers run, set by start()
 
     def start(self, first: Provider, factory: Callable[[], Provider]) -> bool:
         """Run the workers until the ledger has nothing pending; True when interrupted (Ctrl-C)."""
@@ -291,6 +292,7 @@ class _Run:
         # Personalising (signing links) happens after the claim's transaction, so it holds no lock.
         cid = self.writer.campaign_id
         if self._pool is not None:
+            assert self._encoder is not None  # start() sets it with the pool
             encoded = self._pool.submit(self._encoder, cid, claim.entries)
             return _Batch(claim=claim, recipients=[], encoded=encoded)
         recipients = [
