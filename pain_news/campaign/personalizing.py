@@ -38,7 +38,7 @@ def auto_processes() -> int:
 
 
 class EncodingPool:
-    """Worker processes that personalise and encode claimed batches for one campaign's message."""
+    """Worker processes that personalise and encode claimed batches (started before the campaign exists)."""
 
     def __init__(self, config: Config, processes: int) -> None:
         # spawn, never fork: the parent has threads and open database connections.
@@ -60,7 +60,8 @@ class EncodingPool:
     def submit(
         self, encoder: Encoder, campaign_id: int, entries: Sequence[ClaimedEntry]
     ) -> Future[EncodedBatch]:
-        """The batch's EncodedBatch, made by a worker (`encoder` travels with it: a few kilobytes)."""
+        """The batch's EncodedBatch, made by a worker. `encoder` travels with every batch: its
+        message (tens of kilobytes) costs far less to send than the batch's personalizations."""
         plain = [(e.subscriber_id, e.email, e.first_name, e.last_name) for e in entries]
         try:
             return self._pool.submit(_encode, encoder, campaign_id, plain)
