@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from collections import Counter
 
@@ -15,6 +16,7 @@ from pain_news.ledger import ClaimedEntry
 from pain_news.personalize import Personalizer
 from pain_news.unsubscribe import read_token
 from tests.fixtures.core import SECRET
+from tests.fixtures.worker_probe import ImportedModules
 from tests.test_campaign import (  # noqa: F401 (sg_config is a fixture)
     TOM,
     add_people,
@@ -52,6 +54,19 @@ def test_a_worker_process_encodes_exactly_what_this_process_encodes(sg_config): 
         pool.close()
     assert there == here
     assert there.posted == (0, 1, 3) and set(there.refused) == {2} and there.size == 4
+
+
+def test_a_worker_process_loads_neither_the_database_layer_nor_the_web_stack(sg_config):  # noqa: F811
+    # A worker imports the module of each function it runs; the campaign package would bring
+    # SQLAlchemy and the ledger, half a second of start-up per worker (personalize_worker.py).
+    pool = EncodingPool(sg_config, 1)
+    try:
+        loaded = pool.submit(ImportedModules(), 7, [ClaimedEntry(1, 11, "ana@example.org", "Ana", "")])
+        top = set(json.loads(loaded.result(timeout=60).people_json))
+    finally:
+        pool.close()
+    assert "pain_news" in top  # it ran the pool's initializer (personalize_worker.start)
+    assert not top & {"sqlalchemy", "alembic", "starlette", "uvicorn", "jinja2", "rich"}
 
 
 def test_a_send_personalised_in_worker_processes_mails_everyone_once_with_their_own_links(

@@ -14,20 +14,19 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
-from pain_news.delivery.base import EncodedBatch, EncodingProvider, Provider, Recipient
-from pain_news.personalize import Personalizer
+from pain_news import personalize_worker
+from pain_news.delivery.base import EncodedBatch, EncodingProvider, Provider
+from pain_news.personalize_worker import Encoder
 
 if TYPE_CHECKING:
     from pain_news.config import Config
     from pain_news.ledger import ClaimedEntry
 
 POOL_FROM = 20_000  # recipients pending: below this, starting processes costs more than it saves
-Entry = tuple[int, str, str, str]  # subscriber id, address, first name, last name
-Encoder = Callable[[Sequence[Recipient]], EncodedBatch]
 
 
 def auto_processes() -> int:
@@ -43,7 +42,9 @@ class EncodingPool:
     def __init__(self, config: Config, processes: int) -> None:
         # spawn, never fork: the parent has threads and open database connections.
         context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(processes, context, initializer=_start, initargs=(config,))
+        self._pool = ProcessPoolExecutor(
+            processes, context, initializer=personalize_worker.start, initargs=(config,)
+        )
         # Start every worker now (one task each), with Ctrl-C blocked: the signal mask survives
         # exec, so a Ctrl-C while a worker starts up cannot kill it; the parent alone decides how
         # a send stops. Not waited for: the first batches queue behind the start-up.
@@ -64,7 +65,7 @@ class EncodingPool:
         message (tens of kilobytes) costs far less to send than the batch's personalizations."""
         plain = [(e.subscriber_id, e.email, e.first_name, e.last_name) for e in entries]
         try:
-            return self._pool.submit(_encode, encoder, campaign_id, plain)
+            return self._pool.submit(personalize_worker.encode, encoder, campaign_id, plain)
         except RuntimeError as error:  # a worker died earlier (BrokenProcessPool): this batch fails alike
             failed: Future[EncodedBatch] = Future()
             failed.set_exception(error)
@@ -87,20 +88,3 @@ def pool_for(config: Config, provider: Provider, pending: int, processes: int | 
     if count <= 0:
         return None
     return EncodingPool(config, count)
-
-
-# ---- in a worker process -------------------------------------------------------------------------
-
-_personalizer: Personalizer | None = None
-
-
-def _start(config: Config) -> None:
-    global _personalizer
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the send in the parent only
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    _personalizer = Personalizer(config)
-
-
-def _encode(encoder: Encoder, campaign_id: int, entries: list[Entry]) -> EncodedBatch:
-    assert _personalizer is not None, "the pool's initializer runs first"
-    return encoder([_personalizer.recipient(campaign_id, *entry) for entry in entries])

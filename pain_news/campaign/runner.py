@@ -39,6 +39,7 @@ from pain_news.errors import DeliveryError, PainNewsError
 from pain_news.ledger import BatchWriter, CampaignLedger, Claim, NewCampaign, Outcome
 from pain_news.models import LEDGER_FAILED, LEDGER_PENDING, LEDGER_SENT, LEDGER_SKIPPED, LEDGER_UNCERTAIN
 from pain_news.personalize import Personalizer
+from pain_news.personalize_worker import Encoder
 
 if TYPE_CHECKING:
     from pain_news.config import Config
@@ -189,7 +190,7 @@ class _Run:
         self._pause_until = 0.0  # after a 429 or 5xx every worker waits
         self._personalizer = Personalizer(config)
         self._pool = pool  # worker processes that personalise, or None: this process does
-        self._encoder: personalizing.Encoder | None = None  # what the pool's workers run, set by start()
+        self._encoder: Encoder | None = None  # what the pool's workers run, set by start()
 
     def start(self, first: Provider, factory: Callable[[], Provider]) -> bool:
         """Run the workers until the ledger has nothing pending; True when interrupted (Ctrl-C)."""

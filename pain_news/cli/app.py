@@ -7,6 +7,7 @@ none of them, so nothing loops.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -125,7 +126,12 @@ def cli(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="pain-news")
+    try:
+        cli(prog_name="pain-news")
+    finally:
+        # What a command made lives until the process ends, so the interpreter's last collection
+        # would only walk it: a quarter of a second after a large send (bench/RESULTS.md).
+        gc.freeze()
 
 
 def known_topics(app: App, topics: tuple[str, ...], option: str = "--topic") -> tuple[str, ...]:
