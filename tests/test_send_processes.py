@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from pain_news.campaign.personalizing import EncodingPool
+from pain_news.campaign.personalizing import EncodingPool, auto_processes
 from pain_news.delivery import message_from_config
 from pain_news.delivery.sendgrid import PeopleEncoder
 from pain_news.errors import DeliveryError
@@ -25,6 +25,12 @@ from tests.test_campaign import (  # noqa: F401 (sg_config is a fixture)
     send,
     sg_config,
 )
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(None, 0), (1, 0), (2, 1), (4, 3), (5, 4), (64, 4)])
+def test_by_default_a_large_send_starts_one_worker_per_core_but_one(monkeypatch, cores, workers):
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert auto_processes() == workers
 
 
 def test_a_worker_process_encodes_exactly_what_this_process_encodes(sg_config):  # noqa: F811

@@ -30,10 +30,12 @@ POOL_FROM = 20_000  # recipients pending: below this, starting processes costs m
 
 
 def auto_processes() -> int:
-    """One per core but the one the sending threads and the ledger use, from two to four; none on a
-    single core, where a worker would only take turns with the send itself."""
+    """One per core but the one the sending threads and the ledger use, at most four; none on a
+    single core, where a worker would only take turns with the send itself. A worker personalises
+    a batch in about half the time the sending process takes to claim, post and record one, so a
+    second worker on a two-core machine only competed for the cores (bench/RESULTS.md)."""
     cores = os.cpu_count() or 1
-    return 0 if cores < 2 else min(4, max(2, cores - 1))
+    return max(0, min(4, cores - 1))
 
 
 class EncodingPool:
