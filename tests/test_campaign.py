@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import gc
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from email import policy
 
 import pytest
 
-from pain_news import campaign
+from pain_news import campaign, delivery
 from pain_news.errors import CheckFailed, DeliveryError
 from pain_news.ledger import CampaignLedger
 from pain_news.unsubscribe import read_token
@@ -335,6 +336,44 @@ def test_a_refused_sender_stops_the_smtp_send_resumably(smtp_config, store, samp
     assert ledger_counts(store, newest.id)["pending"] == 3
     smtp_server.handler.refuse_sender = ""
     assert send(smtp_config, store, sample_issue).ledger["sent"] == 3
+
+
+class _NotesFrozenHeap:
+    """The outbox provider, noting how many objects the collector skips while it delivers."""
+
+    def __init__(self, provider, seen, fail=False):
+        self.provider, self.seen, self.fail = provider, seen, fail
+        self.name, self.max_batch = provider.name, provider.max_batch
+
+    def deliver(self, message, recipients):
+        self.seen.append(gc.get_freeze_count())
+        if self.fail:
+            raise DeliveryError("the provider refused")
+        return self.provider.deliver(message, recipients)
+
+    def close(self):
+        self.provider.close()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_send_runs_with_what_existed_before_it_frozen_and_unfreezes_after(
+    config, store, sample_issue, fail
+):
+    # Frozen, the collector skips the modules and the built issue while the send churns through
+    # small objects (runner.py); unfrozen after, even on failure, so nothing is kept for good.
+    add_people(store, 3)
+    before, seen = gc.get_freeze_count(), list[int]()
+    prepared = campaign.prepare_send(
+        config, store, sample_issue, campaign.SendOptions(batch_size=10, threads=1)
+    )
+    factory = lambda: _NotesFrozenHeap(delivery.get_provider(config, "outbox"), seen, fail)  # noqa: E731
+    if fail:
+        with pytest.raises(DeliveryError, match="the provider refused"):
+            campaign.run_send(config, store, prepared, provider_factory=factory)
+    else:
+        assert campaign.run_send(config, store, prepared, provider_factory=factory).run["sent"] == 3
+    assert seen and all(count > before + 10_000 for count in seen)
+    assert gc.get_freeze_count() == before
 
 
 def test_two_sends_prepared_at_once_create_one_campaign_and_mail_everyone_once(
