@@ -21,7 +21,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from pain_news.db import store_errors
 from pain_news.ledger.records import Claim, ClaimedEntry, Outcome
@@ -146,6 +145,8 @@ class BatchWriter:
         """`id IN (...)` with the ids as ONE parameter (see _id_list): SQLAlchemy renders a list of a
         thousand parameters in Python on every call, which cost more than the UPDATE itself."""
         if self._is_postgres:
+            from sqlalchemy.dialects.postgresql import ARRAY  # its 40 ms import only where it is used
+
             listed = func.unnest(cast(ids, ARRAY(Integer)))
             return LedgerEntry.id.in_(select(listed))
         return LedgerEntry.id.in_(select(func.json_each(ids).table_valued("value").c.value))
