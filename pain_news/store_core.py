@@ -317,11 +317,15 @@ def set_status(
 
 def insert_ignoring_conflicts(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """INSERT … ON CONFLICT DO NOTHING in batches (a row already there, or added meanwhile, is kept)."""
-    if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+    statement: Any
+    if s.get_bind().dialect.name == "postgresql":  # each dialect imported only where it is used
+        from sqlalchemy.dialects import postgresql
+
+        statement = postgresql.insert(table).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects import sqlite
+
+        statement = sqlite.insert(table).on_conflict_do_nothing()
     for start in range(0, len(rows), CHUNK):
         s.execute(statement, rows[start : start + CHUNK])
 
