@@ -23,6 +23,8 @@ from pathlib import Path
 
 # The list send's gates refuse the example domains of the repository's pain-news.toml: the bench
 # projects get the tests' real-looking settings (no bench reaches them: the stand-in and the sink are local).
+from common import PEAK_RSS_KIB, memory_kib
+
 from tests.fixtures.core import REAL_NEWSLETTER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +36,7 @@ MAILMERGE_MESSAGES = (
 )
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 from pain_news.config import load_config
 from pain_news.store import open_store
@@ -47,8 +49,8 @@ t1 = time.perf_counter()
 report = campaign.run_send(config, store, prepared)
 t2 = time.perf_counter()
 print(json.dumps({"prepare": t1 - t0, "send": t2 - t1, "sent": report.ledger["sent"],
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
+                  "rss_mb": PEAK_RSS_KIB / 1024}))
+""".replace("PEAK_RSS_KIB", PEAK_RSS_KIB)
 
 
 def _server(module: str, *args: str) -> tuple[subprocess.Popen[str], int]:
@@ -134,47 +136,41 @@ def _cli_send(folder: Path, *extra: str) -> tuple[float, float, float]:
     ]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    workers = _WorkerMemory(proc.pid)
-    _, status, usage = os.wait4(proc.pid, 0)
+    memory = _Memory(proc.pid)
+    _, status, _ = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
-    workers.stop()
+    memory.stop()
     out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
     proc.returncode = os.waitstatus_to_exitcode(status)
     assert proc.returncode == 0 and b"finished" in out, (out, err)
-    return wall, usage.ru_maxrss / 1024, workers.peak_mb
+    return wall, memory.peak_mb, memory.workers_peak_mb
 
 
-class _WorkerMemory:
-    """Samples the resident memory of a process's children (its worker processes) every 0.1 s."""
+class _Memory:
+    """Samples, every 0.1 s, a process's own peak RSS (its high-water mark, VmHWM)
+    and the resident memory of its children (its worker processes) together."""
 
     def __init__(self, pid: int) -> None:
         import threading
 
-        self.pid, self.peak_mb = pid, 0.0
+        self.pid, self.peak_mb, self.workers_peak_mb = pid, 0.0, 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
     def _sample(self) -> None:
         while not self._done.wait(0.1):
+            self.peak_mb = max(self.peak_mb, memory_kib(self.pid) / 1024)
             try:
                 children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-                total = sum(_rss_kb(int(c)) for c in children)
+                total = sum(memory_kib(c, "VmRSS") for c in children)
             except OSError:
                 continue
-            self.peak_mb = max(self.peak_mb, total / 1024)
+            self.workers_peak_mb = max(self.workers_peak_mb, total / 1024)
 
     def stop(self) -> None:
         self._done.set()
         self._thread.join()
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
 
 
 def _whole_process(work: Path, port: int, sizes: list[int]) -> str:
@@ -223,8 +219,8 @@ def _whole_process(work: Path, port: int, sizes: list[int]) -> str:
         "stand-in; floor as above, measured in the same run, each floor run right after a send run. Medians of 5 at "
         "100,000 (each run from the same database, before the campaign existed), one run at 1,000,000. "
         "`--skip-published-check`: the bench's project "
-        "has no archive folder. Peak RSS is the `send` process's; workers' RSS is its worker processes' together "
-        "(sampled every 0.1 s). Load average at the start: "
+        "has no archive folder. Peak RSS is the `send` process's own high-water mark; workers' RSS is its worker "
+        "processes' together (both sampled every 0.1 s). Load average at the start: "
         f"{os.getloadavg()[0]:.1f}.\n\n"
         + table(
             [

@@ -16,19 +16,21 @@ import sys
 import time
 from pathlib import Path
 
+from common import PEAK_RSS_KIB
+
 ROOT = Path(__file__).resolve().parents[1]
 IMPORT_ROWS = 100_000
 LIST_ROWS = (100_000, 1_000_000)
 DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "aol.com", "icloud.com", "comcast.net", "example.org")
 
-# Runs the real command in a child and reports that child's own peak RSS (KiB on Linux).
-LIST_CHILD = """
-import resource, sys
+# Runs the real command in a child and reports that child's own peak RSS (KiB, common.PEAK_RSS_KIB).
+LIST_CHILD = f"""
+import sys
 from pain_news.cli import cli
 try:
     cli(["subscribers", "list", "--format", "json"], prog_name="pain-news", standalone_mode=False)
 finally:
-    sys.stderr.write(f"maxrss={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
+    sys.stderr.write(f"maxrss={{{PEAK_RSS_KIB}}}\\n")
 """
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import resource
 import secrets
 import statistics
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 PG_URL = os.environ.get("PAIN_NEWS_BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
@@ -49,9 +49,19 @@ def median_process_seconds(cmd: Sequence[str], repeat: int, **kwargs: object) ->
     return median_seconds(lambda: subprocess.run(cmd, check=True, capture_output=True, **kwargs), repeat)  # type: ignore[call-overload]
 
 
-def peak_rss_mb_of_children() -> float:
-    """Largest resident set of any finished child process so far, in MB (Linux reports KB)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+# A process's own peak resident set, in KiB, from the kernel's high-water mark of its memory.
+# Not ru_maxrss: Linux carries the parent's peak across fork and exec into the child's, so a child
+# of a large bench process reported the bench's own memory as its peak.
+PEAK_RSS_KIB = "next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:'))"
+
+
+def memory_kib(pid: int | str = "self", field: str = "VmHWM") -> int:
+    """A running process's peak resident set (VmHWM) or current one (VmRSS), in KiB; 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:")), 0)
 
 
 def ms(seconds: float) -> str:

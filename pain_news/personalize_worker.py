@@ -1,8 +1,8 @@
 """What a worker process of a large send runs (the pool: pain_news/campaign/personalizing.py).
 
 A module of its own, outside the pain_news.campaign package: a worker imports the module of every
-function it is handed, and that package brings SQLAlchemy and the ledger, half a second of
-start-up per worker that competes with the send's own start-up for the same cores. A worker
+function it is handed, and that package brings SQLAlchemy and the ledger: start-up time that
+competes with the send's own start-up for the same cores (docs/design/large-sends.md). A worker
 touches neither the database nor the network (tests/test_send_processes.py checks what it imports).
 """
 
@@ -32,7 +32,7 @@ def start(config: Config) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _personalizer = Personalizer(config)
     # What the worker loaded lives as long as it does: the collector need not walk it again on
-    # every sweep of a batch's short-lived objects (a third of a worker's time, bench/RESULTS.md).
+    # every sweep of a batch's short-lived objects (docs/design/large-sends.md).
     gc.freeze()
 
 

@@ -64,7 +64,7 @@ def test_a_worker_process_encodes_exactly_what_this_process_encodes(sg_config): 
 
 def test_a_worker_process_loads_neither_the_database_layer_nor_the_web_stack(sg_config):  # noqa: F811
     # A worker imports the module of each function it runs; the campaign package would bring
-    # SQLAlchemy and the ledger, half a second of start-up per worker (personalize_worker.py).
+    # SQLAlchemy and the ledger, start-up time a worker does not need (personalize_worker.py).
     # What it loaded is frozen, so collecting a batch's garbage does not walk it every time.
     pool = EncodingPool(sg_config, 1)
     try:

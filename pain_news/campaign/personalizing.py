@@ -32,8 +32,8 @@ POOL_FROM = 20_000  # recipients pending: below this, starting processes costs m
 def auto_processes() -> int:
     """One per core but the one the sending threads and the ledger use, at most four; none on a
     single core, where a worker would only take turns with the send itself. A worker personalises
-    a batch in about half the time the sending process takes to claim, post and record one, so a
-    second worker on a two-core machine only competed for the cores (bench/RESULTS.md)."""
+    a batch faster than the sending process claims, posts and records one, so a second worker on
+    a two-core machine only competed for the cores (docs/design/large-sends.md)."""
     cores = os.cpu_count() or 1
     return max(0, min(4, cores - 1))
 

@@ -78,8 +78,8 @@ def run_send(
     # Started first: worker processes load while the campaign and its ledger rows are written.
     pool = personalizing.pool_for(config, first, prepared.plan.to_send, prepared.options.processes)
     # Everything alive now (modules, settings, the built issue) outlives the send, while the send
-    # makes and drops hundreds of thousands of small objects; frozen, the collector stops walking
-    # the former each time it sweeps the latter, a tenth of a large send's CPU (bench/RESULTS.md).
+    # makes and drops several objects per recipient; frozen, the collector stops walking the
+    # former each time it sweeps the latter (docs/design/large-sends.md).
     gc.freeze()
     try:
         campaign_id = prepared.campaign_id

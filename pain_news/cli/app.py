@@ -129,8 +129,9 @@ def main() -> None:
     try:
         cli(prog_name="pain-news")
     finally:
-        # What a command made lives until the process ends, so the interpreter's last collection
-        # would only walk it: a quarter of a second after a large send (bench/RESULTS.md).
+        # What a command made lives until the process ends: frozen, the interpreter's teardown
+        # does not walk and free it object by object, which was noticeable after a large send
+        # (docs/design/large-sends.md).
         gc.freeze()
 
 
