@@ -119,7 +119,7 @@ def _send(folder: Path) -> dict[str, float]:
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def _cli_send(folder: Path, *extra: str) -> tuple[float, float, float]:
+def _cli_send(folder: Path) -> tuple[float, float, float]:
     """(wall seconds, peak RSS in MB, peak RSS of its worker processes together in MB) of
     `pain-news send ISSUE --provider sendgrid --yes` as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAIN_NEWS_") and k != "SENDGRID_API_KEY"}
@@ -132,7 +132,6 @@ def _cli_send(folder: Path, *extra: str) -> tuple[float, float, float]:
         "sendgrid",
         "--yes",
         "--skip-published-check",
-        *extra,
     ]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -174,7 +173,7 @@ class _Memory:
 
 
 def _whole_process(work: Path, port: int, sizes: list[int]) -> str:
-    """The send as a user runs it, beside the floor measured in the same run (medians of 3 at 100,000)."""
+    """The send as a user runs it, beside the floor measured in the same run (medians of 5 at 100,000)."""
     import statistics
 
     from common import table

@@ -246,9 +246,7 @@ def _apply_chunk(
                 history_row(sid, None, r.status or ACTIVE, "import", now, f"imported from {source}")
             )
             plan.tags.extend({"subscriber_id": sid, "tag": t} for t in r.tags)
-            if r.topics:
-                plan.topics[sid] = (set(), set(r.topics))
-                plan.statuses[sid] = r.status or ACTIVE
+            _plan_new_topics(plan, sid, r)
         counts.added += len(plan.new_rows)
     _write_rest(s, plan, now, source)
 
@@ -376,9 +374,10 @@ def _apply_chunk_pg(
     """PostgreSQL: one chunk written. Its new addresses go in first, in one statement that skips
     the ones the store holds or has suppressed and names them; only those are then read, locked,
     planned and updated (a large import of new addresses reads nothing)."""
-    skipped = set(s.scalars(_INSERT_NEW_PG, _insert_params(arrays, source, now)))
+    params = {**arrays, "source": source, "now": now, "detail": f"imported from {source}"}
+    skipped = set(s.scalars(_INSERT_NEW_PG, params))
     counts.added += len(chunk) - len(skipped)
-    with_topics = [r for r, k in zip(chunk, keys, strict=True) if r.topics and k not in skipped]
+    with_topics = [(r, k) for r, k in zip(chunk, keys, strict=True) if r.topics and k not in skipped]
     rest = [(r, k) for r, k in zip(chunk, keys, strict=True) if k in skipped]
     known = _read_known(s, [k for _, k in rest])
     plan = _plan_chunk([r for r, _ in rest], [k for _, k in rest], known, source, now, counts)
@@ -389,15 +388,17 @@ def _apply_chunk_pg(
         )
     _write_existing(s, plan, now)
     if with_topics:
-        ids = _ids_of(s, [email_key(r.email) for r in with_topics])
-        for r in with_topics:
-            plan.topics[ids[email_key(r.email)]] = (set(), set(r.topics))
-            plan.statuses[ids[email_key(r.email)]] = r.status or ACTIVE
+        ids = _ids_of(s, [k for _, k in with_topics])
+        for r, k in with_topics:
+            _plan_new_topics(plan, ids[k], r)
     _write_rest(s, plan, now, source)
 
 
-def _insert_params(arrays: dict[str, str], source: str, now: dt.datetime) -> dict[str, object]:
-    return {**arrays, "source": source, "now": now, "detail": f"imported from {source}"}
+def _plan_new_topics(plan: _Plan, subscriber_id: int, row: ImportRow) -> None:
+    """A new subscriber's topics from the file, to write with the chunk's other topic changes."""
+    if row.topics:
+        plan.topics[subscriber_id] = (set(), set(row.topics))
+        plan.statuses[subscriber_id] = row.status or ACTIVE
 
 
 def _ids_of(s: Session, keys: list[str]) -> dict[str, int]:
@@ -460,9 +461,8 @@ _INSERT_NEW_PG = text(
 )
 
 
-def _new_rows_arrays(rows: Sequence[ImportRow], keys: Sequence[str] | None = None) -> dict[str, str]:
-    """The array parameters of _INSERT_NEW_PG for these rows (and their keys, when known)."""
-    keys = keys if keys is not None else [email_key(r.email) for r in rows]
+def _new_rows_arrays(rows: Sequence[ImportRow], keys: Sequence[str]) -> dict[str, str]:
+    """The array parameters of _INSERT_NEW_PG for these rows and their email keys."""
     tagged = [(key, tag) for key, r in zip(keys, rows, strict=True) for tag in r.tags]
     return {
         "e": pg_array(r.email for r in rows),

@@ -14,7 +14,7 @@ from typing import NamedTuple, TextIO
 
 from pain_news.errors import StoreError
 from pain_news.models import ACTIVE, OPTED_OUT, PENDING
-from pain_news.store import MAX_NAME, MAX_TAG, SubscriberRecord, check_email, check_text
+from pain_news.store import MAX_NAME, MAX_TAG, SubscriberRecord, check_email, check_text, email_key
 
 # Accepted header spellings (compared lower-cased, spaces/dashes as underscores).
 COLUMNS = {
@@ -241,7 +241,7 @@ def count_addresses(text: str) -> Counter[str]:
         names = [COLUMNS.get(column_key(h)) for h in next(reader)]
         at = names.index("email")
         # Every line that has an email cell counts (never fewer than read_rows yields rows for an address).
-        found.update(restore(f[at].strip()).strip().lower() for f in reader if len(f) > at)
+        found.update(email_key(restore(f[at].strip())) for f in reader if len(f) > at)
     except (StopIteration, ValueError, csv.Error):  # read_rows says what is wrong, at which line
         pass
     return found
