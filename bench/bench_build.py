@@ -110,10 +110,10 @@ def _premailer(html: str) -> str:
 def run(work: Path) -> str:
     from mjml import mjml2html
 
-    from pain_news.check import checked_build
-    from pain_news.config import load_config
-    from pain_news.content import load_issue
-    from pain_news.render import inline_css, issue_mjml, render_issue
+    from pain_news.checks.run import checked_build
+    from pain_news.config.settings import load_config
+    from pain_news.issue.loader import load_issue
+    from pain_news.render.pipeline import inline_css, issue_mjml, render_issue
 
     config = load_config(ROOT / "pain-news.toml", env={})
     issue = load_issue(ISSUE, config.newsletter.public_url)

@@ -36,9 +36,9 @@ def _project_with_issues(work: Path, count: int) -> Path:
 
 
 def run(work: Path) -> str:
-    from pain_news.archive import build_archive
-    from pain_news.check import run_check
-    from pain_news.config import load_config
+    from pain_news.checks.run import run_check
+    from pain_news.config.settings import load_config
+    from pain_news.publish.archive import build_archive
     from pain_news.web.archive_pages import index_page
 
     config = load_config(ROOT / "pain-news.toml", env={})

@@ -64,8 +64,8 @@ def _database(kind: str) -> Iterator[str | None]:
 
 
 def _open(root: Path, env: dict[str, str]):
-    from pain_news.config import load_config
-    from pain_news.store import open_store
+    from pain_news.config.settings import load_config
+    from pain_news.subscribers.store import open_store
 
     return open_store(load_config(root / "pain-news.toml", env=env), create=True)
 
@@ -74,7 +74,7 @@ def _fill(store, rows: int, address: str = "p{i}@example.org") -> None:
     """Active subscribers inserted directly (imports are measured on their own)."""
     from sqlalchemy import insert
 
-    from pain_news.models import Subscriber
+    from pain_news.db.models import Subscriber
 
     now = dt.datetime.now(dt.UTC)
     with store.engine.begin() as conn:
@@ -204,8 +204,8 @@ def _webhook(work: Path, kind: str) -> dict[str, float]:
 
 
 def _sync(work: Path, size: int) -> float:
-    from pain_news.config import load_config
-    from pain_news.sync import sync_suppressions
+    from pain_news.config.settings import load_config
+    from pain_news.sendgrid.sync import sync_suppressions
 
     root, env = _project(work, f"sync-{size}", None)
     standin = subprocess.Popen(
@@ -251,7 +251,7 @@ def _sync(work: Path, size: int) -> float:
 def _pg_import(work: Path) -> list[float]:
     from bench_store import _write_csv  # the same file as the SQLite import bench
 
-    from pain_news.importer import import_file
+    from pain_news.subscribers.importer import import_file
 
     times = []
     for run in range(3):

@@ -38,8 +38,8 @@ MAILMERGE_MESSAGES = (
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
-from pain_news.config import load_config
-from pain_news.store import open_store
+from pain_news.config.settings import load_config
+from pain_news.subscribers.store import open_store
 from pain_news import campaign
 config = load_config(Path(sys.argv[1]) / "pain-news.toml")
 store = open_store(config, create=True)
@@ -68,9 +68,9 @@ def _project(folder: Path, n: int, env: dict[str, str]) -> Path:
     """A project with `n` active subscribers inserted in bulk (the import path is benchmarked elsewhere)."""
     from sqlalchemy import insert
 
-    from pain_news.config import load_config
-    from pain_news.models import Subscriber
-    from pain_news.store import open_store
+    from pain_news.config.settings import load_config
+    from pain_news.db.models import Subscriber
+    from pain_news.subscribers.store import open_store
 
     if folder.exists():
         shutil.rmtree(folder)
@@ -239,13 +239,13 @@ def _whole_process(work: Path, port: int, sizes: list[int]) -> str:
 
 def _floor(n: int, port: int) -> float:
     """The same payloads as plain dicts (built untimed) posted over one keep-alive connection."""
-    from pain_news.config import load_config
+    from pain_news.campaign.personalize import recipient_for
+    from pain_news.config.settings import load_config
     from pain_news.delivery import message_from_config
     from pain_news.delivery.sendgrid import build_shared, personalization, substitution_tags
-    from pain_news.personalize import recipient_for
 
     config = load_config(ROOT / "pain-news.toml", env={**REAL_NEWSLETTER, "PAIN_NEWS_SECRET_KEY": SECRET})
-    from pain_news import build
+    from pain_news.publish import build
 
     issue, rendered = build.render(config, ROOT / "issues" / "2026-12-winter")
     message = message_from_config(
@@ -285,8 +285,8 @@ def _mailmerge(folder: Path, port: int, n: int) -> float:
     exe = Path(sys.executable).with_name("mailmerge")
     if not exe.exists():  # bench-only tool: install on first use
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "mailmerge"], check=True)
-    from pain_news import build
-    from pain_news.config import load_config
+    from pain_news.config.settings import load_config
+    from pain_news.publish import build
 
     config = load_config(ROOT / "pain-news.toml", env={"PAIN_NEWS_SECRET_KEY": SECRET})
     issue, rendered = build.render(config, ROOT / "issues" / "2026-12-winter")

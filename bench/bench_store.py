@@ -59,9 +59,9 @@ def _write_csv(path: Path, rows: int) -> None:
 
 
 def _time_import(work: Path) -> list[float]:
-    from pain_news.config import load_config
-    from pain_news.importer import import_file
-    from pain_news.store import open_store
+    from pain_news.config.settings import load_config
+    from pain_news.subscribers.importer import import_file
+    from pain_news.subscribers.store import open_store
 
     times = []
     for run in range(3):
@@ -83,9 +83,9 @@ def _fill(root: Path, env: dict[str, str], rows: int) -> None:
     """Insert rows directly (the import is measured separately); one tag on every third."""
     from sqlalchemy import insert
 
-    from pain_news.config import load_config
-    from pain_news.models import Subscriber, SubscriberTag
-    from pain_news.store import open_store
+    from pain_news.config.settings import load_config
+    from pain_news.db.models import Subscriber, SubscriberTag
+    from pain_news.subscribers.store import open_store
 
     store = open_store(load_config(root / "pain-news.toml", env=env), create=True)
     now = dt.datetime.now(dt.UTC)

@@ -52,9 +52,9 @@ def _serve(folder: Path, env: dict[str, str], port: int) -> subprocess.Popen[byt
 def _project(folder: Path, url: str, smtp_port: int) -> tuple[dict[str, str], object, object]:
     from sqlalchemy import insert
 
-    from pain_news.config import load_config
-    from pain_news.models import Subscriber, utcnow
-    from pain_news.store import open_store
+    from pain_news.config.settings import load_config
+    from pain_news.db.models import Subscriber, utcnow
+    from pain_news.subscribers.store import open_store
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -99,7 +99,7 @@ def _measure(work: Path, url: str) -> dict[str, float]:
     import httpx
 
     from pain_news.ledger import CampaignLedger
-    from pain_news.unsubscribe import unsubscribe_url
+    from pain_news.links import unsubscribe_url
     from tests.fixtures.core import free_port
     from tests.fixtures.smtp import RecordingHandler, SmtpServer
 

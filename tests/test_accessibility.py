@@ -12,7 +12,7 @@ import zlib
 
 import pytest
 
-from pain_news.check import check_issue, run_check
+from pain_news.checks.run import check_issue, run_check
 from pain_news.checks.styles import (
     contrast,
     dark_rules,

@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 
-from pain_news.build import build_issue
 from pain_news.errors import IssueError, PainNewsError, TemplateError
+from pain_news.publish.build import build_issue
 from tests.fixtures.core import BAD
 
 
@@ -180,7 +180,7 @@ def test_build_fills_an_empty_folder_and_replaces_its_own(config, sample_issue, 
 
 @pytest.mark.parametrize("name", ["../escape.txt", "a/../../escape.txt", "/tmp/escape.txt"])
 def test_write_tree_refuses_a_destination_outside_its_folder(tmp_path, name):
-    from pain_news.build import write_tree
+    from pain_news.publish.build import write_tree
 
     source = tmp_path / "source.txt"
     source.write_text("x")

@@ -20,7 +20,7 @@ import pytest
 from pain_news import campaign, delivery
 from pain_news.errors import CheckFailed, DeliveryError
 from pain_news.ledger import CampaignLedger
-from pain_news.unsubscribe import read_token
+from pain_news.links import read_token
 from tests.fixtures.core import REAL_NEWSLETTER, SECRET, publish_archive
 
 TOM = '<b>Tom & "Jerry"</b>'
@@ -78,7 +78,7 @@ def ledger_counts(store, campaign_id):
 def ledger_of(store, campaign_id):
     from sqlalchemy import select
 
-    from pain_news.models import LedgerEntry
+    from pain_news.db.models import LedgerEntry
 
     with store.reader.connect() as conn:
         return {
@@ -428,7 +428,7 @@ def test_a_second_send_of_a_campaign_still_running_is_refused(
 def test_the_plan_counts_rows_left_in_flight_when_they_will_be_resent(config, store, sample_issue):
     from sqlalchemy import update
 
-    from pain_news.models import LedgerEntry
+    from pain_news.db.models import LedgerEntry
 
     add_people(store, 4)
     send(config, store, sample_issue, dry_run=False)
@@ -556,7 +556,7 @@ def test_send_test_prefixes_the_subject_uses_sample_values_and_records_nothing(
 
 
 def _suppress(store, address):
-    from pain_news.models import utcnow
+    from pain_news.db.models import utcnow
 
     with store.session() as s:
         store.suppress(s, address, "test", utcnow())

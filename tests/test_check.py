@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from pain_news.check import check_issue, run_check
 from pain_news.checks.output import CLIP_BYTES, WARN_BYTES, largest_copy_bytes, largest_values
 from pain_news.checks.readability import grade
+from pain_news.checks.run import check_issue, run_check
 from tests.fixtures.editor import ISSUE_TOML, SPOTLIGHT
 
 
@@ -349,7 +349,7 @@ def issue_near(config, make_issue, target: int, name: str):
 
 
 def _render(config, folder):
-    from pain_news.build import render
+    from pain_news.publish.build import render
 
     return render(config, folder)[1]
 
@@ -379,8 +379,8 @@ def test_size_is_measured_with_the_longest_plausible_recipient(config, sample_is
     assert values["unsubscribe_url"].startswith(
         "https://news.tristatepain.example/unsubscribe/2147483647.2147483647."
     )
-    from pain_news.placeholders import fill
-    from pain_news.preview import sample_values
+    from pain_news.issue.placeholders import fill
+    from pain_news.publish.preview import sample_values
 
     rendered = _render(config, sample_issue)
     assert largest_copy_bytes(config, rendered) > len(
@@ -576,7 +576,7 @@ def test_size_is_measured_with_the_longest_values_the_store_accepts(config):
     import html
     import string
 
-    from pain_news.store import MAX_NAME, check_email
+    from pain_news.subscribers.store import MAX_NAME, check_email
 
     values = largest_values(config)
     # The character that grows most when HTML-escaped, so no stored name can make a bigger copy.
@@ -662,7 +662,7 @@ def test_the_review_limit_comes_from_config(make_config, make_issue):
 
 
 def test_every_scaffold_sentence_left_in_a_new_issue_is_an_error(run_cli, config, project):
-    from pain_news.scaffold import scaffold_phrases
+    from pain_news.issue.scaffold import scaffold_phrases
 
     run_cli("new", "issues/2027-01-january")
     folder = project / "issues" / "2027-01-january"

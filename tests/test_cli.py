@@ -121,7 +121,7 @@ def test_init_starts_a_project_that_builds_a_new_issue(run_cli, tmp_path, monkey
 
 
 def test_init_writes_the_mailto_unsubscribe_it_is_given(run_cli, tmp_path):
-    from pain_news.config import load_config
+    from pain_news.config.settings import load_config
 
     run_cli("init", str(tmp_path / "a"), "--unsubscribe-mailto", "mailto:unsubscribe@clinic.example")
     config = load_config(tmp_path / "a" / "pain-news.toml", env={})

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from pain_news.config import load_config
+from pain_news.config.settings import load_config
 from pain_news.errors import ConfigError
 
 

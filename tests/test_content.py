@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 
-from pain_news.content import load_issue, read_issue
 from pain_news.errors import IssueError
+from pain_news.issue.loader import load_issue, read_issue
 from tests.fixtures.core import BAD, SAMPLE_ISSUE
 from tests.fixtures.editor import ARTICLE, ISSUE_TOML
 

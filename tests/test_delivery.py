@@ -214,7 +214,7 @@ def test_to_names_the_subscriber_encoded_as_the_rfcs_ask(first, last, raw):
 
 
 def test_a_test_send_to_an_editor_does_not_carry_the_sample_subscribers_name(make_config):
-    from pain_news.personalize import sample_recipient
+    from pain_news.campaign.personalize import sample_recipient
 
     recipient = sample_recipient(make_config(), "editor@clinic.example")
     assert recipient.values["first_name"] == "Maria"  # the sample fills the placeholders...
@@ -234,7 +234,7 @@ def test_a_name_cannot_inject_a_header():
 
 
 def test_a_mailto_unsubscribe_sits_beside_the_https_one_when_configured(make_config):
-    from pain_news.personalize import recipient_for
+    from pain_news.campaign.personalize import recipient_for
 
     plain = recipient_for(
         make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": ""}), 3, 9, "a@x.org", "A", "B"

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from pain_news.config import SendgridSettings
+from pain_news.config.settings import SendgridSettings
 from pain_news.delivery import OutgoingMessage, Recipient
 from pain_news.delivery.sendgrid import SendgridProvider, _encode
 from pain_news.errors import ConfigError, DeliveryError
@@ -207,7 +207,7 @@ def test_missing_api_key_is_a_config_error():
 def test_a_suppression_sync_at_debug_level_never_logs_the_api_key(
     store, make_config, sendgrid_standin, caplog
 ):
-    from pain_news.sync import sync_suppressions
+    from pain_news.sendgrid.sync import sync_suppressions
 
     for name in ("python_http_client", "sendgrid"):  # as in a process where only the sync used the client
         logging.getLogger(name).setLevel(logging.NOTSET)
@@ -223,7 +223,7 @@ def test_a_suppression_sync_at_debug_level_never_logs_the_api_key(
 def test_a_sync_refused_for_the_key_says_it_may_lack_the_suppressions_permission(
     store, make_config, sendgrid_standin
 ):
-    from pain_news.sync import sync_suppressions
+    from pain_news.sendgrid.sync import sync_suppressions
 
     config = make_config({"PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url, "SENDGRID_API_KEY": "SG.wrong"})
     with pytest.raises(DeliveryError) as info:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pain_news.config import SmtpSettings
+from pain_news.config.settings import SmtpSettings
 from pain_news.delivery import OutgoingMessage, Recipient
 from pain_news.delivery.smtp import SmtpProvider
 from pain_news.errors import DeliveryError

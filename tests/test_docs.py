@@ -10,7 +10,7 @@ import tokenize
 from dataclasses import MISSING, fields
 from pathlib import Path
 
-from pain_news.config import SECRET_VARIABLES, SECTIONS
+from pain_news.config.settings import SECRET_VARIABLES, SECTIONS
 from tests.fixtures.core import ROOT
 
 DOCS = ROOT / "docs"

@@ -1,5 +1,5 @@
 """The footer's legal checks read the email as a reader sees it: a postal address split across two
-lines of the built HTML (pain_news/linewrap.py breaks lines at spaces) is still there."""
+lines of the built HTML (pain_news/render/linewrap.py breaks lines at spaces) is still there."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import dataclasses
 
 import pytest
 
-from pain_news.check import check_issue
 from pain_news.checks import CheckInput
 from pain_news.checks.output import check_output
-from pain_news.content import read_issue
-from pain_news.render import render_issue
+from pain_news.checks.run import check_issue
+from pain_news.issue.loader import read_issue
+from pain_news.render.pipeline import render_issue
 
 CLINIC = "4100 Liberty Avenue, Suite 300, Pittsburgh, PA 15224"
 

@@ -1,6 +1,6 @@
 """A few thousand mixed rows in one import (PostgreSQL's COPY path, SQLite's chunks): every guarantee holds."""
 
-from pain_news.importer import import_file
+from pain_news.subscribers.importer import import_file
 
 
 def write(tmp_path, lines, name="list.csv"):
@@ -10,7 +10,7 @@ def write(tmp_path, lines, name="list.csv"):
 
 
 def test_a_large_mixed_import_keeps_every_guarantee(any_store, tmp_path, monkeypatch):
-    from pain_news import store_import
+    from pain_news.subscribers.store import bulk_import
     from tests.fixtures.store import Race
 
     active = [f"active{i}@example.org" for i in range(1500)]
@@ -21,14 +21,14 @@ def test_a_large_mixed_import_keeps_every_guarantee(any_store, tmp_path, monkeyp
     any_store.opt_out_addresses([f"gone{i}@example.org" for i in range(200)], "bounced", "webhook")
 
     race = Race(lambda: any_store.opt_out_addresses(racing, "unsubscribed", "link"))
-    read_known = store_import._read_known
+    read_known = bulk_import._read_known
 
     def read_then_race(s, keys):  # the unsubscribes arrive between the import's read and its write
         known = read_known(s, keys)
         race.fire()
         return known
 
-    monkeypatch.setattr(store_import, "_read_known", read_then_race)
+    monkeypatch.setattr(bulk_import, "_read_known", read_then_race)
     second = (
         [f"{e},New,Name,knee," for e in active[:1000]]  # updated: names and a tag
         + [f"{e},Old,Name,back," for e in active[1000:1400]]  # unchanged

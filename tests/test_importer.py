@@ -2,7 +2,7 @@
 
 import pytest
 
-from pain_news.importer import import_file
+from pain_news.subscribers.importer import import_file
 
 
 def write(tmp_path, text, name="list.csv", encoding="utf-8"):
@@ -159,19 +159,19 @@ def test_file_without_email_column_is_refused(store, tmp_path):
 
 
 def test_an_unsubscribe_committed_during_an_import_is_never_overwritten(any_store, tmp_path, monkeypatch):
-    from pain_news import store_import
+    from pain_news.subscribers.store import bulk_import
     from tests.fixtures.store import Race
 
     any_store.add("ana@example.org", "Ana")
     race = Race(lambda: any_store.unsubscribe("ana@example.org", "link"))
-    read_known = store_import._read_known
+    read_known = bulk_import._read_known
 
     def read_then_race(s, keys):  # the unsubscribe page is used between the import's read and its write
         known = read_known(s, keys)
         race.fire()
         return known
 
-    monkeypatch.setattr(store_import, "_read_known", read_then_race)
+    monkeypatch.setattr(bulk_import, "_read_known", read_then_race)
     path = write(tmp_path, "email,first_name,tags\nana@example.org,Ana Maria,knee\n")
     import_file(any_store, path)
     race.finish()
@@ -183,18 +183,18 @@ def test_an_unsubscribe_committed_during_an_import_is_never_overwritten(any_stor
 def test_an_opt_out_of_a_new_address_during_its_import_applies_to_the_imported_row(
     any_store, tmp_path, monkeypatch
 ):
-    from pain_news import store_import
+    from pain_news.subscribers.store import bulk_import
     from tests.fixtures.store import Race
 
     race = Race(lambda: any_store.opt_out_address("new@example.org", "complained", "webhook"))
-    read_known = store_import._read_known
+    read_known = bulk_import._read_known
 
     def read_then_race(s, keys):  # SendGrid reports a complaint while the import adds the address
         known = read_known(s, keys)
         race.fire()
         return known
 
-    monkeypatch.setattr(store_import, "_read_known", read_then_race)
+    monkeypatch.setattr(bulk_import, "_read_known", read_then_race)
     import_file(any_store, write(tmp_path, "email\nnew@example.org\n"))
     race.finish()
     assert any_store.get("new@example.org").status == "complained"
@@ -284,8 +284,8 @@ def test_quotes_backslashes_and_braces_survive_the_bulk_paths(any_store, tmp_pat
 
 
 def test_merged_rows_come_out_after_their_last_line_in_the_order_of_their_first(tmp_path):
-    from pain_news.importer import ImportSummary, merge_rows
-    from pain_news.subscribers_csv import count_addresses, read_rows
+    from pain_news.subscribers.csv_files import count_addresses, read_rows
+    from pain_news.subscribers.importer import ImportSummary, merge_rows
 
     text = (
         "email,first_name,tags\n"

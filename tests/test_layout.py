@@ -12,7 +12,7 @@ LAYERS_ON_TOP = ("pain_news.cli", "pain_news.web")  # nothing below them may imp
 ENTRY_POINTS = {"pain_news.__main__"}  # `python -m pain_news` runs the CLI: above every layer
 
 # The store layer: the only modules that may talk SQL (issue 8: one owner of the database).
-STORE_LAYER = ("pain_news.db", "pain_news.models", "pain_news.store", "pain_news.ledger")
+STORE_LAYER = ("pain_news.db", "pain_news.db.models", "pain_news.subscribers.store", "pain_news.ledger")
 
 
 def module_name(path: Path) -> str:

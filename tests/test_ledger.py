@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from pain_news.db.models import utcnow
 from pain_news.errors import StoreError
 from pain_news.ledger import CampaignLedger, NewCampaign, Outcome, is_finished
-from pain_news.models import utcnow
 
 
 def add_people(store, n):

@@ -1,6 +1,6 @@
 import re
 
-from pain_news.linewrap import MAX_LINE, longest_line, wrap_html
+from pain_news.render.linewrap import MAX_LINE, longest_line, wrap_html
 
 
 def test_long_html_is_wrapped_under_the_smtp_limit():
@@ -44,8 +44,8 @@ def test_a_long_line_that_ends_in_its_own_newline_is_wrapped_too():
 
 
 def test_sample_email_lines_stay_under_the_target(config, sample_issue):
-    from pain_news.build import render
-    from pain_news.linewrap import TARGET
+    from pain_news.publish.build import render
+    from pain_news.render.linewrap import TARGET
 
     _, rendered = render(config, sample_issue)
     assert longest_line(rendered.email_html) <= TARGET

@@ -1,4 +1,4 @@
-from pain_news.markdown import render_markdown
+from pain_news.issue.markdown import render_markdown
 
 
 def test_links_are_written_out_in_text():

@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from pain_news.db import MIGRATIONS, head_revision
-from pain_news.models import Base
+from pain_news.db.models import Base
 
 
 def test_migrated_schema_matches_the_models(any_store):

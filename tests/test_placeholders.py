@@ -1,4 +1,4 @@
-from pain_news import placeholders
+from pain_news.issue import placeholders
 
 
 def test_values_for_matches_fill_for_every_placeholder():

@@ -9,7 +9,7 @@ from email import policy
 import httpx
 import pytest
 
-from pain_news.unsubscribe import make_token, preferences_url, read_token, unsubscribe_url
+from pain_news.links import make_token, preferences_url, read_token, unsubscribe_url
 from tests.fixtures.core import SECRET
 from tests.test_topics import TOPICS_TOML
 from tests.test_web_app import confirmation_link, path_of

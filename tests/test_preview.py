@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from pain_news.preview import PreviewState
+from pain_news.publish.preview import PreviewState
 from pain_news.web.preview import running, running_state
 
 

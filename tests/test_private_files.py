@@ -27,7 +27,7 @@ def usual_umask():
 
 
 def test_the_sqlite_database_and_its_wal_and_shm_files_are_0600(make_config, tmp_path):
-    from pain_news.store import open_store
+    from pain_news.subscribers.store import open_store
 
     database = tmp_path / "private" / "data" / "news.db"
     store = open_store(make_config({"PAIN_NEWS_DATABASE_URL": f"sqlite:///{database}"}), create=True)
@@ -80,7 +80,7 @@ def test_outbox_never_loosens_a_folder_it_did_not_make(tmp_path):
 
 
 def test_init_creates_env_0600(tmp_path):
-    from pain_news.scaffold import init_project
+    from pain_news.issue.scaffold import init_project
 
     init_project(tmp_path / "clinic")
     env = tmp_path / "clinic" / ".env"

@@ -2,9 +2,9 @@ import re
 
 import pytest
 
-from pain_news import placeholders
-from pain_news.build import render
-from pain_news.linewrap import MAX_LINE, longest_line
+from pain_news.issue import placeholders
+from pain_news.publish.build import render
+from pain_news.render.linewrap import MAX_LINE, longest_line
 
 
 def test_email_is_table_based_600px_with_stacking_media_query(config, sample_issue):
@@ -322,7 +322,7 @@ def test_sample_email_stays_under_60_kb(config, sample_issue):
     [("(555) 010-0199", "tel:5550100199"), ("+1 555 010 0199", "tel:+15550100199"), ("", "")],
 )
 def test_a_phone_number_becomes_a_tel_url_of_digits(phone, tel):
-    from pain_news.presentation import tel_url
+    from pain_news.render.presentation import tel_url
 
     assert tel_url(phone) == tel
 
@@ -330,7 +330,7 @@ def test_a_phone_number_becomes_a_tel_url_of_digits(phone, tel):
 def test_the_next_review_is_a_year_on_even_from_a_leap_day():
     import datetime as dt
 
-    from pain_news.presentation import next_review
+    from pain_news.render.presentation import next_review
 
     assert next_review(dt.date(2026, 11, 2)) == dt.date(2027, 11, 2)
     assert next_review(dt.date(2028, 2, 29)) == dt.date(2029, 2, 28)
@@ -347,6 +347,6 @@ def test_the_next_review_is_a_year_on_even_from_a_leap_day():
     ],
 )
 def test_the_web_page_leaves_out_only_a_salutation(intro, kept):
-    from pain_news.presentation import without_salutation
+    from pain_news.render.presentation import without_salutation
 
     assert str(without_salutation(intro)) == (kept if kept is not None else intro)

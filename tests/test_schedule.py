@@ -9,7 +9,7 @@ import pytest
 
 from pain_news import campaign
 from pain_news.campaign.schedule import cancel_send
-from pain_news.clock import parse_when
+from pain_news.config.clock import parse_when
 from pain_news.errors import DeliveryError, ScheduleError
 from pain_news.ledger import CampaignLedger
 from tests.fixtures.core import REAL_NEWSLETTER, publish_archive

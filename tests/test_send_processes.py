@@ -8,13 +8,13 @@ from collections import Counter
 
 import pytest
 
+from pain_news.campaign.personalize import Personalizer
 from pain_news.campaign.personalizing import EncodingPool, auto_processes
 from pain_news.delivery import message_from_config
 from pain_news.delivery.sendgrid import PeopleEncoder
 from pain_news.errors import DeliveryError
 from pain_news.ledger import ClaimedEntry
-from pain_news.personalize import Personalizer
-from pain_news.unsubscribe import read_token
+from pain_news.links import read_token
 from tests.fixtures.core import SECRET
 from tests.fixtures.worker_probe import WorkerState
 from tests.test_campaign import (  # noqa: F401 (sg_config is a fixture)

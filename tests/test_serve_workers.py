@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import insert
 
 from pain_news import campaign
-from pain_news.models import Subscriber, utcnow
-from pain_news.unsubscribe import unsubscribe_url
+from pain_news.db.models import Subscriber, utcnow
+from pain_news.links import unsubscribe_url
 from tests.fixtures.core import REAL_NEWSLETTER, SECRET, free_port, publish_archive
 from tests.fixtures.smtp import RecordingHandler, SmtpServer
 from tests.fixtures.store import _postgres_store

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from pain_news import signup
 from pain_news.errors import StoreError
+from pain_news.subscribers import signup
 
 NOW = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
 

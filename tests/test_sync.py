@@ -3,7 +3,7 @@
 import pytest
 
 from pain_news.errors import DeliveryError
-from pain_news.sync import sync_suppressions
+from pain_news.sendgrid.sync import sync_suppressions
 from tests.fixtures.core import REAL_NEWSLETTER, publish_archive
 
 
@@ -199,7 +199,7 @@ def send_env(any_store, sendgrid_standin, make_config):
 def campaign_count(store):
     from sqlalchemy import func, select
 
-    from pain_news.models import Campaign
+    from pain_news.db.models import Campaign
 
     with store.session() as s:
         return s.scalar(select(func.count(Campaign.id)))

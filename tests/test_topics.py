@@ -7,12 +7,13 @@ import io
 
 import pytest
 
-from pain_news import campaign, signup
+from pain_news import campaign
+from pain_news.campaign.report import campaign_report, find_campaign
 from pain_news.campaign.runner import create_campaign
 from pain_news.errors import ConfigError, IssueError
-from pain_news.importer import import_file
 from pain_news.ledger import CampaignLedger
-from pain_news.report import campaign_report, find_campaign
+from pain_news.subscribers import signup
+from pain_news.subscribers.importer import import_file
 from tests.test_campaign import ledger_of
 
 TOPICS_TOML = """
@@ -60,7 +61,7 @@ def test_topics_are_read_in_order_with_their_labels(config):
     ],
 )
 def test_bad_topics_config_names_the_key(tmp_path, table, message):
-    from pain_news.config import load_config
+    from pain_news.config.settings import load_config
 
     path = tmp_path / "pain-news.toml"
     path.write_text(table, encoding="utf-8")
@@ -285,7 +286,7 @@ def test_issue_toml_topics_target_the_send_and_the_command_line_replaces_them(
 
 
 def test_an_unknown_topic_in_issue_toml_is_a_finding_on_its_line(config, store, sample_issue):
-    from pain_news.check import run_check
+    from pain_news.checks.run import run_check
 
     toml = sample_issue / "issue.toml"
     toml.write_text(toml.read_text(encoding="utf-8") + '\ntopics = ["events", "newz"]\n', encoding="utf-8")

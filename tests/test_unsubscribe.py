@@ -3,7 +3,7 @@
 import pytest
 
 from pain_news.errors import ConfigError, InvalidToken
-from pain_news.unsubscribe import (
+from pain_news.links import (
     list_unsubscribe_headers,
     make_token,
     read_token,

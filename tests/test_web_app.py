@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pain_news.unsubscribe import make_token, unsubscribe_url
+from pain_news.links import make_token, unsubscribe_url
 from tests.fixtures.core import SECRET
 
 
@@ -66,7 +66,7 @@ def test_forged_truncated_and_other_subscriber_tokens_change_nothing(server):
 
 
 def test_the_unsubscribe_link_of_a_test_copy_says_it_is_a_test_copy(server):
-    from pain_news.personalize import sample_recipient
+    from pain_news.campaign.personalize import sample_recipient
 
     server.store.add("maria.lopez@example.com")  # the [sample] subscriber's address is on the list too
     link = sample_recipient(server.config, "editor@example.org").values["unsubscribe_url"]
@@ -415,7 +415,7 @@ def test_one_malformed_event_does_not_stop_the_rest_of_the_batch(hook, signing_k
 
 
 def test_malformed_events_are_skipped_on_every_database(any_store):
-    from pain_news.webhook import apply_events
+    from pain_news.sendgrid.webhook import apply_events
 
     any_store.add("a@example.org")
     any_store.add("b@example.org")

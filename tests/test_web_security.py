@@ -5,8 +5,8 @@ import logging
 import httpx
 import pytest
 
-from pain_news.store import email_hash
-from pain_news.unsubscribe import make_token, unsubscribe_url
+from pain_news.links import make_token, unsubscribe_url
+from pain_news.subscribers.store import email_hash
 from tests.fixtures.core import SECRET
 from tests.fixtures.web import ORIGIN, PUBLIC
 
@@ -217,6 +217,8 @@ def test_the_server_log_names_no_address(serve_app, smtp_server, caplog):
 @pytest.mark.usefixtures("server")  # serve installs the filter on the loggers it writes to
 def test_webhook_log_lines_name_no_address(caplog):
     with caplog.at_level(logging.INFO, logger="pain_news"):
-        logging.getLogger("pain_news.webhook").warning("event skipped: %s", "bounce for Ana@Example.org")
+        logging.getLogger("pain_news.sendgrid.webhook").warning(
+            "event skipped: %s", "bounce for Ana@Example.org"
+        )
     assert "Ana@Example.org" not in caplog.text
     assert email_hash("ana@example.org")[:12] in caplog.text

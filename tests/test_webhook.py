@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select, text
 
-from pain_news.models import DeliveryEvent
-from pain_news.webhook import apply_events
+from pain_news.db.models import DeliveryEvent
+from pain_news.sendgrid.webhook import apply_events
 
 
 def event(kind, address, n, **extra):
@@ -91,7 +91,7 @@ def test_a_malformed_event_is_skipped_and_logged_without_its_address(any_store, 
         event("bounce", "secret-patient@@example.org", 2, type="bounce"),
         event("spamreport", "b@example.org", 3),
     ]
-    with caplog.at_level(logging.WARNING, logger="pain_news.webhook"):
+    with caplog.at_level(logging.WARNING, logger="pain_news.sendgrid.webhook"):
         summary = apply_events(any_store, events)
     assert (summary.applied, summary.recorded, summary.skipped) == (2, 2, 1)
     assert statuses(any_store) == {"a@example.org": "unsubscribed", "b@example.org": "complained"}
@@ -205,19 +205,19 @@ def test_odd_characters_in_event_fields_are_kept_exactly(any_store):
 def test_a_complaint_about_an_address_being_imported_applies_to_the_imported_row(
     any_store, tmp_path, monkeypatch
 ):
-    from pain_news import store_import
-    from pain_news.importer import import_file
+    from pain_news.subscribers.importer import import_file
+    from pain_news.subscribers.store import bulk_import
     from tests.fixtures.store import Race
 
     race = Race(lambda: apply_events(any_store, [event("spamreport", "new@example.org", 1)]))
-    read_known = store_import._read_known
+    read_known = bulk_import._read_known
 
     def read_then_race(s, keys):  # SendGrid posts a batch while the import adds the address
         known = read_known(s, keys)
         race.fire()
         return known
 
-    monkeypatch.setattr(store_import, "_read_known", read_then_race)
+    monkeypatch.setattr(bulk_import, "_read_known", read_then_race)
     path = tmp_path / "list.csv"
     path.write_text("email\nnew@example.org\n")
     import_file(any_store, path)

@@ -9,9 +9,9 @@ from email import policy
 
 import httpx
 
+from pain_news.campaign.welcome import WELCOME_ISSUE, send_welcome, welcome_dir
+from pain_news.db.models import CAMPAIGN_WELCOME
 from pain_news.ledger import CampaignLedger
-from pain_news.models import CAMPAIGN_WELCOME
-from pain_news.welcome import WELCOME_ISSUE, send_welcome, welcome_dir
 from tests.test_web_app import confirmation_link, path_of
 
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Literal
 from pain_news.errors import CheckFailed, ConfigError, IssueError, PainNewsError, SendRefused
 
 if TYPE_CHECKING:
-    from pain_news.build import BuildResult
-    from pain_news.config import Config
+    from pain_news.config.settings import Config
+    from pain_news.publish.build import BuildResult
 
 PublishedCheck = Literal["archive", "online", "skip"]
 MAX_LISTED = 4  # files named in the published gate's one line; the rest are counted
@@ -55,7 +55,7 @@ IssueGate = Callable[[SendRequest, "BuildResult"], None]
 
 def unsubscribe_links_can_be_signed(request: SendRequest) -> None:
     """Every list email carries a signed unsubscribe link: no secret key or public_url, no send."""
-    from pain_news.unsubscribe import unsubscribe_url
+    from pain_news.links import unsubscribe_url
 
     unsubscribe_url(request.config, 0, None)
 
@@ -88,7 +88,7 @@ def settings_are_real(request: SendRequest) -> None:
 
 def not_a_draft(request: SendRequest) -> None:
     """`draft = true` in issue.toml: build, check, preview and test send, but no list send."""
-    from pain_news.archive import is_draft
+    from pain_news.publish.archive import is_draft
 
     toml_path = request.issue_dir / "issue.toml"
     if not request.test and toml_path.is_file() and is_draft(toml_path):
@@ -160,10 +160,10 @@ AFTER_BUILD: tuple[IssueGate, ...] = (medical_review_is_current, published_befor
 
 def checked_build(config: Config, issue_dir: Path) -> BuildResult:
     """build with check errors refused; `send` has no --force, so the hint says how to fix instead."""
-    from pain_news import check
+    from pain_news.checks import run as check_run
 
     try:
-        return check.checked_build(config, issue_dir)[0]
+        return check_run.checked_build(config, issue_dir)[0]
     except CheckFailed as error:
         error.hint = f"run pain-news check {issue_dir} and fix the errors, then send again"
         raise

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
-from pain_news import personalize_worker
+from pain_news.campaign import personalize_worker
+from pain_news.campaign.personalize_worker import Encoder
 from pain_news.delivery.base import EncodedBatch, EncodingProvider, Provider
-from pain_news.personalize_worker import Encoder
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
+    from pain_news.config.settings import Config
     from pain_news.ledger import ClaimedEntry
 
 POOL_FROM = 20_000  # recipients pending: below this, starting processes costs more than it saves

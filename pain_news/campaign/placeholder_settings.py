@@ -13,10 +13,10 @@ import tomllib
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pain_news.config import is_loopback
+from pain_news.config.settings import is_loopback
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
+    from pain_news.config.settings import Config
 
 # appointment_url too: when set, it is a button in every spotlight, as public as the others.
 CHECKED = (
@@ -35,7 +35,7 @@ RESERVED_SUFFIXES = ("example", "test", "invalid", "localhost")
 @functools.cache
 def scaffold_newsletter() -> dict[str, str]:
     """The [newsletter] values `pain-news init` writes."""
-    from pain_news.scaffold import SCAFFOLD
+    from pain_news.issue.scaffold import SCAFFOLD
 
     data = tomllib.loads((SCAFFOLD / "pain-news.toml").read_text(encoding="utf-8"))
     return {key: str(value) for key, value in data["newsletter"].items()}

@@ -12,11 +12,7 @@ from pain_news.campaign import schedule
 from pain_news.campaign.gates import PublishedCheck, SendRequest, gated_build
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.summary import SendPlan, states_line
-from pain_news.delivery.base import OutgoingMessage
-from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS
-from pain_news.errors import ConfigError, DeliveryError
-from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
-from pain_news.models import (
+from pain_news.db.models import (
     ACTIVE,
     LEDGER_FAILED,
     LEDGER_IN_FLIGHT,
@@ -25,13 +21,17 @@ from pain_news.models import (
     OPTED_OUT,
     PENDING,
 )
+from pain_news.delivery.base import OutgoingMessage
+from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS
+from pain_news.errors import ConfigError, DeliveryError
+from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
 
 if TYPE_CHECKING:
     from collections import Counter
 
-    from pain_news.build import BuildResult
-    from pain_news.config import Config
-    from pain_news.store import SubscriberStore
+    from pain_news.config.settings import Config
+    from pain_news.publish.build import BuildResult
+    from pain_news.subscribers.store import SubscriberStore
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,7 +99,7 @@ def _prepare(
 ) -> PreparedSend:
     """Pick the campaign to create or resume for the gated build, and describe the send."""
     if provider == "sendgrid":
-        from pain_news.sync import sync_suppressions
+        from pain_news.sendgrid.sync import sync_suppressions
 
         sync_suppressions(config, store)  # SendGrid's suppressions become opt-outs here first
     ledger = CampaignLedger.for_store(store)

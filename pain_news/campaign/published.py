@@ -1,7 +1,7 @@
 """Is the issue published where the email points? Its web version and every image under public_url.
 
 The email's "View in browser" link and its images point at `<public_url>/<issue-folder>/...`
-(pain_news/archive.py writes that layout). Two ways to know they are there: the local archive folder
+(pain_news/publish/archive.py writes that layout). Two ways to know they are there: the local archive folder
 (build.archive_out) holds the same bytes as this build, or — with `--check-published` — each URL
 answers a HEAD request.
 """
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from pain_news.build import BuildResult
-    from pain_news.config import Config
+    from pain_news.config.settings import Config
+    from pain_news.publish.build import BuildResult
 
 HEAD_TIMEOUT = 5.0  # seconds per URL: a published file answers fast; a dead host must not stall the send
 

@@ -20,8 +20,11 @@ from typing import TYPE_CHECKING
 from pain_news import delivery
 from pain_news.campaign import personalizing, schedule
 from pain_news.campaign.locks import run_lock
+from pain_news.campaign.personalize import Personalizer
+from pain_news.campaign.personalize_worker import Encoder
 from pain_news.campaign.plan import PreparedSend, SendOptions
 from pain_news.campaign.summary import SendReport
+from pain_news.db.models import LEDGER_FAILED, LEDGER_PENDING, LEDGER_SENT, LEDGER_SKIPPED, LEDGER_UNCERTAIN
 from pain_news.delivery.base import (
     FAILED,
     RETRY,
@@ -38,13 +41,10 @@ from pain_news.delivery.base import (
 from pain_news.delivery.retry import backoff_delay
 from pain_news.errors import DeliveryError, PainNewsError
 from pain_news.ledger import BatchWriter, CampaignLedger, Claim, NewCampaign, Outcome
-from pain_news.models import LEDGER_FAILED, LEDGER_PENDING, LEDGER_SENT, LEDGER_SKIPPED, LEDGER_UNCERTAIN
-from pain_news.personalize import Personalizer
-from pain_news.personalize_worker import Encoder
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
-    from pain_news.store import SubscriberStore
+    from pain_news.config.settings import Config
+    from pain_news.subscribers.store import SubscriberStore
 
 API_THREADS = 3  # SendGrid batches in parallel: overlaps one request's wait with the next batch's work
 Progress = Callable[[int], None]  # called with the number of recipients just settled

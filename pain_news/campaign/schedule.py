@@ -14,14 +14,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from pain_news.campaign.locks import run_lock
-from pain_news.clock import as_utc, clinic_zone, shown
+from pain_news.config.clock import as_utc, clinic_zone, shown
 from pain_news.errors import NotFound, ScheduleError
 from pain_news.ledger import CampaignLedger, CampaignRecord
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
+    from pain_news.config.settings import Config
     from pain_news.delivery.base import OutgoingMessage, Provider
-    from pain_news.store import SubscriberStore
+    from pain_news.subscribers.store import SubscriberStore
 
 MAX_AHEAD = dt.timedelta(hours=72)  # SendGrid schedules at most 72 hours in advance
 CANCEL_DEADLINE = dt.timedelta(minutes=10)  # SendGrid takes no cancel later than this before send_at

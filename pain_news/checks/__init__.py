@@ -1,7 +1,7 @@
 """The checks behind `pain-news check`: one module per kind of check, all returning Findings.
 
-Each check is a function `(CheckInput) -> list[Finding]`, registered in CHECKS in pain_news/check.py.
-Finding lives in pain_news/findings.py (the loader reports them too) and is re-exported here, so a
+Each check is a function `(CheckInput) -> list[Finding]`, registered in CHECKS in pain_news/checks/run.py.
+Finding lives in pain_news/issue/findings.py (the loader reports them too) and is re-exported here, so a
 check module needs one import: `from pain_news.checks import CheckInput, Finding, error, warning`.
 """
 
@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pain_news.findings import Finding, error, warning
+from pain_news.issue.findings import Finding, error, warning
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
-    from pain_news.content import LoadResult
-    from pain_news.render import Rendered
+    from pain_news.config.settings import Config
+    from pain_news.issue.loader import LoadResult
+    from pain_news.render.pipeline import Rendered
 
 __all__ = ["CheckInput", "Finding", "error", "warning"]
 

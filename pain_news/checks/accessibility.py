@@ -25,7 +25,7 @@ from pain_news.checks.styles import (
     painted_text,
     parse_html,
 )
-from pain_news.content import Issue
+from pain_news.issue.loader import Issue
 
 #: WCAG 2.2 AA (1.4.3): 4.5:1 for text, 3:1 for large text (24 px, or 18.66 px bold).
 NORMAL_RATIO = 4.5

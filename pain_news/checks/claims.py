@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pain_news.checks import Finding, warning
-from pain_news.issue_model import Piece
-from pain_news.pieces import FRONT_MATTER, split_front_matter
+from pain_news.issue.model import Piece
+from pain_news.issue.pieces import FRONT_MATTER, split_front_matter
 
 SUPERLATIVES = (
     "the most common",

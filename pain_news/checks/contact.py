@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from pain_news.checks import Finding, warning
-from pain_news.config import Config
-from pain_news.content import Issue
+from pain_news.config.settings import Config
+from pain_news.issue.loader import Issue
 
 CALL_US = re.compile(
     r"\b(?:call|phone|ring)\s+(?:us|our\s+(?:office|clinic|team|front\s+desk))\b|\bgive\s+us\s+a\s+(?:call|ring)\b",

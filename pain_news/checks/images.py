@@ -1,6 +1,6 @@
 """Images that make the email slow to load, or blurry on phones.
 
-Every image is shown at most as wide as its column (pain_news/images.py); a phone's screen has two or
+Every image is shown at most as wide as its column (pain_news/render/images.py); a phone's screen has two or
 three pixels per CSS pixel, so a file narrower than twice its display width looks soft there.
 """
 
@@ -10,10 +10,10 @@ from pathlib import Path
 
 from pain_news.checks import Finding, warning
 from pain_news.checks.targets import IMAGE_MAX_BYTES
-from pain_news.content import Issue, Piece, is_relative, line_containing, local_path, target_file
-from pain_news.images import FULL_COLUMN, HALF_COLUMN, SPOTLIGHT_COLUMN, pixel_width
-from pain_news.markdown import parser
-from pain_news.render import rows
+from pain_news.issue.loader import Issue, Piece, is_relative, line_containing, local_path, target_file
+from pain_news.issue.markdown import parser
+from pain_news.render.images import FULL_COLUMN, HALF_COLUMN, SPOTLIGHT_COLUMN, pixel_width
+from pain_news.render.pipeline import rows
 
 HEAVY_BYTES = 200 * 1024
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pain_news.checks import CheckInput, Finding, warning
-from pain_news.issue_model import line_of_key
+from pain_news.issue.model import line_of_key
 
 SUBJECT_MAX = 60
 PREHEADER_MAX = 110

@@ -6,17 +6,17 @@ import html
 import re
 from pathlib import Path
 
-from pain_news import placeholders
 from pain_news.checks import CheckInput, Finding, error, warning
 from pain_news.checks.tags import PERCENT_TAG, check_tags, is_known_placeholder
-from pain_news.config import Config
-from pain_news.render import Rendered
+from pain_news.config.settings import Config
+from pain_news.issue import placeholders
+from pain_news.render.pipeline import Rendered
 
 #: Gmail clips a message body larger than this and hides the rest (the footer with the unsubscribe link).
 CLIP_BYTES = 102 * 1024
 #: Warn this far below the clip: a template or content tweak should not tip an issue over.
 WARN_BYTES = 90 * 1024
-#: The longest name the subscriber store accepts. Same value as pain_news.store.MAX_NAME (a test pins
+#: The longest name the subscriber store accepts. Same value as pain_news.subscribers.store.MAX_NAME (a test pins
 #: them equal); not imported from there because store pulls in SQLAlchemy, ~200 ms on every build.
 MAX_NAME = 200
 #: The character that grows most when the HTML part escapes it (`'` → `&#x27;`, 6 bytes; `"` ties, `&`
@@ -36,7 +36,7 @@ _WHITESPACE = re.compile(r"\s+")
 def reader_text(text: str, markup: bool = False) -> str:
     """Text as a reader sees it: tags dropped (with `markup`), entities decoded, whitespace collapsed.
 
-    Line wrapping (pain_news/linewrap.py) breaks lines at spaces, so a phrase such as a postal
+    Line wrapping (pain_news/render/linewrap.py) breaks lines at spaces, so a phrase such as a postal
     address can sit across two lines of the built HTML; a reader still sees it whole
     (tests/test_check.py, the footer cases).
     """
@@ -47,7 +47,7 @@ def reader_text(text: str, markup: bool = False) -> str:
 
 def largest_values(config: Config) -> dict[str, str]:
     """Placeholder values that make the biggest personalised copy, with a real-length unsubscribe link."""
-    from pain_news.unsubscribe import make_token
+    from pain_news.links import make_token
 
     base = (config.newsletter.public_url or "https://newsletter.example.org").rstrip("/")
     # The token's length does not depend on the secret, so no secret is needed to measure it.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pain_news.checks import Finding, warning
-from pain_news.issue_model import Piece
-from pain_news.markdown import parser, protect_tags
+from pain_news.issue.markdown import parser, protect_tags
+from pain_news.issue.model import Piece
 
 GRADE_MAX = 8.0
 SENTENCE_END = (".", "!", "?", ":", ";")

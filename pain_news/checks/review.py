@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pain_news.checks import CheckInput, Finding, warning
-from pain_news.issue_model import months_before
+from pain_news.issue.model import months_before
 
 
 def check_review(data: CheckInput) -> list[Finding]:
     """A warning per spotlight reviewed more than build.review_months before the issue date, or after it.
 
     Measured from the issue date, so the same sources always give the same report. A list send
-    measures from the day it sends and refuses both (Issue.review_problems in pain_news/issue_model.py);
+    measures from the day it sends and refuses both (Issue.review_problems in pain_news/issue/model.py);
     `check` warns, so an editor still sees the rest of the issue while the review is renewed.
     """
     months, date = data.config.build.review_months, data.loaded.issue_date

@@ -1,6 +1,6 @@
 """Sentences `pain-news new` wrote that are still in the issue ("Name of the condition", ...).
 
-The list comes from the scaffold files themselves (pain_news/scaffold.py), so it never drifts.
+The list comes from the scaffold files themselves (pain_news/issue/scaffold.py), so it never drifts.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pain_news.checks import CheckInput, Finding, error
-from pain_news.scaffold import scaffold_phrases, untouched_phrases
+from pain_news.issue.scaffold import scaffold_phrases, untouched_phrases
 
 
 def check_scaffold(data: CheckInput) -> list[Finding]:

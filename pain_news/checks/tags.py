@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pain_news import placeholders
 from pain_news.checks import CheckInput, Finding, error
-from pain_news.markdown import protect_tags
+from pain_news.issue import placeholders
+from pain_news.issue.markdown import protect_tags
 
 #: Anything written like a sending placeholder, valid or not.
 PERCENT_TAG = re.compile(r"%%[^%\s<>\"']{1,100}%%")

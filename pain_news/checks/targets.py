@@ -1,7 +1,7 @@
 """Links and images in the pieces: empty or script targets, plain http, missing alt text, heavy images.
 
 Whether a relative target is inside the issue folder and exists is the loader's rule
-(pain_news/pieces.py); these are the rules a built email can survive but a reader should not meet.
+(pain_news/issue/pieces.py); these are the rules a built email can survive but a reader should not meet.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from pain_news.checks import CheckInput, Finding, error, warning
-from pain_news.issue_model import Target, is_relative, local_path
+from pain_news.issue.model import Target, is_relative, local_path
 
 IMAGE_MAX_BYTES = 1024 * 1024
 #: markdown-it drops these links silently when rendering, so they are looked for in the source text.

@@ -21,8 +21,8 @@ import click
 from pain_news.errors import PainNewsError
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
-    from pain_news.store import SubscriberStore
+    from pain_news.config.settings import Config
+    from pain_news.subscribers.store import SubscriberStore
 
 
 @dataclass
@@ -37,7 +37,7 @@ class App:
 
     @cached_property
     def config(self) -> Config:
-        from pain_news.config import load_config
+        from pain_news.config.settings import load_config
 
         return load_config(self.config_path, self.env)
 
@@ -49,7 +49,7 @@ class App:
     def open_store(self, *, create: bool = False) -> SubscriberStore:
         """The store, opened once; only commands that add subscribers pass `create`."""
         if self._store is None:
-            from pain_news.store import open_store
+            from pain_news.subscribers.store import open_store
 
             self._store = open_store(self.config, create=create)
             self.closers.append(self._store.close)

@@ -24,7 +24,7 @@ def init_cmd(folder: Path, unsubscribe_mailto: str | None) -> None:
         mkdir clinic-news && cd clinic-news && pain-news init
         pain-news init --unsubscribe-mailto unsubscribe@clinic.example
     """
-    from pain_news.scaffold import init_project
+    from pain_news.issue.scaffold import init_project
 
     if unsubscribe_mailto is None and sys.stdin.isatty():
         # Some mail clients offer only a mailto: List-Unsubscribe; a script gets no question.
@@ -54,7 +54,7 @@ def new_cmd(issue_dir: Path, title: str | None, number: int | None) -> None:
         pain-news new issues/2027-01-january
         pain-news new issues/2027-02-valentines --title "February 2027"
     """
-    from pain_news.scaffold import new_issue
+    from pain_news.issue.scaffold import new_issue
 
     for path in new_issue(issue_dir, title, number):
         click.echo(f"created {path}")
@@ -89,8 +89,8 @@ def build_cmd(
         pain-news build issues/2026-12-winter
         pain-news build issues/2026-12-winter --out /tmp/winter
     """
-    from pain_news.check import checked_build
-    from pain_news.config import BuildSettings
+    from pain_news.checks.run import checked_build
+    from pain_news.config.settings import BuildSettings
 
     config = app.config
     if templates_path is not None:

@@ -38,7 +38,7 @@ def check_cmd(app: App, issue_dir: Path, output_format: str, strict: bool, reque
         pain-news check issues/2026-12-winter
         pain-news check issues/2026-12-winter --strict --links --format json
     """
-    from pain_news.check import run_check
+    from pain_news.checks.run import run_check
 
     report = run_check(app.config, issue_dir, links=request_links)
     if strict:
@@ -105,7 +105,7 @@ def archive_cmd(app: App, out_path: Path | None) -> None:
     Example:
         pain-news archive --out public/
     """
-    from pain_news.archive import build_archive
+    from pain_news.publish.archive import build_archive
     from pain_news.web.archive_pages import index_page
 
     result = build_archive(app.config, out_path, index_page=index_page)

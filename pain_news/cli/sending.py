@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import click
 
 from pain_news.cli.app import App, cli, known_topics
-from pain_news.clock import clinic_zone
-from pain_news.config import PROVIDERS
+from pain_news.config.clock import clinic_zone
+from pain_news.config.settings import PROVIDERS
 
 if TYPE_CHECKING:
     from pain_news.campaign import PreparedSend, SendReport
@@ -156,7 +156,7 @@ def send_cmd(
 
 
 def _when(app: App, at: str | None) -> dt.datetime | None:
-    from pain_news.clock import parse_when
+    from pain_news.config.clock import parse_when
 
     return parse_when(at, app.config) if at is not None else None
 
@@ -229,7 +229,7 @@ def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: s
         pain-news report --campaign 3 --recipients
         pain-news report --campaign 3 --format json
     """
-    from pain_news import report
+    from pain_news.campaign import report
 
     if (issue_dir is None) == (campaign_id is None):
         raise click.UsageError("give either ISSUE_DIR or --campaign ID")
@@ -253,7 +253,7 @@ def campaigns_cmd(app: App, fmt: str) -> None:
     Example:
         pain-news campaigns
     """
-    from pain_news import report
+    from pain_news.campaign import report
 
     rows = report.list_campaigns(app.store, clinic_zone(app.config))
     if fmt == "json":

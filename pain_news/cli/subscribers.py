@@ -14,7 +14,7 @@ from pain_news.cli.app import App, cli, known_topics
 from pain_news.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pain_news.store import SubscriberStore
+    from pain_news.subscribers.store import SubscriberStore
 
 STATUS_CHOICE = click.Choice(["pending", "active", "unsubscribed", "bounced", "complained"])
 
@@ -53,7 +53,7 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, i
     Example:
         pain-news subscribers import patients.csv --tag back-pain --dry-run
     """
-    from pain_news.importer import import_file
+    from pain_news.subscribers.importer import import_file
 
     def progress(done: int, total: int) -> None:
         if total > 10_000:
@@ -97,8 +97,8 @@ def _scratch_store(app: App) -> SubscriberStore:
     counts against it and creates no database (`serve` must never find an empty one, issue 9)."""
     import dataclasses
 
-    from pain_news.config import DatabaseSettings
-    from pain_news.store import open_store
+    from pain_news.config.settings import DatabaseSettings
+    from pain_news.subscribers.store import open_store
 
     click.echo("note: the subscriber database is not set up yet; counted against an empty list", err=True)
     folder = tempfile.TemporaryDirectory(prefix="pain-news-dry-run-")
@@ -228,12 +228,12 @@ def list_cmd(app: App, status: str | None, tag: str | None, topic: str | None, f
         pain-news subscribers list --status active --tag knee
         pain-news subscribers list --format json > subscribers.json
     """
-    from pain_news import subscribers_csv
+    from pain_news.subscribers import csv_files
 
     writer = {
-        "table": subscribers_csv.write_table,
-        "csv": subscribers_csv.write_csv,
-        "json": subscribers_csv.write_json,
+        "table": csv_files.write_table,
+        "csv": csv_files.write_csv,
+        "json": csv_files.write_json,
     }[fmt]
     if topic:
         (topic,) = known_topics(app, (topic,))
@@ -251,7 +251,7 @@ def export_cmd(app: App, csv_path: Path) -> None:
     Example:
         pain-news subscribers export backup-2027-01.csv
     """
-    from pain_news.subscribers_csv import write_csv
+    from pain_news.subscribers.csv_files import write_csv
 
     folder = csv_path.resolve().parent
     if not folder.is_dir():
@@ -290,7 +290,7 @@ def sync_cmd(app: App) -> None:
     Example:
         SENDGRID_API_KEY=SG.xxx pain-news subscribers sync
     """
-    from pain_news.sync import sync_suppressions
+    from pain_news.sendgrid.sync import sync_suppressions
 
     click.echo(sync_suppressions(app.config, app.store).summary_line())
 
@@ -346,7 +346,7 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from pain_news.errors import ServerError
-    from pain_news.unsubscribe import link_base
+    from pain_news.links import link_base
     from pain_news.web.server import ensure_port_free, uvicorn_config
 
     link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without

@@ -18,7 +18,7 @@ from pain_news.delivery.base import (
 from pain_news.delivery.registry import get_provider
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
+    from pain_news.config.settings import Config
 
 TRANSACTIONAL_ATTEMPTS = 2
 TRANSACTIONAL_BACKOFF = 0.5  # seconds (±50% jitter) between the two attempts

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 from pain_news.errors import PartialDelivery as PartialDelivery  # kept importable from here
 
 if TYPE_CHECKING:
-    from pain_news.config import Config, NewsletterSettings
+    from pain_news.config.settings import Config, NewsletterSettings
 
 # Outcome of one recipient (docs/design/send-ledger.md): RETRY means "provably never reached the provider".
 SENT = "sent"
@@ -120,7 +120,7 @@ def message_from_config(
     list_message: bool = False,
 ) -> OutgoingMessage:
     """An OutgoingMessage with From and Reply-To from [newsletter]; List-Id only for list mail."""
-    from pain_news.config import require
+    from pain_news.config.settings import require
 
     require(config, "newsletter.from_email")
     news = config.newsletter

@@ -15,8 +15,8 @@ import uuid
 from email import policy
 from email.utils import formataddr, formatdate
 
-from pain_news import placeholders
 from pain_news.delivery.base import OutgoingMessage, Recipient, sanitize_header
+from pain_news.issue import placeholders
 
 _POLICY = policy.default.clone(linesep="\n")
 

@@ -13,7 +13,7 @@ from pain_news.delivery.base import Provider
 from pain_news.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
+    from pain_news.config.settings import Config
 
 
 def get_provider(config: Config, name: str | None = None) -> Provider:

@@ -3,7 +3,7 @@
 Traps handled here (docs/design/dependency-traps.md): the client has no timeout by default,
 `str(error)` hides SendGrid's message (read `error.body`), `Mail` helper objects are slow and
 `add_personalization` reverses the order (so the payload is a plain dict built in ledger order),
-and the client's DEBUG logging prints the API key (pain_news.sendgrid_client holds its loggers at
+and the client's DEBUG logging prints the API key (pain_news.sendgrid.client holds its loggers at
 WARNING).
 """
 
@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from pain_news import placeholders
 from pain_news.delivery.base import (
     FAILED,
     RETRY,
@@ -34,9 +33,10 @@ from pain_news.delivery.base import (
 from pain_news.delivery.mime import list_headers, recipient_name
 from pain_news.delivery.retry import retry_after_seconds
 from pain_news.errors import ConfigError, DeliveryError
+from pain_news.issue import placeholders
 
 if TYPE_CHECKING:
-    from pain_news.config import SendgridSettings
+    from pain_news.config.settings import SendgridSettings
 
 MAX_PERSONALIZATIONS = 1000
 MAX_SUBSTITUTION_BYTES = 10_000  # per personalization, keys and values (SendGrid's documented limit)
@@ -55,7 +55,7 @@ class SendgridProvider:
                 "SENDGRID_API_KEY is not set",
                 hint="add it to .env or the environment, or send with --provider outbox",
             )
-        from pain_news.sendgrid_client import make_client
+        from pain_news.sendgrid.client import make_client
 
         self.settings = settings
         self._client = make_client(api_key, settings.host, settings.timeout)

@@ -31,7 +31,7 @@ from pain_news.delivery.mime import MimeTemplate
 from pain_news.errors import DeliveryError
 
 if TYPE_CHECKING:
-    from pain_news.config import SmtpSettings
+    from pain_news.config.settings import SmtpSettings
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 RECONNECTS_PER_MESSAGE = 2

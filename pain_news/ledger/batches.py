@@ -23,8 +23,7 @@ from sqlalchemy import (
 )
 
 from pain_news.db import store_errors
-from pain_news.ledger.records import Claim, ClaimedEntry, Outcome
-from pain_news.models import (
+from pain_news.db.models import (
     ACTIVE,
     LEDGER_IN_FLIGHT,
     LEDGER_PENDING,
@@ -34,8 +33,9 @@ from pain_news.models import (
     Suppression,
     utcnow,
 )
-from pain_news.store import email_hash
-from pain_news.store_core import pg_array
+from pain_news.ledger.records import Claim, ClaimedEntry, Outcome
+from pain_news.subscribers.store import email_hash
+from pain_news.subscribers.store.core import pg_array
 
 
 class BatchWriter:

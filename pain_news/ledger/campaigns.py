@@ -13,17 +13,7 @@ from sqlalchemy import Engine, distinct, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from pain_news.db import store_errors
-from pain_news.ledger.batches import BatchWriter
-from pain_news.ledger.queries import audience, ledger_rows, move, recipient_rows
-from pain_news.ledger.records import (
-    CampaignFigures,
-    CampaignRecord,
-    ClaimedEntry,
-    Created,
-    NewCampaign,
-    all_states,
-)
-from pain_news.models import (
+from pain_news.db.models import (
     ACTIVE,
     CAMPAIGN_ISSUE,
     CAMPAIGN_WELCOME,
@@ -43,10 +33,20 @@ from pain_news.models import (
     Suppression,
     utcnow,
 )
-from pain_news.store import email_hash
+from pain_news.ledger.batches import BatchWriter
+from pain_news.ledger.queries import audience, ledger_rows, move, recipient_rows
+from pain_news.ledger.records import (
+    CampaignFigures,
+    CampaignRecord,
+    ClaimedEntry,
+    Created,
+    NewCampaign,
+    all_states,
+)
+from pain_news.subscribers.store import email_hash
 
 if TYPE_CHECKING:
-    from pain_news.store import SubscriberStore
+    from pain_news.subscribers.store import SubscriberStore
 
 _CREATE_LOCK = 0x504E01  # PostgreSQL advisory-lock namespace: campaign creation, keyed by issue
 _WELCOME_LOCK = 0x504E03  # PostgreSQL advisory-lock namespace: one subscriber's welcome row

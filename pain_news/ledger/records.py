@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from pain_news.models import CAMPAIGN_ISSUE, LEDGER_IN_FLIGHT, LEDGER_PENDING, LEDGER_STATES, Campaign
+from pain_news.db.models import CAMPAIGN_ISSUE, LEDGER_IN_FLIGHT, LEDGER_PENDING, LEDGER_STATES, Campaign
 
 
 def is_finished(counts: Mapping[str, int]) -> bool:

@@ -25,18 +25,18 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pain_news.campaign.personalize import SAMPLE_SUBSCRIBER_ID
+from pain_news.db.models import ACTIVE
 from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
-from pain_news.models import ACTIVE
-from pain_news.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.web.pages import page
 from pain_news.web.preferences import preference_routes
+from pain_news.web.queues import WelcomeQueue
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
-from pain_news.welcome import WelcomeQueue
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
-    from pain_news.store import SubscriberStore
+    from pain_news.config.settings import Config
+    from pain_news.subscribers.store import SubscriberStore
 
 log = logging.getLogger("pain_news.web")
 IN_FLIGHT_WAIT = 30.0  # seconds an unsubscribe answer waits at most for a batch in flight
@@ -113,7 +113,9 @@ def create_app(
     welcomes: WelcomeQueue | None = None,
 ) -> Starlette:
     """The web app for `pain-news serve`, bound to one config and store."""
-    from pain_news import signup, unsubscribe, webhook
+    from pain_news import links
+    from pain_news.sendgrid import webhook
+    from pain_news.subscribers import signup
 
     welcomes = welcomes or WelcomeQueue(config, store)
 
@@ -137,12 +139,12 @@ def create_app(
     async def subscriber_for(request: Request) -> tuple[int | None, Any] | HTMLResponse:
         """(campaign, subscriber) the link names, or the error page for a bad or orphaned link."""
         try:
-            sid, campaign = unsubscribe.read_token(
+            sid, campaign = links.read_token(
                 config.secrets.verification_keys or config.secrets.secret_key, request.path_params["token"]
             )
         except InvalidToken as exc:
             return problem(exc, 400)
-        if sid == SAMPLE_SUBSCRIBER_ID:  # the link in a "[TEST]" copy (pain_news/campaign/test_send.py)
+        if sid == SAMPLE_SUBSCRIBER_ID:  # the link in a "[TEST]" copy (pain_news/campaign/proofs.py)
             return show(
                 "error.html",
                 title="This is a test copy",
@@ -226,7 +228,7 @@ def create_app(
                 "There were too many signups from your network just now.",
                 "Please try again in an hour, or reply to one of our emails and we will help.",
             )
-        unsubscribe.link_base(config)  # misconfigured: the 503 page, nothing queued
+        links.link_base(config)  # misconfigured: the 503 page, nothing queued
         if form is not None and not str(form.get(HONEYPOT, "")):
             signups.submit_signup(email, first_name, topics)
         return show("subscribe.html", email=email, sent=True)

@@ -1,9 +1,9 @@
-"""The web archive's front page, in the web app's shared layout (written by pain_news/archive.py)."""
+"""The web archive's front page, in the web app's shared layout (written by pain_news/publish/archive.py)."""
 
 from __future__ import annotations
 
-from pain_news.config import Config
-from pain_news.content import Issue
+from pain_news.config.settings import Config
+from pain_news.issue.loader import Issue
 from pain_news.web.pages import environment
 
 

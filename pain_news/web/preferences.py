@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from pain_news.db.models import ACTIVE
 from pain_news.errors import InvalidToken, PainNewsError, StoreError
-from pain_news.models import ACTIVE
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
-    from pain_news.store import SubscriberRecord, SubscriberStore
+    from pain_news.config.settings import Config
+    from pain_news.subscribers.store import SubscriberRecord, SubscriberStore
 
 Show = Callable[..., HTMLResponse]
 Problem = Callable[[PainNewsError, int], HTMLResponse]
@@ -32,11 +32,12 @@ def preference_routes(
     config: Config, store: SubscriberStore, show: Show, problem: Problem, form: Callable[[Request], Any]
 ) -> list[Route]:
     """GET and POST /preferences/<token>, rendered with the app's `show` and `problem` pages."""
-    from pain_news import signup, unsubscribe
+    from pain_news import links
+    from pain_news.subscribers import signup
 
     async def subscriber_for(request: Request) -> tuple[int | None, SubscriberRecord] | HTMLResponse:
         try:
-            sid, campaign = unsubscribe.read_token(
+            sid, campaign = links.read_token(
                 config.secrets.verification_keys or config.secrets.secret_key,
                 request.path_params["token"],
                 purpose="preferences",

@@ -1,5 +1,5 @@
 """The preview web app and its server: the email at two widths, the text part, the inbox line and
-`check` findings; `screenshot_issue` runs it for headless Chromium (pain_news/preview.py)."""
+`check` findings; `screenshot_issue` runs it for headless Chromium (pain_news/publish/preview.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from pain_news.config import Config
-from pain_news.content import local_path
+from pain_news.config.settings import Config
 from pain_news.errors import IssueError, ServerError
-from pain_news.preview import WIDTHS, PreviewState, screenshot
-from pain_news.render import force_color_scheme
+from pain_news.issue.loader import local_path
+from pain_news.publish.preview import WIDTHS, PreviewState, screenshot
+from pain_news.render.pipeline import force_color_scheme
 from pain_news.web.pages import page
 
 NOT_SERVED = "not found: the preview serves only the files the issue uses"

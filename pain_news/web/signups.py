@@ -13,13 +13,13 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from pain_news.background import BackgroundWorker
 from pain_news.errors import DeliveryError
-from pain_news.store import email_hash
+from pain_news.subscribers.store import email_hash
+from pain_news.web.queues import BackgroundWorker
 
 if TYPE_CHECKING:
-    from pain_news.config import Config
-    from pain_news.store import SubscriberStore
+    from pain_news.config.settings import Config
+    from pain_news.subscribers.store import SubscriberStore
 
 log = logging.getLogger("pain_news.web")
 RETRY_DELAYS = (10.0, 60.0, 300.0)  # after the provider's own quick retries (delivery/retry.py)
@@ -48,7 +48,7 @@ class RedactAddresses(logging.Filter):
         return True
 
 
-SERVER_LOGGERS = ("pain_news.web", "pain_news.webhook")
+SERVER_LOGGERS = ("pain_news.web", "pain_news.sendgrid.webhook")
 
 
 def redact_server_log() -> None:
@@ -94,7 +94,7 @@ class SignupQueue(BackgroundWorker[tuple[str, str, "tuple[str, ...] | None"]]):
         log.error("signup failed: %s", redact(detail))
 
     def _handle(self, email: str, first_name: str, topics: tuple[str, ...] | None) -> None:
-        from pain_news import signup
+        from pain_news.subscribers import signup
 
         confirmation = signup.request_signup(self.config, self.store, email, first_name, topics)
         if confirmation is None:

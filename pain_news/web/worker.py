@@ -17,8 +17,8 @@ IMPORT_STRING = "pain_news.web.worker:app_from_environment"
 
 def app_from_environment() -> Starlette:
     """The web app for one worker process: config from PAIN_NEWS_CONFIG, its own connection pool."""
-    from pain_news.config import load_config
-    from pain_news.store import open_store
+    from pain_news.config.settings import load_config
+    from pain_news.subscribers.store import open_store
     from pain_news.web.app import create_app
 
     config = load_config()

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from pain_news.archive import build_archive
-from pain_news.unsubscribe import make_token, preferences_url, unsubscribe_url
+from pain_news.links import make_token, preferences_url, unsubscribe_url
+from pain_news.publish.archive import build_archive
 from pain_news.web.archive_pages import index_page
 from tests.fixtures.core import SECRET
 from tests.test_topics import TOPICS_TOML

@@ -1,0 +1,63 @@
+"""One recipient's personal values and headers: names, address, signed unsubscribe and preference links."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pain_news.delivery.base import Recipient
+from pain_news.links import link_base, list_unsubscribe_headers, token_maker
+
+if TYPE_CHECKING:
+    from pain_news.config.settings import Config
+
+#: Test sends use a subscriber id no one has, so their unsubscribe link names nobody.
+SAMPLE_SUBSCRIBER_ID = 0
+
+
+class Personalizer:
+    """Makes Recipients for one send: the link settings are checked once, not per recipient."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.base = link_base(config)  # ConfigError when public_url or the secret key is missing
+        self.secret = config.secrets.secret_key
+        self._token = token_maker(self.secret)
+        self._preferences = token_maker(self.secret, "preferences")
+        # The List-Unsubscribe headers differ only by the link: split once around a marker.
+        self._headers = list_unsubscribe_headers(config, _LINK)
+        self._around = self._headers["List-Unsubscribe"].split(_LINK)
+
+    def recipient(
+        self, campaign_id: int | None, subscriber_id: int, email: str, first_name: str, last_name: str
+    ) -> Recipient:
+        """Raw values (escaping is the message builder's job) and the List-Unsubscribe headers."""
+        url = f"{self.base}/unsubscribe/{self._token(subscriber_id, campaign_id)}"
+        values = {
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": email,
+            "unsubscribe_url": url,
+            "preferences_url": f"{self.base}/preferences/{self._preferences(subscriber_id, campaign_id)}",
+        }
+        before, after = self._around
+        headers = {**self._headers, "List-Unsubscribe": before + url + after}
+        return Recipient(email, values, headers, subscriber_id)
+
+
+_LINK = "\x00link\x00"  # never in a mailto target: quote() escapes control characters
+
+
+def recipient_for(
+    config: Config, campaign_id: int | None, subscriber_id: int, email: str, first_name: str, last_name: str
+) -> Recipient:
+    """The Recipient for one subscriber (see Personalizer for many)."""
+    return Personalizer(config).recipient(campaign_id, subscriber_id, email, first_name, last_name)
+
+
+def sample_recipient(config: Config, to: str) -> Recipient:
+    """A test-send recipient: the address given, the [sample] subscriber's values in the placeholders."""
+    sample = config.sample
+    recipient = recipient_for(
+        config, None, SAMPLE_SUBSCRIBER_ID, sample.email, sample.first_name, sample.last_name
+    )
+    return Recipient(to, recipient.values, recipient.headers, None)

@@ -1,0 +1,101 @@
+"""Test sends: a "[TEST]" copy to editors, never recorded against a campaign, never to an opt-out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pain_news import delivery
+from pain_news.campaign.gates import SendRequest, gated_build
+from pain_news.db.models import OPTED_OUT
+from pain_news.errors import ConfigError, DeliveryError
+from pain_news.ledger import CampaignLedger
+
+if TYPE_CHECKING:
+    from pain_news.config.settings import Config
+    from pain_news.subscribers.store import SubscriberStore
+
+
+@dataclass(frozen=True, kw_only=True)
+class SentTest:
+    """Who a test send went to, who was skipped as opted out (address, why), and whether it was a dry run."""
+
+    sent: list[str]
+    skipped: list[tuple[str, str]]
+    dry_run: bool = False
+    warnings: tuple[str, ...] = ()  # what a list send would refuse (placeholder settings, not published)
+
+
+def send_test(
+    config: Config,
+    store: SubscriberStore,
+    issue_dir: Path,
+    to: Sequence[str],
+    provider: str | None = None,
+    *,
+    dry_run: bool = False,
+) -> SentTest:
+    """Build and check the issue, then send it with "[TEST] " to `to` (or delivery.test_recipients).
+
+    The [sample] subscriber's values fill the placeholders; nothing is recorded against a campaign.
+    Opt-outs are sacred here too: an address that unsubscribed, bounced, complained or is
+    suppressed in the store is skipped. With `dry_run` every message is built and none delivered.
+    """
+    from pain_news.campaign.personalize import sample_recipient
+    from pain_news.config.settings import CONFIG_NAME
+    from pain_news.delivery.retry import deliver_now
+    from pain_news.subscribers.store import check_email
+
+    addresses = [check_email(a) for a in (to or config.delivery.test_recipients)]
+    if not addresses:
+        raise ConfigError(
+            "no test recipients",
+            path=config.path or config.root / CONFIG_NAME,
+            hint="pass --to ADDRESS or set test_recipients under [delivery]",
+        )
+    skipped = _opted_out(store, addresses)
+    addresses = [a for a in addresses if a not in {a for a, _ in skipped}]
+    if not addresses:
+        raise DeliveryError(
+            "no test recipient left: " + "; ".join(f"{a} is {why}" for a, why in skipped),
+            hint="opted-out addresses are never mailed; pass another --to ADDRESS",
+        )
+    # The list send's gates, in test mode: drafts and old reviews pass, placeholders and an
+    # unpublished issue only warn (pain_news/campaign/gates.py).
+    request = SendRequest(
+        config=config, issue_dir=issue_dir, provider=provider or config.delivery.provider, test=True
+    )
+    result = gated_build(request)
+    warnings = tuple(request.warnings)
+    message = delivery.message_from_config(
+        config,
+        f"[TEST] {result.issue.subject}",
+        result.rendered.email_html,
+        result.rendered.email_text,
+        label="test",
+        list_message=True,
+    )
+    recipients = [sample_recipient(config, a) for a in addresses]
+    if dry_run:
+        return SentTest(sent=addresses, skipped=skipped, dry_run=True, warnings=warnings)
+    chosen = delivery.get_provider(config, provider)
+    try:
+        deliver_now(chosen, message, recipients)
+    finally:
+        chosen.close()
+    return SentTest(sent=addresses, skipped=skipped, warnings=warnings)
+
+
+def _opted_out(store: SubscriberStore, addresses: Sequence[str]) -> list[tuple[str, str]]:
+    """The addresses that must not be mailed, each with why (its opted-out status, or "suppressed")."""
+    suppressed = CampaignLedger.for_store(store).suppressed(addresses)
+    out = []
+    for address in addresses:
+        found = store.get(address)
+        if found is not None and found.status in OPTED_OUT:
+            out.append((address, found.status))
+        elif address in suppressed:
+            out.append((address, "suppressed"))
+    return out

@@ -1,0 +1,175 @@
+"""`report` and `campaigns`: what a campaign did, read from its ledger, the opt-outs and the webhook events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pain_news.config.clock import shown
+from pain_news.db.models import CAMPAIGN_WELCOME, LEDGER_CANCELLED, LEDGER_SKIPPED, OPTED_OUT
+from pain_news.errors import NotFound
+from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
+
+if TYPE_CHECKING:
+    from pain_news.subscribers.store import SubscriberStore
+
+EVENTS = ("delivered", "open", "click", "bounce", "dropped", "spamreport", "unsubscribe")
+TOTALS_ONLY = ("open", "click")  # stored without a person (webhook.py): counted per event, not per reader
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignReport:
+    """Everything `report` shows about one campaign."""
+
+    campaign: dict[str, Any]
+    ledger: dict[str, int]
+    failed: list[tuple[str, str]]  # (address, reason)
+    uncertain: list[str]
+    opt_outs: dict[str, int]  # unsubscribed / bounced / complained attributed to this campaign
+    events: dict[str, int]  # webhook events: distinct recipients per event type
+    recipients: list[dict[str, Any]] | None = field(default=None)
+
+    @property
+    def finished(self) -> bool:
+        return is_finished(self.ledger)
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "campaign": self.campaign,
+            "finished": self.finished,
+            "ledger": self.ledger,
+            "recipients_total": sum(self.ledger.values()),
+            "failed": [{"email": e, "reason": r} for e, r in self.failed],
+            "uncertain": self.uncertain,
+            "opt_outs": self.opt_outs,
+            "events": self.events,
+        }
+        if self.recipients is not None:
+            data["recipients"] = self.recipients
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+    def lines(self) -> Iterator[str]:
+        """The table format."""
+        c = self.campaign
+        kind = "welcome email" if c.get("kind") == CAMPAIGN_WELCOME else c["issue"]
+        yield f"Campaign {c['id']}: {kind} — {c['subject']}"
+        yield f"  started {c['created_at']} via {c['provider']}; {'finished' if self.finished else 'NOT finished (run send again to resume)'}"
+        yield f"  audience: {'topics ' + ', '.join(c['topics']) if c.get('topics') else 'everyone on the list'}"
+        if c.get("schedule"):
+            yield f"  {c['schedule']}"
+        yield f"  {'on the list':<22}{sum(self.ledger.values()):>8}"
+        for state, n in self.ledger.items():
+            if state == LEDGER_CANCELLED and not n:
+                continue  # only a cancelled scheduled send has any
+            label = "skipped (not active)" if state == LEDGER_SKIPPED else state
+            yield f"  {label:<22}{n:>8}"
+        for status in OPTED_OUT:
+            yield f"  {status + ' since':<22}{self.opt_outs.get(status, 0):>8}"
+        for event in EVENTS:
+            if event in self.events:
+                label = f"webhook {event}" + (" (total)" if event in TOTALS_ONLY else "")
+                yield f"  {label:<22}{self.events[event]:>8}"
+        if not self.events:
+            yield f"  (no delivered, open or click counts: only SendGrid reports them, this went via {c['provider']})"
+        if self.failed:
+            yield "Failed:"
+            yield from (f"  {email}: {reason}" for email, reason in self.failed)
+        if self.uncertain:
+            yield "Uncertain (may or may not have been delivered; --resend-uncertain resends):"
+            yield from (f"  {email}" for email in self.uncertain)
+        if self.recipients is not None:
+            yield "Recipients:"
+            for r in self.recipients:
+                detail = r["message_id"] or r["reason"] or ""
+                yield f"  {r['email']:<40} {r['state']:<10} {detail}"
+
+
+def find_campaign(
+    store: SubscriberStore, *, issue: str | None = None, campaign_id: int | None = None
+) -> CampaignRecord:
+    """A campaign by id, or the newest one of an issue (folder name)."""
+    ledger = CampaignLedger.for_store(store)
+    if campaign_id is not None:
+        found, what = ledger.get(campaign_id), f"campaign {campaign_id}"
+    else:
+        # `report templates/welcome` finds the welcome campaign (an issue folder of that name first).
+        found = ledger.latest(issue or "") or ledger.latest(issue or "", kind=CAMPAIGN_WELCOME)
+        what = f"campaign for issue {issue!r}"
+    if found is None:
+        raise NotFound(f"no {what}", hint="'pain-news campaigns' lists them")
+    return found
+
+
+def campaign_report(
+    store: SubscriberStore,
+    campaign: CampaignRecord,
+    *,
+    recipients: bool = False,
+    zone: dt.tzinfo = dt.UTC,
+    now: dt.datetime | None = None,
+) -> CampaignReport:
+    """Build the report of one campaign; scheduled and cancelled times are shown in `zone`."""
+    ledger = CampaignLedger.for_store(store)
+    figures = ledger.figures(campaign.id, recipients=recipients)
+    return CampaignReport(
+        campaign=_describe(campaign, zone, now or dt.datetime.now(dt.UTC)),
+        ledger=ledger.counts(campaign.id),
+        failed=figures.failed,
+        uncertain=figures.uncertain,
+        opt_outs=figures.opt_outs,
+        events=_events(campaign, figures.events),
+        recipients=figures.recipients,
+    )
+
+
+def _events(campaign: CampaignRecord, events: dict[str, int]) -> dict[str, int]:
+    """Webhook counts: delivered, opened and clicked always shown for SendGrid (0 until its webhook
+    reports any); none for an outbox or SMTP campaign, whose counts could never arrive (issue 10)."""
+    if campaign.provider == "sendgrid":
+        return {"delivered": 0, "open": 0, "click": 0} | events
+    return events
+
+
+def _describe(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "id": c.id,
+        "issue": c.issue,
+        "kind": c.kind,
+        "subject": c.subject,
+        "provider": c.provider,
+        "created_at": c.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "topics": list(c.topics),
+    }
+    if c.scheduled_at is not None:
+        described["scheduled_at"] = c.scheduled_at.isoformat()
+        described["cancelled_at"] = c.cancelled_at.isoformat() if c.cancelled_at else None
+        described["schedule"] = schedule_state(c, zone, now)
+    return described
+
+
+def schedule_state(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime) -> str:
+    """`scheduled for …`, `sent at … (scheduled)` or `cancelled at … (was scheduled for …)`, in `zone`."""
+    assert c.scheduled_at is not None
+    when = shown(c.scheduled_at, zone)
+    if c.cancelled_at is not None:
+        return f"cancelled at {shown(c.cancelled_at, zone)} (was scheduled for {when})"
+    if c.scheduled_at > now:
+        return f"scheduled for {when}"
+    return f"went out at {when} (scheduled)"
+
+
+def list_campaigns(
+    store: SubscriberStore, zone: dt.tzinfo = dt.UTC, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every campaign, newest first, with its ledger counts and whether it is finished."""
+    at = now or dt.datetime.now(dt.UTC)
+    return [
+        _describe(c, zone, at) | {"ledger": counts, "finished": is_finished(counts)}
+        for c, counts in CampaignLedger.for_store(store).campaigns()
+    ]

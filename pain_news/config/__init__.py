@@ -1,0 +1,1 @@
+"""Configuration: settings, secrets, [topics] and time zones → one frozen Config."""

@@ -1,0 +1,480 @@
+"""Configuration: pain-news.toml, then PAIN_NEWS_<SECTION>_<KEY> overrides, secrets from env/.env.
+
+Precedence: command-line flag > PAIN_NEWS_* environment variable > pain-news.toml > default.
+Secrets (API key, secret key, SMTP password) are never read from the TOML file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from pain_news.config.topics import Topic, read_topics
+from pain_news.errors import ConfigError
+
+CONFIG_NAME = "pain-news.toml"
+DEFAULT_DATABASE_URL = "sqlite:///subscribers/pain-news.db"
+PROVIDERS = ("outbox", "smtp", "sendgrid")
+
+
+@dataclass(frozen=True)
+class NewsletterSettings:
+    name: str = "Pain News"
+    from_name: str = ""
+    from_email: str = ""
+    reply_to: str = ""
+    postal_address: str = ""
+    public_url: str = ""
+    conditions_url: str = ""
+    list_id: str = ""
+    timezone: str = ""  # IANA name (Europe/Berlin): how times are read (send --at) and shown; "" = UTC
+    phone: str = ""  # the clinic's number: masthead, footer (tel: link) and the text part
+    appointment_url: str = ""  # a spotlight's second button, "Request an appointment"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = DEFAULT_DATABASE_URL
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    templates: str = "templates"
+    issues: str = "issues"
+    out: str = "build"
+    archive_out: str = "archive"
+    review_months: int = 12  # a spotlight's medical review older than this is flagged (docs/checks.md)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    provider: str = "outbox"
+    outbox_dir: str = "outbox"
+    test_recipients: tuple[str, ...] = ()
+    unsubscribe_mailto: str = ""
+    rate: float = 0.0
+    processes: int = -1  # worker processes personalising a SendGrid list send; -1: by list size
+
+
+@dataclass(frozen=True)
+class SendgridSettings:
+    host: str = "https://api.sendgrid.com"
+    asm_group_id: int = 0
+    timeout: float = 30.0
+    webhook_public_key: str = ""
+    # Aggregate open counts only (SendGrid's open-tracking pixel); per-address events are never kept.
+    count_opens: bool = False
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    timeout: float = 30.0
+    ca_file: str = ""  # PEM file of extra CA certificates to trust (a private or self-signed server)
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Abuse limits of the signup form and the proxies whose forwarded client address we believe."""
+
+    signups_per_address_per_day: int = 3  # confirmation emails one address may receive in 24 h
+    signups_per_client_per_hour: int = 30  # signup submissions one client address may make in 1 h
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks of reverse proxies; X-Forwarded-For from them
+    signup_topics: tuple[str, ...] = ()  # [topics] keys ticked in advance on the signup form
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    first_name: str = "Maria"
+    last_name: str = "Lopez"
+    email: str = "maria.lopez@example.com"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Values that only ever come from the environment (or an uncommitted .env)."""
+
+    sendgrid_api_key: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
+    smtp_password: str = field(default="", repr=False)
+    # Keys used before a rotation: links signed with them (in old emails) still verify.
+    previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def verification_keys(self) -> tuple[str, ...]:
+        """The current key first, then the previous ones: what a link may be signed with."""
+        return tuple(k for k in (self.secret_key, *self.previous_secret_keys) if k)
+
+
+MIN_SECRET_BYTES = 32
+PREVIOUS_KEYS_VARIABLE = "PAIN_NEWS_PREVIOUS_SECRET_KEYS"
+SECRET_VARIABLES = {
+    "sendgrid_api_key": "SENDGRID_API_KEY",
+    "secret_key": "PAIN_NEWS_SECRET_KEY",
+    "smtp_password": "PAIN_NEWS_SMTP_PASSWORD",
+    "previous_secret_keys": PREVIOUS_KEYS_VARIABLE,
+}
+
+SECTIONS: dict[str, type] = {
+    "newsletter": NewsletterSettings,
+    "database": DatabaseSettings,
+    "build": BuildSettings,
+    "delivery": DeliverySettings,
+    "sendgrid": SendgridSettings,
+    "smtp": SmtpSettings,
+    "serve": ServeSettings,
+    "sample": SampleSettings,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration as one frozen value; `root` is the folder holding pain-news.toml."""
+
+    root: Path
+    path: Path | None
+    newsletter: NewsletterSettings = NewsletterSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    build: BuildSettings = BuildSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    sendgrid: SendgridSettings = SendgridSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    serve: ServeSettings = ServeSettings()
+    sample: SampleSettings = SampleSettings()
+    topics: tuple[Topic, ...] = ()  # in the order of [topics] in pain-news.toml
+    secrets: Secrets = field(default=Secrets(), repr=False)
+    # Where each set value came from ("newsletter.from_email" → "pain-news.toml key newsletter.from_email"
+    # or "environment variable PAIN_NEWS_..."), so an error can say what to change; unset keys are absent.
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def source(self, dotted: str) -> str:
+        """Where `section.key` was set, in words ("the default" when nowhere)."""
+        return self.sources.get(dotted, "the default")
+
+    @property
+    def topic_keys(self) -> tuple[str, ...]:
+        return tuple(t.key for t in self.topics)
+
+    def unknown_topics(self, keys: Iterable[str]) -> list[str]:
+        """The keys among `keys` that [topics] does not declare, in order, each once."""
+        known = set(self.topic_keys)
+        return list(dict.fromkeys(k for k in keys if k not in known))
+
+    def resolve(self, relative: str | Path) -> Path:
+        """A path from the config, taken relative to the project root."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute against the project root."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.resolve(url[len(prefix) :]))
+        return url
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.resolve(self.build.templates)
+
+    @property
+    def welcome_dir(self) -> Path:
+        """The welcome email's folder, written like an issue (pain_news/campaign/welcome.py)."""
+        return self.templates_dir / "welcome"
+
+    def with_overrides(self, **sections: Any) -> Config:
+        """A copy with whole settings sections replaced (used for command-line flags)."""
+        return replace(self, **sections)
+
+
+def find_config(start: Path) -> Path | None:
+    """Walk up from `start` to the first folder holding pain-news.toml."""
+    for folder in [start, *start.parents]:
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_dotenv(folder: Path) -> dict[str, str]:
+    dotenv = folder / ".env"
+    if not dotenv.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(dotenv).items() if v is not None}
+
+
+_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text in quotes"}
+
+
+def _coerce(value: Any, default: Any, where: str, path: Path | None) -> Any:
+    """Convert a TOML or environment value to the type of the field's default."""
+    kind = type(default)
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        try:
+            if kind is bool:
+                return text.lower() in ("1", "true", "yes", "on")
+            if kind is int:
+                return int(text)
+            if kind is float:
+                return float(text)
+            if kind is tuple:
+                return tuple(part.strip() for part in text.split(",") if part.strip())
+        except ValueError:
+            raise ConfigError(f"{where} must be {_KIND_NAMES[kind]}, got {value!r}", path=path) from None
+    if kind is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings", path=path)
+        return tuple(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where} must be {_KIND_NAMES[kind]}, got {value!r}", path=path)
+    return value
+
+
+def _section(
+    name: str,
+    cls: type,
+    table: Mapping[str, Any],
+    env: Mapping[str, str],
+    path: Path | None,
+    sources: dict[str, str],
+) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(
+                f"unknown key '{name}.{key}' (known: {', '.join(sorted(known))})",
+                path=path,
+                hint="fix the spelling or remove the key; secrets belong in the environment, not this file",
+            )
+    values: dict[str, Any] = {}
+    for key, f in known.items():
+        default = f.default
+        var = f"PAIN_NEWS_{name.upper()}_{key.upper()}"
+        if var in env:
+            values[key] = _coerce(env[var], default, var, None)
+            sources[f"{name}.{key}"] = f"environment variable {var}"
+        elif key in table:
+            try:
+                values[key] = _coerce(table[key], default, f"{name}.{key}", path)
+            except ConfigError as exc:
+                exc.line = _toml_line(path, name, key)
+                raise
+            sources[f"{name}.{key}"] = f"{path.name if path else CONFIG_NAME} key {name}.{key}"
+    return cls(**values)
+
+
+def load_config(
+    path: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Config:
+    """Load configuration: explicit path, else PAIN_NEWS_CONFIG, else walk up from cwd."""
+    environ = dict(os.environ if env is None else env)
+    start = (cwd or Path.cwd()).resolve()
+    if path is None and environ.get("PAIN_NEWS_CONFIG"):
+        path = Path(environ["PAIN_NEWS_CONFIG"])
+    if path is not None:
+        path = path.resolve()
+        if not path.is_file():
+            raise ConfigError("file not found", path=path, hint="run 'pain-news init' to create one")
+    else:
+        path = find_config(start)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            line = _toml_error_line(str(exc))
+            raise ConfigError(f"invalid TOML: {exc}", path=path, line=line) from None
+        except UnicodeDecodeError:
+            raise ConfigError("not UTF-8 text", path=path) from None
+    root = path.parent if path is not None else start
+    # .env fills in what the real environment does not set; the environment wins.
+    merged = {**_read_dotenv(root), **environ}
+
+    topics = read_topics(data.pop("topics", {}), path)
+    for section in data:
+        if section not in SECTIONS:
+            known = ", ".join([*SECTIONS, "topics"])
+            raise ConfigError(f"unknown section '[{section}]' (known: {known})", path=path)
+        if not isinstance(data[section], dict):
+            raise ConfigError(f"'{section}' must be a table ([{section}])", path=path)
+    sources: dict[str, str] = {}
+    sections = {
+        name: _section(name, cls, data.get(name, {}), merged, path, sources) for name, cls in SECTIONS.items()
+    }
+    if "PAIN_NEWS_DATABASE_URL" in merged:  # documented short form; same as the generic rule
+        sections["database"] = DatabaseSettings(url=merged["PAIN_NEWS_DATABASE_URL"])
+        sources["database.url"] = "environment variable PAIN_NEWS_DATABASE_URL"
+    for dotted, where in sources.items():  # a variable the environment lacks was read from .env
+        variable = where.removeprefix("environment variable ")
+        if variable != where and variable not in environ:
+            sources[dotted] = f".env variable {variable}"
+    secrets = _secrets(merged)
+    config = Config(root=root, path=path, secrets=secrets, sources=sources, topics=topics, **sections)
+    _validate(config, merged)
+    return config
+
+
+def _secrets(merged: Mapping[str, str]) -> Secrets:
+    values: dict[str, Any] = {key: merged.get(var, "") for key, var in SECRET_VARIABLES.items()}
+    previous = values["previous_secret_keys"].split(",")
+    values["previous_secret_keys"] = tuple(key.strip() for key in previous if key.strip())
+    return Secrets(**values)
+
+
+def _toml_error_line(message: str) -> int | None:
+
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _toml_line(path: Path | None, section: str, key: str) -> int | None:
+    """The line of `key = ...` under `[section]` in the config file; None when it is not there."""
+    if path is None:
+        return None
+    current = ""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            current = stripped.strip("[] ")
+        elif current == section and stripped.split("=", 1)[0].strip() == key:
+            return number
+    return None
+
+
+def _where(config: Config, env: Mapping[str, str], dotted: str) -> dict[str, Any]:
+    """Where a setting was set, for its error: its environment variable when that set it (the file
+    is not to blame then), else the file and the key's line."""
+    section, key = dotted.split(".")
+    var = f"PAIN_NEWS_{section.upper()}_{key.upper()}"
+    if var in env:
+        return {"path": var}
+    return {"path": config.path, "line": _toml_line(config.path, section, key)}
+
+
+def _validate(config: Config, env: Mapping[str, str]) -> None:
+    if config.delivery.provider not in PROVIDERS:
+        where = _where(config, env, "delivery.provider")
+        raise ConfigError(
+            f"delivery.provider must be one of {', '.join(PROVIDERS)}, got {config.delivery.provider!r}",
+            **where,
+        )
+    if config.delivery.rate < 0:
+        where = _where(config, env, "delivery.rate")
+        raise ConfigError(f"delivery.rate must be 0 (no cap) or more, got {config.delivery.rate}", **where)
+    if not -1 <= config.delivery.processes <= 64:
+        where = _where(config, env, "delivery.processes")
+        raise ConfigError(
+            f"delivery.processes must be -1 (by list size), 0 (none) or up to 64, got {config.delivery.processes}",
+            **where,
+        )
+    if config.smtp.security not in ("starttls", "ssl", "none"):
+        where = _where(config, env, "smtp.security")
+        raise ConfigError(
+            f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", **where
+        )
+    if config.newsletter.timezone:
+        from pain_news.config.clock import zone
+
+        zone(config.newsletter.timezone, config.path)
+    for key in ("public_url", "conditions_url", "appointment_url"):
+        value = getattr(config.newsletter, key)
+        if value and not value.startswith(("https://", "http://")):
+            where = _where(config, env, f"newsletter.{key}")
+            raise ConfigError(f"newsletter.{key} must be an absolute http(s) URL, got {value!r}", **where)
+    _validate_secret_key(config.secrets.secret_key)
+    _validate_clear_text(config)
+    _validate_serve(config, env)
+    unknown = config.unknown_topics(config.serve.signup_topics)
+    if unknown:
+        raise ConfigError(
+            f"serve.signup_topics names {', '.join(repr(k) for k in unknown)}, not a key of [topics]",
+            hint=f"known topics: {', '.join(config.topic_keys) or 'none (add a [topics] table)'}",
+            **_where(config, env, "serve.signup_topics"),
+        )
+
+
+def _validate_secret_key(key: str) -> None:
+    """A short key makes links guessable offline; empty is allowed (commands that make no links)."""
+    if key and len(key.encode("utf-8")) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"PAIN_NEWS_SECRET_KEY is {len(key.encode('utf-8'))} bytes; it must be at least {MIN_SECRET_BYTES}",
+            hint='generate one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))" '
+            f"and keep the old key in {PREVIOUS_KEYS_VARIABLE} so links already sent keep working",
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses: traffic that never leaves this machine."""
+    import ipaddress
+
+    host = host.strip().strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _validate_clear_text(config: Config) -> None:
+    """Credentials never travel unencrypted to another machine."""
+    from urllib.parse import urlsplit
+
+    smtp = config.smtp
+    if smtp.security == "none" and smtp.username and not is_loopback(smtp.host):
+        raise ConfigError(
+            f'smtp.security = "none" would send smtp.username and its password in clear text to {smtp.host}',
+            path=config.path,
+            hint='set smtp.security to "starttls" or "ssl" (only a relay on this machine may use "none")',
+        )
+    host = config.sendgrid.host
+    if host.lower().startswith("http://") and not is_loopback(urlsplit(host).hostname or ""):
+        raise ConfigError(
+            f"sendgrid.host {host!r} would send the API key in clear text (http://)",
+            path=config.path,
+            hint="use https:// (only a stand-in on this machine may use http://)",
+        )
+
+
+def _validate_serve(config: Config, env: Mapping[str, str]) -> None:
+    import ipaddress
+
+    for key in ("signups_per_address_per_day", "signups_per_client_per_hour"):
+        if getattr(config.serve, key) < 1:
+            where = _where(config, env, f"serve.{key}")
+            raise ConfigError(f"serve.{key} must be 1 or more, got {getattr(config.serve, key)}", **where)
+    for proxy in config.serve.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            where = _where(config, env, "serve.trusted_proxies")
+            raise ConfigError(
+                f"serve.trusted_proxies: {proxy!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)",
+                **where,
+            ) from None
+
+
+def require(config: Config, *dotted: str) -> None:
+    """Raise ConfigError naming the first empty setting among `dotted` ('newsletter.postal_address')."""
+    for name in dotted:
+        section, key = name.split(".")
+        if not getattr(getattr(config, section), key):
+            raise ConfigError(
+                f"missing key '{name}'",
+                path=config.path or config.root / CONFIG_NAME,
+                hint=f"set {key} under [{section}] or the environment variable PAIN_NEWS_{section.upper()}_{key.upper()}",
+            )

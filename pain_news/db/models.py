@@ -1,0 +1,204 @@
+"""SQLAlchemy 2 models: subscribers, their status history, suppressions, campaigns and the send ledger.
+
+Schema changes go through Alembic migrations in pain_news/db/migrations/ — never create_all on a
+real database. Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Subscriber statuses. Only `active` is ever mailed by a list send.
+PENDING = "pending"
+ACTIVE = "active"
+UNSUBSCRIBED = "unsubscribed"
+BOUNCED = "bounced"
+COMPLAINED = "complained"
+STATUSES = (PENDING, ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED)
+OPTED_OUT = (UNSUBSCRIBED, BOUNCED, COMPLAINED)
+
+# How an opt-out arrived.
+OPT_OUT_METHODS = ("link", "one-click", "webhook", "sendgrid-sync", "manual")
+
+# Send-ledger states of one recipient in one campaign (docs/design/send-ledger.md).
+LEDGER_PENDING = "pending"
+LEDGER_IN_FLIGHT = "in_flight"
+LEDGER_SENT = "sent"
+LEDGER_FAILED = "failed"
+LEDGER_UNCERTAIN = "uncertain"
+LEDGER_SKIPPED = "skipped"  # opted out between the start of the send and its batch
+# A scheduled send cancelled before its time: SendGrid discards what it had accepted (campaign/schedule.py).
+LEDGER_CANCELLED = "cancelled"
+LEDGER_STATES = (
+    LEDGER_PENDING,
+    LEDGER_IN_FLIGHT,
+    LEDGER_SENT,
+    LEDGER_FAILED,
+    LEDGER_UNCERTAIN,
+    LEDGER_SKIPPED,
+    LEDGER_CANCELLED,
+)
+
+
+# Campaign kinds: an issue to the list, or the one welcome email a new subscriber gets.
+CAMPAIGN_ISSUE = "issue"
+CAMPAIGN_WELCOME = "welcome"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+    # AUTOINCREMENT on SQLite: a deleted subscriber's id is never reused, so an old signed
+    # unsubscribe link can never name a newer person (matches migration 0001).
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))  # as given
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased: unique case-insensitively
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    last_name: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    source: Mapped[str] = mapped_column(String(300), default="manual")  # import:<file>, signup, manual
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    opted_out_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    opt_out_method: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    opt_out_campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    tags: Mapped[list[SubscriberTag]] = relationship(
+        back_populates="subscriber",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="SubscriberTag.tag",
+    )
+    topics: Mapped[list[SubscriberTopic]] = relationship(
+        back_populates="subscriber",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="SubscriberTopic.topic",
+    )
+
+
+class SubscriberTag(Base):
+    __tablename__ = "subscriber_tags"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+    subscriber: Mapped[Subscriber] = relationship(back_populates="tags")
+
+
+class SubscriberTopic(Base):
+    """A topic the subscriber chose (config [topics]); kept apart from staff tags (migration 0002)."""
+
+    __tablename__ = "subscriber_topics"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(50), primary_key=True, index=True)
+    subscriber: Mapped[Subscriber] = relationship(back_populates="topics")
+
+
+class SubscriberEvent(Base):
+    """Append-only history of every status change (and other notable changes) of a subscriber."""
+
+    __tablename__ = "subscriber_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    old_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    new_status: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(20))  # import, signup, confirm, link, one-click, webhook, ...
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Suppression(Base):
+    """Addresses that must never be mailed or re-added; only a hash is kept after `delete`."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the lower-cased address
+    reason: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryEvent(Base):
+    """SendGrid event webhook records (delivered, open, click, ...), once per sg_event_id."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sg_event_id: Mapped[str] = mapped_column(String(100), unique=True)
+    event: Mapped[str] = mapped_column(String(30), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Campaign(Base):
+    """One list send of one issue, with a frozen copy of what was sent."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue: Mapped[str] = mapped_column(String(200), index=True)  # issue folder name
+    subject: Mapped[str] = mapped_column(String(500))
+    provider: Mapped[str] = mapped_column(String(20))
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(16), default=CAMPAIGN_ISSUE, server_default=CAMPAIGN_ISSUE)
+    # Targeted topics, ";"-joined and sorted; "" means the whole list.
+    topics: Mapped[str] = mapped_column(Text, default="", server_default="")
+    scheduled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    batch_id: Mapped[str | None] = mapped_column(String(100), nullable=True)  # SendGrid mail batch
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LedgerEntry(Base):
+    """One recipient of one campaign: pending → in_flight → sent | failed | uncertain.
+
+    Why each state: docs/design/send-ledger.md.
+    """
+
+    __tablename__ = "send_ledger"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "subscriber_id", name="uq_send_ledger_campaign_subscriber"),
+        Index("ix_send_ledger_campaign_state_position", "campaign_id", "state", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)  # order taken at the start of the send
+    email: Mapped[str] = mapped_column(String(320))  # snapshot: "did this patient get it?"
+    state: Mapped[str] = mapped_column(String(16))
+    batch: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

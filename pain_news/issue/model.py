@@ -1,0 +1,197 @@
+"""The issue model the loader (pain_news/issue/loader.py) builds: Issue, Piece and their parts.
+
+Plain frozen data between stages; path helpers that decide whether a link or image target names a
+file inside the issue folder live here so the loader, build, archive and preview agree on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pain_news.issue.markdown import Fragment
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image: `src` as written; `path` is the local file when `src` is relative."""
+
+    src: str
+    alt: str
+    path: Path | None
+    url: str = ""  # where mail clients load it from (public_url based when src is relative)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A link or image target as written in a piece (markdown body or front matter), with its line."""
+
+    kind: str  # "link" or "image"
+    url: str
+    line: int
+    alt: str = ""
+    in_front_matter: bool = False
+
+
+@dataclass(frozen=True)
+class SpotlightSection:
+    heading: str
+    html: str
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One markdown file of an issue: an article or a condition spotlight."""
+
+    kind: str
+    slug: str
+    path: Path
+    title: Fragment
+    body: Fragment
+    body_line: int  # line in the file where the markdown body starts
+    layout: str = "full"
+    author: str = ""
+    image: Image | None = None
+    cta: Link | None = None
+    # spotlight only
+    condition: str = ""
+    summary: Fragment | None = None
+    sections: tuple[SpotlightSection, ...] = ()
+    learn_more_url: str = ""
+    reviewed_by: str = ""
+    reviewed_on: dt.date | None = None
+    reviewed_on_line: int | None = None
+    source: str = field(default="", compare=False, repr=False)  # the whole file
+    markdown: str = field(default="", compare=False, repr=False)  # the body after the front matter
+    found_targets: tuple[Target, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Every link and image target in the markdown body, as written."""
+        return tuple(t.url for t in self.found_targets if not t.in_front_matter)
+
+    @property
+    def unknown_tags(self) -> list[tuple[str, int]]:
+        """Tags like `{{ frist_name }}` that no recipient value fills, with their line in the file."""
+        found = [(tag, self.body_line + line - 1) for tag, line in self.body.unknown_tags]
+        for key, fragment in (("title", self.title), ("summary", self.summary)):
+            if fragment is not None:
+                found.extend((tag, line_of_key(self.source, key) or 1) for tag, _ in fragment.unknown_tags)
+        return sorted(set(found), key=lambda item: item[1])
+
+    @property
+    def word_count(self) -> int:
+        words = self.body.text.split() + (self.summary.text.split() if self.summary else [])
+        return len(words)
+
+
+@dataclass(frozen=True)
+class Issue:
+    folder: Path
+    slug: str
+    title: str
+    number: int
+    date: dt.date
+    subject: str
+    preheader: str
+    pieces: tuple[Piece, ...]
+    intro: Fragment | None = None
+    draft: bool = False  # `draft = true` in issue.toml: build, check, preview, test send; no list send
+    topics: tuple[str, ...] = ()  # `topics = [...]` in issue.toml: a list send mails only these readers
+
+    @cached_property
+    def assets(self) -> list[str]:
+        """Relative files the issue uses (front-matter images, markdown images and links), once each."""
+        found: dict[str, None] = {}
+        for piece in self.pieces:
+            if piece.image and piece.image.path:
+                found.setdefault(piece.image.src, None)
+            for target in piece.targets:
+                if target and is_relative(target):
+                    found.setdefault(target_file(target), None)
+        return [a for a in found if a]
+
+    def review_problems(self, on: dt.date, months: int) -> list[tuple[Piece, str]]:
+        """Spotlights whose medical review is older than `months` before `on`, or after `on`."""
+        found = []
+        for piece in self.pieces:
+            problem = review_problem(piece.reviewed_on, on, months) if piece.reviewed_on else None
+            if problem:
+                found.append((piece, problem))
+        return found
+
+
+def review_problem(reviewed_on: dt.date, on: dt.date, months: int) -> str | None:
+    """Why a review dated `reviewed_on` is not current on day `on` (limit: `months`), or None."""
+    if reviewed_on > on:
+        return f"reviewed_on {reviewed_on.isoformat()} is in the future (after {on.isoformat()})"
+    if reviewed_on < months_before(on, months):
+        return f"reviewed on {reviewed_on.isoformat()}, more than {months} months before {on.isoformat()}"
+    return None
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same day `months` earlier (the month's last day when it is shorter: 29 Feb → 28 Feb)."""
+    total = day.year * 12 + day.month - 1 - months
+    year, month = divmod(total, 12)
+    for last in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month + 1, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has a 28th")
+
+
+def is_relative(url: str) -> bool:
+    """A link or image target inside the issue folder (no scheme, no host, not an anchor)."""
+    parts = urlsplit(url)
+    return not parts.scheme and not parts.netloc and not url.startswith(("#", "/"))
+
+
+def target_file(target: str) -> str:
+    """The file part of a link or image target: without its #fragment or ?query."""
+    return target.split("#")[0].split("?")[0]
+
+
+def local_path(folder: Path, target: str) -> Path | None:
+    """The file a relative target names, or None when it leaves `folder` (`../`, or a symlink out).
+
+    Resolving first means `images/../x.png` is fine while `../../private/notes.txt` is not: a build,
+    the archive and the preview server copy or serve these files, so they must stay in the issue.
+    """
+    root = folder.resolve()
+    path = (root / target_file(target)).resolve()
+    return path if path.is_relative_to(root) else None
+
+
+def asset_url(asset_base: str, target: str) -> str:
+    """A relative target as mail clients must see it: under public_url/<issue>/ when that is set."""
+    return asset_base + target if asset_base and is_relative(target) else target
+
+
+def line_of_key(text: str, key: str) -> int | None:
+    """Line of `key:` (front matter) or `key =` (TOML) at the start of a line, 1-based; None when absent."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line[len(key) :].lstrip() if line.startswith(key) else None
+        if stripped is not None and stripped[:1] in (":", "="):
+            return number
+    return None
+
+
+def line_containing(source: str, needle: str) -> int | None:
+    """1-based line of the first line of `source` containing `needle`."""
+    for number, line in enumerate(source.splitlines(), start=1):
+        if needle in line:
+            return number
+    return None

@@ -1,0 +1,157 @@
+"""Signed tokens for unsubscribe, preference-page and signup-confirmation links, and the List-Unsubscribe headers.
+
+A token is `<subscriber>.<extra>.<signature>`: `extra` is the campaign id for unsubscribe and preference links
+(`-` when none) and the signup-request event id for confirmation links. The signature is an
+HMAC-SHA256 over the purpose and the two numbers, keyed by PAIN_NEWS_SECRET_KEY, so a token for
+one purpose or one subscriber can never be turned into another. Tokens never expire: a link in
+a years-old email must keep working (issue 3). After a key rotation the previous keys
+(PAIN_NEWS_PREVIOUS_SECRET_KEYS) still verify; new links are always signed with the current key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from pain_news.config.settings import MIN_SECRET_BYTES
+from pain_news.errors import ConfigError, InvalidToken
+
+if TYPE_CHECKING:
+    from pain_news.config.settings import Config
+
+PURPOSES = ("unsubscribe", "confirm", "preferences")
+_TOKEN = re.compile(r"([0-9]+)\.(-|[0-9]+)\.([A-Za-z0-9_-]+)")
+_SIGNATURE_BYTES = 16  # 128 bits: unforgeable, and keeps the URL short enough for any mail client
+
+
+def _signature(secret: str, purpose: str, body: str) -> str:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    mac = hmac.digest(
+        secret.encode("utf-8"), f"pain-news/{purpose}:{body}".encode(), "sha256"
+    )  # one-shot: fast
+    return base64.urlsafe_b64encode(mac[:_SIGNATURE_BYTES]).rstrip(b"=").decode("ascii")
+
+
+def make_token(secret: str, subscriber_id: int, campaign_id: int | None, purpose: str = "unsubscribe") -> str:
+    """A URL-safe signed token naming a subscriber and a campaign (or signup request)."""
+    if not secret:
+        raise ConfigError("PAIN_NEWS_SECRET_KEY is not set", hint="run 'pain-news init' or add it to .env")
+    body = f"{int(subscriber_id)}.{'-' if campaign_id is None else int(campaign_id)}"
+    return f"{body}.{_signature(secret, purpose, body)}"
+
+
+def token_maker(secret: str, purpose: str = "unsubscribe") -> Callable[[int, int | None], str]:
+    """`make_token` for many tokens of one secret and purpose (a list send makes two per recipient).
+
+    The HMAC is computed from SHA-256 states keyed once (RFC 2104's inner and outer pads, the
+    purpose prefix already hashed in), then copied per token: `hmac.digest` sets the key up on
+    every call, which made signing links the largest cost of personalising a copy. Makes exactly
+    the tokens `make_token` makes (tests/test_unsubscribe.py).
+    """
+    make_token(secret, 0, None, purpose)  # the same refusals: no secret, unknown purpose
+    key = secret.encode("utf-8")
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_SHA256_BLOCK, b"\0")
+    inner = hashlib.sha256(key.translate(_INNER_PAD) + f"pain-news/{purpose}:".encode())
+    outer = hashlib.sha256(key.translate(_OUTER_PAD))
+    b64, urlsafe = binascii.b2a_base64, _URLSAFE
+
+    def token(subscriber_id: int, campaign_id: int | None) -> str:
+        body = f"{int(subscriber_id)}.{'-' if campaign_id is None else int(campaign_id)}"
+        h = inner.copy()
+        h.update(body.encode())
+        mac = outer.copy()
+        mac.update(h.digest())
+        signature = b64(mac.digest()[:_SIGNATURE_BYTES], newline=False).translate(urlsafe).rstrip(b"=")
+        return f"{body}.{signature.decode('ascii')}"
+
+    return token
+
+
+_SHA256_BLOCK = 64
+_INNER_PAD = bytes(x ^ 0x36 for x in range(256))
+_OUTER_PAD = bytes(x ^ 0x5C for x in range(256))
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def read_token(
+    secret: str | Sequence[str], token: str, purpose: str = "unsubscribe"
+) -> tuple[int, int | None]:
+    """(subscriber_id, campaign_id) from a token signed with `secret` (or any of a list of keys).
+
+    InvalidToken when forged, truncated or malformed.
+    """
+    keys = [secret] if isinstance(secret, str) else [k for k in secret if k]
+    if not keys or not keys[0]:
+        raise ConfigError("PAIN_NEWS_SECRET_KEY is not set", hint="run 'pain-news init' or add it to .env")
+    if purpose != "unsubscribe":
+        # A short old key (kept only so links made before the 32-byte rule still work) could be
+        # guessed offline: it may stop mail, never confirm a signup or change preferences.
+        keys = [k for k in keys if len(k.encode("utf-8")) >= MIN_SECRET_BYTES]
+    # ASCII digits and base64url only: str.isdigit() accepts '²' and hmac.compare_digest refuses
+    # non-ASCII text with TypeError, so anything else is refused here, as a damaged link.
+    match = _TOKEN.fullmatch(token) if len(token) <= 200 else None
+    if match is None:
+        raise InvalidToken("this link is incomplete or damaged")
+    sid, extra, signature = match.groups()
+    subscriber_id, campaign_id = int(sid), None if extra == "-" else int(extra)
+    # Only the canonical spelling verifies, so '007' and '7' are not two valid tokens.
+    canonical = f"{subscriber_id}.{'-' if campaign_id is None else campaign_id}"
+    if canonical != f"{sid}.{extra}" or not any(
+        hmac.compare_digest(_signature(key, purpose, canonical), signature) for key in keys
+    ):
+        raise InvalidToken("this link is not valid")
+    return subscriber_id, campaign_id
+
+
+def link_base(config: Config) -> str:
+    """public_url without a trailing slash; ConfigError when links cannot be made (no URL or secret)."""
+    from pain_news.config.settings import require
+
+    require(config, "newsletter.public_url")
+    if not config.secrets.secret_key:
+        raise ConfigError(
+            "PAIN_NEWS_SECRET_KEY is not set",
+            hint="run 'pain-news init' (it writes .env with a fresh secret) or set the variable",
+        )
+    return config.newsletter.public_url.rstrip("/")
+
+
+def unsubscribe_url(config: Config, subscriber_id: int, campaign_id: int | None) -> str:
+    """The per-recipient unsubscribe link under newsletter.public_url."""
+    base = link_base(config)
+    return f"{base}/unsubscribe/{make_token(config.secrets.secret_key, subscriber_id, campaign_id)}"
+
+
+def preferences_url(config: Config, subscriber_id: int, campaign_id: int | None) -> str:
+    """The per-recipient "Manage preferences" link (its own token purpose: it cannot unsubscribe)."""
+    base = link_base(config)
+    token = make_token(config.secrets.secret_key, subscriber_id, campaign_id, purpose="preferences")
+    return f"{base}/preferences/{token}"
+
+
+def confirm_url(config: Config, subscriber_id: int, request_event_id: int) -> str:
+    """The signup confirmation link under newsletter.public_url."""
+    base = link_base(config)
+    token = make_token(config.secrets.secret_key, subscriber_id, request_event_id, purpose="confirm")
+    return f"{base}/confirm/{token}"
+
+
+def list_unsubscribe_headers(config: Config, url: str) -> dict[str, str]:
+    """List-Unsubscribe (+ mailto when configured) and RFC 8058 List-Unsubscribe-Post headers."""
+    targets = [f"<{url}>"]
+    mailto = config.delivery.unsubscribe_mailto
+    if mailto:
+        targets.append(f"<mailto:{quote(mailto, safe='@')}?subject=unsubscribe>")
+    return {
+        "List-Unsubscribe": ", ".join(targets),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }

@@ -1,0 +1,108 @@
+"""What the templates show beyond the model's own fields: headings, the review line, the clinic's contact.
+
+Kept out of the templates so the email, the web page and the text part say the same thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from pain_news.config.settings import NewsletterSettings
+    from pain_news.issue.loader import Issue, Piece
+
+DEFAULT_CLINIC = "TriState Pain Institute"
+#: After the preheader: zero-width non-joiners and spaces, so the inbox line shows nothing more
+#: instead of running on into "View in browser Pain News ..." (about 90 characters' worth).
+PREHEADER_FILLER = Markup("&zwnj;&nbsp;" * 90)
+_EYEBROW = re.compile(r"^\s*condition\s+spotlight\s*[:\u2013\u2014-]\s*", re.I)
+_SALUTATION = re.compile(r"\A\s*<p>([^<]*)</p>\s*", re.S)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The clinic's name and phone; `tel` is the phone as a tel: URL (digits and a leading +)."""
+
+    clinic: str
+    phone: str
+    tel: str
+
+
+def contact(newsletter: NewsletterSettings) -> Contact:
+    """The clinic's name and phone number as the templates show them."""
+    phone = newsletter.phone.strip()
+    return Contact(newsletter.from_name or DEFAULT_CLINIC, phone, tel_url(phone))
+
+
+def tel_url(phone: str) -> str:
+    """`(555) 010-0199` → `tel:5550100199`; `+1 555 010 0199` → `tel:+15550100199`; '' when empty."""
+    digits = re.sub(r"\D", "", phone)
+    if not digits:
+        return ""
+    return f"tel:{'+' if phone.lstrip().startswith('+') else ''}{digits}"
+
+
+def spotlight_heading(piece: Piece) -> Markup:
+    """The spotlight's title without a leading "Condition spotlight:" (the eyebrow above says so)."""
+    title = str(piece.title.html)
+    stripped = _EYEBROW.sub("", title)
+    if stripped == title or not stripped:
+        return Markup(title)
+    return Markup(stripped[0].upper() + stripped[1:])
+
+
+def spotlight_heading_text(piece: Piece) -> str:
+    """The same heading for the plain-text part."""
+    title = piece.title.text
+    stripped = _EYEBROW.sub("", title)
+    return stripped[0].upper() + stripped[1:] if stripped and stripped != title else title
+
+
+def next_review(reviewed_on: dt.date) -> dt.date:
+    """A year after the medical review (February 29 → February 28)."""
+    try:
+        return reviewed_on.replace(year=reviewed_on.year + 1)
+    except ValueError:
+        return reviewed_on.replace(year=reviewed_on.year + 1, day=28)
+
+
+def review_line(piece: Piece) -> str:
+    """ "Medically reviewed by Dr X, MD, … · reviewed November 2, 2026 · next review by November 2027".
+
+    `reviewed_by` carries the credentials; the " · " keeps them from running into the date.
+    """
+    assert piece.reviewed_on is not None
+    who = piece.reviewed_by.strip().rstrip(".,;")
+    return (
+        f"Medically reviewed by {who} · reviewed {piece.reviewed_on.strftime('%B %-d, %Y')}"
+        f" · next review by {next_review(piece.reviewed_on).strftime('%B %Y')}"
+    )
+
+
+def without_salutation(intro_html: str) -> Markup:
+    """The intro without an opening "Dear …," line: a public web page greets no one by name.
+
+    A salutation is a first paragraph of at most six words that ends with a comma.
+    """
+    match = _SALUTATION.match(intro_html)
+    if match and match.group(1).strip().endswith(",") and len(match.group(1).split()) <= 6:
+        return Markup(intro_html[match.end() :])
+    return Markup(intro_html)
+
+
+def page_description(issue: Issue) -> str:
+    """The web page's meta description: the preheader, else the subject."""
+    return issue.preheader or issue.subject
+
+
+def page_image(issue: Issue) -> str:
+    """An absolute image URL for Open Graph (the first piece with one), or ''."""
+    for piece in issue.pieces:
+        if piece.image and piece.image.url.startswith(("https://", "http://")):
+            return piece.image.url
+    return ""

@@ -1,0 +1,1 @@
+"""What talks to SendGrid besides sending: the client, the event webhook, suppression sync."""

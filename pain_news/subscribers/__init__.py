@@ -1,0 +1,1 @@
+"""Subscribers: the store, CSV files, import and signup with double opt-in."""

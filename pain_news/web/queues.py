@@ -1,0 +1,86 @@
+"""Queues `serve` works through after answering, so a page never waits on (or reveals) a mail server:
+one daemon thread over a FIFO (BackgroundWorker), and the welcome queue built on it."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from pain_news.campaign.welcome import send_welcome
+from pain_news.errors import PainNewsError
+
+if TYPE_CHECKING:
+    from pain_news.config.settings import Config
+    from pain_news.subscribers.store import SubscriberStore
+
+log = logging.getLogger("pain_news.web")
+
+Item = TypeVar("Item")
+
+
+class BackgroundWorker(Generic[Item]):
+    """Subclasses define `handle(item)` and `failed(item, detail)`; one failure never stops the thread."""
+
+    thread_name = "pain-news-worker"
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Item] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, item: Item) -> None:
+        """Queue one item; returns at once."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+                self._thread.start()
+        self._queue.put((item,))
+
+    def join(self) -> None:
+        """Wait until every queued item was handled (done, skipped or given up)."""
+        self._queue.join()
+
+    def close(self) -> None:
+        """Stop the thread after the item in hand."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(30)
+
+    def handle(self, item: Item) -> None:
+        raise NotImplementedError
+
+    def failed(self, item: Item, detail: str) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while True:
+            entry = self._queue.get()
+            if entry is None:
+                self._queue.task_done()
+                return
+            try:
+                self.handle(entry[0])
+            except Exception as exc:  # one bad item never stops the worker
+                detail = exc.message if isinstance(exc, PainNewsError) else type(exc).__name__
+                self.failed(entry[0], detail)
+            finally:
+                self._queue.task_done()
+
+
+class WelcomeQueue(BackgroundWorker[int]):
+    """Welcomes sent by one daemon thread (started on the first), so a confirmation page never waits."""
+
+    thread_name = "pain-news-welcomes"
+
+    def __init__(self, config: Config, store: SubscriberStore) -> None:
+        super().__init__()
+        self.config, self.store = config, store
+
+    def handle(self, item: int) -> None:
+        send_welcome(self.config, self.store, item)
+
+    def failed(self, item: int, detail: str) -> None:
+        # The ledger row stays pending for a retry.
+        log.error("welcome email for subscriber %d not sent: %s", item, detail)
