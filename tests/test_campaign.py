@@ -830,3 +830,18 @@ def test_report_of_an_outbox_campaign_prints_no_webhook_counts(run_cli, store, s
     table = run_cli("report", str(sample_issue)).stdout
     assert "webhook" not in table
     assert "(no delivered, open or click counts: only SendGrid reports them, this went via outbox)" in table
+
+
+def test_a_resumed_send_says_in_plain_words_which_copy_goes_out_in_the_clinics_time(
+    make_config, store, sample_issue
+):
+    from pain_news.campaign.runner import create_campaign
+
+    config = make_config({"PAIN_NEWS_NEWSLETTER_TIMEZONE": "America/New_York"})
+    store.add("ana@example.org")
+    prepared = campaign.prepare_send(config, store, sample_issue, campaign.SendOptions())
+    create_campaign(CampaignLedger.for_store(store), prepared)
+    resumed = campaign.prepare_send(config, store, sample_issue, campaign.SendOptions())
+    [note] = [n for n in resumed.plan.notes if n.startswith("resuming")]
+    assert "readers get the email exactly as it was when this send started" in note
+    assert ("EST)" in note or "EDT)" in note) and "UTC" not in note and "frozen" not in note

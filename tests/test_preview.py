@@ -220,3 +220,33 @@ def test_screenshot_of_an_issue_that_does_not_build_exits_1_and_saves_nothing(ru
         "02-spotlight.md:7: reviewed_on must be a real date (YYYY-MM-DD), got '2026-11-31'" in result.stderr
     )
     assert "Traceback" not in result.stderr and not out.exists()
+
+
+def test_preview_moves_to_the_next_free_port_when_its_default_is_taken():
+    import socket
+
+    from pain_news.cli.editor import PREVIEW_PORT
+    from pain_news.web.server import first_free_port
+
+    assert PREVIEW_PORT != 8025  # the usual local SMTP test port
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        chosen = first_free_port("127.0.0.1", taken)
+        assert taken < chosen < taken + 20
+
+
+def test_no_free_port_in_the_range_is_one_clear_error():
+    import socket
+
+    from pain_news.errors import ServerError
+    from pain_news.web.server import first_free_port
+
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        with pytest.raises(ServerError, match="no free port on 127.0.0.1"):
+            first_free_port("127.0.0.1", holder.getsockname()[1], tries=1)

@@ -12,6 +12,7 @@ from pain_news.campaign import schedule
 from pain_news.campaign.gates import PublishedCheck, SendRequest, gated_build
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.summary import SendPlan, states_line
+from pain_news.config.clock import clinic_zone, shown
 from pain_news.db.models import (
     ACTIVE,
     LEDGER_FAILED,
@@ -194,7 +195,10 @@ def _resume(
     message = delivery.message_from_config(
         config, existing.subject, existing.html, existing.text, list_message=True
     )
-    notes.append(f"the frozen copy from {existing.created_at:%Y-%m-%d %H:%M} UTC is sent, not a new build")
+    notes.append(
+        f"resuming: readers get the email exactly as it was when this send started "
+        f"({shown(existing.created_at, clinic_zone(config))}); edits made since then are not in it"
+    )
     plan = _plan(
         existing.issue,
         message,

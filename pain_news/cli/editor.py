@@ -9,6 +9,8 @@ import click
 from pain_news.cli.app import App, cli
 
 ISSUE_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+# Not 8025, the usual port of a local SMTP test server: preview has a default of its own.
+PREVIEW_PORT = 8410
 
 
 @cli.command("check")
@@ -56,7 +58,9 @@ def check_cmd(app: App, issue_dir: Path, output_format: str, strict: bool, reque
 @cli.command("preview")
 @click.argument("issue_dir", type=ISSUE_DIR)
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=8025, show_default=True, help="Port on 127.0.0.1."
+    "--port",
+    type=click.IntRange(0, 65535),
+    help=f"Port on 127.0.0.1 (default: {PREVIEW_PORT}, or the next free one).",
 )
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in the default web browser.")
 @click.option(
@@ -68,7 +72,7 @@ def check_cmd(app: App, issue_dir: Path, output_format: str, strict: bool, reque
 )
 @click.pass_obj
 def preview_cmd(
-    app: App, issue_dir: Path, port: int, open_browser: bool, screenshot_path: Path | None
+    app: App, issue_dir: Path, port: int | None, open_browser: bool, screenshot_path: Path | None
 ) -> None:
     """Preview an issue at desktop and phone widths; the page reloads when a source changes.
 
@@ -83,9 +87,12 @@ def preview_cmd(
         for path in preview.screenshot_issue(app.config, issue_dir, screenshot_path):
             click.echo(f"saved {path}")
         return
-    from pain_news.web.server import ensure_port_free
+    from pain_news.web.server import ensure_port_free, first_free_port
 
-    ensure_port_free("127.0.0.1", port)
+    if port is None:
+        port = first_free_port("127.0.0.1", PREVIEW_PORT)
+    else:
+        ensure_port_free("127.0.0.1", port)
     click.echo(f"Previewing {issue_dir} at http://127.0.0.1:{port}/ (Ctrl+C to stop)")
     preview.serve(app.config, issue_dir, port, open_browser=open_browser)
 

@@ -135,7 +135,7 @@ class Columns:
 
 
 def read_columns(text: str) -> Columns:
-    """The header's unrecognised columns, each as "'Frist Name' (did you mean 'first_name'?)"."""
+    """The header's unrecognised columns: "'Frist Name' (did you mean 'first_name'?)", or "'Date of Birth'"."""
     import difflib
 
     delimiter = sniff_delimiter(text)
@@ -150,8 +150,8 @@ def read_columns(text: str) -> Columns:
             why = f"several columns joined by {joined!r}? save the file with one delimiter"
         else:
             close = difflib.get_close_matches(key, COLUMNS, n=1, cutoff=0.75)
-            why = f"did you mean {COLUMNS[close[0]]!r}?" if close else "not imported"
-        unknown.append(f"{cell.strip()!r} ({why})")
+            why = f"did you mean {COLUMNS[close[0]]!r}?" if close else ""
+        unknown.append(f"{cell.strip()!r} ({why})" if why else repr(cell.strip()))
     names = {COLUMNS.get(column_key(cell)) for cell in header}
     return Columns(tuple(unknown), bool(names & {"first_name", "last_name"}), "email" in names)
 

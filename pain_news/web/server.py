@@ -25,6 +25,21 @@ def ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def first_free_port(host: str, start: int, tries: int = 20) -> int:
+    """The first port from `start` on that `host` can listen on (a default port another program holds
+    moves to the next one); ServerError when none of `tries` ports is free."""
+    for port in range(start, start + tries):
+        try:
+            ensure_port_free(host, port)
+        except ServerError:
+            continue
+        return port
+    raise ServerError(
+        f"no free port on {host} between {start} and {start + tries - 1}",
+        hint="choose a port with --port",
+    )
+
+
 def uvicorn_config(app: Any, host: str, port: int, **extra: Any) -> uvicorn.Config:
     """How `serve` runs under uvicorn. The app reads X-Forwarded-For itself, and only from the
     proxies in serve.trusted_proxies (web/security.py): uvicorn's own handling would trust 127.0.0.1."""
