@@ -350,3 +350,21 @@ def test_the_web_page_leaves_out_only_a_salutation(intro, kept):
     from pain_news.render.presentation import without_salutation
 
     assert str(without_salutation(intro)) == (kept if kept is not None else intro)
+
+
+def test_a_title_naming_the_month_is_not_followed_by_the_same_date_again(config, make_issue):
+    from pain_news.issue.loader import load_issue
+    from pain_news.render.pipeline import render_issue, web_page
+    from tests.fixtures.editor import ISSUE_TOML
+
+    toml = ISSUE_TOML.replace('title = "Spring 2027"', 'title = "January 2027"').replace(
+        "date = 2027-03-01", "date = 2027-01-01"
+    )
+    issue = load_issue(make_issue(name="2027-01-january", toml=toml))
+    rendered = render_issue(issue, config.newsletter, config.templates_dir)
+    web = web_page(issue, config.newsletter, config.templates_dir)
+    for output in (rendered.email_html, rendered.email_text, web):
+        assert "January 1, 2027" not in output
+    assert "(Issue 2)" in rendered.email_text.splitlines()[0]
+    spring = load_issue(make_issue(name="2027-03-spring"))
+    assert "March 1, 2027" in render_issue(spring, config.newsletter, config.templates_dir).email_html

@@ -106,3 +106,10 @@ def page_image(issue: Issue) -> str:
         if piece.image and piece.image.url.startswith(("https://", "http://")):
             return piece.image.url
     return ""
+
+
+def issue_date(issue: Issue) -> str:
+    """The issue's date as the header shows it ("January 1, 2027"), or "" when the title already
+    names that month and year ("January 2027"): the header should not say the month twice."""
+    month_year = issue.date.strftime("%B %Y").lower()
+    return "" if month_year in " ".join(issue.title.lower().split()) else issue.date.strftime("%B %-d, %Y")
