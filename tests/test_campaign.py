@@ -845,3 +845,12 @@ def test_a_resumed_send_says_in_plain_words_which_copy_goes_out_in_the_clinics_t
     [note] = [n for n in resumed.plan.notes if n.startswith("resuming")]
     assert "readers get the email exactly as it was when this send started" in note
     assert ("EST)" in note or "EDT)" in note) and "UTC" not in note and "frozen" not in note
+
+
+def test_a_first_test_send_needs_no_subscriber_database(run_cli, sample_issue, project):
+    database = project / "subscribers" / "pain-news.db"
+    assert not database.exists()
+    result = run_cli("send", str(sample_issue), "--test", "--to", "editor@example.org")
+    assert "Test sent to editor@example.org" in result.stdout
+    assert len(list((project / "outbox" / "test").iterdir())) == 1
+    assert not database.exists()  # a test send creates no list

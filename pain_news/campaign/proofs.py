@@ -30,7 +30,7 @@ class SentTest:
 
 def send_test(
     config: Config,
-    store: SubscriberStore,
+    store: SubscriberStore | None,
     issue_dir: Path,
     to: Sequence[str],
     provider: str | None = None,
@@ -41,7 +41,9 @@ def send_test(
 
     The [sample] subscriber's values fill the placeholders; nothing is recorded against a campaign.
     Opt-outs are sacred here too: an address that unsubscribed, bounced, complained or is
-    suppressed in the store is skipped. With `dry_run` every message is built and none delivered.
+    suppressed in the store is skipped. `store` is None before the subscriber database is set up:
+    nobody can have opted out yet, so a first test needs no list. With `dry_run` every message is
+    built and none delivered.
     """
     from pain_news.campaign.personalize import sample_recipient
     from pain_news.config.settings import CONFIG_NAME
@@ -55,7 +57,7 @@ def send_test(
             path=config.path or config.root / CONFIG_NAME,
             hint="pass --to ADDRESS or set test_recipients under [delivery]",
         )
-    skipped = _opted_out(store, addresses)
+    skipped = _opted_out(store, addresses) if store is not None else []
     addresses = [a for a in addresses if a not in {a for a, _ in skipped}]
     if not addresses:
         raise DeliveryError(

@@ -173,8 +173,13 @@ def _cancel(app: App, issue_dir: Path) -> None:
 def _send_test(app: App, issue_dir: Path, to: tuple[str, ...], provider: str | None, dry_run: bool) -> None:
     """send --test: the "[TEST]" copy, and who was skipped as opted out."""
     from pain_news import campaign
+    from pain_news.errors import NoSchema
 
-    result = campaign.send_test(app.config, app.store, issue_dir, to, provider, dry_run=dry_run)
+    try:
+        store = app.store
+    except NoSchema:  # no subscriber database yet: nobody has opted out, and a test needs no list
+        store = None
+    result = campaign.send_test(app.config, store, issue_dir, to, provider, dry_run=dry_run)
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     for address, why in result.skipped:
