@@ -312,3 +312,32 @@ def test_the_standin_takes_a_known_batch_and_a_near_send_at():
         validate_mail(_mail(send_at=1_000_000 + 3600, batch_id="known"), batches={"known"}, now=1_000_000)
         == []
     )
+
+
+def test_a_local_time_in_the_past_is_refused_in_the_clinics_own_time(
+    run_cli, store, sample_issue, project, sendgrid_standin
+):
+    add_people(store, 1)
+    env = sg_env(sendgrid_standin, PAIN_NEWS_NEWSLETTER_TIMEZONE="America/New_York")
+    result = run_cli("send", str(sample_issue), "--at", "2026-01-05 09:00", "--yes", env=env, ok=False)
+    [line, *_] = result.stderr.strip().splitlines()
+    assert "--at 2026-01-05 09:00 EST is in the past" in line
+    assert "UTC" not in result.stderr
+
+
+def test_schedule_errors_show_times_in_the_given_zone():
+    import zoneinfo
+
+    from pain_news.campaign.schedule import check_window
+
+    zone = zoneinfo.ZoneInfo("America/Chicago")
+    now = dt.datetime(2026, 12, 1, 18, 0, tzinfo=dt.UTC)
+    with pytest.raises(
+        ScheduleError, match=r"--at 2026-12-01 09:00 CST is in the past \(now 2026-12-01 12:00 CST\)"
+    ):
+        check_window(dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC), now, zone)
+    with pytest.raises(
+        ScheduleError, match=r"--at 2026-12-05 09:00 CST is more than 72 hours ahead"
+    ) as raised:
+        check_window(dt.datetime(2026, 12, 5, 15, 0, tzinfo=dt.UTC), now, zone)
+    assert raised.value.hint is not None and "from 2026-12-02 09:00 CST" in raised.value.hint

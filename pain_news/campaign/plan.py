@@ -79,7 +79,9 @@ def prepare_send(
     Every gate is run before anything else (pain_news/campaign/gates.py): a refusal leaves no
     campaign behind and sends nothing, and lists every gate that refuses."""
     provider = options.provider or config.delivery.provider
-    schedule.for_new(options.at, provider, dt.datetime.now(dt.UTC))  # refuse a bad --at before the build
+    schedule.for_new(
+        options.at, provider, dt.datetime.now(dt.UTC), clinic_zone(config)
+    )  # refuse a bad --at before the build
     request = SendRequest(
         config=config,
         issue_dir=issue_dir,
@@ -108,7 +110,7 @@ def _prepare(
     existing = ledger.latest(issue)
     schedule.refuse_cancelled(existing, options.new_campaign)
     if existing is None or _chooses_new(ledger, existing, options):
-        when = schedule.for_new(options.at, provider, dt.datetime.now(dt.UTC))
+        when = schedule.for_new(options.at, provider, dt.datetime.now(dt.UTC), clinic_zone(config))
         topics = _targeted_topics(config, options.topics or result.issue.topics)
         counts = ledger.audience_counts(topics)
         message = delivery.message_from_config(
@@ -142,7 +144,9 @@ def _prepare(
         )
     counts = ledger.audience_counts(existing.topics)
     resumed = _resume(config, ledger, existing, provider, counts, options)
-    return _scheduled(config, resumed, schedule.for_resume(options.at, existing, provider))
+    return _scheduled(
+        config, resumed, schedule.for_resume(options.at, existing, provider, clinic_zone(config))
+    )
 
 
 def _scheduled(config: Config, prepared: PreparedSend, when: schedule.Schedule | None) -> PreparedSend:

@@ -143,7 +143,7 @@ def _describe(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime) -> dict[str,
         "kind": c.kind,
         "subject": c.subject,
         "provider": c.provider,
-        "created_at": c.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "created_at": shown(c.created_at, zone),
         "topics": list(c.topics),
     }
     if c.scheduled_at is not None:

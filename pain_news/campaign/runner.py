@@ -24,6 +24,7 @@ from pain_news.campaign.personalize import Personalizer
 from pain_news.campaign.personalize_worker import Encoder
 from pain_news.campaign.plan import PreparedSend, SendOptions
 from pain_news.campaign.summary import SendReport
+from pain_news.config.clock import clinic_zone
 from pain_news.db.models import LEDGER_FAILED, LEDGER_PENDING, LEDGER_SENT, LEDGER_SKIPPED, LEDGER_UNCERTAIN
 from pain_news.delivery.base import (
     FAILED,
@@ -85,7 +86,9 @@ def run_send(
         campaign_id = prepared.campaign_id
         if campaign_id is None:
             if prepared.schedule is not None:  # the batch id exists before the campaign that uses it
-                when = schedule.with_batch(prepared.schedule, first, dt.datetime.now(dt.UTC))
+                when = schedule.with_batch(
+                    prepared.schedule, first, dt.datetime.now(dt.UTC), clinic_zone(config)
+                )
                 prepared = replace(prepared, schedule=when)
             campaign_id = create_campaign(ledger, prepared)
         with run_lock(ledger, campaign_id):

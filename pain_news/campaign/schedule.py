@@ -48,16 +48,20 @@ def refuse_cancelled(existing: CampaignRecord | None, new_campaign: bool) -> Non
         )
 
 
-def for_new(at: dt.datetime | None, provider: str, now: dt.datetime) -> Schedule | None:
+def for_new(
+    at: dt.datetime | None, provider: str, now: dt.datetime, zone: dt.tzinfo = dt.UTC
+) -> Schedule | None:
     """A new campaign's schedule from --at: SendGrid only, in the future, at most 72 hours ahead."""
     if at is None:
         return None
     _needs_sendgrid(provider)
-    check_window(as_utc(at), now)
+    check_window(as_utc(at), now, zone)
     return Schedule(as_utc(at))
 
 
-def for_resume(at: dt.datetime | None, existing: CampaignRecord, provider: str) -> Schedule | None:
+def for_resume(
+    at: dt.datetime | None, existing: CampaignRecord, provider: str, zone: dt.tzinfo = dt.UTC
+) -> Schedule | None:
     """A resumed campaign keeps the time and batch it started with (a crash changes neither)."""
     if existing.scheduled_at is None:
         if at is not None:
@@ -70,7 +74,7 @@ def for_resume(at: dt.datetime | None, existing: CampaignRecord, provider: str) 
     if at is not None and as_utc(at) != existing.scheduled_at:
         raise ScheduleError(
             f"campaign {existing.id} of {existing.issue} is scheduled for "
-            f"{existing.scheduled_at:%Y-%m-%d %H:%M} UTC; a resumed send keeps its time",
+            f"{shown(existing.scheduled_at, zone)}; a resumed send keeps its time",
             hint="run send without --at to finish it, or send --cancel first",
         )
     _needs_sendgrid(provider)
@@ -85,22 +89,24 @@ def _needs_sendgrid(provider: str) -> None:
         )
 
 
-def check_window(send_at: dt.datetime, now: dt.datetime) -> None:
-    """Refuse a time in the past or more than 72 hours ahead (SendGrid's limit)."""
+def check_window(send_at: dt.datetime, now: dt.datetime, zone: dt.tzinfo = dt.UTC) -> None:
+    """Refuse a time in the past or more than 72 hours ahead (SendGrid's limit); times shown in `zone`."""
     if send_at <= now:
         raise ScheduleError(
-            f"--at {send_at:%Y-%m-%d %H:%M} UTC is in the past (now {now:%Y-%m-%d %H:%M} UTC); nothing was sent",
+            f"--at {shown(send_at, zone)} is in the past (now {shown(now, zone)}); nothing was sent",
             hint="give a later time, or send without --at to send now",
         )
     if send_at - now > MAX_AHEAD:
         raise ScheduleError(
-            f"--at {send_at:%Y-%m-%d %H:%M} UTC is more than 72 hours ahead; SendGrid schedules at most "
+            f"--at {shown(send_at, zone)} is more than 72 hours ahead; SendGrid schedules at most "
             "72 hours in advance, so nothing was sent",
-            hint=f"run the same send --at within 72 hours of that time (from {send_at - MAX_AHEAD:%Y-%m-%d %H:%M} UTC)",
+            hint=f"run the same send --at within 72 hours of that time (from {shown(send_at - MAX_AHEAD, zone)})",
         )
 
 
-def with_batch(schedule: Schedule, provider: Provider, now: dt.datetime) -> Schedule:
+def with_batch(
+    schedule: Schedule, provider: Provider, now: dt.datetime, zone: dt.tzinfo = dt.UTC
+) -> Schedule:
     """The schedule with a new SendGrid batch id — made once, before the campaign is created."""
     from pain_news.delivery.sendgrid import SendgridProvider
 
@@ -109,7 +115,7 @@ def with_batch(schedule: Schedule, provider: Provider, now: dt.datetime) -> Sche
     if not isinstance(provider, SendgridProvider):
         _needs_sendgrid(provider.name)
         raise AssertionError("unreachable")
-    check_window(schedule.send_at, now)  # the prompt may have waited past the time
+    check_window(schedule.send_at, now, zone)  # the prompt may have waited past the time
     return replace(schedule, batch_id=provider.create_batch())
 
 
@@ -121,8 +127,8 @@ def scheduled_message(message: OutgoingMessage, schedule: Schedule | None) -> Ou
 
 
 def when_text(schedule: Schedule, config: Config) -> str:
-    """`2026-12-03 09:00 EST (14:00 UTC)`: the time in the clinic's zone, with UTC beside it."""
-    return f"{shown(schedule.send_at, clinic_zone(config))} ({schedule.send_at:%Y-%m-%d %H:%M} UTC)"
+    """`2026-12-03 09:00 EST`: the time in the clinic's zone (every time a person reads is shown there)."""
+    return shown(schedule.send_at, clinic_zone(config))
 
 
 def plan_line(schedule: Schedule, config: Config, now: dt.datetime) -> str:
