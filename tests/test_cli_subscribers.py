@@ -54,6 +54,12 @@ def test_status_lifecycle_and_history(project, run_cli):
         "active -> unsubscribed (manual)" in shown
         and "unsubscribed -> active (resubscribe): asked by phone" in shown
     )
+    local = run_cli(
+        "subscribers", "show", "ana@example.org", env={"PAIN_NEWS_NEWSLETTER_TIMEZONE": "America/New_York"}
+    ).stdout
+    times = [line for line in local.splitlines() if line.startswith(("created:", "opted out:", "  20"))]
+    assert len(times) >= 4 and all(" EST " in f"{line} " or " EDT " in f"{line} " for line in times)
+    assert "UTC" not in local
 
 
 def test_list_formats_and_filters(project, run_cli):

@@ -191,16 +191,19 @@ def show_cmd(app: App, email: str) -> None:
     Example:
         pain-news subscribers show maria.lopez@example.com
     """
+    from pain_news.config.clock import clinic_zone, shown
+
+    zone = clinic_zone(app.config)
     record, events = app.store.history(email)
     name = f"{record.first_name} {record.last_name}".strip() or "-"
     click.echo(f"email:    {record.email}\nname:     {name}\nstatus:   {record.status}")
     click.echo(f"tags:     {', '.join(record.tags) or '-'}\ntopics:   {', '.join(record.topics) or '-'}")
     click.echo(f"source:   {record.source}")
-    click.echo(f"created:  {record.created_at:%Y-%m-%d %H:%M UTC}")
+    click.echo(f"created:  {shown(record.created_at, zone)}")
     if record.opted_out_at is not None:
         campaign = f", campaign {record.opt_out_campaign_id}" if record.opt_out_campaign_id else ""
         click.echo(
-            f"opted out: {record.opted_out_at:%Y-%m-%d %H:%M UTC} by {record.opt_out_method}{campaign}"
+            f"opted out: {shown(record.opted_out_at, zone)} by {record.opt_out_method}{campaign}"
         )
     click.echo("history:")
     for e in events:
@@ -209,7 +212,7 @@ def show_cmd(app: App, email: str) -> None:
         )
         campaign = f" campaign {e.campaign_id}" if e.campaign_id else ""
         detail = f": {e.detail}" if e.detail else ""
-        click.echo(f"  {e.at:%Y-%m-%d %H:%M} {change} ({e.method}{campaign}){detail}")
+        click.echo(f"  {shown(e.at, zone)} {change} ({e.method}{campaign}){detail}")
 
 
 @subscribers.command("list")
