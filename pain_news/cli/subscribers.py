@@ -202,9 +202,7 @@ def show_cmd(app: App, email: str) -> None:
     click.echo(f"created:  {shown(record.created_at, zone)}")
     if record.opted_out_at is not None:
         campaign = f", campaign {record.opt_out_campaign_id}" if record.opt_out_campaign_id else ""
-        click.echo(
-            f"opted out: {shown(record.opted_out_at, zone)} by {record.opt_out_method}{campaign}"
-        )
+        click.echo(f"opted out: {shown(record.opted_out_at, zone)} by {record.opt_out_method}{campaign}")
     click.echo("history:")
     for e in events:
         change = (
