@@ -145,7 +145,10 @@ def test_phone_is_a_tel_link_in_masthead_and_footer_and_in_the_text(make_config,
 def test_text_part_is_readable_with_links_written_out(config, sample_issue, golden):
     _, rendered = render(config, sample_issue)
     text = rendered.email_text
-    assert "CAUSES\nSpine surgery can fail for many reasons. Possible causes may include:\n\n- The first diagnosis was not correct\n" in text
+    assert (
+        "CAUSES\nSpine surgery can fail for many reasons. Possible causes may include:\n\n- The first diagnosis was not correct\n"
+        in text
+    )
     assert "Request an appointment:\nhttps://www.tristatepain.example/appointments/" in text
     assert "<" not in text.replace("<b>", "")
     golden("sample/email.txt", text)

@@ -22,7 +22,10 @@ FACTS = {
         ("an incorrect initial diagnosis", ("diagnosis", "not correct")),
         ("surgery at an incorrect level or location", ("wrong level", "location")),
         ("scar tissue formation", ("scar tissue",)),
-        ("failure of spinal fusion with bone grafts and other materials", ("spinal fusion", "did not succeed")),
+        (
+            "failure of spinal fusion with bone grafts and other materials",
+            ("spinal fusion", "did not succeed"),
+        ),
         ("nerve damage during surgery", ("nerve damage", "surgery")),
         ("traditional open back surgery may also increase the risk", ("open back surgery", "may")),
     ],
@@ -62,7 +65,9 @@ def test_every_bullet_states_exactly_one_of_the_pages_facts(section):
     found = bullets(section)
     assert found, f"no bullets under {section}"
     for bullet in found:
-        assert len(facts_stated(bullet, section)) == 1, f"{section}: {bullet!r} is not one of the page's facts"
+        assert len(facts_stated(bullet, section)) == 1, (
+            f"{section}: {bullet!r} is not one of the page's facts"
+        )
 
 
 @pytest.mark.parametrize("section", sorted(FACTS))
