@@ -17,7 +17,7 @@ SPOTLIGHT = (
 )
 
 # The clinic's page, fact by fact: (short form of the fact, words a bullet stating it uses).
-FACTS = {
+FACTS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "Causes": [
         ("an incorrect initial diagnosis", ("diagnosis", "not correct")),
         ("surgery at an incorrect level or location", ("wrong level", "location")),
