@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from pain_news.db.models import ACTIVE, OPTED_OUT, PENDING
 from pain_news.errors import StoreError
 from pain_news.subscribers.store import (
     MAX_NAME,
@@ -22,6 +21,7 @@ from pain_news.subscribers.store import (
     check_text,
     email_key,
 )
+from pain_news.vocab import ACTIVE, OPTED_OUT, PENDING
 
 # Accepted header spellings (compared lower-cased, spaces/dashes as underscores).
 COLUMNS = {

@@ -26,8 +26,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pain_news.campaign.personalize import SAMPLE_SUBSCRIBER_ID
-from pain_news.db.models import ACTIVE
 from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
+from pain_news.vocab import ACTIVE
 from pain_news.web.pages import page
 from pain_news.web.preferences import preference_routes
 from pain_news.web.queues import WelcomeQueue

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from pain_news.db.models import ACTIVE
 from pain_news.errors import InvalidToken, PainNewsError, StoreError
+from pain_news.vocab import ACTIVE
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
