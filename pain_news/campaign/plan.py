@@ -104,7 +104,8 @@ def _prepare(
     if provider == "sendgrid":
         from pain_news.sendgrid.sync import sync_suppressions
 
-        sync_suppressions(config, store)  # SendGrid's suppressions become opt-outs here first
+        # SendGrid's suppressions become opt-outs here first, with the send's own retry policy.
+        sync_suppressions(config, store, attempts=options.max_attempts, base=options.backoff_base)
     ledger = CampaignLedger.for_store(store)
     issue = result.issue.slug
     existing = ledger.latest(issue)

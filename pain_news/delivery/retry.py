@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pain_news.delivery.base import FAILED, RETRY, SENT, DeliveryResult, OutgoingMessage, Provider, Recipient
-from pain_news.errors import DeliveryError
+from pain_news.errors import DeliveryError, ProviderBusy
+
+T = TypeVar("T")
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 1.0  # seconds before the second attempt
@@ -37,6 +39,29 @@ def retry_after_seconds(headers: Any) -> float | None:
             continue
         return max(seconds - time.time(), 0.0) if absolute else seconds
     return None
+
+
+def retry_call(
+    call: Callable[[], T],
+    *,
+    attempts: int = MAX_ATTEMPTS,
+    base: float = BACKOFF_BASE,
+    sleep: Callable[[float], None] = time.sleep,
+    hint: str = "SendGrid may be having an outage: run the same command again in a few minutes",
+    then: str = "",
+) -> T:
+    """`call()`, repeated while it raises ProviderBusy — the list send's policy: the same attempts and
+    backoff, Retry-After honoured — then one DeliveryError naming the last failure (and `then`)."""
+    for attempt in range(1, max(attempts, 1) + 1):
+        try:
+            return call()
+        except ProviderBusy as busy:
+            if attempt >= attempts:
+                raise DeliveryError(
+                    f"{busy.message}, still after {attempts} attempts{then}", hint=hint
+                ) from None
+            sleep(backoff_delay(attempt, base, busy.retry_after))
+    raise AssertionError("unreachable")
 
 
 def deliver_now(

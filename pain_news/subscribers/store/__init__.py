@@ -60,6 +60,8 @@ from pain_news.subscribers.store.topics import (
     topics_requested,
     write_topic_changes,
 )
+from pain_news.subscribers.store.withdrawal_queue import queue_withdrawals
+from pain_news.subscribers.store.withdrawals import QueuedWithdrawal, WithdrawalFigures, WithdrawalsMixin
 from pain_news.vocab import ACTIVE, OPT_OUT_METHODS, OPTED_OUT, PENDING
 
 if TYPE_CHECKING:
@@ -73,10 +75,12 @@ __all__ = [  # what the rest of the package imports from here
     "ImportCounts",
     "ImportRow",
     "IncomingEvent",
+    "QueuedWithdrawal",
     "SignupRequest",
     "StatusChange",
     "SubscriberRecord",
     "SubscriberStore",
+    "WithdrawalFigures",
     "check_email",
     "check_text",
     "control_character",
@@ -87,7 +91,7 @@ __all__ = [  # what the rest of the package imports from here
 ]
 
 
-class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixin):
+class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixin, WithdrawalsMixin):
     """The subscriber database; each method is one short transaction."""
 
     # ---- lookups -------------------------------------------------------------------------
@@ -260,6 +264,9 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixi
         with self.session() as s:
             sub = self._find(s, who, lock=True)
             address = sub.email
+            # A scheduled send's message to them is withdrawn at SendGrid; the queue keeps the
+            # address only until SendGrid took it (store/withdrawal_queue.py, docs/security.md).
+            queue_withdrawals(s, [sub.id], now)
             self.suppress(s, address, "deleted", now)
             placeholder = f"deleted:{email_hash(address)[:12]}"
             spelled = re.compile(re.escape(address), re.IGNORECASE)
