@@ -31,6 +31,7 @@ from pain_news.issue.model import (
     local_path,
     target_file,
 )
+from pain_news.issue.scaffold import scaffold_phrases
 
 LAYOUTS = ("full", "half")
 SPOTLIGHT_SECTIONS = ("Causes", "Symptoms", "Treatments")
@@ -270,6 +271,10 @@ def _review_date(reader: _Reader) -> dt.date | None:
         return None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
+    if str(value) in scaffold_phrases():
+        # `new` writes a prompt here, never a date, so an unreviewed spotlight cannot pass as reviewed;
+        # checks/scaffold.py reports the prompt (an error), and `build --force` still shows the draft.
+        return None
     reader.error(
         "invalid-value",
         f"reviewed_on must be a real date (YYYY-MM-DD), got {str(value)!r}",
