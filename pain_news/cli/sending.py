@@ -130,6 +130,8 @@ def send_cmd(
         topics=known_topics(app, topics),
         at=_when(app, at),
     )
+    if not dry_run:
+        app.drain_withdrawals()
     prepared = campaign.prepare_send(app.config, app.store, issue_dir, options)
     for line in prepared.plan.lines():
         click.echo(line)
@@ -239,6 +241,7 @@ def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: s
     if (issue_dir is None) == (campaign_id is None):
         raise click.UsageError("give either ISSUE_DIR or --campaign ID")
     issue = issue_dir.resolve().name if issue_dir is not None else None
+    app.drain_withdrawals()  # so the report shows what SendGrid now holds
     found = report.find_campaign(app.store, issue=issue, campaign_id=campaign_id)
     result = report.campaign_report(app.store, found, recipients=recipients, zone=clinic_zone(app.config))
     if fmt == "json":

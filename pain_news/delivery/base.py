@@ -148,6 +148,19 @@ def list_id(news: NewsletterSettings) -> str:
     return f"{news.name} <{label}.{domain}>"
 
 
+def ascii_domain(address: str) -> str:
+    """The address with its domain as an IDNA A-label (`bob@xn--bcher-kva.de`), the local part as is:
+    the one form every provider puts on the wire (SMTP's RCPT TO and To, SendGrid's `to.email`, a
+    suppression at SendGrid), so an international domain is one mailbox everywhere."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:  # not a valid IDN: left as given, the provider refuses it for this recipient
+        return address
+
+
 def sanitize_header(value: str) -> str:
     """A header value with CR/LF removed, so no value can inject a header."""
     return value.replace("\r", " ").replace("\n", " ")

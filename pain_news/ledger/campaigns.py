@@ -146,6 +146,7 @@ class CampaignLedger:
                 kind=new.kind,
                 scheduled_at=new.scheduled_at,
                 batch_id=new.batch_id,
+                asm_group_id=new.asm_group_id,
                 topics=";".join(sorted(new.topics)),
             )
             s.add(campaign)

@@ -70,6 +70,7 @@ class NewCampaign:
     kind: str = CAMPAIGN_ISSUE
     scheduled_at: dt.datetime | None = None  # with batch_id: a scheduled send (campaign/schedule.py)
     batch_id: str | None = None
+    asm_group_id: int | None = None  # the unsubscribe group its requests carry
 
 
 @dataclass(frozen=True, kw_only=True)

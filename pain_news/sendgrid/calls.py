@@ -30,6 +30,9 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
 
+SEND_POLICY = RetryPolicy()  # the list send's defaults (campaign/plan.py SendOptions)
+
+
 def call(
     sg: Any,
     method: str,
@@ -37,7 +40,7 @@ def call(
     *,
     body: Any = None,
     query: dict[str, int] | None = None,
-    policy: RetryPolicy = RetryPolicy(),
+    policy: RetryPolicy = SEND_POLICY,
     missing_ok: bool = False,
     permission: str = "",
     then: str = "",

@@ -30,7 +30,7 @@ from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRej
 from pain_news.vocab import ACTIVE
 from pain_news.web.pages import page
 from pain_news.web.preferences import preference_routes
-from pain_news.web.queues import WelcomeQueue
+from pain_news.web.queues import WelcomeQueue, WithdrawalWorker
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
 
@@ -111,6 +111,7 @@ def create_app(
     store: SubscriberStore,
     signups: SignupQueue | None = None,
     welcomes: WelcomeQueue | None = None,
+    withdrawals: WithdrawalWorker | None = None,
 ) -> Starlette:
     """The web app for `pain-news serve`, bound to one config and store."""
     from pain_news import links
@@ -118,6 +119,7 @@ def create_app(
     from pain_news.subscribers import signup
 
     welcomes = welcomes or WelcomeQueue(config, store)
+    withdrawals = withdrawals or WithdrawalWorker(config, store)
 
     common = {"newsletter_name": config.newsletter.name, "footer_text": _footer(config)}
     redact_server_log()  # the webhook's messages too: the log names no address
@@ -331,23 +333,27 @@ def create_app(
     app = Starlette(
         routes=routes,
         exception_handlers={404: not_found, PainNewsError: unavailable},
-        lifespan=_closing(signups, welcomes),
+        lifespan=_closing(signups, welcomes, withdrawals),
     )
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413 answers and error pages
     app.state.signups = signups
     app.state.welcomes = welcomes
+    app.state.withdrawals = withdrawals
     return app
 
 
-def _closing(signups: SignupQueue, welcomes: WelcomeQueue) -> Any:
-    """Lifespan: stop the signup and welcome workers (after the one in hand) when the server stops."""
+def _closing(signups: SignupQueue, welcomes: WelcomeQueue, withdrawals: WithdrawalWorker) -> Any:
+    """Lifespan: start draining the withdrawal queue; stop the workers (after the item in hand) when
+    the server stops."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        withdrawals.start()
         yield
         await run_in_threadpool(signups.close)
         await run_in_threadpool(welcomes.close)
+        await run_in_threadpool(withdrawals.close)
 
     return lifespan
 

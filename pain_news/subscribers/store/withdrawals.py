@@ -12,7 +12,7 @@ from sqlalchemy import Table, delete, func, select, update
 
 from pain_news.db.models import Campaign, GlobalUnsubscribe, LedgerEntry, Withdrawal, utcnow
 from pain_news.subscribers.store.core import CHUNK, StoreBase, email_hash, insert_ignoring_conflicts
-from pain_news.vocab import LEDGER_SENT, LEDGER_UNCERTAIN, LEDGER_WITHDRAWN, RESTORE, WITHDRAW
+from pain_news.vocab import LEDGER_SENT, LEDGER_UNCERTAIN, LEDGER_WITHDRAWN, WITHDRAW
 
 # What becomes `withdrawn` once SendGrid took the suppression (an in-flight row is recorded by its
 # own run first).
@@ -30,6 +30,7 @@ class QueuedWithdrawal:
     campaign_id: int | None = None
     group_id: int | None = None  # the campaign's unsubscribe group; None: the global list
     send_at: dt.datetime | None = None
+    cancelled: bool = False  # the scheduled send was cancelled since: nothing left to withdraw
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class WithdrawalsMixin(StoreBase):
                 Withdrawal.campaign_id,
                 Campaign.asm_group_id,
                 Campaign.scheduled_at,
+                Campaign.cancelled_at,
             )
             .outerjoin(Campaign, Campaign.id == Withdrawal.campaign_id)
             .where(Withdrawal.late_at.is_(None))
@@ -66,7 +68,9 @@ class WithdrawalsMixin(StoreBase):
         )
         with self.session() as s:
             return [
-                QueuedWithdrawal(row[0], row[1], row[2], row[3], row[4], row[5] or None, _aware(row[6]))
+                QueuedWithdrawal(
+                    row[0], row[1], row[2], row[3], row[4], row[5] or None, _aware(row[6]), row[7] is not None
+                )
                 for row in s.execute(query)
             ]
 
@@ -75,10 +79,12 @@ class WithdrawalsMixin(StoreBase):
         done: Sequence[QueuedWithdrawal],
         *,
         on_global_list: Sequence[str] = (),
+        off_global_list: Sequence[str] = (),
         now: dt.datetime | None = None,
     ) -> None:
-        """SendGrid took these: ledger rows become `withdrawn`, restores forget the global entry, and
-        the queue rows (with their addresses) are deleted — one transaction."""
+        """SendGrid took these: ledger rows become `withdrawn`, the addresses we put on (or took off)
+        the global list are remembered (or forgotten) by hash, and the queue rows, with their
+        addresses, are deleted — one transaction."""
         now = now or utcnow()
         with self.session() as s:
             for row in done:
@@ -96,9 +102,9 @@ class WithdrawalsMixin(StoreBase):
                             updated_at=now,
                         )
                     )
-            restored = sorted({email_hash(r.email) for r in done if r.action == RESTORE})
-            for start in range(0, len(restored), CHUNK):
-                chunk = restored[start : start + CHUNK]
+            lifted = sorted({email_hash(e) for e in off_global_list})
+            for start in range(0, len(lifted), CHUNK):
+                chunk = lifted[start : start + CHUNK]
                 s.execute(delete(GlobalUnsubscribe).where(GlobalUnsubscribe.email_hash.in_(chunk)))
             table = cast(Table, GlobalUnsubscribe.__table__)
             rows = [
