@@ -120,6 +120,7 @@ def _prepare(
             result.rendered.email_html,
             result.rendered.email_text,
             list_message=True,
+            unsubscribe_group=True,
         )
         per_topic = ledger.active_per_topic(topics) if topics else {}
         plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE], per_topic=per_topic)
@@ -198,7 +199,7 @@ def _resume(
             f"note: campaign {existing.id} started with {existing.provider}; continuing with {provider}"
         )
     message = delivery.message_from_config(
-        config, existing.subject, existing.html, existing.text, list_message=True
+        config, existing.subject, existing.html, existing.text, list_message=True, unsubscribe_group=True
     )
     notes.append(
         f"resuming: readers get the email exactly as it was when this send started "

@@ -188,6 +188,8 @@ def cancel_send(config: Config, store: SubscriberStore, issue: str, now: dt.date
             from pain_news.delivery.sendgrid import SendgridProvider
 
             assert isinstance(provider, SendgridProvider)
+            for batch_id in ledger.cancelled_batches(before=now):  # frees SendGrid's 10 statuses
+                provider.release_batch(batch_id)
             provider.cancel_batch(campaign.batch_id)
         finally:
             provider.close()

@@ -73,14 +73,21 @@ def deliver_now(
     attempts: int = MAX_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[DeliveryResult]:
-    """Deliver a handful of messages (tests, confirmations), retrying what provably did not arrive."""
+    """Deliver a handful of messages (tests, confirmations), retrying what provably did not arrive.
+
+    Requests hold at most `provider.max_batch` recipients (SendGrid refuses more than 1,000
+    personalizations in one: tests/test_delivery_sendgrid.py)."""
     final: dict[int, DeliveryResult] = {}
     todo = list(range(len(recipients)))
+    size = max(provider.max_batch, 1)
     for attempt in range(1, attempts + 1):
-        results = provider.deliver(message, [recipients[i] for i in todo])
-        waits = [r.retry_after for r in results if r.status == RETRY]
-        for index, result in zip(todo, results, strict=True):
-            final[index] = result
+        waits: list[float | None] = []
+        for start in range(0, len(todo), size):
+            part = todo[start : start + size]
+            results = provider.deliver(message, [recipients[i] for i in part])
+            waits += [r.retry_after for r in results if r.status == RETRY]
+            for index, result in zip(part, results, strict=True):
+                final[index] = result
         todo = [i for i in todo if final[i].status == RETRY]
         if not todo:
             break

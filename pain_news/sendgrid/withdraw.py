@@ -126,9 +126,7 @@ def _withdraw(
                     sg, "post", path, body={"recipient_emails": emails}, policy=policy, permission=PERMISSION
                 )
             except DeliveryError as error:
-                store.note_withdrawal_failure([r.id for r in chunk], error.message)
-                drained.failing += len(chunk)
-                drained.errors.append(error.message)
+                _still_waiting(store, drained, chunk, error)
                 continue
             store.settle_withdrawals(chunk, on_global_list=() if group else emails, now=now)
             drained.withdrawn += len(chunk)
@@ -157,9 +155,16 @@ def _restore(
             for path in paths:
                 calls.call(sg, "delete", path, policy=policy, missing_ok=True, permission=PERMISSION)
         except DeliveryError as error:
-            store.note_withdrawal_failure([row.id], error.message)
-            drained.failing += 1
-            drained.errors.append(error.message)
+            _still_waiting(store, drained, [row], error)
             continue
         store.settle_withdrawals([row], off_global_list=[email] if email in ours else [], now=now)
         drained.restored += 1
+
+
+def _still_waiting(
+    store: SubscriberStore, drained: Drained, rows: list[QueuedWithdrawal], error: DeliveryError
+) -> None:
+    """SendGrid did not take these after the whole retry policy: kept for the next drain."""
+    store.note_withdrawal_failure([r.id for r in rows], error.message)
+    drained.failing += len(rows)
+    drained.errors.append(error.message)
