@@ -62,12 +62,13 @@ class App:
 
     def drain_withdrawals(self) -> None:
         """Pass opt-outs queued for a scheduled send to SendGrid (sendgrid/withdraw.py) before the
-        command's own work; problems are warnings on stderr (the queue keeps them), never a failure."""
+        command's own work; SendGrid's problems are warnings on stderr (the queue keeps them)."""
+        from pain_news.errors import ConfigError, DeliveryError
         from pain_news.sendgrid.withdraw import drain_withdrawals
 
-        try:
+        try:  # a database error is the command's own error: it stops the command as it would anyway
             drained = drain_withdrawals(self.config, self.store)
-        except PainNewsError as exc:
+        except (ConfigError, DeliveryError) as exc:
             click.echo(f"warning: queued opt-outs were not passed to SendGrid: {exc.message}", err=True)
             return
         for line in drained.warnings():
