@@ -35,6 +35,11 @@ class NewsletterSettings:
     timezone: str = ""  # IANA name (Europe/Berlin): how times are read (send --at) and shown; "" = UTC
     phone: str = ""  # the clinic's number: masthead, footer (tel: link) and the text part
     appointment_url: str = ""  # a spotlight's second button, "Request an appointment"
+    # Mail to any address at this domain reaches `pain-news inbound` or serve's Inbound Parse route
+    # (docs/serve.md); with it, List-Unsubscribe also carries mailto:unsubscribe-TOKEN@<domain>.
+    inbound_domain: str = ""
+    replies_forward_to: str = ""  # the clinic's monitored inbox: every reply that is not an opt-out
+    reply_answer_days: int = 7  # one automatic answer per sender per this many days
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class ServeSettings:
     signups_per_client_per_hour: int = 30  # signup submissions one client address may make in 1 h
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks of reverse proxies; X-Forwarded-For from them
     signup_topics: tuple[str, ...] = ()  # [topics] keys ticked in advance on the signup form
+    inbound_max_bytes: int = 30 * 1024 * 1024  # an Inbound Parse post (SendGrid's own limit is 30 MB)
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,8 @@ class Secrets:
     smtp_password: str = field(default="", repr=False)
     # Keys used before a rotation: links signed with them (in old emails) still verify.
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    # The last part of serve's Inbound Parse address (/webhooks/inbound/<secret>): unguessable.
+    inbound_secret: str = field(default="", repr=False)
 
     @property
     def verification_keys(self) -> tuple[str, ...]:
@@ -121,6 +129,7 @@ SECRET_VARIABLES = {
     "secret_key": "PAIN_NEWS_SECRET_KEY",
     "smtp_password": "PAIN_NEWS_SMTP_PASSWORD",
     "previous_secret_keys": PREVIOUS_KEYS_VARIABLE,
+    "inbound_secret": "PAIN_NEWS_INBOUND_SECRET",
 }
 
 SECTIONS: dict[str, type] = {
@@ -154,6 +163,8 @@ class Config:
     # Where each set value came from ("newsletter.from_email" → "pain-news.toml key newsletter.from_email"
     # or "environment variable PAIN_NEWS_..."), so an error can say what to change; unset keys are absent.
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Settings still read but on their way out, each with what to set instead (the CLI shows them).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def source(self, dotted: str) -> str:
         """Where `section.key` was set, in words ("the default" when nowhere)."""
@@ -325,7 +336,19 @@ def load_config(
     secrets = _secrets(merged)
     config = Config(root=root, path=path, secrets=secrets, sources=sources, topics=topics, **sections)
     _validate(config, merged)
-    return config
+    return replace(config, warnings=_deprecations(config))
+
+
+def _deprecations(config: Config) -> tuple[str, ...]:
+    """Keys still accepted for one release (an unknown-key error would break existing configs)."""
+    if not config.delivery.unsubscribe_mailto:
+        return ()
+    return (
+        f"delivery.unsubscribe_mailto (set in {config.source('delivery.unsubscribe_mailto')}) is no longer "
+        "used: nobody processed that mailbox. Set newsletter.inbound_domain instead (List-Unsubscribe then "
+        "carries mailto:unsubscribe-TOKEN@<inbound_domain>, handled by pain-news; docs/serve.md) and "
+        "remove delivery.unsubscribe_mailto.",
+    )
 
 
 def _secrets(merged: Mapping[str, str]) -> Secrets:
@@ -398,6 +421,7 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
     _validate_secret_key(config.secrets.secret_key)
     _validate_clear_text(config)
     _validate_serve(config, env)
+    _validate_inbound(config, env)
     unknown = config.unknown_topics(config.serve.signup_topics)
     if unknown:
         raise ConfigError(
@@ -447,6 +471,33 @@ def _validate_clear_text(config: Config) -> None:
             f"sendgrid.host {host!r} would send the API key in clear text (http://)",
             path=config.path,
             hint="use https:// (only a stand-in on this machine may use http://)",
+        )
+
+
+def _validate_inbound(config: Config, env: Mapping[str, str]) -> None:
+    news = config.newsletter
+    domain = news.inbound_domain
+    if domain and ("@" in domain or "/" in domain or " " in domain or "." not in domain.strip(".")):
+        where = _where(config, env, "newsletter.inbound_domain")
+        raise ConfigError(
+            f"newsletter.inbound_domain must be a domain name (inbound.clinic.example), got {domain!r}", **where
+        )
+    forward = news.replies_forward_to
+    if forward and ("@" not in forward or forward.rpartition("@")[2].lower() == domain.lower()):
+        where = _where(config, env, "newsletter.replies_forward_to")
+        raise ConfigError(
+            f"newsletter.replies_forward_to must be a monitored mailbox outside newsletter.inbound_domain, "
+            f"got {forward!r}",
+            hint="a forward into the inbound domain would come straight back as a reply",
+            **where,
+        )
+    if news.reply_answer_days < 1:
+        where = _where(config, env, "newsletter.reply_answer_days")
+        raise ConfigError(f"newsletter.reply_answer_days must be 1 or more, got {news.reply_answer_days}", **where)
+    if config.serve.inbound_max_bytes < 1024:
+        where = _where(config, env, "serve.inbound_max_bytes")
+        raise ConfigError(
+            f"serve.inbound_max_bytes must be 1024 or more, got {config.serve.inbound_max_bytes}", **where
         )
 
 
