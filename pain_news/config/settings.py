@@ -480,7 +480,8 @@ def _validate_inbound(config: Config, env: Mapping[str, str]) -> None:
     if domain and ("@" in domain or "/" in domain or " " in domain or "." not in domain.strip(".")):
         where = _where(config, env, "newsletter.inbound_domain")
         raise ConfigError(
-            f"newsletter.inbound_domain must be a domain name (inbound.clinic.example), got {domain!r}", **where
+            f"newsletter.inbound_domain must be a domain name (inbound.clinic.example), got {domain!r}",
+            **where,
         )
     forward = news.replies_forward_to
     if forward and ("@" not in forward or forward.rpartition("@")[2].lower() == domain.lower()):
@@ -493,7 +494,9 @@ def _validate_inbound(config: Config, env: Mapping[str, str]) -> None:
         )
     if news.reply_answer_days < 1:
         where = _where(config, env, "newsletter.reply_answer_days")
-        raise ConfigError(f"newsletter.reply_answer_days must be 1 or more, got {news.reply_answer_days}", **where)
+        raise ConfigError(
+            f"newsletter.reply_answer_days must be 1 or more, got {news.reply_answer_days}", **where
+        )
     if config.serve.inbound_max_bytes < 1024:
         where = _where(config, env, "serve.inbound_max_bytes")
         raise ConfigError(

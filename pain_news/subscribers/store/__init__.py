@@ -54,7 +54,7 @@ from pain_news.subscribers.store.core import (
 )
 from pain_news.subscribers.store.events import IncomingEvent
 from pain_news.subscribers.store.listing import ListingMixin
-from pain_news.subscribers.store.replies import ReplyEventRecord, ReplyOutcome, RepliesMixin
+from pain_news.subscribers.store.replies import RepliesMixin, ReplyEventRecord, ReplyOutcome
 from pain_news.subscribers.store.topics import (
     TopicsMixin,
     clean_topics,

@@ -128,7 +128,9 @@ class RepliesMixin(DeliveryEventsMixin):
                 .where(ReplyEvent.subscriber_id == subscriber_id)
                 .order_by(ReplyEvent.id)
             )
-            return [ReplyEventRecord(utc(at), action, cid, bool(answered)) for at, action, cid, answered in rows]
+            return [
+                ReplyEventRecord(utc(at), action, cid, bool(answered)) for at, action, cid, answered in rows
+            ]
 
     def reply_figures(self, campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """Per campaign, the REPLY_FIGURES counts (every figure present, 0 when none)."""
