@@ -8,6 +8,7 @@ once, answered once per period), a loop, and what only one door can get wrong.
 from __future__ import annotations
 
 import email
+import json
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -383,3 +384,70 @@ def test_envelope_field_must_be_json():
 
     with pytest.raises(InboundRejected):
         raw_from_parse_form({"from": PATIENT, "headers": "From: x@example.org\n", "envelope": "{not json"})
+
+
+# ---- end to end: a list send, then mail back --------------------------------------------------------
+
+
+def test_list_unsubscribe_mailto_from_a_sent_issue_unsubscribes_and_report_counts_it(
+    run_cli, store, sample_issue, project
+):
+    ana = store.add(PATIENT)
+    ben = store.add("ben@example.org")
+    cara = store.add("cara@example.org")
+    run_cli("send", str(sample_issue), "--yes", env=INBOUND_ENV)
+    [sent] = [m for m in outbox(project, f"campaign-{latest_id(run_cli)}") if m["To"] == PATIENT]
+    header = str(sent["List-Unsubscribe"])
+    https, mailto = [part.strip(" <>") for part in header.split(",")]
+    assert https.startswith("https://news.tristatepain.example/unsubscribe/")
+    assert mailto.startswith("mailto:unsubscribe-") and mailto.endswith(
+        f"@{INBOUND_DOMAIN}?subject=unsubscribe"
+    )
+    address = mailto.removeprefix("mailto:").split("?")[0]
+
+    def inbound(raw: bytes) -> None:
+        path = project / "in.eml"
+        path.write_bytes(raw)
+        run_cli("inbound", str(path), env=INBOUND_ENV)
+
+    inbound(reply(subject="unsubscribe", body="", to=address))  # what a mailbox provider sends
+    inbound(reply(sender="ben@example.org", subject="Re: Pain News", body=SYMPTOMS))
+    inbound(reply(sender="cara@example.org", subject="Out of office", body="Back Monday"))
+    inbound(bounce_report("cara@example.org", "5.1.1", campaign=latest_id(run_cli)))
+    assert store.get(ana.id).status == "unsubscribed"
+    data = json.loads(run_cli("report", str(sample_issue), "--format", "json").stdout)
+    assert data["replies"] == {
+        "replies": 1,
+        "opt-outs by email": 1,
+        "auto-replies dropped": 1,
+        "bounces by email": 1,
+    }
+    assert "opt-outs by email" in run_cli("report", str(sample_issue)).stdout
+    listed = run_cli("campaigns").stdout
+    assert "replies 1, opt-outs by email 1, auto-replies dropped 1, bounces by email 1" in listed
+    shown = run_cli("subscribers", "show", "ben@example.org").stdout
+    assert "forwarded, answered (campaign" in shown
+    assert "injection" not in shown
+    assert store.get(cara.id).status == "bounced" and store.get(ben.id).status == "active"
+
+
+def latest_id(run_cli) -> int:
+    return int(json.loads(run_cli("campaigns", "--format", "json").stdout)[0]["id"])
+
+
+def test_without_an_inbound_domain_list_unsubscribe_has_no_mailto(run_cli, store, sample_issue, project):
+    store.add(PATIENT)
+    run_cli(
+        "send",
+        str(sample_issue),
+        "--yes",
+        env={"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": "old@clinic.example"},
+    )
+    [sent] = outbox(project, f"campaign-{latest_id(run_cli)}")
+    assert "mailto:" not in str(sent["List-Unsubscribe"])
+
+
+def test_the_old_unsubscribe_mailto_key_is_read_with_a_warning(run_cli, store):
+    result = run_cli("campaigns", env={"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": "old@clinic.example"})
+    assert "Warning: delivery.unsubscribe_mailto" in result.stderr
+    assert "newsletter.inbound_domain" in result.stderr
