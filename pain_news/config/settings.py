@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pain_news.config.inbound import deprecations, validate_inbound
 from pain_news.config.topics import Topic, read_topics
 from pain_news.errors import ConfigError
 
@@ -336,19 +337,7 @@ def load_config(
     secrets = _secrets(merged)
     config = Config(root=root, path=path, secrets=secrets, sources=sources, topics=topics, **sections)
     _validate(config, merged)
-    return replace(config, warnings=_deprecations(config))
-
-
-def _deprecations(config: Config) -> tuple[str, ...]:
-    """Keys still accepted for one release (an unknown-key error would break existing configs)."""
-    if not config.delivery.unsubscribe_mailto:
-        return ()
-    return (
-        f"delivery.unsubscribe_mailto (set in {config.source('delivery.unsubscribe_mailto')}) is no longer "
-        "used: nobody processed that mailbox. Set newsletter.inbound_domain instead (List-Unsubscribe then "
-        "carries mailto:unsubscribe-TOKEN@<inbound_domain>, handled by pain-news; docs/serve.md) and "
-        "remove delivery.unsubscribe_mailto.",
-    )
+    return replace(config, warnings=deprecations(config))
 
 
 def _secrets(merged: Mapping[str, str]) -> Secrets:
@@ -421,7 +410,7 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
     _validate_secret_key(config.secrets.secret_key)
     _validate_clear_text(config)
     _validate_serve(config, env)
-    _validate_inbound(config, env)
+    validate_inbound(config, lambda dotted: _where(config, env, dotted))
     unknown = config.unknown_topics(config.serve.signup_topics)
     if unknown:
         raise ConfigError(
@@ -471,36 +460,6 @@ def _validate_clear_text(config: Config) -> None:
             f"sendgrid.host {host!r} would send the API key in clear text (http://)",
             path=config.path,
             hint="use https:// (only a stand-in on this machine may use http://)",
-        )
-
-
-def _validate_inbound(config: Config, env: Mapping[str, str]) -> None:
-    news = config.newsletter
-    domain = news.inbound_domain
-    if domain and ("@" in domain or "/" in domain or " " in domain or "." not in domain.strip(".")):
-        where = _where(config, env, "newsletter.inbound_domain")
-        raise ConfigError(
-            f"newsletter.inbound_domain must be a domain name (inbound.clinic.example), got {domain!r}",
-            **where,
-        )
-    forward = news.replies_forward_to
-    if forward and ("@" not in forward or forward.rpartition("@")[2].lower() == domain.lower()):
-        where = _where(config, env, "newsletter.replies_forward_to")
-        raise ConfigError(
-            f"newsletter.replies_forward_to must be a monitored mailbox outside newsletter.inbound_domain, "
-            f"got {forward!r}",
-            hint="a forward into the inbound domain would come straight back as a reply",
-            **where,
-        )
-    if news.reply_answer_days < 1:
-        where = _where(config, env, "newsletter.reply_answer_days")
-        raise ConfigError(
-            f"newsletter.reply_answer_days must be 1 or more, got {news.reply_answer_days}", **where
-        )
-    if config.serve.inbound_max_bytes < 1024:
-        where = _where(config, env, "serve.inbound_max_bytes")
-        raise ConfigError(
-            f"serve.inbound_max_bytes must be 1024 or more, got {config.serve.inbound_max_bytes}", **where
         )
 
 
