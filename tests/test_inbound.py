@@ -8,11 +8,14 @@ once, answered once per period), a loop, and what only one door can get wrong.
 from __future__ import annotations
 
 import email
+import email.utils
 import json
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -22,7 +25,7 @@ from pain_news.db.models import ReplyEvent
 from pain_news.inbound import rules
 from pain_news.inbound.message import read_message
 from pain_news.links import mail_token, make_token, read_mail_token
-from tests.fixtures.core import SECRET
+from tests.fixtures.core import SECRET, free_port, start_uvicorn
 
 INBOUND_DOMAIN = "inbound.tristatepain.example"
 FORWARD_TO = "frontdesk@tristatepain.example"
@@ -92,12 +95,96 @@ class CliDoor:
         return result.exit_code
 
 
-@pytest.fixture
-def inbound(any_store, project):
-    """(store, deliver): `deliver(raw)` hands one message to `pain-news inbound` on the same database."""
+INBOUND_SECRET = "inbound-secret-for-the-tests-0123456789abcdef"
+
+
+class WebhookDoor:
+    """serve's `/webhooks/inbound/<secret>`, posted as SendGrid's Inbound Parse posts: the parsed
+    form (headers, text, html, attachments, envelope …) or, with `raw`, the whole message in `email`."""
+
+    def __init__(self, url: str, raw: bool):
+        self.url, self.raw = url, raw
+        self.name = "webhook-raw" if raw else "webhook"
+
+    def deliver(self, raw: bytes, *, secret: str = INBOUND_SECRET) -> int:
+        data, files = parse_form(raw, full=self.raw)
+        # multipart/form-data always, as SendGrid posts it: fields are parts without a file name.
+        parts = [(k, (None, v.encode("utf-8"), None)) for k, v in data.items()] + files
+        response = httpx.post(f"{self.url}/webhooks/inbound/{secret}", files=parts, timeout=30)
+        return 0 if response.status_code == 200 else response.status_code
+
+
+def parse_form(raw: bytes, *, full: bool) -> tuple[dict[str, str], list[Any]]:
+    """What SendGrid's Inbound Parse posts for `raw` (docs: "Setting up the Inbound Parse Webhook")."""
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    head = raw.split(b"\n\n", 1)[0].decode("utf-8", "replace")
+    recipients = [a for _, a in email.utils.getaddresses([str(msg.get("To", ""))])]
+    data = {
+        "from": str(msg.get("From", "")),
+        "to": str(msg.get("To", "")),
+        "subject": str(msg.get("Subject", "")),
+        "envelope": json.dumps({"to": recipients, "from": "bounce@example.org"}),
+        "spam_score": "0.1",
+        "charsets": json.dumps({"to": "UTF-8", "from": "UTF-8", "subject": "UTF-8", "text": "utf-8"}),
+        "SPF": "pass",
+        "dkim": "{@example.org : pass}",
+        "sender_ip": "192.0.2.1",
+    }
+    if full:
+        data["email"] = raw.decode("utf-8", "replace")
+        return data, []
+    data["headers"] = head
+    files: list[tuple[str, tuple[str, bytes, str]]] = []
+    info: dict[str, dict[str, str]] = {}
+    text_part = None
+    if msg.is_multipart():
+        for part in msg.iter_parts():
+            kind = part.get_content_type()
+            if kind == "text/plain" and text_part is None:
+                text_part = part
+                continue
+            name = f"attachment{len(files) + 1}"
+            decoded = part.get_payload(decode=True)
+            # message/* parts: their text as sent
+            payload = decoded if isinstance(decoded, bytes) else part.as_bytes().split(b"\n\n", 1)[-1]
+            files.append((name, (f"{name}.txt", payload, kind)))
+            info[name] = {"filename": f"{name}.txt", "type": kind}
+    else:
+        text_part = msg
+    if text_part is not None:
+        data["text"] = str(text_part.get_content())
+    data["attachments"] = str(len(files))
+    if info:
+        data["attachment-info"] = json.dumps(info)
+    return data, files
+
+
+@pytest.fixture(params=["cli", "webhook", "webhook-raw"])
+def inbound(request, any_store, project, make_config):
+    """(store, door): `door.deliver(raw)` hands one message to `pain-news inbound` or to serve's
+    Inbound Parse route (parsed form or raw), on the same database; 0 means handled."""
     url = any_store.engine.url.render_as_string(hide_password=False)
-    door = CliDoor(project, url, INBOUND_ENV)
-    return any_store, door
+    if request.param == "cli":
+        yield any_store, CliDoor(project, url, INBOUND_ENV)
+        return
+    import uvicorn
+
+    from pain_news.web.app import create_app
+
+    config = make_config(
+        {**INBOUND_ENV, "PAIN_NEWS_DATABASE_URL": url, "PAIN_NEWS_INBOUND_SECRET": INBOUND_SECRET}
+    )
+    app = create_app(config, any_store)
+    port = free_port()
+    server, thread = start_uvicorn(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    try:
+        yield any_store, WebhookDoor(f"http://127.0.0.1:{port}", raw=request.param == "webhook-raw")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.state.welcomes.close()
 
 
 def events(store) -> list[tuple[str, int | None, int | None, bool]]:
@@ -451,3 +538,106 @@ def test_the_old_unsubscribe_mailto_key_is_read_with_a_warning(run_cli, store):
     result = run_cli("campaigns", env={"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": "old@clinic.example"})
     assert "Warning: delivery.unsubscribe_mailto" in result.stderr
     assert "newsletter.inbound_domain" in result.stderr
+
+
+# ---- the Inbound Parse route only -----------------------------------------------------------------
+
+
+@pytest.fixture
+def parse_server(make_config, store):
+    """serve on a free port with the inbound settings; yields (url, store, config_env)."""
+    import uvicorn
+
+    from pain_news.web.app import create_app
+
+    started = []
+
+    def start(**env: str) -> str:
+        config = make_config({**INBOUND_ENV, "PAIN_NEWS_INBOUND_SECRET": INBOUND_SECRET, **env})
+        app = create_app(config, store)
+        port = free_port()
+        server, thread = start_uvicorn(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
+        started.append((server, thread, app))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread, app in started:
+        server.should_exit = True
+        thread.join(10)
+        app.state.welcomes.close()
+
+
+def test_a_wrong_or_missing_secret_is_404_and_applies_nothing(parse_server, store, project):
+    sub = store.add(PATIENT)
+    url = parse_server()
+    door = WebhookDoor(url, raw=True)
+    assert door.deliver(reply(subject="unsubscribe"), secret="wrong") == 404
+    assert door.deliver(reply(subject="unsubscribe"), secret=INBOUND_SECRET[:-1]) == 404
+    unset = WebhookDoor(parse_server(PAIN_NEWS_INBOUND_SECRET=""), raw=True)
+    assert unset.deliver(reply(subject="unsubscribe"), secret="") == 404
+    assert unset.deliver(reply(subject="unsubscribe"), secret=INBOUND_SECRET) == 404
+    assert store.get(sub.id).status == "active" and events(store) == []
+
+
+def test_an_oversized_post_is_413_while_it_is_read(parse_server, store):
+    sub = store.add(PATIENT)
+    url = parse_server(PAIN_NEWS_SERVE_INBOUND_MAX_BYTES="4096")
+    big = reply(subject="unsubscribe", body="x" * 10_000)
+    assert WebhookDoor(url, raw=True).deliver(big) == 413
+
+    data, _ = parse_form(big, full=True)
+    request = httpx.Request(
+        "POST", "http://x/", files=[(k, (None, v.encode(), None)) for k, v in data.items()]
+    )
+    body = request.read()
+
+    def chunks():  # a valid multipart body without Content-Length: the limit holds while it streams in
+        for i in range(0, len(body), 1024):
+            yield body[i : i + 1024]
+
+    response = httpx.post(
+        f"{url}/webhooks/inbound/{INBOUND_SECRET}",
+        content=chunks(),
+        headers={"Content-Type": request.headers["Content-Type"]},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert store.get(sub.id).status == "active" and events(store) == []
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"from=a%40b.c", "application/x-www-form-urlencoded"),
+        (
+            b'--x\r\nContent-Disposition: form-data; name="from"\r\n\r\nbroken',
+            "multipart/form-data; boundary=x",
+        ),
+        (None, None),  # a form with no headers and no email field
+        ("envelope", None),  # an envelope that is not JSON
+    ],
+)
+def test_a_malformed_post_is_400_with_nothing_applied(parse_server, store, body, content_type):
+    sub = store.add(PATIENT)
+    url = f"{parse_server()}/webhooks/inbound/{INBOUND_SECRET}"
+    if body is None:
+        response = httpx.post(url, files=[("subject", (None, b"unsubscribe", None))], timeout=30)
+    elif body == "envelope":
+        data, _ = parse_form(reply(subject="unsubscribe"), full=False)
+        data["envelope"] = "{not json"
+        response = httpx.post(url, files=[(k, (None, v.encode(), None)) for k, v in data.items()], timeout=30)
+    else:
+        response = httpx.post(url, content=body, headers={"Content-Type": content_type}, timeout=30)
+    assert response.status_code == 400
+    assert store.get(sub.id).status == "active" and events(store) == []
+
+
+def test_the_route_answers_503_when_the_provider_is_unavailable(parse_server, store, project):
+    store.add(PATIENT)
+    url = parse_server(
+        PAIN_NEWS_DELIVERY_PROVIDER="smtp", PAIN_NEWS_SMTP_HOST="127.0.0.1", PAIN_NEWS_SMTP_PORT="1"
+    )
+    assert WebhookDoor(url, raw=False).deliver(reply(body=SYMPTOMS)) == 503
+    assert events(store) == []

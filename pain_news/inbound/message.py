@@ -208,8 +208,11 @@ def _reported_campaign(msg: Message) -> int | None:
         if isinstance(enclosed, Message):
             value = _header(enclosed, "Feedback-ID")
         else:
-            text = payload if isinstance(payload, str) else ""
-            value = _header(HeaderParser(policy=policy.default).parsestr(text), "Feedback-ID")
+            try:  # decoded: an Inbound Parse attachment comes back base64-encoded
+                text = part.get_content() if isinstance(part, EmailMessage) else str(payload)
+            except Exception:
+                text = ""
+            value = _header(HeaderParser(policy=policy.default).parsestr(str(text)), "Feedback-ID")
         match = _FEEDBACK_CAMPAIGN.match(value)
         if match:
             return int(match.group(1))
@@ -256,9 +259,8 @@ def raw_from_parse_form(
     for item in files:
         maintype, _, subtype = item.content_type.partition("/")
         if item.content_type == "message/delivery-status":
-            status = EmailMessage(policy=policy.default)
-            status.set_content(item.data.decode("utf-8", "replace"))
-            status.replace_header("Content-Type", "message/delivery-status")
+            # Parsed, so its per-recipient groups become the header blocks the rules read.
+            status = _PARSER.parsebytes(b"Content-Type: message/delivery-status\n\n" + item.data)
             msg.make_mixed()
             msg.attach(status)
             continue

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pain_news.campaign.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
 from pain_news.vocab import ACTIVE
+from pain_news.web import inbound
 from pain_news.web.pages import page
 from pain_news.web.preferences import preference_routes
 from pain_news.web.queues import WelcomeQueue
@@ -59,6 +60,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = WEBHOOK_LIMIT if scope["path"].startswith("/webhooks/") else FORM_LIMIT
+        if scope["path"].startswith(inbound.PREFIX):  # whole emails: serve.inbound_max_bytes
+            limit = inbound.inbound_limit(scope["app"].state.config)
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > limit:
             await _too_large(scope, receive, send)
@@ -293,6 +296,7 @@ def create_app(
         Route("/confirm/{token}", confirm_page, methods=["GET"]),
         Route("/confirm/{token}", confirm_post, methods=["POST"]),
         Route("/webhooks/sendgrid", sendgrid_events, methods=["POST"]),
+        Route(inbound.PREFIX + "{secret}", inbound.inbound_parse, methods=["POST"]),
         *preference_routes(config, store, show, problem, _form),
     ]
     archive = config.resolve(config.build.archive_out)
@@ -337,6 +341,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # outermost: also on 413 answers and error pages
     app.state.signups = signups
     app.state.welcomes = welcomes
+    app.state.config, app.state.store = config, store  # read by the handlers in web/inbound.py
     return app
 
 
