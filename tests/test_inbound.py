@@ -641,3 +641,22 @@ def test_the_route_answers_503_when_the_provider_is_unavailable(parse_server, st
     )
     assert WebhookDoor(url, raw=False).deliver(reply(body=SYMPTOMS)) == 503
     assert events(store) == []
+
+
+@pytest.mark.parametrize(
+    "env, promised, not_promised",
+    [
+        (INBOUND_ENV, ['reply "unsubscribe"', "(555) 010-0199"], []),
+        ({}, ["call us at (555) 010-0199"], ["reply"]),
+        ({"PAIN_NEWS_NEWSLETTER_PHONE": ""}, ["contact the clinic"], ["reply"]),
+    ],
+)
+def test_the_error_page_promises_only_ways_off_the_list_that_work(web_server, env, promised, not_promised):
+    server = web_server(env)
+    page = httpx.get(f"{server.url}/unsubscribe/1.-.forged", timeout=30).text.replace("&#34;", '"')
+    start = page.index("Copy the whole link")
+    hint = page[start : page.index("off the list.", start)]
+    for text in promised:
+        assert text in hint
+    for text in not_promised:
+        assert text not in hint

@@ -29,7 +29,7 @@ from pain_news.campaign.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
 from pain_news.vocab import ACTIVE
 from pain_news.web import inbound
-from pain_news.web.pages import page
+from pain_news.web.pages import opt_out_hint, page
 from pain_news.web.preferences import preference_routes
 from pain_news.web.queues import WelcomeQueue
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
@@ -133,7 +133,7 @@ def create_app(
 
     def problem(exc: PainNewsError, status: int) -> HTMLResponse:
         title = "This link does not work" if isinstance(exc, InvalidToken) else "Something is not right"
-        hint = "Copy the whole link from the email, or reply to the email and we will take you off the list."
+        hint = opt_out_hint(config.newsletter.inbound_domain, config.newsletter.phone)
         return show("error.html", status, title=title, message=exc.message, hint=exc.hint or hint)
 
     def refuse(status: int, message: str, hint: str) -> HTMLResponse:
