@@ -37,9 +37,9 @@ class NewsletterSettings:
     phone: str = ""  # the clinic's number: masthead, footer (tel: link) and the text part
     phone_region: str = "US"  # ISO country of a phone written without +country code (its tel: link)
     appointment_url: str = ""  # a spotlight's second button, "Request an appointment"
-    # Mail to any address at this domain reaches `pain-news inbound` or serve's Inbound Parse route
-    # (docs/serve.md); with it, List-Unsubscribe also carries mailto:unsubscribe-TOKEN@<domain>.
-    inbound_domain: str = ""
+    inbound_domain: str = (
+        ""  # mail to it reaches `inbound`/serve (docs/serve.md); adds List-Unsubscribe's mailto
+    )
     replies_forward_to: str = ""  # the clinic's monitored inbox: every reply that is not an opt-out
     reply_answer_days: int = 7  # one automatic answer per sender per this many days
 
@@ -115,8 +115,7 @@ class Secrets:
     smtp_password: str = field(default="", repr=False)
     # Keys used before a rotation: links signed with them (in old emails) still verify.
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
-    # The last part of serve's Inbound Parse address (/webhooks/inbound/<secret>): unguessable.
-    inbound_secret: str = field(default="", repr=False)
+    inbound_secret: str = field(default="", repr=False)  # serve's /webhooks/inbound/<secret>: unguessable
 
     @property
     def verification_keys(self) -> tuple[str, ...]:
