@@ -31,7 +31,9 @@ def init_project(folder: Path, inbound_domain: str = "") -> list[Path]:
         raise OutputError("already exists; init only starts a new project", path=config)
     created = [config]
     domain = inbound_domain.strip().lower().rstrip(".")
-    if domain and not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", domain):
+    if domain and not re.fullmatch(
+        r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", domain
+    ):
         raise OutputError(f"not a domain name: {inbound_domain.strip()!r} (e.g. reply.clinic.example)")
     text = Template((SCAFFOLD / "pain-news.toml").read_text(encoding="utf-8"))
     config.write_text(text.safe_substitute(inbound_domain=domain), encoding="utf-8")
