@@ -157,6 +157,22 @@ def test_the_web_layer_never_imports_the_cli():
     assert offenders == []
 
 
+STORE = "pain_news.subscribers.store"
+
+
+def test_only_the_store_reaches_its_parts():
+    # importer.py and ledger/batches.py once imported store.core directly: the rest of the package
+    # goes through the front door (pain_news/subscribers/store/__init__.py and its __all__).
+    offenders = sorted(
+        f"{name} imports {target}"
+        for name, targets in import_graph().items()
+        if not name.startswith(STORE)
+        for target in targets
+        if target.startswith(STORE + ".")
+    )
+    assert offenders == []
+
+
 # ---- job rules -------------------------------------------------------------------------------------
 
 
