@@ -137,9 +137,11 @@ def _refuse_mixed_options(
         raise click.BadParameter(
             "--at schedules a list send (not with --test or --cancel)", param_hint="--at"
         )
-    if test_send and topics and not cancel:
-        raise click.BadParameter("--topic is for list sends (a test goes to --to)", param_hint="--topic")
-    if cancel or test_send:
+    if cancel:
+        return
+    if test_send:
+        if topics:
+            raise click.BadParameter("--topic is for list sends (a test goes to --to)", param_hint="--topic")
         return
     if to:
         raise click.BadParameter("--to is only for test sends (add --test)", param_hint="--to")
