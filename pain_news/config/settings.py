@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pain_news.config.reviewers import Reviewer, read_reviewers
 from pain_news.config.topics import Topic, read_topics
 from pain_news.errors import ConfigError
 
@@ -49,6 +50,7 @@ class BuildSettings:
     out: str = "build"
     archive_out: str = "archive"
     review_months: int = 12  # a spotlight's medical review older than this is flagged (docs/checks.md)
+    approval_link_days: int = 14  # how long an emailed "Approve this version" link works (docs/sending.md)
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ class Config:
     serve: ServeSettings = ServeSettings()
     sample: SampleSettings = SampleSettings()
     topics: tuple[Topic, ...] = ()  # in the order of [topics] in pain-news.toml
+    reviewers: tuple[Reviewer, ...] = ()  # [reviewers.<key>] tables, in file order
     secrets: Secrets = field(default=Secrets(), repr=False)
     # Where each set value came from ("newsletter.from_email" → "pain-news.toml key newsletter.from_email"
     # or "environment variable PAIN_NEWS_..."), so an error can say what to change; unset keys are absent.
@@ -162,6 +165,15 @@ class Config:
     @property
     def topic_keys(self) -> tuple[str, ...]:
         return tuple(t.key for t in self.topics)
+
+    def reviewer(self, key: str) -> Reviewer | None:
+        """The reviewer declared as [reviewers.<key>], or None."""
+        return next((r for r in self.reviewers if r.key == key.strip()), None)
+
+    @property
+    def sensitive_topics(self) -> tuple[Topic, ...]:
+        """Topics declared `sensitive = true`: their key and label never leave the clinic."""
+        return tuple(t for t in self.topics if t.sensitive)
 
     def unknown_topics(self, keys: Iterable[str]) -> list[str]:
         """The keys among `keys` that [topics] does not declare, in order, each once."""
@@ -305,9 +317,10 @@ def load_config(
     merged = {**_read_dotenv(root), **environ}
 
     topics = read_topics(data.pop("topics", {}), path)
+    reviewers = read_reviewers(data.pop("reviewers", {}), path)
     for section in data:
         if section not in SECTIONS:
-            known = ", ".join([*SECTIONS, "topics"])
+            known = ", ".join([*SECTIONS, "topics", "reviewers"])
             raise ConfigError(f"unknown section '[{section}]' (known: {known})", path=path)
         if not isinstance(data[section], dict):
             raise ConfigError(f"'{section}' must be a table ([{section}])", path=path)
@@ -323,7 +336,15 @@ def load_config(
         if variable != where and variable not in environ:
             sources[dotted] = f".env variable {variable}"
     secrets = _secrets(merged)
-    config = Config(root=root, path=path, secrets=secrets, sources=sources, topics=topics, **sections)
+    config = Config(
+        root=root,
+        path=path,
+        secrets=secrets,
+        sources=sources,
+        topics=topics,
+        reviewers=reviewers,
+        **sections,
+    )
     _validate(config, merged)
     return config
 
@@ -371,6 +392,11 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
         raise ConfigError(
             f"delivery.provider must be one of {', '.join(PROVIDERS)}, got {config.delivery.provider!r}",
             **where,
+        )
+    if config.build.approval_link_days < 1:
+        where = _where(config, env, "build.approval_link_days")
+        raise ConfigError(
+            f"build.approval_link_days must be 1 or more, got {config.build.approval_link_days}", **where
         )
     if config.delivery.rate < 0:
         where = _where(config, env, "delivery.rate")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup
 
 if TYPE_CHECKING:
+    from pain_news.config.reviewers import Reviewer
     from pain_news.config.settings import NewsletterSettings
     from pain_news.issue.loader import Issue, Piece
 
@@ -71,13 +72,16 @@ def next_review(reviewed_on: dt.date) -> dt.date:
         return reviewed_on.replace(year=reviewed_on.year + 1, day=28)
 
 
-def review_line(piece: Piece) -> str:
+def review_line(piece: Piece, reviewers: tuple[Reviewer, ...] = ()) -> str:
     """ "Medically reviewed by Dr X, MD, … · reviewed November 2, 2026 · next review by November 2027".
 
-    `reviewed_by` carries the credentials; the " · " keeps them from running into the date.
+    `reviewed_by` names a [reviewers] key: the name and credentials come from pain-news.toml. An
+    unknown value is shown as written (`check` refuses it: pain_news/checks/review.py); the " · "
+    keeps the credentials from running into the date.
     """
     assert piece.reviewed_on is not None
-    who = piece.reviewed_by.strip().rstrip(".,;")
+    found = next((r for r in reviewers if r.key == piece.reviewed_by.strip()), None)
+    who = (found.shown if found else piece.reviewed_by).strip().rstrip(".,;")
     return (
         f"Medically reviewed by {who} · reviewed {piece.reviewed_on.strftime('%B %-d, %Y')}"
         f" · next review by {next_review(piece.reviewed_on).strftime('%B %Y')}"
