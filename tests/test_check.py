@@ -670,7 +670,6 @@ def test_every_scaffold_sentence_left_in_a_new_issue_is_an_error(run_cli, config
     for sentence in (
         "Name of the condition",
         "Write the article here in markdown.",
-        "Name of the reviewing clinician",
     ):
         assert sentence in phrases
     report = run_check(config, folder)

@@ -120,6 +120,27 @@ def medical_review_is_current(request: SendRequest, result: BuildResult) -> None
         raise SendRefused(errors)
 
 
+def reviewers_are_real(request: SendRequest, result: BuildResult) -> None:
+    """A spotlight's reviewer (shown in every copy) must not be init's placeholder reviewer."""
+    from pain_news.campaign.placeholder_settings import placeholder_reviewers
+
+    found = placeholder_reviewers(
+        request.config, (p.reviewed_by for p in result.issue.pieces if p.kind == "spotlight")
+    )
+    if not found:
+        return
+    listed = "; ".join(found)
+    if request.rehearsal:
+        request.warn(f"placeholder reviewer (a list send through smtp or sendgrid refuses it): {listed}")
+        return
+    raise ConfigError(
+        f"placeholder reviewer cannot sign an email to subscribers: {listed}",
+        path=request.config.path,
+        hint="declare the clinic's real reviewer under [reviewers] in pain-news.toml and name that key in "
+        "reviewed_by (the outbox provider and send --test only warn)",
+    )
+
+
 def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
     """The web version and every image the email links to are where public_url serves them."""
     from pain_news.campaign import published
@@ -155,7 +176,7 @@ BEFORE_BUILD: tuple[SettingsGate, ...] = (
     not_a_draft,
     not_the_welcome_email,
 )
-AFTER_BUILD: tuple[IssueGate, ...] = (medical_review_is_current, published_before_mailed)
+AFTER_BUILD: tuple[IssueGate, ...] = (medical_review_is_current, reviewers_are_real, published_before_mailed)
 
 
 def checked_build(config: Config, issue_dir: Path) -> BuildResult:
