@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pain_news.errors import CheckFailed, ConfigError, IssueError, PainNewsError, SendRefused
+from pain_news.errors import ApprovalError, CheckFailed, ConfigError, IssueError, PainNewsError, SendRefused
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
     from pain_news.publish.build import BuildResult
+    from pain_news.subscribers.store import SubscriberStore
 
 PublishedCheck = Literal["archive", "online", "skip"]
 MAX_LISTED = 4  # files named in the published gate's one line; the rest are counted
@@ -39,6 +40,7 @@ class SendRequest:
     today: dt.date = field(default_factory=dt.date.today)  # the day the review limit is measured from
     published: PublishedCheck = "archive"  # archive folder, HEAD requests (--check-published), or skip
     warnings: list[str] = field(default_factory=list)  # filled by the gates; shown before the plan
+    store: SubscriberStore | None = None  # where approvals are recorded (None: no database yet)
 
     @property
     def rehearsal(self) -> bool:
@@ -141,6 +143,38 @@ def reviewers_are_real(request: SendRequest, result: BuildResult) -> None:
     )
 
 
+def signed_off(request: SendRequest, result: BuildResult) -> None:
+    """This exact version (its approval hash) was approved, by a clinical reviewer when it has a spotlight.
+
+    An unfinished campaign that went out under an approval resumes with its frozen copy (edits since
+    cannot reach it: tests/test_signoff.py), so it passes whatever the folder holds now.
+    """
+    from pain_news.config.clock import clinic_zone
+    from pain_news.ledger import CampaignLedger, is_finished
+    from pain_news.signoff.approve import approval_status
+
+    if request.store is None:
+        request.warn("sign-off not checked: there is no subscriber database yet")
+        return
+    status = approval_status(request.config, request.store, request.issue_dir, (result.issue, result.rendered))
+    problem = status.problem(clinic_zone(request.config))
+    if not problem:
+        return
+    ledger = CampaignLedger.for_store(request.store)
+    existing = ledger.latest(result.issue.slug)
+    if existing is not None and existing.approval_id is not None and not is_finished(ledger.counts(existing.id)):
+        return
+    if request.rehearsal:
+        request.warn(f"{problem} (a list send through smtp or sendgrid refuses this)")
+        return
+    folder = request.issue_dir
+    raise ApprovalError(
+        problem,
+        hint=f"pain-news approve {folder} --diff shows what changed; pain-news approve {folder} --as KEY "
+        f"approves this version, or --request KEY emails a reviewer the copy with an approve button",
+    )
+
+
 def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
     """The web version and every image the email links to are where public_url serves them."""
     from pain_news.campaign import published
@@ -176,7 +210,12 @@ BEFORE_BUILD: tuple[SettingsGate, ...] = (
     not_a_draft,
     not_the_welcome_email,
 )
-AFTER_BUILD: tuple[IssueGate, ...] = (medical_review_is_current, reviewers_are_real, published_before_mailed)
+AFTER_BUILD: tuple[IssueGate, ...] = (
+    medical_review_is_current,
+    reviewers_are_real,
+    signed_off,
+    published_before_mailed,
+)
 
 
 def checked_build(config: Config, issue_dir: Path) -> BuildResult:
