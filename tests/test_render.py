@@ -112,8 +112,7 @@ def test_spotlight_card_has_sections_learn_more_and_see_all(config, sample_issue
     assert "Condition spotlight:" not in html
     review = (
         # reviewed_by: clinic-reviewer, shown with the name and credentials from [reviewers]
-        "Medically reviewed by Clinic Reviewer, MD · "
-        "reviewed November 2, 2026 · next review by November 2027"
+        "Medically reviewed by Clinic Reviewer, MD · reviewed November 2, 2026 · next review by November 2027"
     )
     assert review in " ".join(html.split())
     assert review in " ".join(rendered.email_text.split())

@@ -156,22 +156,29 @@ def signed_off(request: SendRequest, result: BuildResult) -> None:
     if request.store is None:
         request.warn("sign-off not checked: there is no subscriber database yet")
         return
-    status = approval_status(request.config, request.store, request.issue_dir, (result.issue, result.rendered))
+    status = approval_status(
+        request.config, request.store, request.issue_dir, (result.issue, result.rendered)
+    )
     problem = status.problem(clinic_zone(request.config))
     if not problem:
         return
     ledger = CampaignLedger.for_store(request.store)
     existing = ledger.latest(result.issue.slug)
-    if existing is not None and existing.approval_id is not None and not is_finished(ledger.counts(existing.id)):
+    if (
+        existing is not None
+        and existing.approval_id is not None
+        and not is_finished(ledger.counts(existing.id))
+    ):
         return
     if request.rehearsal:
         request.warn(f"{problem} (a list send through smtp or sendgrid refuses this)")
         return
     folder = request.issue_dir
+    diff = f"pain-news approve {folder} --diff shows what changed; " if status.latest else ""
     raise ApprovalError(
         problem,
-        hint=f"pain-news approve {folder} --diff shows what changed; pain-news approve {folder} --as KEY "
-        f"approves this version, or --request KEY emails a reviewer the copy with an approve button",
+        hint=f"{diff}pain-news approve {folder} --as KEY approves this version, "
+        "or --request KEY emails a reviewer the copy with an approve button",
     )
 
 

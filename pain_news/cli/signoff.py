@@ -15,7 +15,10 @@ from pain_news.cli.app import App, cli
 @click.option("--as", "as_key", metavar="KEY", help="Approve this version as the [reviewers] entry KEY.")
 @click.option("--note", default="", help="A note kept with the approval (with --as).")
 @click.option(
-    "--request", "request_key", metavar="KEY", help='Email reviewer KEY a "[REVIEW]" copy with an approve button.'
+    "--request",
+    "request_key",
+    metavar="KEY",
+    help='Email reviewer KEY a "[REVIEW]" copy with an approve button.',
 )
 @click.option("--diff", "show_diff", is_flag=True, help="Show what changed since the last approved version.")
 @click.pass_obj
@@ -62,7 +65,13 @@ def approve_cmd(
         return
     assert as_key is not None
     recorded = approve.approve_here(
-        app.config, app.open_store(create=True), issue_dir, as_key, note=note, os_user=getpass.getuser(), now=now
+        app.config,
+        app.open_store(create=True),
+        issue_dir,
+        as_key,
+        note=note,
+        os_user=getpass.getuser(),
+        now=now,
     )
     click.echo(
         f"Approved {recorded.content} version {recorded.hash[:12]} as {recorded.reviewer_name} "

@@ -49,12 +49,10 @@ def read_reviewers(table: Any, path: Path | None) -> tuple[Reviewer, ...]:
                 hint="use lowercase letters, digits and single dashes, e.g. [reviewers.ana-ruiz]",
             )
         if not isinstance(entry, dict):
-            raise ConfigError(f"{where} must be a table ([{where}] with name = \"...\")", path=path)
+            raise ConfigError(f'{where} must be a table ([{where}] with name = "...")', path=path)
         unknown = sorted(set(entry) - set(FIELDS))
         if unknown:
-            raise ConfigError(
-                f"unknown key '{where}.{unknown[0]}' (known: {', '.join(FIELDS)})", path=path
-            )
+            raise ConfigError(f"unknown key '{where}.{unknown[0]}' (known: {', '.join(FIELDS)})", path=path)
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"{where}.name must be the reviewer's name in quotes", path=path)

@@ -62,6 +62,8 @@ def read_topics(table: Any, path: Path | None) -> tuple[Topic, ...]:
         if not isinstance(sensitive, bool):
             raise ConfigError(f"topics.{key}.sensitive must be true or false", path=path)
         if not isinstance(terms, list) or not all(isinstance(t, str) and t.strip() for t in terms):
-            raise ConfigError(f'topics.{key}.terms must be a list of words in quotes, e.g. ["..."]', path=path)
+            raise ConfigError(
+                f'topics.{key}.terms must be a list of words in quotes, e.g. ["..."]', path=path
+            )
         topics.append(Topic(key, label.strip(), sensitive, tuple(t.strip() for t in terms)))
     return tuple(topics)

@@ -163,7 +163,9 @@ class Approval(Base):
     approved_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str] = mapped_column(Text, default="", server_default="")
     given: Mapped[str] = mapped_column(String(200))  # "terminal, by OS user X" or "emailed link"
-    sources: Mapped[str] = mapped_column(Text)  # JSON copy of the files (pain_news/signoff/content.py)
+    sources: Mapped[str] = mapped_column(
+        Text
+    )  # JSON copy of the files (pain_news/signoff/content.py)
     request_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
 
 

@@ -361,7 +361,9 @@ def _relative_targets(reader: _Reader, body_targets: list[Target]) -> None:
                 "missing-file",
                 f"{what}: {name} (relative links and images must be in the issue folder)",
                 target.line,
-                f"did you mean {near}? Fix the name" if near else f"add {name} to the issue folder, or fix the name",
+                f"did you mean {near}? Fix the name"
+                if near
+                else f"add {name} to the issue folder, or fix the name",
             )
 
 

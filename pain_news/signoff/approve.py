@@ -54,7 +54,11 @@ class ApprovalStatus:
 
     def problem(self, zone: dt.tzinfo) -> str:
         """Why this version may not go to the list, in one line ("" when it may)."""
-        what = f"{self.content.kind} {self.content.name}" if self.content.kind == "issue" else "the welcome email"
+        what = (
+            f"{self.content.kind} {self.content.name}"
+            if self.content.kind == "issue"
+            else "the welcome email"
+        )
         if self.approval is not None:
             return ""
         if self.unclinical is not None:
@@ -65,7 +69,11 @@ class ApprovalStatus:
         if self.latest is None:
             return f"{what} has no approval: nobody has signed off this version ({self.content.short})"
         changed = self.changed()
-        since = f"; changed since: {', '.join(changed)}" if changed else "; the settings or templates changed since"
+        since = (
+            f"; changed since: {', '.join(changed)}"
+            if changed
+            else "; the settings or templates changed since"
+        )
         return (
             f"{what} changed after its approval: {self.latest.reviewer_name} ({self.latest.reviewer}) approved "
             f"version {short_hash(self.latest.hash)} on {shown(self.latest.approved_at, zone)}, "
@@ -103,7 +111,14 @@ def reviewer_for(config: Config, key: str) -> Reviewer:
 
 
 def approve_here(
-    config: Config, store: SubscriberStore, folder: Path, key: str, *, note: str, os_user: str, now: dt.datetime
+    config: Config,
+    store: SubscriberStore,
+    folder: Path,
+    key: str,
+    *,
+    note: str,
+    os_user: str,
+    now: dt.datetime,
 ) -> ApprovalRecord:
     """`approve ISSUE --as KEY`: record KEY's approval of the version in `folder`, given in this terminal."""
     reviewer = reviewer_for(config, key)
@@ -113,7 +128,9 @@ def approve_here(
             hint=f"pain-news approve {folder} --request {key} mails them the [REVIEW] copy with the button",
         )
     content = approvable(config, folder)
-    return ApprovalBook.for_store(store).add(_new(content, reviewer, note, f"terminal, by OS user {os_user}"), now)
+    return ApprovalBook.for_store(store).add(
+        _new(content, reviewer, note, f"terminal, by OS user {os_user}"), now
+    )
 
 
 def _new(content: Approvable, reviewer: Reviewer, note: str, given: str) -> NewApproval:
@@ -130,7 +147,9 @@ def _new(content: Approvable, reviewer: Reviewer, note: str, given: str) -> NewA
     )
 
 
-def source_diff_since_approval(config: Config, store: SubscriberStore, folder: Path) -> tuple[ApprovalRecord, str]:
+def source_diff_since_approval(
+    config: Config, store: SubscriberStore, folder: Path
+) -> tuple[ApprovalRecord, str]:
     """`approve ISSUE --diff`: the newest approval and the diff of the sources since ("" when unchanged)."""
     status = approval_status(config, store, folder)
     if status.latest is None:
@@ -150,7 +169,9 @@ class ReviewRequest:
     url: str
 
 
-def request_review(config: Config, store: SubscriberStore, folder: Path, key: str, now: dt.datetime) -> ReviewRequest:
+def request_review(
+    config: Config, store: SubscriberStore, folder: Path, key: str, now: dt.datetime
+) -> ReviewRequest:
     """`approve ISSUE --request KEY`: mail KEY a "[REVIEW]" copy with a signed "Approve this version" button.
 
     Sent through the configured provider like a test send (the [sample] subscriber's values fill the
@@ -253,12 +274,18 @@ def open_link(config: Config, store: SubscriberStore, token: str, now: dt.dateti
         raise InvalidToken("the reviewer this link was made for is no longer declared")
     folder = _folder(config, request)
     status = approval_status(config, store, folder) if (folder / "issue.toml").is_file() else None
-    previous = [a for a in book.of_content(request.kind, request.content) if a.approved_at <= request.created_at]
+    previous = [
+        a for a in book.of_content(request.kind, request.content) if a.approved_at <= request.created_at
+    ]
     old = json.loads(previous[0].sources) if previous else {}
-    return LinkReview(request=request, reviewer=reviewer, status=status, diff=source_diff(old, json.loads(request.sources)))
+    return LinkReview(
+        request=request, reviewer=reviewer, status=status, diff=source_diff(old, json.loads(request.sources))
+    )
 
 
-def approve_by_link(config: Config, store: SubscriberStore, token: str, note: str, now: dt.datetime) -> ApprovalRecord:
+def approve_by_link(
+    config: Config, store: SubscriberStore, token: str, note: str, now: dt.datetime
+) -> ApprovalRecord:
     """POST /approve/<token>: record the approval the link was made for, once."""
     review = open_link(config, store, token, now)
     if not review.current:
