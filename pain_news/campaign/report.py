@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pain_news.config.clock import shown
 from pain_news.errors import NotFound
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
-from pain_news.signoff.book import ApprovalBook
+from pain_news.ledger.approvals import ApprovalBook
 from pain_news.vocab import CAMPAIGN_WELCOME, LEDGER_CANCELLED, LEDGER_SKIPPED, OPTED_OUT
 
 if TYPE_CHECKING:

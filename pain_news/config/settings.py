@@ -170,11 +170,6 @@ class Config:
         """The reviewer declared as [reviewers.<key>], or None."""
         return next((r for r in self.reviewers if r.key == key.strip()), None)
 
-    @property
-    def sensitive_topics(self) -> tuple[Topic, ...]:
-        """Topics declared `sensitive = true`: their key and label never leave the clinic."""
-        return tuple(t for t in self.topics if t.sensitive)
-
     def unknown_topics(self, keys: Iterable[str]) -> list[str]:
         """The keys among `keys` that [topics] does not declare, in order, each once."""
         known = set(self.topic_keys)
@@ -337,13 +332,7 @@ def load_config(
             sources[dotted] = f".env variable {variable}"
     secrets = _secrets(merged)
     config = Config(
-        root=root,
-        path=path,
-        secrets=secrets,
-        sources=sources,
-        topics=topics,
-        reviewers=reviewers,
-        **sections,
+        root, path, secrets=secrets, sources=sources, topics=topics, reviewers=reviewers, **sections
     )
     _validate(config, merged)
     return config

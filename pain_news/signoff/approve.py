@@ -19,7 +19,7 @@ from pain_news import links
 from pain_news.config.clock import clinic_zone, shown
 from pain_news.errors import ApprovalError, InvalidToken
 from pain_news.issue.findings import suggestion
-from pain_news.signoff.book import ApprovalBook, ApprovalRecord, NewApproval, RequestRecord
+from pain_news.ledger.approvals import ApprovalBook, ApprovalRecord, NewApproval, RequestRecord
 from pain_news.signoff.content import Approvable, approvable, changed_files, short_hash, source_diff
 
 if TYPE_CHECKING:
@@ -128,9 +128,11 @@ def approve_here(
             hint=f"pain-news approve {folder} --request {key} mails them the [REVIEW] copy with the button",
         )
     content = approvable(config, folder)
-    return ApprovalBook.for_store(store).add(
+    recorded = ApprovalBook.for_store(store).add(
         _new(content, reviewer, note, f"terminal, by OS user {os_user}"), now
     )
+    assert recorded is not None  # only a spent emailed request records nothing
+    return recorded
 
 
 def _new(content: Approvable, reviewer: Reviewer, note: str, given: str) -> NewApproval:
@@ -179,8 +181,8 @@ def request_review(
     build.approval_link_days, and approves once (`serve`'s /approve page: pain_news/web/approvals.py).
     """
     from pain_news import delivery
-    from pain_news.campaign.gates import checked_build
     from pain_news.campaign.personalize import sample_recipient
+    from pain_news.checks.run import checked_build
     from pain_news.issue import placeholders
 
     reviewer = reviewer_for(config, key)
@@ -190,7 +192,7 @@ def request_review(
             path=config.path,
             hint=f"set email under [reviewers.{key}] in pain-news.toml",
         )
-    result = checked_build(config, folder)
+    result = checked_build(config, folder)[0]
     content = approvable(config, folder, (result.issue, result.rendered))
     links.link_base(config)  # refuse before recording anything when links cannot be made
     book = ApprovalBook.for_store(store)
@@ -295,7 +297,7 @@ def approve_by_link(
         )
     assert review.status is not None
     new = _new(review.status.content, review.reviewer, note, BY_LINK)
-    recorded = ApprovalBook.for_store(store).add_by_link(review.request.id, new, now)
+    recorded = ApprovalBook.for_store(store).add(new, now, review.request.id)
     if recorded is None:
         raise InvalidToken("this approval link has already been used", hint="ask the editor for a new one")
     return recorded

@@ -1,16 +1,20 @@
-"""ApprovalBook: the approvals table (append-only) and the emailed approval requests — the only SQL about them."""
+"""ApprovalBook: the approvals table (append-only) and the emailed approval requests — the only SQL about them.
+
+The store layer for pain_news/signoff/ (what an approval covers and how it is given lives there).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from pain_news.db import store_errors
 from pain_news.db.models import Approval, ApprovalRequest
+from pain_news.ledger.records import _utc
 
 if TYPE_CHECKING:
     from pain_news.subscribers.store import SubscriberStore
@@ -32,22 +36,6 @@ class ApprovalRecord:
     given: str
     sources: str  # JSON (pain_news/signoff/content.py)
 
-    @classmethod
-    def of(cls, row: Approval) -> ApprovalRecord:
-        return cls(
-            id=row.id,
-            kind=row.kind,
-            content=row.content,
-            hash=row.hash,
-            reviewer=row.reviewer,
-            reviewer_name=row.reviewer_name,
-            clinical=row.clinical,
-            approved_at=_utc(row.approved_at),
-            note=row.note,
-            given=row.given,
-            sources=row.sources,
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
 class RequestRecord:
@@ -63,20 +51,6 @@ class RequestRecord:
     used_at: dt.datetime | None
     sources: str
 
-    @classmethod
-    def of(cls, row: ApprovalRequest) -> RequestRecord:
-        return cls(
-            id=row.id,
-            kind=row.kind,
-            content=row.content,
-            hash=row.hash,
-            reviewer=row.reviewer,
-            created_at=_utc(row.created_at),
-            expires_at=_utc(row.expires_at),
-            used_at=_utc(row.used_at) if row.used_at else None,
-            sources=row.sources,
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
 class NewApproval:
@@ -91,6 +65,9 @@ class NewApproval:
     sources: str
 
 
+R = TypeVar("R", "ApprovalRecord", "RequestRecord")
+
+
 class ApprovalBook:
     """Approvals are only ever added; each method is one short transaction."""
 
@@ -102,33 +79,27 @@ class ApprovalBook:
     def for_store(cls, store: SubscriberStore) -> ApprovalBook:
         return cls(store.engine, store.reader)
 
-    def add(self, new: NewApproval, now: dt.datetime) -> ApprovalRecord:
-        """Record an approval given in the terminal."""
+    def add(self, new: NewApproval, now: dt.datetime, request_id: int | None = None) -> ApprovalRecord | None:
+        """Record an approval; one given by an emailed link also spends its request, in the same
+        transaction. None when that request was already spent (nothing is written)."""
         with store_errors(), Session(self.engine) as s, s.begin():
-            row = Approval(**vars(new), approved_at=now)
-            s.add(row)
-            s.flush()
-            return ApprovalRecord.of(row)
-
-    def add_by_link(self, request_id: int, new: NewApproval, now: dt.datetime) -> ApprovalRecord | None:
-        """Spend request `request_id` and record its approval in one transaction; None when already spent."""
-        with store_errors(), Session(self.engine) as s, s.begin():
-            spent = s.execute(
-                update(ApprovalRequest)
-                .where(ApprovalRequest.id == request_id, ApprovalRequest.used_at.is_(None))
-                .values(used_at=now)
-            )
-            if spent.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
-                return None
+            if request_id is not None:
+                spent = s.execute(
+                    update(ApprovalRequest)
+                    .where(ApprovalRequest.id == request_id, ApprovalRequest.used_at.is_(None))
+                    .values(used_at=now)
+                )
+                if spent.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+                    return None
             row = Approval(**vars(new), approved_at=now, request_id=request_id)
             s.add(row)
             s.flush()
-            return ApprovalRecord.of(row)
+            return _record(ApprovalRecord, row)
 
     def get(self, approval_id: int) -> ApprovalRecord | None:
         with store_errors(), Session(self.reader) as s:
             row = s.get(Approval, approval_id)
-            return ApprovalRecord.of(row) if row else None
+            return _record(ApprovalRecord, row) if row else None
 
     def of_content(self, kind: str, content: str) -> list[ApprovalRecord]:
         """Every approval of one issue (or the welcome email), newest first."""
@@ -138,7 +109,7 @@ class ApprovalBook:
                 .where(Approval.kind == kind, Approval.content == content)
                 .order_by(Approval.id.desc())
             )
-            return [ApprovalRecord.of(row) for row in rows]
+            return [_record(ApprovalRecord, row) for row in rows]
 
     def add_request(
         self, *, kind: str, content: str, hash: str, reviewer: str, sources: str, now: dt.datetime, days: int
@@ -156,14 +127,16 @@ class ApprovalBook:
             )
             s.add(row)
             s.flush()
-            return RequestRecord.of(row)
+            return _record(RequestRecord, row)
 
     def request(self, request_id: int) -> RequestRecord | None:
         with store_errors(), Session(self.reader) as s:
             row = s.get(ApprovalRequest, request_id)
-            return RequestRecord.of(row) if row else None
+            return _record(RequestRecord, row) if row else None
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """Aware UTC: SQLite hands DateTime(timezone=True) values back naive."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+def _record(cls: type[R], row: Approval | ApprovalRequest) -> R:
+    """The frozen record of a row: its fields by name, times as aware UTC."""
+    values: dict[str, Any] = {f.name: getattr(row, f.name) for f in fields(cls)}
+    converted: dict[str, Any] = {k: _utc(v) if isinstance(v, dt.datetime) else v for k, v in values.items()}
+    return cls(**converted)
