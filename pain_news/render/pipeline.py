@@ -179,6 +179,7 @@ def _context(
         "spotlight_heading": presentation.spotlight_heading,
         "spotlight_heading_text": presentation.spotlight_heading_text,
         "review_line": lambda piece: presentation.review_line(piece, reviewers),
+        "byline": presentation.byline,
         "issue_date": presentation.issue_date(issue),
     }
 
