@@ -11,6 +11,7 @@ import pytest
 from pain_news import campaign
 from pain_news.campaign.runner import create_campaign
 from pain_news.checks.run import check_issue
+from pain_news.config.reviewers import find_reviewer
 from pain_news.errors import ApprovalError, ConfigError, InvalidToken
 from pain_news.ledger import CampaignLedger
 from pain_news.signoff import approve
@@ -59,10 +60,11 @@ def edit(issue, name, old, new):
 
 def test_reviewers_are_read_from_the_file_and_not_from_the_environment(make_config):
     config = make_config({"PAIN_NEWS_REVIEWERS_CLINIC_REVIEWER_NAME": "Mallory"})
-    reviewer = config.reviewer("clinic-reviewer")
+    reviewer = find_reviewer(config.reviewers, "clinic-reviewer")
     assert reviewer is not None
     assert (reviewer.name, reviewer.credentials, reviewer.clinical) == ("Clinic Reviewer", "MD", True)
-    assert config.reviewer("remote-md").email_only
+    remote = find_reviewer(config.reviewers, "remote-md")
+    assert remote is not None and remote.email_only
 
 
 def test_an_unknown_reviewer_key_is_a_check_error_with_did_you_mean(config, sample_issue):

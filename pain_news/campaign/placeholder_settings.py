@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pain_news.config.settings import is_loopback
+from pain_news.config.hosts import is_loopback
+from pain_news.config.reviewers import find_reviewer
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -57,7 +58,7 @@ def placeholder_reviewers(config: Config, keys: Iterable[str]) -> list[str]:
     }
     found = []
     for key in dict.fromkeys(keys):
-        reviewer = config.reviewer(key)
+        reviewer = find_reviewer(config.reviewers, key)
         if reviewer is None:
             continue  # an unknown key is check's error (pain_news/checks/review.py)
         if (reviewer.name, reviewer.email) in scaffold:

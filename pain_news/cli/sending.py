@@ -275,3 +275,8 @@ def campaigns_cmd(app: App, fmt: str) -> None:
             f"pending {ledger['pending'] + ledger['in_flight']}  ({state})"
         )
         click.echo(f"      {report.approval_line(row['approval'])}")
+        replies = row["replies"]
+        click.echo(
+            f"      replies {replies['replies']}, opt-outs by email {replies['opt-outs by email']}, "
+            f"auto-replies dropped {replies['auto-replies dropped']}, bounces by email {replies['bounces by email']}"
+        )

@@ -35,8 +35,14 @@ class Reviewer:
         return f"{self.name}, {self.credentials}" if self.credentials else self.name
 
 
-def read_reviewers(table: Any, path: Path | None) -> tuple[Reviewer, ...]:
-    """[reviewers.<key>] tables: a lowercase-slug key, a name, optional credentials, email and flags."""
+def find_reviewer(reviewers: tuple[Reviewer, ...], key: str) -> Reviewer | None:
+    """The reviewer declared as [reviewers.<key>], or None."""
+    return next((r for r in reviewers if r.key == key.strip()), None)
+
+
+def read_reviewers(data: dict[str, Any], path: Path | None) -> tuple[Reviewer, ...]:
+    """Pop [reviewers.<key>] tables from the file's `data`: a slug key, a name, credentials, email, flags."""
+    table = data.pop("reviewers", {})
     if not isinstance(table, dict):
         raise ConfigError("'reviewers' must be tables ([reviewers.<key>] with name = \"...\")", path=path)
     found = []

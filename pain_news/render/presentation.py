@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
+from pain_news.config.reviewers import find_reviewer
+
 if TYPE_CHECKING:
     from pain_news.config.reviewers import Reviewer
     from pain_news.config.settings import NewsletterSettings
@@ -125,7 +127,7 @@ def review_line(piece: Piece, reviewers: tuple[Reviewer, ...] = ()) -> str:
     unknown value is shown as written (`check` refuses it: pain_news/checks/review.py); the " · "
     keeps the credentials from running into the date.
     """
-    found = next((r for r in reviewers if r.key == piece.reviewed_by.strip()), None)
+    found = find_reviewer(reviewers, piece.reviewed_by)
     who = (found.shown if found else piece.reviewed_by).strip().rstrip(".,;")
     if piece.reviewed_on is None:  # only in a forced build of a draft whose review date is still a prompt
         return f"Medically reviewed by {who} · review date not yet filled in"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from pain_news import links
 from pain_news.config.clock import clinic_zone, shown
+from pain_news.config.reviewers import find_reviewer
 from pain_news.errors import ApprovalError, InvalidToken
 from pain_news.issue.findings import suggestion
 from pain_news.ledger.approvals import ApprovalBook, ApprovalRecord, NewApproval, RequestRecord
@@ -99,7 +100,7 @@ def approval_status(
 
 def reviewer_for(config: Config, key: str) -> Reviewer:
     """The [reviewers] entry `key`, or ApprovalError with a "did you mean"."""
-    reviewer = config.reviewer(key)
+    reviewer = find_reviewer(config.reviewers, key)
     if reviewer is None:
         keys = tuple(r.key for r in config.reviewers)
         raise ApprovalError(
@@ -185,6 +186,11 @@ def request_review(
     from pain_news.checks.run import checked_build
     from pain_news.issue import placeholders
 
+    if config.build.approval_link_days < 1:
+        raise ApprovalError(
+            f"build.approval_link_days must be 1 or more, got {config.build.approval_link_days}",
+            path=config.path,
+        )
     reviewer = reviewer_for(config, key)
     if "@" not in reviewer.email:
         raise ApprovalError(
@@ -271,7 +277,7 @@ def open_link(config: Config, store: SubscriberStore, token: str, now: dt.dateti
         raise InvalidToken("this approval link has already been used", hint="ask the editor for a new one")
     if now >= request.expires_at:
         raise InvalidToken("this approval link has expired", hint="ask the editor for a new one")
-    reviewer = config.reviewer(request.reviewer)
+    reviewer = find_reviewer(config.reviewers, request.reviewer)
     if reviewer is None:
         raise InvalidToken("the reviewer this link was made for is no longer declared")
     folder = _folder(config, request)

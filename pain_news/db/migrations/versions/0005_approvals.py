@@ -1,7 +1,7 @@
 """Sign-off: approvals (append-only), emailed approval requests, and the approval a campaign went out under.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
