@@ -117,6 +117,11 @@ class ScheduleError(DeliveryError):
     """A scheduled send cannot be made or cancelled as asked (time, provider, state)."""
 
 
+class ApprovalError(PainNewsError):
+    """An approval cannot be given (unknown or email-only reviewer, spent or expired link), or a list
+    send has none for the version it would send (pain_news/signoff/)."""
+
+
 class InvalidToken(PainNewsError):
     """An unsubscribe/confirm token was forged, truncated or names nobody."""
 
@@ -135,3 +140,18 @@ class OutputError(PainNewsError):
 
 class ServerError(PainNewsError):
     """A local server (serve, preview) or the browser behind --screenshot could not start."""
+
+
+class InboundRejected(PainNewsError):
+    """An Inbound Parse post that is not one (400), or too large (413): nothing was applied."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class InboundDeferred(PainNewsError):
+    """An inbound message could not be handled now (database or provider unavailable, settings
+    missing): nothing was recorded. Exit 75 (EX_TEMPFAIL) so a mail server keeps it and retries."""
+
+    exit_code = 75

@@ -167,7 +167,7 @@ SOURCE_CASES = [
     ),
     (
         "spotlight-missing-reviewer",
-        {"02-spotlight.md": SPOTLIGHT.replace("reviewed_by: Dr. Anita Rao, MD\n", "")},
+        {"02-spotlight.md": SPOTLIGHT.replace("reviewed_by: clinic-reviewer\n", "")},
         "spotlight-field",
         "error",
         "02-spotlight.md",
@@ -674,7 +674,6 @@ def test_every_scaffold_sentence_left_in_a_new_issue_is_an_error(run_cli, config
     for sentence in (
         "Name of the condition",
         "Write the article here in markdown.",
-        "Name of the reviewing clinician",
     ):
         assert sentence in phrases
     report = run_check(config, folder)
@@ -765,6 +764,26 @@ def test_a_sharp_image_and_a_small_picture_shown_at_its_own_size_pass(config, ma
     folder = make_issue(files={"01-article.md": article(body), "walk.png": png(1200), "badge.png": png(80)})
     findings = check_issue(config, folder)
     assert found(findings, "image-blurry") == found(findings, "image-heavy") == []
+
+
+def test_check_refuses_an_automatic_answer_without_the_crisis_lines(run_cli, sample_issue, project):
+    answer = project / "templates" / "replies" / "answer.txt.j2"
+    answer.write_text(answer.read_text(encoding="utf-8").replace("988", "the hotline"), encoding="utf-8")
+    result = run_cli("check", str(sample_issue), ok=False)
+    assert result.exit_code == 1
+    assert (
+        "[reply-answer] the automatic answer to replies does not give the mental-health crisis line"
+        in result.stdout
+    )
+
+
+def test_check_names_a_broken_reply_template(run_cli, sample_issue, project):
+    (project / "templates" / "replies" / "unsubscribed.txt.j2").write_text(
+        "Subject: x\n{{ nope }}\n", encoding="utf-8"
+    )
+    result = run_cli("check", str(sample_issue), ok=False)
+    assert result.exit_code == 1
+    assert "unsubscribed.txt.j2" in result.stdout and "[reply-template]" in result.stdout
 
 
 def test_a_line_break_in_the_subject_is_a_check_error_and_refuses_the_send(

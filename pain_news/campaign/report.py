@@ -1,4 +1,5 @@
-"""`report` and `campaigns`: what a campaign did, read from its ledger, the opt-outs and the webhook events."""
+"""`report` and `campaigns`: what a campaign did, read from its ledger, the opt-outs, the webhook events
+and the emails that came back (replies, opt-outs by email, auto-replies, bounce reports)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pain_news.config.clock import shown
 from pain_news.errors import NotFound
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
+from pain_news.ledger.approvals import ApprovalBook
 from pain_news.vocab import CAMPAIGN_WELCOME, LEDGER_CANCELLED, LEDGER_SKIPPED, LEDGER_WITHDRAWN, OPTED_OUT
 
 if TYPE_CHECKING:
@@ -30,6 +32,8 @@ class CampaignReport:
     uncertain: list[str]
     opt_outs: dict[str, int]  # unsubscribed / bounced / complained attributed to this campaign
     events: dict[str, int]  # webhook events: distinct recipients per event type
+    # Emails back (pain_news/inbound/): replies, opt-outs by email, auto-replies dropped, bounces by email.
+    replies: dict[str, int] = field(default_factory=dict)
     recipients: list[dict[str, Any]] | None = field(default=None)
     # A scheduled send's opt-outs still waiting for SendGrid, or too late (sendgrid/withdraw.py).
     withdrawals: WithdrawalFigures | None = None
@@ -49,6 +53,7 @@ class CampaignReport:
             "opt_outs": self.opt_outs,
             "events": self.events,
             "withdrawn": self.ledger.get(LEDGER_WITHDRAWN, 0),
+            "replies": self.replies,
         }
         if self.withdrawals is not None:
             w = self.withdrawals
@@ -69,6 +74,7 @@ class CampaignReport:
         yield f"  audience: {'topics ' + ', '.join(c['topics']) if c.get('topics') else 'everyone on the list'}"
         if c.get("schedule"):
             yield f"  {c['schedule']}"
+        yield f"  {approval_line(c.get('approval'))}"
         yield f"  {'on the list':<22}{sum(self.ledger.values()):>8}"
         for state, n in self.ledger.items():
             if state == LEDGER_CANCELLED and not n:
@@ -85,6 +91,8 @@ class CampaignReport:
             if event in self.events:
                 label = f"webhook {event}" + (" (total)" if event in TOTALS_ONLY else "")
                 yield f"  {label:<22}{self.events[event]:>8}"
+        for figure, n in self.replies.items():
+            yield f"  {figure:<22}{n:>8}"
         if not self.events:
             yield f"  (no delivered, open or click counts: only SendGrid reports them, this went via {c['provider']})"
         yield from self._withdrawal_lines()
@@ -116,6 +124,16 @@ class CampaignReport:
                 f"Waiting: {w.waiting} opt-outs are not yet suppressed at SendGrid{why}; "
                 "retried by every send, report, subscribers command and by serve until the time."
             )
+
+
+def approval_line(approval: dict[str, Any] | None) -> str:
+    """ "approved by Name (key) at …, version abc…, terminal, by OS user x" or "sent without an approval"."""
+    if approval is None:
+        return "sent without an approval (outbox, or sent before sign-off existed)"
+    return (
+        f"approved by {approval['reviewer_name']} ({approval['reviewer']}) at {approval['approved_at']}, "
+        f"version {approval['hash'][:12]}, {approval['given']}"
+    )
 
 
 def find_campaign(
@@ -150,12 +168,13 @@ def campaign_report(
         store.withdrawal_figures(campaign.id, campaign.scheduled_at, now) if campaign.scheduled_at else None
     )
     return CampaignReport(
-        campaign=_describe(campaign, zone, now),
+        campaign=_describe(campaign, zone, now, ApprovalBook.for_store(store)),
         ledger=ledger.counts(campaign.id),
         failed=figures.failed,
         uncertain=figures.uncertain,
         opt_outs=figures.opt_outs,
         events=_events(campaign, figures.events),
+        replies=store.reply_figures([campaign.id])[campaign.id],
         recipients=figures.recipients,
         withdrawals=withdrawals,
     )
@@ -169,7 +188,8 @@ def _events(campaign: CampaignRecord, events: dict[str, int]) -> dict[str, int]:
     return events
 
 
-def _describe(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime) -> dict[str, Any]:
+def _describe(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime, book: ApprovalBook) -> dict[str, Any]:
+    approval = book.get(c.approval_id) if c.approval_id is not None else None
     described: dict[str, Any] = {
         "id": c.id,
         "issue": c.issue,
@@ -178,6 +198,16 @@ def _describe(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime) -> dict[str,
         "provider": c.provider,
         "created_at": shown(c.created_at, zone),
         "topics": list(c.topics),
+        "approval": None
+        if approval is None
+        else {
+            "reviewer": approval.reviewer,
+            "reviewer_name": approval.reviewer_name,
+            "approved_at": shown(approval.approved_at, zone),
+            "hash": approval.hash,
+            "given": approval.given,
+            "note": approval.note,
+        },
     }
     if c.scheduled_at is not None:
         described["scheduled_at"] = c.scheduled_at.isoformat()
@@ -202,7 +232,11 @@ def list_campaigns(
 ) -> list[dict[str, Any]]:
     """Every campaign, newest first, with its ledger counts and whether it is finished."""
     at = now or dt.datetime.now(dt.UTC)
+    campaigns = CampaignLedger.for_store(store).campaigns()
+    replies = store.reply_figures(c.id for c, _ in campaigns)
+    book = ApprovalBook.for_store(store)
     return [
-        _describe(c, zone, at) | {"ledger": counts, "finished": is_finished(counts)}
-        for c, counts in CampaignLedger.for_store(store).campaigns()
+        _describe(c, zone, at, book)
+        | {"ledger": counts, "finished": is_finished(counts), "replies": replies[c.id]}
+        for c, counts in campaigns
     ]

@@ -139,6 +139,7 @@ def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
             scheduled_at=prepared.schedule.send_at if prepared.schedule else None,
             batch_id=prepared.schedule.batch_id if prepared.schedule else None,
             asm_group_id=prepared.schedule.asm_group_id if prepared.schedule else None,
+            approval_id=prepared.approval_id,
         )
     )
     if created.campaign_id is None:

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pain_news.config.hosts import is_loopback
+from pain_news.config.inbound import deprecations, validate_inbound
+from pain_news.config.reviewers import Reviewer, read_reviewers
 from pain_news.config.topics import Topic, read_topics
 from pain_news.errors import ConfigError
 
@@ -36,6 +39,11 @@ class NewsletterSettings:
     phone: str = ""  # the clinic's number: masthead, footer (tel: link) and the text part
     phone_region: str = "US"  # ISO country of a phone written without +country code (its tel: link)
     appointment_url: str = ""  # a spotlight's second button, "Request an appointment"
+    inbound_domain: str = (
+        ""  # mail to it reaches `inbound`/serve (docs/serve.md); adds List-Unsubscribe's mailto
+    )
+    replies_forward_to: str = ""  # the clinic's monitored inbox: every reply that is not an opt-out
+    reply_answer_days: int = 7  # one automatic answer per sender per this many days
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class BuildSettings:
     out: str = "build"
     archive_out: str = "archive"
     review_months: int = 12  # a spotlight's medical review older than this is flagged (docs/checks.md)
+    approval_link_days: int = 14  # how long an emailed "Approve this version" link works (docs/sending.md)
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class ServeSettings:
     signups_per_client_per_hour: int = 30  # signup submissions one client address may make in 1 h
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks of reverse proxies; X-Forwarded-For from them
     signup_topics: tuple[str, ...] = ()  # [topics] keys ticked in advance on the signup form
+    inbound_max_bytes: int = 30 * 1024 * 1024  # an Inbound Parse post (SendGrid's own limit is 30 MB)
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,7 @@ class Secrets:
     smtp_password: str = field(default="", repr=False)
     # Keys used before a rotation: links signed with them (in old emails) still verify.
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    inbound_secret: str = field(default="", repr=False)  # serve's /webhooks/inbound/<secret>: unguessable
 
     @property
     def verification_keys(self) -> tuple[str, ...]:
@@ -122,6 +133,7 @@ SECRET_VARIABLES = {
     "secret_key": "PAIN_NEWS_SECRET_KEY",
     "smtp_password": "PAIN_NEWS_SMTP_PASSWORD",
     "previous_secret_keys": PREVIOUS_KEYS_VARIABLE,
+    "inbound_secret": "PAIN_NEWS_INBOUND_SECRET",
 }
 
 SECTIONS: dict[str, type] = {
@@ -151,10 +163,13 @@ class Config:
     serve: ServeSettings = ServeSettings()
     sample: SampleSettings = SampleSettings()
     topics: tuple[Topic, ...] = ()  # in the order of [topics] in pain-news.toml
+    reviewers: tuple[Reviewer, ...] = ()  # [reviewers.<key>] tables, in file order
     secrets: Secrets = field(default=Secrets(), repr=False)
     # Where each set value came from ("newsletter.from_email" → "pain-news.toml key newsletter.from_email"
     # or "environment variable PAIN_NEWS_..."), so an error can say what to change; unset keys are absent.
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Settings still read but on their way out, each with what to set instead (the CLI shows them).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def source(self, dotted: str) -> str:
         """Where `section.key` was set, in words ("the default" when nowhere)."""
@@ -305,10 +320,11 @@ def load_config(
     # .env fills in what the real environment does not set; the environment wins.
     merged = {**_read_dotenv(root), **environ}
 
-    topics = read_topics(data.pop("topics", {}), path)
+    tables: dict[str, Any] = {"topics": read_topics(data.pop("topics", {}), path)}
+    tables["reviewers"] = read_reviewers(data, path)
     for section in data:
         if section not in SECTIONS:
-            known = ", ".join([*SECTIONS, "topics"])
+            known = ", ".join([*SECTIONS, *tables])
             raise ConfigError(f"unknown section '[{section}]' (known: {known})", path=path)
         if not isinstance(data[section], dict):
             raise ConfigError(f"'{section}' must be a table ([{section}])", path=path)
@@ -324,9 +340,9 @@ def load_config(
         if variable != where and variable not in environ:
             sources[dotted] = f".env variable {variable}"
     secrets = _secrets(merged)
-    config = Config(root=root, path=path, secrets=secrets, sources=sources, topics=topics, **sections)
+    config = Config(root, path, secrets=secrets, sources=sources, **tables, **sections)
     _validate(config, merged)
-    return config
+    return replace(config, warnings=deprecations(config))
 
 
 def _secrets(merged: Mapping[str, str]) -> Secrets:
@@ -337,7 +353,6 @@ def _secrets(merged: Mapping[str, str]) -> Secrets:
 
 
 def _toml_error_line(message: str) -> int | None:
-
     match = re.search(r"line (\d+)", message)
     return int(match.group(1)) if match else None
 
@@ -406,6 +421,7 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
     _validate_secret_key(config.secrets.secret_key)
     _validate_clear_text(config)
     _validate_serve(config, env)
+    validate_inbound(config, lambda dotted: _where(config, env, dotted))
     unknown = config.unknown_topics(config.serve.signup_topics)
     if unknown:
         raise ConfigError(
@@ -423,19 +439,6 @@ def _validate_secret_key(key: str) -> None:
             hint='generate one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))" '
             f"and keep the old key in {PREVIOUS_KEYS_VARIABLE} so links already sent keep working",
         )
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses: traffic that never leaves this machine."""
-    import ipaddress
-
-    host = host.strip().strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _validate_clear_text(config: Config) -> None:

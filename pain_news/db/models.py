@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -125,6 +126,27 @@ class DeliveryEvent(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class ReplyEvent(Base):
+    """One inbound message (a reply, an auto-reply, a bounce report) and what was done with it.
+
+    Nothing of the message is kept: no address, subject or body (docs/security.md). `sender_hash`
+    (sha256 of the lower-cased sender, as in `suppressions`) only lets the automatic answer go
+    out at most once per period to a sender who is not a subscriber (migration 0006).
+    """
+
+    __tablename__ = "reply_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(30))  # vocab.REPLY_ACTIONS
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    sender_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
 class Campaign(Base):
     """One list send of one issue, with a frozen copy of what was sent."""
 
@@ -146,6 +168,45 @@ class Campaign(Base):
     # The SendGrid unsubscribe group its requests carried (None: none, or not SendGrid): an opt-out
     # before send_at is suppressed there, else on the global list (sendgrid/withdraw.py; migration 0003).
     asm_group_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    approval_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the sign-off it went out under
+
+
+class Approval(Base):
+    """One reviewer's approval of one exact version of an issue (its hash); never updated or deleted."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_content", "kind", "content", "hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # issue | welcome
+    content: Mapped[str] = mapped_column(String(200))  # issue folder name, or "welcome"
+    hash: Mapped[str] = mapped_column(String(64))
+    reviewer: Mapped[str] = mapped_column(String(50))
+    reviewer_name: Mapped[str] = mapped_column(String(200))
+    clinical: Mapped[bool] = mapped_column(Boolean)
+    approved_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    given: Mapped[str] = mapped_column(String(200))  # "terminal, by OS user X" or "emailed link"
+    sources: Mapped[str] = mapped_column(
+        Text
+    )  # JSON copy of the issue's files (pain_news/signoff/content.py)
+    request_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+
+
+class ApprovalRequest(Base):
+    """An emailed "Approve this version" link: bound to a hash and a reviewer, expiring, single-use."""
+
+    __tablename__ = "approval_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(String(200))
+    hash: Mapped[str] = mapped_column(String(64))
+    reviewer: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sources: Mapped[str] = mapped_column(Text)
 
 
 class LedgerEntry(Base):

@@ -1,7 +1,7 @@
 """Withdrawals: opt-outs and erasures made before a scheduled send's time, queued for SendGrid.
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0002"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
