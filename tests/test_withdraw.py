@@ -21,7 +21,7 @@ from pain_news.ledger import CampaignLedger
 from pain_news.sendgrid.calls import RetryPolicy
 from pain_news.sendgrid.withdraw import drain_withdrawals
 from pain_news.subscribers.store import IncomingEvent
-from tests.fixtures.core import REAL_NEWSLETTER, publish_archive
+from tests.fixtures.core import REAL_NEWSLETTER, publish_archive, sign_off
 
 GROUP = 7
 QUICK = RetryPolicy(attempts=5, base=0.01, sleep=lambda seconds: None)
@@ -50,6 +50,7 @@ def schedule(config, store, issue, hours=2.0):
     """A scheduled list send of the issue, `hours` ahead; returns its send_at."""
     at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)).replace(microsecond=0)
     options = campaign.SendOptions(batch_size=10, threads=1, backoff_base=0.01, at=at)
+    sign_off(config, store, issue)  # the list send's sign-off gate (tests/test_signoff.py)
     campaign.run_send(config, store, campaign.prepare_send(config, store, issue, options))
     return at
 
