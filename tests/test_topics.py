@@ -10,7 +10,7 @@ import pytest
 from pain_news import campaign
 from pain_news.campaign.report import campaign_report, find_campaign
 from pain_news.campaign.runner import create_campaign
-from pain_news.errors import ConfigError, IssueError
+from pain_news.errors import ConfigError, IssueError, StoreError
 from pain_news.ledger import CampaignLedger
 from pain_news.subscribers import signup
 from pain_news.subscribers.importer import import_file
@@ -142,6 +142,24 @@ def test_an_import_dry_run_saves_no_topics(any_store, config, tmp_path):
     assert any_store.get("old@example.org").topics == () and any_store.get("new@example.org") is None
 
 
+def test_an_import_with_topics_before_any_are_declared_says_so_once_and_writes_nothing(any_store, tmp_path):
+    any_store.add("old@example.org")
+    path = tmp_path / "list.csv"
+    rows = "".join(f"p{i}@example.org,Pat,news\n" for i in range(28))
+    path.write_text("email,first_name,topics\nnew@example.org,Ana,\n" + rows, encoding="utf-8")
+    with pytest.raises(StoreError) as err:
+        import_file(any_store, path, known_topics=())
+    assert (str(err.value), err.value.line) == (
+        f"{path}:3: the file has topics, but pain-news.toml declares none",
+        3,
+    )
+    assert "declare them under [topics] first" in (err.value.hint or "")
+    assert any_store.get("new@example.org") is None and any_store.get("p0@example.org") is None
+    # An empty topics column is no problem before topics exist.
+    path.write_text("email,topics\nnew@example.org,\n", encoding="utf-8")
+    assert import_file(any_store, path, known_topics=()).added == 1
+
+
 # ---- the CLI -----------------------------------------------------------------------------------
 
 
@@ -152,6 +170,9 @@ def test_cli_add_list_show_and_export_carry_topics(run_cli, project):
     listed = run_cli("subscribers", "list", "--topic", "events", "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(listed)))
     assert [(r["email"], r["topics"]) for r in rows] == [("ana@example.org", "events;news")]
+    table = run_cli("subscribers", "list").stdout.splitlines()
+    assert table[0].split() == ["email", "first", "name", "last", "name", "status", "topics", "tags"]
+    assert table[1].split() == ["ana@example.org", "active", "events,", "news"]
     assert "topics:   back-pain" in run_cli("subscribers", "show", "ben@example.org").stdout
     run_cli("subscribers", "export", "all.csv")
     exported = list(csv.DictReader((project / "all.csv").open(encoding="utf-8")))

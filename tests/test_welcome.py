@@ -10,8 +10,8 @@ from email import policy
 import httpx
 
 from pain_news.campaign.welcome import WELCOME_ISSUE, send_welcome, welcome_dir
-from pain_news.db.models import CAMPAIGN_WELCOME
 from pain_news.ledger import CampaignLedger
+from pain_news.vocab import CAMPAIGN_WELCOME
 from tests.test_web_app import confirmation_link, path_of
 
 

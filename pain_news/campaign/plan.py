@@ -13,7 +13,11 @@ from pain_news.campaign.gates import PublishedCheck, SendRequest, gated_build
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.summary import SendPlan, states_line
 from pain_news.config.clock import clinic_zone, shown
-from pain_news.db.models import (
+from pain_news.delivery.base import OutgoingMessage
+from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS
+from pain_news.errors import ConfigError, DeliveryError
+from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
+from pain_news.vocab import (
     ACTIVE,
     LEDGER_FAILED,
     LEDGER_IN_FLIGHT,
@@ -22,10 +26,6 @@ from pain_news.db.models import (
     OPTED_OUT,
     PENDING,
 )
-from pain_news.delivery.base import OutgoingMessage
-from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS
-from pain_news.errors import ConfigError, DeliveryError
-from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
 
 if TYPE_CHECKING:
     from collections import Counter

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from pain_news import delivery
 from pain_news.campaign.gates import SendRequest, gated_build
-from pain_news.db.models import OPTED_OUT
 from pain_news.errors import ConfigError, DeliveryError
 from pain_news.ledger import CampaignLedger
+from pain_news.vocab import OPTED_OUT
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pain_news.config.clock import shown
-from pain_news.db.models import CAMPAIGN_WELCOME, LEDGER_CANCELLED, LEDGER_SKIPPED, OPTED_OUT
 from pain_news.errors import NotFound
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
+from pain_news.vocab import CAMPAIGN_WELCOME, LEDGER_CANCELLED, LEDGER_SKIPPED, OPTED_OUT
 
 if TYPE_CHECKING:
     from pain_news.subscribers.store import SubscriberStore

@@ -25,7 +25,6 @@ from pain_news.campaign.personalize_worker import Encoder
 from pain_news.campaign.plan import PreparedSend, SendOptions
 from pain_news.campaign.summary import SendReport
 from pain_news.config.clock import clinic_zone
-from pain_news.db.models import LEDGER_FAILED, LEDGER_PENDING, LEDGER_SENT, LEDGER_SKIPPED, LEDGER_UNCERTAIN
 from pain_news.delivery.base import (
     FAILED,
     RETRY,
@@ -42,6 +41,7 @@ from pain_news.delivery.base import (
 from pain_news.delivery.retry import backoff_delay
 from pain_news.errors import DeliveryError, PainNewsError
 from pain_news.ledger import BatchWriter, CampaignLedger, Claim, NewCampaign, Outcome
+from pain_news.vocab import LEDGER_FAILED, LEDGER_PENDING, LEDGER_SENT, LEDGER_SKIPPED, LEDGER_UNCERTAIN
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config

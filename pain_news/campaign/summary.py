@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pain_news.db.models import (
+from pain_news.ledger import is_finished
+from pain_news.vocab import (
     LEDGER_FAILED,
     LEDGER_IN_FLIGHT,
     LEDGER_PENDING,
@@ -13,7 +14,6 @@ from pain_news.db.models import (
     LEDGER_SKIPPED,
     LEDGER_UNCERTAIN,
 )
-from pain_news.ledger import is_finished
 
 
 def states_line(counts: Mapping[str, int]) -> str:

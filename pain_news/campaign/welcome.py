@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pain_news.db.models import CAMPAIGN_WELCOME
+from pain_news.vocab import CAMPAIGN_WELCOME
 
 if TYPE_CHECKING:
     from pain_news.campaign import SendReport

@@ -14,16 +14,6 @@ from sqlalchemy.orm import Session
 
 from pain_news.db import store_errors
 from pain_news.db.models import (
-    ACTIVE,
-    CAMPAIGN_ISSUE,
-    CAMPAIGN_WELCOME,
-    LEDGER_CANCELLED,
-    LEDGER_FAILED,
-    LEDGER_IN_FLIGHT,
-    LEDGER_PENDING,
-    LEDGER_SENT,
-    LEDGER_UNCERTAIN,
-    OPTED_OUT,
     Campaign,
     DeliveryEvent,
     LedgerEntry,
@@ -44,6 +34,18 @@ from pain_news.ledger.records import (
     all_states,
 )
 from pain_news.subscribers.store import email_hash
+from pain_news.vocab import (
+    ACTIVE,
+    CAMPAIGN_ISSUE,
+    CAMPAIGN_WELCOME,
+    LEDGER_CANCELLED,
+    LEDGER_FAILED,
+    LEDGER_IN_FLIGHT,
+    LEDGER_PENDING,
+    LEDGER_SENT,
+    LEDGER_UNCERTAIN,
+    OPTED_OUT,
+)
 
 if TYPE_CHECKING:
     from pain_news.subscribers.store import SubscriberStore

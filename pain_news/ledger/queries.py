@@ -9,14 +9,8 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, Select, String, case, exists, insert, literal, null, select, update
 from sqlalchemy.orm import Session
 
-from pain_news.db.models import (
-    ACTIVE,
-    LEDGER_PENDING,
-    LEDGER_SKIPPED,
-    LedgerEntry,
-    Subscriber,
-    SubscriberTopic,
-)
+from pain_news.db.models import LedgerEntry, Subscriber, SubscriberTopic
+from pain_news.vocab import ACTIVE, LEDGER_PENDING, LEDGER_SKIPPED
 
 
 def audience(topics: Sequence[str] = ()) -> Select[Any]:

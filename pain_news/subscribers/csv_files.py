@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from pain_news.db.models import ACTIVE, OPTED_OUT, PENDING
 from pain_news.errors import StoreError
 from pain_news.subscribers.store import (
     MAX_NAME,
@@ -22,6 +21,7 @@ from pain_news.subscribers.store import (
     check_text,
     email_key,
 )
+from pain_news.vocab import ACTIVE, OPTED_OUT, PENDING
 
 # Accepted header spellings (compared lower-cased, spaces/dashes as underscores).
 COLUMNS = {
@@ -189,6 +189,15 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
         # same message either way (test_subscribers_csv.py compares the two on tricky lines).
         for fields in reader:
             line, start = start, reader.line_num + 1
+            if not known and topics_at is not None and topics_at < len(fields) and fields[topics_at].strip():
+                # Said once, before any row: otherwise every row would be skipped with "unknown topic".
+                raise StoreError(
+                    "the file has topics, but pain-news.toml declares none",
+                    path=path,
+                    line=line,
+                    hint='declare them under [topics] first, one line each (news = "Clinic news"), '
+                    "then import again; see docs/subscribers.md",
+                )
             if len(fields) == width:
                 email = fields[email_at].strip()
                 first = "" if first_at is None else fields[first_at].strip()
@@ -353,7 +362,14 @@ def write_json(records: Iterable[SubscriberRecord], out: TextIO) -> int:
     return count
 
 
-TABLE = (("email", 36), ("first name", 14), ("last name", 14), ("status", 12), ("tags", 30))
+TABLE = (
+    ("email", 36),
+    ("first name", 14),
+    ("last name", 14),
+    ("status", 12),
+    ("topics", 24),
+    ("tags", 30),
+)
 
 
 def write_table(records: Iterable[SubscriberRecord], out: TextIO) -> int:
@@ -365,7 +381,7 @@ def write_table(records: Iterable[SubscriberRecord], out: TextIO) -> int:
     out.write("  ".join(fit(name, w) for name, w in TABLE).rstrip() + "\n")
     count = 0
     for r in records:
-        values = (r.email, r.first_name, r.last_name, r.status, ", ".join(r.tags))
+        values = (r.email, r.first_name, r.last_name, r.status, ", ".join(r.topics), ", ".join(r.tags))
         out.write("  ".join(fit(v, w) for v, (_, w) in zip(values, TABLE, strict=True)).rstrip() + "\n")
         count += 1
     return count

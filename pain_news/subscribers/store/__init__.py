@@ -22,10 +22,6 @@ from sqlalchemy.orm import Session
 
 from pain_news import db
 from pain_news.db.models import (
-    ACTIVE,
-    OPT_OUT_METHODS,
-    OPTED_OUT,
-    PENDING,
     DeliveryEvent,
     LedgerEntry,
     Subscriber,
@@ -64,6 +60,7 @@ from pain_news.subscribers.store.topics import (
     topics_requested,
     write_topic_changes,
 )
+from pain_news.vocab import ACTIVE, OPT_OUT_METHODS, OPTED_OUT, PENDING
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config

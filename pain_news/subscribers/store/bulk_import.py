@@ -14,7 +14,7 @@ from sqlalchemy import Table, and_, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from pain_news import db
-from pain_news.db.models import ACTIVE, OPTED_OUT, Subscriber, SubscriberTag, utcnow
+from pain_news.db.models import Subscriber, SubscriberTag, utcnow
 from pain_news.errors import StoreConflict
 from pain_news.subscribers.store.core import (
     CHUNK,
@@ -33,6 +33,7 @@ from pain_news.subscribers.store.core import (
     write_status_changes,
 )
 from pain_news.subscribers.store.topics import topics_of, write_topic_changes
+from pain_news.vocab import ACTIVE, OPTED_OUT
 
 
 class ImportRow(Protocol):

@@ -23,15 +23,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from pain_news import db
-from pain_news.db.models import (
-    OPT_OUT_METHODS,
-    OPTED_OUT,
-    Subscriber,
-    SubscriberEvent,
-    SubscriberTag,
-    Suppression,
-)
+from pain_news.db.models import Subscriber, SubscriberEvent, SubscriberTag, Suppression
 from pain_news.errors import StoreError
+from pain_news.vocab import OPT_OUT_METHODS, OPTED_OUT
 
 MAX_NAME = 200
 MAX_TAG = 100

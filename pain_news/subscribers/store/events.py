@@ -17,7 +17,7 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from pain_news.db.models import OPTED_OUT, UNSUBSCRIBED, DeliveryEvent, Subscriber, utcnow
+from pain_news.db.models import DeliveryEvent, Subscriber, utcnow
 from pain_news.subscribers.store.core import (
     CHUNK,
     StatusChange,
@@ -30,6 +30,7 @@ from pain_news.subscribers.store.core import (
     suppress_many,
     write_status_changes,
 )
+from pain_news.vocab import OPTED_OUT, UNSUBSCRIBED
 
 DELIVERY_EVENTS = cast(Table, DeliveryEvent.__table__)
 

@@ -10,9 +10,10 @@ from sqlalchemy import Connection, exists, func, select
 from sqlalchemy.orm import aliased
 
 from pain_news import db
-from pain_news.db.models import STATUSES, Subscriber, SubscriberTag, SubscriberTopic, Suppression
+from pain_news.db.models import Subscriber, SubscriberTag, SubscriberTopic, Suppression
 from pain_news.errors import StoreError
 from pain_news.subscribers.store.core import CHUNK, StoreBase, SubscriberRecord, utc
+from pain_news.vocab import STATUSES
 
 
 class ListingMixin(StoreBase):

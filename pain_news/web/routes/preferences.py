@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from pain_news.db.models import ACTIVE
 from pain_news.errors import StoreError
 from pain_news.subscribers import signup
+from pain_news.vocab import ACTIVE
 from pain_news.web.context import form_text, form_topics, read_form, show, subscriber_for, web
 from pain_news.web.routes.unsubscribe import unsubscribed
 

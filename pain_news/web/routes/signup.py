@@ -13,9 +13,9 @@ from starlette.responses import Response
 
 from pain_news import links
 from pain_news.config.settings import Config
-from pain_news.db.models import ACTIVE
 from pain_news.errors import InvalidToken, StoreError
 from pain_news.subscribers import signup
+from pain_news.vocab import ACTIVE
 from pain_news.web.context import form_text, form_topics, problem, read_form, refuse, show, web
 from pain_news.web.security import client_address, same_origin
 
