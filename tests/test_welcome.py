@@ -13,9 +13,9 @@ import pytest
 from pain_news.campaign.plan import SendOptions
 from pain_news.campaign.welcome import WELCOME_ISSUE, Welcomer, send_welcome, welcome_dir
 from pain_news.errors import DeliveryError
-from pain_news.web.queues import WelcomeQueue
 from pain_news.ledger import CampaignLedger
 from pain_news.vocab import CAMPAIGN_WELCOME
+from pain_news.web.queues import WelcomeQueue
 from tests.test_web_app import confirmation_link, path_of
 
 
@@ -202,13 +202,18 @@ def test_a_failed_welcome_delivery_is_retried_from_its_ledger_row(make_config, a
     sid = any_store.add("ana@example.org", "Ana").id
     sendgrid_standin.script("500", "500")  # SendGrid down for both of the runner's attempts
     pauses: list[float] = []
+
+    def pause(delay: float) -> bool:  # no real wait; False: keep going
+        pauses.append(delay)
+        return False
+
     quick = SendOptions(threads=1, backoff_base=0.01, max_attempts=2)
     queue = WelcomeQueue(
         config,
         any_store,
         welcomer=Welcomer(config, any_store, quick),
         retry_delays=(7.0,),
-        pause=lambda delay: pauses.append(delay) is not None,  # no real wait; False: keep going
+        pause=pause,
     )
     try:
         queue.submit(sid)
