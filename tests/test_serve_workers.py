@@ -58,6 +58,19 @@ def _sealed_env(extra: dict[str, str]) -> dict[str, str]:
     return {**env, **extra}
 
 
+def _serve_env(store, smtp: SmtpServer, **extra: str) -> dict[str, str]:
+    """serve's settings: the test's PostgreSQL schema, mail to the test's SMTP server."""
+    return {
+        "PAIN_NEWS_SECRET_KEY": SECRET,
+        "PAIN_NEWS_DATABASE_URL": store.engine.url.render_as_string(hide_password=False),
+        "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
+        "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+        "PAIN_NEWS_SMTP_PORT": str(smtp.port),
+        "PAIN_NEWS_SMTP_SECURITY": "none",
+        **extra,
+    }
+
+
 def _start_serve(project, env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
@@ -97,15 +110,8 @@ def test_two_workers_record_every_one_click_once_and_nobody_is_mailed_after_thei
     stores = _postgres_store(postgres_url, make_config)
     store = next(stores)
     try:
-        env = {
-            **REAL_NEWSLETTER,  # the list send's gates: real-looking settings, the issue published
-            "PAIN_NEWS_SECRET_KEY": SECRET,
-            "PAIN_NEWS_DATABASE_URL": store.engine.url.render_as_string(hide_password=False),
-            "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
-            "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
-            "PAIN_NEWS_SMTP_PORT": str(smtp.port),
-            "PAIN_NEWS_SMTP_SECURITY": "none",
-        }
+        # REAL_NEWSLETTER: the list send's gates need real-looking settings (and the issue published).
+        env = _serve_env(store, smtp, **REAL_NEWSLETTER)
         config = make_config(env)
         publish_archive(config)
         now = utcnow()
@@ -188,15 +194,8 @@ def test_confirmations_at_once_across_workers_each_get_one_welcome_and_nothing_i
     store = next(stores)
     people = [f"w{i:02d}@example.org" for i in range(CONFIRMING)]
     try:
-        env = {
-            "PAIN_NEWS_SECRET_KEY": SECRET,
-            "PAIN_NEWS_DATABASE_URL": store.engine.url.render_as_string(hide_password=False),
-            "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
-            "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
-            "PAIN_NEWS_SMTP_PORT": str(smtp.port),
-            "PAIN_NEWS_SMTP_SECURITY": "none",
-            "PAIN_NEWS_SERVE_SIGNUPS_PER_CLIENT_PER_HOUR": "1000",  # every signup comes from 127.0.0.1
-        }
+        # Every signup comes from 127.0.0.1: lift the per-client limit.
+        env = _serve_env(store, smtp, PAIN_NEWS_SERVE_SIGNUPS_PER_CLIENT_PER_HOUR="1000")
         serve, url = _start_serve(project, env, workers=3)
         try:
 
