@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pain_news.config.inbound import deprecations, validate_inbound
 from pain_news.config.topics import Topic, read_topics
 from pain_news.errors import ConfigError
 
@@ -34,7 +35,13 @@ class NewsletterSettings:
     list_id: str = ""
     timezone: str = ""  # IANA name (Europe/Berlin): how times are read (send --at) and shown; "" = UTC
     phone: str = ""  # the clinic's number: masthead, footer (tel: link) and the text part
+    phone_region: str = "US"  # ISO country of a phone written without +country code (its tel: link)
     appointment_url: str = ""  # a spotlight's second button, "Request an appointment"
+    inbound_domain: str = (
+        ""  # mail to it reaches `inbound`/serve (docs/serve.md); adds List-Unsubscribe's mailto
+    )
+    replies_forward_to: str = ""  # the clinic's monitored inbox: every reply that is not an opt-out
+    reply_answer_days: int = 7  # one automatic answer per sender per this many days
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class ServeSettings:
     signups_per_client_per_hour: int = 30  # signup submissions one client address may make in 1 h
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks of reverse proxies; X-Forwarded-For from them
     signup_topics: tuple[str, ...] = ()  # [topics] keys ticked in advance on the signup form
+    inbound_max_bytes: int = 30 * 1024 * 1024  # an Inbound Parse post (SendGrid's own limit is 30 MB)
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,7 @@ class Secrets:
     smtp_password: str = field(default="", repr=False)
     # Keys used before a rotation: links signed with them (in old emails) still verify.
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    inbound_secret: str = field(default="", repr=False)  # serve's /webhooks/inbound/<secret>: unguessable
 
     @property
     def verification_keys(self) -> tuple[str, ...]:
@@ -121,6 +130,7 @@ SECRET_VARIABLES = {
     "secret_key": "PAIN_NEWS_SECRET_KEY",
     "smtp_password": "PAIN_NEWS_SMTP_PASSWORD",
     "previous_secret_keys": PREVIOUS_KEYS_VARIABLE,
+    "inbound_secret": "PAIN_NEWS_INBOUND_SECRET",
 }
 
 SECTIONS: dict[str, type] = {
@@ -154,6 +164,8 @@ class Config:
     # Where each set value came from ("newsletter.from_email" → "pain-news.toml key newsletter.from_email"
     # or "environment variable PAIN_NEWS_..."), so an error can say what to change; unset keys are absent.
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Settings still read but on their way out, each with what to set instead (the CLI shows them).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def source(self, dotted: str) -> str:
         """Where `section.key` was set, in words ("the default" when nowhere)."""
@@ -325,7 +337,7 @@ def load_config(
     secrets = _secrets(merged)
     config = Config(root=root, path=path, secrets=secrets, sources=sources, topics=topics, **sections)
     _validate(config, merged)
-    return config
+    return replace(config, warnings=deprecations(config))
 
 
 def _secrets(merged: Mapping[str, str]) -> Secrets:
@@ -390,6 +402,13 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
         from pain_news.config.clock import zone
 
         zone(config.newsletter.timezone, config.path)
+    if not re.fullmatch(r"[A-Za-z]{2}", config.newsletter.phone_region):
+        where = _where(config, env, "newsletter.phone_region")
+        raise ConfigError(
+            f"newsletter.phone_region must be a two-letter country code such as US, got "
+            f"{config.newsletter.phone_region!r}",
+            **where,
+        )
     for key in ("public_url", "conditions_url", "appointment_url"):
         value = getattr(config.newsletter, key)
         if value and not value.startswith(("https://", "http://")):
@@ -398,6 +417,7 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
     _validate_secret_key(config.secrets.secret_key)
     _validate_clear_text(config)
     _validate_serve(config, env)
+    validate_inbound(config, lambda dotted: _where(config, env, dotted))
     unknown = config.unknown_topics(config.serve.signup_topics)
     if unknown:
         raise ConfigError(

@@ -1,7 +1,7 @@
 """The `serve` app (Starlette): one route table over handlers in web/routes/, one module per family.
 
-Unsubscribe and preference links, signup with double opt-in, SendGrid's event webhook and the
-static archive. Handlers read the config, store and queues from `request.app.state.web`
+Unsubscribe and preference links, signup with double opt-in, SendGrid's event webhook, mail
+sent to the newsletter (Inbound Parse) and the static archive. Handlers read the config, store and queues from `request.app.state.web`
 (web/context.py); shared checks (token → subscriber, same origin, body and signup limits) live
 in web/context.py and web/security.py. Every page escapes what it shows (web/pages.py
 autoescapes); every response gets the security headers (web/security.py).
@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from pain_news.errors import PainNewsError
 from pain_news.web.context import WebState, show
 from pain_news.web.queues import WelcomeQueue
-from pain_news.web.routes import archive, preferences, signup, unsubscribe, webhook
+from pain_news.web.routes import archive, inbound, preferences, signup, unsubscribe, webhook
 from pain_news.web.security import BodyLimit, SecurityHeaders
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
 
@@ -41,6 +41,7 @@ ROUTES: list[BaseRoute] = [
     Route("/confirm/{token}", signup.confirm_page, methods=["GET"]),
     Route("/confirm/{token}", signup.confirm_post, methods=["POST"]),
     Route("/webhooks/sendgrid", webhook.sendgrid_events, methods=["POST"]),
+    Route(inbound.PREFIX + "{secret}", inbound.inbound_parse, methods=["POST"]),
     Route("/preferences/{token}", preferences.preferences_page, methods=["GET"]),
     Route("/preferences/{token}", preferences.preferences_post, methods=["POST"]),
 ]

@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 from pain_news import links
 from pain_news.campaign.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.errors import InvalidToken, PainNewsError
-from pain_news.web.pages import page
+from pain_news.web.pages import opt_out_hint, page
 from pain_news.web.queues import WelcomeQueue
 from pain_news.web.security import BodyTooLarge, ClientLimit, Network, networks
 from pain_news.web.signups import SignupQueue
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 # Pages name addresses and carry tokens: never cache them (the security headers come from middleware).
 HEADERS = {"Cache-Control": "no-store"}
-LINK_HINT = "Copy the whole link from the email, or reply to the email and we will take you off the list."
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,9 @@ def show(request: Request, name: str, status: int = 200, **context: Any) -> HTML
 def problem(request: Request, exc: PainNewsError, status: int) -> HTMLResponse:
     """The error page for a bad link (or another error the reader caused), with its hint."""
     title = "This link does not work" if isinstance(exc, InvalidToken) else "Something is not right"
-    return show(request, "error.html", status, title=title, message=exc.message, hint=exc.hint or LINK_HINT)
+    newsletter = web(request).config.newsletter
+    hint = exc.hint or opt_out_hint(newsletter.inbound_domain, newsletter.phone)
+    return show(request, "error.html", status, title=title, message=exc.message, hint=hint)
 
 
 def refuse(request: Request, status: int, message: str, hint: str) -> HTMLResponse:

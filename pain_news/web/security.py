@@ -30,6 +30,7 @@ SECURITY_HEADERS = {
 ATOM = "application/atom+xml; charset=utf-8"
 FORM_LIMIT = 16 * 1024  # a signup or unsubscribe form is a few hundred bytes
 WEBHOOK_LIMIT = 5 * 1024 * 1024  # SendGrid posts batches of events
+INBOUND_PREFIX = "/webhooks/inbound/"  # whole emails (web/routes/inbound.py): serve.inbound_max_bytes
 
 
 class HttpMiddleware:
@@ -71,6 +72,8 @@ class BodyLimit(HttpMiddleware):
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = WEBHOOK_LIMIT if scope["path"].startswith("/webhooks/") else FORM_LIMIT
+        if scope["path"].startswith(INBOUND_PREFIX):  # the app's WebState (web/context.py) holds the config
+            limit = scope["app"].state.web.config.serve.inbound_max_bytes
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > limit:
             await _too_large(scope, receive, send)
