@@ -21,14 +21,14 @@ def test_a_large_mixed_import_keeps_every_guarantee(any_store, tmp_path, monkeyp
     any_store.opt_out_addresses([f"gone{i}@example.org" for i in range(200)], "bounced", "webhook")
 
     race = Race(lambda: any_store.opt_out_addresses(racing, "unsubscribed", "link"))
-    read_known = bulk_import._read_known
+    read_known = bulk_import.read_known
 
     def read_then_race(s, keys):  # the unsubscribes arrive between the import's read and its write
         known = read_known(s, keys)
         race.fire()
         return known
 
-    monkeypatch.setattr(bulk_import, "_read_known", read_then_race)
+    monkeypatch.setattr(bulk_import, "read_known", read_then_race)
     second = (
         [f"{e},New,Name,knee," for e in active[:1000]]  # updated: names and a tag
         + [f"{e},Old,Name,back," for e in active[1000:1400]]  # unchanged

@@ -34,6 +34,7 @@ from pain_news.delivery.mime import list_headers, recipient_name
 from pain_news.delivery.retry import retry_after_seconds
 from pain_news.errors import ConfigError, DeliveryError
 from pain_news.issue import placeholders
+from pain_news.mailbox import ascii_domain
 
 if TYPE_CHECKING:
     from pain_news.config.settings import SendgridSettings
@@ -250,7 +251,7 @@ def personalization(
 ) -> dict[str, Any]:
     """One recipient's personalization: to, substitutions, per-recipient headers, opaque ids."""
     substitute = tags if isinstance(tags, placeholders.Substituter) else placeholders.Substituter(tags)
-    to = {"email": recipient.email}
+    to = {"email": ascii_domain(recipient.email)}  # an IDN domain as its A-label, as SMTP sends it
     name = recipient_name(recipient)
     if name:
         to["name"] = name  # SendGrid encodes it for the To header

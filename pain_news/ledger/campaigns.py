@@ -33,7 +33,7 @@ from pain_news.ledger.records import (
     NewCampaign,
     all_states,
 )
-from pain_news.subscribers.store import email_hash
+from pain_news.subscribers.store import lookup_hashes
 from pain_news.vocab import (
     ACTIVE,
     CAMPAIGN_ISSUE,
@@ -291,7 +291,7 @@ class CampaignLedger:
                 entry = ClaimedEntry(
                     entry_id=entry_id, subscriber_id=sid, email=email, first_name=first, last_name=last
                 )
-                yield entry, bool(suppressed) and email_hash(email) in suppressed
+                yield entry, bool(suppressed) and not suppressed.isdisjoint(lookup_hashes(email))
 
     def in_flight_for(self, subscriber_id: int, *, since: dt.datetime) -> bool:
         """Whether a copy to this subscriber was claimed (in_flight) since `since` and not yet settled.
@@ -329,7 +329,7 @@ class CampaignLedger:
 
     def suppressed(self, addresses: Sequence[str]) -> set[str]:
         """Those of `addresses` on the suppression list (deleted, or opted out at the provider)."""
-        hashes = {email_hash(a): a for a in addresses}
+        hashes = {h: a for a in addresses for h in lookup_hashes(a)}
         with store_errors(), self.reader.connect() as conn:
             found = conn.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
             return {hashes[h] for h in found}

@@ -26,13 +26,14 @@ from pain_news.db.models import (
     LedgerEntry,
     ReplyEvent,
     Subscriber,
+    SubscriberAlias,
     SubscriberEvent,
     SubscriberTag,
     Suppression,
     utcnow,
 )
 from pain_news.errors import InvalidToken, StoreConflict, StoreError
-from pain_news.subscribers.store.bulk_import import ImportCounts, ImportMixin, ImportRow
+from pain_news.subscribers.store.bulk_import import ImportMixin
 from pain_news.subscribers.store.core import (
     MAX_NAME,
     MAX_TAG,
@@ -47,12 +48,15 @@ from pain_news.subscribers.store.core import (
     control_character,
     email_hash,
     email_key,
+    lookup_hashes,
     new_subscriber,
     set_status,
     suppress_many,
+    suppressed_keys,
     utc,
 )
 from pain_news.subscribers.store.events import IncomingEvent
+from pain_news.subscribers.store.import_rules import ImportCounts, ImportRow
 from pain_news.subscribers.store.listing import ListingMixin
 from pain_news.subscribers.store.replies import RepliesMixin, ReplyEventRecord, ReplyOutcome
 from pain_news.subscribers.store.topics import (
@@ -86,6 +90,7 @@ __all__ = [  # what the rest of the package imports from here
     "control_character",
     "email_hash",
     "email_key",
+    "lookup_hashes",
     "open_store",
     "utc",
 ]
@@ -110,7 +115,11 @@ class SubscriberStore(ImportMixin, RepliesMixin, ListingMixin, TopicsMixin):
     @staticmethod
     def _lookup(s: Session, who: str | int, *, lock: bool = False) -> Subscriber | None:
         if isinstance(who, int):
-            return s.get(Subscriber, who, with_for_update=lock or None)
+            found = s.get(Subscriber, who, with_for_update=lock or None)
+            if found is None:  # an id merged into another (migration 0008): its links still work
+                alias = s.scalar(select(SubscriberAlias.subscriber_id).where(SubscriberAlias.old_id == who))
+                found = None if alias is None else s.get(Subscriber, alias, with_for_update=lock or None)
+            return found
         query = select(Subscriber).where(Subscriber.email_key == email_key(who))
         return s.scalar(query.with_for_update() if lock else query)
 
@@ -139,7 +148,7 @@ class SubscriberStore(ImportMixin, RepliesMixin, ListingMixin, TopicsMixin):
 
     def is_suppressed(self, s: Session, email: str) -> bool:
         """True when this address was deleted or opted out elsewhere and must not be re-added."""
-        return bool(s.scalar(select(exists().where(Suppression.email_hash == email_hash(email)))))
+        return bool(suppressed_keys(s, [email]))
 
     # ---- status changes ------------------------------------------------------------------
 
@@ -383,7 +392,8 @@ class SubscriberStore(ImportMixin, RepliesMixin, ListingMixin, TopicsMixin):
     @staticmethod
     def _suppressed_as_undeliverable(s: Session, email: str) -> bool:
         """True when an unknown address was suppressed for a bounce or complaint (opt_out_address)."""
-        reason = s.scalar(select(Suppression.reason).where(Suppression.email_hash == email_hash(email)))
+        query = select(Suppression.reason).where(Suppression.email_hash.in_(lookup_hashes(email)))
+        reason = s.scalar(query.limit(1))
         return reason is not None and reason.endswith((":bounced", ":complained"))
 
     def confirm_signup(
@@ -401,7 +411,7 @@ class SubscriberStore(ImportMixin, RepliesMixin, ListingMixin, TopicsMixin):
                 raise InvalidToken(
                     "this confirmation link has been replaced or withdrawn", hint="sign up again"
                 )
-            s.execute(delete(Suppression).where(Suppression.email_hash == email_hash(sub.email)))
+            s.execute(delete(Suppression).where(Suppression.email_hash.in_(lookup_hashes(sub.email))))
             set_status(s, sub, ACTIVE, "confirm", now, detail="confirmed signup")
             chosen = topics_requested(s.get(SubscriberEvent, request_event_id))
             if chosen is not None:
