@@ -35,6 +35,8 @@ from pain_news.subscribers.store.import_rules import (
     ImportRow,
     plan_chunk,
     plan_new_topics,
+)
+from pain_news.subscribers.store.import_rules import (
     read_known as read_known,  # re-exported: tests race an opt-out against this read
 )
 from pain_news.subscribers.store.topics import write_topic_changes
