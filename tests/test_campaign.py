@@ -807,6 +807,41 @@ def test_ctrl_c_stops_after_the_batch_in_flight_and_the_send_resumes(
     assert set(delivered.values()) == {1}
 
 
+@pytest.mark.parametrize(
+    "stop, processes",
+    [("SIGHUP", "0"), ("SIGTERM", "0"), ("SIGHUP", "2")],
+    ids=["hang-up", "sigterm", "hang-up-worker-processes"],
+)
+def test_a_hang_up_or_sigterm_stops_after_the_batch_in_flight_like_ctrl_c(
+    project, store, sample_issue, sendgrid_standin, sg_config, stop, processes
+):
+    add_people(store, 60)
+    standin = sendgrid_standin
+    standin.script("hold")  # the first batch's request stays open until released
+    proc = _pain_news(project, standin, "send", ISSUE, "--yes", "--rate", "20", processes=processes)
+    standin.wait_for_requests(1, timeout=30)
+    # Closing the terminal hangs up its whole process group; a service manager signals the send.
+    os.killpg(proc.pid, getattr(signal, stop))
+    time.sleep(0.5)  # the signal is seen while the batch is in flight …
+    standin.release()  # … and the batch still finishes and is recorded
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Interrupted after the batch in flight; run the same command to resume." in err
+    assert "Traceback" not in err
+    newest = latest_campaign(store, "2026-12-winter")
+    assert newest is not None
+    counts = ledger_counts(store, newest.id)
+    assert 20 <= counts["sent"] < 60 and counts["sent"] + counts["pending"] == 60
+    assert not counts.get("in_flight") and not counts.get("uncertain")
+
+    resumed = _pain_news(project, standin, "send", ISSUE, "--yes")
+    _, err = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, err
+    delivered = Counter(standin.recipients())
+    assert sorted(delivered) == [f"p{i:03d}@example.org" for i in range(60)]
+    assert set(delivered.values()) == {1}
+
+
 def test_report_always_shows_delivered_opened_and_clicked_for_sendgrid(
     run_cli, store, sample_issue, sg_config
 ):
