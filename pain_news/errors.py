@@ -108,6 +108,11 @@ class ScheduleError(DeliveryError):
     """A scheduled send cannot be made or cancelled as asked (time, provider, state)."""
 
 
+class ApprovalError(PainNewsError):
+    """An approval cannot be given (unknown or email-only reviewer, spent or expired link), or a list
+    send has none for the version it would send (pain_news/signoff/)."""
+
+
 class InvalidToken(PainNewsError):
     """An unsubscribe/confirm token was forged, truncated or names nobody."""
 

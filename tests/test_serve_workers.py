@@ -23,7 +23,7 @@ from sqlalchemy import insert
 from pain_news import campaign
 from pain_news.db.models import Subscriber, utcnow
 from pain_news.links import unsubscribe_url
-from tests.fixtures.core import REAL_NEWSLETTER, SECRET, free_port, publish_archive
+from tests.fixtures.core import REAL_NEWSLETTER, SECRET, free_port, publish_archive, sign_off
 from tests.fixtures.smtp import RecordingHandler, SmtpServer
 from tests.fixtures.store import _postgres_store
 
@@ -101,6 +101,7 @@ def test_two_workers_record_every_one_click_once_and_nobody_is_mailed_after_thei
         }
         config = make_config(env)
         publish_archive(config)
+        sign_off(config, store, sample_issue)
         now = utcnow()
         with store.engine.begin() as conn:
             conn.execute(

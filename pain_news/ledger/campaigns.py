@@ -147,6 +147,7 @@ class CampaignLedger:
                 scheduled_at=new.scheduled_at,
                 batch_id=new.batch_id,
                 topics=";".join(sorted(new.topics)),
+                approval_id=new.approval_id,
             )
             s.add(campaign)
             s.flush()

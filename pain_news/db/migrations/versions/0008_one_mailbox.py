@@ -8,7 +8,7 @@ so links already sent to them still work. Adds the flags recording what a subscr
 themselves, filled from the history (tests/test_mailbox.py, tests/test_migrations.py).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from alembic import op
 from pain_news.mailbox import mailbox_key
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
