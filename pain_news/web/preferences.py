@@ -90,7 +90,7 @@ def preference_routes(
             topics = signup.validate_topics(config, ticked)
             change = await run_in_threadpool(
                 lambda: store.update_preferences(
-                    record.id, topics=topics, first_name=first_name, via="preference page"
+                    record.id, topics=topics, first_name=first_name, via="preference page", by_subscriber=True
                 )
             )
         except StoreError as exc:

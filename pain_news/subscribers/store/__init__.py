@@ -258,10 +258,14 @@ class SubscriberStore:
         first_name: str | None = None,
         via: str = "",
         now: dt.datetime | None = None,
+        by_subscriber: bool = False,
     ) -> Change:
-        """Topics and/or first name of one subscriber, in one transaction, each change in the history."""
+        """Topics and/or first name of one subscriber, in one transaction, each change in the history;
+        `by_subscriber` records them as the subscriber's own choice, which no import overrides."""
         with self.session() as s:
-            return topics_part.update_preferences(s, who, topics, first_name, via, now or utcnow())
+            return topics_part.update_preferences(
+                s, who, topics, first_name, via, now or utcnow(), by_subscriber=by_subscriber
+            )
 
     # ---- many subscribers at once (bulk_import.py, events.py) -----------------------------
 

@@ -97,6 +97,8 @@ def _chunks(rows: Iterable[ImportRow]) -> Iterator[list[ImportRow]]:
         yield chunk
 
 
+# Name updates never touch a row that is opted out by the time they run (the rows are locked, so
+# this only ever backs that up). Plain comparisons: an expanding NOT IN cannot be used with executemany.
 _UPDATE_NAMES = (
     update(SUBSCRIBERS)
     .where(SUBSCRIBERS.c.id == bindparam("sid"), and_(*(SUBSCRIBERS.c.status != st for st in OPTED_OUT)))
@@ -167,6 +169,7 @@ def _import_pg(
     counts.updated += writer.counts.updated
     counts.unchanged += writer.counts.unchanged
     counts.kept_opted_out += writer.counts.kept_opted_out
+    counts.kept_own_choice += writer.counts.kept_own_choice
 
 
 class _Writer:

@@ -47,6 +47,7 @@ class ImportCounts:
     updated: int = 0
     unchanged: int = 0
     kept_opted_out: int = 0
+    kept_own_choice: int = 0  # the subscriber's own name or topics kept over the file's
 
 
 @dataclass
@@ -73,6 +74,8 @@ def read_known(s: Session, keys: list[str]) -> Known:
                 Subscriber.status,
                 Subscriber.first_name,
                 Subscriber.last_name,
+                Subscriber.chose_own_topics,
+                Subscriber.name_set_by_subscriber,
             )
             .where(one_of(s, Subscriber.email_key, keys))
             .order_by(Subscriber.id)
@@ -92,8 +95,6 @@ def read_known(s: Session, keys: list[str]) -> Known:
     return Known(existing, suppressed, known_tags, known_topics)
 
 
-# Name updates never touch a row that is opted out by the time they run (the rows are locked, so
-# this only ever backs that up). Plain comparisons: an expanding NOT IN cannot be used with executemany.
 @dataclass
 class ImportPlan:
     """The writes one chunk needs."""
@@ -127,13 +128,20 @@ def plan_chunk(
         if old.status in OPTED_OUT:
             counts.kept_opted_out += 1  # sacred: not reactivated, not even touched
             continue
-        first = row.first_name or old.first_name
-        last = row.last_name or old.last_name
+        # An import fills only what is empty; a name the subscriber set themselves stays, even empty.
+        own_name = old.name_set_by_subscriber
+        first = old.first_name if own_name else old.first_name or row.first_name
+        last = old.last_name or row.last_name
         added_tags = set(row.tags) - known.tags.get(old.id, set())
         had_topics = known.topics.get(old.id, set())
-        if not set(row.topics) <= had_topics:  # topics in the file are added, never taken away
+        new_topics = not set(row.topics) <= had_topics
+        if new_topics and not old.chose_own_topics:  # topics in the file are added, never taken away
             plan.topics[old.id] = (had_topics, had_topics | set(row.topics))
             plan.statuses[old.id] = row.status or old.status
+        if (own_name and row.first_name and row.first_name != old.first_name) or (
+            new_topics and old.chose_own_topics
+        ):
+            counts.kept_own_choice += 1  # what the subscriber chose on the preference page or signup form
         if not (first != old.first_name or last != old.last_name or added_tags or row.status):
             counts.unchanged += old.id not in plan.topics
             counts.updated += old.id in plan.topics

@@ -103,6 +103,7 @@ def confirm_signup(s: Session, subscriber_id: int, request_event_id: int, now: d
     if chosen is not None:
         old = tuple(t.topic for t in sub.topics)
         write_topic_changes(s, {sub.id: (old, chosen)}, {sub.id: ACTIVE}, now, "signup")
+        sub.chose_own_topics = True  # ticked on the form they confirmed: no import adds to them
         s.expire(sub, ["topics"])
     return Change(SubscriberRecord.of(sub), changed=True)
 
