@@ -94,6 +94,10 @@ class DeliveryError(PainNewsError):
     """A delivery provider failed in a way that stops the send."""
 
 
+class CampaignBusy(DeliveryError):
+    """Another process is running this campaign (its run lock is held): try again when it is done."""
+
+
 class PartialDelivery(DeliveryError):
     """The send must stop part-way through a batch; `partial` holds the results of the recipients before."""
 

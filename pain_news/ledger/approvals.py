@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import CursorResult, Engine, select, update
 from sqlalchemy.orm import Session
 
 from pain_news.db import store_errors
@@ -84,12 +84,15 @@ class ApprovalBook:
         transaction. None when that request was already spent (nothing is written)."""
         with store_errors(), Session(self.engine) as s, s.begin():
             if request_id is not None:
-                spent = s.execute(
-                    update(ApprovalRequest)
-                    .where(ApprovalRequest.id == request_id, ApprovalRequest.used_at.is_(None))
-                    .values(used_at=now)
+                spent = cast(  # an UPDATE's result is a CursorResult, which counts the rows it changed
+                    CursorResult[Any],
+                    s.execute(
+                        update(ApprovalRequest)
+                        .where(ApprovalRequest.id == request_id, ApprovalRequest.used_at.is_(None))
+                        .values(used_at=now)
+                    ),
                 )
-                if spent.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+                if spent.rowcount != 1:
                     return None
             row = Approval(**vars(new), approved_at=now, request_id=request_id)
             s.add(row)
