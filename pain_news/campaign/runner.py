@@ -39,6 +39,7 @@ from pain_news.delivery.base import (
     PartialDelivery,
     Provider,
     Recipient,
+    SelfSettlingProvider,
 )
 from pain_news.delivery.retry import backoff_delay
 from pain_news.errors import DeliveryError, PainNewsError
@@ -103,6 +104,8 @@ def run_send(
                 progress=progress,
                 pool=pool,
             )
+            if isinstance(first, SelfSettlingProvider):  # the outbox knows what it wrote: nothing uncertain
+                ledger.settle_unknown(campaign_id, lambda found: first.delivered(run.message, found))
             total = ledger.reset_for_run(
                 campaign_id,
                 resend_uncertain=prepared.options.resend_uncertain,

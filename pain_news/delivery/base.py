@@ -108,6 +108,15 @@ class EncodingProvider(Provider, Protocol):
     def deliver_encoded(self, message: OutgoingMessage, batch: EncodedBatch) -> list[DeliveryResult]: ...
 
 
+@runtime_checkable
+class SelfSettlingProvider(Provider, Protocol):
+    """A provider that can tell by itself which recipients of a list message it delivered (the
+    outbox: their files exist), so a resumed send settles unknown outcomes instead of leaving them
+    `uncertain` (campaign/runner.py, tests/test_campaign.py)."""
+
+    def delivered(self, message: OutgoingMessage, addresses: Sequence[str]) -> dict[str, str]: ...
+
+
 def message_from_config(
     config: Config,
     subject: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -252,6 +252,47 @@ class CampaignLedger:
             # Only rows that were tried: a new campaign's hundred thousand rows need no rewrite.
             s.execute(update(LedgerEntry).where(*pending, LedgerEntry.attempts != 0).values(attempts=0))
             return int(s.scalar(select(func.count()).where(*pending)) or 0)
+
+    def settle_unknown(self, campaign_id: int, delivered: Callable[[list[str]], dict[str, str]]) -> int:
+        """Settle the rows whose outcome is unknown (`in_flight` from a run that died, `uncertain`)
+        from what a provider can tell by itself: `delivered(addresses)` names those it delivered, with
+        their message ids; those become `sent`, the rest `pending`. One transaction; returns how many
+        were settled. For the outbox, whose files say what was written (docs/sending.md)."""
+        now = utcnow()
+        unknown = (
+            LedgerEntry.campaign_id == campaign_id,
+            LedgerEntry.state.in_([LEDGER_IN_FLIGHT, LEDGER_UNCERTAIN]),
+        )
+        with store_errors(), Session(self.engine) as s, s.begin():
+            rows = s.execute(
+                select(LedgerEntry.id, LedgerEntry.email).where(*unknown).with_for_update()
+            ).all()
+            if not rows:
+                return 0
+            found = delivered([email for _, email in rows])
+            # One bulk UPDATE by primary key (executemany) for all of them.
+            s.execute(
+                update(LedgerEntry),
+                [
+                    {
+                        "id": eid,
+                        "state": LEDGER_SENT,
+                        "message_id": found[email],
+                        "reason": None,
+                        "updated_at": now,
+                    }
+                    if email in found
+                    else {
+                        "id": eid,
+                        "state": LEDGER_PENDING,
+                        "message_id": None,
+                        "reason": None,
+                        "updated_at": now,
+                    }
+                    for eid, email in rows
+                ],
+            )
+            return len(rows)
 
     def writer(self, campaign_id: int) -> BatchWriter:
         """The claim/record side of one run of a campaign, shared by its worker threads."""
