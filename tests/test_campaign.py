@@ -656,18 +656,20 @@ ISSUE = "issues/2026-12-winter"
 def _pain_news(project, standin, *args, processes="-1"):
     """`python -m pain_news ARGS` in its own process (and process group, as a terminal runs it),
     configured for the stand-in."""
+    extra = {
+        "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+        "PAIN_NEWS_SENDGRID_HOST": standin.url,
+        "SENDGRID_API_KEY": standin.api_key,
+        "PAIN_NEWS_SENDGRID_TIMEOUT": "5",
+        "PAIN_NEWS_DELIVERY_PROCESSES": processes,
+    }
+    return _spawn(project, extra, args)
+
+
+def _spawn(project, extra, args):
+    """The command in its own process group, with the tests' newsletter settings and `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAIN_NEWS_") and k != "SENDGRID_API_KEY"}
-    env.update(
-        {
-            **REAL_NEWSLETTER,
-            "PAIN_NEWS_SECRET_KEY": SECRET,
-            "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
-            "PAIN_NEWS_SENDGRID_HOST": standin.url,
-            "SENDGRID_API_KEY": standin.api_key,
-            "PAIN_NEWS_SENDGRID_TIMEOUT": "5",
-            "PAIN_NEWS_DELIVERY_PROCESSES": processes,
-        }
-    )
+    env.update({**REAL_NEWSLETTER, "PAIN_NEWS_SECRET_KEY": SECRET, **extra})
     return subprocess.Popen(
         [sys.executable, "-m", "pain_news", *args],
         cwd=project,
@@ -810,6 +812,41 @@ def test_ctrl_c_stops_after_the_batch_in_flight_and_the_send_resumes(
     assert set(delivered.values()) == {1}
 
 
+@pytest.mark.parametrize(
+    "stop, processes",
+    [("SIGHUP", "0"), ("SIGTERM", "0"), ("SIGHUP", "2")],
+    ids=["hang-up", "sigterm", "hang-up-worker-processes"],
+)
+def test_a_hang_up_or_sigterm_stops_after_the_batch_in_flight_like_ctrl_c(
+    project, store, sample_issue, sendgrid_standin, sg_config, stop, processes
+):
+    add_people(store, 60)
+    standin = sendgrid_standin
+    standin.script("hold")  # the first batch's request stays open until released
+    proc = _pain_news(project, standin, "send", ISSUE, "--yes", "--rate", "20", processes=processes)
+    standin.wait_for_requests(1, timeout=30)
+    # Closing the terminal hangs up its whole process group; a service manager signals the send.
+    os.killpg(proc.pid, getattr(signal, stop))
+    time.sleep(0.5)  # the signal is seen while the batch is in flight …
+    standin.release()  # … and the batch still finishes and is recorded
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Interrupted after the batch in flight; run the same command to resume." in err
+    assert "Traceback" not in err
+    newest = latest_campaign(store, "2026-12-winter")
+    assert newest is not None
+    counts = ledger_counts(store, newest.id)
+    assert 20 <= counts["sent"] < 60 and counts["sent"] + counts["pending"] == 60
+    assert not counts.get("in_flight") and not counts.get("uncertain")
+
+    resumed = _pain_news(project, standin, "send", ISSUE, "--yes")
+    _, err = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, err
+    delivered = Counter(standin.recipients())
+    assert sorted(delivered) == [f"p{i:03d}@example.org" for i in range(60)]
+    assert set(delivered.values()) == {1}
+
+
 def test_report_always_shows_delivered_opened_and_clicked_for_sendgrid(
     run_cli, store, sample_issue, sg_config
 ):
@@ -857,3 +894,46 @@ def test_a_first_test_send_needs_no_subscriber_database(run_cli, sample_issue, p
     assert "Test sent to editor@example.org" in result.stdout
     assert len(list((project / "outbox" / "test").iterdir())) == 1
     assert not database.exists()  # a test send creates no list
+
+
+def _outbox_send(project, *args):
+    """`python -m pain_news ARGS` in its own process, delivering to the project's outbox."""
+    return _spawn(
+        project, {"PAIN_NEWS_DELIVERY_PROVIDER": "outbox", "PAIN_NEWS_DELIVERY_PROCESSES": "0"}, args
+    )
+
+
+def test_the_outbox_settles_uncertain_recipients_itself_after_a_hard_kill(
+    project, store, sample_issue, sg_config
+):
+    people = 1200
+    add_people(store, people)
+    outbox = project / "outbox"
+    in_flight = 0
+    for _ in range(5):  # kill while a batch of 200 is being written (it takes most of the send's time)
+        proc = _outbox_send(project, "send", ISSUE, "--yes")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            written = len(list(outbox.rglob("*.eml")))
+            if written % 200 > 40:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        proc.communicate(timeout=30)
+        newest = latest_campaign(store, "2026-12-winter")
+        assert newest is not None
+        in_flight = ledger_counts(store, newest.id).get("in_flight", 0)
+        if in_flight:
+            break
+    assert in_flight, "never killed the send while a batch was in flight"
+    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in outbox.rglob("*.eml")}
+
+    resumed = _outbox_send(project, "send", ISSUE, "--yes", "--resend-uncertain")
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in outbox.rglob("*.eml")}
+    assert len(after) == people
+    assert {name: after[name] for name in before} == before  # no file written twice
+    counts = ledger_counts(store, newest.id)
+    assert counts.get("sent") == people and not counts.get("uncertain") and not counts.get("in_flight")
+    assert "uncertain 0" in out

@@ -164,14 +164,14 @@ def test_an_unsubscribe_committed_during_an_import_is_never_overwritten(any_stor
 
     any_store.add("ana@example.org", "Ana")
     race = Race(lambda: any_store.unsubscribe("ana@example.org", "link"))
-    read_known = bulk_import._read_known
+    read_known = bulk_import.read_known
 
     def read_then_race(s, keys):  # the unsubscribe page is used between the import's read and its write
         known = read_known(s, keys)
         race.fire()
         return known
 
-    monkeypatch.setattr(bulk_import, "_read_known", read_then_race)
+    monkeypatch.setattr(bulk_import, "read_known", read_then_race)
     path = write(tmp_path, "email,first_name,tags\nana@example.org,Ana Maria,knee\n")
     import_file(any_store, path)
     race.finish()
@@ -187,14 +187,14 @@ def test_an_opt_out_of_a_new_address_during_its_import_applies_to_the_imported_r
     from tests.fixtures.store import Race
 
     race = Race(lambda: any_store.opt_out_address("new@example.org", "complained", "webhook"))
-    read_known = bulk_import._read_known
+    read_known = bulk_import.read_known
 
     def read_then_race(s, keys):  # SendGrid reports a complaint while the import adds the address
         known = read_known(s, keys)
         race.fire()
         return known
 
-    monkeypatch.setattr(bulk_import, "_read_known", read_then_race)
+    monkeypatch.setattr(bulk_import, "read_known", read_then_race)
     import_file(any_store, write(tmp_path, "email\nnew@example.org\n"))
     race.finish()
     assert any_store.get("new@example.org").status == "complained"

@@ -372,3 +372,40 @@ def test_cli_send_refuses_an_unknown_topic_and_a_topic_on_a_test_send(run_cli, p
     result = run_cli("send", str(sample_issue), "--test", "--topic", "events", ok=False)
     assert result.exit_code == 2 and "--topic is for list sends" in result.stderr
     assert not (project / "outbox").exists()
+
+
+def test_a_re_import_keeps_what_the_subscriber_chose_themselves(any_store, config, tmp_path):
+    # The clinic's monthly spreadsheet, imported once, then again after Ana used the preference page.
+    path = tmp_path / "patients.csv"
+    path.write_text(
+        "email,first_name,last_name,topics\n"
+        "ana@example.org,Ana,Diaz,news;events\n"
+        "bo@example.org,Bo,,news\n"
+        "cy@example.org,,,news\n",
+        encoding="utf-8",
+    )
+    import_file(any_store, path, known_topics=config.topic_keys)
+    any_store.add("dee@example.org", "Dee")  # added by staff: nobody chose for her
+    any_store.update_preferences(
+        "ana@example.org", topics=["events"], first_name="Annie", via="preference page", by_subscriber=True
+    )
+    any_store.update_preferences("cy@example.org", first_name="", via="preference page", by_subscriber=True)
+    path.write_text(
+        "email,first_name,last_name,topics\n"
+        "ana@example.org,Ana,Diaz,news;events\n"
+        "bo@example.org,Robert,Baker,news;back-pain\n"
+        "cy@example.org,Cy,,news\n"
+        "dee@example.org,Deirdre,Doe,events\n",
+        encoding="utf-8",
+    )
+    summary = import_file(any_store, path, known_topics=config.topic_keys)
+    ana, bo, cy, dee = (any_store.get(f"{p}@example.org") for p in ("ana", "bo", "cy", "dee"))
+    assert ana is not None and bo is not None and cy is not None and dee is not None
+    assert (ana.first_name, ana.topics) == ("Annie", ("events",))  # her name and her unticked topic stay
+    assert cy.first_name == ""  # she cleared it herself: not filled in again
+    assert (bo.first_name, bo.last_name, bo.topics) == ("Bo", "Baker", ("back-pain", "news"))  # empty filled
+    assert (dee.first_name, dee.last_name, dee.topics) == ("Dee", "Doe", ("events",))
+    assert summary.kept_own_choice == 2
+    assert summary.summary_line().endswith(", kept the subscriber's own choice: 2")
+    _, history = any_store.history("ana@example.org")
+    assert not any(e.method == "topics" and "import" in e.detail for e in history[-1:])

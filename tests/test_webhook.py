@@ -210,14 +210,14 @@ def test_a_complaint_about_an_address_being_imported_applies_to_the_imported_row
     from tests.fixtures.store import Race
 
     race = Race(lambda: apply_events(any_store, [event("spamreport", "new@example.org", 1)]))
-    read_known = bulk_import._read_known
+    read_known = bulk_import.read_known
 
     def read_then_race(s, keys):  # SendGrid posts a batch while the import adds the address
         known = read_known(s, keys)
         race.fire()
         return known
 
-    monkeypatch.setattr(bulk_import, "_read_known", read_then_race)
+    monkeypatch.setattr(bulk_import, "read_known", read_then_race)
     path = tmp_path / "list.csv"
     path.write_text("email\nnew@example.org\n")
     import_file(any_store, path)

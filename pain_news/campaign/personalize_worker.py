@@ -23,13 +23,17 @@ Entry = tuple[int, str, str, str]  # subscriber id, address, first name, last na
 Encoder = Callable[[Sequence[Recipient]], EncodedBatch]
 
 _personalizer: Personalizer | None = None
+# What stops a send like Ctrl-C: closing the terminal (SIGHUP) and a service manager's SIGTERM too
+# (tests/test_campaign.py, test_a_stop_signal_stops_after_the_batch_in_flight...).
+STOP_SIGNALS = {signal.SIGINT, signal.SIGHUP, signal.SIGTERM}
 
 
 def start(config: Config) -> None:
     """The pool's initializer: Ctrl-C is the parent's to handle; links are signed with `config`."""
     global _personalizer
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the send in the parent only
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    for stop in STOP_SIGNALS:  # Ctrl-C, a hang-up, SIGTERM: they stop the send in the parent only
+        signal.signal(stop, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     _personalizer = Personalizer(config)
     # What the worker loaded lives as long as it does: the collector need not walk it again on
     # every sweep of a batch's short-lived objects (docs/design/large-sends.md).

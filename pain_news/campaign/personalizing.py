@@ -42,21 +42,24 @@ class EncodingPool:
     """Worker processes that personalise and encode claimed batches (started before the campaign exists)."""
 
     def __init__(self, config: Config, processes: int) -> None:
-        # spawn, never fork: the parent has threads and open database connections.
-        context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(
-            processes, context, initializer=personalize_worker.start, initargs=(config,)
-        )
-        # Start every worker now (one task each), with Ctrl-C blocked: the signal mask survives
-        # exec, so a Ctrl-C while a worker starts up cannot kill it; the parent alone decides how
-        # a send stops. Not waited for: the first batches queue behind the start-up.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # Start every worker now (one task each), with Ctrl-C, SIGHUP and SIGTERM blocked: the mask
+        # survives exec, so a stop signal while a worker starts up cannot kill it; the parent alone
+        # decides how a send stops. Blocked before the pool exists, because making it starts
+        # multiprocessing's resource tracker, which would otherwise die of a hang-up and leave a
+        # traceback (tests/test_campaign.py). Not waited for: the first batches queue behind the start-up.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, personalize_worker.STOP_SIGNALS)
         try:
-            for _ in range(processes):
-                self._pool.submit(os.getpid)
-        except BaseException:
-            self._pool.shutdown(cancel_futures=True)
-            raise
+            # spawn, never fork: the parent has threads and open database connections.
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(
+                processes, context, initializer=personalize_worker.start, initargs=(config,)
+            )
+            try:
+                for _ in range(processes):
+                    self._pool.submit(os.getpid)
+            except BaseException:
+                self._pool.shutdown(cancel_futures=True)
+                raise
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 

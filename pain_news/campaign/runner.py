@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -37,6 +39,7 @@ from pain_news.delivery.base import (
     PartialDelivery,
     Provider,
     Recipient,
+    SelfSettlingProvider,
     ascii_category,
 )
 from pain_news.delivery.retry import backoff_delay
@@ -102,6 +105,8 @@ def run_send(
                 progress=progress,
                 pool=pool,
             )
+            if isinstance(first, SelfSettlingProvider):  # the outbox knows what it wrote: nothing uncertain
+                ledger.settle_unknown(campaign_id, lambda found: first.delivered(run.message, found))
             total = ledger.reset_for_run(
                 campaign_id,
                 resend_uncertain=prepared.options.resend_uncertain,
@@ -169,6 +174,24 @@ def _campaign_message(prepared: PreparedSend, campaign_id: int) -> OutgoingMessa
         category=campaign_category(prepared.issue, campaign_id),
     )
     return schedule.scheduled_message(message, prepared.schedule)
+
+
+@contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """While workers run, a hang-up (SIGHUP: the terminal closed) or SIGTERM (a service manager)
+    stops the send as Ctrl-C does: the batches in flight finish and are recorded, then it stops
+    (docs/sending.md). Only the main thread may set handlers; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {
+        sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGHUP, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -251,11 +274,12 @@ class _Run:
             for i, (p, done) in enumerate(zip(providers, finished, strict=True))
         ]
         try:
-            for w in workers:
-                w.start()
-            for done in finished:
-                while not done.wait(0.2):
-                    pass
+            with _stop_signals_interrupt():
+                for w in workers:
+                    w.start()
+                for done in finished:
+                    while not done.wait(0.2):
+                        pass
         except KeyboardInterrupt:
             self.stop.set()  # each worker finishes the batch it has in flight, then stops
             for done in finished:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -39,7 +40,7 @@ class Subscriber(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))  # as given
-    email_key: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased: unique case-insensitively
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)  # pain_news/mailbox.py: one per mailbox
     first_name: Mapped[str] = mapped_column(String(200), default="")
     last_name: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -49,6 +50,11 @@ class Subscriber(Base):
     opted_out_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     opt_out_method: Mapped[str | None] = mapped_column(String(20), nullable=True)
     opt_out_campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What the subscriber chose themselves (the preference page, a confirmed signup's form) wins
+    # over any import: an import fills only what is empty and adds topics only to those who never
+    # chose their own (docs/subscribers.md, migration 0008).
+    chose_own_topics: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    name_set_by_subscriber: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     tags: Mapped[list[SubscriberTag]] = relationship(
         back_populates="subscriber",
@@ -62,6 +68,16 @@ class Subscriber(Base):
         lazy="selectin",
         order_by="SubscriberTopic.topic",
     )
+
+
+class SubscriberAlias(Base):
+    """An id merged into another subscriber's (two spellings of one mailbox, migration 0008): links
+    already sent to the old id keep working for the subscriber it became."""
+
+    __tablename__ = "subscriber_aliases"
+
+    old_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
 
 
 class SubscriberTag(Base):

@@ -113,6 +113,15 @@ class EncodingProvider(Provider, Protocol):
     def deliver_encoded(self, message: OutgoingMessage, batch: EncodedBatch) -> list[DeliveryResult]: ...
 
 
+@runtime_checkable
+class SelfSettlingProvider(Provider, Protocol):
+    """A provider that can tell by itself which recipients of a list message it delivered (the
+    outbox: their files exist), so a resumed send settles unknown outcomes instead of leaving them
+    `uncertain` (campaign/runner.py, tests/test_campaign.py)."""
+
+    def delivered(self, message: OutgoingMessage, addresses: Sequence[str]) -> dict[str, str]: ...
+
+
 def message_from_config(
     config: Config,
     subject: str,
@@ -169,19 +178,6 @@ def ascii_category(text: str) -> str:
     outside letters, digits, `.`, `_` and `-` becomes `-`."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^A-Za-z0-9._-]+", "-", folded).strip("-")
-
-
-def ascii_domain(address: str) -> str:
-    """The address with its domain as an IDNA A-label (`bob@xn--bcher-kva.de`), the local part as is:
-    the one form every provider puts on the wire (SMTP's RCPT TO and To, SendGrid's `to.email`, a
-    suppression at SendGrid), so an international domain is one mailbox everywhere."""
-    local, at, domain = address.rpartition("@")
-    if not at or domain.isascii():
-        return address
-    try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:  # not a valid IDN: left as given, the provider refuses it for this recipient
-        return address
 
 
 def sanitize_header(value: str) -> str:

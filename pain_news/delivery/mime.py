@@ -15,8 +15,9 @@ import uuid
 from email import policy
 from email.utils import formataddr, formatdate
 
-from pain_news.delivery.base import OutgoingMessage, Recipient, ascii_domain, sanitize_header
+from pain_news.delivery.base import OutgoingMessage, Recipient, sanitize_header
 from pain_news.issue import placeholders
+from pain_news.mailbox import ascii_domain
 
 _POLICY = policy.default.clone(linesep="\n")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from pain_news.delivery.base import SENT, DeliveryResult, OutgoingMessage, Recipient
@@ -46,6 +48,22 @@ class OutboxProvider:
             write_private(path, data)
             results.append(DeliveryResult(SENT, message_id=message_id))
         return results
+
+    def delivered(self, message: OutgoingMessage, addresses: Sequence[str]) -> dict[str, str]:
+        """Which of a list message's recipients have their file, with the file's Message-ID: each
+        file is written whole or not at all (write_private renames a finished temporary file), so
+        one that exists was delivered, and one that does not, was not."""
+        folder = self.folder / message.label
+        found: dict[str, str] = {}
+        for address in addresses:
+            path = folder / f"{_UNSAFE.sub('_', address)}.eml"
+            try:
+                with path.open("rb") as eml:
+                    headers = BytesHeaderParser(policy=policy.compat32).parse(eml)
+            except FileNotFoundError:
+                continue
+            found[address] = str(headers.get("Message-ID", "")).strip()  # as deliver() recorded it
+        return found
 
     def close(self) -> None:
         """Nothing to release."""

@@ -30,13 +30,13 @@ from pain_news.delivery.base import (
     OutgoingMessage,
     Recipient,
     ascii_category,
-    ascii_domain,
     control_characters,
 )
 from pain_news.delivery.mime import list_headers, recipient_name
 from pain_news.delivery.retry import retry_after_seconds
 from pain_news.errors import ConfigError, DeliveryError
 from pain_news.issue import placeholders
+from pain_news.mailbox import ascii_domain
 
 if TYPE_CHECKING:
     from pain_news.config.settings import SendgridSettings

@@ -26,10 +26,10 @@ from pain_news.delivery.base import (
     OutgoingMessage,
     PartialDelivery,
     Recipient,
-    ascii_domain,
 )
 from pain_news.delivery.mime import MimeTemplate
 from pain_news.errors import DeliveryError
+from pain_news.mailbox import ascii_domain
 
 if TYPE_CHECKING:
     from pain_news.config.settings import SmtpSettings

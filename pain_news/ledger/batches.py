@@ -25,7 +25,7 @@ from sqlalchemy import (
 from pain_news.db import store_errors
 from pain_news.db.models import LedgerEntry, Subscriber, Suppression, utcnow
 from pain_news.ledger.records import Claim, ClaimedEntry, Outcome
-from pain_news.subscribers.store import email_hash, pg_array
+from pain_news.subscribers.store import lookup_hashes, pg_array
 from pain_news.vocab import ACTIVE, LEDGER_IN_FLIGHT, LEDGER_PENDING, LEDGER_SKIPPED
 
 
@@ -151,7 +151,7 @@ class BatchWriter:
         (hashing every address costs more than the batch's queries, and most lists have none)."""
         if conn.scalar(self._any_suppression) is None:
             return None
-        hashes = [email_hash(r[2]) for r in rows]
+        hashes = [h for r in rows for h in lookup_hashes(r[2])]
         return set(conn.scalars(self._suppressed_of, {"hashes": hashes}))
 
     def record(self, entry_ids: Sequence[int], outcomes: Sequence[Outcome]) -> Counter[str]:
@@ -189,7 +189,7 @@ def _still_wanted(
     attempts = 0
     skipped: dict[str, list[int]] = {}
     for entry_id, subscriber_id, email, first, last, tried, status in rows:
-        if status == ACTIVE and (suppressed is None or email_hash(email) not in suppressed):
+        if status == ACTIVE and (suppressed is None or suppressed.isdisjoint(lookup_hashes(email))):
             entries.append(ClaimedEntry(entry_id, subscriber_id, email, first, last))
             attempts = max(attempts, tried + 1)
             continue

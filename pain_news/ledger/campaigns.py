@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +33,7 @@ from pain_news.ledger.records import (
     NewCampaign,
     all_states,
 )
-from pain_news.subscribers.store import email_hash
+from pain_news.subscribers.store import lookup_hashes
 from pain_news.vocab import (
     ACTIVE,
     CAMPAIGN_ISSUE,
@@ -254,6 +254,47 @@ class CampaignLedger:
             s.execute(update(LedgerEntry).where(*pending, LedgerEntry.attempts != 0).values(attempts=0))
             return int(s.scalar(select(func.count()).where(*pending)) or 0)
 
+    def settle_unknown(self, campaign_id: int, delivered: Callable[[list[str]], dict[str, str]]) -> int:
+        """Settle the rows whose outcome is unknown (`in_flight` from a run that died, `uncertain`)
+        from what a provider can tell by itself: `delivered(addresses)` names those it delivered, with
+        their message ids; those become `sent`, the rest `pending`. One transaction; returns how many
+        were settled. For the outbox, whose files say what was written (docs/sending.md)."""
+        now = utcnow()
+        unknown = (
+            LedgerEntry.campaign_id == campaign_id,
+            LedgerEntry.state.in_([LEDGER_IN_FLIGHT, LEDGER_UNCERTAIN]),
+        )
+        with store_errors(), Session(self.engine) as s, s.begin():
+            rows = s.execute(
+                select(LedgerEntry.id, LedgerEntry.email).where(*unknown).with_for_update()
+            ).all()
+            if not rows:
+                return 0
+            found = delivered([email for _, email in rows])
+            # One bulk UPDATE by primary key (executemany) for all of them.
+            s.execute(
+                update(LedgerEntry),
+                [
+                    {
+                        "id": eid,
+                        "state": LEDGER_SENT,
+                        "message_id": found[email],
+                        "reason": None,
+                        "updated_at": now,
+                    }
+                    if email in found
+                    else {
+                        "id": eid,
+                        "state": LEDGER_PENDING,
+                        "message_id": None,
+                        "reason": None,
+                        "updated_at": now,
+                    }
+                    for eid, email in rows
+                ],
+            )
+            return len(rows)
+
     def writer(self, campaign_id: int) -> BatchWriter:
         """The claim/record side of one run of a campaign, shared by its worker threads."""
         return BatchWriter(self.engine, self.reader, campaign_id)
@@ -293,7 +334,7 @@ class CampaignLedger:
                 entry = ClaimedEntry(
                     entry_id=entry_id, subscriber_id=sid, email=email, first_name=first, last_name=last
                 )
-                yield entry, bool(suppressed) and email_hash(email) in suppressed
+                yield entry, bool(suppressed) and not suppressed.isdisjoint(lookup_hashes(email))
 
     def in_flight_for(self, subscriber_id: int, *, since: dt.datetime) -> bool:
         """Whether a copy to this subscriber was claimed (in_flight) since `since` and not yet settled.
@@ -331,7 +372,7 @@ class CampaignLedger:
 
     def suppressed(self, addresses: Sequence[str]) -> set[str]:
         """Those of `addresses` on the suppression list (deleted, or opted out at the provider)."""
-        hashes = {email_hash(a): a for a in addresses}
+        hashes = {h: a for a in addresses for h in lookup_hashes(a)}
         with store_errors(), self.reader.connect() as conn:
             found = conn.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
             return {hashes[h] for h in found}

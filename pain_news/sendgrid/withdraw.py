@@ -24,8 +24,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pain_news.delivery.base import ascii_domain
 from pain_news.errors import DeliveryError
+from pain_news.mailbox import ascii_domain
 from pain_news.sendgrid import calls
 from pain_news.sendgrid.calls import SEND_POLICY, RetryPolicy
 from pain_news.sendgrid.sync import client_for

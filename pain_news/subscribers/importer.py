@@ -22,6 +22,7 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     kept_opted_out: int = 0
+    kept_own_choice: int = 0  # subscribers whose own name or topics the file would have changed
     merged_duplicates: int = 0
     bad_rows: list[BadRow] = field(default_factory=list)
     encoding: str = "utf-8"
@@ -37,6 +38,7 @@ class ImportSummary:
         return (
             f"{prefix}added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
             f"skipped {self.skipped}, kept opted-out {self.kept_opted_out}"
+            + (f", kept the subscriber's own choice: {self.kept_own_choice}" if self.kept_own_choice else "")
             + (f" ({self.merged_duplicates} duplicate rows merged)" if self.merged_duplicates else "")
         )
 
@@ -136,4 +138,5 @@ def import_file(
     )
     summary.added, summary.updated = counts.added, counts.updated
     summary.unchanged, summary.kept_opted_out = counts.unchanged, counts.kept_opted_out
+    summary.kept_own_choice = counts.kept_own_choice
     return summary

@@ -7,7 +7,7 @@ confirmed signup (`confirm_signup`), both written to the subscriber's history.
 The store is one facade over plain parts, each a module of functions that take the session (or
 engine) they work in: core.py (address rules, records, the one status-change path
 `write_status_changes`, bulk SQL helpers), statuses.py (add, opt out, resubscribe, delete,
-history), signups.py (double opt-in), bulk_import.py (CSV imports), events.py (webhook batches,
+history), signups.py (double opt-in), bulk_import.py (CSV imports; its per-row rules in import_rules.py), events.py (webhook batches,
 suppression syncs), listing.py (streams and counts) and topics.py (topics readers choose). The
 facade owns the engines and opens one transaction per call; callers use only what this module
 exports. No other module writes SQL against these tables.
@@ -31,7 +31,6 @@ from pain_news.subscribers.store import bulk_import, core, listing, replies, sig
 # `events` and `topics` are also parameter names of the facade's methods: those parts go by these.
 from pain_news.subscribers.store import events as events_part
 from pain_news.subscribers.store import topics as topics_part
-from pain_news.subscribers.store.bulk_import import ImportCounts, ImportRow
 from pain_news.subscribers.store.core import (
     MAX_NAME,
     MAX_TAG,
@@ -46,11 +45,13 @@ from pain_news.subscribers.store.core import (
     control_character,
     email_hash,
     email_key,
+    lookup_hashes,
     pg_array,
     suppress_many,
     utc,
 )
 from pain_news.subscribers.store.events import EventBatchResult, IncomingEvent, OptOutResult
+from pain_news.subscribers.store.import_rules import ImportCounts, ImportRow
 from pain_news.subscribers.store.replies import ReplyApplied, ReplyEventRecord, ReplyOutcome
 from pain_news.subscribers.store.withdrawals import QueuedWithdrawal, WithdrawalFigures
 
@@ -82,6 +83,7 @@ __all__ = [  # the front door: what the rest of the package imports from the sto
     "control_character",
     "email_hash",
     "email_key",
+    "lookup_hashes",
     "open_store",
     "pg_array",
     "utc",
@@ -259,10 +261,14 @@ class SubscriberStore:
         first_name: str | None = None,
         via: str = "",
         now: dt.datetime | None = None,
+        by_subscriber: bool = False,
     ) -> Change:
-        """Topics and/or first name of one subscriber, in one transaction, each change in the history."""
+        """Topics and/or first name of one subscriber, in one transaction, each change in the history;
+        `by_subscriber` records them as the subscriber's own choice, which no import overrides."""
         with self.session() as s:
-            return topics_part.update_preferences(s, who, topics, first_name, via, now or utcnow())
+            return topics_part.update_preferences(
+                s, who, topics, first_name, via, now or utcnow(), by_subscriber=by_subscriber
+            )
 
     # ---- many subscribers at once (bulk_import.py, events.py) -----------------------------
 

@@ -6,59 +6,41 @@ import datetime as dt
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
-from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Protocol
 
 from sqlalchemy import Engine, Table, and_, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from pain_news import db
-from pain_news.db.models import Subscriber, SubscriberTag
+from pain_news.db.models import Subscriber
 from pain_news.errors import StoreConflict
+from pain_news.mailbox import spellings
 from pain_news.subscribers.store.core import (
     CHUNK,
     HISTORY,
     SUBSCRIBERS,
     TAGS,
-    StatusChange,
-    email_hash,
     email_key,
     history_row,
     is_postgresql,
     lock_new_addresses,
     one_of,
     pg_array,
-    suppressed_hashes,
+    suppressed_keys,
     write_status_changes,
 )
-from pain_news.subscribers.store.topics import topics_of, write_topic_changes
+from pain_news.subscribers.store.import_rules import (
+    ImportCounts,
+    ImportPlan,
+    ImportRow,
+    plan_chunk,
+    plan_new_topics,
+)
+from pain_news.subscribers.store.import_rules import (
+    read_known as read_known,  # re-exported: tests race an opt-out against this read
+)
+from pain_news.subscribers.store.topics import write_topic_changes
 from pain_news.vocab import ACTIVE, OPTED_OUT
-
-
-class ImportRow(Protocol):
-    """One merged row of an import file (subscribers_csv.Row)."""
-
-    @property
-    def email(self) -> str: ...
-    @property
-    def first_name(self) -> str: ...
-    @property
-    def last_name(self) -> str: ...
-    @property
-    def tags(self) -> tuple[str, ...]: ...
-    @property
-    def status(self) -> str: ...  # "" or an opt-out status the file itself records
-    @property
-    def topics(self) -> tuple[str, ...]: ...  # keys of config [topics], already checked
-
-
-@dataclass
-class ImportCounts:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    kept_opted_out: int = 0
 
 
 def import_rows(
@@ -115,50 +97,6 @@ def _chunks(rows: Iterable[ImportRow]) -> Iterator[list[ImportRow]]:
         yield chunk
 
 
-@dataclass
-class _Known:
-    """What the store holds for one chunk's addresses, read with the rows locked."""
-
-    existing: dict[str, Any]  # email_key -> result row (id, email_key, status, first_name, last_name)
-    suppressed: set[str]
-    tags: dict[int, set[str]]
-    topics: dict[int, set[str]]
-
-
-def _read_known(s: Session, keys: list[str]) -> _Known:
-    """Existing rows locked until commit (FOR UPDATE on PostgreSQL), so no opt-out can land between
-    this read and the writes below; on SQLite the import already holds the write lock."""
-    if not keys:
-        return _Known({}, set(), {}, {})
-    existing = {
-        r.email_key: r
-        for r in s.execute(
-            select(
-                Subscriber.id,
-                Subscriber.email_key,
-                Subscriber.status,
-                Subscriber.first_name,
-                Subscriber.last_name,
-            )
-            .where(one_of(s, Subscriber.email_key, keys))
-            .order_by(Subscriber.id)
-            .with_for_update()
-        )
-    }
-    hashes = {email_hash(k): k for k in keys if k not in existing}
-    suppressed = {hashes[h] for h in suppressed_hashes(s, list(hashes))}
-    known_tags: dict[int, set[str]] = {}
-    if existing:
-        for sid, tag in s.execute(
-            select(SubscriberTag.subscriber_id, SubscriberTag.tag).where(
-                one_of(s, SubscriberTag.subscriber_id, [r.id for r in existing.values()])
-            )
-        ):
-            known_tags.setdefault(sid, set()).add(tag)
-    known_topics = topics_of(s, [r.id for r in existing.values()]) if existing else {}
-    return _Known(existing, suppressed, known_tags, known_topics)
-
-
 # Name updates never touch a row that is opted out by the time they run (the rows are locked, so
 # this only ever backs that up). Plain comparisons: an expanding NOT IN cannot be used with executemany.
 _UPDATE_NAMES = (
@@ -168,71 +106,13 @@ _UPDATE_NAMES = (
 )
 
 
-@dataclass
-class _Plan:
-    """The writes one chunk needs."""
-
-    new_rows: list[ImportRow]
-    name_updates: list[dict[str, object]]
-    opt_outs: list[StatusChange]
-    tags: list[dict[str, object]]
-    history: list[dict[str, object]]
-    topics: dict[int, tuple[set[str], set[str]]]  # subscriber id -> (old, new) topics
-    statuses: dict[int, str]
-
-
-def _plan_chunk(
-    chunk: Sequence[ImportRow],
-    keys: Sequence[str],
-    known: _Known,
-    source: str,
-    now: dt.datetime,
-    counts: ImportCounts,
-) -> _Plan:
-    plan = _Plan([], [], [], [], [], {}, {})
-    for row, key in zip(chunk, keys, strict=True):
-        old = known.existing.get(key)
-        if old is None:
-            if key in known.suppressed:
-                counts.kept_opted_out += 1  # deleted or opted out elsewhere: never re-added
-            else:
-                plan.new_rows.append(row)
-            continue
-        if old.status in OPTED_OUT:
-            counts.kept_opted_out += 1  # sacred: not reactivated, not even touched
-            continue
-        first = row.first_name or old.first_name
-        last = row.last_name or old.last_name
-        added_tags = set(row.tags) - known.tags.get(old.id, set())
-        had_topics = known.topics.get(old.id, set())
-        if not set(row.topics) <= had_topics:  # topics in the file are added, never taken away
-            plan.topics[old.id] = (had_topics, had_topics | set(row.topics))
-            plan.statuses[old.id] = row.status or old.status
-        if not (first != old.first_name or last != old.last_name or added_tags or row.status):
-            counts.unchanged += old.id not in plan.topics
-            counts.updated += old.id in plan.topics
-            continue
-        counts.updated += 1
-        plan.name_updates.append({"sid": old.id, "first": first, "last": last})
-        if row.status:  # the file itself records an opt-out (e.g. an export from another list)
-            plan.opt_outs.append(
-                StatusChange(old.id, old.status, row.status, "import", detail=f"opt-out recorded in {source}")
-            )
-        else:
-            plan.history.append(
-                history_row(old.id, old.status, old.status, "import", now, f"updated from {source}")
-            )
-        plan.tags.extend({"subscriber_id": old.id, "tag": t} for t in sorted(added_tags))
-    return plan
-
-
 def _apply_chunk(
     s: Session, chunk: Sequence[ImportRow], source: str, now: dt.datetime, counts: ImportCounts
 ) -> None:
     """SQLite: one chunk read, planned and written."""
     keys = [email_key(r.email) for r in chunk]
-    known = _read_known(s, keys)
-    plan = _plan_chunk(chunk, keys, known, source, now, counts)
+    known = read_known(s, keys)
+    plan = plan_chunk(chunk, keys, known, source, now, counts)
     _write_existing(s, plan, now)
     if plan.new_rows:
         ids = _insert_new(s, plan.new_rows, source, now)
@@ -242,19 +122,19 @@ def _apply_chunk(
                 history_row(sid, None, r.status or ACTIVE, "import", now, f"imported from {source}")
             )
             plan.tags.extend({"subscriber_id": sid, "tag": t} for t in r.tags)
-            _plan_new_topics(plan, sid, r)
+            plan_new_topics(plan, sid, r)
         counts.added += len(plan.new_rows)
     _write_rest(s, plan, now, source)
 
 
-def _write_existing(s: Session, plan: _Plan, now: dt.datetime) -> None:
+def _write_existing(s: Session, plan: ImportPlan, now: dt.datetime) -> None:
     """Name updates and opt-outs recorded in the file, for rows the store already holds."""
     if plan.name_updates:
         s.execute(_UPDATE_NAMES, plan.name_updates)
     write_status_changes(s, plan.opt_outs, now)
 
 
-def _write_rest(s: Session, plan: _Plan, now: dt.datetime, source: str) -> None:
+def _write_rest(s: Session, plan: ImportPlan, now: dt.datetime, source: str) -> None:
     """Added tags, "updated" history rows and topic changes."""
     _insert_all(s, TAGS, plan.tags)
     _insert_all(s, HISTORY, plan.history)
@@ -289,6 +169,7 @@ def _import_pg(
     counts.updated += writer.counts.updated
     counts.unchanged += writer.counts.unchanged
     counts.kept_opted_out += writer.counts.kept_opted_out
+    counts.kept_own_choice += writer.counts.kept_own_choice
 
 
 class _Writer:
@@ -370,13 +251,21 @@ def _apply_chunk_pg(
     """PostgreSQL: one chunk written. Its new addresses go in first, in one statement that skips
     the ones the store holds or has suppressed and names them; only those are then read, locked,
     planned and updated (a large import of new addresses reads nothing)."""
+    # The insert checks each key's own hash; an address with other spellings (an international
+    # domain, a non-ASCII local part) may be suppressed under an older key's hash: kept out here.
+    older = suppressed_keys(s, [k for k in keys if len(spellings(k)) > 1])
+    if older:
+        rows = [(r, k) for r, k in zip(chunk, keys, strict=True) if k not in older]
+        counts.kept_opted_out += len(chunk) - len(rows)
+        chunk, keys = [r for r, _ in rows], [k for _, k in rows]
+        arrays = _new_rows_arrays(chunk, keys)
     params = {**arrays, "source": source, "now": now, "detail": f"imported from {source}"}
     skipped = set(s.scalars(_INSERT_NEW_PG, params))
     counts.added += len(chunk) - len(skipped)
     with_topics = [(r, k) for r, k in zip(chunk, keys, strict=True) if r.topics and k not in skipped]
     rest = [(r, k) for r, k in zip(chunk, keys, strict=True) if k in skipped]
-    known = _read_known(s, [k for _, k in rest])
-    plan = _plan_chunk([r for r, _ in rest], [k for _, k in rest], known, source, now, counts)
+    known = read_known(s, [k for _, k in rest])
+    plan = plan_chunk([r for r, _ in rest], [k for _, k in rest], known, source, now, counts)
     if plan.new_rows:  # held when the insert ran, neither held nor suppressed now: never (delete suppresses)
         raise StoreConflict(
             "an address being imported was deleted at the same time; nothing was saved",
@@ -386,15 +275,8 @@ def _apply_chunk_pg(
     if with_topics:
         ids = _ids_of(s, [k for _, k in with_topics])
         for r, k in with_topics:
-            _plan_new_topics(plan, ids[k], r)
+            plan_new_topics(plan, ids[k], r)
     _write_rest(s, plan, now, source)
-
-
-def _plan_new_topics(plan: _Plan, subscriber_id: int, row: ImportRow) -> None:
-    """A new subscriber's topics from the file, to write with the chunk's other topic changes."""
-    if row.topics:
-        plan.topics[subscriber_id] = (set(), set(row.topics))
-        plan.statuses[subscriber_id] = row.status or ACTIVE
 
 
 def _ids_of(s: Session, keys: list[str]) -> dict[str, int]:

@@ -21,8 +21,9 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from pain_news.db.models import Subscriber, SubscriberEvent, SubscriberTag, Suppression
+from pain_news.db.models import Subscriber, SubscriberAlias, SubscriberEvent, SubscriberTag, Suppression
 from pain_news.errors import StoreError
+from pain_news.mailbox import mailbox_key, spellings
 from pain_news.subscribers.store.withdrawal_queue import queue_restores, queue_withdrawals
 from pain_news.vocab import ACTIVE, OPT_OUT_METHODS, OPTED_OUT
 
@@ -62,13 +63,26 @@ def check_text(label: str, value: str, limit: int) -> str:
 
 
 def email_key(email: str) -> str:
-    """The case-insensitive identity of an address."""
-    return email.strip().lower()
+    """The identity of a mailbox, one for every spelling of it (pain_news/mailbox.py)."""
+    return mailbox_key(email)
 
 
 def email_hash(email: str) -> str:
     """What a suppression keeps of a deleted address: sha256 of its key."""
     return hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+
+
+def lookup_hashes(email: str) -> tuple[str, ...]:
+    """The hashes a suppression of this mailbox may be stored under: its key's, first, then those of
+    the spellings keyed before keys were canonical (migration 0008 could not re-hash an erased
+    address; tests/test_mailbox.py). One hash for a plain ASCII address."""
+    return tuple(hashlib.sha256(k.encode("utf-8")).hexdigest() for k in spellings(email))
+
+
+def suppressed_keys(s: Session, keys: Iterable[str]) -> set[str]:
+    """Which of these addresses (or keys) are suppressed under any of their spellings' hashes."""
+    by_hash = {h: k for k in keys for h in lookup_hashes(k)}
+    return {by_hash[h] for h in suppressed_hashes(s, list(by_hash))}
 
 
 # RFC 5322 dot-atom local part (no leading, trailing or doubled dots): the common ASCII case.
@@ -408,7 +422,11 @@ def lookup(s: Session, who: str | int, *, lock: bool = False) -> Subscriber | No
     it as `core.lookup`, so tests/test_store.py can race a change against this one read.
     """
     if isinstance(who, int):
-        return s.get(Subscriber, who, with_for_update=lock or None)
+        found = s.get(Subscriber, who, with_for_update=lock or None)
+        if found is None:  # an id merged into another (migration 0008): links sent to it still work
+            alias = s.scalar(select(SubscriberAlias.subscriber_id).where(SubscriberAlias.old_id == who))
+            found = None if alias is None else s.get(Subscriber, alias, with_for_update=lock or None)
+        return found
     query = select(Subscriber).where(Subscriber.email_key == email_key(who))
     return s.scalar(query.with_for_update() if lock else query)
 

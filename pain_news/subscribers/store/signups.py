@@ -20,7 +20,7 @@ from pain_news.subscribers.store.core import (
     Change,
     SignupRequest,
     SubscriberRecord,
-    email_hash,
+    lookup_hashes,
     new_subscriber,
     set_status,
 )
@@ -84,7 +84,8 @@ def _signups_since(s: Session, subscriber_id: int, since: dt.datetime) -> int:
 
 def _suppressed_as_undeliverable(s: Session, email: str) -> bool:
     """True when an unknown address was suppressed for a bounce or complaint (opt_out_address)."""
-    reason = s.scalar(select(Suppression.reason).where(Suppression.email_hash == email_hash(email)))
+    query = select(Suppression.reason).where(Suppression.email_hash.in_(lookup_hashes(email)))
+    reason = s.scalar(query.limit(1))
     return reason is not None and reason.endswith((":bounced", ":complained"))
 
 
@@ -96,12 +97,13 @@ def confirm_signup(s: Session, subscriber_id: int, request_event_id: int, now: d
     if sub.status == ACTIVE:
         return Change(SubscriberRecord.of(sub), changed=False)
     _check_current(s, sub, request_event_id)
-    s.execute(delete(Suppression).where(Suppression.email_hash == email_hash(sub.email)))
+    s.execute(delete(Suppression).where(Suppression.email_hash.in_(lookup_hashes(sub.email))))
     set_status(s, sub, ACTIVE, "confirm", now, detail="confirmed signup")
     chosen = topics_requested(s.get(SubscriberEvent, request_event_id))
     if chosen is not None:
         old = tuple(t.topic for t in sub.topics)
         write_topic_changes(s, {sub.id: (old, chosen)}, {sub.id: ACTIVE}, now, "signup")
+        sub.chose_own_topics = True  # ticked on the form they confirmed: no import adds to them
         s.expire(sub, ["topics"])
     return Change(SubscriberRecord.of(sub), changed=True)
 

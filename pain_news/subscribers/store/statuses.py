@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pain_news.db.models import (
@@ -22,7 +22,6 @@ from pain_news.db.models import (
     Subscriber,
     SubscriberEvent,
     SubscriberTag,
-    Suppression,
 )
 from pain_news.errors import StoreError
 from pain_news.subscribers.store import core
@@ -38,6 +37,7 @@ from pain_news.subscribers.store.core import (
     new_subscriber,
     set_status,
     suppress_many,
+    suppressed_keys,
     utc,
 )
 from pain_news.subscribers.store.topics import clean_topics, write_topic_changes
@@ -59,7 +59,7 @@ def history(s: Session, who: str | int) -> tuple[SubscriberRecord, list[EventRec
 
 def is_suppressed(s: Session, email: str) -> bool:
     """True when this address was deleted or opted out elsewhere and must not be re-added."""
-    return bool(s.scalar(select(exists().where(Suppression.email_hash == email_hash(email)))))
+    return bool(suppressed_keys(s, [email]))
 
 
 def add(

@@ -116,8 +116,10 @@ def update_preferences(
     first_name: str | None,
     via: str,
     now: dt.datetime,
+    by_subscriber: bool = False,
 ) -> Change:
-    """Topics and/or first name of one subscriber, each change in the history."""
+    """Topics and/or first name of one subscriber, each change in the history. `by_subscriber`: the
+    subscriber chose them (the preference page), so no import changes them again (import_rules.py)."""
     wanted = None if topics is None else clean_topics(topics)
     name = None if first_name is None else check_text("first name", first_name, MAX_NAME)
     sub = core.find(s, who, lock=True)
@@ -130,6 +132,9 @@ def update_preferences(
         s.execute(insert(HISTORY), [history_row(sub.id, sub.status, sub.status, "name", now, detail)])
         sub.first_name = name
         changed = True
+    if by_subscriber:
+        sub.chose_own_topics = sub.chose_own_topics or wanted is not None
+        sub.name_set_by_subscriber = sub.name_set_by_subscriber or name is not None
     s.flush()
     s.expire(sub, ["topics"])
     return Change(SubscriberRecord.of(sub), changed=changed)

@@ -52,7 +52,7 @@ async def preferences_post(request: Request) -> Response:
         topics = signup.validate_topics(state.config, ticked)
         change = await run_in_threadpool(
             lambda: state.store.update_preferences(
-                record.id, topics=topics, first_name=first_name, via="preference page"
+                record.id, topics=topics, first_name=first_name, via="preference page", by_subscriber=True
             )
         )
     except StoreError as exc:
