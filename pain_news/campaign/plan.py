@@ -13,9 +13,10 @@ from pain_news.campaign.gates import PublishedCheck, SendRequest, gated_build
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.summary import SendPlan, states_line
 from pain_news.config.clock import clinic_zone, shown
+from pain_news.config.topics import normalize_topics
 from pain_news.delivery.base import OutgoingMessage
 from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS
-from pain_news.errors import ConfigError, DeliveryError
+from pain_news.errors import ConfigError, DeliveryError, TopicError
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
 from pain_news.vocab import (
     ACTIVE,
@@ -160,15 +161,10 @@ def _scheduled(config: Config, prepared: PreparedSend, when: schedule.Schedule |
 
 def _targeted_topics(config: Config, topics: tuple[str, ...]) -> tuple[str, ...]:
     """The topics a new campaign targets, sorted; every one must be a key of [topics]."""
-    wanted = tuple(sorted({t.strip().lower() for t in topics if t.strip()}))
-    unknown = config.unknown_topics(wanted)
-    if unknown:
-        raise ConfigError(
-            f"unknown topic {', '.join(map(repr, unknown))} (known: {', '.join(config.topic_keys) or 'none'})",
-            path=config.path,
-            hint="declare it under [topics] in pain-news.toml, or fix the spelling",
-        )
-    return wanted
+    try:
+        return normalize_topics(topics, config.topic_keys)
+    except TopicError as exc:
+        raise ConfigError(exc.message, path=config.path, hint=exc.hint) from None
 
 
 def _resume(

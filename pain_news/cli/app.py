@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pain_news.errors import PainNewsError
+from pain_news.config.topics import normalize_topics
+from pain_news.errors import PainNewsError, TopicError
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -136,12 +137,8 @@ def main() -> None:
 
 
 def known_topics(app: App, topics: tuple[str, ...], option: str = "--topic") -> tuple[str, ...]:
-    """The --topic values lower-cased; exit 2 naming any that config [topics] does not declare."""
-    keys = tuple(dict.fromkeys(t.strip().lower() for t in topics))
-    unknown = app.config.unknown_topics(keys)
-    if unknown:
-        known = ", ".join(app.config.topic_keys) or "none: declare them under [topics] in pain-news.toml"
-        raise click.BadParameter(
-            f"unknown topic {', '.join(map(repr, unknown))} (known: {known})", param_hint=option
-        )
-    return keys
+    """The --topic values as stored (config/topics.py); exit 2 naming any that [topics] does not declare."""
+    try:
+        return normalize_topics(topics, app.config.topic_keys)
+    except TopicError as exc:
+        raise click.BadParameter(exc.message, param_hint=option) from None

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pain_news.config.topics import Topic, read_topics
-from pain_news.errors import ConfigError
+from pain_news.config.topics import Topic, normalize_topics, read_topics
+from pain_news.errors import ConfigError, TopicError
 
 CONFIG_NAME = "pain-news.toml"
 DEFAULT_DATABASE_URL = "sqlite:///subscribers/pain-news.db"
@@ -162,11 +162,6 @@ class Config:
     @property
     def topic_keys(self) -> tuple[str, ...]:
         return tuple(t.key for t in self.topics)
-
-    def unknown_topics(self, keys: Iterable[str]) -> list[str]:
-        """The keys among `keys` that [topics] does not declare, in order, each once."""
-        known = set(self.topic_keys)
-        return list(dict.fromkeys(k for k in keys if k not in known))
 
     def resolve(self, relative: str | Path) -> Path:
         """A path from the config, taken relative to the project root."""
@@ -398,13 +393,12 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
     _validate_secret_key(config.secrets.secret_key)
     _validate_clear_text(config)
     _validate_serve(config, env)
-    unknown = config.unknown_topics(config.serve.signup_topics)
-    if unknown:
+    try:
+        normalize_topics(config.serve.signup_topics, config.topic_keys)
+    except TopicError as exc:
         raise ConfigError(
-            f"serve.signup_topics names {', '.join(repr(k) for k in unknown)}, not a key of [topics]",
-            hint=f"known topics: {', '.join(config.topic_keys) or 'none (add a [topics] table)'}",
-            **_where(config, env, "serve.signup_topics"),
-        )
+            f"serve.signup_topics: {exc.message}", hint=exc.hint, **_where(config, env, "serve.signup_topics")
+        ) from None
 
 
 def _validate_secret_key(key: str) -> None:

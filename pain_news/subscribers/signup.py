@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pain_news import links
+from pain_news.config.topics import normalize_topics
+from pain_news.errors import StoreError, TopicError
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -35,16 +37,14 @@ def validate_signup(email: str, first_name: str) -> tuple[str, str]:
 
 
 def validate_topics(config: Config, chosen: list[str]) -> tuple[str, ...] | None:
-    """The topics ticked on a form, in config order; None when config offers none. StoreError for
+    """The topics ticked on a form, sorted; None when config offers none. StoreError for
     a key config does not declare (a form posted from somewhere else)."""
-    from pain_news.errors import StoreError
-
     if not config.topics:
         return None
-    unknown = config.unknown_topics(chosen)
-    if unknown:
-        raise StoreError("please choose among the topics shown")
-    return tuple(k for k in config.topic_keys if k in chosen)
+    try:
+        return normalize_topics(chosen, config.topic_keys)
+    except TopicError as exc:
+        raise StoreError(exc.message) from None
 
 
 def request_signup(
