@@ -694,6 +694,27 @@ def test_every_scaffold_sentence_left_in_a_new_issue_is_an_error(run_cli, config
     assert found(run_check(config, folder).findings, "scaffold-text") == []
 
 
+def test_a_scaffold_review_date_left_unchanged_is_an_error_not_a_passing_review(run_cli, config, project):
+    # The scaffold used to write the issue's own date here, so an unreviewed spotlight passed as reviewed.
+    run_cli("new", "issues/2027-01-january")
+    folder = project / "issues" / "2027-01-january"
+    spotlight = folder / "01-spotlight.md"
+    line = (
+        spotlight.read_text().splitlines().index("reviewed_on: Date of the medical review, as YYYY-MM-DD") + 1
+    )
+    report = run_check(config, folder)
+    on_line = [f for f in report.findings if f.path == spotlight and f.line == line]
+    assert [(f.code, f.severity, f.message) for f in on_line] == [
+        ("scaffold-text", "error", "still the scaffold's text: 'Date of the medical review, as YYYY-MM-DD'")
+    ]
+    # Any other non-date is still named as a bad value.
+    spotlight.write_text(
+        spotlight.read_text().replace("Date of the medical review, as YYYY-MM-DD", "last week")
+    )
+    [bad] = [f for f in run_check(config, folder).findings if f.path == spotlight and f.line == line]
+    assert bad.code == "invalid-value" and "'last week'" in bad.message
+
+
 def test_call_us_without_a_phone_is_a_warning_with_file_and_line(make_config, make_issue):
     folder = make_issue(files={"01-article.md": article("Walk each day.\n\nIf it hurts, give us a call.")})
     no_phone = make_config({"PAIN_NEWS_NEWSLETTER_PHONE": ""})

@@ -289,3 +289,38 @@ def test_the_model_tells_a_send_whether_each_review_is_current(on, problem):
     issue = load_issue(SAMPLE_ISSUE)
     found = issue.review_problems(on, 12)
     assert [message for _, message in found] == ([problem] if problem else [])
+
+
+@pytest.mark.parametrize(
+    ("written", "on_disk", "hint"),
+    [
+        ("winter-walk.jpg", "images/winter-walk.jpg", "did you mean images/winter-walk.jpg? Fix the name"),
+        (
+            "images/winter-walk.jpeg",
+            "images/winter-walk.jpg",
+            "did you mean images/winter-walk.jpg? Fix the name",
+        ),
+        (
+            "images/winter-wlak.jpg",
+            "images/winter-walk.jpg",
+            "did you mean images/winter-walk.jpg? Fix the name",
+        ),
+        (
+            "images/handout.pdf",
+            "images/winter-walk.jpg",
+            "add images/handout.pdf to the issue folder, or fix the name",
+        ),
+    ],
+)
+def test_a_missing_image_suggests_the_file_meant(tmp_path, written, on_disk, hint):
+    folder = _write(
+        tmp_path / "2027-01-january",
+        {
+            "issue.toml": 'title = "January"\ndate = 2027-01-01\nnumber = 1\nsubject = "S"\npreheader = "P"\n',
+            "01-article.md": f"---\nkind: article\ntitle: A walk\n---\n\n![A path in snow]({written})\n",
+        },
+    )
+    (folder / on_disk).parent.mkdir(parents=True, exist_ok=True)
+    (folder / on_disk).write_bytes(b"\x89PNG")
+    [missing] = [f for f in read_issue(folder).findings if f.code == "missing-file"]
+    assert missing.fix == hint

@@ -145,6 +145,24 @@ def test_an_import_dry_run_saves_no_topics(any_store, config, tmp_path):
     assert any_store.get("old@example.org").topics == () and any_store.get("new@example.org") is None
 
 
+def test_an_import_with_topics_before_any_are_declared_says_so_once_and_writes_nothing(any_store, tmp_path):
+    any_store.add("old@example.org")
+    path = tmp_path / "list.csv"
+    rows = "".join(f"p{i}@example.org,Pat,news\n" for i in range(28))
+    path.write_text("email,first_name,topics\nnew@example.org,Ana,\n" + rows, encoding="utf-8")
+    with pytest.raises(StoreError) as err:
+        import_file(any_store, path, known_topics=())
+    assert (str(err.value), err.value.line) == (
+        f"{path}:3: the file has topics, but pain-news.toml declares none",
+        3,
+    )
+    assert "declare them under [topics] first" in (err.value.hint or "")
+    assert any_store.get("new@example.org") is None and any_store.get("p0@example.org") is None
+    # An empty topics column is no problem before topics exist.
+    path.write_text("email,topics\nnew@example.org,\n", encoding="utf-8")
+    assert import_file(any_store, path, known_topics=()).added == 1
+
+
 # ---- the CLI -----------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ front matter, link targets) is kept in a SourceFile so `check` can still look at
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from pain_news.issue.model import (
     local_path,
     target_file,
 )
+from pain_news.issue.scaffold import scaffold_phrases
 
 LAYOUTS = ("full", "half")
 SPOTLIGHT_SECTIONS = ("Causes", "Symptoms", "Treatments")
@@ -270,6 +272,10 @@ def _review_date(reader: _Reader) -> dt.date | None:
         return None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
+    if str(value) in scaffold_phrases():
+        # `new` writes a prompt here, never a date, so an unreviewed spotlight cannot pass as reviewed;
+        # checks/scaffold.py reports the prompt (an error), and `build --force` still shows the draft.
+        return None
     reader.error(
         "invalid-value",
         f"reviewed_on must be a real date (YYYY-MM-DD), got {str(value)!r}",
@@ -350,12 +356,32 @@ def _relative_targets(reader: _Reader, body_targets: list[Target]) -> None:
             )
         elif not path.is_file():
             what = "image not found" if target.in_front_matter else "file not found"
+            near = near_file(reader.path.parent, name)
             reader.error(
                 "missing-file",
                 f"{what}: {name} (relative links and images must be in the issue folder)",
                 target.line,
-                f"add {name} to the issue folder, or fix the name",
+                f"did you mean {near}? Fix the name"
+                if near
+                else f"add {name} to the issue folder, or fix the name",
             )
+
+
+def near_file(folder: Path, name: str) -> str | None:
+    """The file in the issue folder a mistyped relative target most likely meant: the same file name
+    in another folder (`winter-walk.jpg` for `images/winter-walk.jpg`), else the closest path."""
+    root = folder.resolve()
+    files = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    wanted = name.lstrip("./")
+    same_name = [f for f in files if f.rsplit("/", 1)[-1] == wanted.rsplit("/", 1)[-1]]
+    if same_name:
+        return same_name[0]
+    close = difflib.get_close_matches(wanted, files, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def scan_body(body: str, body_line: int) -> tuple[list[Target], tuple[int, ...]]:

@@ -190,6 +190,15 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
         # same message either way (test_subscribers_csv.py compares the two on tricky lines).
         for fields in reader:
             line, start = start, reader.line_num + 1
+            if not known and topics_at is not None and topics_at < len(fields) and fields[topics_at].strip():
+                # Said once, before any row: otherwise every row would be skipped with "unknown topic".
+                raise StoreError(
+                    "the file has topics, but pain-news.toml declares none",
+                    path=path,
+                    line=line,
+                    hint='declare them under [topics] first, one line each (news = "Clinic news"), '
+                    "then import again; see docs/subscribers.md",
+                )
             if len(fields) == width:
                 email = fields[email_at].strip()
                 first = "" if first_at is None else fields[first_at].strip()
