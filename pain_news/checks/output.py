@@ -52,13 +52,13 @@ def largest_values(config: Config) -> dict[str, str]:
     base = (config.newsletter.public_url or "https://newsletter.example.org").rstrip("/")
     # The token's length does not depend on the secret, so no secret is needed to measure it.
     token = make_token("measure-only", LARGEST_ID, LARGEST_ID)
-    return {
-        "first_name": LONGEST_NAME,
-        "last_name": LONGEST_NAME,
-        "email": LONGEST_EMAIL,
-        "unsubscribe_url": f"{base}/unsubscribe/{token}",
-        "preferences_url": f"{base}/preferences/{token}",
-    }
+    return placeholders.recipient_values(
+        first_name=LONGEST_NAME,
+        last_name=LONGEST_NAME,
+        email=LONGEST_EMAIL,
+        unsubscribe_url=f"{base}/unsubscribe/{token}",
+        preferences_url=f"{base}/preferences/{token}",
+    )
 
 
 def largest_copy_bytes(config: Config, rendered: Rendered) -> int:
