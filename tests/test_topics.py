@@ -173,6 +173,9 @@ def test_cli_add_list_show_and_export_carry_topics(run_cli, project):
     listed = run_cli("subscribers", "list", "--topic", "events", "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(listed)))
     assert [(r["email"], r["topics"]) for r in rows] == [("ana@example.org", "events;news")]
+    table = run_cli("subscribers", "list").stdout.splitlines()
+    assert table[0].split() == ["email", "first", "name", "last", "name", "status", "topics", "tags"]
+    assert table[1].split() == ["ana@example.org", "active", "events,", "news"]
     assert "topics:   back-pain" in run_cli("subscribers", "show", "ben@example.org").stdout
     run_cli("subscribers", "export", "all.csv")
     exported = list(csv.DictReader((project / "all.csv").open(encoding="utf-8")))

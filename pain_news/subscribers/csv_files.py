@@ -351,7 +351,14 @@ def write_json(records: Iterable[SubscriberRecord], out: TextIO) -> int:
     return count
 
 
-TABLE = (("email", 36), ("first name", 14), ("last name", 14), ("status", 12), ("tags", 30))
+TABLE = (
+    ("email", 36),
+    ("first name", 14),
+    ("last name", 14),
+    ("status", 12),
+    ("topics", 24),
+    ("tags", 30),
+)
 
 
 def write_table(records: Iterable[SubscriberRecord], out: TextIO) -> int:
@@ -363,7 +370,7 @@ def write_table(records: Iterable[SubscriberRecord], out: TextIO) -> int:
     out.write("  ".join(fit(name, w) for name, w in TABLE).rstrip() + "\n")
     count = 0
     for r in records:
-        values = (r.email, r.first_name, r.last_name, r.status, ", ".join(r.tags))
+        values = (r.email, r.first_name, r.last_name, r.status, ", ".join(r.topics), ", ".join(r.tags))
         out.write("  ".join(fit(v, w) for v, (_, w) in zip(values, TABLE, strict=True)).rstrip() + "\n")
         count += 1
     return count
