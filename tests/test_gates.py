@@ -165,7 +165,7 @@ def test_a_list_send_refuses_a_draft_and_a_test_send_does_not(
 
 
 @pytest.mark.parametrize(
-    ("date", "why"), [("2020-01-15", "more than 12 months before"), ("2099-01-01", "is in the future")]
+    ("date", "why"), [("2020-01-15", "more than 12 months before"), ("2099-01-01", "is after today")]
 )
 def test_a_review_out_of_date_or_in_the_future_refuses_a_list_send(
     run_cli, store, smtp_server, sample_issue, smtp_env, make_config, date, why

@@ -86,31 +86,27 @@ def settings_are_real(request: SendRequest) -> None:
     )
 
 
-def not_a_draft(request: SendRequest) -> None:
+def not_a_draft(request: SendRequest, result: BuildResult) -> None:
     """`draft = true` in issue.toml: build, check, preview and test send, but no list send."""
-    from pain_news.publish.archive import is_draft
-
-    toml_path = request.issue_dir / "issue.toml"
-    if not request.test and toml_path.is_file() and is_draft(toml_path):
+    if not request.test and result.issue.draft:
         raise IssueError(
             "this issue is a draft: remove draft = true from issue.toml to send",
-            path=toml_path,
+            path=request.issue_dir / "issue.toml",
             hint="send --test works for drafts",
         )
 
 
 def medical_review_is_current(request: SendRequest, result: BuildResult) -> None:
-    """Each spotlight's reviewed_on: not older than build.review_months before today, not in the future."""
+    """Each spotlight's review is current today (pain_news/issue/model.py review_problem)."""
     if request.test:
         return
-    months = request.config.build.review_months
-    problems = result.issue.review_problems(request.today, months)
+    problems = result.issue.review_problems(request.today, request.config.build.review_months, "today")
     errors = [
         IssueError(
-            f"medical review is not current for a list send: {problem}",
+            f"medical review is not current for a list send: {problem.message}",
             path=piece.path,
             line=piece.reviewed_on_line,
-            hint=f"ask a clinician to review it again and update reviewed_on (limit: build.review_months = {months})",
+            hint=problem.hint,
         )
         for piece, problem in problems
     ]
@@ -152,10 +148,9 @@ def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
 BEFORE_BUILD: tuple[SettingsGate, ...] = (
     unsubscribe_links_can_be_signed,
     settings_are_real,
-    not_a_draft,
     not_the_welcome_email,
 )
-AFTER_BUILD: tuple[IssueGate, ...] = (medical_review_is_current, published_before_mailed)
+AFTER_BUILD: tuple[IssueGate, ...] = (not_a_draft, medical_review_is_current, published_before_mailed)
 
 
 def checked_build(config: Config, issue_dir: Path) -> BuildResult:

@@ -28,6 +28,7 @@ from pain_news.issue.model import (
     SpotlightSection,
     Target,
     asset_url,
+    is_draft,
     is_relative,
     line_containing,
     line_of_key,
@@ -248,7 +249,7 @@ def _issue_values(path: Path, text: str, meta: dict[str, Any], findings: list[Fi
         "subject": meta.get("subject"),
         "preheader": meta.get("preheader", ""),
         "intro": render_markdown(intro) if isinstance(intro, str) and intro else None,
-        "draft": meta.get("draft") is True,
+        "draft": is_draft(meta),
     }
 
 
