@@ -346,6 +346,7 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
     """
     import uvicorn
 
+    from pain_news import db
     from pain_news.errors import ServerError
     from pain_news.links import link_base
     from pain_news.web.server import ensure_port_free, uvicorn_config
@@ -353,7 +354,7 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
     link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without
     ensure_port_free(host, port)
     store = app.store  # a database with no schema is refused here, before we claim to serve
-    if workers > 1 and store.engine.dialect.name != "postgresql":
+    if workers > 1 and not db.is_postgresql(store.engine):
         raise ConfigError(
             f"--workers {workers} needs PostgreSQL: this database is SQLite, which lets one process write at a time",
             hint="run serve with one worker, or set database.url / PAIN_NEWS_DATABASE_URL to PostgreSQL",

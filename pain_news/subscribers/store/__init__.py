@@ -21,6 +21,7 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from pain_news import db
+from pain_news.config.clock import as_utc
 from pain_news.db.models import (
     DeliveryEvent,
     LedgerEntry,
@@ -49,7 +50,6 @@ from pain_news.subscribers.store.core import (
     new_subscriber,
     set_status,
     suppress_many,
-    utc,
 )
 from pain_news.subscribers.store.events import DeliveryEventsMixin, IncomingEvent
 from pain_news.subscribers.store.listing import ListingMixin
@@ -83,7 +83,6 @@ __all__ = [  # what the rest of the package imports from here
     "email_hash",
     "email_key",
     "open_store",
-    "utc",
 ]
 
 
@@ -128,7 +127,7 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixi
                 .order_by(SubscriberEvent.id)
             )
             events = [
-                EventRecord(utc(e.at), e.old_status, e.new_status, e.method, e.campaign_id, e.detail)
+                EventRecord(as_utc(e.at), e.old_status, e.new_status, e.method, e.campaign_id, e.detail)
                 for e in rows
             ]
             return SubscriberRecord.of(sub), events

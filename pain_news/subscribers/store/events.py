@@ -17,6 +17,7 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from pain_news import db
 from pain_news.db.models import DeliveryEvent, Subscriber, utcnow
 from pain_news.subscribers.store.core import (
     CHUNK,
@@ -24,7 +25,6 @@ from pain_news.subscribers.store.core import (
     StoreBase,
     control_character,
     email_key,
-    is_postgresql,
     one_of,
     pg_array,
     suppress_many,
@@ -235,7 +235,7 @@ def _insert_events(s: Session, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     inserted = 0
-    if is_postgresql(s):
+    if db.is_postgresql(s):
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             arrays = {column: pg_array(_pg_value(r[column]) for r in chunk) for column in rows[0]}
