@@ -1,7 +1,7 @@
 from pain_news.issue import placeholders
 
 
-def test_values_for_matches_fill_for_every_placeholder():
+def test_the_substituter_matches_fill_for_every_placeholder():
     tags = ["%%h.first_name|friend%%", "%%t.first_name|friend%%", "%%h.unsubscribe_url%%", "%%t.email%%"]
     for person in (
         {
@@ -11,7 +11,7 @@ def test_values_for_matches_fill_for_every_placeholder():
         },
         {"first_name": "", "email": "c@d.example"},
     ):
-        assert placeholders.values_for(tags, person) == {t: placeholders.fill(t, person) for t in tags}
+        assert placeholders.Substituter(tags)(person) == {t: placeholders.fill(t, person) for t in tags}
 
 
 def test_fill_escapes_html_part_and_keeps_text_verbatim():

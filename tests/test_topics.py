@@ -79,9 +79,9 @@ def test_topics_are_kept_beside_tags_and_every_change_is_in_the_history(any_stor
     any_store.add("ana@example.org", "Ana", tags=["knee"], topics=["news"])
     record = any_store.get("ana@example.org")
     assert (record.tags, record.topics) == (("knee",), ("news",))
-    change = any_store.set_topics("ana@example.org", ["events", "back-pain"], via="staff")
+    change = any_store.update_preferences("ana@example.org", topics=["events", "back-pain"], via="staff")
     assert change.changed and change.subscriber.topics == ("back-pain", "events")
-    assert not any_store.set_topics("ana@example.org", ["events", "back-pain"]).changed
+    assert not any_store.update_preferences("ana@example.org", topics=["events", "back-pain"]).changed
     assert any_store.get("ana@example.org").tags == ("knee",)  # staff tags untouched
     assert topic_history(any_store, "ana@example.org") == [
         ("topics", "+news (added)"),

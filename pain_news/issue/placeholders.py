@@ -107,13 +107,9 @@ def _parts(placeholder_text: str) -> tuple[str, str, str]:
     return match["part"], match["name"], match["default"] or ""
 
 
-def values_for(placeholders: list[str], recipient: Mapping[str, str]) -> dict[str, str]:
-    """Map each placeholder string to its filled value (for SendGrid substitutions), as `fill` would."""
-    return Substituter(placeholders)(recipient)
-
-
 class Substituter:
-    """`values_for` for many recipients: each placeholder is parsed once, not once per recipient."""
+    """Each placeholder string → its filled value, as `fill` would (SendGrid substitutions); each
+    placeholder is parsed once, not once per recipient."""
 
     def __init__(self, placeholders: list[str]) -> None:
         self._parsed = [(text, *_parts(text)) for text in placeholders]

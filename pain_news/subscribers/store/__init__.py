@@ -284,7 +284,11 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixi
         detail: str = "",
         now: dt.datetime | None = None,
     ) -> Change | None:
-        """Opt out by address; an address we do not know is suppressed so no import can add it later."""
+        """Opt out by address; an address we do not know is suppressed so no import can add it later.
+
+        One address at a time, for opt-outs that arrive one message at a time (a reply asking to
+        stop, a bounce report by email); webhook batches and sync use opt_out_addresses.
+        """
         if status not in OPTED_OUT or method not in OPT_OUT_METHODS:
             raise ValueError(f"bad opt-out {status!r} by {method!r}")
         now = now or utcnow()

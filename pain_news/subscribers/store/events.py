@@ -147,7 +147,9 @@ class DeliveryEventsMixin(StoreBase):
         subscriber_id: int | None,
         detail: str = "",
     ) -> bool:
-        """Store one provider event once; False when this sg_event_id was already seen."""
+        """Store one event once; False when this event id was already seen. For events that come
+        one at a time with an id of their own (a reply or a bounce report by email, its Message-ID);
+        webhook batches go through apply_delivery_events."""
         row = {
             "sg_event_id": sg_event_id,
             "event": event,

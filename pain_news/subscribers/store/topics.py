@@ -111,12 +111,6 @@ def topics_requested(event: SubscriberEvent | None) -> tuple[str, ...] | None:
 class TopicsMixin(StoreBase):
     """Changing one subscriber's topics (and, from the preference page, their first name)."""
 
-    def set_topics(
-        self, who: str | int, topics: Iterable[str], *, via: str = "", now: dt.datetime | None = None
-    ) -> Change:
-        """Replace a subscriber's topics; `changed` is False when they already had exactly these."""
-        return self.update_preferences(who, topics=topics, via=via, now=now)
-
     def update_preferences(
         self,
         who: str | int,
