@@ -295,6 +295,7 @@ def test_check_and_the_send_word_a_review_problem_the_same(config, sample_issue,
     """One review rule (pain_news/issue/model.py review_problem): check's warning and the send's
     refusal say the same words, each measured from its own day."""
     from pain_news.campaign.gates import SendRequest, medical_review_is_current
+    from pain_news.campaign.options import SendOptions
     from pain_news.checks.run import checked_build, run_check
 
     [spotlight] = sample_issue.glob("*spotlight*.md")
@@ -306,7 +307,10 @@ def test_check_and_the_send_word_a_review_problem_the_same(config, sample_issue,
     on = dt.date(2026, 12, 1)  # the sample's issue date: both measure from the same day
     with pytest.raises(IssueError) as refused:
         medical_review_is_current(
-            SendRequest(config=config, issue_dir=sample_issue, provider="outbox", today=on), result
+            SendRequest(
+                config=config, issue_dir=sample_issue, options=SendOptions(provider="outbox", today=on)
+            ),
+            result,
         )
     assert (
         warned.message == "reviewed_on 2025-10-01 is more than 12 months before the issue date (2026-12-01)"

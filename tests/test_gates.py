@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pain_news.campaign.gates import SendRequest, published_before_mailed
+from pain_news.campaign.options import SendOptions
 from pain_news.campaign.placeholder_settings import is_reserved_host, placeholder_settings
 from pain_news.errors import IssueError
 from pain_news.ledger import CampaignLedger
@@ -287,7 +288,9 @@ def test_check_published_requests_each_url(make_config, sample_issue, archive_se
     server, folder = archive_server
     config = make_config({**REAL_NEWSLETTER, "PAIN_NEWS_NEWSLETTER_PUBLIC_URL": server.url})
     result = checked_build(config, sample_issue)
-    request = SendRequest(config=config, issue_dir=sample_issue, provider="smtp", published="online")
+    request = SendRequest(
+        config=config, issue_dir=sample_issue, options=SendOptions(provider="smtp", published="online")
+    )
     with pytest.raises(
         IssueError, match=rf"not published at {server.url}: {server.url}/2026-12-winter/ answers HTTP 404"
     ):

@@ -16,15 +16,15 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from pain_news.campaign.options import SendOptions
 from pain_news.errors import CheckFailed, ConfigError, IssueError, PainNewsError, SendRefused
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
     from pain_news.publish.build import BuildResult
 
-PublishedCheck = Literal["archive", "online", "skip"]
 MAX_LISTED = 4  # files named in the published gate's one line; the rest are counted
 
 
@@ -34,11 +34,18 @@ class SendRequest:
 
     config: Config
     issue_dir: Path
-    provider: str
+    options: SendOptions = SendOptions()  # the send's flags, whole (pain_news/campaign/options.py)
     test: bool = False  # a "[TEST]" copy to editors: drafts and old reviews pass, the rest warns
-    today: dt.date = field(default_factory=dt.date.today)  # the day the review limit is measured from
-    published: PublishedCheck = "archive"  # archive folder, HEAD requests (--check-published), or skip
     warnings: list[str] = field(default_factory=list)  # filled by the gates; shown before the plan
+
+    @property
+    def provider(self) -> str:
+        return self.options.provider or self.config.delivery.provider
+
+    @property
+    def today(self) -> dt.date:
+        """The day the medical review limit is measured from."""
+        return self.options.today or dt.date.today()
 
     @property
     def rehearsal(self) -> bool:
@@ -120,10 +127,10 @@ def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
     """The web version and every image the email links to are where public_url serves them."""
     from pain_news.campaign import published
 
-    if request.published == "skip":
+    if request.options.published == "skip":
         request.warn("not checked that the issue is published under public_url (--skip-published-check)")
         return
-    if request.published == "online":
+    if request.options.published == "online":
         problems = published.unpublished_online(request.config, result)
         where = f"at {request.config.newsletter.public_url}"
     else:

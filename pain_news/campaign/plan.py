@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 from pain_news import delivery
 from pain_news.campaign import schedule
-from pain_news.campaign.gates import PublishedCheck, SendRequest, gated_build
+from pain_news.campaign.gates import SendRequest, gated_build
 from pain_news.campaign.locks import run_lock
+from pain_news.campaign.options import SendOptions
 from pain_news.campaign.summary import SendPlan, states_line
 from pain_news.config.clock import clinic_zone, shown
 from pain_news.config.topics import normalize_topics
 from pain_news.delivery.base import OutgoingMessage
-from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS
 from pain_news.errors import ConfigError, DeliveryError, TopicError
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
 from pain_news.vocab import (
@@ -34,27 +34,6 @@ if TYPE_CHECKING:
     from pain_news.config.settings import Config
     from pain_news.publish.build import BuildResult
     from pain_news.subscribers.store import SubscriberStore
-
-
-@dataclass(frozen=True, kw_only=True)
-class SendOptions:
-    """How to run a list send (command-line flags); tuning knobs exist for tests and the bench."""
-
-    provider: str | None = None
-    dry_run: bool = False
-    resend_uncertain: bool = False
-    retry_failed: bool = False
-    new_campaign: bool = False
-    published: PublishedCheck = "archive"  # how the published gate looks (--check-published, --skip-...)
-    today: dt.date | None = None  # None: today (the medical review limit is measured from it)
-    rate: float | None = None  # messages per second; None: delivery.rate from config (0 = no limit)
-    threads: int | None = None
-    processes: int | None = None  # worker processes that personalise (None: delivery.processes)
-    batch_size: int | None = None
-    backoff_base: float = BACKOFF_BASE
-    max_attempts: int = MAX_ATTEMPTS
-    topics: tuple[str, ...] = ()  # --topic: replaces issue.toml's topics for this send
-    at: dt.datetime | None = None  # send --at: a scheduled send (campaign/schedule.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,17 +58,11 @@ def prepare_send(
 
     Every gate is run before anything else (pain_news/campaign/gates.py): a refusal leaves no
     campaign behind and sends nothing, and lists every gate that refuses."""
-    provider = options.provider or config.delivery.provider
+    request = SendRequest(config=config, issue_dir=issue_dir, options=options)
+    provider = request.provider
     schedule.for_new(
         options.at, provider, dt.datetime.now(dt.UTC), clinic_zone(config)
     )  # refuse a bad --at before the build
-    request = SendRequest(
-        config=config,
-        issue_dir=issue_dir,
-        provider=provider,
-        published=options.published,
-        today=options.today or dt.date.today(),
-    )
     prepared = _prepare(config, store, options, provider, gated_build(request))
     return replace(prepared, plan=replace(prepared.plan, warnings=tuple(request.warnings)))
 
@@ -122,7 +95,18 @@ def _prepare(
             list_message=True,
         )
         per_topic = ledger.active_per_topic(topics) if topics else {}
-        plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE], per_topic=per_topic)
+        plan = _plan(
+            message,
+            counts,
+            SendPlan(
+                issue=issue,
+                provider=provider,
+                to_send=counts[ACTIVE],
+                campaign_id=None,
+                per_topic=per_topic,
+                topics=tuple(per_topic),
+            ),
+        )
         return _scheduled(
             config,
             PreparedSend(
@@ -200,15 +184,17 @@ def _resume(
         f"({shown(existing.created_at, clinic_zone(config))}); edits made since then are not in it"
     )
     plan = _plan(
-        existing.issue,
         message,
-        provider,
         counts,
-        to_send=to_send,
-        campaign_id=existing.id,
-        ledger=states,
-        notes=tuple(notes),
-        topics=existing.topics,
+        SendPlan(
+            issue=existing.issue,
+            provider=provider,
+            to_send=to_send,
+            campaign_id=existing.id,
+            ledger=dict(states),
+            notes=tuple(notes),
+            topics=existing.topics,
+        ),
     )
     return PreparedSend(
         plan=plan,
@@ -222,33 +208,15 @@ def _resume(
     )
 
 
-def _plan(
-    issue: str,
-    message: OutgoingMessage,
-    provider: str,
-    counts: Counter[str],
-    *,
-    to_send: int,
-    campaign_id: int | None = None,
-    ledger: dict[str, int] | None = None,
-    notes: tuple[str, ...] = (),
-    per_topic: dict[str, int] | None = None,
-    topics: tuple[str, ...] = (),
-) -> SendPlan:
+def _plan(message: OutgoingMessage, counts: Counter[str], plan: SendPlan) -> SendPlan:
+    """`plan` with what the frozen message (subject, sender) and the audience counts tell."""
     sender = f"{message.from_name} <{message.from_email}>" if message.from_name else message.from_email
-    return SendPlan(
-        issue=issue,
+    return replace(
+        plan,
         subject=message.subject,
-        provider=provider,
         sender=sender,
-        to_send=to_send,
         opted_out=sum(counts[s] for s in OPTED_OUT),
         not_confirmed=counts[PENDING],
-        campaign_id=campaign_id,
-        ledger=ledger or {},
-        notes=notes,
-        per_topic=per_topic or {},
-        topics=tuple(per_topic or ()) or topics,
     )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pain_news import delivery
 from pain_news.campaign.gates import SendRequest, gated_build
+from pain_news.campaign.options import SendOptions
 from pain_news.errors import ConfigError, DeliveryError
 from pain_news.ledger import CampaignLedger
 from pain_news.vocab import OPTED_OUT
@@ -67,7 +68,7 @@ def send_test(
     # The list send's gates, in test mode: drafts and old reviews pass, placeholders and an
     # unpublished issue only warn (pain_news/campaign/gates.py).
     request = SendRequest(
-        config=config, issue_dir=issue_dir, provider=provider or config.delivery.provider, test=True
+        config=config, issue_dir=issue_dir, options=SendOptions(provider=provider), test=True
     )
     result = gated_build(request)
     warnings = tuple(request.warnings)
