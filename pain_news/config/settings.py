@@ -20,6 +20,8 @@ from pain_news.errors import ConfigError, TopicError
 CONFIG_NAME = "pain-news.toml"
 DEFAULT_DATABASE_URL = "sqlite:///subscribers/pain-news.db"
 PROVIDERS = ("outbox", "smtp", "sendgrid")
+#: The clinic's name when newsletter.from_name is not set (NewsletterSettings.clinic: the one fallback).
+DEFAULT_CLINIC = "TriState Pain Institute"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class NewsletterSettings:
     timezone: str = ""  # IANA name (Europe/Berlin): how times are read (send --at) and shown; "" = UTC
     phone: str = ""  # the clinic's number: masthead, footer (tel: link) and the text part
     appointment_url: str = ""  # a spotlight's second button, "Request an appointment"
+
+    @property
+    def clinic(self) -> str:
+        """The clinic's name as readers see it (email, web pages, archive, feed): from_name, else the default."""
+        return self.from_name or DEFAULT_CLINIC
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def atom_feed(config: Config, issues: list[Issue]) -> str:
 
     feed = ET.Element(f"{{{ATOM}}}feed")
     add(feed, "title", config.newsletter.name)
-    add(feed, "subtitle", f"The newsletter of {config.newsletter.from_name or 'TriState Pain Institute'}")
+    add(feed, "subtitle", f"The newsletter of {config.newsletter.clinic}")
     add(feed, "id", f"{base}/")
     add(feed, "link", rel="self", type="application/atom+xml", href=f"{base}/feed.xml")
     add(feed, "link", rel="alternate", type="text/html", href=f"{base}/")

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from pain_news.config.settings import NewsletterSettings
     from pain_news.issue.loader import Issue, Piece
 
-DEFAULT_CLINIC = "TriState Pain Institute"
 #: After the preheader: zero-width non-joiners and spaces, so the inbox line shows nothing more
 #: instead of running on into "View in browser Pain News ..." (about 90 characters' worth).
 PREHEADER_FILLER = Markup("&zwnj;&nbsp;" * 90)
@@ -36,7 +35,7 @@ class Contact:
 def contact(newsletter: NewsletterSettings) -> Contact:
     """The clinic's name and phone number as the templates show them."""
     phone = newsletter.phone.strip()
-    return Contact(newsletter.from_name or DEFAULT_CLINIC, phone, tel_url(phone))
+    return Contact(newsletter.clinic, phone, tel_url(phone))
 
 
 def tel_url(phone: str) -> str:

@@ -375,5 +375,5 @@ async def _form(request: Request) -> FormData | None:
 
 
 def _footer(config: Config) -> str:
-    parts = [config.newsletter.from_name or "TriState Pain Institute", config.newsletter.postal_address]
+    parts = [config.newsletter.clinic, config.newsletter.postal_address]
     return " · ".join(p for p in parts if p)
