@@ -148,6 +148,28 @@ def test_dark_rules_that_pass_give_no_finding(config, templates, make_issue):
     assert found(check_issue(config, make_issue()), "contrast") == []
 
 
+def test_a_dark_button_edge_under_3_to_1_is_a_contrast_warning(config, templates, make_issue):
+    # The shipped dark palette gives buttons a light edge; without it the teal melts into the card.
+    dark = templates / "dark.css.j2"
+    dark.write_text(dark.read_text().replace(" border-color: #7fdccb !important;", ""))
+    findings = found(check_issue(config, make_issue()), "contrast")
+    assert [f.message.split(" (")[0] for f in findings] == [
+        "dark palette: button edge #0f6b5f on #14302c has contrast 2.21:1, under 3:1"
+    ]
+    assert "give the button a border" in findings[0].fix
+
+
+def test_a_light_button_edge_is_checked_against_its_card(config, templates, make_issue):
+    add_to_article_template(
+        templates,
+        '        <mj-text><a href="https://clinic.example/" style="background-color:#eeeeee;'
+        'color:#000000;padding:12px">Book a visit</a></mj-text>',
+    )
+    [finding] = found(check_issue(config, make_issue()), "contrast")
+    assert finding.message.startswith("light palette: button edge #eeeeee on #ffffff has contrast 1.16:1")
+    assert '"Book a visit"' in finding.message
+
+
 def test_small_text_is_reported_with_its_template_line(config, templates, make_issue):
     line = add_to_article_template(templates, '        <mj-text font-size="12px">Fine print here</mj-text>')
     [finding] = found(check_issue(config, make_issue()), "font-size")

@@ -288,7 +288,11 @@ def test_missing_postal_address_in_config_is_an_error(make_config, make_issue):
     "needle, code",
     [
         ('{{ newsletter.postal_address | replace("\\n", ", ") }}', "postal-address"),
-        ('<a href="{{ links.unsubscribe_url }}">Unsubscribe</a>', "unsubscribe-missing"),
+        (
+            '<a href="{{ links.unsubscribe_url }}" class="pn-tap" style="display:inline-block;'
+            'white-space:nowrap;padding:12px 8px;line-height:20px;">Unsubscribe</a>',
+            "unsubscribe-missing",
+        ),
     ],
 )
 def test_footer_template_without_address_or_unsubscribe_is_an_error(

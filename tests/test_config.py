@@ -207,6 +207,15 @@ def test_phone_and_appointment_url_are_read_and_the_url_must_be_absolute(tmp_pat
         load_config(path, env={})
 
 
+def test_phone_region_defaults_to_us_and_must_be_a_country_code(tmp_path):
+    path = tmp_path / "pain-news.toml"
+    path.write_text('[newsletter]\nphone = "020 7946 0000"\nphone_region = "GB"\n')
+    assert load_config(path, env={}).newsletter.phone_region == "GB"
+    assert load_config(write(tmp_path, ""), env={}).newsletter.phone_region == "US"
+    with pytest.raises(ConfigError, match="newsletter.phone_region must be a two-letter country code"):
+        load_config(path, env={"PAIN_NEWS_NEWSLETTER_PHONE_REGION": "USA"})
+
+
 # --- a bad setting is named where it was set: the file's line, or the environment variable ------------
 
 

@@ -87,13 +87,19 @@ def test_postal_address_split_at_any_line_break_is_found(make_config, make_issue
 
 
 def test_clinic_address_wrapped_by_the_real_build_is_no_error(make_config, make_issue):
-    """The walk-through's case: a long conditions link moves a wrapped line's break into the address."""
+    """The walk-through's case: text before the address (a long conditions link, the clinic's name)
+    moves a wrapped line's break into the address."""
     issue = make_issue()
     split_seen = 0
     for extra in range(0, 400, 7):
         url = "https://www.tristatepain.example.org/conditions/" + "a" * extra
+        name = "TriState Pain Institute" + " of Western Pennsylvania" * (extra % 5)
         config = make_config(
-            {"PAIN_NEWS_NEWSLETTER_POSTAL_ADDRESS": CLINIC, "PAIN_NEWS_NEWSLETTER_CONDITIONS_URL": url}
+            {
+                "PAIN_NEWS_NEWSLETTER_POSTAL_ADDRESS": CLINIC,
+                "PAIN_NEWS_NEWSLETTER_CONDITIONS_URL": url,
+                "PAIN_NEWS_NEWSLETTER_FROM_NAME": name,
+            }
         )
         loaded = read_issue(issue, config.newsletter.public_url, config.topic_keys)
         assert loaded.issue is not None

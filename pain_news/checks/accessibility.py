@@ -16,9 +16,11 @@ from pathlib import Path
 
 from pain_news.checks import Finding, warning
 from pain_news.checks.styles import (
+    Edge,
     Element,
     Painted,
     contrast,
+    control_edges,
     dark_variant,
     declares_dark,
     hex_color,
@@ -32,6 +34,8 @@ NORMAL_RATIO = 4.5
 LARGE_RATIO = 3.0
 LARGE_PX = 24.0
 LARGE_BOLD_PX = 18.66
+#: WCAG 2.2 AA (1.4.11): a control's edge against what surrounds it.
+EDGE_RATIO = 3.0
 #: The smallest text a reader needs (readers with low vision or migraine; docs/checks.md).
 MIN_FONT_PX = 14.0
 VAGUE_LINK_TEXT = {
@@ -139,10 +143,13 @@ def check_accessibility(email_html: str, where: Where) -> list[Finding]:
     light = parse_html(email_html)
     runs = list(painted_text(light))
     findings = _contrast(runs, "light", where)
+    findings += _edge_contrast(control_edges(light), "light", where)
     dark_html = dark_variant(email_html)
     if dark_html is not None or declares_dark(email_html):
         dark = parse_html(dark_html or email_html)
-        findings += _contrast(painted_text(dark, dark_defaults=declares_dark(email_html)), "dark", where)
+        dark_defaults = declares_dark(email_html)
+        findings += _contrast(painted_text(dark, dark_defaults=dark_defaults), "dark", where)
+        findings += _edge_contrast(control_edges(dark, dark_defaults=dark_defaults), "dark", where)
     findings += _font_sizes(runs, where)
     findings += _heading_order(light, where)
     findings += _link_text(light, where)
@@ -173,6 +180,30 @@ def _contrast(runs: Iterable[Painted], palette: str, where: Where) -> list[Findi
                 path,
                 line,
                 f"darken or lighten {fg} (or its background {bg}) until the pair reaches {needed:g}:1",
+            )
+        )
+    return findings
+
+
+def _edge_contrast(edges: Iterable[Edge], palette: str, where: Where) -> list[Finding]:
+    """A button whose edge melts into its background is hard to see as a button (low vision, glare)."""
+    seen: set[tuple[str, str]] = set()
+    findings = []
+    for item in edges:
+        ratio = contrast(item.edge, item.around)
+        edge, around = hex_color(item.edge), hex_color(item.around)
+        if ratio >= EDGE_RATIO or (edge, around) in seen:
+            continue
+        seen.add((edge, around))
+        path, line = where.color((edge, around), item.element.text())
+        findings.append(
+            warning(
+                "contrast",
+                f"{palette} palette: button edge {edge} on {around} has contrast {ratio:.2f}:1, under "
+                f'{EDGE_RATIO:g}:1 (a control\'s edge, e.g. "{_sample(" ".join(item.element.text().split()))}")',
+                path,
+                line,
+                f"give the button a border (or fill) that reaches {EDGE_RATIO:g}:1 against {around}",
             )
         )
     return findings

@@ -309,6 +309,48 @@ def _own_state(element: Element, decls: dict[str, str], inherited: _Inherited) -
     )
 
 
+@dataclass(frozen=True)
+class Edge:
+    """A filled control (a button-styled link) and the colours where its edge meets what is around it."""
+
+    element: Element
+    edge: RGBA  # its border colour, or its own fill when it has no border (opaque)
+    around: RGBA  # the background it sits on (opaque)
+
+
+def control_edges(root: Element, dark_defaults: bool = False) -> Iterator[Edge]:
+    """Every link or button painted with its own background: WCAG 1.4.11 asks 3:1 at its edge."""
+    yield from _edges(root, DARK_CANVAS if dark_defaults else WHITE)
+
+
+def _edges(element: Element, background: RGBA) -> Iterator[Edge]:
+    decls = declarations(element.attrs.get("style", ""))
+    if hidden(element, decls):
+        return
+    fill = background_color(decls)
+    if fill is None and element.attrs.get("bgcolor"):
+        fill = parse_color(element.attrs["bgcolor"])
+    inside = over(fill, background) if fill is not None else background
+    if element.tag in ("a", "button") and fill is not None and fill[3] > 0:
+        border = border_color(decls)
+        yield Edge(element, over(border, inside) if border is not None else inside, background)
+    for child in element.children:
+        if not isinstance(child, str):
+            yield from _edges(child, inside)
+
+
+def border_color(decls: dict[str, str]) -> RGBA | None:
+    """The colour of a visible border (`border`, or `border-color` with a width); None without one."""
+    shorthand = decls.get("border", "")
+    width = decls.get("border-width", shorthand)
+    if re.search(r"\b(none|hidden)\b", shorthand) or re.fullmatch(r"\s*0(px)?\s*", width or "0"):
+        return None
+    if "border-color" in decls:
+        return parse_color(decls["border-color"])
+    color = _shorthand_color(shorthand) if shorthand else None
+    return color if color is not None and color[3] > 0 else None
+
+
 def dark_rules(html: str) -> str:
     """The CSS inside every `@media (... prefers-color-scheme: dark ...)` block of the page's <style>s."""
     import tinycss2

@@ -36,6 +36,7 @@ class NewsletterSettings:
     list_id: str = ""
     timezone: str = ""  # IANA name (Europe/Berlin): how times are read (send --at) and shown; "" = UTC
     phone: str = ""  # the clinic's number: masthead, footer (tel: link) and the text part
+    phone_region: str = "US"  # ISO country of a phone written without +country code (its tel: link)
     appointment_url: str = ""  # a spotlight's second button, "Request an appointment"
 
     @property
@@ -392,6 +393,13 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
         from pain_news.config.clock import zone
 
         zone(config.newsletter.timezone, config.path)
+    if not re.fullmatch(r"[A-Za-z]{2}", config.newsletter.phone_region):
+        where = _where(config, env, "newsletter.phone_region")
+        raise ConfigError(
+            f"newsletter.phone_region must be a two-letter country code such as US, got "
+            f"{config.newsletter.phone_region!r}",
+            **where,
+        )
     for key in ("public_url", "conditions_url", "appointment_url"):
         value = getattr(config.newsletter, key)
         if value and not value.startswith(("https://", "http://")):

@@ -176,6 +176,7 @@ def _context(issue: Issue, newsletter: NewsletterSettings) -> dict[str, Any]:
         "spotlight_heading": presentation.spotlight_heading,
         "spotlight_heading_text": presentation.spotlight_heading_text,
         "review_line": presentation.review_line,
+        "byline": presentation.byline,
         "issue_date": presentation.issue_date(issue),
     }
 

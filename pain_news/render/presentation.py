@@ -35,15 +35,61 @@ class Contact:
 def contact(newsletter: NewsletterSettings) -> Contact:
     """The clinic's name and phone number as the templates show them."""
     phone = newsletter.phone.strip()
-    return Contact(newsletter.clinic, phone, tel_url(phone))
+    return Contact(newsletter.clinic, phone, tel_url(phone, newsletter.phone_region))
 
 
-def tel_url(phone: str) -> str:
-    """`(555) 010-0199` → `tel:5550100199`; `+1 555 010 0199` → `tel:+15550100199`; '' when empty."""
+# Regions of the North American Numbering Plan whose numbers this module writes in E.164 itself.
+NANP_REGIONS = frozenset({"US", "CA", "PR", "VI", "GU", "AS", "MP"})
+
+
+def tel_url(phone: str, region: str = "US") -> str:
+    """The phone as an E.164 tel: URL, whatever way it is written: `(555) 010-0199` → `tel:+15550100199`.
+
+    A number with a leading + is taken as written; one without is read in `region`: the +1 plan here
+    (10 digits, or 11 with the leading 1), any other country through phonenumbers (national prefix,
+    country code). A number that cannot be read keeps its digits. '' when empty.
+    """
     digits = re.sub(r"\D", "", phone)
     if not digits:
         return ""
-    return f"tel:{'+' if phone.lstrip().startswith('+') else ''}{digits}"
+    if phone.lstrip().startswith("+"):
+        return f"tel:+{digits}"
+    region = region.upper()
+    if region in NANP_REGIONS:
+        if len(digits) == 10:
+            return f"tel:+1{digits}"
+        if len(digits) == 11 and digits.startswith("1"):
+            return f"tel:+{digits}"
+        return f"tel:{digits}"
+    import phonenumbers  # lazy: ~130 ms, needed only for a clinic outside the +1 plan
+
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        return f"tel:{digits}"
+    if not phonenumbers.is_possible_number(number):
+        return f"tel:{digits}"
+    return "tel:" + phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# A byline naming one of these is a group, not a person: "From the front desk team", not "By Front desk team".
+TEAM_WORDS = frozenset({"team", "staff", "desk", "office", "nurses", "department", "clinicians"})
+
+
+def byline(author: str) -> str:
+    """An article's byline as a person would write it: `By Dr. Jane Doe`, or for a group
+    `From the care team at TriState Pain Institute` / `From the front desk team`."""
+    name = author.strip()
+    words = name.split()
+    if not words or words[0].lower() in ("by", "from"):
+        return name  # already written as a byline
+    if not any(word.lower().strip(".,") in TEAM_WORDS for word in words):
+        return f"By {name}"
+    lead, rest = words[0], name[len(words[0]) :]
+    plain_word = lead[1:] == lead[1:].lower()  # "Front", "The"; not "TriState" or "ICU"
+    if lead.lower() in ("the", "our", "your"):
+        return f"From {lead.lower()}{rest}"
+    return f"From the {lead.lower() if plain_word else lead}{rest}"
 
 
 def spotlight_heading(piece: Piece) -> Markup:
