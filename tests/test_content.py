@@ -146,7 +146,7 @@ def test_sections_cannot_name_a_piece_outside_the_issue_folder(tmp_path):
         load_issue(folder)
 
 
-# --- one loader: every finding at once (issues 8 and 10) ------------------------------------------
+# --- one loader: every finding at once --------------------------------------------------------
 
 
 def _write(folder, files):

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pain_news.checks import CheckInput, Finding, warning
 from pain_news.issue.model import review_problem
 
+#: The codes review_problem gives (pain_news/issue/model.py), listed for docs/checks.md (tests/test_docs.py).
+REVIEW_CODES = ("review-old", "review-future")
+
 
 def check_review(data: CheckInput) -> list[Finding]:
     """A warning per spotlight whose review is not current on the issue date (the one rule:

@@ -94,7 +94,7 @@ def _has_list(app: App) -> bool:
 
 def _scratch_store(app: App) -> SubscriberStore:
     """An empty list in a temporary folder, removed on exit: a dry run before the list exists
-    counts against it and creates no database (`serve` must never find an empty one, issue 9)."""
+    counts against it and creates no database (`serve` must never find an empty one: tests/test_cli.py)."""
     import dataclasses
 
     from pain_news.config.settings import DatabaseSettings

@@ -195,7 +195,7 @@ class SendgridProvider:
 
 
 def tracking_settings(*, count_opens: bool = False) -> dict[str, Any]:
-    """Tracking pinned on every request, whatever the account's settings say (issue 13).
+    """Tracking pinned on every request, whatever the account's settings say (docs/design/dependency-traps.md).
 
     Click tracking would rewrite every link (our unsubscribe links too) through SendGrid; opens,
     Google Analytics parameters and SendGrid's own unsubscribe footer stay off. `count_opens`
@@ -259,7 +259,7 @@ def personalization(
         "substitutions": substitute(recipient.values),
     }
     if recipient.headers:
-        # Substitutions do not apply to headers, so per-recipient headers go here (issue 4).
+        # Substitutions do not apply to headers, so per-recipient headers go here (docs/design/large-sends.md).
         person["headers"] = dict(recipient.headers)
     args = {}
     if message.campaign_id is not None:

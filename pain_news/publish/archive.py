@@ -43,7 +43,7 @@ def issue_folders(config: Config) -> tuple[list[Path], list[str]]:
     """Issue folders under build.issues that are not drafts, and the drafts' names.
 
     Drafts are told apart by reading only their issue.toml's `draft` line, before anything is
-    loaded, so a half-written draft never stops the archive (issue 10).
+    loaded, so a half-written draft never stops the archive (tests/test_archive.py).
     """
     root = config.resolve(config.build.issues)
     if not root.is_dir():

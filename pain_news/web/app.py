@@ -3,7 +3,7 @@
 Routes parse the request, call one domain function (in a worker thread: the store blocks), and
 render a page. Every page escapes what it shows (web/pages.py autoescapes); every response gets
 the security headers (web/security.py). Links only ever change something on POST: mail gateways
-open every link in a message (issue 9).
+open every link in a message (docs/security.md).
 """
 
 from __future__ import annotations

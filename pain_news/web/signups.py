@@ -2,7 +2,7 @@
 
 The form's answer is then the same page, after the same work, for every address: whether it is
 new, on the list, opted out or undeliverable shows neither in the status code nor in the timing
-(issue 9). A confirmation that cannot be sent is retried a few times with growing pauses.
+(docs/security.md). A confirmation that cannot be sent is retried a few times with growing pauses.
 """
 
 from __future__ import annotations
