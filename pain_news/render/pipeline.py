@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup
 
+from pain_news.config.cache import cache_dir
 from pain_news.errors import TemplateError
 from pain_news.issue import placeholders
 from pain_news.issue.loader import Image, Issue, Piece, is_relative, local_path
@@ -49,7 +50,21 @@ def _environment(templates: Path) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         auto_reload=True,
+        bytecode_cache=_bytecode_cache(),
     )
+
+
+@lru_cache(maxsize=1)
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs: compiling them from source was most of a build's time
+    (docs/design/editor-speed.md). Jinja keys each entry by the template's source checksum, so an
+    edited template is compiled afresh. None when the cache folder cannot be made."""
+    folder = cache_dir() / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 @lru_cache(maxsize=8)
