@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from pain_news.config.settings import MIN_SECRET_BYTES
+from pain_news.config.settings import MIN_SECRET_BYTES, require
 from pain_news.errors import ConfigError, InvalidToken
 
 if TYPE_CHECKING:
@@ -114,7 +114,6 @@ def read_token(
 
 def link_base(config: Config) -> str:
     """public_url without a trailing slash; ConfigError when links cannot be made (no URL or secret)."""
-    from pain_news.config.settings import require
 
     require(config, "newsletter.public_url")
     if not config.secrets.secret_key:

@@ -41,3 +41,37 @@ def test_topics_are_normalised_in_one_place():
 def test_the_review_rule_and_the_draft_flag_are_read_in_one_place():
     assert holders(r"months_before\(") == ["issue/model.py"]
     assert holders(r"get\(\"draft\"\)") == ["issue/model.py"]
+
+
+def _lazy_imports_without_a_reason() -> list[str]:
+    """Imports of the package's own modules inside functions whose group of import lines is not
+    introduced by a `# lazy: reason` comment."""
+    import ast
+
+    missing = []
+    for name, text in sources().items():
+        lines = text.splitlines()
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom):
+                    own = (inner.module or "").startswith("pain_news")
+                elif isinstance(inner, ast.Import):
+                    own = any(a.name.startswith("pain_news") for a in inner.names)
+                else:
+                    continue
+                if not own:
+                    continue
+                above = inner.lineno - 2
+                while above >= 0 and re.match(r"\s*(from |import |\)|[\w, ]+,$)", lines[above]):
+                    above -= 1
+                if above < 0 or "# lazy:" not in lines[above]:
+                    missing.append(f"{name}:{inner.lineno}")
+    return sorted(set(missing))
+
+
+def test_own_modules_are_imported_at_the_top_unless_a_comment_says_why():
+    """Imports at the top keep a module's dependencies visible; a lazy one (a command module, a
+    heavy optional dependency, a worker that must stay small) says why on the line above."""
+    assert _lazy_imports_without_a_reason() == []

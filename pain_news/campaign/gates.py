@@ -18,8 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pain_news.campaign import published
 from pain_news.campaign.options import SendOptions
+from pain_news.campaign.placeholder_settings import placeholder_settings
+from pain_news.checks import run as check_run
 from pain_news.errors import CheckFailed, ConfigError, IssueError, PainNewsError, SendRefused
+from pain_news.links import unsubscribe_url
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -62,7 +66,6 @@ IssueGate = Callable[[SendRequest, "BuildResult"], None]
 
 def unsubscribe_links_can_be_signed(request: SendRequest) -> None:
     """Every list email carries a signed unsubscribe link: no secret key or public_url, no send."""
-    from pain_news.links import unsubscribe_url
 
     unsubscribe_url(request.config, 0, None)
 
@@ -78,7 +81,6 @@ def not_the_welcome_email(request: SendRequest) -> None:
 
 def settings_are_real(request: SendRequest) -> None:
     """Sender, reply-to, postal address and URLs must not be init's examples or reserved domains."""
-    from pain_news.campaign.placeholder_settings import placeholder_settings
 
     found = placeholder_settings(request.config)
     if not found:
@@ -125,7 +127,6 @@ def medical_review_is_current(request: SendRequest, result: BuildResult) -> None
 
 def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
     """The web version and every image the email links to are where public_url serves them."""
-    from pain_news.campaign import published
 
     if request.options.published == "skip":
         request.warn("not checked that the issue is published under public_url (--skip-published-check)")
@@ -162,7 +163,6 @@ AFTER_BUILD: tuple[IssueGate, ...] = (not_a_draft, medical_review_is_current, pu
 
 def checked_build(config: Config, issue_dir: Path) -> BuildResult:
     """build with check errors refused; `send` has no --force, so the hint says how to fix instead."""
-    from pain_news.checks import run as check_run
 
     try:
         return check_run.checked_build(config, issue_dir)[0]

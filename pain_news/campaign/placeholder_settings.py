@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pain_news.config.settings import is_loopback
+from pain_news.issue.scaffold import SCAFFOLD
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -35,7 +36,6 @@ RESERVED_SUFFIXES = ("example", "test", "invalid", "localhost")
 @functools.cache
 def scaffold_newsletter() -> dict[str, str]:
     """The [newsletter] values `pain-news init` writes."""
-    from pain_news.issue.scaffold import SCAFFOLD
 
     data = tomllib.loads((SCAFFOLD / "pain-news.toml").read_text(encoding="utf-8"))
     return {key: str(value) for key, value in data["newsletter"].items()}

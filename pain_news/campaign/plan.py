@@ -76,6 +76,7 @@ def _prepare(
 ) -> PreparedSend:
     """Pick the campaign to create or resume for the gated build, and describe the send."""
     if provider == "sendgrid":
+        # lazy: the sendgrid package loads only for a SendGrid send
         from pain_news.sendgrid.sync import sync_suppressions
 
         sync_suppressions(config, store)  # SendGrid's suppressions become opt-outs here first

@@ -10,8 +10,12 @@ from typing import TYPE_CHECKING
 from pain_news import delivery
 from pain_news.campaign.gates import SendRequest, gated_build
 from pain_news.campaign.options import SendOptions
+from pain_news.campaign.personalize import sample_recipient
+from pain_news.config.settings import CONFIG_NAME
+from pain_news.delivery.retry import deliver_now
 from pain_news.errors import ConfigError, DeliveryError
 from pain_news.ledger import CampaignLedger
+from pain_news.subscribers.store import check_email
 from pain_news.vocab import OPTED_OUT
 
 if TYPE_CHECKING:
@@ -46,10 +50,6 @@ def send_test(
     nobody can have opted out yet, so a first test needs no list. With `dry_run` every message is
     built and none delivered.
     """
-    from pain_news.campaign.personalize import sample_recipient
-    from pain_news.config.settings import CONFIG_NAME
-    from pain_news.delivery.retry import deliver_now
-    from pain_news.subscribers.store import check_email
 
     addresses = [check_email(a) for a in (to or config.delivery.test_recipients)]
     if not addresses:

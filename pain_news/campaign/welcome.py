@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pain_news import delivery
+from pain_news.campaign import PreparedSend, SendOptions, SendPlan, run_send
+from pain_news.campaign.gates import checked_build
+from pain_news.ledger import CampaignLedger, NewCampaign
 from pain_news.vocab import CAMPAIGN_WELCOME
 
 if TYPE_CHECKING:
@@ -48,7 +52,6 @@ def build_welcome(config: Config) -> WelcomeCopy | None:
     folder = welcome_dir(config)
     if not (folder / "issue.toml").is_file():
         return None
-    from pain_news.campaign.gates import checked_build
 
     result = checked_build(config, folder)
     return WelcomeCopy(result.issue.subject, result.rendered.email_html, result.rendered.email_text)
@@ -56,7 +59,6 @@ def build_welcome(config: Config) -> WelcomeCopy | None:
 
 def welcome_campaign(config: Config, ledger: CampaignLedger, copy: WelcomeCopy) -> int:
     """The welcome campaign holding this copy: the newest one when its text is the same, else a new one."""
-    from pain_news.ledger import NewCampaign
 
     newest = ledger.latest(WELCOME_ISSUE, kind=CAMPAIGN_WELCOME)
     if newest is not None and (newest.subject, newest.html, newest.text) == (
@@ -89,7 +91,6 @@ def send_welcome(
     The row is written before the provider is called, and the send is the runner's: pending rows
     left by an earlier failure go out with this one.
     """
-    from pain_news.ledger import CampaignLedger
 
     copy = build_welcome(config)
     if copy is None:
@@ -103,9 +104,6 @@ def send_welcome(
 
 def deliver_welcomes(config: Config, store: SubscriberStore, campaign_id: int) -> SendReport:
     """Send the welcome campaign's pending rows through the configured provider (one worker thread)."""
-    from pain_news import delivery
-    from pain_news.campaign import PreparedSend, SendOptions, SendPlan, run_send
-    from pain_news.ledger import CampaignLedger
 
     record = CampaignLedger.for_store(store).get(campaign_id)
     assert record is not None

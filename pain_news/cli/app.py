@@ -38,6 +38,7 @@ class App:
 
     @cached_property
     def config(self) -> Config:
+        # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
         from pain_news.config.settings import load_config
 
         return load_config(self.config_path, self.env)
@@ -50,6 +51,7 @@ class App:
     def open_store(self, *, create: bool = False) -> SubscriberStore:
         """The store, opened once; only commands that add subscribers pass `create`."""
         if self._store is None:
+            # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
             from pain_news.subscribers.store import open_store
 
             self._store = open_store(self.config, create=create)

@@ -24,6 +24,7 @@ def init_cmd(folder: Path, unsubscribe_mailto: str | None) -> None:
         mkdir clinic-news && cd clinic-news && pain-news init
         pain-news init --unsubscribe-mailto unsubscribe@clinic.example
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.issue.scaffold import init_project
 
     if unsubscribe_mailto is None and sys.stdin.isatty():
@@ -54,6 +55,7 @@ def new_cmd(issue_dir: Path, title: str | None, number: int | None) -> None:
         pain-news new issues/2027-01-january
         pain-news new issues/2027-02-valentines --title "February 2027"
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.issue.scaffold import new_issue
 
     for path in new_issue(issue_dir, title, number):
@@ -89,6 +91,7 @@ def build_cmd(
         pain-news build issues/2026-12-winter
         pain-news build issues/2026-12-winter --out /tmp/winter
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.checks.run import checked_build
     from pain_news.config.settings import BuildSettings
 

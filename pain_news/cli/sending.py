@@ -101,6 +101,7 @@ def send_cmd(
         pain-news send issues/2026-12-winter --at 2026-12-03T09:00 --yes
         pain-news send issues/2026-12-winter --cancel
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import campaign
 
     if (test_send or cancel) and at:
@@ -144,6 +145,7 @@ def send_cmd(
     for line in report.lines():
         click.echo(line)
     if prepared.schedule is not None and not dry_run:
+        # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
         from pain_news.campaign.schedule import when_text
 
         click.echo(
@@ -156,6 +158,7 @@ def send_cmd(
 
 
 def _when(app: App, at: str | None) -> dt.datetime | None:
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.config.clock import parse_when
 
     return parse_when(at, app.config) if at is not None else None
@@ -163,6 +166,7 @@ def _when(app: App, at: str | None) -> dt.datetime | None:
 
 def _cancel(app: App, issue_dir: Path) -> None:
     """send --cancel: cancel the issue's scheduled campaign at SendGrid and record it."""
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.campaign.schedule import cancel_send
 
     result = cancel_send(app.config, app.store, issue_dir.resolve().name, dt.datetime.now(dt.UTC))
@@ -172,6 +176,7 @@ def _cancel(app: App, issue_dir: Path) -> None:
 
 def _send_test(app: App, issue_dir: Path, to: tuple[str, ...], provider: str | None, dry_run: bool) -> None:
     """send --test: the "[TEST]" copy, and who was skipped as opted out."""
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import campaign
     from pain_news.errors import NoSchema
 
@@ -196,6 +201,7 @@ def _run_with_progress(app: App, prepared: PreparedSend) -> SendReport:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.campaign import run_send
 
     console = Console(stderr=True)
@@ -234,6 +240,7 @@ def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: s
         pain-news report --campaign 3 --recipients
         pain-news report --campaign 3 --format json
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.campaign import report
 
     if (issue_dir is None) == (campaign_id is None):
@@ -258,6 +265,7 @@ def campaigns_cmd(app: App, fmt: str) -> None:
     Example:
         pain-news campaigns
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.campaign import report
 
     rows = report.list_campaigns(app.store, clinic_zone(app.config))

@@ -53,6 +53,7 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, i
     Example:
         pain-news subscribers import patients.csv --tag back-pain --dry-run
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.subscribers.importer import import_file
 
     def progress(done: int, total: int) -> None:
@@ -83,6 +84,7 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, i
 
 def _has_list(app: App) -> bool:
     """Whether the subscriber database is set up (opening it never creates it)."""
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.errors import NoSchema
 
     try:
@@ -97,6 +99,7 @@ def _scratch_store(app: App) -> SubscriberStore:
     counts against it and creates no database (`serve` must never find an empty one: tests/test_cli.py)."""
     import dataclasses
 
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.config.settings import DatabaseSettings
     from pain_news.subscribers.store import open_store
 
@@ -191,6 +194,7 @@ def show_cmd(app: App, email: str) -> None:
     Example:
         pain-news subscribers show maria.lopez@example.com
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.config.clock import clinic_zone, shown
 
     zone = clinic_zone(app.config)
@@ -229,6 +233,7 @@ def list_cmd(app: App, status: str | None, tag: str | None, topic: str | None, f
         pain-news subscribers list --status active --tag knee
         pain-news subscribers list --format json > subscribers.json
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.subscribers import csv_files
 
     writer = {
@@ -252,6 +257,7 @@ def export_cmd(app: App, csv_path: Path) -> None:
     Example:
         pain-news subscribers export backup-2027-01.csv
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.subscribers.csv_files import write_csv
 
     folder = csv_path.resolve().parent
@@ -291,6 +297,7 @@ def sync_cmd(app: App) -> None:
     Example:
         SENDGRID_API_KEY=SG.xxx pain-news subscribers sync
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.sendgrid.sync import sync_suppressions
 
     click.echo(sync_suppressions(app.config, app.store).summary_line())
@@ -315,6 +322,7 @@ def db_upgrade_cmd(app: App) -> None:
     Example:
         PAIN_NEWS_DATABASE_URL=postgresql+psycopg://news@db.internal/news pain-news db upgrade
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import db
 
     engine = db.make_engine(app.config.database_url)
@@ -346,6 +354,7 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
     """
     import uvicorn
 
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import db
     from pain_news.errors import ServerError
     from pain_news.links import link_base
@@ -361,6 +370,7 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
         )
     click.echo(f"serving on http://{host}:{port}/ with {workers} worker(s) (Ctrl-C to stop)", err=True)
     if workers == 1:
+        # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
         from pain_news.web.app import create_app
 
         server = uvicorn.Server(uvicorn_config(create_app(app.config, store), host, port))
@@ -373,6 +383,7 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
         return
     from uvicorn.supervisors import Multiprocess
 
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.web.worker import IMPORT_STRING
 
     # Workers are new processes that import the app by name: the environment carries the config.

@@ -390,6 +390,7 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
             f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", **where
         )
     if config.newsletter.timezone:
+        # lazy: zoneinfo loads only when newsletter.timezone is set
         from pain_news.config.clock import zone
 
         zone(config.newsletter.timezone, config.path)

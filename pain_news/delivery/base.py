@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
+from pain_news.config.settings import require
 from pain_news.errors import PartialDelivery as PartialDelivery  # kept importable from here
 
 if TYPE_CHECKING:
@@ -120,7 +121,6 @@ def message_from_config(
     list_message: bool = False,
 ) -> OutgoingMessage:
     """An OutgoingMessage with From and Reply-To from [newsletter]; List-Id only for list mail."""
-    from pain_news.config.settings import require
 
     require(config, "newsletter.from_email")
     news = config.newsletter

@@ -55,6 +55,7 @@ class SendgridProvider:
                 "SENDGRID_API_KEY is not set",
                 hint="add it to .env or the environment, or send with --provider outbox",
             )
+        # lazy: the sendgrid package loads only when a provider is made, not for `check`'s placeholder lists
         from pain_news.sendgrid.client import make_client
 
         self.settings = settings

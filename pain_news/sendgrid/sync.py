@@ -44,6 +44,7 @@ class SyncSummary:
 
 
 def _client(config: Config) -> Any:
+    # lazy: the sendgrid package loads only when SendGrid is called
     from pain_news.sendgrid.client import make_client  # timeout, and loggers that never show the key
 
     if not config.secrets.sendgrid_api_key:

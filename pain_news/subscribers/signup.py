@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 from pain_news import links
 from pain_news.config.topics import normalize_topics
-from pain_news.errors import StoreError, TopicError
+from pain_news.delivery import send_transactional
+from pain_news.errors import InvalidToken, StoreError, TopicError
+from pain_news.subscribers.store import MAX_NAME, check_email, check_text
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -31,7 +33,6 @@ class Confirmation:
 
 def validate_signup(email: str, first_name: str) -> tuple[str, str]:
     """(address, first name) cleaned; StoreError naming the bad field. Looks nothing up."""
-    from pain_news.subscribers.store import MAX_NAME, check_email, check_text
 
     return check_email(email), check_text("first name", first_name, MAX_NAME)
 
@@ -92,7 +93,6 @@ def request_signup(
 
 def send_confirmation(config: Config, confirmation: Confirmation) -> None:
     """Mail a confirmation through the configured provider; DeliveryError when it did not go."""
-    from pain_news.delivery import send_transactional
 
     send_transactional(
         config,
@@ -105,7 +105,6 @@ def send_confirmation(config: Config, confirmation: Confirmation) -> None:
 
 def read_confirmation(config: Config, token: str) -> tuple[int, int]:
     """(subscriber, signup request) a confirmation token names; InvalidToken when bad."""
-    from pain_news.errors import InvalidToken
 
     subscriber_id, request_event_id = links.read_token(
         config.secrets.verification_keys or config.secrets.secret_key, token, purpose="confirm"

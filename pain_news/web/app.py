@@ -94,6 +94,7 @@ async def _copies_in_flight_settled(store: SubscriberStore, subscriber_id: int) 
     committed may still be going out: answering only after it settled means nothing is mailed
     after the answer (docs/serve.md). Bounded, so a slow provider cannot hold the page forever.
     """
+    # lazy: loaded when the app is made, not when serve or preview imports this module
     from pain_news.ledger import CampaignLedger
 
     ledger = CampaignLedger.for_store(store)
@@ -113,6 +114,7 @@ def create_app(
     welcomes: WelcomeQueue | None = None,
 ) -> Starlette:
     """The web app for `pain-news serve`, bound to one config and store."""
+    # lazy: loaded when the app is made, not when serve or preview imports this module
     from pain_news import links
     from pain_news.sendgrid import webhook
     from pain_news.subscribers import signup

@@ -32,6 +32,7 @@ def preference_routes(
     config: Config, store: SubscriberStore, show: Show, problem: Problem, form: Callable[[Request], Any]
 ) -> list[Route]:
     """GET and POST /preferences/<token>, rendered with the app's `show` and `problem` pages."""
+    # lazy: loaded when the app is made, not when serve or preview imports this module
     from pain_news import links
     from pain_news.subscribers import signup
 

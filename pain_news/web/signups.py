@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pain_news.errors import DeliveryError
+from pain_news.subscribers import signup
 from pain_news.subscribers.store import email_hash
 from pain_news.web.queues import BackgroundWorker
 
@@ -94,7 +95,6 @@ class SignupQueue(BackgroundWorker[tuple[str, str, "tuple[str, ...] | None"]]):
         log.error("signup failed: %s", redact(detail))
 
     def _handle(self, email: str, first_name: str, topics: tuple[str, ...] | None) -> None:
-        from pain_news.subscribers import signup
 
         confirmation = signup.request_signup(self.config, self.store, email, first_name, topics)
         if confirmation is None:
