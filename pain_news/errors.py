@@ -130,3 +130,18 @@ class OutputError(PainNewsError):
 
 class ServerError(PainNewsError):
     """A local server (serve, preview) or the browser behind --screenshot could not start."""
+
+
+class InboundRejected(PainNewsError):
+    """An Inbound Parse post that is not one (400), or too large (413): nothing was applied."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class InboundDeferred(PainNewsError):
+    """An inbound message could not be handled now (database or provider unavailable, settings
+    missing): nothing was recorded. Exit 75 (EX_TEMPFAIL) so a mail server keeps it and retries."""
+
+    exit_code = 75

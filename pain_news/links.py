@@ -17,7 +17,6 @@ import hmac
 import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from pain_news.config.settings import MIN_SECRET_BYTES, require
 from pain_news.errors import ConfigError, InvalidToken
@@ -144,13 +143,59 @@ def confirm_url(config: Config, subscriber_id: int, request_event_id: int) -> st
     return f"{base}/confirm/{token}"
 
 
-def list_unsubscribe_headers(config: Config, url: str) -> dict[str, str]:
-    """List-Unsubscribe (+ mailto when configured) and RFC 8058 List-Unsubscribe-Post headers."""
-    targets = [f"<{url}>"]
-    mailto = config.delivery.unsubscribe_mailto
-    if mailto:
-        targets.append(f"<mailto:{quote(mailto, safe='@')}?subject=unsubscribe>")
+def list_unsubscribe_headers(config: Config, url: str, token: str = "") -> dict[str, str]:
+    """List-Unsubscribe (+ the token mailto when newsletter.inbound_domain is set) and RFC 8058's
+    List-Unsubscribe-Post. `token` is the unsubscribe link's token (the mailto carries the same one)."""
     return {
-        "List-Unsubscribe": ", ".join(targets),
+        "List-Unsubscribe": list_unsubscribe_value(url, token, config.newsletter.inbound_domain),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
+
+
+def list_unsubscribe_value(url: str, token: str, inbound_domain: str) -> str:
+    """`<https://…/unsubscribe/TOKEN>`, plus `<mailto:unsubscribe-TOKEN@domain?subject=unsubscribe>`
+    when an inbound domain receives mail (pain_news/inbound/): without one nobody would read it."""
+    if not inbound_domain or not token:
+        return f"<{url}>"
+    return f"<{url}>, <mailto:{unsubscribe_mailbox(token, inbound_domain)}?subject=unsubscribe>"
+
+
+# The mailto's local part: `unsubscribe-<subscriber>-<campaign or x>-<signature in base32>`, all lower
+# case, because relays may change the case of a local part (base64url's signature would not survive).
+# 12 + 10 + 1 + 10 + 1 + 26 characters at most: under RFC 5321's 64.
+_MAIL_TOKEN = re.compile(r"unsubscribe-([0-9]+)-([0-9]+|x)-([a-z2-7]{26})")
+
+
+def mail_token(token: str) -> str:
+    """The unsubscribe link's token spelled for a mailbox name (same subscriber, campaign and signature)."""
+    match = _TOKEN.fullmatch(token)
+    if match is None:
+        raise InvalidToken("this link is incomplete or damaged")
+    sid, extra, signature = match.groups()
+    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    sig32 = base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+    return f"unsubscribe-{sid}-{'x' if extra == '-' else extra}-{sig32}"
+
+
+def unsubscribe_mailbox(token: str, inbound_domain: str) -> str:
+    """`unsubscribe-TOKEN@<inbound_domain>` for an unsubscribe link's token."""
+    return f"{mail_token(token)}@{inbound_domain}"
+
+
+def read_mail_token(secret: str | Sequence[str], local_part: str) -> tuple[int, int | None]:
+    """(subscriber_id, campaign_id) from a mailbox name made by `mail_token`, in any letter case.
+
+    InvalidToken when it is not one or its signature does not verify (same keys as the link).
+    """
+    match = _MAIL_TOKEN.fullmatch(local_part.strip().lower()) if len(local_part) <= 80 else None
+    if match is None:
+        raise InvalidToken("not an unsubscribe address")
+    sid, extra, sig32 = match.groups()
+    raw = base64.b32decode(sig32.upper() + "=" * (-len(sig32) % 8))
+    signature = base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return read_token(secret, f"{sid}.{'-' if extra == 'x' else extra}.{signature}")
+
+
+def is_unsubscribe_mailbox(local_part: str) -> bool:
+    """True when a local part has the shape of a token mailto (signed or not)."""
+    return local_part.strip().lower().startswith("unsubscribe-")

@@ -13,7 +13,28 @@ STATUSES = (PENDING, ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED)
 OPTED_OUT = (UNSUBSCRIBED, BOUNCED, COMPLAINED)
 
 # How an opt-out arrived.
-OPT_OUT_METHODS = ("link", "one-click", "webhook", "sendgrid-sync", "manual")
+OPT_OUT_METHODS = ("link", "one-click", "webhook", "sendgrid-sync", "manual", "email", "bounce-report")
+# "email": a message to the unsubscribe mailto, or a reply asking to stop; "bounce-report": a delivery
+# status notification that came back as mail (pain_news/inbound/).
+
+# What was done with one inbound message (a reply, an auto-reply, a bounce report): the only thing
+# the reply_events table keeps about it besides when, who and which campaign (docs/serve.md).
+REPLY_UNSUBSCRIBED = "unsubscribed"  # the token mailto or a "stop" reply: opted out
+REPLY_AUTO_DROPPED = "auto-reply-dropped"  # out-of-office and other automatic replies (RFC 3834)
+REPLY_BOUNCE = "bounce"  # a hard bounce report: the address is bounced
+REPLY_SOFT_BOUNCE = "soft-bounce"  # a temporary failure report: counted only
+REPLY_FORWARDED = "forwarded"  # passed on to newsletter.replies_forward_to
+REPLY_LOOP_DROPPED = "loop-dropped"  # from the clinic's own addresses or a mailing list: never answered
+REPLY_UNREADABLE = "unreadable"  # no sender or not a message at all: recorded and dropped
+REPLY_ACTIONS = (
+    REPLY_UNSUBSCRIBED,
+    REPLY_AUTO_DROPPED,
+    REPLY_BOUNCE,
+    REPLY_SOFT_BOUNCE,
+    REPLY_FORWARDED,
+    REPLY_LOOP_DROPPED,
+    REPLY_UNREADABLE,
+)
 
 # Send-ledger states of one recipient in one campaign (docs/design/send-ledger.md).
 LEDGER_PENDING = "pending"

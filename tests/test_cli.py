@@ -120,17 +120,22 @@ def test_init_starts_a_project_that_builds_a_new_issue(run_cli, tmp_path, monkey
     assert "Built 'January 2027'" in result.stdout
 
 
-def test_init_writes_the_mailto_unsubscribe_it_is_given(run_cli, tmp_path):
+def test_init_writes_the_inbound_domain_it_is_given_and_no_retired_key(run_cli, tmp_path):
     from pain_news.config.settings import load_config
 
-    run_cli("init", str(tmp_path / "a"), "--unsubscribe-mailto", "mailto:unsubscribe@clinic.example")
+    result = run_cli("init", str(tmp_path / "a"), "--inbound-domain", "Reply.Clinic.Example")
     config = load_config(tmp_path / "a" / "pain-news.toml", env={})
-    assert config.delivery.unsubscribe_mailto == "unsubscribe@clinic.example"
-    run_cli("init", str(tmp_path / "b"))  # no terminal: no question, and no mailto
-    assert load_config(tmp_path / "b" / "pain-news.toml", env={}).delivery.unsubscribe_mailto == ""
+    assert config.newsletter.inbound_domain == "reply.clinic.example"
+    assert "unsubscribe_mailto" not in (tmp_path / "a" / "pain-news.toml").read_text()
+    assert "warning" not in result.stderr.lower()
+    run_cli("init", str(tmp_path / "b"))  # no terminal: no question, and no inbound domain
+    assert load_config(tmp_path / "b" / "pain-news.toml", env={}).newsletter.inbound_domain == ""
+    bad = run_cli("init", str(tmp_path / "c"), "--inbound-domain", "not a domain", ok=False)
+    assert bad.exit_code == 1 and "not a domain name: 'not a domain'" in bad.stderr
+    assert not (tmp_path / "c" / "pain-news.toml").exists()
 
 
-def test_init_in_a_terminal_asks_for_the_mailto_unsubscribe(tmp_path):
+def test_init_in_a_terminal_asks_for_the_inbound_domain(tmp_path):
     import os
     import pty
     import select
@@ -149,7 +154,7 @@ def test_init_in_a_terminal_asks_for_the_mailto_unsubscribe(tmp_path):
         ready, _, _ = select.select([controller], [], [], 30)
         assert ready, f"init asked nothing; it wrote: {seen!r}"
         seen += os.read(controller, 1024)
-    os.write(controller, b"unsubscribe@clinic.example\n")
+    os.write(controller, b"reply.clinic.example\n")
     try:
         while select.select([controller], [], [], 30)[0]:
             seen += os.read(controller, 1024)
@@ -158,7 +163,7 @@ def test_init_in_a_terminal_asks_for_the_mailto_unsubscribe(tmp_path):
     assert process.wait(timeout=30) == 0, seen
     os.close(controller)
     toml = (tmp_path / "clinic" / "pain-news.toml").read_text()
-    assert 'unsubscribe_mailto = "unsubscribe@clinic.example"' in toml
+    assert 'inbound_domain = "reply.clinic.example"' in toml
 
 
 def test_init_refuses_to_overwrite_a_project(run_cli, project):

@@ -233,15 +233,12 @@ def test_a_name_cannot_inject_a_header():
     assert parse(data)["Bcc"] is None
 
 
-def test_a_mailto_unsubscribe_sits_beside_the_https_one_when_configured(make_config):
+def test_the_token_mailto_sits_beside_the_https_link_only_with_an_inbound_domain(make_config):
     from pain_news.campaign.personalize import recipient_for
+    from pain_news.links import read_mail_token, read_token
 
+    # The old delivery.unsubscribe_mailto no longer adds a mailto: that mailbox was never read.
     plain = recipient_for(
-        make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": ""}), 3, 9, "a@x.org", "A", "B"
-    )
-    assert plain.headers["List-Unsubscribe"].startswith("<https://")
-    assert "mailto:" not in plain.headers["List-Unsubscribe"]
-    both = recipient_for(
         make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": "unsubscribe@tristatepain.example"}),
         3,
         9,
@@ -249,7 +246,14 @@ def test_a_mailto_unsubscribe_sits_beside_the_https_one_when_configured(make_con
         "A",
         "B",
     )
+    assert plain.headers["List-Unsubscribe"].startswith("<https://")
+    assert "mailto:" not in plain.headers["List-Unsubscribe"]
+    config = make_config({"PAIN_NEWS_NEWSLETTER_INBOUND_DOMAIN": "inbound.tristatepain.example"})
+    both = recipient_for(config, 3, 9, "a@x.org", "A", "B")
     https, mailto = both.headers["List-Unsubscribe"].split(", ")
     assert https.startswith("<https://news.tristatepain.example/unsubscribe/")
-    assert mailto == "<mailto:unsubscribe@tristatepain.example?subject=unsubscribe>"
+    local = mailto.removeprefix("<mailto:").split("@")[0]
+    assert mailto.endswith("@inbound.tristatepain.example?subject=unsubscribe>")
+    key = config.secrets.secret_key
+    assert read_mail_token(key, local) == read_token(key, https.strip("<>").rsplit("/", 1)[1]) == (9, 3)
     assert both.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

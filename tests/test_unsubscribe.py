@@ -5,7 +5,9 @@ import pytest
 from pain_news.errors import ConfigError, InvalidToken
 from pain_news.links import (
     list_unsubscribe_headers,
+    mail_token,
     make_token,
+    read_mail_token,
     read_token,
     token_maker,
     unsubscribe_url,
@@ -81,16 +83,20 @@ def test_unsubscribe_url_needs_the_secret(make_config):
         unsubscribe_url(config, 1, None)
 
 
-def test_headers_offer_one_click_and_mailto_only_when_configured(make_config):
-    plain = list_unsubscribe_headers(make_config(), "https://x.example/u/1")
-    assert plain == {
-        "List-Unsubscribe": "<https://x.example/u/1>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
-    mailto = list_unsubscribe_headers(
-        make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": "out@x.example"}), "https://x.example/u/1"
-    )
-    assert mailto["List-Unsubscribe"] == "<https://x.example/u/1>, <mailto:out@x.example?subject=unsubscribe>"
+def test_headers_offer_one_click_and_the_token_mailto_only_with_an_inbound_domain(make_config):
+    key = make_config().secrets.secret_key
+    token = make_token(key, 1, None)
+    url = f"https://x.example/unsubscribe/{token}"
+    plain = list_unsubscribe_headers(make_config(), url, token)
+    assert plain == {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    # The old key is read (with a warning) but adds no mailto: nobody processed that mailbox.
+    old = make_config({"PAIN_NEWS_DELIVERY_UNSUBSCRIBE_MAILTO": "out@x.example"})
+    assert list_unsubscribe_headers(old, url, token) == plain
+    assert "newsletter.inbound_domain" in old.warnings[0]
+    inbound = make_config({"PAIN_NEWS_NEWSLETTER_INBOUND_DOMAIN": "in.x.example"})
+    value = list_unsubscribe_headers(inbound, url, token)["List-Unsubscribe"]
+    assert value == f"<{url}>, <mailto:{mail_token(token)}@in.x.example?subject=unsubscribe>"
+    assert read_mail_token(key, mail_token(token).upper()) == (1, None)
 
 
 OLD_KEY = "old-key-used-before-the-rotation-0123456789"

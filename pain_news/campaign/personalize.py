@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from pain_news.delivery.base import Recipient
 from pain_news.issue.placeholders import recipient_values
-from pain_news.links import link_base, list_unsubscribe_headers, token_maker
+from pain_news.links import link_base, list_unsubscribe_headers, list_unsubscribe_value, token_maker
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -24,15 +24,15 @@ class Personalizer:
         self.secret = config.secrets.secret_key
         self._token = token_maker(self.secret)
         self._preferences = token_maker(self.secret, "preferences")
-        # The List-Unsubscribe headers differ only by the link: split once around a marker.
-        self._headers = list_unsubscribe_headers(config, _LINK)
-        self._around = self._headers["List-Unsubscribe"].split(_LINK)
+        self._headers = list_unsubscribe_headers(config, "")
+        self._inbound_domain = config.newsletter.inbound_domain
 
     def recipient(
         self, campaign_id: int | None, subscriber_id: int, email: str, first_name: str, last_name: str
     ) -> Recipient:
         """Raw values (escaping is the message builder's job) and the List-Unsubscribe headers."""
-        url = f"{self.base}/unsubscribe/{self._token(subscriber_id, campaign_id)}"
+        token = self._token(subscriber_id, campaign_id)
+        url = f"{self.base}/unsubscribe/{token}"
         values = recipient_values(
             first_name=first_name,
             last_name=last_name,
@@ -40,12 +40,9 @@ class Personalizer:
             unsubscribe_url=url,
             preferences_url=f"{self.base}/preferences/{self._preferences(subscriber_id, campaign_id)}",
         )
-        before, after = self._around
-        headers = {**self._headers, "List-Unsubscribe": before + url + after}
+        unsubscribe = list_unsubscribe_value(url, token, self._inbound_domain)
+        headers = {**self._headers, "List-Unsubscribe": unsubscribe}
         return Recipient(email, values, headers, subscriber_id)
-
-
-_LINK = "\x00link\x00"  # never in a mailto target: quote() escapes control characters
 
 
 def recipient_for(

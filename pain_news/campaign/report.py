@@ -1,4 +1,5 @@
-"""`report` and `campaigns`: what a campaign did, read from its ledger, the opt-outs and the webhook events."""
+"""`report` and `campaigns`: what a campaign did, read from its ledger, the opt-outs, the webhook events
+and the emails that came back (replies, opt-outs by email, auto-replies, bounce reports)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ class CampaignReport:
     uncertain: list[str]
     opt_outs: dict[str, int]  # unsubscribed / bounced / complained attributed to this campaign
     events: dict[str, int]  # webhook events: distinct recipients per event type
+    # Emails back (pain_news/inbound/): replies, opt-outs by email, auto-replies dropped, bounces by email.
+    replies: dict[str, int] = field(default_factory=dict)
     recipients: list[dict[str, Any]] | None = field(default=None)
 
     @property
@@ -46,6 +49,7 @@ class CampaignReport:
             "uncertain": self.uncertain,
             "opt_outs": self.opt_outs,
             "events": self.events,
+            "replies": self.replies,
         }
         if self.recipients is not None:
             data["recipients"] = self.recipients
@@ -75,6 +79,8 @@ class CampaignReport:
             if event in self.events:
                 label = f"webhook {event}" + (" (total)" if event in TOTALS_ONLY else "")
                 yield f"  {label:<22}{self.events[event]:>8}"
+        for figure, n in self.replies.items():
+            yield f"  {figure:<22}{n:>8}"
         if not self.events:
             yield f"  (no delivered, open or click counts: only SendGrid reports them, this went via {c['provider']})"
         if self.failed:
@@ -124,6 +130,7 @@ def campaign_report(
         uncertain=figures.uncertain,
         opt_outs=figures.opt_outs,
         events=_events(campaign, figures.events),
+        replies=store.reply_figures([campaign.id])[campaign.id],
         recipients=figures.recipients,
     )
 
@@ -169,7 +176,9 @@ def list_campaigns(
 ) -> list[dict[str, Any]]:
     """Every campaign, newest first, with its ledger counts and whether it is finished."""
     at = now or dt.datetime.now(dt.UTC)
+    campaigns = CampaignLedger.for_store(store).campaigns()
+    replies = store.reply_figures(c.id for c, _ in campaigns)
     return [
-        _describe(c, zone, at) | {"ledger": counts, "finished": is_finished(counts)}
-        for c, counts in CampaignLedger.for_store(store).campaigns()
+        _describe(c, zone, at) | {"ledger": counts, "finished": is_finished(counts), "replies": replies[c.id]}
+        for c, counts in campaigns
     ]

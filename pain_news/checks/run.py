@@ -21,6 +21,7 @@ from pain_news.checks.inbox import check_inbox
 from pain_news.checks.output import check_output, largest_copy_bytes
 from pain_news.checks.readability import grade_findings, reading_grades
 from pain_news.checks.reader import check_reader
+from pain_news.checks.replies import check_replies
 from pain_news.checks.review import check_review
 from pain_news.checks.scaffold import check_scaffold
 from pain_news.checks.tags import check_tags
@@ -50,6 +51,7 @@ CHECKS: tuple[Callable[[CheckInput], list[Finding]], ...] = (
     lambda data: phone_findings(data.config, data.loaded.issue) if data.loaded.issue else [],
     lambda data: image_findings(data.loaded.issue) if data.loaded.issue else [],
     check_reader,
+    check_replies,
 )
 
 

@@ -41,7 +41,10 @@ class App:
         # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
         from pain_news.config.settings import load_config
 
-        return load_config(self.config_path, self.env)
+        config = load_config(self.config_path, self.env)
+        for warning in config.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        return config
 
     @property
     def store(self) -> SubscriberStore:

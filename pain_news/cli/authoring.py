@@ -13,26 +13,29 @@ from pain_news.cli.app import App, cli
 @cli.command("init")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option(
-    "--unsubscribe-mailto",
-    help="Mailbox for mailto: unsubscribe requests (asked for when run in a terminal; empty: none).",
+    "--inbound-domain",
+    help="Domain whose mail reaches `pain-news inbound`, for unsubscribe by email and replies "
+    "(asked for when run in a terminal; empty: none).",
 )
-def init_cmd(folder: Path, unsubscribe_mailto: str | None) -> None:
+def init_cmd(folder: Path, inbound_domain: str | None) -> None:
     """Start a new Pain News project: pain-news.toml, .env with a secret, templates.
 
     \b
     Example:
         mkdir clinic-news && cd clinic-news && pain-news init
-        pain-news init --unsubscribe-mailto unsubscribe@clinic.example
+        pain-news init --inbound-domain reply.clinic.example
     """
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.issue.scaffold import init_project
 
-    if unsubscribe_mailto is None and sys.stdin.isatty():
-        # Some mail clients offer only a mailto: List-Unsubscribe; a script gets no question.
-        unsubscribe_mailto = click.prompt(
-            "Mailbox for unsubscribe requests by email (Enter for none)", default="", show_default=False
+    if inbound_domain is None and sys.stdin.isatty():
+        # Unsubscribe by email needs a domain whose mail is handled (docs/serve.md); a script gets no question.
+        inbound_domain = click.prompt(
+            "Domain whose mail reaches pain-news, for unsubscribe by email (Enter for none)",
+            default="",
+            show_default=False,
         )
-    created = init_project(folder, unsubscribe_mailto or "")
+    created = init_project(folder, inbound_domain or "")
     for path in created:
         click.echo(f"created {path}")
     click.echo("Next: edit pain-news.toml, then run 'pain-news new issues/<yyyy-mm-name>'.")

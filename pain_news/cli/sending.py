@@ -282,3 +282,8 @@ def campaigns_cmd(app: App, fmt: str) -> None:
             f"sent {ledger['sent']}, failed {ledger['failed']}, uncertain {ledger['uncertain']}, "
             f"pending {ledger['pending'] + ledger['in_flight']}  ({state})"
         )
+        replies = row["replies"]
+        click.echo(
+            f"      replies {replies['replies']}, opt-outs by email {replies['opt-outs by email']}, "
+            f"auto-replies dropped {replies['auto-replies dropped']}, bounces by email {replies['bounces by email']}"
+        )

@@ -188,7 +188,7 @@ def delete_cmd(app: App, email: str, yes: bool) -> None:
 @click.argument("email")
 @click.pass_obj
 def show_cmd(app: App, email: str) -> None:
-    """Show one subscriber and their status history.
+    """Show one subscriber, their status history and the emails they sent us (what was done, no content).
 
     \b
     Example:
@@ -215,6 +215,11 @@ def show_cmd(app: App, email: str) -> None:
         campaign = f" campaign {e.campaign_id}" if e.campaign_id else ""
         detail = f": {e.detail}" if e.detail else ""
         click.echo(f"  {shown(e.at, zone)} {change} ({e.method}{campaign}){detail}")
+    replies = app.store.reply_events(record.id)
+    click.echo("emails from them:" + ("" if replies else " -"))
+    for r in replies:
+        campaign = f" (campaign {r.campaign_id})" if r.campaign_id else ""
+        click.echo(f"  {shown(r.at, zone)} {r.action}{', answered' if r.answered else ''}{campaign}")
 
 
 @subscribers.command("list")

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pain_news.config.inbound import deprecations, validate_inbound
 from pain_news.config.topics import Topic, normalize_topics, read_topics
 from pain_news.errors import ConfigError, TopicError
 
 CONFIG_NAME = "pain-news.toml"
 DEFAULT_DATABASE_URL = "sqlite:///subscribers/pain-news.db"
 PROVIDERS = ("outbox", "smtp", "sendgrid")
-#: The clinic's name when newsletter.from_name is not set (NewsletterSettings.clinic: the one fallback).
-DEFAULT_CLINIC = "TriState Pain Institute"
+DEFAULT_CLINIC = "TriState Pain Institute"  # when newsletter.from_name is not set (NewsletterSettings.clinic)
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,14 @@ class NewsletterSettings:
     phone: str = ""  # the clinic's number: masthead, footer (tel: link) and the text part
     phone_region: str = "US"  # ISO country of a phone written without +country code (its tel: link)
     appointment_url: str = ""  # a spotlight's second button, "Request an appointment"
+    inbound_domain: str = (
+        ""  # mail to it reaches `inbound`/serve (docs/serve.md); adds List-Unsubscribe's mailto
+    )
+    replies_forward_to: str = ""  # the clinic's monitored inbox: every reply that is not an opt-out
+    reply_answer_days: int = 7  # one automatic answer per sender per this many days
 
     @property
-    def clinic(self) -> str:
-        """The clinic's name as readers see it (email, web pages, archive, feed): from_name, else the default."""
+    def clinic(self) -> str:  # the clinic's name in the email, web pages, archive and feed: the one fallback
         return self.from_name or DEFAULT_CLINIC
 
 
@@ -97,6 +101,7 @@ class ServeSettings:
     signups_per_client_per_hour: int = 30  # signup submissions one client address may make in 1 h
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks of reverse proxies; X-Forwarded-For from them
     signup_topics: tuple[str, ...] = ()  # [topics] keys ticked in advance on the signup form
+    inbound_max_bytes: int = 30 * 1024 * 1024  # an Inbound Parse post (SendGrid's own limit is 30 MB)
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ class Secrets:
     smtp_password: str = field(default="", repr=False)
     # Keys used before a rotation: links signed with them (in old emails) still verify.
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    inbound_secret: str = field(default="", repr=False)  # serve's /webhooks/inbound/<secret>: unguessable
 
     @property
     def verification_keys(self) -> tuple[str, ...]:
@@ -129,6 +135,7 @@ SECRET_VARIABLES = {
     "secret_key": "PAIN_NEWS_SECRET_KEY",
     "smtp_password": "PAIN_NEWS_SMTP_PASSWORD",
     "previous_secret_keys": PREVIOUS_KEYS_VARIABLE,
+    "inbound_secret": "PAIN_NEWS_INBOUND_SECRET",
 }
 
 SECTIONS: dict[str, type] = {
@@ -162,6 +169,8 @@ class Config:
     # Where each set value came from ("newsletter.from_email" → "pain-news.toml key newsletter.from_email"
     # or "environment variable PAIN_NEWS_..."), so an error can say what to change; unset keys are absent.
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Settings still read but on their way out, each with what to set instead (the CLI shows them).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def source(self, dotted: str) -> str:
         """Where `section.key` was set, in words ("the default" when nowhere)."""
@@ -328,7 +337,7 @@ def load_config(
     secrets = _secrets(merged)
     config = Config(root=root, path=path, secrets=secrets, sources=sources, topics=topics, **sections)
     _validate(config, merged)
-    return config
+    return replace(config, warnings=deprecations(config))
 
 
 def _secrets(merged: Mapping[str, str]) -> Secrets:
@@ -409,6 +418,7 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
     _validate_secret_key(config.secrets.secret_key)
     _validate_clear_text(config)
     _validate_serve(config, env)
+    validate_inbound(config, lambda dotted: _where(config, env, dotted))
     try:
         normalize_topics(config.serve.signup_topics, config.topic_keys)
     except TopicError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -123,6 +124,27 @@ class DeliveryEvent(Base):
     subscriber_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class ReplyEvent(Base):
+    """One inbound message (a reply, an auto-reply, a bounce report) and what was done with it.
+
+    Nothing of the message is kept: no address, subject or body (docs/security.md). `sender_hash`
+    (sha256 of the lower-cased sender, as in `suppressions`) only lets the automatic answer go
+    out at most once per period to a sender who is not a subscriber (migration 0006).
+    """
+
+    __tablename__ = "reply_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(30))  # vocab.REPLY_ACTIONS
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    sender_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class Campaign(Base):

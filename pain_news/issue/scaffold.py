@@ -23,16 +23,20 @@ FOLDER_DATE = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{1,2})(?:-(?P<rest>.+))?
 KEY_PREFIX = re.compile(r"^[a-z_]+\s*[:=]\s*")
 
 
-def init_project(folder: Path, unsubscribe_mailto: str = "") -> list[Path]:
+def init_project(folder: Path, inbound_domain: str = "") -> list[Path]:
     """Write pain-news.toml, .env with a fresh secret key, templates/, issues/ and subscribers/."""
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "pain-news.toml"
     if config.exists():
         raise OutputError("already exists; init only starts a new project", path=config)
     created = [config]
-    mailto = unsubscribe_mailto.strip().removeprefix("mailto:").replace("\\", "\\\\").replace('"', '\\"')
+    domain = inbound_domain.strip().lower().rstrip(".")
+    if domain and not re.fullmatch(
+        r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", domain
+    ):
+        raise OutputError(f"not a domain name: {inbound_domain.strip()!r} (e.g. reply.clinic.example)")
     text = Template((SCAFFOLD / "pain-news.toml").read_text(encoding="utf-8"))
-    config.write_text(text.safe_substitute(unsubscribe_mailto=mailto), encoding="utf-8")
+    config.write_text(text.safe_substitute(inbound_domain=domain), encoding="utf-8")
     env = folder / ".env"
     if not env.exists():
         # The secret signs unsubscribe links: it must stay the same for the life of the list.

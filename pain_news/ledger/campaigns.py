@@ -313,6 +313,20 @@ class CampaignLedger:
         with store_errors(), self.reader.connect() as conn:
             return conn.scalar(query) is not None
 
+    def latest_sent_to(self, subscriber_id: int, *, since: dt.datetime) -> int | None:
+        """The newest issue campaign created since `since` that was sent to this subscriber: the one
+        their reply most likely answers (pain_news/inbound/handle.py). Per campaign through the
+        ledger's (campaign, subscriber) unique index, like `in_flight_for`."""
+        recent = select(Campaign.id).where(Campaign.kind == CAMPAIGN_ISSUE, Campaign.created_at >= since)
+        query = select(func.max(LedgerEntry.campaign_id)).where(
+            LedgerEntry.campaign_id.in_(recent),
+            LedgerEntry.subscriber_id == subscriber_id,
+            LedgerEntry.state == LEDGER_SENT,
+        )
+        with store_errors(), self.reader.connect() as conn:
+            found = conn.scalar(query)
+            return int(found) if found is not None else None
+
     def suppressed(self, addresses: Sequence[str]) -> set[str]:
         """Those of `addresses` on the suppression list (deleted, or opted out at the provider)."""
         hashes = {email_hash(a): a for a in addresses}

@@ -28,7 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pain_news.campaign.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.errors import InvalidToken, PainNewsError, StoreError, WebhookRejected
 from pain_news.vocab import ACTIVE
-from pain_news.web.pages import page
+from pain_news.web import inbound
+from pain_news.web.pages import opt_out_hint, page
 from pain_news.web.preferences import preference_routes
 from pain_news.web.queues import WelcomeQueue
 from pain_news.web.security import ClientLimit, SecurityHeaders, client_address, networks, same_origin
@@ -59,6 +60,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = WEBHOOK_LIMIT if scope["path"].startswith("/webhooks/") else FORM_LIMIT
+        if scope["path"].startswith(inbound.PREFIX):  # whole emails: serve.inbound_max_bytes
+            limit = inbound.inbound_limit(scope["app"].state.config)
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > limit:
             await _too_large(scope, receive, send)
@@ -132,7 +135,7 @@ def create_app(
 
     def problem(exc: PainNewsError, status: int) -> HTMLResponse:
         title = "This link does not work" if isinstance(exc, InvalidToken) else "Something is not right"
-        hint = "Copy the whole link from the email, or reply to the email and we will take you off the list."
+        hint = opt_out_hint(config.newsletter.inbound_domain, config.newsletter.phone)
         return show("error.html", status, title=title, message=exc.message, hint=exc.hint or hint)
 
     def refuse(status: int, message: str, hint: str) -> HTMLResponse:
@@ -295,6 +298,7 @@ def create_app(
         Route("/confirm/{token}", confirm_page, methods=["GET"]),
         Route("/confirm/{token}", confirm_post, methods=["POST"]),
         Route("/webhooks/sendgrid", sendgrid_events, methods=["POST"]),
+        Route(inbound.PREFIX + "{secret}", inbound.inbound_parse, methods=["POST"]),
         *preference_routes(config, store, show, problem, _form),
     ]
     archive = config.resolve(config.build.archive_out)
@@ -339,6 +343,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # outermost: also on 413 answers and error pages
     app.state.signups = signups
     app.state.welcomes = welcomes
+    app.state.config, app.state.store = config, store  # read by the handlers in web/inbound.py
     return app
 
 

@@ -28,3 +28,16 @@ def page(
     """Render `templates/<name>` inside the shared layout as an HTML response."""
     html = environment().get_template(name).render(**context)
     return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def opt_out_hint(inbound_domain: str, phone: str) -> str:
+    """The error pages' other way off the list, promised only where it is true: a reply is read
+    for "unsubscribe" only when inbound mail is set up (docs/serve.md); the phone always works."""
+    ways = []
+    if inbound_domain:
+        ways.append('reply "unsubscribe" to any of our emails')
+    if phone:
+        ways.append(f"call us at {phone}")
+    if not ways:
+        ways.append("contact the clinic")
+    return f"Copy the whole link from the email, or {' or '.join(ways)}, and we will take you off the list."

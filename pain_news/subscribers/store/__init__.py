@@ -25,6 +25,7 @@ from pain_news.config.clock import as_utc
 from pain_news.db.models import (
     DeliveryEvent,
     LedgerEntry,
+    ReplyEvent,
     Subscriber,
     SubscriberEvent,
     SubscriberTag,
@@ -51,8 +52,9 @@ from pain_news.subscribers.store.core import (
     set_status,
     suppress_many,
 )
-from pain_news.subscribers.store.events import DeliveryEventsMixin, IncomingEvent
+from pain_news.subscribers.store.events import IncomingEvent
 from pain_news.subscribers.store.listing import ListingMixin
+from pain_news.subscribers.store.replies import RepliesMixin, ReplyEventRecord, ReplyOutcome
 from pain_news.subscribers.store.topics import (
     TopicsMixin,
     clean_topics,
@@ -73,6 +75,8 @@ __all__ = [  # what the rest of the package imports from here
     "ImportCounts",
     "ImportRow",
     "IncomingEvent",
+    "ReplyEventRecord",
+    "ReplyOutcome",
     "SignupRequest",
     "StatusChange",
     "SubscriberRecord",
@@ -86,7 +90,7 @@ __all__ = [  # what the rest of the package imports from here
 ]
 
 
-class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixin):
+class SubscriberStore(ImportMixin, RepliesMixin, ListingMixin, TopicsMixin):
     """The subscriber database; each method is one short transaction."""
 
     # ---- lookups -------------------------------------------------------------------------
@@ -266,6 +270,12 @@ class SubscriberStore(ImportMixin, DeliveryEventsMixin, ListingMixin, TopicsMixi
                 entry.email = placeholder
                 entry.reason = spelled.sub(placeholder, entry.reason) if entry.reason else entry.reason
             s.execute(update(DeliveryEvent).where(DeliveryEvent.subscriber_id == sub.id).values(detail=""))
+            # Reply events stay counted per campaign but name nobody: no subscriber, no sender hash.
+            s.execute(
+                update(ReplyEvent)
+                .where((ReplyEvent.subscriber_id == sub.id) | (ReplyEvent.sender_hash == email_hash(address)))
+                .values(subscriber_id=None, sender_hash=None)
+            )
             s.execute(delete(SubscriberEvent).where(SubscriberEvent.subscriber_id == sub.id))
             s.delete(sub)
             return address
