@@ -112,11 +112,11 @@ def test_delivery_events_are_kept_once_per_event_id(any_store):
 
 def race_after_locked_lookup(monkeypatch, action):
     """`action` runs on another connection right after the operation's locked read of the row."""
-    from pain_news.subscribers.store import SubscriberStore
+    from pain_news.subscribers.store import core
     from tests.fixtures.store import Race
 
     race = Race(action)
-    lookup = SubscriberStore._lookup
+    lookup = core.lookup  # every part reads a subscriber through core.lookup
 
     def lookup_then_race(s, who, *, lock=False):
         found = lookup(s, who, lock=lock)
@@ -124,7 +124,7 @@ def race_after_locked_lookup(monkeypatch, action):
             race.fire()
         return found
 
-    monkeypatch.setattr(SubscriberStore, "_lookup", staticmethod(lookup_then_race))
+    monkeypatch.setattr(core, "lookup", lookup_then_race)
     return race
 
 

@@ -18,6 +18,7 @@ from pain_news.config.topics import normalize_topics
 from pain_news.delivery.base import OutgoingMessage
 from pain_news.errors import ConfigError, DeliveryError, TopicError
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
+from pain_news.signoff.approve import approval_status
 from pain_news.vocab import (
     ACTIVE,
     LEDGER_FAILED,
@@ -49,6 +50,7 @@ class PreparedSend:
     seen_campaign_id: int | None = None  # the issue's newest campaign when prepared (None: none yet)
     topics: tuple[str, ...] = ()  # the campaign's targeted topics; () = the whole list
     schedule: schedule.Schedule | None = None  # send_at and batch for every request
+    approval_id: int | None = None  # the approval of this version a new campaign records (signoff/)
 
 
 def prepare_send(
@@ -58,7 +60,7 @@ def prepare_send(
 
     Every gate is run before anything else (pain_news/campaign/gates.py): a refusal leaves no
     campaign behind and sends nothing, and lists every gate that refuses."""
-    request = SendRequest(config=config, issue_dir=issue_dir, options=options)
+    request = SendRequest(config=config, issue_dir=issue_dir, options=options, store=store)
     provider = request.provider
     schedule.for_new(
         options.at, provider, dt.datetime.now(dt.UTC), clinic_zone(config)
@@ -108,6 +110,7 @@ def _prepare(
                 topics=tuple(per_topic),
             ),
         )
+        approval = approval_status(config, store, result.issue.folder, (result.issue, result.rendered))
         return _scheduled(
             config,
             PreparedSend(
@@ -119,6 +122,7 @@ def _prepare(
                 options=options,
                 seen_campaign_id=existing.id if existing else None,
                 topics=topics,
+                approval_id=approval.approval.id if approval.approval else None,
             ),
             when,
         )

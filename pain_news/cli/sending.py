@@ -15,7 +15,7 @@ from pain_news.config.clock import clinic_zone
 from pain_news.config.settings import PROVIDERS
 
 if TYPE_CHECKING:
-    from pain_news.campaign import PreparedSend, SendReport
+    from pain_news.campaign import PreparedSend, SendOptions, SendReport
 
 
 @cli.command("send")
@@ -104,37 +104,61 @@ def send_cmd(
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import campaign
 
+    _refuse_mixed_options(test_send, cancel, at, to, topics, check_published, skip_published_check)
+    if cancel:
+        _cancel(app, issue_dir)
+    elif test_send:
+        _send_test(app, issue_dir, to, provider, dry_run)
+    else:
+        options = campaign.SendOptions(
+            published="online" if check_published else "skip" if skip_published_check else "archive",
+            provider=provider,
+            dry_run=dry_run,
+            resend_uncertain=resend_uncertain,
+            retry_failed=retry_failed,
+            new_campaign=new_campaign,
+            rate=rate,
+            topics=known_topics(app, topics),
+            at=_when(app, at),
+        )
+        _send_list(app, issue_dir, options, yes)
+
+
+def _refuse_mixed_options(
+    test_send: bool,
+    cancel: bool,
+    at: str | None,
+    to: tuple[str, ...],
+    topics: tuple[str, ...],
+    check_published: bool,
+    skip_published_check: bool,
+) -> None:
+    """Refuse options that belong to another kind of send (exit 2, naming the option)."""
     if (test_send or cancel) and at:
         raise click.BadParameter(
             "--at schedules a list send (not with --test or --cancel)", param_hint="--at"
         )
     if cancel:
-        _cancel(app, issue_dir)
         return
     if test_send:
         if topics:
             raise click.BadParameter("--topic is for list sends (a test goes to --to)", param_hint="--topic")
-        _send_test(app, issue_dir, to, provider, dry_run)
         return
     if to:
         raise click.BadParameter("--to is only for test sends (add --test)", param_hint="--to")
     if check_published and skip_published_check:
         raise click.UsageError("--check-published and --skip-published-check exclude each other")
-    options = campaign.SendOptions(
-        published="online" if check_published else "skip" if skip_published_check else "archive",
-        provider=provider,
-        dry_run=dry_run,
-        resend_uncertain=resend_uncertain,
-        retry_failed=retry_failed,
-        new_campaign=new_campaign,
-        rate=rate,
-        topics=known_topics(app, topics),
-        at=_when(app, at),
-    )
+
+
+def _send_list(app: App, issue_dir: Path, options: SendOptions, yes: bool) -> None:
+    """The list send: show the plan, ask (unless --yes or --dry-run), send, show the report."""
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
+    from pain_news import campaign
+
     prepared = campaign.prepare_send(app.config, app.store, issue_dir, options)
     for line in prepared.plan.lines():
         click.echo(line)
-    if not dry_run and not yes:
+    if not options.dry_run and not yes:
         if not sys.stdin.isatty():
             raise click.UsageError("no terminal to confirm on: add --yes to send without asking")
         question = (
@@ -144,7 +168,7 @@ def send_cmd(
     report = _run_with_progress(app, prepared)
     for line in report.lines():
         click.echo(line)
-    if prepared.schedule is not None and not dry_run:
+    if prepared.schedule is not None and not options.dry_run:
         # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
         from pain_news.campaign.schedule import when_text
 
@@ -282,6 +306,7 @@ def campaigns_cmd(app: App, fmt: str) -> None:
             f"sent {ledger['sent']}, failed {ledger['failed']}, uncertain {ledger['uncertain']}, "
             f"pending {ledger['pending'] + ledger['in_flight']}  ({state})"
         )
+        click.echo(f"      {report.approval_line(row['approval'])}")
         replies = row["replies"]
         click.echo(
             f"      replies {replies['replies']}, opt-outs by email {replies['opt-outs by email']}, "

@@ -25,8 +25,7 @@ from sqlalchemy import (
 from pain_news.db import is_postgresql, store_errors
 from pain_news.db.models import LedgerEntry, Subscriber, Suppression, utcnow
 from pain_news.ledger.records import Claim, ClaimedEntry, Outcome
-from pain_news.subscribers.store import email_hash
-from pain_news.subscribers.store.core import pg_array
+from pain_news.subscribers.store import email_hash, pg_array
 from pain_news.vocab import ACTIVE, LEDGER_IN_FLIGHT, LEDGER_PENDING, LEDGER_SKIPPED
 
 

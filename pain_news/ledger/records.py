@@ -33,6 +33,7 @@ class CampaignRecord:
     scheduled_at: dt.datetime | None = None  # SendGrid's send_at for every request (UTC)
     batch_id: str | None = None  # SendGrid's mail batch: what --cancel cancels
     cancelled_at: dt.datetime | None = None
+    approval_id: int | None = None  # the sign-off it went out under (pain_news/signoff/)
 
     @classmethod
     def of(cls, c: Campaign) -> CampaignRecord:
@@ -49,6 +50,7 @@ class CampaignRecord:
             scheduled_at=as_utc(c.scheduled_at),
             batch_id=c.batch_id,
             cancelled_at=as_utc(c.cancelled_at),
+            approval_id=c.approval_id,
         )
 
 
@@ -66,6 +68,7 @@ class NewCampaign:
     kind: str = CAMPAIGN_ISSUE
     scheduled_at: dt.datetime | None = None  # with batch_id: a scheduled send (campaign/schedule.py)
     batch_id: str | None = None
+    approval_id: int | None = None  # the approval of this exact version (pain_news/signoff/)
 
 
 @dataclass(frozen=True, kw_only=True)

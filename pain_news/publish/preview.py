@@ -104,7 +104,7 @@ class PreviewState:
             # links (web version, archive, subscribe) point at the preview's own pages under SITE.
             issue = read_issue(self.folder, "").require()
             newsletter = replace(self.config.newsletter, public_url=SITE)
-            rendered = render_issue(issue, newsletter, self.config.templates_dir)
+            rendered = render_issue(issue, newsletter, self.config.templates_dir, self.config.reviewers)
         except PainNewsError as exc:
             return Snapshot(version, "", "", from_name, None, "", (), report, str(exc))
         return Snapshot(

@@ -164,19 +164,7 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
     """
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise StoreError(
-            "the file is empty (expected a header line with an 'email' column)", path=path
-        ) from None
-    except csv.Error as exc:
-        raise StoreError(f"broken CSV: {exc}", path=path, line=1) from None
-    names = [COLUMNS.get(column_key(h), "") for h in header]
-    if "email" not in names:
-        raise StoreError(f"no 'email' column in the header (found: {', '.join(header)})", path=path, line=1)
-    index = {name: i for i, name in reversed(list(enumerate(names))) if name}
-    width = len(header)
+    width, index = _read_header(reader, path)
     email_at = index["email"]
     first_at, last_at, tags_at, topics_at, status_at = (
         index.get(name) for name in ("first_name", "last_name", "tags", "topics", "status")
@@ -239,6 +227,23 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
 
 
 _STATUSES = frozenset((ACTIVE, *OPTED_OUT))
+
+
+def _read_header(reader: Iterator[list[str]], path: Path) -> tuple[int, dict[str, int]]:
+    """The header's width and the index of each column we know (the first of a repeated one);
+    StoreError when the file is empty, broken, or has no email column."""
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise StoreError(
+            "the file is empty (expected a header line with an 'email' column)", path=path
+        ) from None
+    except csv.Error as exc:
+        raise StoreError(f"broken CSV: {exc}", path=path, line=1) from None
+    names = [COLUMNS.get(column_key(h), "") for h in header]
+    if "email" not in names:
+        raise StoreError(f"no 'email' column in the header (found: {', '.join(header)})", path=path, line=1)
+    return len(header), {name: i for i, name in reversed(list(enumerate(names))) if name}
 
 
 def count_addresses(text: str) -> Counter[str]:

@@ -11,8 +11,7 @@ from pathlib import Path
 from pain_news.db.models import utcnow
 from pain_news.errors import StoreError
 from pain_news.subscribers.csv_files import BadRow, Row, count_addresses, decode, read_columns, read_rows
-from pain_news.subscribers.store import SubscriberStore, email_key
-from pain_news.subscribers.store.core import clean_tags
+from pain_news.subscribers.store import SubscriberStore, clean_tags, email_key
 
 
 @dataclass

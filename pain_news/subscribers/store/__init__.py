@@ -4,36 +4,34 @@ Opt-outs are sacred: nothing here turns an unsubscribed, bounced or complained s
 deleted, hash-suppressed address) active again, except `resubscribe` with a reason and a
 confirmed signup (`confirm_signup`), both written to the subscriber's history.
 
-The store is this class plus its parts: store_core.py (address rules, records, the one
-status-change path `write_status_changes`), store_events.py (webhook batches, suppression
-syncs), store_import.py (CSV imports), store_listing.py (streams and counts) and
-store_topics.py (topics readers choose). No other module writes SQL against these tables.
+The store is one facade over plain parts, each a module of functions that take the session (or
+engine) they work in: core.py (address rules, records, the one status-change path
+`write_status_changes`, bulk SQL helpers), statuses.py (add, opt out, resubscribe, delete,
+history), signups.py (double opt-in), bulk_import.py (CSV imports), events.py (webhook batches,
+suppression syncs), listing.py (streams and counts) and topics.py (topics readers choose). The
+facade owns the engines and opens one transaction per call; callers use only what this module
+exports. No other module writes SQL against these tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from pain_news import db
-from pain_news.config.clock import as_utc
-from pain_news.db.models import (
-    DeliveryEvent,
-    LedgerEntry,
-    ReplyEvent,
-    Subscriber,
-    SubscriberEvent,
-    SubscriberTag,
-    Suppression,
-    utcnow,
-)
-from pain_news.errors import InvalidToken, StoreConflict, StoreError
-from pain_news.subscribers.store.bulk_import import ImportCounts, ImportMixin, ImportRow
+from pain_news.db.models import utcnow
+from pain_news.errors import StoreConflict, StoreError
+from pain_news.subscribers.store import bulk_import, core, listing, replies, signups, statuses
+
+# `events` and `topics` are also parameter names of the facade's methods: those parts go by these.
+from pain_news.subscribers.store import events as events_part
+from pain_news.subscribers.store import topics as topics_part
+from pain_news.subscribers.store.bulk_import import ImportCounts, ImportRow
 from pain_news.subscribers.store.core import (
     MAX_NAME,
     MAX_TAG,
@@ -48,33 +46,26 @@ from pain_news.subscribers.store.core import (
     control_character,
     email_hash,
     email_key,
-    new_subscriber,
-    set_status,
+    pg_array,
     suppress_many,
 )
-from pain_news.subscribers.store.events import IncomingEvent
-from pain_news.subscribers.store.listing import ListingMixin
-from pain_news.subscribers.store.replies import RepliesMixin, ReplyEventRecord, ReplyOutcome
-from pain_news.subscribers.store.topics import (
-    TopicsMixin,
-    clean_topics,
-    signup_detail,
-    topics_requested,
-    write_topic_changes,
-)
-from pain_news.vocab import ACTIVE, OPT_OUT_METHODS, OPTED_OUT, PENDING
+from pain_news.subscribers.store.events import EventBatchResult, IncomingEvent, OptOutResult
+from pain_news.subscribers.store.replies import ReplyApplied, ReplyEventRecord, ReplyOutcome
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
 
-__all__ = [  # what the rest of the package imports from here
+__all__ = [  # the front door: what the rest of the package imports from the store
     "MAX_NAME",
     "MAX_TAG",
     "Change",
+    "EventBatchResult",
     "EventRecord",
     "ImportCounts",
     "ImportRow",
     "IncomingEvent",
+    "OptOutResult",
+    "ReplyApplied",
     "ReplyEventRecord",
     "ReplyOutcome",
     "SignupRequest",
@@ -83,64 +74,56 @@ __all__ = [  # what the rest of the package imports from here
     "SubscriberStore",
     "check_email",
     "check_text",
+    "clean_tags",
     "control_character",
     "email_hash",
     "email_key",
     "open_store",
+    "pg_array",
 ]
 
 
-class SubscriberStore(ImportMixin, RepliesMixin, ListingMixin, TopicsMixin):
+class SubscriberStore:
     """The subscriber database; each method is one short transaction."""
 
-    # ---- lookups -------------------------------------------------------------------------
+    def __init__(self, engine: Engine, reader: Engine) -> None:
+        self.engine = engine
+        self.reader = reader  # read-only streams (list, export): never hold the SQLite write lock
 
-    def _find(self, s: Session, who: str | int, *, lock: bool = False) -> Subscriber:
-        """The subscriber; with `lock`, its row stays locked until commit (SELECT ... FOR UPDATE).
+    def close(self) -> None:
+        """Release the connection pools."""
+        self.engine.dispose()
+        if self.reader is not self.engine:
+            self.reader.dispose()
 
-        Every status change locks first, so on PostgreSQL a change that commits meanwhile can
-        never be overwritten from a stale read (SQLite's BEGIN IMMEDIATE serialises writers anyway).
-        """
-        sub = self._lookup(s, who, lock=lock)
-        if sub is None:
-            raise StoreError(f"no subscriber {who!r}", hint="see 'pain-news subscribers list'")
-        return sub
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session inside one transaction, committed on success and rolled back on any error."""
+        with db.store_errors(), Session(self.engine, expire_on_commit=False) as s, s.begin():
+            yield s
 
-    @staticmethod
-    def _lookup(s: Session, who: str | int, *, lock: bool = False) -> Subscriber | None:
-        if isinstance(who, int):
-            return s.get(Subscriber, who, with_for_update=lock or None)
-        query = select(Subscriber).where(Subscriber.email_key == email_key(who))
-        return s.scalar(query.with_for_update() if lock else query)
+    # ---- one subscriber: statuses and history (statuses.py) --------------------------------
 
     def get(self, who: str | int) -> SubscriberRecord | None:
         """The subscriber with this address or id, or None."""
         try:
             with self.session() as s:
-                return SubscriberRecord.of(self._find(s, who))
+                return SubscriberRecord.of(core.find(s, who))
         except StoreError:
             return None
 
     def history(self, who: str | int) -> tuple[SubscriberRecord, list[EventRecord]]:
         """A subscriber and their status history, oldest first."""
         with self.session() as s:
-            sub = self._find(s, who)
-            rows = s.scalars(
-                select(SubscriberEvent)
-                .where(SubscriberEvent.subscriber_id == sub.id)
-                .order_by(SubscriberEvent.id)
-            )
-            events = [
-                EventRecord(as_utc(e.at), e.old_status, e.new_status, e.method, e.campaign_id, e.detail)
-                for e in rows
-            ]
-            return SubscriberRecord.of(sub), events
+            return statuses.history(s, who)
 
     def is_suppressed(self, s: Session, email: str) -> bool:
         """True when this address was deleted or opted out elsewhere and must not be re-added."""
-        return bool(s.scalar(select(exists().where(Suppression.email_hash == email_hash(email)))))
+        return statuses.is_suppressed(s, email)
 
-    # ---- status changes ------------------------------------------------------------------
+    def suppress(self, s: Session, email: str, reason: str, now: dt.datetime) -> None:
+        """Record a hashed address that no import or add may bring (back) in."""
+        suppress_many(s, [email], reason, now)
 
     def add(
         self,
@@ -156,43 +139,9 @@ class SubscriberStore(ImportMixin, RepliesMixin, ListingMixin, TopicsMixin):
         """Add one active subscriber; refuses known and suppressed addresses. `topics` are checked
         against the configuration by the caller."""
         address = check_email(email)
-        now = now or utcnow()
         try:
             with self.session() as s:
-                self.lock_new_addresses(s)
-                existing = s.scalar(select(Subscriber).where(Subscriber.email_key == email_key(address)))
-                if existing is not None:
-                    raise StoreError(
-                        f"{address} is already in the list ({existing.status})",
-                        hint="use 'pain-news subscribers resubscribe' to bring back someone who opted out"
-                        if existing.status in OPTED_OUT
-                        else None,
-                    )
-                if self.is_suppressed(s, address):
-                    raise StoreError(
-                        f"{address} was deleted or opted out and is suppressed; it cannot be re-added",
-                        hint="the person can sign up again themselves through the signup form",
-                    )
-                sub = new_subscriber(address, first_name, last_name, ACTIVE, source, now)
-                sub.tags = [SubscriberTag(tag=t) for t in clean_tags(tags)]
-                s.add(sub)
-                s.flush()
-                s.add(
-                    SubscriberEvent(
-                        subscriber_id=sub.id,
-                        at=now,
-                        old_status=None,
-                        new_status=ACTIVE,
-                        method="manual",
-                        detail="added",
-                    )
-                )
-                chosen = clean_topics(topics)
-                if chosen:
-                    s.flush()  # the "added" row first in the history
-                    write_topic_changes(s, {sub.id: ((), chosen)}, {sub.id: ACTIVE}, now, "added")
-                    s.expire(sub, ["topics"])
-                return SubscriberRecord.of(sub)
+                return statuses.add(s, address, first_name, last_name, tags, topics, source, now or utcnow())
         except StoreConflict:  # a concurrent add of the same address won the race
             raise StoreError(f"{address} is already in the list") from None
 
@@ -207,26 +156,8 @@ class SubscriberStore(ImportMixin, RepliesMixin, ListingMixin, TopicsMixin):
         now: dt.datetime | None = None,
     ) -> Change:
         """Mark unsubscribed/bounced/complained; idempotent; a complaint outranks an unsubscribe."""
-        if status not in OPTED_OUT or method not in OPT_OUT_METHODS:
-            raise ValueError(f"bad opt-out {status!r} by {method!r}")
         with self.session() as s:
-            sub = self._find(s, who, lock=True)
-            return self._opt_out(s, sub, status, method, campaign_id, detail, now or utcnow())
-
-    def _opt_out(
-        self,
-        s: Session,
-        sub: Subscriber,
-        status: str,
-        method: str,
-        campaign_id: int | None,
-        detail: str,
-        now: dt.datetime,
-    ) -> Change:
-        if sub.status == status or (sub.status in OPTED_OUT and status == "unsubscribed"):
-            return Change(SubscriberRecord.of(sub), changed=False)
-        set_status(s, sub, status, method, now, campaign_id, detail)
-        return Change(SubscriberRecord.of(sub), changed=True)
+            return statuses.opt_out(s, who, status, method, campaign_id, detail, now or utcnow())
 
     def unsubscribe(
         self,
@@ -241,48 +172,14 @@ class SubscriberStore(ImportMixin, RepliesMixin, ListingMixin, TopicsMixin):
 
     def resubscribe(self, who: str | int, reason: str, *, now: dt.datetime | None = None) -> Change:
         """The only way back to active for an opted-out subscriber; the reason is kept in history."""
-        if not reason.strip():
-            raise StoreError("a reason is required to resubscribe someone who opted out")
-        now = now or utcnow()
         with self.session() as s:
-            sub = self._find(s, who, lock=True)
-            if sub.status == ACTIVE:
-                return Change(SubscriberRecord.of(sub), changed=False)
-            set_status(s, sub, ACTIVE, "resubscribe", now, detail=reason.strip())
-            return Change(SubscriberRecord.of(sub), changed=True)
+            return statuses.resubscribe(s, who, reason, now or utcnow())
 
     def delete(self, who: str | int, *, now: dt.datetime | None = None) -> str:
-        """Erase a subscriber and their history, keeping only a hashed address as a suppression.
-
-        The send ledger keeps its rows (campaign counts stay right) but not the address: it
-        becomes `deleted:<first 12 hex of the hash>`, also inside provider replies kept there.
-        Delivery events keep only the subscriber id, which names nobody once the row is gone
-        (ids are never reused), and lose their detail (a bounce reply may quote the address).
-        """
-        now = now or utcnow()
+        """Erase a subscriber and their history, keeping only a hashed address as a suppression;
+        the erased address (see statuses.delete for what the ledger and events keep)."""
         with self.session() as s:
-            sub = self._find(s, who, lock=True)
-            address = sub.email
-            self.suppress(s, address, "deleted", now)
-            placeholder = f"deleted:{email_hash(address)[:12]}"
-            spelled = re.compile(re.escape(address), re.IGNORECASE)
-            for entry in s.scalars(select(LedgerEntry).where(LedgerEntry.subscriber_id == sub.id)):
-                entry.email = placeholder
-                entry.reason = spelled.sub(placeholder, entry.reason) if entry.reason else entry.reason
-            s.execute(update(DeliveryEvent).where(DeliveryEvent.subscriber_id == sub.id).values(detail=""))
-            # Reply events stay counted per campaign but name nobody: no subscriber, no sender hash.
-            s.execute(
-                update(ReplyEvent)
-                .where((ReplyEvent.subscriber_id == sub.id) | (ReplyEvent.sender_hash == email_hash(address)))
-                .values(subscriber_id=None, sender_hash=None)
-            )
-            s.execute(delete(SubscriberEvent).where(SubscriberEvent.subscriber_id == sub.id))
-            s.delete(sub)
-            return address
-
-    def suppress(self, s: Session, email: str, reason: str, now: dt.datetime) -> None:
-        """Record a hashed address that no import or add may bring (back) in."""
-        suppress_many(s, [email], reason, now)
+            return statuses.delete(s, who, now or utcnow())
 
     def opt_out_address(
         self,
@@ -299,22 +196,10 @@ class SubscriberStore(ImportMixin, RepliesMixin, ListingMixin, TopicsMixin):
         One address at a time, for opt-outs that arrive one message at a time (a reply asking to
         stop, a bounce report by email); webhook batches and sync use opt_out_addresses.
         """
-        if status not in OPTED_OUT or method not in OPT_OUT_METHODS:
-            raise ValueError(f"bad opt-out {status!r} by {method!r}")
-        now = now or utcnow()
         with self.session() as s:
-            # An address with a control character cannot be a subscriber (and PostgreSQL refuses NUL).
-            sub = None if control_character(email) else self._lookup(s, email, lock=True)
-            if sub is None and not control_character(email):
-                # An import may be adding this address right now: wait for it, then look again.
-                self.lock_new_addresses(s)
-                sub = self._lookup(s, email, lock=True)
-            if sub is None:
-                self.suppress(s, email, f"{method}:{status}", now)
-                return None
-            return self._opt_out(s, sub, status, method, campaign_id, detail, now)
+            return statuses.opt_out_address(s, email, status, method, campaign_id, detail, now or utcnow())
 
-    # ---- signup --------------------------------------------------------------------------
+    # ---- double opt-in (signups.py) ---------------------------------------------------------
 
     def request_signup(
         self,
@@ -336,114 +221,143 @@ class SubscriberStore(ImportMixin, RepliesMixin, ListingMixin, TopicsMixin):
         Names are stored only on a new row: a stranger's signup never changes an existing one.
         """
         address = check_email(email)
-        now = now or utcnow()
-        nothing = SignupRequest(0, 0, send_confirmation=False)
         with self.session() as s:
-            sub = self._lookup(s, address, lock=True)
-            if sub is None:
-                if self._suppressed_as_undeliverable(s, address):
-                    return nothing
-                sub = new_subscriber(address, first_name, last_name, PENDING, "signup", now)
-                s.add(sub)
-                s.flush()
-                old = None
-            elif sub.status in (ACTIVE, "bounced", "complained"):
-                return nothing
-            else:
-                old = sub.status
-                if daily_limit is not None and self._signups_since(s, sub.id, now - dt.timedelta(days=1)) >= (
-                    daily_limit
-                ):
-                    return nothing
-            # Logged even when the status stays (an opted-out person asking back in): the event
-            # id goes into the confirmation token, so only the newest request can confirm.
-            event = SubscriberEvent(
-                subscriber_id=sub.id,
-                at=now,
-                old_status=old,
-                new_status=sub.status,
-                method="signup",
-                detail=signup_detail(topics),
+            return signups.request_signup(
+                s, address, first_name, last_name, daily_limit, topics, now or utcnow()
             )
-            s.add(event)
-            s.flush()
-            return SignupRequest(sub.id, event.id, send_confirmation=True)
-
-    @staticmethod
-    def _signups_since(s: Session, subscriber_id: int, since: dt.datetime) -> int:
-        """How many confirmation emails this subscriber was sent since `since`."""
-        return int(
-            s.scalar(
-                select(func.count(SubscriberEvent.id)).where(
-                    SubscriberEvent.subscriber_id == subscriber_id,
-                    SubscriberEvent.method == "signup",
-                    SubscriberEvent.at >= since,
-                )
-            )
-            or 0
-        )
-
-    @staticmethod
-    def _suppressed_as_undeliverable(s: Session, email: str) -> bool:
-        """True when an unknown address was suppressed for a bounce or complaint (opt_out_address)."""
-        reason = s.scalar(select(Suppression.reason).where(Suppression.email_hash == email_hash(email)))
-        return reason is not None and reason.endswith((":bounced", ":complained"))
 
     def confirm_signup(
         self, subscriber_id: int, request_event_id: int, *, now: dt.datetime | None = None
     ) -> Change:
         """Activate after the confirmation link; InvalidToken for stale or unknown requests."""
-        now = now or utcnow()
         with self.session() as s:
-            sub = self._lookup(s, subscriber_id, lock=True)  # see _find: no stale overwrite
-            if sub is None:
-                raise InvalidToken("this confirmation link names nobody", hint="sign up again")
-            if sub.status == ACTIVE:
-                return Change(SubscriberRecord.of(sub), changed=False)
-            if not self._request_is_current(s, sub.id, request_event_id):
-                raise InvalidToken(
-                    "this confirmation link has been replaced or withdrawn", hint="sign up again"
-                )
-            s.execute(delete(Suppression).where(Suppression.email_hash == email_hash(sub.email)))
-            set_status(s, sub, ACTIVE, "confirm", now, detail="confirmed signup")
-            chosen = topics_requested(s.get(SubscriberEvent, request_event_id))
-            if chosen is not None:
-                old = tuple(t.topic for t in sub.topics)
-                write_topic_changes(s, {sub.id: (old, chosen)}, {sub.id: ACTIVE}, now, "signup")
-                s.expire(sub, ["topics"])
-            return Change(SubscriberRecord.of(sub), changed=True)
+            return signups.confirm_signup(s, subscriber_id, request_event_id, now or utcnow())
 
     def signup_to_confirm(self, subscriber_id: int, request_event_id: int) -> SubscriberRecord:
         """The subscriber a confirmation link would activate (nothing changes); InvalidToken when stale."""
         with self.session() as s:
-            sub = self._lookup(s, subscriber_id)
-            if sub is None:
-                raise InvalidToken("this confirmation link names nobody", hint="sign up again")
-            if sub.status != ACTIVE and not self._request_is_current(s, sub.id, request_event_id):
-                raise InvalidToken(
-                    "this confirmation link has been replaced or withdrawn", hint="sign up again"
-                )
-            return SubscriberRecord.of(sub)
+            return signups.signup_to_confirm(s, subscriber_id, request_event_id)
 
-    @staticmethod
-    def _request_is_current(s: Session, subscriber_id: int, request_event_id: int) -> bool:
-        """True when this is the newest signup request and no opt-out came after it."""
-        newest = s.scalar(
-            select(func.max(SubscriberEvent.id)).where(
-                SubscriberEvent.subscriber_id == subscriber_id, SubscriberEvent.method == "signup"
-            )
+    # ---- topics and preferences (topics.py) -------------------------------------------------
+
+    def update_preferences(
+        self,
+        who: str | int,
+        *,
+        topics: Iterable[str] | None = None,
+        first_name: str | None = None,
+        via: str = "",
+        now: dt.datetime | None = None,
+    ) -> Change:
+        """Topics and/or first name of one subscriber, in one transaction, each change in the history."""
+        with self.session() as s:
+            return topics_part.update_preferences(s, who, topics, first_name, via, now or utcnow())
+
+    # ---- many subscribers at once (bulk_import.py, events.py) -----------------------------
+
+    def import_rows(
+        self,
+        rows: Iterable[ImportRow],
+        *,
+        source: str,
+        dry_run: bool = False,
+        now: dt.datetime | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        expected: int | None = None,
+    ) -> ImportCounts:
+        """Merge rows (one per address) as one transaction, rolled back for a dry run or on any error
+        (see bulk_import.import_rows); opted-out and suppressed addresses are never brought back."""
+        return bulk_import.import_rows(
+            self.engine, rows, source, dry_run, now or utcnow(), on_progress, expected
         )
-        later_opt_out = s.scalar(
-            select(
-                exists().where(
-                    SubscriberEvent.subscriber_id == subscriber_id,
-                    SubscriberEvent.id > request_event_id,
-                    SubscriberEvent.new_status.in_(OPTED_OUT),
-                    SubscriberEvent.method != "signup",
-                )
+
+    def apply_delivery_events(
+        self, events: Sequence[IncomingEvent], *, now: dt.datetime | None = None
+    ) -> EventBatchResult:
+        """Apply a webhook batch in one transaction: opt-outs first, then each new sg_event_id once.
+
+        Repeating a batch changes nothing. StoreError when the database fails: nothing of the
+        batch is kept, so the provider's retry applies it once.
+        """
+        with self.session() as s:
+            return events_part.apply_delivery_events(s, events, now or utcnow())
+
+    def opt_out_addresses(
+        self,
+        emails: Iterable[str],
+        status: str,
+        method: str,
+        *,
+        detail: str = "",
+        now: dt.datetime | None = None,
+    ) -> OptOutResult:
+        """Opt out many addresses in one transaction; unknown ones are suppressed so no import adds them."""
+        with self.session() as s:
+            return events_part.opt_out_addresses(s, emails, status, method, detail, now or utcnow())
+
+    def record_delivery_event(
+        self,
+        sg_event_id: str,
+        event: str,
+        occurred_at: dt.datetime,
+        *,
+        campaign_id: int | None,
+        subscriber_id: int | None,
+        detail: str = "",
+    ) -> bool:
+        """Store one event once; False when this event id was already seen. For events that come
+        one at a time with an id of their own (a reply or a bounce report by email, its Message-ID);
+        webhook batches go through apply_delivery_events."""
+        with self.session() as s:
+            return events_part.record_delivery_event(
+                s, sg_event_id, event, occurred_at, campaign_id, subscriber_id, detail
             )
-        )
-        return newest == request_event_id and not later_opt_out
+
+    # ---- replies by email (replies.py) ------------------------------------------------------
+
+    def subscriber_id_for(self, email: str) -> int | None:
+        """The id of the subscriber with this address, or None."""
+        with self.session() as s:
+            return replies.subscriber_id_for(s, email)
+
+    def address_of(self, subscriber_id: int) -> str | None:
+        """The address of a subscriber (the token mailto names an id), or None when deleted."""
+        with self.session() as s:
+            return replies.address_of(s, subscriber_id)
+
+    def record_reply(self, outcome: ReplyOutcome, *, now: dt.datetime | None = None) -> ReplyApplied:
+        """Apply the opt-out `outcome` asks for (if any) and record the event, in one transaction."""
+        with self.session() as s:
+            return replies.record_reply(s, outcome, now or utcnow())
+
+    def answered_since(self, sender: str, since: dt.datetime) -> bool:
+        """True when this sender was sent the automatic answer at or after `since`."""
+        with self.session() as s:
+            return replies.answered_since(s, sender, since)
+
+    def reply_events(self, subscriber_id: int) -> list[ReplyEventRecord]:
+        """A subscriber's reply events, oldest first (`subscribers show`)."""
+        with self.session() as s:
+            return replies.reply_events(s, subscriber_id)
+
+    def reply_figures(self, campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        """Per campaign, the reply figures report shows (every figure present, 0 when none)."""
+        with self.session() as s:
+            return replies.reply_figures(s, campaign_ids)
+
+    # ---- reading the list (listing.py) ------------------------------------------------------
+
+    def iter_subscribers(
+        self, status: str | None = None, tag: str | None = None, topic: str | None = None
+    ) -> Iterator[SubscriberRecord]:
+        """Stream subscribers in id order without loading them all (server-side cursor on PostgreSQL),
+        with their tags and topics."""
+        return listing.iter_subscribers(self.reader, status, tag, topic)
+
+    def stats(self) -> dict[str, int]:
+        """Subscriber counts per status (every status present), plus suppressions."""
+        with self.session() as s:
+            return listing.stats(s)
 
 
 def open_store(config: Config, *, create: bool = False) -> SubscriberStore:

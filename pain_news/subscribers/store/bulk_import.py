@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, bindparam, insert, select, text, update
+from sqlalchemy import Engine, Table, and_, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from pain_news import db
-from pain_news.db.models import Subscriber, SubscriberTag, utcnow
+from pain_news.db.models import Subscriber, SubscriberTag
 from pain_news.errors import StoreConflict
 from pain_news.subscribers.store.core import (
     CHUNK,
@@ -22,10 +22,10 @@ from pain_news.subscribers.store.core import (
     SUBSCRIBERS,
     TAGS,
     StatusChange,
-    StoreBase,
     email_hash,
     email_key,
     history_row,
+    lock_new_addresses,
     one_of,
     pg_array,
     suppressed_hashes,
@@ -60,57 +60,52 @@ class ImportCounts:
     kept_opted_out: int = 0
 
 
-class ImportMixin(StoreBase):
-    """`subscribers import`, as one store method."""
+def import_rows(
+    engine: Engine,
+    rows: Iterable[ImportRow],
+    source: str,
+    dry_run: bool,
+    now: dt.datetime,
+    on_progress: Callable[[int, int], None] | None,
+    expected: int | None,
+) -> ImportCounts:
+    """Merge rows (one per address) as one transaction, rolled back for a dry run or on any error.
 
-    def import_rows(
-        self,
-        rows: Iterable[ImportRow],
-        *,
-        source: str,
-        dry_run: bool = False,
-        now: dt.datetime | None = None,
-        on_progress: Callable[[int, int], None] | None = None,
-        expected: int | None = None,
-    ) -> ImportCounts:
-        """Merge rows (one per address) as one transaction, rolled back for a dry run or on any error.
+    Opted-out and suppressed addresses are never reactivated or re-added; a file that records
+    an opt-out applies it through the one status-change path. `rows` may be an iterator that
+    parses a file as it goes: it is read a chunk at a time, and on PostgreSQL each chunk is
+    written while the next is read. `on_progress(done, total)` follows each chunk written;
+    `total` is `expected` (for an iterator) or len(rows).
+    """
+    counts = ImportCounts()
+    total = len(rows) if expected is None and isinstance(rows, Sized) else (expected or 0)
 
-        Opted-out and suppressed addresses are never reactivated or re-added; a file that records
-        an opt-out applies it through the one status-change path. `rows` may be an iterator that
-        parses a file as it goes: it is read a chunk at a time, and on PostgreSQL each chunk is
-        written while the next is read. `on_progress(done, total)` follows each chunk written;
-        `total` is `expected` (for an iterator) or len(rows).
-        """
-        now = now or utcnow()
-        counts = ImportCounts()
-        total = len(rows) if expected is None and isinstance(rows, Sized) else (expected or 0)
+    def progress(done: int) -> None:
+        if on_progress is not None:
+            on_progress(done, max(done, total))
 
-        def progress(done: int) -> None:
-            if on_progress is not None:
-                on_progress(done, max(done, total))
-
-        with db.store_errors(), Session(self.engine) as s:
-            s.begin()
-            try:
-                # PostgreSQL: an opt-out of an address we do not have yet waits for this import and
-                # then finds the row it added (store.opt_out_address). SQLite: BEGIN IMMEDIATE.
-                self.lock_new_addresses(s)
-                if db.is_postgresql(s):
-                    _import_pg(s, _chunks(rows), source[:300], now, counts, progress)
-                else:
-                    done = 0
-                    for chunk in _chunks(rows):
-                        _apply_chunk(s, chunk, source[:300], now, counts)
-                        done += len(chunk)
-                        progress(done)
-            except BaseException:  # includes Ctrl-C: an interrupted import leaves the store as it was
-                s.rollback()
-                raise
-            if dry_run:
-                s.rollback()
+    with db.store_errors(), Session(engine) as s:
+        s.begin()
+        try:
+            # PostgreSQL: an opt-out of an address we do not have yet waits for this import and
+            # then finds the row it added (statuses.opt_out_address). SQLite: BEGIN IMMEDIATE.
+            lock_new_addresses(s)
+            if db.is_postgresql(s):
+                _import_pg(s, _chunks(rows), source[:300], now, counts, progress)
             else:
-                s.commit()
-        return counts
+                done = 0
+                for chunk in _chunks(rows):
+                    _apply_chunk(s, chunk, source[:300], now, counts)
+                    done += len(chunk)
+                    progress(done)
+        except BaseException:  # includes Ctrl-C: an interrupted import leaves the store as it was
+            s.rollback()
+            raise
+        if dry_run:
+            s.rollback()
+        else:
+            s.commit()
+    return counts
 
 
 def _chunks(rows: Iterable[ImportRow]) -> Iterator[list[ImportRow]]:

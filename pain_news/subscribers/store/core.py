@@ -1,8 +1,8 @@
-"""The store layer's foundation: address rules, plain records, and the one status-change path.
+"""The store's foundation, shared by its parts: address rules, plain records, the one
+status-change path (`write_status_changes`: status + history row) and the bulk SQL helpers.
 
-`SubscriberStore` (store.py) is built from this base and the bulk parts beside it
-(store_events.py: webhook events and suppression syncs; store_import.py: CSV imports).
-Every status change after creation goes through `write_status_changes` (status + history row).
+Functions here take the session they work in; `SubscriberStore` (__init__.py) owns the engines and
+the transactions.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ import datetime as dt
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Engine, String, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import String, Table, bindparam, func, insert, select, text, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -375,27 +374,29 @@ def one_of(s: Session, column: Any, values: Sequence[Any]) -> Any:
     return column.in_(list(values))
 
 
-class StoreBase:
-    """The engines and the transaction every store method runs in."""
+def lock_new_addresses(s: Session) -> None:
+    """Serialise adding new addresses with opt-outs of unknown ones (PostgreSQL; SQLite already is)."""
+    if db.is_postgresql(s):
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _NEW_ADDRESS_LOCK})
 
-    def __init__(self, engine: Engine, reader: Engine) -> None:
-        self.engine = engine
-        self.reader = reader  # read-only streams (list, export): never hold the SQLite write lock
 
-    def close(self) -> None:
-        """Release the connection pools."""
-        self.engine.dispose()
-        if self.reader is not self.engine:
-            self.reader.dispose()
+def lookup(s: Session, who: str | int, *, lock: bool = False) -> Subscriber | None:
+    """The subscriber with this address or id, or None; with `lock`, its row stays locked until commit
+    (SELECT ... FOR UPDATE).
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session inside one transaction, committed on success and rolled back on any error."""
-        with db.store_errors(), Session(self.engine, expire_on_commit=False) as s, s.begin():
-            yield s
+    Every status change locks first, so on PostgreSQL a change that commits meanwhile can never be
+    overwritten from a stale read (SQLite's BEGIN IMMEDIATE serialises writers anyway). The parts call
+    it as `core.lookup`, so tests/test_store.py can race a change against this one read.
+    """
+    if isinstance(who, int):
+        return s.get(Subscriber, who, with_for_update=lock or None)
+    query = select(Subscriber).where(Subscriber.email_key == email_key(who))
+    return s.scalar(query.with_for_update() if lock else query)
 
-    @staticmethod
-    def lock_new_addresses(s: Session) -> None:
-        """Serialise adding new addresses with opt-outs of unknown ones (PostgreSQL; SQLite already is)."""
-        if db.is_postgresql(s):
-            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _NEW_ADDRESS_LOCK})
+
+def find(s: Session, who: str | int, *, lock: bool = False) -> Subscriber:
+    """As `lookup`, but StoreError when there is nobody."""
+    sub = lookup(s, who, lock=lock)
+    if sub is None:
+        raise StoreError(f"no subscriber {who!r}", hint="see 'pain-news subscribers list'")
+    return sub

@@ -18,13 +18,13 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from pain_news import db
-from pain_news.db.models import DeliveryEvent, Subscriber, utcnow
+from pain_news.db.models import DeliveryEvent, Subscriber
 from pain_news.subscribers.store.core import (
     CHUNK,
     StatusChange,
-    StoreBase,
     control_character,
     email_key,
+    lock_new_addresses,
     one_of,
     pg_array,
     suppress_many,
@@ -81,121 +81,100 @@ class _Outcome(NamedTuple):
     ids: dict[str, int]  # email key -> subscriber id of the known addresses
 
 
-class DeliveryEventsMixin(StoreBase):
-    """Bulk writes of provider feedback."""
-
-    def apply_delivery_events(
-        self, events: Sequence[IncomingEvent], *, now: dt.datetime | None = None
-    ) -> EventBatchResult:
-        """Apply a webhook batch in one transaction: opt-outs first, then each new sg_event_id once.
-
-        Repeating a batch changes nothing. StoreError when the database fails: nothing of the
-        batch is kept, so the provider's retry applies it once.
-        """
-        now = now or utcnow()
-        unique = list({e.sg_event_id: e for e in reversed(events)}.values())[::-1]  # first of each id
-        with self.session() as s:
-            seen = _existing_event_ids(s, [e.sg_event_id for e in unique])
-            fresh = [e for e in unique if e.sg_event_id not in seen]
-            outs = [
-                _OptOut(e.email, e.opt_out, "webhook", e.campaign_id, e.opt_out_detail)
-                for e in fresh
-                if e.opt_out and e.email
-            ]
-            done = self._opt_out_many(s, outs, now)
-            others = {email_key(e.email) for e in fresh if e.email} - done.ids.keys()
-            ids = {key: known.id for key, known in _subscribers(s, others, lock=False).items()}
-            ids.update(done.ids)
-            rows = [
-                {
-                    "sg_event_id": e.sg_event_id,
-                    "event": e.kind,
-                    "campaign_id": e.campaign_id,
-                    "subscriber_id": ids.get(email_key(e.email)) if e.email else None,
-                    "occurred_at": e.occurred_at,
-                    "detail": e.detail,
-                }
-                for e in fresh
-            ]
-            recorded = _insert_events(s, rows)
-        return EventBatchResult(done.changed, recorded, len(events) - recorded)
-
-    def opt_out_addresses(
-        self,
-        emails: Iterable[str],
-        status: str,
-        method: str,
-        *,
-        detail: str = "",
-        now: dt.datetime | None = None,
-    ) -> OptOutResult:
-        """Opt out many addresses in one transaction; unknown ones are suppressed so no import adds them."""
-        if status not in OPTED_OUT:
-            raise ValueError(f"bad opt-out {status!r}")
-        outs = [_OptOut(e, status, method, None, detail) for e in emails]
-        with self.session() as s:
-            done = self._opt_out_many(s, outs, now or utcnow())
-        return OptOutResult(done.changed, done.unknown)
-
-    def record_delivery_event(
-        self,
-        sg_event_id: str,
-        event: str,
-        occurred_at: dt.datetime,
-        *,
-        campaign_id: int | None,
-        subscriber_id: int | None,
-        detail: str = "",
-    ) -> bool:
-        """Store one event once; False when this event id was already seen. For events that come
-        one at a time with an id of their own (a reply or a bounce report by email, its Message-ID);
-        webhook batches go through apply_delivery_events."""
-        row = {
-            "sg_event_id": sg_event_id,
-            "event": event,
-            "campaign_id": campaign_id,
-            "subscriber_id": subscriber_id,
-            "occurred_at": occurred_at,
-            "detail": detail,
+def apply_delivery_events(s: Session, events: Sequence[IncomingEvent], now: dt.datetime) -> EventBatchResult:
+    """Apply a webhook batch: opt-outs first, then each new sg_event_id once (see
+    SubscriberStore.apply_delivery_events)."""
+    unique = list({e.sg_event_id: e for e in reversed(events)}.values())[::-1]  # first of each id
+    seen = _existing_event_ids(s, [e.sg_event_id for e in unique])
+    fresh = [e for e in unique if e.sg_event_id not in seen]
+    outs = [
+        _OptOut(e.email, e.opt_out, "webhook", e.campaign_id, e.opt_out_detail)
+        for e in fresh
+        if e.opt_out and e.email
+    ]
+    done = _opt_out_many(s, outs, now)
+    others = {email_key(e.email) for e in fresh if e.email} - done.ids.keys()
+    ids = {key: known.id for key, known in _subscribers(s, others, lock=False).items()}
+    ids.update(done.ids)
+    rows = [
+        {
+            "sg_event_id": e.sg_event_id,
+            "event": e.kind,
+            "campaign_id": e.campaign_id,
+            "subscriber_id": ids.get(email_key(e.email)) if e.email else None,
+            "occurred_at": e.occurred_at,
+            "detail": e.detail,
         }
-        with self.session() as s:
-            return _insert_events(s, [row]) == 1
+        for e in fresh
+    ]
+    recorded = _insert_events(s, rows)
+    return EventBatchResult(done.changed, recorded, len(events) - recorded)
 
-    # ---- the shared opt-out step -----------------------------------------------------------
 
-    def _opt_out_many(self, s: Session, outs: Sequence[_OptOut], now: dt.datetime) -> _Outcome:
-        """Apply opt-outs in order through the one status-change path.
+def opt_out_addresses(
+    s: Session, emails: Iterable[str], status: str, method: str, detail: str, now: dt.datetime
+) -> OptOutResult:
+    """Opt out many addresses; unknown ones are suppressed so no import adds them."""
+    if status not in OPTED_OUT:
+        raise ValueError(f"bad opt-out {status!r}")
+    done = _opt_out_many(s, [_OptOut(e, status, method, None, detail) for e in emails], now)
+    return OptOutResult(done.changed, done.unknown)
 
-        Same rules as `opt_out`: repeating changes nothing, a complaint or bounce is never turned
-        back into an unsubscribe. Rows are locked before deciding (no stale overwrite), and an
-        address we do not have waits for an import that may be adding it (the new-address lock,
-        taken before any row lock so the two never wait for each other).
-        """
-        # An address with a control character cannot be a subscriber (and PostgreSQL refuses NUL).
-        keys = {email_key(o.email) for o in outs if not control_character(o.email)}
-        if keys - _subscribers(s, keys, lock=False).keys():
-            self.lock_new_addresses(s)
-        known = _subscribers(s, keys, lock=True)
-        current = {key: k.status for key, k in known.items()}
-        changes: list[StatusChange] = []
-        unknown: dict[str, list[str]] = {}  # suppression reason -> addresses
-        for out in outs:
-            key = email_key(out.email)
-            if key not in known:
-                unknown.setdefault(f"{out.method}:{out.status}", []).append(out.email)
-                continue
-            status = current[key]
-            if status == out.status or (status in OPTED_OUT and out.status == UNSUBSCRIBED):
-                continue
-            changes.append(
-                StatusChange(known[key].id, status, out.status, out.method, out.campaign_id, out.detail)
-            )
-            current[key] = out.status
-        write_status_changes(s, changes, now)
-        for reason, emails in unknown.items():
-            suppress_many(s, emails, reason, now)
-        ids = {key: k.id for key, k in known.items()}
-        return _Outcome(len(changes), sum(len(e) for e in unknown.values()), ids)
+
+def record_delivery_event(
+    s: Session,
+    sg_event_id: str,
+    event: str,
+    occurred_at: dt.datetime,
+    campaign_id: int | None,
+    subscriber_id: int | None,
+    detail: str,
+) -> bool:
+    """Store one provider event once; False when this sg_event_id was already seen."""
+    row = {
+        "sg_event_id": sg_event_id,
+        "event": event,
+        "campaign_id": campaign_id,
+        "subscriber_id": subscriber_id,
+        "occurred_at": occurred_at,
+        "detail": detail,
+    }
+    return _insert_events(s, [row]) == 1
+
+
+def _opt_out_many(s: Session, outs: Sequence[_OptOut], now: dt.datetime) -> _Outcome:
+    """Apply opt-outs in order through the one status-change path.
+
+    Same rules as `opt_out`: repeating changes nothing, a complaint or bounce is never turned
+    back into an unsubscribe. Rows are locked before deciding (no stale overwrite), and an
+    address we do not have waits for an import that may be adding it (the new-address lock,
+    taken before any row lock so the two never wait for each other).
+    """
+    # An address with a control character cannot be a subscriber (and PostgreSQL refuses NUL).
+    keys = {email_key(o.email) for o in outs if not control_character(o.email)}
+    if keys - _subscribers(s, keys, lock=False).keys():
+        lock_new_addresses(s)
+    known = _subscribers(s, keys, lock=True)
+    current = {key: k.status for key, k in known.items()}
+    changes: list[StatusChange] = []
+    unknown: dict[str, list[str]] = {}  # suppression reason -> addresses
+    for out in outs:
+        key = email_key(out.email)
+        if key not in known:
+            unknown.setdefault(f"{out.method}:{out.status}", []).append(out.email)
+            continue
+        status = current[key]
+        if status == out.status or (status in OPTED_OUT and out.status == UNSUBSCRIBED):
+            continue
+        changes.append(
+            StatusChange(known[key].id, status, out.status, out.method, out.campaign_id, out.detail)
+        )
+        current[key] = out.status
+    write_status_changes(s, changes, now)
+    for reason, emails in unknown.items():
+        suppress_many(s, emails, reason, now)
+    ids = {key: k.id for key, k in known.items()}
+    return _Outcome(len(changes), sum(len(e) for e in unknown.values()), ids)
 
 
 def _subscribers(s: Session, keys: Iterable[str], *, lock: bool) -> dict[str, _Known]:
@@ -223,7 +202,7 @@ def _existing_event_ids(s: Session, ids: Sequence[str]) -> set[str]:
     return found
 
 
-# PostgreSQL: one statement per chunk, each column one array literal (see store_core.pg_array).
+# PostgreSQL: one statement per chunk, each column one array literal (see core.pg_array).
 _INSERT_EVENTS_PG = text(
     "INSERT INTO delivery_events (sg_event_id, event, campaign_id, subscriber_id, occurred_at, detail) "
     "SELECT * FROM unnest(CAST(:sg_event_id AS text[]), CAST(:event AS text[]), CAST(:campaign_id AS integer[]), "

@@ -3,7 +3,7 @@
 A reply event keeps when, which subscriber (if known), which campaign (if known) and what was
 done — never the sender's address, the subject or a word of the body (docs/security.md). The
 opt-out an emailed message asks for and its event are written in one transaction, through the
-store's one status-change path (`_opt_out_many` → `write_status_changes`), like a one-click
+store's one status-change path (events._opt_out_many → write_status_changes), like a one-click
 unsubscribe: a history row, never reviving, honoured by a running send.
 """
 
@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pain_news.config.clock import as_utc
-from pain_news.db.models import ReplyEvent, Subscriber, utcnow
+from pain_news.db.models import ReplyEvent, Subscriber
 from pain_news.subscribers.store.core import CHUNK, email_hash, email_key, one_of
-from pain_news.subscribers.store.events import DeliveryEventsMixin, _OptOut
+from pain_news.subscribers.store.events import _opt_out_many, _OptOut
 from pain_news.vocab import (
     REPLY_AUTO_DROPPED,
     REPLY_BOUNCE,
@@ -68,80 +68,72 @@ class ReplyEventRecord:
     answered: bool
 
 
-class RepliesMixin(DeliveryEventsMixin):
-    """Reply events: recorded with their opt-out in one transaction, read back for staff."""
+def subscriber_id_for(s: Session, email: str) -> int | None:
+    """The id of the subscriber with this address, or None."""
+    return s.scalar(select(Subscriber.id).where(Subscriber.email_key == email_key(email)))
 
-    def subscriber_id_for(self, email: str) -> int | None:
-        """The id of the subscriber with this address, or None."""
-        with self.session() as s:
-            return s.scalar(select(Subscriber.id).where(Subscriber.email_key == email_key(email)))
 
-    def address_of(self, subscriber_id: int) -> str | None:
-        """The address of a subscriber (the token mailto names an id), or None when deleted."""
-        with self.session() as s:
-            return s.scalar(select(Subscriber.email).where(Subscriber.id == subscriber_id))
+def address_of(s: Session, subscriber_id: int) -> str | None:
+    """The address of a subscriber (the token mailto names an id), or None when deleted."""
+    return s.scalar(select(Subscriber.email).where(Subscriber.id == subscriber_id))
 
-    def record_reply(self, outcome: ReplyOutcome, *, now: dt.datetime | None = None) -> ReplyApplied:
-        """Apply the opt-out `outcome` asks for (if any) and record the event, in one transaction."""
-        now = now or utcnow()
-        with self.session() as s:
-            subscriber_id, changed = outcome.subscriber_id, False
-            if outcome.opt_out_status and outcome.opt_out_email:
-                out = _OptOut(
-                    outcome.opt_out_email,
-                    outcome.opt_out_status,
-                    outcome.opt_out_method,
-                    outcome.campaign_id,
-                    outcome.detail,
-                )
-                done = self._opt_out_many(s, [out], now)
-                changed = done.changed > 0
-                subscriber_id = done.ids.get(email_key(outcome.opt_out_email), subscriber_id)
-            s.add(
-                ReplyEvent(
-                    at=now,
-                    subscriber_id=subscriber_id,
-                    campaign_id=outcome.campaign_id,
-                    action=outcome.action,
-                    answered=outcome.answered,
-                    sender_hash=email_hash(outcome.sender) if outcome.sender else None,
-                )
-            )
-            return ReplyApplied(subscriber_id, changed)
 
-    def answered_since(self, sender: str, since: dt.datetime) -> bool:
-        """True when this sender was sent the automatic answer at or after `since`."""
-        with self.session() as s:
-            found = s.scalar(
-                select(func.count(ReplyEvent.id)).where(
-                    ReplyEvent.sender_hash == email_hash(sender),
-                    ReplyEvent.answered.is_(True),
-                    ReplyEvent.at >= since,
-                )
-            )
-            return bool(found)
+def record_reply(s: Session, outcome: ReplyOutcome, now: dt.datetime) -> ReplyApplied:
+    """Apply the opt-out `outcome` asks for (if any) and record the event, in the caller's transaction."""
+    subscriber_id, changed = outcome.subscriber_id, False
+    if outcome.opt_out_status and outcome.opt_out_email:
+        out = _OptOut(
+            outcome.opt_out_email,
+            outcome.opt_out_status,
+            outcome.opt_out_method,
+            outcome.campaign_id,
+            outcome.detail,
+        )
+        done = _opt_out_many(s, [out], now)
+        changed = done.changed > 0
+        subscriber_id = done.ids.get(email_key(outcome.opt_out_email), subscriber_id)
+    s.add(
+        ReplyEvent(
+            at=now,
+            subscriber_id=subscriber_id,
+            campaign_id=outcome.campaign_id,
+            action=outcome.action,
+            answered=outcome.answered,
+            sender_hash=email_hash(outcome.sender) if outcome.sender else None,
+        )
+    )
+    return ReplyApplied(subscriber_id, changed)
 
-    def reply_events(self, subscriber_id: int) -> list[ReplyEventRecord]:
-        """A subscriber's reply events, oldest first (`subscribers show`)."""
-        with self.session() as s:
-            rows = s.execute(
-                select(ReplyEvent.at, ReplyEvent.action, ReplyEvent.campaign_id, ReplyEvent.answered)
-                .where(ReplyEvent.subscriber_id == subscriber_id)
-                .order_by(ReplyEvent.id)
-            )
-            return [
-                ReplyEventRecord(as_utc(at), action, cid, bool(answered))
-                for at, action, cid, answered in rows
-            ]
 
-    def reply_figures(self, campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-        """Per campaign, the REPLY_FIGURES counts (every figure present, 0 when none)."""
-        wanted = sorted(set(campaign_ids))
-        counts: dict[int, dict[str, int]] = {cid: dict.fromkeys(REPLY_FIGURES, 0) for cid in wanted}
-        with self.session() as s:
-            for start in range(0, len(wanted), CHUNK):
-                _count_chunk(s, wanted[start : start + CHUNK], counts)
-        return counts
+def answered_since(s: Session, sender: str, since: dt.datetime) -> bool:
+    """True when this sender was sent the automatic answer at or after `since`."""
+    found = s.scalar(
+        select(func.count(ReplyEvent.id)).where(
+            ReplyEvent.sender_hash == email_hash(sender),
+            ReplyEvent.answered.is_(True),
+            ReplyEvent.at >= since,
+        )
+    )
+    return bool(found)
+
+
+def reply_events(s: Session, subscriber_id: int) -> list[ReplyEventRecord]:
+    """A subscriber's reply events, oldest first (`subscribers show`)."""
+    rows = s.execute(
+        select(ReplyEvent.at, ReplyEvent.action, ReplyEvent.campaign_id, ReplyEvent.answered)
+        .where(ReplyEvent.subscriber_id == subscriber_id)
+        .order_by(ReplyEvent.id)
+    )
+    return [ReplyEventRecord(as_utc(at), action, cid, bool(answered)) for at, action, cid, answered in rows]
+
+
+def reply_figures(s: Session, campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Per campaign, the REPLY_FIGURES counts (every figure present, 0 when none)."""
+    wanted = sorted(set(campaign_ids))
+    counts: dict[int, dict[str, int]] = {cid: dict.fromkeys(REPLY_FIGURES, 0) for cid in wanted}
+    for start in range(0, len(wanted), CHUNK):
+        _count_chunk(s, wanted[start : start + CHUNK], counts)
+    return counts
 
 
 def _count_chunk(s: Session, ids: Sequence[int], counts: dict[int, dict[str, int]]) -> None:

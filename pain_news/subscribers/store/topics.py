@@ -15,12 +15,13 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from pain_news.config.topics import MAX_TOPIC_KEY, normalize_topics
-from pain_news.db.models import SubscriberEvent, SubscriberTopic, utcnow
+from pain_news.db.models import SubscriberEvent, SubscriberTopic
+from pain_news.subscribers.store import core
 from pain_news.subscribers.store.core import (
     CHUNK,
     HISTORY,
+    MAX_NAME,
     Change,
-    StoreBase,
     SubscriberRecord,
     check_text,
     history_row,
@@ -108,46 +109,27 @@ def topics_requested(event: SubscriberEvent | None) -> tuple[str, ...] | None:
     return () if chosen == "(none)" else tuple(chosen.split())
 
 
-class TopicsMixin(StoreBase):
-    """Changing one subscriber's topics (and, from the preference page, their first name)."""
-
-    def update_preferences(
-        self,
-        who: str | int,
-        *,
-        topics: Iterable[str] | None = None,
-        first_name: str | None = None,
-        via: str = "",
-        now: dt.datetime | None = None,
-    ) -> Change:
-        """Topics and/or first name of one subscriber, in one transaction, each change in the history."""
-        wanted = None if topics is None else clean_topics(topics)
-        name = None if first_name is None else check_text("first name", first_name, 200)
-        now = now or utcnow()
-        with self.session() as s:
-            sub = self._find(s, who, lock=True)  # type: ignore[attr-defined]
-            changed = False
-            if wanted is not None:
-                old = tuple(t.topic for t in sub.topics)
-                changed |= bool(
-                    write_topic_changes(s, {sub.id: (old, wanted)}, {sub.id: sub.status}, now, via)
-                )
-            if name is not None and name != sub.first_name:
-                s.execute(
-                    insert(HISTORY),
-                    [
-                        history_row(
-                            sub.id,
-                            sub.status,
-                            sub.status,
-                            "name",
-                            now,
-                            "first name changed" + (f" ({via})" if via else ""),
-                        )
-                    ],
-                )
-                sub.first_name = name
-                changed = True
-            s.flush()
-            s.expire(sub, ["topics"])
-            return Change(SubscriberRecord.of(sub), changed=changed)
+def update_preferences(
+    s: Session,
+    who: str | int,
+    topics: Iterable[str] | None,
+    first_name: str | None,
+    via: str,
+    now: dt.datetime,
+) -> Change:
+    """Topics and/or first name of one subscriber, each change in the history."""
+    wanted = None if topics is None else clean_topics(topics)
+    name = None if first_name is None else check_text("first name", first_name, MAX_NAME)
+    sub = core.find(s, who, lock=True)
+    changed = False
+    if wanted is not None:
+        old = tuple(t.topic for t in sub.topics)
+        changed |= bool(write_topic_changes(s, {sub.id: (old, wanted)}, {sub.id: sub.status}, now, via))
+    if name is not None and name != sub.first_name:
+        detail = "first name changed" + (f" ({via})" if via else "")
+        s.execute(insert(HISTORY), [history_row(sub.id, sub.status, sub.status, "name", now, detail)])
+        sub.first_name = name
+        changed = True
+    s.flush()
+    s.expire(sub, ["topics"])
+    return Change(SubscriberRecord.of(sub), changed=changed)
