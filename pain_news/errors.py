@@ -50,6 +50,10 @@ class IssueError(PainNewsError):
     """An issue folder (issue.toml, front matter, markdown, images) is wrong."""
 
 
+class TopicError(PainNewsError):
+    """A topic key that config [topics] does not declare (pain_news/config/topics.py: normalize_topics)."""
+
+
 class TemplateError(PainNewsError):
     """An MJML/Jinja2 template is broken."""
 

@@ -4,7 +4,7 @@ A token is `<subscriber>.<extra>.<signature>`: `extra` is the campaign id for un
 (`-` when none) and the signup-request event id for confirmation links. The signature is an
 HMAC-SHA256 over the purpose and the two numbers, keyed by PAIN_NEWS_SECRET_KEY, so a token for
 one purpose or one subscriber can never be turned into another. Tokens never expire: a link in
-a years-old email must keep working (issue 3). After a key rotation the previous keys
+a years-old email must keep working (docs/security.md). After a key rotation the previous keys
 (PAIN_NEWS_PREVIOUS_SECRET_KEYS) still verify; new links are always signed with the current key.
 """
 
@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from pain_news.config.settings import MIN_SECRET_BYTES
+from pain_news.config.settings import MIN_SECRET_BYTES, require
 from pain_news.errors import ConfigError, InvalidToken
 
 if TYPE_CHECKING:
@@ -113,7 +113,6 @@ def read_token(
 
 def link_base(config: Config) -> str:
     """public_url without a trailing slash; ConfigError when links cannot be made (no URL or secret)."""
-    from pain_news.config.settings import require
 
     require(config, "newsletter.public_url")
     if not config.secrets.secret_key:

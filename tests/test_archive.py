@@ -225,7 +225,7 @@ def test_an_issue_linking_a_missing_file_stops_the_archive_with_file_and_line(ru
     assert not (project / "site").exists()
 
 
-# --- the archive refuses what build refuses; drafts never stop it (issues 9 and 10) ----------------
+# --- the archive refuses what build refuses; drafts never stop it -----------------------------
 
 
 def test_archive_refuses_a_script_call_to_action_that_build_refuses(run_cli, archive_project, tmp_path):

@@ -606,7 +606,7 @@ def test_a_malformed_http_answer_is_not_checked_instead_of_a_crash(config, make_
     assert report.errors == [] and found(report.findings, "links-not-checked")
 
 
-# --- the loader's findings, all at once (issues 8 and 10) ----------------------------------------
+# --- the loader's findings, all at once ------------------------------------------------------
 
 
 def test_check_lists_five_different_problems_at_once_with_file_and_line(run_cli, make_issue):
@@ -662,7 +662,7 @@ def test_the_review_limit_comes_from_config(make_config, make_issue):
     assert "more than 6 months before the issue date" in finding.message
 
 
-# --- an untouched scaffold (issue 10) -------------------------------------------------------------
+# --- an untouched scaffold --------------------------------------------------------------------
 
 
 def test_every_scaffold_sentence_left_in_a_new_issue_is_an_error(run_cli, config, project):

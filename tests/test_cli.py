@@ -113,7 +113,7 @@ def test_init_starts_a_project_that_builds_a_new_issue(run_cli, tmp_path, monkey
     run_cli("new", "issues/2027-01-january", "--title", "January 2027")
     toml = (folder / "issues" / "2027-01-january" / "issue.toml").read_text()
     assert 'title = "January 2027"' in toml and "number = 1" in toml
-    # The scaffold's prompts are errors until replaced (issue 10); --force builds it to look at.
+    # The scaffold's prompts are errors until replaced (docs/writing.md); --force builds it to look at.
     refused = run_cli("build", "issues/2027-01-january", ok=False)
     assert refused.exit_code == 1 and "[scaffold-text]" in refused.stderr
     result = run_cli("build", "issues/2027-01-january", "--force")
@@ -208,7 +208,7 @@ def test_a_port_in_use_is_one_clear_error(run_cli, project, command):
     assert "http://" not in result.stdout  # no success line before the failure
 
 
-# ---- a database with no schema is refused, never created, by what only reads or sends (issue 9) ----
+# ---- a database with no schema is refused, never created, by what only reads or sends ----
 
 
 def _refused_without_schema(result, why):

@@ -30,7 +30,7 @@ def test_dry_run_import_saves_nothing(project, run_cli):
 
 def test_dry_run_import_before_the_list_exists_creates_no_database(project, run_cli):
     # An empty database left behind would let `serve` run on it and answer every unsubscribe
-    # link with "we no longer have you" (issue 9: no silent empty database).
+    # link with "we no longer have you" (no silent empty database: docs/development.md).
     (project / "list.csv").write_text("email\nana@example.org\nbo@example.org\n", encoding="utf-8")
     result = run_cli("subscribers", "import", "list.csv", "--dry-run")
     assert result.stdout.strip() == (

@@ -146,7 +146,7 @@ def test_sections_cannot_name_a_piece_outside_the_issue_folder(tmp_path):
         load_issue(folder)
 
 
-# --- one loader: every finding at once (issues 8 and 10) ------------------------------------------
+# --- one loader: every finding at once --------------------------------------------------------
 
 
 def _write(folder, files):
@@ -281,14 +281,43 @@ def test_a_symlinked_piece_outside_the_issue_folder_is_refused_without_sections(
     "on, problem",
     [
         (dt.date(2027, 10, 1), None),
-        (dt.date(2027, 11, 3), "reviewed on 2026-11-02, more than 12 months before 2027-11-03"),
-        (dt.date(2026, 11, 1), "reviewed_on 2026-11-02 is in the future (after 2026-11-01)"),
+        (dt.date(2027, 11, 3), "reviewed_on 2026-11-02 is more than 12 months before today (2027-11-03)"),
+        (dt.date(2026, 11, 1), "reviewed_on 2026-11-02 is after today (2026-11-01)"),
     ],
 )
 def test_the_model_tells_a_send_whether_each_review_is_current(on, problem):
     issue = load_issue(SAMPLE_ISSUE)
-    found = issue.review_problems(on, 12)
-    assert [message for _, message in found] == ([problem] if problem else [])
+    found = issue.review_problems(on, 12, "today")
+    assert [p.message for _, p in found] == ([problem] if problem else [])
+
+
+def test_check_and_the_send_word_a_review_problem_the_same(config, sample_issue, tmp_path):
+    """One review rule (pain_news/issue/model.py review_problem): check's warning and the send's
+    refusal say the same words, each measured from its own day."""
+    from pain_news.campaign.gates import SendRequest, medical_review_is_current
+    from pain_news.campaign.options import SendOptions
+    from pain_news.checks.run import checked_build, run_check
+
+    [spotlight] = sample_issue.glob("*spotlight*.md")
+    spotlight.write_text(spotlight.read_text().replace("reviewed_on: 2026-11-02", "reviewed_on: 2025-10-01"))
+    [warned] = [
+        f for f in run_check(config, sample_issue, readability=False).findings if f.code == "review-old"
+    ]
+    result = checked_build(config, sample_issue, tmp_path / "out")[0]
+    on = dt.date(2026, 12, 1)  # the sample's issue date: both measure from the same day
+    with pytest.raises(IssueError) as refused:
+        medical_review_is_current(
+            SendRequest(
+                config=config, issue_dir=sample_issue, options=SendOptions(provider="outbox", today=on)
+            ),
+            result,
+        )
+    assert (
+        warned.message == "reviewed_on 2025-10-01 is more than 12 months before the issue date (2026-12-01)"
+    )
+    said = warned.message.replace("the issue date", "today")
+    assert refused.value.message == f"medical review is not current for a list send: {said}"
+    assert refused.value.hint == warned.fix
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Database errors: parameters never shown, converted to StoreError where they leave the store (issues 8, 9)."""
+"""Database errors: parameters never shown, converted to StoreError where they leave the store (docs/development.md, Errors)."""
 
 from __future__ import annotations
 

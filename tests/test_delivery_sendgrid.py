@@ -57,7 +57,7 @@ def test_a_batch_goes_in_one_request_in_ledger_order_with_per_recipient_data(pro
     assert persons[3]["headers"]["List-Unsubscribe"] == "<https://news.example/unsubscribe/3>"
     assert persons[3]["custom_args"] == {"campaign_id": "12", "subscriber_id": "3"}  # opaque ids only
     assert persons[3]["substitutions"]["%%t.unsubscribe_url%%"] == "https://news.example/unsubscribe/3"
-    assert body["tracking_settings"] == {  # pinned on every request (issue 13)
+    assert body["tracking_settings"] == {  # pinned on every request (docs/design/dependency-traps.md)
         "click_tracking": {"enable": False, "enable_text": False},
         "open_tracking": {"enable": False},
         "subscription_tracking": {"enable": False},

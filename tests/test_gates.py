@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pain_news.campaign.gates import SendRequest, published_before_mailed
+from pain_news.campaign.options import SendOptions
 from pain_news.campaign.placeholder_settings import is_reserved_host, placeholder_settings
 from pain_news.errors import IssueError
 from pain_news.ledger import CampaignLedger
@@ -168,7 +169,7 @@ def test_a_list_send_refuses_a_draft_and_a_test_send_does_not(
 
 
 @pytest.mark.parametrize(
-    ("date", "why"), [("2020-01-15", "more than 12 months before"), ("2099-01-01", "is in the future")]
+    ("date", "why"), [("2020-01-15", "more than 12 months before"), ("2099-01-01", "is after today")]
 )
 def test_a_review_out_of_date_or_in_the_future_refuses_a_list_send(
     run_cli, store, smtp_server, sample_issue, smtp_env, make_config, date, why
@@ -297,7 +298,9 @@ def test_check_published_requests_each_url(make_config, sample_issue, archive_se
     server, folder = archive_server
     config = make_config({**REAL_NEWSLETTER, "PAIN_NEWS_NEWSLETTER_PUBLIC_URL": server.url})
     result = checked_build(config, sample_issue)
-    request = SendRequest(config=config, issue_dir=sample_issue, provider="smtp", published="online")
+    request = SendRequest(
+        config=config, issue_dir=sample_issue, options=SendOptions(provider="smtp", published="online")
+    )
     with pytest.raises(
         IssueError, match=rf"not published at {server.url}: {server.url}/2026-12-winter/ answers HTTP 404"
     ):

@@ -187,7 +187,7 @@ def test_preview_command_serves_on_the_given_port(sample_issue, project):
     assert f"http://127.0.0.1:{port}/" in out
 
 
-# --- a broken issue: findings on the page, reload keeps working, no screenshot (issue 10) ----------
+# --- a broken issue: findings on the page, reload keeps working, no screenshot ------------------
 
 
 def test_preview_of_an_impossible_date_shows_the_finding_and_reloads_after_the_fix(config, make_issue):

@@ -1,4 +1,4 @@
-"""Files with personal data or secrets are private from their first byte, whatever the umask (issue 9):
+"""Files with personal data or secrets are private from their first byte, whatever the umask (docs/security.md):
 the SQLite database and its -wal/-shm files, outbox .eml files and their folders, and .env."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The test suite is sealed: a developer's own settings never reach it (issue 9).
+"""The test suite is sealed: a developer's own settings never reach it (docs/development.md, "Sealed from the developer's settings").
 
 A copy of the test suite runs in a subprocess inside a "project" whose pain-news.toml, .env and
 environment all point at a mail relay and a SendGrid API on loopback ports this test started.

@@ -57,7 +57,10 @@ def test_topics_are_read_in_order_with_their_labels(config):
         ('[topics]\nBack_Pain = "Back pain"\n', "topics.Back_Pain: a topic key must be a lowercase slug"),
         ('[topics]\nnews = ""\n', "topics.news must be a label in quotes"),
         ("[topics]\nnews = 3\n", "topics.news must be a label in quotes"),
-        ('[topics]\nnews = "News"\n[serve]\nsignup_topics = ["newz"]\n', "serve.signup_topics names 'newz'"),
+        (
+            '[topics]\nnews = "News"\n[serve]\nsignup_topics = ["newz"]\n',
+            "serve.signup_topics: unknown topic 'newz' \\(known: news\\)",
+        ),
     ],
 )
 def test_bad_topics_config_names_the_key(tmp_path, table, message):
@@ -76,9 +79,9 @@ def test_topics_are_kept_beside_tags_and_every_change_is_in_the_history(any_stor
     any_store.add("ana@example.org", "Ana", tags=["knee"], topics=["news"])
     record = any_store.get("ana@example.org")
     assert (record.tags, record.topics) == (("knee",), ("news",))
-    change = any_store.set_topics("ana@example.org", ["events", "back-pain"], via="staff")
+    change = any_store.update_preferences("ana@example.org", topics=["events", "back-pain"], via="staff")
     assert change.changed and change.subscriber.topics == ("back-pain", "events")
-    assert not any_store.set_topics("ana@example.org", ["events", "back-pain"]).changed
+    assert not any_store.update_preferences("ana@example.org", topics=["events", "back-pain"]).changed
     assert any_store.get("ana@example.org").tags == ("knee",)  # staff tags untouched
     assert topic_history(any_store, "ana@example.org") == [
         ("topics", "+news (added)"),
@@ -227,9 +230,37 @@ def test_a_signup_that_ticked_no_topic_confirms_with_none_and_one_without_topics
 
 
 def test_form_topics_are_checked_against_the_config(config):
-    assert signup.validate_topics(config, ["events", "news"]) == ("news", "events")  # config order
-    with pytest.raises(Exception, match="choose among the topics shown"):
+    assert signup.validate_topics(config, ["events", " News"]) == ("events", "news")  # as stored
+    with pytest.raises(StoreError, match=r"^unknown topic 'admin' \(known: news, events, back-pain\)$"):
         signup.validate_topics(config, ["admin"])
+
+
+def test_every_place_words_an_unknown_topic_the_same(config, store, sample_issue, tmp_path):
+    """One rule (config/topics.py: normalize_topics), one message: the issue's topics, a send's
+    --topic, a form, a CSV cell and serve.signup_topics all say the same words."""
+    from pain_news.config.settings import load_config
+    from pain_news.issue.loader import read_issue
+
+    words = "unknown topic 'newz' (known: news, events, back-pain)"
+    with pytest.raises(ConfigError) as from_send:
+        campaign.prepare_send(config, store, sample_issue, campaign.SendOptions(topics=("NEWZ",)))
+    toml = sample_issue / "issue.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + '\ntopics = ["newz"]\n', encoding="utf-8")
+    said = [
+        f.message for f in read_issue(sample_issue, "", config.topic_keys).findings if "topic" in f.message
+    ]
+    with pytest.raises(StoreError) as from_form:
+        signup.validate_topics(config, ["newz"])
+    path = tmp_path / "list.csv"
+    path.write_text("email,topics\nana@example.org,newz\n", encoding="utf-8")
+    [bad] = import_file(store, path, known_topics=config.topic_keys).bad_rows
+    bad_config = tmp_path / "bad.toml"
+    bad_config.write_text(TOPICS_TOML.replace('["news"]', '["newz"]'), encoding="utf-8")
+    with pytest.raises(ConfigError) as from_config:
+        load_config(bad_config, env={})
+    assert said == [words]
+    assert [from_send.value.message, from_form.value.message, bad.reason] == [words] * 3
+    assert from_config.value.message == f"serve.signup_topics: {words}"
 
 
 # ---- targeted sends ----------------------------------------------------------------------------
@@ -316,7 +347,7 @@ def test_an_unknown_topic_in_issue_toml_is_a_finding_on_its_line(config, store, 
         f for f in run_check(config, sample_issue, readability=False).findings if "topic" in f.message
     ]
     assert (finding.code, finding.line) == ("invalid-value", line)
-    assert finding.message == "unknown topic 'newz' in topics"
+    assert finding.message == "unknown topic 'newz' (known: news, events, back-pain)"
     with pytest.raises(IssueError, match="unknown topic 'newz'"):
         campaign.prepare_send(config, store, sample_issue, campaign.SendOptions())
     assert CampaignLedger.for_store(store).latest(sample_issue.name) is None

@@ -226,7 +226,7 @@ def test_a_complaint_about_an_address_being_imported_applies_to_the_imported_row
     assert any_store.stats()["suppressed (deleted or unknown)"] == 0
 
 
-# ---- opens and clicks: totals only (issue 13) -------------------------------------------------
+# ---- opens and clicks: totals only --------------------------------------------------------
 
 
 def test_opens_and_clicks_are_stored_without_subscriber_address_or_url(any_store, run_cli, sample_issue):

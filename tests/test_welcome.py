@@ -10,7 +10,7 @@ from email import policy
 import httpx
 import pytest
 
-from pain_news.campaign.plan import SendOptions
+from pain_news.campaign.options import SendOptions
 from pain_news.campaign.welcome import WELCOME_ISSUE, Welcomer, send_welcome, welcome_dir
 from pain_news.errors import DeliveryError
 from pain_news.ledger import CampaignLedger

@@ -20,7 +20,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pain_news.campaign.plan import PreparedSend, SendOptions, prepare_send
+    from pain_news.campaign.options import SendOptions
+    from pain_news.campaign.plan import PreparedSend, prepare_send
     from pain_news.campaign.proofs import SentTest, send_test
     from pain_news.campaign.runner import run_send
     from pain_news.campaign.summary import SendPlan, SendReport
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 # and this package must not load the runner (and SQLAlchemy with it) for them (tests/test_send_processes.py).
 _HOME = {
     "PreparedSend": "plan",
-    "SendOptions": "plan",
+    "SendOptions": "options",
     "prepare_send": "plan",
     "run_send": "runner",
     "SendPlan": "summary",

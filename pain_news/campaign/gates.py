@@ -16,16 +16,23 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from pain_news.campaign import published
+from pain_news.campaign.options import SendOptions
+from pain_news.campaign.placeholder_settings import placeholder_reviewers, placeholder_settings
+from pain_news.checks import run as check_run
+from pain_news.config.clock import clinic_zone
 from pain_news.errors import ApprovalError, CheckFailed, ConfigError, IssueError, PainNewsError, SendRefused
+from pain_news.ledger import CampaignLedger, is_finished
+from pain_news.links import unsubscribe_url
+from pain_news.signoff.approve import approval_status
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
     from pain_news.publish.build import BuildResult
     from pain_news.subscribers.store import SubscriberStore
 
-PublishedCheck = Literal["archive", "online", "skip"]
 MAX_LISTED = 4  # files named in the published gate's one line; the rest are counted
 
 
@@ -35,12 +42,19 @@ class SendRequest:
 
     config: Config
     issue_dir: Path
-    provider: str
+    options: SendOptions = SendOptions()  # the send's flags, whole (pain_news/campaign/options.py)
     test: bool = False  # a "[TEST]" copy to editors: drafts and old reviews pass, the rest warns
-    today: dt.date = field(default_factory=dt.date.today)  # the day the review limit is measured from
-    published: PublishedCheck = "archive"  # archive folder, HEAD requests (--check-published), or skip
     warnings: list[str] = field(default_factory=list)  # filled by the gates; shown before the plan
     store: SubscriberStore | None = None  # where approvals are recorded (None: no database yet)
+
+    @property
+    def provider(self) -> str:
+        return self.options.provider or self.config.delivery.provider
+
+    @property
+    def today(self) -> dt.date:
+        """The day the medical review limit is measured from."""
+        return self.options.today or dt.date.today()
 
     @property
     def rehearsal(self) -> bool:
@@ -57,7 +71,6 @@ IssueGate = Callable[[SendRequest, "BuildResult"], None]
 
 def unsubscribe_links_can_be_signed(request: SendRequest) -> None:
     """Every list email carries a signed unsubscribe link: no secret key or public_url, no send."""
-    from pain_news.links import unsubscribe_url
 
     unsubscribe_url(request.config, 0, None)
 
@@ -73,7 +86,6 @@ def not_the_welcome_email(request: SendRequest) -> None:
 
 def settings_are_real(request: SendRequest) -> None:
     """Sender, reply-to, postal address and URLs must not be init's examples or reserved domains."""
-    from pain_news.campaign.placeholder_settings import placeholder_settings
 
     found = placeholder_settings(request.config)
     if not found:
@@ -88,31 +100,27 @@ def settings_are_real(request: SendRequest) -> None:
     )
 
 
-def not_a_draft(request: SendRequest) -> None:
+def not_a_draft(request: SendRequest, result: BuildResult) -> None:
     """`draft = true` in issue.toml: build, check, preview and test send, but no list send."""
-    from pain_news.publish.archive import is_draft
-
-    toml_path = request.issue_dir / "issue.toml"
-    if not request.test and toml_path.is_file() and is_draft(toml_path):
+    if not request.test and result.issue.draft:
         raise IssueError(
             "this issue is a draft: remove draft = true from issue.toml to send",
-            path=toml_path,
+            path=request.issue_dir / "issue.toml",
             hint="send --test works for drafts",
         )
 
 
 def medical_review_is_current(request: SendRequest, result: BuildResult) -> None:
-    """Each spotlight's reviewed_on: not older than build.review_months before today, not in the future."""
+    """Each spotlight's review is current today (pain_news/issue/model.py review_problem)."""
     if request.test:
         return
-    months = request.config.build.review_months
-    problems = result.issue.review_problems(request.today, months)
+    problems = result.issue.review_problems(request.today, request.config.build.review_months, "today")
     errors = [
         IssueError(
-            f"medical review is not current for a list send: {problem}",
+            f"medical review is not current for a list send: {problem.message}",
             path=piece.path,
             line=piece.reviewed_on_line,
-            hint=f"ask a clinician to review it again and update reviewed_on (limit: build.review_months = {months})",
+            hint=problem.hint,
         )
         for piece, problem in problems
     ]
@@ -124,8 +132,6 @@ def medical_review_is_current(request: SendRequest, result: BuildResult) -> None
 
 def reviewers_are_real(request: SendRequest, result: BuildResult) -> None:
     """A spotlight's reviewer (shown in every copy) must not be init's placeholder reviewer."""
-    from pain_news.campaign.placeholder_settings import placeholder_reviewers
-
     found = placeholder_reviewers(
         request.config, (p.reviewed_by for p in result.issue.pieces if p.kind == "spotlight")
     )
@@ -149,10 +155,6 @@ def signed_off(request: SendRequest, result: BuildResult) -> None:
     An unfinished campaign that went out under an approval resumes with its frozen copy (edits since
     cannot reach it: tests/test_signoff.py), so it passes whatever the folder holds now.
     """
-    from pain_news.config.clock import clinic_zone
-    from pain_news.ledger import CampaignLedger, is_finished
-    from pain_news.signoff.approve import approval_status
-
     if request.store is None:
         request.warn("sign-off not checked: there is no subscriber database yet")
         return
@@ -184,12 +186,11 @@ def signed_off(request: SendRequest, result: BuildResult) -> None:
 
 def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
     """The web version and every image the email links to are where public_url serves them."""
-    from pain_news.campaign import published
 
-    if request.published == "skip":
+    if request.options.published == "skip":
         request.warn("not checked that the issue is published under public_url (--skip-published-check)")
         return
-    if request.published == "online":
+    if request.options.published == "online":
         problems = published.unpublished_online(request.config, result)
         where = f"at {request.config.newsletter.public_url}"
     else:
@@ -214,10 +215,10 @@ def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
 BEFORE_BUILD: tuple[SettingsGate, ...] = (
     unsubscribe_links_can_be_signed,
     settings_are_real,
-    not_a_draft,
     not_the_welcome_email,
 )
 AFTER_BUILD: tuple[IssueGate, ...] = (
+    not_a_draft,
     medical_review_is_current,
     reviewers_are_real,
     signed_off,
@@ -227,7 +228,6 @@ AFTER_BUILD: tuple[IssueGate, ...] = (
 
 def checked_build(config: Config, issue_dir: Path) -> BuildResult:
     """build with check errors refused; `send` has no --force, so the hint says how to fix instead."""
-    from pain_news.checks import run as check_run
 
     try:
         return check_run.checked_build(config, issue_dir)[0]

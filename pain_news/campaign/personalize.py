@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pain_news.delivery.base import Recipient
+from pain_news.issue.placeholders import recipient_values
 from pain_news.links import link_base, list_unsubscribe_headers, list_unsubscribe_value, token_maker
 
 if TYPE_CHECKING:
@@ -32,13 +33,13 @@ class Personalizer:
         """Raw values (escaping is the message builder's job) and the List-Unsubscribe headers."""
         token = self._token(subscriber_id, campaign_id)
         url = f"{self.base}/unsubscribe/{token}"
-        values = {
-            "first_name": first_name,
-            "last_name": last_name,
-            "email": email,
-            "unsubscribe_url": url,
-            "preferences_url": f"{self.base}/preferences/{self._preferences(subscriber_id, campaign_id)}",
-        }
+        values = recipient_values(
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            unsubscribe_url=url,
+            preferences_url=f"{self.base}/preferences/{self._preferences(subscriber_id, campaign_id)}",
+        )
         unsubscribe = list_unsubscribe_value(url, token, self._inbound_domain)
         headers = {**self._headers, "List-Unsubscribe": unsubscribe}
         return Recipient(email, values, headers, subscriber_id)

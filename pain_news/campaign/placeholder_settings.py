@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pain_news.config.hosts import is_loopback
 from pain_news.config.reviewers import find_reviewer
+from pain_news.issue.scaffold import SCAFFOLD
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -36,8 +37,7 @@ RESERVED_SUFFIXES = ("example", "test", "invalid", "localhost")
 
 @functools.cache
 def _scaffold_toml() -> dict[str, Any]:
-    from pain_news.issue.scaffold import SCAFFOLD
-
+    """pain_news/scaffold/pain-news.toml, as `pain-news init` writes it."""
     return tomllib.loads((SCAFFOLD / "pain-news.toml").read_text(encoding="utf-8"))
 
 

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 from pain_news import delivery
 from pain_news.campaign import schedule
-from pain_news.campaign.gates import PublishedCheck, SendRequest, gated_build
+from pain_news.campaign.gates import SendRequest, gated_build
 from pain_news.campaign.locks import run_lock
+from pain_news.campaign.options import SendOptions
 from pain_news.campaign.summary import SendPlan, states_line
 from pain_news.config.clock import clinic_zone, shown
+from pain_news.config.topics import normalize_topics
 from pain_news.delivery.base import OutgoingMessage
-from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS
-from pain_news.errors import ConfigError, DeliveryError
+from pain_news.errors import ConfigError, DeliveryError, TopicError
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
 from pain_news.signoff.approve import approval_status
 from pain_news.vocab import (
@@ -34,27 +35,6 @@ if TYPE_CHECKING:
     from pain_news.config.settings import Config
     from pain_news.publish.build import BuildResult
     from pain_news.subscribers.store import SubscriberStore
-
-
-@dataclass(frozen=True, kw_only=True)
-class SendOptions:
-    """How to run a list send (command-line flags); tuning knobs exist for tests and the bench."""
-
-    provider: str | None = None
-    dry_run: bool = False
-    resend_uncertain: bool = False
-    retry_failed: bool = False
-    new_campaign: bool = False
-    published: PublishedCheck = "archive"  # how the published gate looks (--check-published, --skip-...)
-    today: dt.date | None = None  # None: today (the medical review limit is measured from it)
-    rate: float | None = None  # messages per second; None: delivery.rate from config (0 = no limit)
-    threads: int | None = None
-    processes: int | None = None  # worker processes that personalise (None: delivery.processes)
-    batch_size: int | None = None
-    backoff_base: float = BACKOFF_BASE
-    max_attempts: int = MAX_ATTEMPTS
-    topics: tuple[str, ...] = ()  # --topic: replaces issue.toml's topics for this send
-    at: dt.datetime | None = None  # send --at: a scheduled send (campaign/schedule.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,18 +60,11 @@ def prepare_send(
 
     Every gate is run before anything else (pain_news/campaign/gates.py): a refusal leaves no
     campaign behind and sends nothing, and lists every gate that refuses."""
-    provider = options.provider or config.delivery.provider
+    request = SendRequest(config=config, issue_dir=issue_dir, options=options, store=store)
+    provider = request.provider
     schedule.for_new(
         options.at, provider, dt.datetime.now(dt.UTC), clinic_zone(config)
     )  # refuse a bad --at before the build
-    request = SendRequest(
-        config=config,
-        issue_dir=issue_dir,
-        provider=provider,
-        published=options.published,
-        today=options.today or dt.date.today(),
-        store=store,
-    )
     prepared = _prepare(config, store, options, provider, gated_build(request))
     return replace(prepared, plan=replace(prepared.plan, warnings=tuple(request.warnings)))
 
@@ -105,6 +78,7 @@ def _prepare(
 ) -> PreparedSend:
     """Pick the campaign to create or resume for the gated build, and describe the send."""
     if provider == "sendgrid":
+        # lazy: the sendgrid package loads only for a SendGrid send
         from pain_news.sendgrid.sync import sync_suppressions
 
         # SendGrid's suppressions become opt-outs here first, with the send's own retry policy.
@@ -126,7 +100,18 @@ def _prepare(
             unsubscribe_group=True,
         )
         per_topic = ledger.active_per_topic(topics) if topics else {}
-        plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE], per_topic=per_topic)
+        plan = _plan(
+            message,
+            counts,
+            SendPlan(
+                issue=issue,
+                provider=provider,
+                to_send=counts[ACTIVE],
+                campaign_id=None,
+                per_topic=per_topic,
+                topics=tuple(per_topic),
+            ),
+        )
         approval = approval_status(config, store, result.issue.folder, (result.issue, result.rendered))
         return _scheduled(
             config,
@@ -167,15 +152,10 @@ def _scheduled(config: Config, prepared: PreparedSend, when: schedule.Schedule |
 
 def _targeted_topics(config: Config, topics: tuple[str, ...]) -> tuple[str, ...]:
     """The topics a new campaign targets, sorted; every one must be a key of [topics]."""
-    wanted = tuple(sorted({t.strip().lower() for t in topics if t.strip()}))
-    unknown = config.unknown_topics(wanted)
-    if unknown:
-        raise ConfigError(
-            f"unknown topic {', '.join(map(repr, unknown))} (known: {', '.join(config.topic_keys) or 'none'})",
-            path=config.path,
-            hint="declare it under [topics] in pain-news.toml, or fix the spelling",
-        )
-    return wanted
+    try:
+        return normalize_topics(topics, config.topic_keys)
+    except TopicError as exc:
+        raise ConfigError(exc.message, path=config.path, hint=exc.hint) from None
 
 
 def _resume(
@@ -211,15 +191,17 @@ def _resume(
         f"({shown(existing.created_at, clinic_zone(config))}); edits made since then are not in it"
     )
     plan = _plan(
-        existing.issue,
         message,
-        provider,
         counts,
-        to_send=to_send,
-        campaign_id=existing.id,
-        ledger=states,
-        notes=tuple(notes),
-        topics=existing.topics,
+        SendPlan(
+            issue=existing.issue,
+            provider=provider,
+            to_send=to_send,
+            campaign_id=existing.id,
+            ledger=dict(states),
+            notes=tuple(notes),
+            topics=existing.topics,
+        ),
     )
     return PreparedSend(
         plan=plan,
@@ -233,33 +215,15 @@ def _resume(
     )
 
 
-def _plan(
-    issue: str,
-    message: OutgoingMessage,
-    provider: str,
-    counts: Counter[str],
-    *,
-    to_send: int,
-    campaign_id: int | None = None,
-    ledger: dict[str, int] | None = None,
-    notes: tuple[str, ...] = (),
-    per_topic: dict[str, int] | None = None,
-    topics: tuple[str, ...] = (),
-) -> SendPlan:
+def _plan(message: OutgoingMessage, counts: Counter[str], plan: SendPlan) -> SendPlan:
+    """`plan` with what the frozen message (subject, sender) and the audience counts tell."""
     sender = f"{message.from_name} <{message.from_email}>" if message.from_name else message.from_email
-    return SendPlan(
-        issue=issue,
+    return replace(
+        plan,
         subject=message.subject,
-        provider=provider,
         sender=sender,
-        to_send=to_send,
         opted_out=sum(counts[s] for s in OPTED_OUT),
         not_confirmed=counts[PENDING],
-        campaign_id=campaign_id,
-        ledger=ledger or {},
-        notes=notes,
-        per_topic=per_topic or {},
-        topics=tuple(per_topic or ()) or topics,
     )
 
 

@@ -9,8 +9,13 @@ from typing import TYPE_CHECKING
 
 from pain_news import delivery
 from pain_news.campaign.gates import SendRequest, gated_build
+from pain_news.campaign.options import SendOptions
+from pain_news.campaign.personalize import sample_recipient
+from pain_news.config.settings import CONFIG_NAME
+from pain_news.delivery.retry import deliver_now
 from pain_news.errors import ConfigError, DeliveryError
 from pain_news.ledger import CampaignLedger
+from pain_news.subscribers.store import check_email, email_key
 from pain_news.vocab import OPTED_OUT
 
 if TYPE_CHECKING:
@@ -45,10 +50,6 @@ def send_test(
     nobody can have opted out yet, so a first test needs no list. With `dry_run` every message is
     built and none delivered.
     """
-    from pain_news.campaign.personalize import sample_recipient
-    from pain_news.config.settings import CONFIG_NAME
-    from pain_news.delivery.retry import deliver_now
-    from pain_news.subscribers.store import check_email, email_key
 
     # One copy per mailbox: `--to a@x --to A@x` is one person (SendGrid also refuses a repeat).
     unique: dict[str, str] = {}
@@ -71,11 +72,7 @@ def send_test(
     # The list send's gates, in test mode: drafts and old reviews pass, placeholders and an
     # unpublished issue only warn (pain_news/campaign/gates.py).
     request = SendRequest(
-        config=config,
-        issue_dir=issue_dir,
-        provider=provider or config.delivery.provider,
-        test=True,
-        store=store,
+        config=config, issue_dir=issue_dir, options=SendOptions(provider=provider), test=True, store=store
     )
     result = gated_build(request)
     warnings = tuple(request.warnings)

@@ -182,7 +182,7 @@ def campaign_report(
 
 def _events(campaign: CampaignRecord, events: dict[str, int]) -> dict[str, int]:
     """Webhook counts: delivered, opened and clicked always shown for SendGrid (0 until its webhook
-    reports any); none for an outbox or SMTP campaign, whose counts could never arrive (issue 10)."""
+    reports any); none for an outbox or SMTP campaign, whose counts could never arrive (tests/test_campaign.py)."""
     if campaign.provider == "sendgrid":
         return {"delivered": 0, "open": 0, "click": 0} | events
     return events

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 from pain_news import delivery
 from pain_news.campaign import personalizing, schedule
 from pain_news.campaign.locks import run_lock
+from pain_news.campaign.options import SendOptions
 from pain_news.campaign.personalize import Personalizer
 from pain_news.campaign.personalize_worker import Encoder
-from pain_news.campaign.plan import PreparedSend, SendOptions
+from pain_news.campaign.plan import PreparedSend
 from pain_news.campaign.summary import SendReport
 from pain_news.config.clock import clinic_zone
 from pain_news.delivery.base import (

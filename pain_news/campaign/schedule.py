@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from pain_news import delivery
 from pain_news.campaign.locks import run_lock
 from pain_news.config.clock import as_utc, clinic_zone, shown
 from pain_news.errors import NotFound, ScheduleError
@@ -110,6 +111,7 @@ def with_batch(
     schedule: Schedule, provider: Provider, now: dt.datetime, zone: dt.tzinfo = dt.UTC
 ) -> Schedule:
     """The schedule with a new SendGrid batch id — made once, before the campaign is created."""
+    # lazy: the sendgrid package loads only when a send is scheduled
     from pain_news.delivery.sendgrid import SendgridProvider
 
     if schedule.batch_id is not None:
@@ -160,7 +162,6 @@ class Cancelled:
 
 def cancel_send(config: Config, store: SubscriberStore, issue: str, now: dt.datetime) -> Cancelled:
     """Cancel the issue's scheduled campaign at SendGrid, then record it (cancelled_at, rows `cancelled`)."""
-    from pain_news import delivery
 
     ledger = CampaignLedger.for_store(store)
     campaign = ledger.latest(issue)
@@ -185,6 +186,7 @@ def cancel_send(config: Config, store: SubscriberStore, issue: str, now: dt.date
     with run_lock(ledger, campaign.id):  # no run may add requests to the batch meanwhile
         provider = delivery.get_provider(config, "sendgrid")
         try:
+            # lazy: the sendgrid package loads only when a send is scheduled
             from pain_news.delivery.sendgrid import SendgridProvider
 
             assert isinstance(provider, SendgridProvider)

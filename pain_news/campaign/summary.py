@@ -26,12 +26,13 @@ class SendPlan:
     """What a list send is about to do, shown before asking for confirmation."""
 
     issue: str
-    subject: str
     provider: str
-    sender: str
     to_send: int
-    opted_out: int
-    not_confirmed: int
+    # From the frozen message and the audience counts (pain_news/campaign/plan.py: _plan).
+    subject: str = ""
+    sender: str = ""
+    opted_out: int = 0
+    not_confirmed: int = 0
     campaign_id: int | None  # None: a new campaign will be created
     ledger: dict[str, int] = field(default_factory=dict)  # existing campaign's states
     notes: tuple[str, ...] = ()

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pain_news import delivery
-from pain_news.campaign.plan import PreparedSend, SendOptions
+from pain_news.campaign.options import SendOptions
+from pain_news.campaign.plan import PreparedSend
 from pain_news.campaign.runner import run_send
 from pain_news.campaign.summary import SendPlan, SendReport
 from pain_news.checks.run import checked_render

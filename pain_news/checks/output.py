@@ -10,6 +10,7 @@ from pain_news.checks import CheckInput, Finding, error, warning
 from pain_news.checks.tags import PERCENT_TAG, check_tags, is_known_placeholder
 from pain_news.config.settings import Config
 from pain_news.issue import placeholders
+from pain_news.links import make_token
 from pain_news.render.pipeline import Rendered
 
 #: Gmail clips a message body larger than this and hides the rest (the footer with the unsubscribe link).
@@ -47,18 +48,17 @@ def reader_text(text: str, markup: bool = False) -> str:
 
 def largest_values(config: Config) -> dict[str, str]:
     """Placeholder values that make the biggest personalised copy, with a real-length unsubscribe link."""
-    from pain_news.links import make_token
 
     base = (config.newsletter.public_url or "https://newsletter.example.org").rstrip("/")
     # The token's length does not depend on the secret, so no secret is needed to measure it.
     token = make_token("measure-only", LARGEST_ID, LARGEST_ID)
-    return {
-        "first_name": LONGEST_NAME,
-        "last_name": LONGEST_NAME,
-        "email": LONGEST_EMAIL,
-        "unsubscribe_url": f"{base}/unsubscribe/{token}",
-        "preferences_url": f"{base}/preferences/{token}",
-    }
+    return placeholders.recipient_values(
+        first_name=LONGEST_NAME,
+        last_name=LONGEST_NAME,
+        email=LONGEST_EMAIL,
+        unsubscribe_url=f"{base}/unsubscribe/{token}",
+        preferences_url=f"{base}/preferences/{token}",
+    )
 
 
 def largest_copy_bytes(config: Config, rendered: Rendered) -> int:

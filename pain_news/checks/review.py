@@ -6,7 +6,10 @@ from __future__ import annotations
 from pain_news.checks import CheckInput, Finding, error, warning
 from pain_news.config.reviewers import looks_like_key
 from pain_news.issue.findings import suggestion
-from pain_news.issue.model import line_of_key, months_before
+from pain_news.issue.model import line_of_key, review_problem
+
+#: The codes review_problem gives (pain_news/issue/model.py), listed for docs/checks.md (tests/test_docs.py).
+REVIEW_CODES = ("review-old", "review-future")
 
 
 def check_reviewer(data: CheckInput) -> list[Finding]:
@@ -48,37 +51,21 @@ def check_reviewer(data: CheckInput) -> list[Finding]:
 
 
 def check_review(data: CheckInput) -> list[Finding]:
-    """A warning per spotlight reviewed more than build.review_months before the issue date, or after it.
+    """A warning per spotlight whose review is not current on the issue date (the one rule:
+    pain_news/issue/model.py review_problem).
 
     Measured from the issue date, so the same sources always give the same report. A list send
-    measures from the day it sends and refuses both (Issue.review_problems in pain_news/issue/model.py);
-    `check` warns, so an editor still sees the rest of the issue while the review is renewed.
+    measures from the day it sends and refuses (pain_news/campaign/gates.py); `check` warns, so an
+    editor still sees the rest of the issue while the review is renewed.
     """
     months, date = data.config.build.review_months, data.loaded.issue_date
     findings = []
     for piece in data.loaded.pieces:
         if piece.reviewed_on is None or date is None:
             continue
-        if piece.reviewed_on < months_before(date, months):
+        problem = review_problem(piece.reviewed_on, date, months, "the issue date")
+        if problem:
             findings.append(
-                warning(
-                    "review-old",
-                    f"spotlight was reviewed on {piece.reviewed_on.isoformat()}, "
-                    f"more than {months} months before the issue date",
-                    piece.path,
-                    piece.reviewed_on_line,
-                    "ask a clinician to review it again and update reviewed_on",
-                )
-            )
-        elif piece.reviewed_on > date:
-            findings.append(
-                warning(
-                    "review-future",
-                    f"reviewed_on {piece.reviewed_on.isoformat()} is after the issue date "
-                    f"({date.isoformat()})",
-                    piece.path,
-                    piece.reviewed_on_line,
-                    "write the date the clinician actually reviewed it, or fix the issue's date",
-                )
+                warning(problem.code, problem.message, piece.path, piece.reviewed_on_line, problem.hint)
             )
     return findings

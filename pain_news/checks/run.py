@@ -30,9 +30,11 @@ from pain_news.checks.targets import check_targets
 from pain_news.config.settings import Config
 from pain_news.errors import CheckFailed, PainNewsError
 from pain_news.issue.loader import Issue, LoadResult, read_issue
+from pain_news.publish.build import build_issue
 from pain_news.render.pipeline import Rendered, render_issue
 
 if TYPE_CHECKING:
+    # lazy: httpx and ssl load only for `check --links`
     from pain_news.checks.links import LinkResult
     from pain_news.publish.build import BuildResult
 
@@ -145,11 +147,13 @@ def run_check(
         findings.extend(grade_findings(loaded.pieces, grades))
     results: list[LinkResult] = []
     if links and rendered is not None:
-        from pain_news.checks.links import check_links, external_links  # http, ssl: only with --links
+        # lazy: httpx and ssl load only for `check --links`
+        from pain_news.checks.links import check_links, external_links
 
         base = config.newsletter.public_url.rstrip("/")
         # The issue's own web version and images are published with the archive, after the check.
         prefix = f"{base}/{loaded.folder.name}/" if base else ""
+        # lazy: only `check --links` compares claims with their sources
         from pain_news.checks.claims import source_urls
 
         urls = external_links(rendered.email_html, prefix)
@@ -219,7 +223,6 @@ def checked_build(
     config: Config, issue_dir: Path, out_path: Path | None = None, *, force: bool = False
 ) -> tuple[BuildResult, CheckReport]:
     """Build an issue only when `check` finds no errors (or `force`); warnings go into meta.json."""
-    from pain_news.publish.build import build_issue
 
     issue, rendered, report = checked_render(config, issue_dir, force=force)
     warnings = tuple(f.one_line(config.root) for f in report.findings)

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pain_news.errors import PainNewsError
+from pain_news.config.topics import normalize_topics
+from pain_news.errors import ConfigError, DeliveryError, PainNewsError, TopicError
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -37,6 +38,7 @@ class App:
 
     @cached_property
     def config(self) -> Config:
+        # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
         from pain_news.config.settings import load_config
 
         config = load_config(self.config_path, self.env)
@@ -57,6 +59,7 @@ class App:
     def open_store(self, *, create: bool = False) -> SubscriberStore:
         """The store, opened once; only commands that add subscribers pass `create`."""
         if self._store is None:
+            # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
             from pain_news.subscribers.store import open_store
 
             self._store = open_store(self.config, create=create)
@@ -66,7 +69,7 @@ class App:
     def drain_withdrawals(self) -> None:
         """Pass opt-outs queued for a scheduled send to SendGrid (sendgrid/withdraw.py) before the
         command's own work; SendGrid's problems are warnings on stderr (the queue keeps them)."""
-        from pain_news.errors import ConfigError, DeliveryError
+        # lazy: the SendGrid modules load only for a command that drains, so --help starts fast
         from pain_news.sendgrid.withdraw import drain_withdrawals
 
         try:  # a database error is the command's own error: it stops the command as it would anyway
@@ -158,12 +161,8 @@ def main() -> None:
 
 
 def known_topics(app: App, topics: tuple[str, ...], option: str = "--topic") -> tuple[str, ...]:
-    """The --topic values lower-cased; exit 2 naming any that config [topics] does not declare."""
-    keys = tuple(dict.fromkeys(t.strip().lower() for t in topics))
-    unknown = app.config.unknown_topics(keys)
-    if unknown:
-        known = ", ".join(app.config.topic_keys) or "none: declare them under [topics] in pain-news.toml"
-        raise click.BadParameter(
-            f"unknown topic {', '.join(map(repr, unknown))} (known: {known})", param_hint=option
-        )
-    return keys
+    """The --topic values as stored (config/topics.py); exit 2 naming any that [topics] does not declare."""
+    try:
+        return normalize_topics(topics, app.config.topic_keys)
+    except TopicError as exc:
+        raise click.BadParameter(exc.message, param_hint=option) from None

@@ -25,6 +25,7 @@ def init_cmd(folder: Path, inbound_domain: str | None) -> None:
         mkdir clinic-news && cd clinic-news && pain-news init
         pain-news init --inbound-domain reply.clinic.example
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.issue.scaffold import init_project
 
     if inbound_domain is None and sys.stdin.isatty():
@@ -57,6 +58,7 @@ def new_cmd(issue_dir: Path, title: str | None, number: int | None) -> None:
         pain-news new issues/2027-01-january
         pain-news new issues/2027-02-valentines --title "February 2027"
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.issue.scaffold import new_issue
 
     for path in new_issue(issue_dir, title, number):
@@ -92,6 +94,7 @@ def build_cmd(
         pain-news build issues/2026-12-winter
         pain-news build issues/2026-12-winter --out /tmp/winter
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.checks.run import checked_build
     from pain_news.config.settings import BuildSettings
 

@@ -40,6 +40,7 @@ def check_cmd(app: App, issue_dir: Path, output_format: str, strict: bool, reque
         pain-news check issues/2026-12-winter
         pain-news check issues/2026-12-winter --strict --links --format json
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.checks.run import run_check
 
     report = run_check(app.config, issue_dir, links=request_links)
@@ -81,12 +82,14 @@ def preview_cmd(
         pain-news preview issues/2026-12-winter --open
         pain-news preview issues/2026-12-winter --screenshot shots/
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.web import preview
 
     if screenshot_path is not None:
         for path in preview.screenshot_issue(app.config, issue_dir, screenshot_path):
             click.echo(f"saved {path}")
         return
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.web.server import ensure_port_free, first_free_port
 
     if port is None:
@@ -112,6 +115,7 @@ def archive_cmd(app: App, out_path: Path | None) -> None:
     Example:
         pain-news archive --out public/
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.publish.archive import build_archive
     from pain_news.web.archive_pages import index_page
 

@@ -23,6 +23,7 @@ def inbound_cmd(app: App, eml: BinaryIO) -> None:
         pain-news inbound message.eml
         pain-news inbound - < message.eml
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.inbound.handle import deferred, handle_message
 
     raw = eml.read()

@@ -101,6 +101,7 @@ def send_cmd(
         pain-news send issues/2026-12-winter --at 2026-12-03T09:00 --yes
         pain-news send issues/2026-12-winter --cancel
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import campaign
 
     _refuse_mixed_options(test_send, cancel, at, to, topics, check_published, skip_published_check)
@@ -151,6 +152,7 @@ def _refuse_mixed_options(
 
 def _send_list(app: App, issue_dir: Path, options: SendOptions, yes: bool) -> None:
     """The list send: show the plan, ask (unless --yes or --dry-run), send, show the report."""
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import campaign
 
     if not options.dry_run:
@@ -169,6 +171,7 @@ def _send_list(app: App, issue_dir: Path, options: SendOptions, yes: bool) -> No
     for line in report.lines():
         click.echo(line)
     if prepared.schedule is not None and not options.dry_run:
+        # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
         from pain_news.campaign.schedule import when_text
 
         click.echo(
@@ -181,6 +184,7 @@ def _send_list(app: App, issue_dir: Path, options: SendOptions, yes: bool) -> No
 
 
 def _when(app: App, at: str | None) -> dt.datetime | None:
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.config.clock import parse_when
 
     return parse_when(at, app.config) if at is not None else None
@@ -188,6 +192,7 @@ def _when(app: App, at: str | None) -> dt.datetime | None:
 
 def _cancel(app: App, issue_dir: Path) -> None:
     """send --cancel: cancel the issue's scheduled campaign at SendGrid and record it."""
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.campaign.schedule import cancel_send
 
     result = cancel_send(app.config, app.store, issue_dir.resolve().name, dt.datetime.now(dt.UTC))
@@ -197,6 +202,7 @@ def _cancel(app: App, issue_dir: Path) -> None:
 
 def _send_test(app: App, issue_dir: Path, to: tuple[str, ...], provider: str | None, dry_run: bool) -> None:
     """send --test: the "[TEST]" copy, and who was skipped as opted out."""
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import campaign
     from pain_news.errors import NoSchema
 
@@ -221,6 +227,7 @@ def _run_with_progress(app: App, prepared: PreparedSend) -> SendReport:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.campaign import run_send
 
     console = Console(stderr=True)
@@ -259,6 +266,7 @@ def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: s
         pain-news report --campaign 3 --recipients
         pain-news report --campaign 3 --format json
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.campaign import report
 
     if (issue_dir is None) == (campaign_id is None):
@@ -284,6 +292,7 @@ def campaigns_cmd(app: App, fmt: str) -> None:
     Example:
         pain-news campaigns
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.campaign import report
 
     rows = report.list_campaigns(app.store, clinic_zone(app.config))

@@ -38,6 +38,7 @@ def approve_cmd(
     """
     import getpass
 
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.config.clock import clinic_zone, shown
     from pain_news.signoff import approve
 

@@ -62,6 +62,7 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, i
     Example:
         pain-news subscribers import patients.csv --tag back-pain --dry-run
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.subscribers.importer import import_file
 
     def progress(done: int, total: int) -> None:
@@ -92,6 +93,7 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, i
 
 def _has_list(app: App) -> bool:
     """Whether the subscriber database is set up (opening it never creates it)."""
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.errors import NoSchema
 
     try:
@@ -103,9 +105,10 @@ def _has_list(app: App) -> bool:
 
 def _scratch_store(app: App) -> SubscriberStore:
     """An empty list in a temporary folder, removed on exit: a dry run before the list exists
-    counts against it and creates no database (`serve` must never find an empty one, issue 9)."""
+    counts against it and creates no database (`serve` must never find an empty one: tests/test_cli.py)."""
     import dataclasses
 
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.config.settings import DatabaseSettings
     from pain_news.subscribers.store import open_store
 
@@ -200,6 +203,7 @@ def show_cmd(app: App, email: str) -> None:
     Example:
         pain-news subscribers show maria.lopez@example.com
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.config.clock import clinic_zone, shown
 
     zone = clinic_zone(app.config)
@@ -243,6 +247,7 @@ def list_cmd(app: App, status: str | None, tag: str | None, topic: str | None, f
         pain-news subscribers list --status active --tag knee
         pain-news subscribers list --format json > subscribers.json
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.subscribers import csv_files
 
     writer = {
@@ -266,6 +271,7 @@ def export_cmd(app: App, csv_path: Path) -> None:
     Example:
         pain-news subscribers export backup-2027-01.csv
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.subscribers.csv_files import write_csv
 
     folder = csv_path.resolve().parent
@@ -305,6 +311,7 @@ def sync_cmd(app: App) -> None:
     Example:
         SENDGRID_API_KEY=SG.xxx pain-news subscribers sync
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.sendgrid.sync import sync_suppressions
 
     click.echo(sync_suppressions(app.config, app.store).summary_line())
@@ -329,6 +336,7 @@ def db_upgrade_cmd(app: App) -> None:
     Example:
         PAIN_NEWS_DATABASE_URL=postgresql+psycopg://news@db.internal/news pain-news db upgrade
     """
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import db
 
     engine = db.make_engine(app.config.database_url)
@@ -360,6 +368,8 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
     """
     import uvicorn
 
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
+    from pain_news import db
     from pain_news.errors import ServerError
     from pain_news.links import link_base
     from pain_news.web.server import ensure_port_free, uvicorn_config
@@ -367,13 +377,14 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
     link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without
     ensure_port_free(host, port)
     store = app.store  # a database with no schema is refused here, before we claim to serve
-    if workers > 1 and store.engine.dialect.name != "postgresql":
+    if workers > 1 and not db.is_postgresql(store.engine):
         raise ConfigError(
             f"--workers {workers} needs PostgreSQL: this database is SQLite, which lets one process write at a time",
             hint="run serve with one worker, or set database.url / PAIN_NEWS_DATABASE_URL to PostgreSQL",
         )
     click.echo(f"serving on http://{host}:{port}/ with {workers} worker(s) (Ctrl-C to stop)", err=True)
     if workers == 1:
+        # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
         from pain_news.web.app import create_app
 
         server = uvicorn.Server(uvicorn_config(create_app(app.config, store), host, port))
@@ -386,6 +397,7 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
         return
     from uvicorn.supervisors import Multiprocess
 
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.web.worker import IMPORT_STRING
 
     # Workers are new processes that import the app by name: the environment carries the config.

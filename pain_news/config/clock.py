@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pain_news.errors import ConfigError, ScheduleError
@@ -36,8 +36,18 @@ def clinic_zone(config: Config) -> dt.tzinfo:
     return zone(name, config.path) if name else UTC
 
 
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """An aware UTC time; naive values are UTC already (SQLite hands them back without a zone)."""
+@overload
+def as_utc(moment: dt.datetime) -> dt.datetime: ...
+@overload
+def as_utc(moment: None) -> None: ...
+def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """An aware UTC time (None stays None): the one normaliser for times read back or given.
+
+    Everything we store is UTC; SQLite hands DateTime(timezone=True) values back naive, and
+    PostgreSQL hands them back in the session's zone.
+    """
+    if moment is None:
+        return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,13 @@ from typing import Any
 from pain_news.config.hosts import is_loopback
 from pain_news.config.inbound import deprecations, validate_inbound
 from pain_news.config.reviewers import Reviewer, read_reviewers
-from pain_news.config.topics import Topic, read_topics
-from pain_news.errors import ConfigError
+from pain_news.config.topics import Topic, normalize_topics, read_topics
+from pain_news.errors import ConfigError, TopicError
 
 CONFIG_NAME = "pain-news.toml"
 DEFAULT_DATABASE_URL = "sqlite:///subscribers/pain-news.db"
 PROVIDERS = ("outbox", "smtp", "sendgrid")
+DEFAULT_CLINIC = "TriState Pain Institute"  # when newsletter.from_name is not set (NewsletterSettings.clinic)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class NewsletterSettings:
     )
     replies_forward_to: str = ""  # the clinic's monitored inbox: every reply that is not an opt-out
     reply_answer_days: int = 7  # one automatic answer per sender per this many days
+
+    @property
+    def clinic(self) -> str:  # the clinic's name in the email, web pages, archive and feed: the one fallback
+        return self.from_name or DEFAULT_CLINIC
 
 
 @dataclass(frozen=True)
@@ -178,11 +183,6 @@ class Config:
     @property
     def topic_keys(self) -> tuple[str, ...]:
         return tuple(t.key for t in self.topics)
-
-    def unknown_topics(self, keys: Iterable[str]) -> list[str]:
-        """The keys among `keys` that [topics] does not declare, in order, each once."""
-        known = set(self.topic_keys)
-        return list(dict.fromkeys(k for k in keys if k not in known))
 
     def resolve(self, relative: str | Path) -> Path:
         """A path from the config, taken relative to the project root."""
@@ -403,6 +403,7 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
             f"smtp.security must be starttls, ssl or none, got {config.smtp.security!r}", **where
         )
     if config.newsletter.timezone:
+        # lazy: zoneinfo loads only when newsletter.timezone is set
         from pain_news.config.clock import zone
 
         zone(config.newsletter.timezone, config.path)
@@ -422,13 +423,12 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
     _validate_clear_text(config)
     _validate_serve(config, env)
     validate_inbound(config, lambda dotted: _where(config, env, dotted))
-    unknown = config.unknown_topics(config.serve.signup_topics)
-    if unknown:
+    try:
+        normalize_topics(config.serve.signup_topics, config.topic_keys)
+    except TopicError as exc:
         raise ConfigError(
-            f"serve.signup_topics names {', '.join(repr(k) for k in unknown)}, not a key of [topics]",
-            hint=f"known topics: {', '.join(config.topic_keys) or 'none (add a [topics] table)'}",
-            **_where(config, env, "serve.signup_topics"),
-        )
+            f"serve.signup_topics: {exc.message}", hint=exc.hint, **_where(config, env, "serve.signup_topics")
+        ) from None
 
 
 def _validate_secret_key(key: str) -> None:

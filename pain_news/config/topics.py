@@ -9,11 +9,12 @@ Read by config.py into `Config.topics`; documented in docs/configuration.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pain_news.errors import ConfigError
+from pain_news.errors import ConfigError, TopicError
 
 # A topic key is a lowercase slug (it appears in CSV cells, issue.toml and form fields).
 TOPIC_KEY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -67,3 +68,23 @@ def read_topics(table: Any, path: Path | None) -> tuple[Topic, ...]:
             )
         topics.append(Topic(key, label.strip(), sensitive, tuple(t.strip() for t in terms)))
     return tuple(topics)
+
+
+def normalize_topics(values: Iterable[str], known: Collection[str] | None = None) -> tuple[str, ...]:
+    """Topic keys as they are stored: stripped, lower-cased, each once, sorted.
+
+    The one topic rule, used by the issue loader, the send plan, the CLI, signup and preference
+    forms, CSV import and the store. With `known` (config [topics], in config order), a key it does
+    not declare raises TopicError with the one wording every caller shows.
+    """
+    keys = tuple(sorted({v.strip().lower() for v in values if v.strip()}))
+    if known is not None:
+        unknown = [k for k in keys if k not in known]
+        if unknown:
+            listed = ", ".join(repr(k[:MAX_TOPIC_KEY]) for k in unknown)
+            declared = ", ".join(known) or "none; declare them under [topics] in pain-news.toml"
+            raise TopicError(
+                f"unknown topic {listed} (known: {declared})",
+                hint='fix the spelling, or declare it under [topics] in pain-news.toml (key = "label")',
+            )
+    return keys

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
 from pain_news.errors import ConfigError, NoSchema, StoreConflict, StoreError, StoreUnavailable
 from pain_news.private_files import create_private_file
@@ -26,6 +27,13 @@ _MIGRATION_LOCK = 0x7061696E  # "pain": one advisory lock id so two processes ne
 
 
 # ---- errors --------------------------------------------------------------------------------
+
+
+def is_postgresql(bind: Engine | Connection | Session) -> bool:
+    """Is this database PostgreSQL (else SQLite)? The one way every layer asks."""
+    if isinstance(bind, Session):
+        return bind.get_bind().dialect.name == "postgresql"
+    return bind.dialect.name == "postgresql"
 
 
 @contextmanager
@@ -167,7 +175,7 @@ def open_database(url: str, *, create: bool) -> tuple[Engine, Engine]:
         if not _sqlite_has_schema(path):  # looked at read-only: a wrong file stays as it was
             raise _no_schema("it has no Pain News tables yet")
     engine = make_engine(url)
-    reader = make_engine(url, immediate=False) if engine.dialect.name == "sqlite" else engine
+    reader = engine if is_postgresql(engine) else make_engine(url, immediate=False)
     try:
         if not create and _revision(engine) is None:
             raise _no_schema("it has no Pain News tables yet")
@@ -258,7 +266,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 
     try:
         with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
+            if is_postgresql(engine):
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
             command.upgrade(_alembic_config(conn), "head")
     except OperationalError as exc:

@@ -44,6 +44,7 @@ def send_transactional(config: Config, *, to: str, subject: str, text: str, html
     Raises DeliveryError when it could not be delivered; retries what provably did not arrive,
     but only briefly (2 attempts, under a second of waiting): a web page is waiting for the answer.
     """
+    # lazy: a send's worker processes import this package and never send one message at a time
     from pain_news.delivery.retry import deliver_now
 
     message = message_from_config(config, subject, html, text, label="transactional")

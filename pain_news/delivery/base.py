@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
+from pain_news.config.settings import require
 from pain_news.errors import PartialDelivery as PartialDelivery  # kept importable from here
 
 if TYPE_CHECKING:
@@ -135,7 +136,6 @@ def message_from_config(
     unsubscribe_group: bool = False,
 ) -> OutgoingMessage:
     """An OutgoingMessage with From and Reply-To from [newsletter]; List-Id only for list mail."""
-    from pain_news.config.settings import require
 
     require(config, "newsletter.from_email")
     news = config.newsletter

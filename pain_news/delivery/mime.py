@@ -1,6 +1,6 @@
 """One personalised RFC 5322 message per recipient, with the shared parts built once.
 
-Building a MIME message from scratch with the email package costs ~13 ms per recipient (issue 4);
+Building a MIME message from scratch with the email package costs ~13 ms per recipient (docs/design/large-sends.md);
 here the headers every recipient shares are folded once, and per recipient only the placeholders
 are filled and the two bodies quoted-printable encoded (binascii, in C). The result is
 multipart/alternative, text first, then HTML.

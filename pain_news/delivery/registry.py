@@ -20,10 +20,12 @@ def get_provider(config: Config, name: str | None = None) -> Provider:
     """The provider named by `name`, else by `delivery.provider` (outbox by default)."""
     chosen = name or config.delivery.provider
     if chosen == "outbox":
+        # lazy: each provider's dependencies load only when it is the one chosen
         from pain_news.delivery.outbox import OutboxProvider
 
         return OutboxProvider(config.resolve(config.delivery.outbox_dir))
     if chosen == "smtp":
+        # lazy: smtplib and ssl load only for an SMTP send
         from pain_news.delivery.smtp import SmtpProvider
 
         settings = config.smtp
@@ -31,6 +33,7 @@ def get_provider(config: Config, name: str | None = None) -> Provider:
             settings = replace(settings, ca_file=str(config.resolve(settings.ca_file)))
         return SmtpProvider(settings, config.secrets.smtp_password)
     if chosen == "sendgrid":
+        # lazy: the sendgrid package loads only for a SendGrid send
         from pain_news.delivery.sendgrid import SendgridProvider
 
         return SendgridProvider(config.sendgrid, config.secrets.sendgrid_api_key)

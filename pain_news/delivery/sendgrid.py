@@ -58,6 +58,7 @@ class SendgridProvider:
                 "SENDGRID_API_KEY is not set",
                 hint="add it to .env or the environment, or send with --provider outbox",
             )
+        # lazy: the sendgrid package loads only when a provider is made, not for `check`'s placeholder lists
         from pain_news.sendgrid.client import make_client
 
         self.settings = settings
@@ -208,7 +209,7 @@ class SendgridProvider:
 
 
 def tracking_settings(*, count_opens: bool = False) -> dict[str, Any]:
-    """Tracking pinned on every request, whatever the account's settings say (issue 13).
+    """Tracking pinned on every request, whatever the account's settings say (docs/design/dependency-traps.md).
 
     Click tracking would rewrite every link (our unsubscribe links too) through SendGrid; opens,
     Google Analytics parameters and SendGrid's own unsubscribe footer stay off. `count_opens`
@@ -296,7 +297,7 @@ def personalization(
         "substitutions": substitute(recipient.values),
     }
     if recipient.headers:
-        # Substitutions do not apply to headers, so per-recipient headers go here (issue 4).
+        # Substitutions do not apply to headers, so per-recipient headers go here (docs/design/large-sends.md).
         person["headers"] = dict(recipient.headers)
     args = {}
     if message.campaign_id is not None:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pain_news.errors import IssueError
+from pain_news.config.topics import normalize_topics
+from pain_news.errors import IssueError, TopicError
 from pain_news.issue.findings import Finding, error, suggestion
 from pain_news.issue.markdown import render_markdown
 from pain_news.issue.model import (
@@ -27,6 +28,7 @@ from pain_news.issue.model import (
     SpotlightSection,
     Target,
     asset_url,
+    is_draft,
     is_relative,
     line_containing,
     line_of_key,
@@ -247,7 +249,7 @@ def _issue_values(path: Path, text: str, meta: dict[str, Any], findings: list[Fi
         "subject": meta.get("subject"),
         "preheader": meta.get("preheader", ""),
         "intro": render_markdown(intro) if isinstance(intro, str) and intro else None,
-        "draft": meta.get("draft") is True,
+        "draft": is_draft(meta),
     }
 
 
@@ -263,20 +265,11 @@ def _topics(
             )
         )
         return ()
-    keys = tuple(sorted({v.strip().lower() for v in value if v.strip()}))
-    unknown = [k for k in keys if known is not None and k not in known]
-    if unknown:
-        listed = ", ".join(repr(k) for k in unknown)
-        findings.append(
-            error(
-                "invalid-value",
-                f"unknown topic {listed} in topics",
-                path,
-                line,
-                f"use keys of [topics] in pain-news.toml (known: {', '.join(known or ()) or 'none'})",
-            )
-        )
-    return keys
+    try:
+        return normalize_topics(value, known)
+    except TopicError as exc:
+        findings.append(error("invalid-value", exc.message, path, line, exc.hint or ""))
+        return normalize_topics(value)
 
 
 def _piece_paths(folder: Path, toml_text: str, sections: Any, findings: list[Finding]) -> list[Path]:

@@ -7,9 +7,11 @@ file inside the issue folder live here so the loader, build, archive and preview
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pain_news.issue.markdown import Fragment
@@ -122,23 +124,51 @@ class Issue:
                     found.setdefault(target_file(target), None)
         return [a for a in found if a]
 
-    def review_problems(self, on: dt.date, months: int) -> list[tuple[Piece, str]]:
-        """Spotlights whose medical review is older than `months` before `on`, or after `on`."""
+    def review_problems(self, on: dt.date, months: int, on_name: str) -> list[tuple[Piece, ReviewProblem]]:
+        """Spotlights whose medical review is not current on day `on` (see review_problem)."""
         found = []
         for piece in self.pieces:
-            problem = review_problem(piece.reviewed_on, on, months) if piece.reviewed_on else None
+            problem = review_problem(piece.reviewed_on, on, months, on_name) if piece.reviewed_on else None
             if problem:
                 found.append((piece, problem))
         return found
 
 
-def review_problem(reviewed_on: dt.date, on: dt.date, months: int) -> str | None:
-    """Why a review dated `reviewed_on` is not current on day `on` (limit: `months`), or None."""
+@dataclass(frozen=True)
+class ReviewProblem:
+    """Why a spotlight's medical review is not current: `review-old` or `review-future`."""
+
+    code: str
+    message: str
+    hint: str
+
+
+def review_problem(reviewed_on: dt.date, on: dt.date, months: int, on_name: str) -> ReviewProblem | None:
+    """The medical-review rule, once: a review may be at most `months` old on day `on`, never after it.
+
+    `check` measures from the issue date and warns (pain_news/checks/review.py); a list send measures
+    from the day it sends and refuses (pain_news/campaign/gates.py). `on_name` says which day that
+    is ("the issue date", "today"), so both say the same words (tests/test_content.py).
+    """
     if reviewed_on > on:
-        return f"reviewed_on {reviewed_on.isoformat()} is in the future (after {on.isoformat()})"
+        return ReviewProblem(
+            "review-future",
+            f"reviewed_on {reviewed_on.isoformat()} is after {on_name} ({on.isoformat()})",
+            "write the date the clinician actually reviewed it",
+        )
     if reviewed_on < months_before(on, months):
-        return f"reviewed on {reviewed_on.isoformat()}, more than {months} months before {on.isoformat()}"
+        return ReviewProblem(
+            "review-old",
+            f"reviewed_on {reviewed_on.isoformat()} is more than {months} months before {on_name} "
+            f"({on.isoformat()})",
+            f"ask a clinician to review it again and update reviewed_on (limit: build.review_months = {months})",
+        )
     return None
+
+
+def is_draft(meta: Mapping[str, Any]) -> bool:
+    """`draft = true` in issue.toml's table: the one reading of the flag (loader and archive)."""
+    return meta.get("draft") is True
 
 
 def months_before(day: dt.date, months: int) -> dt.date:

@@ -45,7 +45,7 @@ class _FrontMatterLoader(yaml.SafeLoader):
     """SafeLoader that keeps an impossible date (`2026-13-20`, `2026-11-31`) as text.
 
     PyYAML raises a bare ValueError for those; kept as text, the field's own rule names file,
-    line and field instead (issue 10).
+    line and field instead (tests/test_content.py).
     """
 
 

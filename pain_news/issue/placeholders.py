@@ -25,6 +25,26 @@ from functools import lru_cache
 
 #: Values the sending step knows for every recipient.
 RECIPIENT_FIELDS = ("first_name", "last_name", "email", "unsubscribe_url", "preferences_url")
+
+
+def recipient_values(
+    *, first_name: str, last_name: str, email: str, unsubscribe_url: str, preferences_url: str
+) -> dict[str, str]:
+    """One recipient's placeholder values (raw; `fill` escapes them in the HTML part).
+
+    The one builder: the send (pain_news/campaign/personalize.py), `check`'s size budget
+    (pain_news/checks/output.py) and `preview` (pain_news/publish/preview.py) all make their values
+    here, so none can leave a link out (tests/test_placeholders.py holds it to RECIPIENT_FIELDS).
+    """
+    return {
+        "first_name": first_name,
+        "last_name": last_name,
+        "email": email,
+        "unsubscribe_url": unsubscribe_url,
+        "preferences_url": preferences_url,
+    }
+
+
 #: Of those, the ones authors may use in content (the unsubscribe and preference links are the template's job).
 AUTHOR_FIELDS = ("first_name", "last_name", "email")
 
@@ -87,13 +107,9 @@ def _parts(placeholder_text: str) -> tuple[str, str, str]:
     return match["part"], match["name"], match["default"] or ""
 
 
-def values_for(placeholders: list[str], recipient: Mapping[str, str]) -> dict[str, str]:
-    """Map each placeholder string to its filled value (for SendGrid substitutions), as `fill` would."""
-    return Substituter(placeholders)(recipient)
-
-
 class Substituter:
-    """`values_for` for many recipients: each placeholder is parsed once, not once per recipient."""
+    """Each placeholder string → its filled value, as `fill` would (SendGrid substitutions); each
+    placeholder is parsed once, not once per recipient."""
 
     def __init__(self, placeholders: list[str]) -> None:
         self._parsed = [(text, *_parts(text)) for text in placeholders]

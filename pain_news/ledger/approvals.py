@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from sqlalchemy import CursorResult, Engine, select, update
 from sqlalchemy.orm import Session
 
+from pain_news.config.clock import as_utc
 from pain_news.db import store_errors
 from pain_news.db.models import Approval, ApprovalRequest
-from pain_news.ledger.records import _utc
 
 if TYPE_CHECKING:
     from pain_news.subscribers.store import SubscriberStore
@@ -141,5 +141,5 @@ class ApprovalBook:
 def _record(cls: type[R], row: Approval | ApprovalRequest) -> R:
     """The frozen record of a row: its fields by name, times as aware UTC."""
     values: dict[str, Any] = {f.name: getattr(row, f.name) for f in fields(cls)}
-    converted: dict[str, Any] = {k: _utc(v) if isinstance(v, dt.datetime) else v for k, v in values.items()}
+    converted: dict[str, Any] = {k: as_utc(v) if isinstance(v, dt.datetime) else v for k, v in values.items()}
     return cls(**converted)

@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from pain_news.db import store_errors
+from pain_news.db import is_postgresql, store_errors
 from pain_news.db.models import LedgerEntry, Subscriber, Suppression, utcnow
 from pain_news.ledger.records import Claim, ClaimedEntry, Outcome
 from pain_news.subscribers.store import lookup_hashes, pg_array
@@ -35,7 +35,7 @@ class BatchWriter:
     def __init__(self, engine: Engine, reader: Engine, campaign_id: int) -> None:
         self.engine = engine
         self.campaign_id = campaign_id
-        self._is_postgres = engine.dialect.name == "postgresql"
+        self._is_postgres = is_postgresql(engine)
         # One ledger writer at a time within this process: SQLite would otherwise make the other
         # threads busy-wait (sleeping up to 100 ms a try) for its write lock.
         self._write_lock = threading.Lock()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, distinct, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
-from pain_news.db import store_errors
+from pain_news.db import is_postgresql, store_errors
 from pain_news.db.models import (
     Campaign,
     DeliveryEvent,
@@ -71,7 +71,7 @@ class CampaignLedger:
 
     @property
     def is_postgres(self) -> bool:
-        return self.engine.dialect.name == "postgresql"
+        return is_postgresql(self.engine)
 
     @property
     def database_file(self) -> Path | None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from pain_news.config.clock import as_utc
 from pain_news.db.models import Campaign
 from pain_news.vocab import CAMPAIGN_ISSUE, LEDGER_IN_FLIGHT, LEDGER_PENDING, LEDGER_STATES
 
@@ -44,18 +45,13 @@ class CampaignRecord:
             html=c.html,
             text=c.text,
             topics=tuple(t for t in (c.topics or "").split(";") if t),
-            created_at=_utc(c.created_at),
+            created_at=as_utc(c.created_at),
             kind=c.kind,
-            scheduled_at=_utc(c.scheduled_at) if c.scheduled_at else None,
+            scheduled_at=as_utc(c.scheduled_at),
             batch_id=c.batch_id,
-            cancelled_at=_utc(c.cancelled_at) if c.cancelled_at else None,
+            cancelled_at=as_utc(c.cancelled_at),
             approval_id=c.approval_id,
         )
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """Aware UTC: SQLite hands DateTime(timezone=True) values back naive."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 @dataclass(frozen=True, kw_only=True)

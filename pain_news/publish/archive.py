@@ -22,6 +22,7 @@ from pain_news.checks.run import checked_render
 from pain_news.config.settings import Config, require
 from pain_news.errors import CheckFailed, IssueError, PainNewsError
 from pain_news.issue.loader import Issue
+from pain_news.issue.model import is_draft
 from pain_news.publish.build import write_tree
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -42,24 +43,24 @@ def issue_folders(config: Config) -> tuple[list[Path], list[str]]:
     """Issue folders under build.issues that are not drafts, and the drafts' names.
 
     Drafts are told apart by reading only their issue.toml's `draft` line, before anything is
-    loaded, so a half-written draft never stops the archive (issue 10).
+    loaded, so a half-written draft never stops the archive (tests/test_archive.py).
     """
     root = config.resolve(config.build.issues)
     if not root.is_dir():
         raise IssueError("issues folder not found", path=root, hint="set [build] issues in pain-news.toml")
     folders, drafts = [], []
     for folder in sorted(p for p in root.iterdir() if (p / "issue.toml").is_file()):
-        if is_draft(folder / "issue.toml"):
+        if is_draft_file(folder / "issue.toml"):
             drafts.append(folder.name)
         else:
             folders.append(folder)
     return folders, drafts
 
 
-def is_draft(toml_path: Path) -> bool:
+def is_draft_file(toml_path: Path) -> bool:
     """`draft = true` in this issue.toml; an issue.toml that does not parse is not a draft (the loader says why)."""
     try:
-        return tomllib.loads(toml_path.read_text(encoding="utf-8")).get("draft") is True
+        return is_draft(tomllib.loads(toml_path.read_text(encoding="utf-8")))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return False
 
@@ -130,7 +131,7 @@ def atom_feed(config: Config, issues: list[Issue]) -> str:
 
     feed = ET.Element(f"{{{ATOM}}}feed")
     add(feed, "title", config.newsletter.name)
-    add(feed, "subtitle", f"The newsletter of {config.newsletter.from_name or 'TriState Pain Institute'}")
+    add(feed, "subtitle", f"The newsletter of {config.newsletter.clinic}")
     add(feed, "id", f"{base}/")
     add(feed, "link", rel="self", type="application/atom+xml", href=f"{base}/feed.xml")
     add(feed, "link", rel="alternate", type="text/html", href=f"{base}/")

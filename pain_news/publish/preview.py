@@ -42,16 +42,28 @@ class Snapshot:
     assets: tuple[str, ...]
     report: CheckReport
     problem: str = ""
+    slug: str = ""
+    web_html: str = ""  # the web version, its links pointing into the preview too
+
+
+#: Where the preview server answers for the reader's site (pain_news/web/preview.py): the email's
+#: links point here, so every one of them opens a page while the author click-tests the preview
+#: (tests/browser/test_preview_links.py follows each).
+SITE = "/site"
+#: The sample subscriber's own links: preview pages that show what the real ones do and change nothing.
+SAMPLE_UNSUBSCRIBE = f"{SITE}/unsubscribe/sample"
+SAMPLE_PREFERENCES = f"{SITE}/preferences/sample"
 
 
 def sample_values(config: Config) -> dict[str, str]:
-    """The sample subscriber from config [sample]; the unsubscribe link goes nowhere."""
-    return {
-        "first_name": config.sample.first_name,
-        "last_name": config.sample.last_name,
-        "email": config.sample.email,
-        "unsubscribe_url": "#unsubscribe-link-is-personal",
-    }
+    """The sample subscriber from config [sample], with links to the preview's own pages."""
+    return placeholders.recipient_values(
+        first_name=config.sample.first_name,
+        last_name=config.sample.last_name,
+        email=config.sample.email,
+        unsubscribe_url=SAMPLE_UNSUBSCRIBE,
+        preferences_url=SAMPLE_PREFERENCES,
+    )
 
 
 class PreviewState:
@@ -88,9 +100,10 @@ class PreviewState:
         values = sample_values(self.config)
         from_name = self.config.newsletter.from_name or self.config.newsletter.name
         try:
-            # Without public_url, images stay relative and the preview server serves them from the folder.
+            # Images stay relative (the preview server serves them from the folder); the site's
+            # links (web version, archive, subscribe) point at the preview's own pages under SITE.
             issue = read_issue(self.folder, "").require()
-            newsletter = replace(self.config.newsletter, public_url="")
+            newsletter = replace(self.config.newsletter, public_url=SITE)
             rendered = render_issue(issue, newsletter, self.config.templates_dir, self.config.reviewers)
         except PainNewsError as exc:
             return Snapshot(version, "", "", from_name, None, "", (), report, str(exc))
@@ -103,6 +116,8 @@ class PreviewState:
             email_text=placeholders.fill(rendered.email_text, values),
             assets=tuple(issue.assets),
             report=report,
+            slug=issue.slug,
+            web_html=rendered.web_html,
         )
 
 

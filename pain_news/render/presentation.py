@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from pain_news.config.settings import NewsletterSettings
     from pain_news.issue.loader import Issue, Piece
 
-DEFAULT_CLINIC = "TriState Pain Institute"
 #: After the preheader: zero-width non-joiners and spaces, so the inbox line shows nothing more
 #: instead of running on into "View in browser Pain News ..." (about 90 characters' worth).
 PREHEADER_FILLER = Markup("&zwnj;&nbsp;" * 90)
@@ -39,7 +38,7 @@ class Contact:
 def contact(newsletter: NewsletterSettings) -> Contact:
     """The clinic's name and phone number as the templates show them."""
     phone = newsletter.phone.strip()
-    return Contact(newsletter.from_name or DEFAULT_CLINIC, phone, tel_url(phone, newsletter.phone_region))
+    return Contact(newsletter.clinic, phone, tel_url(phone, newsletter.phone_region))
 
 
 # Regions of the North American Numbering Plan whose numbers this module writes in E.164 itself.

@@ -45,6 +45,7 @@ class SyncSummary:
 
 def client_for(config: Config) -> Any:
     """The official client for the configured SendGrid account; ConfigError without an API key."""
+    # lazy: the sendgrid package loads only when SendGrid is called
     from pain_news.sendgrid.client import make_client  # timeout, and loggers that never show the key
 
     if not config.secrets.sendgrid_api_key:

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pain_news import links
+from pain_news import delivery, links
+from pain_news.campaign.personalize import sample_recipient
+from pain_news.checks.run import checked_build
 from pain_news.config.clock import clinic_zone, shown
 from pain_news.config.reviewers import find_reviewer
 from pain_news.errors import ApprovalError, InvalidToken
+from pain_news.issue import placeholders
 from pain_news.issue.findings import suggestion
 from pain_news.ledger.approvals import ApprovalBook, ApprovalRecord, NewApproval, RequestRecord
 from pain_news.signoff.content import Approvable, approvable, changed_files, short_hash, source_diff
@@ -181,11 +184,6 @@ def request_review(
     placeholders). The link is bound to this version's hash and to KEY, expires after
     build.approval_link_days, and approves once (`serve`'s /approve page: pain_news/web/approvals.py).
     """
-    from pain_news import delivery
-    from pain_news.campaign.personalize import sample_recipient
-    from pain_news.checks.run import checked_build
-    from pain_news.issue import placeholders
-
     if config.build.approval_link_days < 1:
         raise ApprovalError(
             f"build.approval_link_days must be 1 or more, got {config.build.approval_link_days}",

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from pain_news.errors import StoreError
+from pain_news.config.topics import normalize_topics
+from pain_news.errors import StoreError, TopicError
 from pain_news.subscribers.store import (
     MAX_NAME,
     MAX_TAG,
@@ -205,15 +206,7 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
                     tags = (
                         tuple(filter(None, map(str.strip, TAG_SPLIT.split(tags_cell)))) if tags_cell else ()
                     )
-                    topics = (
-                        tuple(
-                            dict.fromkeys(
-                                t.lower() for t in map(str.strip, TAG_SPLIT.split(topics_cell)) if t
-                            )
-                        )
-                        if topics_cell
-                        else ()
-                    )
+                    topics = normalize_topics(TAG_SPLIT.split(topics_cell)) if topics_cell else ()
                     if (
                         len(tags_cell) <= MAX_TAG or all(len(t) <= MAX_TAG for t in tags)
                     ) and known.issuperset(topics):
@@ -307,15 +300,11 @@ def _status_problem(status: str) -> str:
 
 
 def _topics(cell: str, known: Collection[str]) -> tuple[str, ...]:
-    """Topic keys of one cell (separated like tags), lower-cased; StoreError naming unknown ones."""
-    keys = tuple(dict.fromkeys(t.strip().lower() for t in TAG_SPLIT.split(cell) if t.strip()))
-    unknown = [k for k in keys if k not in known]
-    if unknown:
-        listed = ", ".join(repr(k[:50]) for k in unknown)
-        raise StoreError(
-            f"unknown topic {listed} (known: {', '.join(known) or 'none; declare them under [topics]'})"
-        )
-    return keys
+    """Topic keys of one cell (separated like tags), as stored; StoreError naming unknown ones."""
+    try:
+        return normalize_topics(TAG_SPLIT.split(cell), known)
+    except TopicError as exc:
+        raise StoreError(exc.message) from None
 
 
 def _cells(record: SubscriberRecord) -> list[str]:

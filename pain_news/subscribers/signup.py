@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pain_news import links
+from pain_news.config.topics import normalize_topics
+from pain_news.delivery import send_transactional
+from pain_news.errors import InvalidToken, StoreError, TopicError
+from pain_news.subscribers.store import MAX_NAME, check_email, check_text
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -29,22 +33,19 @@ class Confirmation:
 
 def validate_signup(email: str, first_name: str) -> tuple[str, str]:
     """(address, first name) cleaned; StoreError naming the bad field. Looks nothing up."""
-    from pain_news.subscribers.store import MAX_NAME, check_email, check_text
 
     return check_email(email), check_text("first name", first_name, MAX_NAME)
 
 
 def validate_topics(config: Config, chosen: list[str]) -> tuple[str, ...] | None:
-    """The topics ticked on a form, in config order; None when config offers none. StoreError for
+    """The topics ticked on a form, sorted; None when config offers none. StoreError for
     a key config does not declare (a form posted from somewhere else)."""
-    from pain_news.errors import StoreError
-
     if not config.topics:
         return None
-    unknown = config.unknown_topics(chosen)
-    if unknown:
-        raise StoreError("please choose among the topics shown")
-    return tuple(k for k in config.topic_keys if k in chosen)
+    try:
+        return normalize_topics(chosen, config.topic_keys)
+    except TopicError as exc:
+        raise StoreError(exc.message) from None
 
 
 def request_signup(
@@ -92,7 +93,6 @@ def request_signup(
 
 def send_confirmation(config: Config, confirmation: Confirmation) -> None:
     """Mail a confirmation through the configured provider; DeliveryError when it did not go."""
-    from pain_news.delivery import send_transactional
 
     send_transactional(
         config,
@@ -105,7 +105,6 @@ def send_confirmation(config: Config, confirmation: Confirmation) -> None:
 
 def read_confirmation(config: Config, token: str) -> tuple[int, int]:
     """(subscriber, signup request) a confirmation token names; InvalidToken when bad."""
-    from pain_news.errors import InvalidToken
 
     subscriber_id, request_event_id = links.read_token(
         config.secrets.verification_keys or config.secrets.secret_key, token, purpose="confirm"

@@ -10,7 +10,6 @@ from pain_news.web.pages import environment
 def index_page(config: Config, issues: list[Issue]) -> str:
     """The archive's front page: every published issue, newest first, with absolute links."""
     base = config.newsletter.public_url.rstrip("/")
-    sender = config.newsletter.from_name or "TriState Pain Institute"
     return (
         environment()
         .get_template("archive_index.html")
@@ -18,7 +17,7 @@ def index_page(config: Config, issues: list[Issue]) -> str:
             issues=issues,
             base=base,
             newsletter_name=config.newsletter.name,
-            footer_text=f"{sender} · {config.newsletter.postal_address}",
+            footer_text=f"{config.newsletter.clinic} · {config.newsletter.postal_address}",
         )
         + "\n"
     )

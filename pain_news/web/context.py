@@ -142,5 +142,5 @@ def form_topics(form: FormData | None) -> list[str]:
 
 
 def _footer(config: Config) -> str:
-    parts = [config.newsletter.from_name or "TriState Pain Institute", config.newsletter.postal_address]
+    parts = [config.newsletter.clinic, config.newsletter.postal_address]
     return " · ".join(p for p in parts if p)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,7 +18,14 @@ from starlette.routing import Route
 from pain_news.config.settings import Config
 from pain_news.errors import IssueError, ServerError
 from pain_news.issue.loader import local_path
-from pain_news.publish.preview import WIDTHS, PreviewState, screenshot
+from pain_news.publish.preview import (
+    SAMPLE_PREFERENCES,
+    SAMPLE_UNSUBSCRIBE,
+    SITE,
+    WIDTHS,
+    PreviewState,
+    screenshot,
+)
 from pain_news.render.pipeline import force_color_scheme
 from pain_news.web.pages import page
 
@@ -65,6 +73,24 @@ def preview_app(state: PreviewState) -> Starlette:
             return PlainTextResponse(NOT_SERVED, status_code=404)
         return FileResponse(path)
 
+    async def web_version(request: Request) -> Response:
+        snapshot = state.current()
+        if request.path_params["slug"] != snapshot.slug or snapshot.email_html is None:
+            return PlainTextResponse(NOT_SERVED, status_code=404)
+        return HTMLResponse(snapshot.web_html, headers={"Cache-Control": "no-store"})
+
+    def stand_in(name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def handler(request: Request) -> Response:
+            return reader_page(state.config, name)
+
+        return handler
+
+    async def archive(request: Request) -> Response:
+        built = state.config.resolve(state.config.build.archive_out) / "index.html"
+        if built.is_file():
+            return FileResponse(built)
+        return reader_page(state.config, "archive")
+
     return Starlette(
         routes=[
             Route("/", index),
@@ -72,7 +98,62 @@ def preview_app(state: PreviewState) -> Starlette:
             Route("/issue/email.html", email_html),
             Route("/issue/email.txt", email_text),
             Route("/issue/{name:path}", asset),
+            # The reader's site as the email's links see it (pain_news/publish/preview.py: SITE).
+            Route(f"{SITE}/", archive),
+            Route(f"{SITE}/subscribe", stand_in("subscribe")),
+            Route(SAMPLE_UNSUBSCRIBE, stand_in("unsubscribe")),
+            Route(SAMPLE_PREFERENCES, stand_in("preferences")),
+            Route(f"{SITE}/{{slug:str}}/", web_version),
+            Route(f"{SITE}/{{slug:str}}/{{name:path}}", asset),
         ]
+    )
+
+
+def reader_page(config: Config, name: str) -> HTMLResponse:
+    """A preview stand-in for a page of the reader's site: what the real one does, marked as a preview."""
+    newsletter, sample = config.newsletter, config.sample
+    public = newsletter.public_url.rstrip("/")
+    pages: dict[str, dict[str, Any]] = {
+        "unsubscribe": {
+            "heading": f"Unsubscribe from {newsletter.name}?",
+            "stands_for": "In a sent email this link is personal: it opens this page for the reader it was sent to.",
+            "lines": [
+                f"{sample.email} (the sample subscriber) would press a button here to stop every email "
+                f"from {newsletter.name}; mail scanners that open the link change nothing.",
+            ],
+        },
+        "preferences": {
+            "heading": "Your preferences",
+            "stands_for": "In a sent email this link is personal: it opens this page for the reader it was sent to.",
+            "lines": [f"For {sample.email} (the sample subscriber)."],
+            "form": {
+                "email": sample.email,
+                "first_name": sample.first_name,
+                "topics": config.topics,
+                "button": "Save preferences",
+            },
+        },
+        "archive": {
+            "heading": "Past issues",
+            "stands_for": "This link opens the archive of past issues.",
+            "lines": [
+                "The archive has no issues yet: pain-news archive writes it "
+                f"(into {config.build.archive_out}), and this page then shows it."
+            ],
+            "link": {"url": f"{public}/", "label": f"The public archive: {public}/"} if public else None,
+        },
+        "subscribe": {
+            "heading": f"Subscribe to {newsletter.name}",
+            "stands_for": "This link opens the signup form that pain-news serve answers.",
+            "lines": ["A visitor gives an address and a first name, then confirms from the email we send."],
+        },
+    }
+    context = {"lines": [], "form": None, "link": None, **pages[name]}
+    return page(
+        "preview_page.html",
+        newsletter_name=newsletter.name,
+        footer_text="Pain News preview: nothing here is sent or saved.",
+        **context,
     )
 
 

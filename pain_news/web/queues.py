@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from pain_news.campaign.welcome import Welcomer
 from pain_news.errors import CampaignBusy, DeliveryError, PainNewsError, StoreUnavailable
+from pain_news.sendgrid.withdraw import drain_withdrawals
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -159,8 +160,6 @@ class WithdrawalWorker:
             self._thread.join(30)
 
     def _run(self) -> None:
-        from pain_news.sendgrid.withdraw import drain_withdrawals
-
         while not self._stop.is_set():
             try:
                 for line in drain_withdrawals(self.config, self.store).warnings():

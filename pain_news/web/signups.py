@@ -2,7 +2,7 @@
 
 The form's answer is then the same page, after the same work, for every address: whether it is
 new, on the list, opted out or undeliverable shows neither in the status code nor in the timing
-(issue 9). A confirmation that cannot be sent is retried a few times with growing pauses.
+(docs/security.md). A confirmation that cannot be sent is retried a few times with growing pauses.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pain_news.errors import DeliveryError
+from pain_news.subscribers import signup
 from pain_news.subscribers.store import email_hash
 from pain_news.web.queues import BackgroundWorker
 
@@ -86,7 +87,6 @@ class SignupQueue(BackgroundWorker[tuple[str, str, "tuple[str, ...] | None"]]):
         log.error("signup failed: %s", redact(detail))
 
     def _handle(self, email: str, first_name: str, topics: tuple[str, ...] | None) -> None:
-        from pain_news.subscribers import signup
 
         confirmation = signup.request_signup(self.config, self.store, email, first_name, topics)
         if confirmation is None:

@@ -17,6 +17,7 @@ IMPORT_STRING = "pain_news.web.worker:app_from_environment"
 
 def app_from_environment() -> Starlette:
     """The web app for one worker process: config from PAIN_NEWS_CONFIG, its own connection pool."""
+    # lazy: serve imports this module for IMPORT_STRING; the app, config and store load in each worker
     from pain_news.config.settings import load_config
     from pain_news.subscribers.store import open_store
     from pain_news.web.app import create_app

@@ -48,7 +48,6 @@ from pain_news.subscribers.store.core import (
     lookup_hashes,
     pg_array,
     suppress_many,
-    utc,
 )
 from pain_news.subscribers.store.events import EventBatchResult, IncomingEvent, OptOutResult
 from pain_news.subscribers.store.import_rules import ImportCounts, ImportRow
@@ -86,7 +85,6 @@ __all__ = [  # the front door: what the rest of the package imports from the sto
     "lookup_hashes",
     "open_store",
     "pg_array",
-    "utc",
 ]
 
 
@@ -108,10 +106,6 @@ class SubscriberStore:
         """A session inside one transaction, committed on success and rolled back on any error."""
         with db.store_errors(), Session(self.engine, expire_on_commit=False) as s, s.begin():
             yield s
-
-    @property
-    def is_postgresql(self) -> bool:
-        return self.engine.dialect.name == "postgresql"
 
     # ---- one subscriber: statuses and history (statuses.py) --------------------------------
 
@@ -202,7 +196,11 @@ class SubscriberStore:
         detail: str = "",
         now: dt.datetime | None = None,
     ) -> Change | None:
-        """Opt out by address; an address we do not know is suppressed so no import can add it later."""
+        """Opt out by address; an address we do not know is suppressed so no import can add it later.
+
+        One address at a time, for opt-outs that arrive one message at a time (a reply asking to
+        stop, a bounce report by email); webhook batches and sync use opt_out_addresses.
+        """
         with self.session() as s:
             return statuses.opt_out_address(s, email, status, method, campaign_id, detail, now or utcnow())
 
@@ -246,12 +244,6 @@ class SubscriberStore:
             return signups.signup_to_confirm(s, subscriber_id, request_event_id)
 
     # ---- topics and preferences (topics.py) -------------------------------------------------
-
-    def set_topics(
-        self, who: str | int, topics: Iterable[str], *, via: str = "", now: dt.datetime | None = None
-    ) -> Change:
-        """Replace a subscriber's topics; `changed` is False when they already had exactly these."""
-        return self.update_preferences(who, topics=topics, via=via, now=now)
 
     def update_preferences(
         self,
@@ -322,7 +314,9 @@ class SubscriberStore:
         subscriber_id: int | None,
         detail: str = "",
     ) -> bool:
-        """Store one provider event once; False when this sg_event_id was already seen."""
+        """Store one event once; False when this event id was already seen. For events that come
+        one at a time with an id of their own (a reply or a bounce report by email, its Message-ID);
+        webhook batches go through apply_delivery_events."""
         with self.session() as s:
             return events_part.record_delivery_event(
                 s, sg_event_id, event, occurred_at, campaign_id, subscriber_id, detail

@@ -22,7 +22,6 @@ from pain_news.subscribers.store.core import (
     TAGS,
     email_key,
     history_row,
-    is_postgresql,
     lock_new_addresses,
     one_of,
     pg_array,
@@ -73,7 +72,7 @@ def import_rows(
             # PostgreSQL: an opt-out of an address we do not have yet waits for this import and
             # then finds the row it added (statuses.opt_out_address). SQLite: BEGIN IMMEDIATE.
             lock_new_addresses(s)
-            if is_postgresql(s):
+            if db.is_postgresql(s):
                 _import_pg(s, _chunks(rows), source[:300], now, counts, progress)
             else:
                 done = 0
@@ -289,7 +288,7 @@ def _insert_all(s: Session, table: Table, rows: list[dict[str, object]]) -> None
     """Tags or import history rows (method "import", all at one time) in one statement per chunk."""
     if not rows:
         return
-    if not is_postgresql(s):
+    if not db.is_postgresql(s):
         s.execute(insert(table), rows)
     elif table is TAGS:
         tags = {"sid": pg_array(r["subscriber_id"] for r in rows), "tag": pg_array(r["tag"] for r in rows)}

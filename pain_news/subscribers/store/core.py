@@ -14,13 +14,15 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast, overload
+from typing import Any, cast
 
 from sqlalchemy import String, Table, bindparam, func, insert, select, text, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from pain_news import db
+from pain_news.config.clock import as_utc
 from pain_news.db.models import Subscriber, SubscriberAlias, SubscriberEvent, SubscriberTag, Suppression
 from pain_news.errors import StoreError
 from pain_news.mailbox import mailbox_key, spellings
@@ -32,15 +34,6 @@ MAX_TAG = 100
 # PostgreSQL advisory lock held by whoever may add a new address (import, add) and by an opt-out of
 # an address we do not have yet, so that opt-out waits for the import and then finds the new row.
 _NEW_ADDRESS_LOCK = 0x7061696F
-
-
-@overload
-def utc(moment: dt.datetime) -> dt.datetime: ...
-@overload
-def utc(moment: None) -> None: ...
-def utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def control_character(value: str) -> str | None:
@@ -154,9 +147,9 @@ class SubscriberRecord:
             s.status,
             tuple(t.tag for t in s.tags),
             s.source,
-            utc(s.created_at),
-            utc(s.status_changed_at),
-            utc(s.opted_out_at),
+            as_utc(s.created_at),
+            as_utc(s.status_changed_at),
+            as_utc(s.opted_out_at),
             s.opt_out_method,
             s.opt_out_campaign_id,
             tuple(t.topic for t in s.topics),
@@ -332,7 +325,7 @@ def set_status(
 def insert_ignoring_conflicts(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """INSERT … ON CONFLICT DO NOTHING in batches (a row already there, or added meanwhile, is kept)."""
     statement: Any
-    if s.get_bind().dialect.name == "postgresql":  # each dialect imported only where it is used
+    if db.is_postgresql(s):  # each dialect imported only where it is used
         from sqlalchemy.dialects import postgresql
 
         statement = postgresql.insert(table).on_conflict_do_nothing()
@@ -360,10 +353,6 @@ def suppressed_hashes(s: Session, hashes: Sequence[str]) -> set[str]:
             s.scalars(select(Suppression.email_hash).where(one_of(s, Suppression.email_hash, chunk)))
         )
     return found
-
-
-def is_postgresql(s: Session) -> bool:
-    return s.get_bind().dialect.name == "postgresql"
 
 
 def pg_array(values: Iterable[object]) -> str:
@@ -397,7 +386,7 @@ def pg_array(values: Iterable[object]) -> str:
 def one_of(s: Session, column: Any, values: Sequence[Any]) -> Any:
     """`column IN (...)`; on PostgreSQL `column IN (SELECT unnest(CAST(:literal AS type[])))`, one parameter
     however many values (converting a 2,000-value IN list costs psycopg more than the query)."""
-    if is_postgresql(s):
+    if db.is_postgresql(s):
         from sqlalchemy.dialects.postgresql import ARRAY  # its 40 ms import only where it is used
 
         literal = bindparam(None, pg_array(values), type_=String)
@@ -409,7 +398,7 @@ def one_of(s: Session, column: Any, values: Sequence[Any]) -> Any:
 
 def lock_new_addresses(s: Session) -> None:
     """Serialise adding new addresses with opt-outs of unknown ones (PostgreSQL; SQLite already is)."""
-    if is_postgresql(s):
+    if db.is_postgresql(s):
         s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _NEW_ADDRESS_LOCK})
 
 

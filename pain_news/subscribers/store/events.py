@@ -17,13 +17,13 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from pain_news import db
 from pain_news.db.models import DeliveryEvent, Subscriber
 from pain_news.subscribers.store.core import (
     CHUNK,
     StatusChange,
     control_character,
     email_key,
-    is_postgresql,
     lock_new_addresses,
     one_of,
     pg_array,
@@ -216,7 +216,7 @@ def _insert_events(s: Session, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     inserted = 0
-    if is_postgresql(s):
+    if db.is_postgresql(s):
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             arrays = {column: pg_array(_pg_value(r[column]) for r in chunk) for column in rows[0]}

@@ -13,9 +13,10 @@ from sqlalchemy import Connection, Engine, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from pain_news import db
+from pain_news.config.clock import as_utc
 from pain_news.db.models import Subscriber, SubscriberTag, SubscriberTopic, Suppression
 from pain_news.errors import StoreError
-from pain_news.subscribers.store.core import CHUNK, SubscriberRecord, utc
+from pain_news.subscribers.store.core import CHUNK, SubscriberRecord
 from pain_news.vocab import STATUSES
 
 
@@ -69,9 +70,9 @@ def iter_subscribers(
                     first[4],
                     tags,
                     first[6],
-                    utc(first[7]),
-                    utc(first[8]),
-                    utc(first[9]),
+                    as_utc(first[7]),
+                    as_utc(first[8]),
+                    as_utc(first[9]),
                     first[10],
                     first[11],
                 )

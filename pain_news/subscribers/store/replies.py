@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pain_news.config.clock import as_utc
 from pain_news.db.models import ReplyEvent, Subscriber
-from pain_news.subscribers.store.core import CHUNK, email_hash, email_key, one_of, utc
+from pain_news.subscribers.store.core import CHUNK, email_hash, email_key, one_of
 from pain_news.subscribers.store.events import _opt_out_many, _OptOut
 from pain_news.vocab import (
     REPLY_AUTO_DROPPED,
@@ -123,7 +124,7 @@ def reply_events(s: Session, subscriber_id: int) -> list[ReplyEventRecord]:
         .where(ReplyEvent.subscriber_id == subscriber_id)
         .order_by(ReplyEvent.id)
     )
-    return [ReplyEventRecord(utc(at), action, cid, bool(answered)) for at, action, cid, answered in rows]
+    return [ReplyEventRecord(as_utc(at), action, cid, bool(answered)) for at, action, cid, answered in rows]
 
 
 def reply_figures(s: Session, campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:

@@ -15,6 +15,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from pain_news.config.clock import as_utc
 from pain_news.db.models import (
     DeliveryEvent,
     LedgerEntry,
@@ -38,7 +39,6 @@ from pain_news.subscribers.store.core import (
     set_status,
     suppress_many,
     suppressed_keys,
-    utc,
 )
 from pain_news.subscribers.store.topics import clean_topics, write_topic_changes
 from pain_news.subscribers.store.withdrawal_queue import queue_withdrawals
@@ -52,7 +52,7 @@ def history(s: Session, who: str | int) -> tuple[SubscriberRecord, list[EventRec
         select(SubscriberEvent).where(SubscriberEvent.subscriber_id == sub.id).order_by(SubscriberEvent.id)
     )
     events = [
-        EventRecord(utc(e.at), e.old_status, e.new_status, e.method, e.campaign_id, e.detail) for e in rows
+        EventRecord(as_utc(e.at), e.old_status, e.new_status, e.method, e.campaign_id, e.detail) for e in rows
     ]
     return SubscriberRecord.of(sub), events
 

@@ -14,6 +14,7 @@ from typing import cast
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
+from pain_news.config.topics import MAX_TOPIC_KEY, normalize_topics
 from pain_news.db.models import SubscriberEvent, SubscriberTopic
 from pain_news.subscribers.store import core
 from pain_news.subscribers.store.core import (
@@ -28,13 +29,12 @@ from pain_news.subscribers.store.core import (
 )
 
 TOPIC_METHOD = "topics"
-MAX_TOPIC = 50  # subscriber_topics.topic (migration 0002)
 TOPICS = cast(Table, SubscriberTopic.__table__)
 
 
 def clean_topics(topics: Iterable[str]) -> tuple[str, ...]:
-    """Topic keys stripped, lower-cased, de-duplicated and sorted."""
-    return tuple(sorted({check_text("topic", t, MAX_TOPIC).lower() for t in topics if t.strip()}))
+    """Topic keys as stored (config/topics.py: normalize_topics), each within the column's width."""
+    return tuple(check_text("topic", t, MAX_TOPIC_KEY) for t in normalize_topics(topics))
 
 
 def topics_detail(old: Iterable[str], new: Iterable[str], via: str = "") -> str:

@@ -12,6 +12,7 @@ from typing import cast
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from pain_news.config.clock import as_utc
 from pain_news.db.models import Campaign, GlobalUnsubscribe, LedgerEntry, Withdrawal, utcnow
 from pain_news.subscribers.store.core import CHUNK, email_hash, insert_ignoring_conflicts
 from pain_news.vocab import LEDGER_SENT, LEDGER_UNCERTAIN, LEDGER_WITHDRAWN, WITHDRAW
@@ -44,10 +45,6 @@ class WithdrawalFigures:
     last_error: str
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    return moment.replace(tzinfo=dt.UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def queued(s: Session) -> list[QueuedWithdrawal]:
     """Every row still to do, oldest first (those already found late are left out)."""
     query = (
@@ -67,7 +64,7 @@ def queued(s: Session) -> list[QueuedWithdrawal]:
     )
     return [
         QueuedWithdrawal(
-            row[0], row[1], row[2], row[3], row[4], row[5] or None, _aware(row[6]), row[7] is not None
+            row[0], row[1], row[2], row[3], row[4], row[5] or None, as_utc(row[6]), row[7] is not None
         )
         for row in s.execute(query)
     ]
