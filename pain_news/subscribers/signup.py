@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pain_news import links
+from pain_news.i18n import N_
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -43,7 +44,7 @@ def validate_topics(config: Config, chosen: list[str]) -> tuple[str, ...] | None
         return None
     unknown = config.unknown_topics(chosen)
     if unknown:
-        raise StoreError("please choose among the topics shown")
+        raise StoreError(N_("please choose among the topics shown"))
     return tuple(k for k in config.topic_keys if k in chosen)
 
 
@@ -111,7 +112,7 @@ def read_confirmation(config: Config, token: str) -> tuple[int, int]:
         config.secrets.verification_keys or config.secrets.secret_key, token, purpose="confirm"
     )
     if request_event_id is None:
-        raise InvalidToken("this confirmation link is not valid")
+        raise InvalidToken(N_("this confirmation link is not valid"))
     return subscriber_id, request_event_id
 
 

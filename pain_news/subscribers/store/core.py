@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from pain_news.db.models import Subscriber, SubscriberEvent, SubscriberTag, Suppression
 from pain_news.errors import StoreError
+from pain_news.i18n import N_
 from pain_news.vocab import OPT_OUT_METHODS, OPTED_OUT
 
 MAX_NAME = 200
@@ -93,7 +94,7 @@ def check_email(email: str) -> str:
     quick = at and len(address) <= 254 and len(local) <= 64 and _DOT_ATOM.fullmatch(local)
     if not (quick and address.isprintable()):  # printable: neither empty nor holding a control character
         if not address:
-            raise StoreError("missing email address")
+            raise StoreError(N_("missing email address"))
         if control_character(address):  # would reach the database (PostgreSQL refuses NUL) or a mail header
             raise StoreError(f"invalid email address {address!r}: it contains a control character")
     if quick:
