@@ -10,10 +10,11 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
+from babel.messages import frontend
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
@@ -27,8 +28,10 @@ KEYWORDS = {"_": None, "N_": None, "translate": (2,), "translate_plural": (2, 3)
 def extract() -> Catalog:
     """Every marked message in the package and its templates, with where it is used."""
     with (ROOT / "babel.cfg").open(encoding="utf-8") as cfg:
-        method_map, options_map = parse_mapping_cfg(cfg)
-    catalog = Catalog(project="Pain News", version="", charset="utf-8")
+        method_map, options_map = cast(Any, frontend).parse_mapping_cfg(cfg)  # untyped in Babel
+    catalog = Catalog(
+        project="Pain News", version="", charset="utf-8", copyright_holder="TriState Pain Institute"
+    )
     for filename, lineno, message, comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=KEYWORDS, strip_comment_tags=True
     ):
@@ -67,6 +70,7 @@ def update() -> None:
     template = extract()
     for language in languages():
         catalog = read(language)
+        template.creation_date = catalog.creation_date  # the same sources write the same bytes
         catalog.update(template, no_fuzzy_matching=True)
         catalog.obsolete.clear()
         po_path(language).write_bytes(po_text(catalog))

@@ -53,7 +53,7 @@ async def subscribe(request: Request) -> Response:
         )
     links.link_base(state.config)  # misconfigured: the 503 page, nothing queued
     if form is not None and not str(form.get(HONEYPOT, "")):
-        state.signups.submit_signup(email, first_name, topics)
+        state.signups.submit_signup(email, first_name, topics, page_language(request))
     return show(request, "subscribe.html", email=email, sent=True)
 
 
