@@ -87,3 +87,26 @@ def test_dates_and_numbers_follow_the_locale():
 def test_primary_subtag():
     assert i18n.primary("es-US") == "es"
     assert i18n.primary(" ES_us ") == "es"
+
+
+def test_spanish_email_chrome_review_line_and_credentials(config, sample_issue):
+    import dataclasses
+
+    from pain_news.config.reviewers import Reviewer
+    from pain_news.issue.loader import load_issue
+    from pain_news.render.pipeline import render_issue
+
+    issue = load_issue(sample_issue)
+    reviewers = tuple(
+        dataclasses.replace(r, credentials_in=(("es", "MD, especialista en dolor"),)) if r.credentials else r
+        for r in (config.reviewers or (Reviewer("clinic-reviewer", "Clinic Reviewer", "MD"),))
+    )
+    english = render_issue(issue, config.newsletter, config.templates_dir, reviewers)
+    spanish = render_issue(issue, config.newsletter, config.templates_dir, reviewers, language="es")
+    assert '<html lang="es"' in spanish.email_html and '<html lang="en"' in english.email_html
+    shown = " ".join(spanish.email_html.split())  # lines are wrapped under 998 (render/linewrap.py)
+    for words in ("Darse de baja", "Administrar preferencias", "Ver en el navegador", "Números anteriores"):
+        assert words in shown, words
+    assert "Darse de baja:" in spanish.email_text and "Unsubscribe:" in english.email_text
+    assert "Revisado médicamente por" in spanish.email_text and " de 20" in spanish.email_text
+    assert "Unsubscribe" not in spanish.email_text

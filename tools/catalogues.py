@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
+from babel.messages import frontend
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages import frontend
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
