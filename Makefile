@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PN := $(VENV)/bin/pain-news
 ISSUE ?= issues/2026-12-winter
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test bench lint clean catalogues
 
 venv: $(VENV)/.installed
 
@@ -46,6 +46,11 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# Interface messages: extract what is marked (babel.cfg), merge into each pain_news/locale/<lang>/…/messages.po,
+# compile the .mo committed beside it (docs/languages.md). Run after changing a marked message or a translation.
+catalogues: venv
+	$(PY) tools/catalogues.py
 
 clean:
 	rm -rf build outbox archive tests/artifacts .pytest_cache

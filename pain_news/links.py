@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from pain_news.config.settings import MIN_SECRET_BYTES, require
 from pain_news.errors import ConfigError, InvalidToken
+from pain_news.i18n import N_
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -99,7 +100,7 @@ def read_token(
     # non-ASCII text with TypeError, so anything else is refused here, as a damaged link.
     match = _TOKEN.fullmatch(token) if len(token) <= 200 else None
     if match is None:
-        raise InvalidToken("this link is incomplete or damaged")
+        raise InvalidToken(N_("this link is incomplete or damaged"))
     sid, extra, signature = match.groups()
     subscriber_id, campaign_id = int(sid), None if extra == "-" else int(extra)
     # Only the canonical spelling verifies, so '007' and '7' are not two valid tokens.
@@ -107,7 +108,7 @@ def read_token(
     if canonical != f"{sid}.{extra}" or not any(
         hmac.compare_digest(_signature(key, purpose, canonical), signature) for key in keys
     ):
-        raise InvalidToken("this link is not valid")
+        raise InvalidToken(N_("this link is not valid"))
     return subscriber_id, campaign_id
 
 
@@ -158,7 +159,7 @@ def approval_token_request(token: str) -> tuple[int, int]:
     """(request id, expiry) as a token states them, before its signature is checked against the request."""
     match = _TOKEN.fullmatch(token) if len(token) <= 200 else None
     if match is None or match.group(2) == "-":
-        raise InvalidToken("this link is incomplete or damaged")
+        raise InvalidToken(N_("this link is incomplete or damaged"))
     return int(match.group(1)), int(match.group(2))
 
 
@@ -201,7 +202,7 @@ def mail_token(token: str) -> str:
     """The unsubscribe link's token spelled for a mailbox name (same subscriber, campaign and signature)."""
     match = _TOKEN.fullmatch(token)
     if match is None:
-        raise InvalidToken("this link is incomplete or damaged")
+        raise InvalidToken(N_("this link is incomplete or damaged"))
     sid, extra, signature = match.groups()
     raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
     sig32 = base64.b32encode(raw).decode("ascii").rstrip("=").lower()

@@ -7,6 +7,7 @@ names a key, and `pain-news approve --as KEY` records an approval by one (pain_n
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from pain_news.errors import ConfigError
 
 MAX_REVIEWER_KEY = 50  # approvals.reviewer is VARCHAR(50) (migration 0005)
 FIELDS = ("name", "credentials", "email", "clinical", "email_only")
+# credentials in another language: credentials_es = "MD, especialista certificada en medicina del dolor"
+TRANSLATED = re.compile(r"credentials_([a-z]{2,3})")
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,17 @@ class Reviewer:
     email: str = ""
     clinical: bool = False  # may approve an issue with a condition spotlight
     email_only: bool = False  # approves only through the emailed link (their inbox proves it was them)
+    credentials_in: tuple[tuple[str, str], ...] = ()  # (language, credentials) from credentials_<lang>
 
     @property
     def shown(self) -> str:
         """ "Dr. Ana Ruiz, MD, board-certified in pain medicine": the review line's "by …"."""
         return f"{self.name}, {self.credentials}" if self.credentials else self.name
+
+    def shown_in(self, language: str) -> str:
+        """`shown` with the credentials written in `language` (credentials_<lang>), else as written."""
+        credentials = dict(self.credentials_in).get(language, self.credentials)
+        return f"{self.name}, {credentials}" if credentials else self.name
 
 
 def find_reviewer(reviewers: tuple[Reviewer, ...], key: str) -> Reviewer | None:
@@ -56,13 +65,14 @@ def read_reviewers(data: dict[str, Any], path: Path | None) -> tuple[Reviewer, .
             )
         if not isinstance(entry, dict):
             raise ConfigError(f'{where} must be a table ([{where}] with name = "...")', path=path)
-        unknown = sorted(set(entry) - set(FIELDS))
+        unknown = sorted(k for k in set(entry) - set(FIELDS) if not TRANSLATED.fullmatch(k))
         if unknown:
             raise ConfigError(f"unknown key '{where}.{unknown[0]}' (known: {', '.join(FIELDS)})", path=path)
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"{where}.name must be the reviewer's name in quotes", path=path)
-        for text in ("credentials", "email"):
+        translated = sorted(k for k in entry if TRANSLATED.fullmatch(k))
+        for text in ("credentials", "email", *translated):
             if not isinstance(entry.get(text, ""), str):
                 raise ConfigError(f"{where}.{text} must be text in quotes", path=path)
         for flag in ("clinical", "email_only"):
@@ -75,6 +85,7 @@ def read_reviewers(data: dict[str, Any], path: Path | None) -> tuple[Reviewer, .
             email=entry.get("email", "").strip(),
             clinical=entry.get("clinical", False),
             email_only=entry.get("email_only", False),
+            credentials_in=tuple((k.split("_", 1)[1], entry[k].strip()) for k in translated),
         )
         if reviewer.email_only and "@" not in reviewer.email:
             raise ConfigError(

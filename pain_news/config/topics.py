@@ -1,7 +1,8 @@
 """Topics readers may choose, declared in pain-news.toml's `[topics]`.
 
 `key = "label"`, or `key = { label = "...", sensitive = true, terms = ["..."] }` for a topic whose
-choice reveals a condition: its key and label never leave the clinic (docs/security.md).
+choice reveals a condition: its key and label never leave the clinic (docs/security.md). A label
+in another language sits beside the default one: `label_es = "Noticias de la clínica"`.
 
 Read by config.py into `Config.topics`; documented in docs/configuration.md.
 """
@@ -29,14 +30,20 @@ class Topic:
     label: str
     sensitive: bool = False  # choosing it can reveal a condition (docs/security.md)
     terms: tuple[str, ...] = ()  # words that name it, refused in a targeted send's inbox lines
+    labels: tuple[tuple[str, str], ...] = ()  # (language, label) from label_<lang>
+
+    def label_in(self, language: str) -> str:
+        """The label in `language` (label_<lang>), else the default label."""
+        return dict(self.labels).get(language, self.label)
 
     @property
     def revealing_words(self) -> tuple[str, ...]:
-        """The label and the configured terms: what a lock screen must not show."""
-        return (self.label, *self.terms)
+        """Every label and the configured terms: what a lock screen must not show."""
+        return (self.label, *(label for _, label in self.labels), *self.terms)
 
 
 TOPIC_FIELDS = ("label", "sensitive", "terms")
+TRANSLATED_LABEL = re.compile(r"label_([a-z]{2,3})")
 
 
 def read_topics(table: Any, path: Path | None) -> tuple[Topic, ...]:
@@ -52,11 +59,18 @@ def read_topics(table: Any, path: Path | None) -> tuple[Topic, ...]:
                 hint='use lowercase letters, digits and single dashes, e.g. back-pain = "Back pain"',
             )
         entry = value if isinstance(value, dict) else {"label": value}
-        unknown = sorted(set(entry) - set(TOPIC_FIELDS))
+        translated = sorted(k for k in entry if TRANSLATED_LABEL.fullmatch(k))
+        unknown = sorted(set(entry) - set(TOPIC_FIELDS) - set(translated))
         if unknown:
             raise ConfigError(
-                f"unknown key 'topics.{key}.{unknown[0]}' (known: {', '.join(TOPIC_FIELDS)})", path=path
+                f"unknown key 'topics.{key}.{unknown[0]}' (known: {', '.join(TOPIC_FIELDS)}, label_<language>)",
+                path=path,
             )
+        for name in translated:
+            if not isinstance(entry[name], str) or not entry[name].strip():
+                raise ConfigError(
+                    f'topics.{key}.{name} must be a label in quotes, e.g. {name} = "..."', path=path
+                )
         label, sensitive, terms = entry.get("label"), entry.get("sensitive", False), entry.get("terms", [])
         if not isinstance(label, str) or not label.strip():
             raise ConfigError(f'topics.{key} must be a label in quotes, e.g. {key} = "..."', path=path)
@@ -66,7 +80,8 @@ def read_topics(table: Any, path: Path | None) -> tuple[Topic, ...]:
             raise ConfigError(
                 f'topics.{key}.terms must be a list of words in quotes, e.g. ["..."]', path=path
             )
-        topics.append(Topic(key, label.strip(), sensitive, tuple(t.strip() for t in terms)))
+        labels = tuple((name.split("_", 1)[1], entry[name].strip()) for name in translated)
+        topics.append(Topic(key, label.strip(), sensitive, tuple(t.strip() for t in terms), labels))
     return tuple(topics)
 
 

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup
 
+from pain_news import i18n
 from pain_news.config.cache import cache_dir
 from pain_news.errors import TemplateError
+from pain_news.i18n import SOURCE_LANGUAGE
 from pain_news.issue import placeholders
 from pain_news.issue.loader import Image, Issue, Piece, is_relative, local_path
 from pain_news.issue.markdown import wrap
@@ -44,15 +46,20 @@ class Rendered:
 
 
 @lru_cache(maxsize=8)
-def _environment(templates: Path) -> jinja2.Environment:
-    return jinja2.Environment(
+def _environment(templates: Path, language: str = SOURCE_LANGUAGE) -> jinja2.Environment:
+    """The templates' environment with `language`'s catalogue: `_()` in a template is the chrome's
+    text (footer, header, buttons) in the reader's language (pain_news/i18n.py)."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("j2",), default=True),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         auto_reload=True,
         bytecode_cache=_bytecode_cache(),
+        extensions=["jinja2.ext.i18n"],
     )
+    i18n.install(env, language)
+    return env
 
 
 @lru_cache(maxsize=1)
@@ -69,9 +76,9 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
 
 @lru_cache(maxsize=8)
-def text_environment(templates: Path) -> jinja2.Environment:
+def text_environment(templates: Path, language: str = SOURCE_LANGUAGE) -> jinja2.Environment:
     """The same loader without autoescaping, for the plain-text part (cached: templates compile once)."""
-    return _environment(templates).overlay(autoescape=False)
+    return _environment(templates, language).overlay(autoescape=False)
 
 
 def rows(pieces: Sequence[Piece]) -> list[list[Piece]]:
@@ -166,7 +173,10 @@ def _image_files(issue: Issue, web_url: str) -> Any:
 
 
 def _context(
-    issue: Issue, newsletter: NewsletterSettings, reviewers: tuple[Reviewer, ...] = ()
+    issue: Issue,
+    newsletter: NewsletterSettings,
+    reviewers: tuple[Reviewer, ...] = (),
+    language: str = SOURCE_LANGUAGE,
 ) -> dict[str, Any]:
     issue_links = links(newsletter, issue)
     local_file = _image_files(issue, issue_links["web_url"] if newsletter.public_url else "")
@@ -193,9 +203,9 @@ def _context(
         "image_width": image_width,
         "spotlight_heading": presentation.spotlight_heading,
         "spotlight_heading_text": presentation.spotlight_heading_text,
-        "review_line": lambda piece: presentation.review_line(piece, reviewers),
-        "byline": presentation.byline,
-        "issue_date": presentation.issue_date(issue),
+        "review_line": lambda piece: presentation.review_line(piece, reviewers, language),
+        "byline": lambda author: presentation.byline(author, language),
+        "issue_date": presentation.issue_date(issue, language),
     }
 
 
@@ -212,42 +222,51 @@ def issue_mjml(
     templates: Path,
     mode: str = "email",
     reviewers: tuple[Reviewer, ...] = (),
+    language: str = SOURCE_LANGUAGE,
 ) -> str:
     """The MJML document for one issue (what mjml-python renders; also used by the benchmark)."""
     templates = _templates_dir(templates)
-    context = {**_context(issue, newsletter, reviewers), "mode": mode}
-    return _render_template(_environment(templates), "base.mjml.j2", context, templates)
+    context = {**_context(issue, newsletter, reviewers, language), "mode": mode}
+    return _render_template(_environment(templates, language), "base.mjml.j2", context, templates)
 
 
 def render_issue(
-    issue: Issue, newsletter: NewsletterSettings, templates: Path, reviewers: tuple[Reviewer, ...] = ()
+    issue: Issue,
+    newsletter: NewsletterSettings,
+    templates: Path,
+    reviewers: tuple[Reviewer, ...] = (),
+    language: str = SOURCE_LANGUAGE,
 ) -> Rendered:
-    """Render email HTML, plain text and the web version of one issue ([reviewers] name who reviewed)."""
+    """Render email HTML, plain text and the web version of one issue ([reviewers] name who reviewed),
+    the newsletter's own text (header, footer, buttons, dates) in `language`."""
     templates = _templates_dir(templates)
-    base_context = _context(issue, newsletter, reviewers)
-    mjml_text = issue_mjml(issue, newsletter, templates, "email", reviewers)
+    base_context = _context(issue, newsletter, reviewers, language)
+    mjml_text = issue_mjml(issue, newsletter, templates, "email", reviewers, language)
     email = wrap_html(inline_css(_mjml_to_html(mjml_text, templates)))
     text = _render_template(
-        text_environment(templates), "email.txt.j2", {**base_context, "mode": "email"}, templates
+        text_environment(templates, language), "email.txt.j2", {**base_context, "mode": "email"}, templates
     )
     return Rendered(
         email_html=email,
         email_text=_tidy_text(text),
-        web_html=placeholders.fill_defaults(web_page(issue, newsletter, templates, reviewers)),
+        web_html=placeholders.fill_defaults(web_page(issue, newsletter, templates, reviewers, language)),
     )
 
 
 def web_page(
-    issue: Issue, newsletter: NewsletterSettings, templates: Path, reviewers: tuple[Reviewer, ...] = ()
+    issue: Issue,
+    newsletter: NewsletterSettings,
+    templates: Path,
+    reviewers: tuple[Reviewer, ...] = (),
+    language: str = SOURCE_LANGUAGE,
 ) -> str:
     """The web version: web.html.j2, a page shell of its own (a template set without one gets the
     email's layout in web mode, as before that template existed)."""
     templates = _templates_dir(templates)
     if not (templates / WEB_TEMPLATE).is_file():
-        return wrap_html(
-            inline_css(_mjml_to_html(issue_mjml(issue, newsletter, templates, "web", reviewers), templates))
-        )
-    context = _context(issue, newsletter, reviewers)
+        mjml_text = issue_mjml(issue, newsletter, templates, "web", reviewers, language)
+        return wrap_html(inline_css(_mjml_to_html(mjml_text, templates)))
+    context = _context(issue, newsletter, reviewers, language)
     page = {
         "url": context["links"]["web_url"] if newsletter.public_url else "",
         "description": presentation.page_description(issue),
@@ -255,7 +274,7 @@ def web_page(
     }
     web_intro = presentation.without_salutation(str(context["intro_html"]))
     context.update(mode="web", page=page, web_intro=web_intro)
-    return wrap_html(_render_template(_environment(templates), WEB_TEMPLATE, context, templates))
+    return wrap_html(_render_template(_environment(templates, language), WEB_TEMPLATE, context, templates))
 
 
 DARK_QUERY = "@media (prefers-color-scheme: dark)"

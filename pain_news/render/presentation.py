@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
+from pain_news import i18n
 from pain_news.config.reviewers import find_reviewer
+from pain_news.i18n import SOURCE_LANGUAGE
 
 if TYPE_CHECKING:
     from pain_news.config.reviewers import Reviewer
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 #: instead of running on into "View in browser Pain News ..." (about 90 characters' worth).
 PREHEADER_FILLER = Markup("&zwnj;&nbsp;" * 90)
 _EYEBROW = re.compile(r"^\s*condition\s+spotlight\s*[:\u2013\u2014-]\s*", re.I)
+# An author already written as a byline, per language ("Por la Dra. Ana Ruiz", "Del equipo de recepción").
+BYLINE_WORDS = {"es": ("por", "de", "del")}
 _SALUTATION = re.compile(r"\A\s*<p>([^<]*)</p>\s*", re.S)
 
 
@@ -79,13 +83,16 @@ def tel_url(phone: str, region: str = "US") -> str:
 TEAM_WORDS = frozenset({"team", "staff", "desk", "office", "nurses", "department", "clinicians"})
 
 
-def byline(author: str) -> str:
+def byline(author: str, language: str = SOURCE_LANGUAGE) -> str:
     """An article's byline as a person would write it: `By Dr. Jane Doe`, or for a group
-    `From the care team at TriState Pain Institute` / `From the front desk team`."""
+    `From the care team at TriState Pain Institute` / `From the front desk team`. In another
+    language, "By …" from the catalogue ("Por el equipo de recepción"): the team rule is English grammar."""
     name = author.strip()
     words = name.split()
-    if not words or words[0].lower() in ("by", "from"):
+    if not words or words[0].lower() in ("by", "from", *BYLINE_WORDS.get(language, ())):
         return name  # already written as a byline
+    if language != SOURCE_LANGUAGE:
+        return i18n.translate(language, "By %(name)s", name=name)
     if not any(word.lower().strip(".,") in TEAM_WORDS for word in words):
         return f"By {name}"
     lead, rest = words[0], name[len(words[0]) :]
@@ -119,7 +126,7 @@ def next_review(reviewed_on: dt.date) -> dt.date:
         return reviewed_on.replace(year=reviewed_on.year + 1, day=28)
 
 
-def review_line(piece: Piece, reviewers: tuple[Reviewer, ...] = ()) -> str:
+def review_line(piece: Piece, reviewers: tuple[Reviewer, ...] = (), language: str = SOURCE_LANGUAGE) -> str:
     """ "Medically reviewed by Dr X, MD, … · reviewed November 2, 2026 · next review by November 2027".
 
     `reviewed_by` names a [reviewers] key: the name and credentials come from pain-news.toml. An
@@ -127,12 +134,17 @@ def review_line(piece: Piece, reviewers: tuple[Reviewer, ...] = ()) -> str:
     keeps the credentials from running into the date.
     """
     found = find_reviewer(reviewers, piece.reviewed_by)
-    who = (found.shown if found else piece.reviewed_by).strip().rstrip(".,;")
+    who = (found.shown_in(language) if found else piece.reviewed_by).strip().rstrip(".,;")
     if piece.reviewed_on is None:  # only in a forced build of a draft whose review date is still a prompt
-        return f"Medically reviewed by {who} · review date not yet filled in"
-    return (
-        f"Medically reviewed by {who} · reviewed {piece.reviewed_on.strftime('%B %-d, %Y')}"
-        f" · next review by {next_review(piece.reviewed_on).strftime('%B %Y')}"
+        return i18n.translate(
+            language, "Medically reviewed by %(who)s · review date not yet filled in", who=who
+        )
+    return i18n.translate(
+        language,
+        "Medically reviewed by %(who)s · reviewed %(date)s · next review by %(month)s",
+        who=who,
+        date=i18n.format_date(piece.reviewed_on, language),
+        month=i18n.format_month(next_review(piece.reviewed_on), language),
     )
 
 
@@ -160,8 +172,9 @@ def page_image(issue: Issue) -> str:
     return ""
 
 
-def issue_date(issue: Issue) -> str:
-    """The issue's date as the header shows it ("January 1, 2027"), or "" when the title already
-    names that month and year ("January 2027"): the header should not say the month twice."""
-    month_year = issue.date.strftime("%B %Y").lower()
-    return "" if month_year in " ".join(issue.title.lower().split()) else issue.date.strftime("%B %-d, %Y")
+def issue_date(issue: Issue, language: str = SOURCE_LANGUAGE) -> str:
+    """The issue's date as the header shows it ("January 1, 2027", "1 de enero de 2027"), or "" when
+    the title already names that month and year ("January 2027"): the header should not say the month twice."""
+    month_year = i18n.format_month(issue.date, language).lower()
+    title = " ".join(issue.title.lower().split())
+    return "" if month_year in title else i18n.format_date(issue.date, language)

@@ -10,10 +10,11 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pain_news import links
+from pain_news import i18n, links
 from pain_news.config.topics import normalize_topics
 from pain_news.delivery import send_transactional
 from pain_news.errors import InvalidToken, StoreError, TopicError
+from pain_news.i18n import N_, SOURCE_LANGUAGE
 from pain_news.subscribers.store import MAX_NAME, check_email, check_text
 
 if TYPE_CHECKING:
@@ -54,13 +55,14 @@ def request_signup(
     email: str,
     first_name: str = "",
     topics: tuple[str, ...] | None = None,
+    language: str = SOURCE_LANGUAGE,
 ) -> Confirmation | None:
     """Record a signup; the confirmation email to send, or None when nobody is to be mailed.
 
     None for active, bounced and complained addresses and past the per-address daily limit
     (serve.signups_per_address_per_day). A name given here is stored only on a new row: a third
     party's signup never changes an existing subscriber. The topics chosen (None: the form offered
-    none) apply when the person confirms.
+    none) apply when the person confirms. The email is written in `language` (the signup page's).
     """
     address, first = validate_signup(email, first_name)
     links.link_base(config)  # no link can be made: refuse before anything is written
@@ -72,23 +74,35 @@ def request_signup(
     record = store.get(request.subscriber_id)
     assert record is not None  # just written
     link = links.confirm_url(config, request.subscriber_id, request.request_event_id)
+    return _confirmation(config, record.email, record.first_name, link, language)
+
+
+def _confirmation(config: Config, to: str, first_name: str, link: str, language: str) -> Confirmation:
+    """The confirmation email's text and HTML in `language` (pain_news/locale/)."""
     name = config.newsletter.name
-    greeting = f"Hello {record.first_name}," if record.first_name else "Hello,"
-    text = (
-        f"{greeting}\n\nPlease confirm that you want to receive {name} by opening this link"
-        f" and pressing the button:\n\n{link}\n\n"
-        f"If you did not ask for this, ignore this email: you will not be added.\n\n"
-        f"{config.newsletter.from_name}\n{config.newsletter.postal_address}\n"
+
+    def _(message: str, **values: str) -> str:
+        return i18n.translate(language, message, **values)
+
+    greeting = _("Hello %(name)s,", name=first_name) if first_name else _("Hello,")
+    ask = _(
+        "Please confirm that you want to receive %(newsletter)s by opening this link and pressing the button:",
+        newsletter=name,
     )
+    short_ask = _("Please confirm that you want to receive %(newsletter)s:", newsletter=name)
+    button = _("Yes, subscribe me")
+    ignore = _("If you did not ask for this, ignore this email: you will not be added.")
+    sender, address = config.newsletter.from_name, config.newsletter.postal_address
+    text = f"{greeting}\n\n{ask}\n\n{link}\n\n{ignore}\n\n{sender}\n{address}\n"
     e = html.escape
     body = (
-        f"<p>{e(greeting)}</p><p>Please confirm that you want to receive {e(name)}:</p>"
-        f'<p><a href="{e(link)}">Yes, subscribe me</a></p>'
-        f"<p>If you did not ask for this, ignore this email: you will not be added.</p>"
-        f"<p>{e(config.newsletter.from_name)}<br>{e(config.newsletter.postal_address)}</p>"
+        f'<html lang="{e(language)}"><body>'
+        f"<p>{e(greeting)}</p><p>{e(short_ask)}</p>"
+        f'<p><a href="{e(link)}">{e(button)}</a></p>'
+        f"<p>{e(ignore)}</p><p>{e(sender)}<br>{e(address)}</p></body></html>"
     )
-    subject = f"Please confirm your subscription to {name}"
-    return Confirmation(to=record.email, subject=subject, text=text, html=body)
+    subject = _("Please confirm your subscription to %(newsletter)s", newsletter=name)
+    return Confirmation(to=to, subject=subject, text=text, html=body)
 
 
 def send_confirmation(config: Config, confirmation: Confirmation) -> None:
@@ -110,7 +124,7 @@ def read_confirmation(config: Config, token: str) -> tuple[int, int]:
         config.secrets.verification_keys or config.secrets.secret_key, token, purpose="confirm"
     )
     if request_event_id is None:
-        raise InvalidToken("this confirmation link is not valid")
+        raise InvalidToken(N_("this confirmation link is not valid"))
     return subscriber_id, request_event_id
 
 

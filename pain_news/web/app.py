@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from pain_news import i18n
 from pain_news.errors import PainNewsError
-from pain_news.web.context import WebState, show
+from pain_news.web.context import WebState, page_language, show
 from pain_news.web.queues import WelcomeQueue, WithdrawalWorker
 from pain_news.web.routes import archive, inbound, preferences, signup, unsubscribe, webhook
 from pain_news.web.security import BodyLimit, SecurityHeaders
@@ -90,23 +91,29 @@ async def unavailable(request: Request, exc: Exception) -> Response:
     log.error("%s %s failed: %s", request.method, request.url.path.split("/")[1], redact(detail))
     if request.url.path.startswith("/webhooks/"):  # SendGrid retries a batch that got a 5xx
         return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+    language = page_language(request)
     return show(
         request,
         "error.html",
         503,
-        title="Temporarily unavailable",
-        message="This page cannot be shown right now.",
-        hint="Please try again in a few minutes, or reply to our email and we will help.",
+        language,
+        title=i18n.translate(language, "Temporarily unavailable"),
+        message=i18n.translate(language, "This page cannot be shown right now."),
+        hint=i18n.translate(
+            language, "Please try again in a few minutes, or reply to our email and we will help."
+        ),
     )
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
     """An unknown address gets a real page (title, language, heading), not Starlette's plain text."""
+    language = page_language(request)
     return show(
         request,
         "error.html",
         404,
-        title="Page not found",
-        message="There is no page at this address.",
-        hint="Check the link in the email, or reply to it and we will help.",
+        language,
+        title=i18n.translate(language, "Page not found"),
+        message=i18n.translate(language, "There is no page at this address."),
+        hint=i18n.translate(language, "Check the link in the email, or reply to it and we will help."),
     )

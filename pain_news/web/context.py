@@ -11,9 +11,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from pain_news import links
+from pain_news import i18n, links
 from pain_news.campaign.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.errors import InvalidToken, PainNewsError
+from pain_news.i18n import N_
 from pain_news.web.pages import opt_out_hint, page
 from pain_news.web.queues import WelcomeQueue
 from pain_news.web.security import BodyTooLarge, ClientLimit, Network, networks
@@ -65,22 +66,64 @@ def web(request: Request) -> WebState:
     return state
 
 
-def show(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """`templates/<name>` in the shared layout, never cached."""
-    return page(name, status_code=status, headers=HEADERS, **web(request).common, **context)
+def offered_languages() -> tuple[str, ...]:
+    """The languages pages are offered in: the source language and each one with a catalogue."""
+    return i18n.catalogue_languages()
 
 
-def problem(request: Request, exc: PainNewsError, status: int) -> HTMLResponse:
-    """The error page for a bad link (or another error the reader caused), with its hint."""
-    title = "This link does not work" if isinstance(exc, InvalidToken) else "Something is not right"
+def page_language(request: Request, subscriber: SubscriberRecord | None = None) -> str:
+    """The language of a page: the subscriber's own when the page is for one (once subscribers have a
+    language), else the best match for the browser's Accept-Language among the offered languages."""
+    own = str(getattr(subscriber, "language", "") or "")
+    if own in offered_languages():
+        return own
+    header = request.headers.get("accept-language")
+    return i18n.best_language(header, offered_languages(), i18n.SOURCE_LANGUAGE)
+
+
+def show(
+    request: Request, name: str, status: int = 200, language: str | None = None, **context: Any
+) -> HTMLResponse:
+    """`templates/<name>` in the shared layout, in `language` (default: the request's), never cached."""
+    language = language or page_language(request)
+    return page(
+        name, status_code=status, headers=HEADERS, language=language, **web(request).common, **context
+    )
+
+
+def problem(request: Request, exc: PainNewsError, status: int, language: str | None = None) -> HTMLResponse:
+    """The error page for a bad link (or another error the reader caused), with its hint.
+
+    The message is translated when the catalogue has it (the fixed messages readers meet, marked
+    in pain_news/i18n.py's MESSAGES); one carrying a value is shown as written."""
+    language = language or page_language(request)
+    title = N_("This link does not work") if isinstance(exc, InvalidToken) else N_("Something is not right")
     newsletter = web(request).config.newsletter
-    hint = exc.hint or opt_out_hint(newsletter.inbound_domain, newsletter.phone)
-    return show(request, "error.html", status, title=title, message=exc.message, hint=hint)
+    hint = exc.hint or opt_out_hint(newsletter.inbound_domain, newsletter.phone, language)
+    return show(
+        request,
+        "error.html",
+        status,
+        language,
+        title=i18n.translate(language, title),
+        message=i18n.translate(language, exc.message),
+        hint=i18n.translate(language, hint),
+    )
 
 
 def refuse(request: Request, status: int, message: str, hint: str) -> HTMLResponse:
-    """The error page for a request we will not act on (wrong origin, too many signups)."""
-    return show(request, "error.html", status, title="Something is not right", message=message, hint=hint)
+    """The error page for a request we will not act on (wrong origin, too many signups); `message`
+    and `hint` are msgids, translated here."""
+    language = page_language(request)
+    return show(
+        request,
+        "error.html",
+        status,
+        language,
+        title=i18n.translate(language, "Something is not right"),
+        message=i18n.translate(language, message),
+        hint=i18n.translate(language, hint),
+    )
 
 
 @dataclass(frozen=True)
@@ -104,17 +147,25 @@ async def subscriber_for(request: Request, purpose: str = "unsubscribe") -> Link
     except InvalidToken as exc:
         return problem(request, exc, 400)
     if sid == SAMPLE_SUBSCRIBER_ID and purpose == "unsubscribe":  # a "[TEST]" copy (campaign/proofs.py)
+        language = page_language(request)
         return show(
             request,
             "error.html",
-            title="This is a test copy",
-            message="This unsubscribe link comes from a test copy of the newsletter: it names no "
-            "subscriber, so nothing was changed.",
-            hint="In the newsletter sent to the list, this link unsubscribes the reader it was sent to.",
+            language=language,
+            title=i18n.translate(language, "This is a test copy"),
+            message=i18n.translate(
+                language,
+                "This unsubscribe link comes from a test copy of the newsletter: it names no "
+                "subscriber, so nothing was changed.",
+            ),
+            hint=i18n.translate(
+                language,
+                "In the newsletter sent to the list, this link unsubscribes the reader it was sent to.",
+            ),
         )
     record = await run_in_threadpool(web(request).store.get, sid)
     if record is None:
-        return problem(request, InvalidToken("this link names a subscriber we no longer have"), 404)
+        return problem(request, InvalidToken(N_("this link names a subscriber we no longer have")), 404)
     return Linked(campaign, record)
 
 

@@ -59,7 +59,7 @@ def redact_server_log() -> None:
             logger.addFilter(RedactAddresses())
 
 
-class SignupQueue(BackgroundWorker[tuple[str, str, "tuple[str, ...] | None"]]):
+class SignupQueue(BackgroundWorker[tuple[str, str, "tuple[str, ...] | None", str]]):
     """A FIFO of signup requests handled by one daemon thread (started on the first request)."""
 
     thread_name = "pain-news-signups"
@@ -76,19 +76,22 @@ class SignupQueue(BackgroundWorker[tuple[str, str, "tuple[str, ...] | None"]]):
         self.config, self.store = config, store
         self.retry_delays = tuple(retry_delays)
 
-    def submit_signup(self, email: str, first_name: str, topics: tuple[str, ...] | None = None) -> None:
-        """Queue one validated signup (topics: None when the form offered none); returns at once."""
-        self.submit((email, first_name, topics))
+    def submit_signup(
+        self, email: str, first_name: str, topics: tuple[str, ...] | None = None, language: str = "en"
+    ) -> None:
+        """Queue one validated signup (topics: None when the form offered none; the confirmation is
+        written in `language`, the signup page's); returns at once."""
+        self.submit((email, first_name, topics, language))
 
-    def handle(self, item: tuple[str, str, tuple[str, ...] | None]) -> None:
+    def handle(self, item: tuple[str, str, tuple[str, ...] | None, str]) -> None:
         self._handle(*item)
 
-    def failed(self, item: tuple[str, str, tuple[str, ...] | None], detail: str) -> None:
+    def failed(self, item: tuple[str, str, tuple[str, ...] | None, str], detail: str) -> None:
         log.error("signup failed: %s", redact(detail))
 
-    def _handle(self, email: str, first_name: str, topics: tuple[str, ...] | None) -> None:
+    def _handle(self, email: str, first_name: str, topics: tuple[str, ...] | None, language: str) -> None:
 
-        confirmation = signup.request_signup(self.config, self.store, email, first_name, topics)
+        confirmation = signup.request_signup(self.config, self.store, email, first_name, topics, language)
         if confirmation is None:
             return
         for attempt, delay in enumerate((*self.retry_delays, None), 1):

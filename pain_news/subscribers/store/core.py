@@ -25,6 +25,7 @@ from pain_news import db
 from pain_news.config.clock import as_utc
 from pain_news.db.models import Subscriber, SubscriberAlias, SubscriberEvent, SubscriberTag, Suppression
 from pain_news.errors import StoreError
+from pain_news.i18n import N_
 from pain_news.mailbox import mailbox_key, spellings
 from pain_news.subscribers.store.withdrawal_queue import queue_restores, queue_withdrawals
 from pain_news.vocab import ACTIVE, OPT_OUT_METHODS, OPTED_OUT
@@ -101,7 +102,7 @@ def check_email(email: str) -> str:
     quick = at and len(address) <= 254 and len(local) <= 64 and _DOT_ATOM.fullmatch(local)
     if not (quick and address.isprintable()):  # printable: neither empty nor holding a control character
         if not address:
-            raise StoreError("missing email address")
+            raise StoreError(N_("missing email address"))
         if control_character(address):  # would reach the database (PostgreSQL refuses NUL) or a mail header
             raise StoreError(f"invalid email address {address!r}: it contains a control character")
     if quick:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from pain_news.db.models import Subscriber, SubscriberEvent, Suppression
 from pain_news.errors import InvalidToken
+from pain_news.i18n import N_
 from pain_news.subscribers.store import core
 from pain_news.subscribers.store.core import (
     Change,
@@ -93,7 +94,7 @@ def confirm_signup(s: Session, subscriber_id: int, request_event_id: int, now: d
     """Activate after the confirmation link; InvalidToken for stale or unknown requests."""
     sub = core.lookup(s, subscriber_id, lock=True)  # see core.lookup: no stale overwrite
     if sub is None:
-        raise InvalidToken("this confirmation link names nobody", hint="sign up again")
+        raise InvalidToken(N_("this confirmation link names nobody"), hint=N_("sign up again"))
     if sub.status == ACTIVE:
         return Change(SubscriberRecord.of(sub), changed=False)
     _check_current(s, sub, request_event_id)
@@ -112,7 +113,7 @@ def signup_to_confirm(s: Session, subscriber_id: int, request_event_id: int) -> 
     """The subscriber a confirmation link would activate (nothing changes); InvalidToken when stale."""
     sub = core.lookup(s, subscriber_id)
     if sub is None:
-        raise InvalidToken("this confirmation link names nobody", hint="sign up again")
+        raise InvalidToken(N_("this confirmation link names nobody"), hint=N_("sign up again"))
     if sub.status != ACTIVE:
         _check_current(s, sub, request_event_id)
     return SubscriberRecord.of(sub)
@@ -136,4 +137,6 @@ def _check_current(s: Session, sub: Subscriber, request_event_id: int) -> None:
         )
     )
     if newest != request_event_id or later_opt_out:
-        raise InvalidToken("this confirmation link has been replaced or withdrawn", hint="sign up again")
+        raise InvalidToken(
+            N_("this confirmation link has been replaced or withdrawn"), hint=N_("sign up again")
+        )

@@ -14,10 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from pain_news import i18n
 from pain_news.errors import StoreError
+from pain_news.i18n import N_
 from pain_news.subscribers import signup
 from pain_news.vocab import ACTIVE
-from pain_news.web.context import form_text, form_topics, read_form, show, subscriber_for, web
+from pain_news.web.context import form_text, form_topics, page_language, read_form, show, subscriber_for, web
 from pain_news.web.routes.unsubscribe import unsubscribed
 
 if TYPE_CHECKING:
@@ -42,10 +44,11 @@ async def preferences_post(request: Request) -> Response:
     data = await read_form(request)
     action = str(data.get("action", "")) if data is not None else ""
     if action not in ACTIONS:
-        return _form_page(request, record, 400, error="Please use one of the buttons on this page.")
+        error = i18n.translate(page_language(request, record), "Please use one of the buttons on this page.")
+        return _form_page(request, record, 400, error=error)
     if action == "unsubscribe":
         change = await run_in_threadpool(state.store.unsubscribe, record.id, "link", found.campaign)
-        return unsubscribed(request, record.email, change.changed)
+        return unsubscribed(request, record, change.changed)
     first_name, ticked = form_text(data, "first_name", 200), form_topics(data)
     try:
         _, first_name = signup.validate_signup(record.email, first_name)
@@ -56,10 +59,10 @@ async def preferences_post(request: Request) -> Response:
             )
         )
     except StoreError as exc:
-        return _form_page(
-            request, record, 400, error=exc.message, first_name=first_name, chosen=tuple(ticked)
-        )
-    saved = "Your preferences are saved." if change.changed else "Nothing needed changing."
+        error = i18n.translate(page_language(request, record), exc.message)
+        return _form_page(request, record, 400, error=error, first_name=first_name, chosen=tuple(ticked))
+    saved = N_("Your preferences are saved.") if change.changed else N_("Nothing needed changing.")
+    saved = i18n.translate(page_language(request, change.subscriber), saved)
     return _form_page(request, change.subscriber, done=saved)
 
 
@@ -73,4 +76,4 @@ def _form_page(request: Request, record: SubscriberRecord, status: int = 200, **
         "done": "",
         "error": "",
     }
-    return show(request, "preferences.html", status, **(values | context))
+    return show(request, "preferences.html", status, page_language(request, record), **(values | context))

@@ -11,12 +11,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pain_news import links
+from pain_news import i18n, links
 from pain_news.config.settings import Config
 from pain_news.errors import InvalidToken, StoreError
+from pain_news.i18n import N_
 from pain_news.subscribers import signup
 from pain_news.vocab import ACTIVE
-from pain_news.web.context import form_text, form_topics, problem, read_form, refuse, show, web
+from pain_news.web.context import form_text, form_topics, page_language, problem, read_form, refuse, show, web
 from pain_news.web.security import client_address, same_origin
 
 HONEYPOT = "website"  # a field people never see nor fill in (subscribe.html); bots fill every field
@@ -32,8 +33,8 @@ async def subscribe(request: Request) -> Response:
         return refuse(
             request,
             403,
-            "This form can only be sent from our own signup page.",
-            "Open the signup page on our site and send the form from there.",
+            N_("This form can only be sent from our own signup page."),
+            N_("Open the signup page on our site and send the form from there."),
         )
     email, first_name = form_text(form, "email", 320), form_text(form, "first_name", 200)
     ticked = form_topics(form)
@@ -41,17 +42,18 @@ async def subscribe(request: Request) -> Response:
         email, first_name = signup.validate_signup(email, first_name)  # before any lookup
         topics = signup.validate_topics(state.config, ticked)
     except StoreError as exc:
-        return _signup_form(request, 400, exc.message, email, first_name, tuple(ticked))
+        message = i18n.translate(page_language(request), exc.message)
+        return _signup_form(request, 400, message, email, first_name, tuple(ticked))
     if not state.client_limit.allow(client_address(request, state.proxies)):
         return refuse(
             request,
             429,
-            "There were too many signups from your network just now.",
-            "Please try again in an hour, or reply to one of our emails and we will help.",
+            N_("There were too many signups from your network just now."),
+            N_("Please try again in an hour, or reply to one of our emails and we will help."),
         )
     links.link_base(state.config)  # misconfigured: the 503 page, nothing queued
     if form is not None and not str(form.get(HONEYPOT, "")):
-        state.signups.submit_signup(email, first_name, topics)
+        state.signups.submit_signup(email, first_name, topics, page_language(request))
     return show(request, "subscribe.html", email=email, sent=True)
 
 
@@ -63,7 +65,9 @@ async def confirm_page(request: Request) -> Response:
         record = await run_in_threadpool(state.store.signup_to_confirm, *ids)
     except InvalidToken as exc:
         return problem(request, exc, 400)
-    return show(request, "confirm.html", done=False, email=record.email)
+    return show(
+        request, "confirm.html", language=page_language(request, record), done=False, email=record.email
+    )
 
 
 async def confirm_post(request: Request) -> Response:
@@ -80,6 +84,7 @@ async def confirm_post(request: Request) -> Response:
     return show(
         request,
         "confirm.html",
+        language=page_language(request, change.subscriber),
         done=True,
         email=change.subscriber.email,
         changed=change.changed,

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from pain_news.ledger import CampaignLedger
-from pain_news.web.context import read_form, show, subscriber_for, web
+from pain_news.web.context import page_language, read_form, show, subscriber_for, web
 
 if TYPE_CHECKING:
-    from pain_news.subscribers.store import SubscriberStore
+    from pain_news.subscribers.store import SubscriberRecord, SubscriberStore
 
 log = logging.getLogger("pain_news.web")
 IN_FLIGHT_WAIT = 30.0  # seconds an unsubscribe answer waits at most for a batch in flight
@@ -28,7 +28,10 @@ async def unsubscribe_page(request: Request) -> Response:
     found = await subscriber_for(request)
     if isinstance(found, HTMLResponse):
         return found
-    return show(request, "unsubscribe.html", done=False, email=found.subscriber.email)
+    record = found.subscriber
+    return show(
+        request, "unsubscribe.html", language=page_language(request, record), done=False, email=record.email
+    )
 
 
 async def unsubscribe_post(request: Request) -> Response:
@@ -42,17 +45,18 @@ async def unsubscribe_post(request: Request) -> Response:
     method = "one-click" if form is not None and form.get("List-Unsubscribe") == "One-Click" else "link"
     change = await run_in_threadpool(store.unsubscribe, found.subscriber.id, method, found.campaign)
     await _copies_in_flight_settled(store, found.subscriber.id)
-    return unsubscribed(request, found.subscriber.email, change.changed)
+    return unsubscribed(request, found.subscriber, change.changed)
 
 
-def unsubscribed(request: Request, email: str, changed: bool) -> HTMLResponse:
-    """The done page (also after "unsubscribe from everything" on the preference page)."""
+def unsubscribed(request: Request, record: SubscriberRecord, changed: bool) -> HTMLResponse:
+    """The done page (also after "unsubscribe from everything" on the preference page), in the reader's language."""
     return show(
         request,
         "unsubscribe.html",
+        language=page_language(request, record),
         done=True,
         changed=changed,
-        email=email,
+        email=record.email,
         subscribe_url=request.url_for("subscribe").path,
     )
 
