@@ -49,6 +49,9 @@ class Subscriber(Base):
     opted_out_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     opt_out_method: Mapped[str | None] = mapped_column(String(20), nullable=True)
     opt_out_campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Primary language subtag, lower case (config/languages.py); rows older than migration 0010
+    # were given "en", the default language before languages were configurable.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
 
     tags: Mapped[list[SubscriberTag]] = relationship(
         back_populates="subscriber",
@@ -165,6 +168,21 @@ class Campaign(Base):
     scheduled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     batch_id: Mapped[str | None] = mapped_column(String(100), nullable=True)  # SendGrid mail batch
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The language of `subject`, `html` and `text` (the default edition); the others are
+    # CampaignEdition rows (migration 0010).
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+
+
+class CampaignEdition(Base):
+    """A frozen copy of one more edition of a campaign's issue (docs/sending.md#editions)."""
+
+    __tablename__ = "campaign_editions"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class LedgerEntry(Base):
@@ -189,4 +207,7 @@ class LedgerEntry(Base):
     message_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The edition this recipient is sent: their language when the issue has it, else the default
+    # (decided when the campaign is created; "" on rows older than migration 0010).
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -51,6 +51,8 @@ class ImportRow(Protocol):
     def status(self) -> str: ...  # "" or an opt-out status the file itself records
     @property
     def topics(self) -> tuple[str, ...]: ...  # keys of config [topics], already checked
+    @property
+    def language(self) -> str: ...  # one of newsletter.languages, or "" (new: the default; known: kept)
 
 
 @dataclass
@@ -69,6 +71,7 @@ def import_rows(
     now: dt.datetime,
     on_progress: Callable[[int, int], None] | None,
     expected: int | None,
+    default_language: str = "en",
 ) -> ImportCounts:
     """Merge rows (one per address) as one transaction, rolled back for a dry run or on any error.
 
@@ -92,11 +95,11 @@ def import_rows(
             # then finds the row it added (statuses.opt_out_address). SQLite: BEGIN IMMEDIATE.
             lock_new_addresses(s)
             if is_postgresql(s):
-                _import_pg(s, _chunks(rows), source[:300], now, counts, progress)
+                _import_pg(s, _chunks(rows), source[:300], now, counts, progress, default_language)
             else:
                 done = 0
                 for chunk in _chunks(rows):
-                    _apply_chunk(s, chunk, source[:300], now, counts)
+                    _apply_chunk(s, chunk, source[:300], now, counts, default_language)
                     done += len(chunk)
                     progress(done)
         except BaseException:  # includes Ctrl-C: an interrupted import leaves the store as it was
@@ -139,6 +142,7 @@ def _read_known(s: Session, keys: list[str]) -> _Known:
                 Subscriber.status,
                 Subscriber.first_name,
                 Subscriber.last_name,
+                Subscriber.language,
             )
             .where(one_of(s, Subscriber.email_key, keys))
             .order_by(Subscriber.id)
@@ -164,7 +168,7 @@ def _read_known(s: Session, keys: list[str]) -> _Known:
 _UPDATE_NAMES = (
     update(SUBSCRIBERS)
     .where(SUBSCRIBERS.c.id == bindparam("sid"), and_(*(SUBSCRIBERS.c.status != st for st in OPTED_OUT)))
-    .values(first_name=bindparam("first"), last_name=bindparam("last"))
+    .values(first_name=bindparam("first"), last_name=bindparam("last"), language=bindparam("lang"))
 )
 
 
@@ -203,17 +207,19 @@ def _plan_chunk(
             continue
         first = row.first_name or old.first_name
         last = row.last_name or old.last_name
+        language = row.language or old.language
         added_tags = set(row.tags) - known.tags.get(old.id, set())
         had_topics = known.topics.get(old.id, set())
         if not set(row.topics) <= had_topics:  # topics in the file are added, never taken away
             plan.topics[old.id] = (had_topics, had_topics | set(row.topics))
             plan.statuses[old.id] = row.status or old.status
-        if not (first != old.first_name or last != old.last_name or added_tags or row.status):
+        named = first != old.first_name or last != old.last_name or language != old.language
+        if not (named or added_tags or row.status):
             counts.unchanged += old.id not in plan.topics
             counts.updated += old.id in plan.topics
             continue
         counts.updated += 1
-        plan.name_updates.append({"sid": old.id, "first": first, "last": last})
+        plan.name_updates.append({"sid": old.id, "first": first, "last": last, "lang": language})
         if row.status:  # the file itself records an opt-out (e.g. an export from another list)
             plan.opt_outs.append(
                 StatusChange(old.id, old.status, row.status, "import", detail=f"opt-out recorded in {source}")
@@ -227,7 +233,12 @@ def _plan_chunk(
 
 
 def _apply_chunk(
-    s: Session, chunk: Sequence[ImportRow], source: str, now: dt.datetime, counts: ImportCounts
+    s: Session,
+    chunk: Sequence[ImportRow],
+    source: str,
+    now: dt.datetime,
+    counts: ImportCounts,
+    default_language: str,
 ) -> None:
     """SQLite: one chunk read, planned and written."""
     keys = [email_key(r.email) for r in chunk]
@@ -235,7 +246,7 @@ def _apply_chunk(
     plan = _plan_chunk(chunk, keys, known, source, now, counts)
     _write_existing(s, plan, now)
     if plan.new_rows:
-        ids = _insert_new(s, plan.new_rows, source, now)
+        ids = _insert_new(s, plan.new_rows, source, now, default_language)
         for r in plan.new_rows:
             sid = ids[email_key(r.email)]
             plan.history.append(
@@ -268,6 +279,7 @@ def _import_pg(
     now: dt.datetime,
     counts: ImportCounts,
     progress: Callable[[int], None],
+    default_language: str,
 ) -> None:
     """PostgreSQL: a second thread reads, plans and writes each chunk while this one takes the next
     from `chunks` (parsing the file) and prepares it: psycopg lets go of the GIL while the server
@@ -279,7 +291,7 @@ def _import_pg(
             # The insert's arrays, as if every row were new (what a large import mostly is), are
             # built here: the writer, whose every step waits for the server, only sends them.
             keys = [email_key(r.email) for r in chunk]
-            writer.put((chunk, keys, _new_rows_arrays(chunk, keys)))
+            writer.put((chunk, keys, _new_rows_arrays(chunk, keys, default_language)))
             writer.report(progress, wait=False)
         writer.put(None)
         writer.report(progress, wait=True)
@@ -440,10 +452,11 @@ _INSERT_HISTORY_PG = text(
 # costs more than the check. Rows go in in file order (ORDER BY n), so ids follow the file.
 _INSERT_NEW_PG = text(
     "WITH t AS (SELECT * FROM unnest(CAST(:e AS text[]), CAST(:k AS text[]), CAST(:f AS text[]), "
-    "CAST(:l AS text[]), CAST(:st AS text[])) WITH ORDINALITY AS t(e, k, f, l, st, n)), "
-    "new AS (INSERT INTO subscribers (email, email_key, first_name, last_name, status, source, "
+    "CAST(:l AS text[]), CAST(:st AS text[]), CAST(:lang AS text[])) "
+    "WITH ORDINALITY AS t(e, k, f, l, st, lang, n)), "
+    "new AS (INSERT INTO subscribers (email, email_key, first_name, last_name, status, language, source, "
     "created_at, status_changed_at, opted_out_at, opt_out_method) "
-    "SELECT e, k, f, l, st, :source, :now, :now, CASE WHEN st = 'active' THEN NULL ELSE :now END, "
+    "SELECT e, k, f, l, st, lang, :source, :now, :now, CASE WHEN st = 'active' THEN NULL ELSE :now END, "
     "CASE WHEN st = 'active' THEN NULL ELSE 'manual' END FROM t "
     "WHERE (SELECT s.id FROM subscribers s WHERE s.email_key = t.k) IS NULL "
     "AND (SELECT p.id FROM suppressions p "
@@ -457,7 +470,7 @@ _INSERT_NEW_PG = text(
 )
 
 
-def _new_rows_arrays(rows: Sequence[ImportRow], keys: Sequence[str]) -> dict[str, str]:
+def _new_rows_arrays(rows: Sequence[ImportRow], keys: Sequence[str], default_language: str) -> dict[str, str]:
     """The array parameters of _INSERT_NEW_PG for these rows and their email keys."""
     tagged = [(key, tag) for key, r in zip(keys, rows, strict=True) for tag in r.tags]
     return {
@@ -466,12 +479,15 @@ def _new_rows_arrays(rows: Sequence[ImportRow], keys: Sequence[str]) -> dict[str
         "f": pg_array(r.first_name for r in rows),
         "l": pg_array(r.last_name for r in rows),
         "st": pg_array(r.status or ACTIVE for r in rows),
+        "lang": pg_array(r.language or default_language for r in rows),
         "tag_key": pg_array(key for key, _ in tagged),
         "tag": pg_array(tag for _, tag in tagged),
     }
 
 
-def _insert_new(s: Session, rows: Sequence[ImportRow], source: str, now: dt.datetime) -> dict[str, int]:
+def _insert_new(
+    s: Session, rows: Sequence[ImportRow], source: str, now: dt.datetime, default_language: str
+) -> dict[str, int]:
     """Insert new subscribers (SQLite: executemany); their ids by email key."""
     values = [
         {
@@ -480,6 +496,7 @@ def _insert_new(s: Session, rows: Sequence[ImportRow], source: str, now: dt.date
             "first_name": r.first_name,
             "last_name": r.last_name,
             "status": r.status or ACTIVE,
+            "language": r.language or default_language,
             "source": source,
             "created_at": now,
             "status_changed_at": now,

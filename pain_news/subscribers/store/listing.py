@@ -42,6 +42,7 @@ def iter_subscribers(
         Subscriber.opted_out_at,
         Subscriber.opt_out_method,
         Subscriber.opt_out_campaign_id,
+        Subscriber.language,
     )
     query = select(*cols).outerjoin(SubscriberTag, SubscriberTag.subscriber_id == Subscriber.id)
     if status:
@@ -74,6 +75,7 @@ def iter_subscribers(
                     utc(first[9]),
                     first[10],
                     first[11],
+                    language=first[12],
                 )
             )
             if len(chunk) == CHUNK:

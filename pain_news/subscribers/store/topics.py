@@ -116,8 +116,9 @@ def update_preferences(
     first_name: str | None,
     via: str,
     now: dt.datetime,
+    language: str | None = None,
 ) -> Change:
-    """Topics and/or first name of one subscriber, each change in the history."""
+    """Topics, first name and/or language of one subscriber, each change in the history."""
     wanted = None if topics is None else clean_topics(topics)
     name = None if first_name is None else check_text("first name", first_name, MAX_NAME)
     sub = core.find(s, who, lock=True)
@@ -129,6 +130,11 @@ def update_preferences(
         detail = "first name changed" + (f" ({via})" if via else "")
         s.execute(insert(HISTORY), [history_row(sub.id, sub.status, sub.status, "name", now, detail)])
         sub.first_name = name
+        changed = True
+    if language is not None and language != sub.language:
+        detail = f"language {sub.language} → {language}" + (f" ({via})" if via else "")
+        s.execute(insert(HISTORY), [history_row(sub.id, sub.status, sub.status, "language", now, detail)])
+        sub.language = language
         changed = True
     s.flush()
     s.expire(sub, ["topics"])
