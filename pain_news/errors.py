@@ -94,6 +94,10 @@ class DeliveryError(PainNewsError):
     """A delivery provider failed in a way that stops the send."""
 
 
+class CampaignBusy(DeliveryError):
+    """Another process is running this campaign (its run lock is held): try again when it is done."""
+
+
 class PartialDelivery(DeliveryError):
     """The send must stop part-way through a batch; `partial` holds the results of the recipients before."""
 
@@ -106,6 +110,11 @@ class PartialDelivery(DeliveryError):
 
 class ScheduleError(DeliveryError):
     """A scheduled send cannot be made or cancelled as asked (time, provider, state)."""
+
+
+class ApprovalError(PainNewsError):
+    """An approval cannot be given (unknown or email-only reviewer, spent or expired link), or a list
+    send has none for the version it would send (pain_news/signoff/)."""
 
 
 class InvalidToken(PainNewsError):

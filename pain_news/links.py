@@ -24,7 +24,7 @@ from pain_news.errors import ConfigError, InvalidToken
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
 
-PURPOSES = ("unsubscribe", "confirm", "preferences")
+PURPOSES = ("unsubscribe", "confirm", "preferences", "approve")
 _TOKEN = re.compile(r"([0-9]+)\.(-|[0-9]+)\.([A-Za-z0-9_-]+)")
 _SIGNATURE_BYTES = 16  # 128 bits: unforgeable, and keeps the URL short enough for any mail client
 
@@ -142,6 +142,37 @@ def confirm_url(config: Config, subscriber_id: int, request_event_id: int) -> st
     base = link_base(config)
     token = make_token(config.secrets.secret_key, subscriber_id, request_event_id, purpose="confirm")
     return f"{base}/confirm/{token}"
+
+
+def approval_token(secret: str, request_id: int, expires: int, bound: str) -> str:
+    """`<request>.<expiry>.<signature>`: an "Approve this version" link's token (pain_news/signoff/approve.py).
+
+    The signature also covers `bound` (the version's hash and the reviewer's key, kept with the
+    request), so a token can approve only that version, as that reviewer, until it expires."""
+    if not secret:
+        raise ConfigError("PAIN_NEWS_SECRET_KEY is not set", hint="run 'pain-news init' or add it to .env")
+    body = f"{int(request_id)}.{int(expires)}"
+    return f"{body}.{_signature(secret, 'approve', f'{body}.{bound}')}"
+
+
+def approval_token_request(token: str) -> tuple[int, int]:
+    """(request id, expiry) as a token states them, before its signature is checked against the request."""
+    match = _TOKEN.fullmatch(token) if len(token) <= 200 else None
+    if match is None or match.group(2) == "-":
+        raise InvalidToken("this link is incomplete or damaged")
+    return int(match.group(1)), int(match.group(2))
+
+
+def approval_token_valid(keys: Sequence[str], token: str, bound: str) -> bool:
+    """Whether `token` was signed (with a current or previous key of 32+ bytes) for `bound`."""
+    request_id, expires = approval_token_request(token)
+    strong = [k for k in keys if len(k.encode("utf-8")) >= MIN_SECRET_BYTES]
+    return any(hmac.compare_digest(approval_token(key, request_id, expires, bound), token) for key in strong)
+
+
+def approval_url(config: Config, token: str) -> str:
+    """The reviewer's "Approve this version" page under newsletter.public_url (`serve`)."""
+    return f"{link_base(config)}/approve/{token}"
 
 
 def list_unsubscribe_headers(config: Config, url: str, token: str = "") -> dict[str, str]:

@@ -21,7 +21,7 @@ from pain_news import campaign, delivery
 from pain_news.errors import CheckFailed, DeliveryError
 from pain_news.ledger import CampaignLedger
 from pain_news.links import read_token
-from tests.fixtures.core import REAL_NEWSLETTER, SECRET, publish_archive
+from tests.fixtures.core import REAL_NEWSLETTER, SECRET, publish_archive, sign_off
 
 TOM = '<b>Tom & "Jerry"</b>'
 
@@ -31,8 +31,9 @@ def add_people(store, n, start=0):
 
 
 @pytest.fixture
-def sg_config(make_config, sendgrid_standin):
-    """SendGrid (the stand-in) with real-looking settings and the issue published: every gate passes."""
+def sg_config(make_config, sendgrid_standin, store, sample_issue):
+    """SendGrid (the stand-in) with real-looking settings, the issue published and signed off (in the
+    project's own database, which `pain-news send` in a subprocess opens): every gate passes."""
     config = make_config(
         {
             **REAL_NEWSLETTER,
@@ -43,6 +44,7 @@ def sg_config(make_config, sendgrid_standin):
         }
     )
     publish_archive(config)
+    sign_off(config, store, sample_issue)
     return config
 
 
@@ -63,6 +65,7 @@ def smtp_config(make_config, smtp_server):
 
 
 def send(config, store, issue, **options):
+    sign_off(config, store, issue)
     opts = campaign.SendOptions(**{"batch_size": 10, "threads": 1, "backoff_base": 0.01, **options})
     return campaign.run_send(config, store, campaign.prepare_send(config, store, issue, opts))
 

@@ -165,7 +165,7 @@ kind: spotlight
 condition: Sciatica
 summary: Pain down one leg.
 learn_more_url: https://www.tristatepain.example/sciatica/
-reviewed_by: Dr. Anita Rao, MD
+reviewed_by: clinic-reviewer
 reviewed_on: 2026-11-31
 ---
 

@@ -14,7 +14,7 @@ from pain_news.campaign.gates import SendRequest, published_before_mailed
 from pain_news.campaign.placeholder_settings import is_reserved_host, placeholder_settings
 from pain_news.errors import IssueError
 from pain_news.ledger import CampaignLedger
-from tests.fixtures.core import REAL_NEWSLETTER, publish_archive
+from tests.fixtures.core import REAL_NEWSLETTER, publish_archive, sign_off
 
 SPOTLIGHT = "01-spotlight-failed-spine-surgery.md"
 
@@ -34,9 +34,10 @@ def smtp_env(smtp_server, store):
 
 
 @pytest.fixture
-def published(make_config, sample_issue):
-    """The sample issue archived with the real-looking settings (what public_url would serve)."""
+def published(make_config, sample_issue, store):
+    """The sample issue archived and signed off with the real-looking settings (what public_url would serve)."""
     publish_archive(make_config(REAL_NEWSLETTER))
+    sign_off(make_config(REAL_NEWSLETTER), store, sample_issue)
     return sample_issue
 
 
@@ -77,9 +78,10 @@ def test_reserved_example_domains_are_told_apart_from_real_ones(host, reserved):
 
 
 def test_placeholder_settings_refuse_an_smtp_list_send_naming_each_setting_and_its_file(
-    run_cli, store, smtp_server, published, smtp_env
+    run_cli, store, smtp_server, published, smtp_env, make_config
 ):
     env = {k: v for k, v in smtp_env.items() if "NEWSLETTER" not in k}  # the fixture's .example values
+    sign_off(make_config(env), store, published)  # the sender is part of the approved version
     err = refused(run_cli, store, smtp_server, published, env, "--skip-published-check")
     first = err.splitlines()[0]
     assert first.startswith("Error: placeholder settings cannot go to subscribers: ")
@@ -97,9 +99,10 @@ def test_placeholder_settings_refuse_an_smtp_list_send_naming_each_setting_and_i
 
 
 def test_a_placeholder_from_the_environment_names_the_variable(
-    run_cli, store, smtp_server, published, smtp_env
+    run_cli, store, smtp_server, published, smtp_env, make_config
 ):
     env = {**smtp_env, "PAIN_NEWS_NEWSLETTER_FROM_EMAIL": "news@mail.example.net"}
+    sign_off(make_config(env), store, published)
     err = refused(run_cli, store, smtp_server, published, env)
     assert err.splitlines()[0] == (
         "Error: placeholder settings cannot go to subscribers: newsletter.from_email 'news@mail.example.net' "
@@ -182,6 +185,7 @@ def test_review_months_sets_the_limit(run_cli, store, smtp_server, sample_issue,
     set_review(sample_issue, "2020-01-15")
     publish_archive(make_config(REAL_NEWSLETTER))
     env = {**smtp_env, "PAIN_NEWS_BUILD_REVIEW_MONTHS": "1200"}
+    sign_off(make_config(env), store, sample_issue)
     result = run_cli("send", str(sample_issue), "--yes", env=env)
     assert "Ledger: sent 2" in result.stdout
 
@@ -190,8 +194,9 @@ def test_review_months_sets_the_limit(run_cli, store, smtp_server, sample_issue,
 
 
 def test_an_unarchived_issue_refuses_a_list_send_with_the_archive_hint(
-    run_cli, store, smtp_server, sample_issue, smtp_env
+    run_cli, store, smtp_server, sample_issue, smtp_env, make_config
 ):
+    sign_off(make_config(smtp_env), store, sample_issue)
     err = refused(run_cli, store, smtp_server, sample_issue, smtp_env)
     assert "the issue is not published in the archive folder" in err.splitlines()[0]
     assert "2026-12-winter/index.html missing" in err.splitlines()[0]
@@ -201,9 +206,10 @@ def test_an_unarchived_issue_refuses_a_list_send_with_the_archive_hint(
     )
 
 
-def test_a_stale_archive_refuses_a_list_send(run_cli, store, smtp_server, published, smtp_env):
+def test_a_stale_archive_refuses_a_list_send(run_cli, store, smtp_server, published, smtp_env, make_config):
     toml = published / "issue.toml"
     toml.write_text(toml.read_text().replace('subject = "', 'subject = "CHANGED '))
+    sign_off(make_config(smtp_env), store, published)
     err = refused(run_cli, store, smtp_server, published, smtp_env)
     assert "2026-12-winter/index.html stale (differs from this build)" in err.splitlines()[0]
 
@@ -236,11 +242,15 @@ def test_a_missing_image_in_the_archive_is_named(
     image = project / "archive" / sample_issue.name / "images" / "chart.png"
     assert image.is_file()
     image.unlink()
+    sign_off(make_config(smtp_env), store, sample_issue)
     err = refused(run_cli, store, smtp_server, sample_issue, smtp_env)
     assert "2026-12-winter/images/chart.png missing" in err.splitlines()[0]
 
 
-def test_skip_published_check_sends_and_the_plan_says_so(run_cli, store, smtp_server, sample_issue, smtp_env):
+def test_skip_published_check_sends_and_the_plan_says_so(
+    run_cli, store, smtp_server, sample_issue, smtp_env, make_config
+):
+    sign_off(make_config(smtp_env), store, sample_issue)
     result = run_cli("send", str(sample_issue), "--yes", "--skip-published-check", env=smtp_env)
     assert (
         "Warning: not checked that the issue is published under public_url (--skip-published-check)"
@@ -323,12 +333,13 @@ def test_dry_run_lists_every_gate_that_refuses(run_cli, store, smtp_server, samp
     env = {**smtp_env, "PAIN_NEWS_NEWSLETTER_FROM_EMAIL": "news@example.com"}
     err = refused(run_cli, store, smtp_server, sample_issue, env, "--dry-run")
     lines = err.splitlines()
-    assert lines[0] == "Error: the list send is refused (4 problems):"
+    assert lines[0] == "Error: the list send is refused (5 problems):"
     assert "placeholder settings cannot go to subscribers" in lines[1]
     assert "remove draft = true from issue.toml to send" in lines[2]
     assert "medical review is not current" in lines[3]
-    assert "the issue is not published" in lines[4]
-    assert lines[5].startswith("Hint: fix each one")
+    assert "issue 2026-12-winter has no approval: nobody has signed off this version" in lines[4]
+    assert "the issue is not published" in lines[5]
+    assert lines[6].startswith("Hint: fix each one")
 
 
 # ---- the resume summary --------------------------------------------------------------------

@@ -45,7 +45,7 @@ def test_every_list_email_links_to_the_readers_own_preference_page(config, store
     html_part, text_part = message.get_body(("html",)), message.get_body(("plain",))
     assert html_part is not None and text_part is not None
     html, text = html_part.get_content(), text_part.get_content()
-    [href] = re.findall(r'<a href="([^"]+/preferences/[^"]+)"[^>]*>Manage preferences</a>', html)
+    [href] = re.findall(r'<a [^>]*href="([^"]+/preferences/[^"]+)"[^>]*>Manage preferences</a>', html)
     assert f"Manage preferences: {href}\n" in text
     token = href.rsplit("/", 1)[1]
     assert read_token(SECRET, token, purpose="preferences") == (sid, report.campaign_id)

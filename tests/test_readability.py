@@ -29,7 +29,7 @@ def test_the_corpus_is_large_enough():
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
 def test_grade_matches_textstat_on_the_corpus(path):
     text = path.read_text(encoding="utf-8")
-    assert grade(text) == pytest.approx(textstat_grade(text), abs=0.2)
+    assert grade(text) == textstat_grade(text)  # the issue allows ±0.2; the rules are the same
 
 
 def test_grade_matches_textstat_on_every_piece_of_the_sample():

@@ -12,7 +12,7 @@ from pain_news.campaign.schedule import cancel_send
 from pain_news.config.clock import parse_when
 from pain_news.errors import DeliveryError, ScheduleError
 from pain_news.ledger import CampaignLedger
-from tests.fixtures.core import REAL_NEWSLETTER, publish_archive
+from tests.fixtures.core import REAL_NEWSLETTER, publish_archive, sign_off
 from tests.fixtures.sendgrid_standin import validate_mail
 
 PINNED = {
@@ -28,6 +28,7 @@ def add_people(store, n):
 
 
 def send(config, store, issue, **options):
+    sign_off(config, store, issue)
     opts = campaign.SendOptions(**{"batch_size": 10, "threads": 1, "backoff_base": 0.01, **options})
     return campaign.run_send(config, store, campaign.prepare_send(config, store, issue, opts))
 
@@ -48,9 +49,10 @@ def sg_env(standin, **extra):
 
 
 @pytest.fixture
-def sg_config(make_config, sendgrid_standin):
+def sg_config(make_config, sendgrid_standin, store, sample_issue):
     config = make_config(sg_env(sendgrid_standin))
     publish_archive(config)
+    sign_off(config, store, sample_issue)  # in the project's database, which `send` on the command line opens
     return config
 
 
@@ -190,6 +192,7 @@ def test_cancel_cancels_the_batch_records_it_and_report_and_campaigns_show_it(
     add_people(store, 3)
     env = sg_env(sendgrid_standin, PAIN_NEWS_NEWSLETTER_TIMEZONE="America/New_York")
     publish_archive(make_config(env))
+    sign_off(make_config(env), store, sample_issue)
     at = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
     now = dt.datetime.now(dt.UTC)
     if not (now < at.astimezone(dt.UTC) < now + dt.timedelta(hours=72)):  # the fixed time must be schedulable

@@ -1,8 +1,10 @@
-"""`serve --workers N`: several processes against PostgreSQL while a list send runs; SQLite refuses.
+"""`serve --workers N`: several processes against PostgreSQL while a list send runs, and while many
+people confirm at once; SQLite refuses.
 
 The serve command runs as a real process on a loopback port; the list send runs in this process
 (SMTP to aiosmtpd, which notes when each copy arrives), and 500 one-click unsubscribes are posted
-concurrently from a bounded thread pool while it runs.
+concurrently from a bounded thread pool while it runs. Confirmations are posted the same way, each
+twice (a double click), and every welcome email is counted as aiosmtpd receives it.
 """
 
 from __future__ import annotations
@@ -22,13 +24,18 @@ from sqlalchemy import insert
 
 from pain_news import campaign
 from pain_news.db.models import Subscriber, utcnow
+from pain_news.ledger import CampaignLedger
 from pain_news.links import unsubscribe_url
-from tests.fixtures.core import REAL_NEWSLETTER, SECRET, free_port, publish_archive
+from tests.fixtures.core import REAL_NEWSLETTER, SECRET, free_port, publish_archive, sign_off
 from tests.fixtures.smtp import RecordingHandler, SmtpServer
 from tests.fixtures.store import _postgres_store
+from tests.fixtures.web import ORIGIN
+from tests.test_web_app import confirm_link_in, path_of
 
 SUBSCRIBERS = 3000
 UNSUBSCRIBES = 500
+CONFIRMING = 24  # people who confirm at once across the workers
+WELCOME_SUBJECT = "Welcome to Pain News"
 
 
 class ArrivalHandler(RecordingHandler):
@@ -49,6 +56,19 @@ class ArrivalHandler(RecordingHandler):
 def _sealed_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAIN_NEWS_", "SENDGRID_"))}
     return {**env, **extra}
+
+
+def _serve_env(store, smtp: SmtpServer, **extra: str) -> dict[str, str]:
+    """serve's settings: the test's PostgreSQL schema, mail to the test's SMTP server."""
+    return {
+        "PAIN_NEWS_SECRET_KEY": SECRET,
+        "PAIN_NEWS_DATABASE_URL": store.engine.url.render_as_string(hide_password=False),
+        "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
+        "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+        "PAIN_NEWS_SMTP_PORT": str(smtp.port),
+        "PAIN_NEWS_SMTP_SECURITY": "none",
+        **extra,
+    }
 
 
 def _start_serve(project, env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -90,17 +110,11 @@ def test_two_workers_record_every_one_click_once_and_nobody_is_mailed_after_thei
     stores = _postgres_store(postgres_url, make_config)
     store = next(stores)
     try:
-        env = {
-            **REAL_NEWSLETTER,  # the list send's gates: real-looking settings, the issue published
-            "PAIN_NEWS_SECRET_KEY": SECRET,
-            "PAIN_NEWS_DATABASE_URL": store.engine.url.render_as_string(hide_password=False),
-            "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
-            "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
-            "PAIN_NEWS_SMTP_PORT": str(smtp.port),
-            "PAIN_NEWS_SMTP_SECURITY": "none",
-        }
+        # REAL_NEWSLETTER: the list send's gates need real-looking settings (and the issue published).
+        env = _serve_env(store, smtp, **REAL_NEWSLETTER)
         config = make_config(env)
         publish_archive(config)
+        sign_off(config, store, sample_issue)
         now = utcnow()
         with store.engine.begin() as conn:
             conn.execute(
@@ -160,6 +174,68 @@ def test_two_workers_record_every_one_click_once_and_nobody_is_mailed_after_thei
         assert report.ledger["sent"] == mailed  # type: ignore[attr-defined]
         assert report.ledger["sent"] + report.ledger["skipped"] == SUBSCRIBERS  # type: ignore[attr-defined]
         assert report.ledger["skipped"] >= 1  # type: ignore[attr-defined]
+    finally:
+        smtp.stop()
+        stores.close()
+
+
+def _wait_for(condition, what: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.postgres
+def test_confirmations_at_once_across_workers_each_get_one_welcome_and_nothing_is_built(
+    project, make_config, postgres_url
+):
+    smtp = SmtpServer(RecordingHandler()).start()
+    stores = _postgres_store(postgres_url, make_config)
+    store = next(stores)
+    people = [f"w{i:02d}@example.org" for i in range(CONFIRMING)]
+    try:
+        # Every signup comes from 127.0.0.1: lift the per-client limit.
+        env = _serve_env(store, smtp, PAIN_NEWS_SERVE_SIGNUPS_PER_CLIENT_PER_HOUR="1000")
+        serve, url = _start_serve(project, env, workers=3)
+        try:
+
+            def sign_up(address: str) -> int:
+                with httpx.Client(timeout=60) as client:
+                    return client.post(
+                        f"{url}/subscribe", data={"email": address}, headers=ORIGIN
+                    ).status_code
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                assert list(pool.map(sign_up, people)) == [200] * CONFIRMING
+            _wait_for(lambda: smtp.count >= CONFIRMING, "every confirmation email arrived")
+            links = {
+                str(m["To"]): confirm_link_in(m.get_body(("plain",)).get_content()) for m in smtp.messages
+            }
+            assert sorted(links) == people
+
+            def confirm(link: str) -> int:
+                with httpx.Client(timeout=60) as client:
+                    return client.post(url + path_of(link)).status_code
+
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                answers = list(pool.map(confirm, [link for link in links.values() for _ in range(2)]))
+            assert answers == [200] * (2 * CONFIRMING)
+
+            def welcomes() -> list[str]:
+                return [str(m["To"]) for m in list(smtp.messages) if m["Subject"] == WELCOME_SUBJECT]
+
+            _wait_for(lambda: len(welcomes()) >= CONFIRMING, "every welcome email arrived")
+            time.sleep(1.0)  # a second copy to anyone would arrive now
+        finally:
+            errors = _stop(serve)
+        assert "Traceback" not in errors and "ERROR" not in errors, errors
+        assert sorted(welcomes()) == people  # each confirmed person, exactly once
+        [(welcome, counts)] = [
+            c for c in CampaignLedger.for_store(store).campaigns() if c[0].kind == "welcome"
+        ]
+        assert (counts["sent"], counts["pending"], counts["uncertain"]) == (CONFIRMING, 0, 0), welcome.id
+        assert not (project / "build").exists()  # rendered in memory: nothing written under build/
     finally:
         smtp.stop()
         stores.close()

@@ -4,7 +4,7 @@ import pytest
 
 from pain_news.errors import DeliveryError
 from pain_news.sendgrid.sync import sync_suppressions
-from tests.fixtures.core import REAL_NEWSLETTER, publish_archive
+from tests.fixtures.core import REAL_NEWSLETTER, publish_archive, sign_off
 
 
 @pytest.fixture
@@ -181,11 +181,12 @@ def test_each_list_is_applied_in_one_transaction_with_history(any_store, sync_co
 
 
 @pytest.fixture
-def send_env(any_store, sendgrid_standin, make_config):
+def send_env(any_store, sendgrid_standin, make_config, sample_issue):
     """`send` against the stand-in, on the same database as `any_store` (SQLite or PostgreSQL)."""
     for i in range(3):
         any_store.add(f"p{i}@example.org")
     publish_archive(make_config(REAL_NEWSLETTER))  # the list send's gates pass
+    sign_off(make_config(REAL_NEWSLETTER), any_store, sample_issue)
     return {
         **REAL_NEWSLETTER,
         "PAIN_NEWS_DATABASE_URL": any_store.engine.url.render_as_string(hide_password=False),

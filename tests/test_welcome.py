@@ -8,15 +8,23 @@ import threading
 from email import policy
 
 import httpx
+import pytest
 
-from pain_news.campaign.welcome import WELCOME_ISSUE, send_welcome, welcome_dir
+from pain_news.campaign.plan import SendOptions
+from pain_news.campaign.welcome import WELCOME_ISSUE, Welcomer, send_welcome, welcome_dir
+from pain_news.errors import DeliveryError
 from pain_news.ledger import CampaignLedger
 from pain_news.vocab import CAMPAIGN_WELCOME
+from pain_news.web.queues import WelcomeQueue
 from tests.test_web_app import confirmation_link, path_of
 
 
 def welcome_emails(project):
     return sorted(project.glob("outbox/campaign-*/*.eml"))
+
+
+def message_of(eml):
+    return email.message_from_bytes(eml.read_bytes(), policy=policy.default)
 
 
 def welcome_campaign(store):
@@ -148,3 +156,93 @@ def test_a_welcome_goes_through_sendgrid_with_tracking_pinned_off(make_config, s
     assert body["tracking_settings"]["click_tracking"] == {"enable": False, "enable_text": False}
     assert body["personalizations"][0]["custom_args"]["campaign_id"] == str(report.campaign_id)
     assert welcome_campaign(store).provider == "sendgrid"
+
+
+def test_the_welcome_is_rendered_in_memory_once_until_a_template_changes(config, store, project):
+    welcomer = Welcomer(config, store)
+    first = [welcomer.welcome(store.add(f"p{i}@example.org").id) for i in range(3)]
+    assert [r.ledger["sent"] for r in first if r is not None] == [1, 2, 3]  # one campaign, one row each
+    assert welcomer.renders == 1
+    assert not (project / "build").exists()  # nothing written on disk but the outbox
+    piece = welcome_dir(config) / "01-welcome.md"
+    piece.write_text(piece.read_text().replace("What to expect", "What comes next"))
+    later = welcomer.welcome(store.add("late@example.org").id)
+    assert welcomer.renders == 2
+    assert later is not None and later.campaign_id != first[0].campaign_id  # type: ignore[union-attr]
+    assert len(welcome_emails(project)) == 4 and not (project / "build").exists()
+
+
+def test_welcomes_from_several_processes_at_once_reach_everyone_exactly_once(config, any_store, project):
+    # One queue (and Welcomer) per serve worker process, as `serve --workers 4` runs them; the
+    # queues' retries resolve the run lock one process holds while another adds its row.
+    people = [any_store.add(f"p{i:02d}@example.org", f"P{i}").id for i in range(24)]
+    queues = [WelcomeQueue(config, any_store) for _ in range(4)]
+    try:
+        for n, sid in enumerate(people):
+            queues[n % 4].submit(sid)
+        for q in queues:
+            q.join()
+    finally:
+        for q in queues:
+            q.close()
+    received = [str(message_of(eml)["To"]) for eml in welcome_emails(project)]
+    assert sorted(received) == sorted(f"P{i} <p{i:02d}@example.org>" for i in range(24))
+    assert CampaignLedger.for_store(any_store).counts(welcome_campaign(any_store).id)["sent"] == 24
+    assert not (project / "build").exists()
+
+
+def test_a_failed_welcome_delivery_is_retried_from_its_ledger_row(make_config, any_store, sendgrid_standin):
+    config = make_config(
+        {
+            "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+            "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
+            "SENDGRID_API_KEY": sendgrid_standin.api_key,
+        }
+    )
+    sid = any_store.add("ana@example.org", "Ana").id
+    sendgrid_standin.script("500", "500")  # SendGrid down for both of the runner's attempts
+    pauses: list[float] = []
+
+    def pause(delay: float) -> bool:  # no real wait; False: keep going
+        pauses.append(delay)
+        return False
+
+    quick = SendOptions(threads=1, backoff_base=0.01, max_attempts=2)
+    queue = WelcomeQueue(
+        config,
+        any_store,
+        welcomer=Welcomer(config, any_store, quick),
+        retry_delays=(7.0,),
+        pause=pause,
+    )
+    try:
+        queue.submit(sid)
+        queue.join()
+    finally:
+        queue.close()
+    assert pauses == [7.0]  # the runner gave up once, the queue waited, then delivered the pending row
+    assert sendgrid_standin.recipients() == ["ana@example.org"]
+    counts = CampaignLedger.for_store(any_store).counts(welcome_campaign(any_store).id)
+    assert (counts["sent"], counts["pending"]) == (1, 0)
+
+
+def test_a_welcome_that_still_fails_stays_pending_and_goes_out_with_the_next(
+    make_config, store, sendgrid_standin
+):
+    config = make_config(
+        {
+            "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+            "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
+            "SENDGRID_API_KEY": sendgrid_standin.api_key,
+        }
+    )
+    welcomer = Welcomer(config, store, SendOptions(threads=1, backoff_base=0.01, max_attempts=1))
+    sendgrid_standin.script("500")
+    ana = store.add("ana@example.org", "Ana").id
+    with pytest.raises(DeliveryError, match="gave up after 1 attempts"):
+        welcomer.welcome(ana)
+    campaign = welcome_campaign(store)
+    assert CampaignLedger.for_store(store).counts(campaign.id)["pending"] == 1  # her row is kept
+    report = welcomer.welcome(store.add("bo@example.org", "Bo").id)
+    assert report is not None and report.ledger["sent"] == 2
+    assert sorted(sendgrid_standin.recipients()) == ["ana@example.org", "bo@example.org"]

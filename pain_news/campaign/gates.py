@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pain_news.errors import CheckFailed, ConfigError, IssueError, PainNewsError, SendRefused
+from pain_news.errors import ApprovalError, CheckFailed, ConfigError, IssueError, PainNewsError, SendRefused
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
     from pain_news.publish.build import BuildResult
+    from pain_news.subscribers.store import SubscriberStore
 
 PublishedCheck = Literal["archive", "online", "skip"]
 MAX_LISTED = 4  # files named in the published gate's one line; the rest are counted
@@ -39,6 +40,7 @@ class SendRequest:
     today: dt.date = field(default_factory=dt.date.today)  # the day the review limit is measured from
     published: PublishedCheck = "archive"  # archive folder, HEAD requests (--check-published), or skip
     warnings: list[str] = field(default_factory=list)  # filled by the gates; shown before the plan
+    store: SubscriberStore | None = None  # where approvals are recorded (None: no database yet)
 
     @property
     def rehearsal(self) -> bool:
@@ -120,6 +122,66 @@ def medical_review_is_current(request: SendRequest, result: BuildResult) -> None
         raise SendRefused(errors)
 
 
+def reviewers_are_real(request: SendRequest, result: BuildResult) -> None:
+    """A spotlight's reviewer (shown in every copy) must not be init's placeholder reviewer."""
+    from pain_news.campaign.placeholder_settings import placeholder_reviewers
+
+    found = placeholder_reviewers(
+        request.config, (p.reviewed_by for p in result.issue.pieces if p.kind == "spotlight")
+    )
+    if not found:
+        return
+    listed = "; ".join(found)
+    if request.rehearsal:
+        request.warn(f"placeholder reviewer (a list send through smtp or sendgrid refuses it): {listed}")
+        return
+    raise ConfigError(
+        f"placeholder reviewer cannot sign an email to subscribers: {listed}",
+        path=request.config.path,
+        hint="declare the clinic's real reviewer under [reviewers] in pain-news.toml and name that key in "
+        "reviewed_by (the outbox provider and send --test only warn)",
+    )
+
+
+def signed_off(request: SendRequest, result: BuildResult) -> None:
+    """This exact version (its approval hash) was approved, by a clinical reviewer when it has a spotlight.
+
+    An unfinished campaign that went out under an approval resumes with its frozen copy (edits since
+    cannot reach it: tests/test_signoff.py), so it passes whatever the folder holds now.
+    """
+    from pain_news.config.clock import clinic_zone
+    from pain_news.ledger import CampaignLedger, is_finished
+    from pain_news.signoff.approve import approval_status
+
+    if request.store is None:
+        request.warn("sign-off not checked: there is no subscriber database yet")
+        return
+    status = approval_status(
+        request.config, request.store, request.issue_dir, (result.issue, result.rendered)
+    )
+    problem = status.problem(clinic_zone(request.config))
+    if not problem:
+        return
+    ledger = CampaignLedger.for_store(request.store)
+    existing = ledger.latest(result.issue.slug)
+    if (
+        existing is not None
+        and existing.approval_id is not None
+        and not is_finished(ledger.counts(existing.id))
+    ):
+        return
+    if request.rehearsal:
+        request.warn(f"{problem} (a list send through smtp or sendgrid refuses this)")
+        return
+    folder = request.issue_dir
+    diff = f"pain-news approve {folder} --diff shows what changed; " if status.latest else ""
+    raise ApprovalError(
+        problem,
+        hint=f"{diff}pain-news approve {folder} --as KEY approves this version, "
+        "or --request KEY emails a reviewer the copy with an approve button",
+    )
+
+
 def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
     """The web version and every image the email links to are where public_url serves them."""
     from pain_news.campaign import published
@@ -155,7 +217,12 @@ BEFORE_BUILD: tuple[SettingsGate, ...] = (
     not_a_draft,
     not_the_welcome_email,
 )
-AFTER_BUILD: tuple[IssueGate, ...] = (medical_review_is_current, published_before_mailed)
+AFTER_BUILD: tuple[IssueGate, ...] = (
+    medical_review_is_current,
+    reviewers_are_real,
+    signed_off,
+    published_before_mailed,
+)
 
 
 def checked_build(config: Config, issue_dir: Path) -> BuildResult:

@@ -6,7 +6,7 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pain_news.errors import DeliveryError
+from pain_news.errors import CampaignBusy
 from pain_news.ledger import CampaignLedger
 
 _RUN_LOCK = 0x504E02  # PostgreSQL advisory-lock namespace: a campaign's run, keyed by campaign id
@@ -20,7 +20,7 @@ def run_lock(ledger: CampaignLedger, campaign_id: int) -> Iterator[None]:
     `<database>.locks/` next to the database. Both are released by the OS when the process dies,
     so a killed send never leaves a stale lock.
     """
-    busy = DeliveryError(
+    busy = CampaignBusy(
         f"campaign {campaign_id} is being sent by another process",
         hint="wait for that send to finish (or stop it), then run send again to resume",
     )

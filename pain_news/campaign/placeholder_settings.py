@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pain_news.config.settings import is_loopback
+from pain_news.config.hosts import is_loopback
+from pain_news.config.reviewers import find_reviewer
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -33,12 +35,40 @@ RESERVED_SUFFIXES = ("example", "test", "invalid", "localhost")
 
 
 @functools.cache
-def scaffold_newsletter() -> dict[str, str]:
-    """The [newsletter] values `pain-news init` writes."""
+def _scaffold_toml() -> dict[str, Any]:
     from pain_news.issue.scaffold import SCAFFOLD
 
-    data = tomllib.loads((SCAFFOLD / "pain-news.toml").read_text(encoding="utf-8"))
-    return {key: str(value) for key, value in data["newsletter"].items()}
+    return tomllib.loads((SCAFFOLD / "pain-news.toml").read_text(encoding="utf-8"))
+
+
+def scaffold_newsletter() -> dict[str, str]:
+    """The [newsletter] values `pain-news init` writes."""
+    return {key: str(value) for key, value in _scaffold_toml()["newsletter"].items()}
+
+
+def placeholder_reviewers(config: Config, keys: Iterable[str]) -> list[str]:
+    """One phrase per reviewer among `keys` that is still init's placeholder or at a reserved domain.
+
+    Only the reviewers an issue names (its spotlight's reviewed_by, its approval) count: a clinic may
+    keep init's entry in pain-news.toml as long as no list email shows or relies on it.
+    """
+    scaffold = {
+        (str(entry.get("name", "")), str(entry.get("email", "")))
+        for entry in _scaffold_toml().get("reviewers", {}).values()
+    }
+    found = []
+    for key in dict.fromkeys(keys):
+        reviewer = find_reviewer(config.reviewers, key)
+        if reviewer is None:
+            continue  # an unknown key is check's error (pain_news/checks/review.py)
+        if (reviewer.name, reviewer.email) in scaffold:
+            why = "is still what pain-news init wrote"
+        elif is_reserved_host(reviewer.email.rpartition("@")[2]):
+            why = "has an address on a reserved example domain"
+        else:
+            continue
+        found.append(f"reviewer '{key}' ({reviewer.name} <{reviewer.email}>) {why}")
+    return found
 
 
 def is_reserved_host(host: str) -> bool:

@@ -17,6 +17,7 @@ from pain_news.delivery.base import OutgoingMessage
 from pain_news.delivery.retry import BACKOFF_BASE, MAX_ATTEMPTS
 from pain_news.errors import ConfigError, DeliveryError
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
+from pain_news.signoff.approve import approval_status
 from pain_news.vocab import (
     ACTIVE,
     LEDGER_FAILED,
@@ -69,6 +70,7 @@ class PreparedSend:
     seen_campaign_id: int | None = None  # the issue's newest campaign when prepared (None: none yet)
     topics: tuple[str, ...] = ()  # the campaign's targeted topics; () = the whole list
     schedule: schedule.Schedule | None = None  # send_at and batch for every request
+    approval_id: int | None = None  # the approval of this version a new campaign records (signoff/)
 
 
 def prepare_send(
@@ -88,6 +90,7 @@ def prepare_send(
         provider=provider,
         published=options.published,
         today=options.today or dt.date.today(),
+        store=store,
     )
     prepared = _prepare(config, store, options, provider, gated_build(request))
     return replace(prepared, plan=replace(prepared.plan, warnings=tuple(request.warnings)))
@@ -122,6 +125,7 @@ def _prepare(
         )
         per_topic = ledger.active_per_topic(topics) if topics else {}
         plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE], per_topic=per_topic)
+        approval = approval_status(config, store, result.issue.folder, (result.issue, result.rendered))
         return _scheduled(
             config,
             PreparedSend(
@@ -133,6 +137,7 @@ def _prepare(
                 options=options,
                 seen_campaign_id=existing.id if existing else None,
                 topics=topics,
+                approval_id=approval.approval.id if approval.approval else None,
             ),
             when,
         )

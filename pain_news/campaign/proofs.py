@@ -67,7 +67,11 @@ def send_test(
     # The list send's gates, in test mode: drafts and old reviews pass, placeholders and an
     # unpublished issue only warn (pain_news/campaign/gates.py).
     request = SendRequest(
-        config=config, issue_dir=issue_dir, provider=provider or config.delivery.provider, test=True
+        config=config,
+        issue_dir=issue_dir,
+        provider=provider or config.delivery.provider,
+        test=True,
+        store=store,
     )
     result = gated_build(request)
     warnings = tuple(request.warnings)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pain_news.config.clock import shown
 from pain_news.errors import NotFound
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
+from pain_news.ledger.approvals import ApprovalBook
 from pain_news.vocab import CAMPAIGN_WELCOME, LEDGER_CANCELLED, LEDGER_SKIPPED, OPTED_OUT
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class CampaignReport:
         yield f"  audience: {'topics ' + ', '.join(c['topics']) if c.get('topics') else 'everyone on the list'}"
         if c.get("schedule"):
             yield f"  {c['schedule']}"
+        yield f"  {approval_line(c.get('approval'))}"
         yield f"  {'on the list':<22}{sum(self.ledger.values()):>8}"
         for state, n in self.ledger.items():
             if state == LEDGER_CANCELLED and not n:
@@ -94,6 +96,16 @@ class CampaignReport:
             for r in self.recipients:
                 detail = r["message_id"] or r["reason"] or ""
                 yield f"  {r['email']:<40} {r['state']:<10} {detail}"
+
+
+def approval_line(approval: dict[str, Any] | None) -> str:
+    """ "approved by Name (key) at …, version abc…, terminal, by OS user x" or "sent without an approval"."""
+    if approval is None:
+        return "sent without an approval (outbox, or sent before sign-off existed)"
+    return (
+        f"approved by {approval['reviewer_name']} ({approval['reviewer']}) at {approval['approved_at']}, "
+        f"version {approval['hash'][:12]}, {approval['given']}"
+    )
 
 
 def find_campaign(
@@ -124,7 +136,7 @@ def campaign_report(
     ledger = CampaignLedger.for_store(store)
     figures = ledger.figures(campaign.id, recipients=recipients)
     return CampaignReport(
-        campaign=_describe(campaign, zone, now or dt.datetime.now(dt.UTC)),
+        campaign=_describe(campaign, zone, now or dt.datetime.now(dt.UTC), ApprovalBook.for_store(store)),
         ledger=ledger.counts(campaign.id),
         failed=figures.failed,
         uncertain=figures.uncertain,
@@ -143,7 +155,8 @@ def _events(campaign: CampaignRecord, events: dict[str, int]) -> dict[str, int]:
     return events
 
 
-def _describe(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime) -> dict[str, Any]:
+def _describe(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime, book: ApprovalBook) -> dict[str, Any]:
+    approval = book.get(c.approval_id) if c.approval_id is not None else None
     described: dict[str, Any] = {
         "id": c.id,
         "issue": c.issue,
@@ -152,6 +165,16 @@ def _describe(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime) -> dict[str,
         "provider": c.provider,
         "created_at": shown(c.created_at, zone),
         "topics": list(c.topics),
+        "approval": None
+        if approval is None
+        else {
+            "reviewer": approval.reviewer,
+            "reviewer_name": approval.reviewer_name,
+            "approved_at": shown(approval.approved_at, zone),
+            "hash": approval.hash,
+            "given": approval.given,
+            "note": approval.note,
+        },
     }
     if c.scheduled_at is not None:
         described["scheduled_at"] = c.scheduled_at.isoformat()
@@ -178,7 +201,9 @@ def list_campaigns(
     at = now or dt.datetime.now(dt.UTC)
     campaigns = CampaignLedger.for_store(store).campaigns()
     replies = store.reply_figures(c.id for c, _ in campaigns)
+    book = ApprovalBook.for_store(store)
     return [
-        _describe(c, zone, at) | {"ledger": counts, "finished": is_finished(counts), "replies": replies[c.id]}
+        _describe(c, zone, at, book)
+        | {"ledger": counts, "finished": is_finished(counts), "replies": replies[c.id]}
         for c, counts in campaigns
     ]

@@ -137,6 +137,7 @@ def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
             topics=prepared.topics,
             scheduled_at=prepared.schedule.send_at if prepared.schedule else None,
             batch_id=prepared.schedule.batch_id if prepared.schedule else None,
+            approval_id=prepared.approval_id,
         )
     )
     if created.campaign_id is None:

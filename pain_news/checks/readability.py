@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from pain_news.checks import Finding, warning
@@ -35,15 +36,32 @@ def prose(piece: Piece) -> str:
     return "\n".join(blocks)
 
 
-def grade(text: str) -> float:
-    """Flesch–Kincaid grade of `text`, as textstat 0.7.8 computes it (its word and sentence counts),
-    with syllables from checks/syllables.py's table instead of a dictionary loaded per process."""
-    # lazy: textstat's counting helpers (~20 ms import) only when a grade is asked for
-    from textstat.backend.counts._count_sentences import count_sentences  # type: ignore[import-untyped]
-    from textstat.backend.selections._list_words import list_words  # type: ignore[import-untyped]
+# textstat 0.7.8's word and sentence rules (backend/selections/_list_words.py, counts/_count_sentences.py),
+# written out here: importing textstat costs more than a whole `check` otherwise spends on grades
+# (docs/design/editor-speed.md); tests/test_readability.py holds the figures equal to textstat's.
+_NON_CONTRACTION_APOSTROPHE = re.compile(r"\'(?!(?:[tsd]|ve|ll|re))")
+_PUNCTUATION = re.compile(r"[^\w\s\']")
+_SENTENCE = re.compile(r"\b[^.!?]+[.!?]*", re.UNICODE)
 
-    words: list[str] = list_words(text, lowercase=True)
-    sentences = int(count_sentences(text))
+
+def words_of(text: str) -> list[str]:
+    """The words textstat counts, lower-cased: punctuation dropped except contraction apostrophes."""
+    return _PUNCTUATION.sub("", _NON_CONTRACTION_APOSTROPHE.sub("", text)).lower().split()
+
+
+def sentence_count(text: str) -> int:
+    """textstat's sentence count: runs ending in . ! or ?, ignoring runs of two words or fewer."""
+    if not text:
+        return 0
+    sentences = _SENTENCE.findall(text)
+    return max(1, len(sentences) - sum(1 for sentence in sentences if len(words_of(sentence)) <= 2))
+
+
+def grade(text: str) -> float:
+    """Flesch–Kincaid grade of `text`, as textstat 0.7.8 computes it, with syllables from
+    checks/syllables.py's table instead of a dictionary loaded per process."""
+    words = words_of(text)
+    sentences = sentence_count(text)
     if not words or not sentences:
         return 0.0
     counts = syllable_counts(words)

@@ -22,7 +22,7 @@ from pain_news.checks.output import check_output, largest_copy_bytes
 from pain_news.checks.readability import grade_findings, reading_grades
 from pain_news.checks.reader import check_reader
 from pain_news.checks.replies import check_replies
-from pain_news.checks.review import check_review
+from pain_news.checks.review import check_review, check_reviewer
 from pain_news.checks.scaffold import check_scaffold
 from pain_news.checks.tags import check_tags
 from pain_news.checks.targets import check_targets
@@ -44,6 +44,7 @@ CHECKS: tuple[Callable[[CheckInput], list[Finding]], ...] = (
     check_tags,
     check_targets,
     check_review,
+    check_reviewer,
     check_scaffold,
     check_output,
     lambda data: phone_findings(data.config, data.loaded.issue) if data.loaded.issue else [],
@@ -129,7 +130,7 @@ def run_check(
     findings = list(loaded.findings)
     if rendered is None and loaded.issue is not None:
         try:
-            rendered = render_issue(loaded.issue, config.newsletter, config.templates_dir)
+            rendered = render_issue(loaded.issue, config.newsletter, config.templates_dir, config.reviewers)
         except PainNewsError as exc:
             findings.append(_template_finding(exc))
     size = largest_copy_bytes(config, rendered) if rendered is not None else None
@@ -200,7 +201,7 @@ def checked_render(
     """
     loaded = read_issue(issue_dir, config.newsletter.public_url, config.topic_keys)
     issue = loaded.require()
-    rendered = render_issue(issue, config.newsletter, config.templates_dir)
+    rendered = render_issue(issue, config.newsletter, config.templates_dir, config.reviewers)
     # Reading grades are left to `check`: loading textstat's dictionary costs ~0.5 s per process.
     report = run_check(config, loaded, readability=False, rendered=rendered)
     if report.errors and not force:

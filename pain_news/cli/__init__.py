@@ -8,7 +8,18 @@ Each command is parse → one call into a domain module → echo; domain modules
 
 from __future__ import annotations
 
-from pain_news.cli import authoring, editor, inbound, sending, subscribers
+from pain_news.cli import authoring, editor, inbound, sending, signoff, subscribers
 from pain_news.cli.app import App, PainNewsGroup, cli, main
 
-__all__ = ["App", "PainNewsGroup", "authoring", "cli", "editor", "inbound", "main", "sending", "subscribers"]
+__all__ = [
+    "App",
+    "PainNewsGroup",
+    "authoring",
+    "cli",
+    "editor",
+    "inbound",
+    "main",
+    "sending",
+    "signoff",
+    "subscribers",
+]

@@ -297,6 +297,7 @@ def campaigns_cmd(app: App, fmt: str) -> None:
             f"sent {ledger['sent']}, failed {ledger['failed']}, uncertain {ledger['uncertain']}, "
             f"pending {ledger['pending'] + ledger['in_flight']}  ({state})"
         )
+        click.echo(f"      {report.approval_line(row['approval'])}")
         replies = row["replies"]
         click.echo(
             f"      replies {replies['replies']}, opt-outs by email {replies['opt-outs by email']}, "

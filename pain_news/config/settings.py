@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pain_news.config.hosts import is_loopback
 from pain_news.config.inbound import deprecations, validate_inbound
 from pain_news.config.languages import DEFAULT_LANGUAGES, language_problem
+from pain_news.config.reviewers import Reviewer, read_reviewers
 from pain_news.config.topics import Topic, read_topics
 from pain_news.errors import ConfigError
 
@@ -60,6 +62,7 @@ class BuildSettings:
     out: str = "build"
     archive_out: str = "archive"
     review_months: int = 12  # a spotlight's medical review older than this is flagged (docs/checks.md)
+    approval_link_days: int = 14  # how long an emailed "Approve this version" link works (docs/sending.md)
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,7 @@ class Config:
     serve: ServeSettings = ServeSettings()
     sample: SampleSettings = SampleSettings()
     topics: tuple[Topic, ...] = ()  # in the order of [topics] in pain-news.toml
+    reviewers: tuple[Reviewer, ...] = ()  # [reviewers.<key>] tables, in file order
     secrets: Secrets = field(default=Secrets(), repr=False)
     # Where each set value came from ("newsletter.from_email" → "pain-news.toml key newsletter.from_email"
     # or "environment variable PAIN_NEWS_..."), so an error can say what to change; unset keys are absent.
@@ -329,10 +333,11 @@ def load_config(
     # .env fills in what the real environment does not set; the environment wins.
     merged = {**_read_dotenv(root), **environ}
 
-    topics = read_topics(data.pop("topics", {}), path)
+    tables: dict[str, Any] = {"topics": read_topics(data.pop("topics", {}), path)}
+    tables["reviewers"] = read_reviewers(data, path)
     for section in data:
         if section not in SECTIONS:
-            known = ", ".join([*SECTIONS, "topics"])
+            known = ", ".join([*SECTIONS, *tables])
             raise ConfigError(f"unknown section '[{section}]' (known: {known})", path=path)
         if not isinstance(data[section], dict):
             raise ConfigError(f"'{section}' must be a table ([{section}])", path=path)
@@ -348,7 +353,7 @@ def load_config(
         if variable != where and variable not in environ:
             sources[dotted] = f".env variable {variable}"
     secrets = _secrets(merged)
-    config = Config(root=root, path=path, secrets=secrets, sources=sources, topics=topics, **sections)
+    config = Config(root, path, secrets=secrets, sources=sources, **tables, **sections)
     _validate(config, merged)
     return replace(config, warnings=deprecations(config))
 
@@ -361,7 +366,6 @@ def _secrets(merged: Mapping[str, str]) -> Secrets:
 
 
 def _toml_error_line(message: str) -> int | None:
-
     match = re.search(r"line (\d+)", message)
     return int(match.group(1)) if match else None
 
@@ -452,19 +456,6 @@ def _validate_secret_key(key: str) -> None:
             hint='generate one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))" '
             f"and keep the old key in {PREVIOUS_KEYS_VARIABLE} so links already sent keep working",
         )
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses: traffic that never leaves this machine."""
-    import ipaddress
-
-    host = host.strip().strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _validate_clear_text(config: Config) -> None:

@@ -168,9 +168,48 @@ class Campaign(Base):
     scheduled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     batch_id: Mapped[str | None] = mapped_column(String(100), nullable=True)  # SendGrid mail batch
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    approval_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the sign-off it went out under
     # The language of `subject`, `html` and `text` (the default edition); the others are
     # CampaignEdition rows (migration 0010).
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+
+
+class Approval(Base):
+    """One reviewer's approval of one exact version of an issue (its hash); never updated or deleted."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_content", "kind", "content", "hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # issue | welcome
+    content: Mapped[str] = mapped_column(String(200))  # issue folder name, or "welcome"
+    hash: Mapped[str] = mapped_column(String(64))
+    reviewer: Mapped[str] = mapped_column(String(50))
+    reviewer_name: Mapped[str] = mapped_column(String(200))
+    clinical: Mapped[bool] = mapped_column(Boolean)
+    approved_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    given: Mapped[str] = mapped_column(String(200))  # "terminal, by OS user X" or "emailed link"
+    sources: Mapped[str] = mapped_column(
+        Text
+    )  # JSON copy of the issue's files (pain_news/signoff/content.py)
+    request_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+
+
+class ApprovalRequest(Base):
+    """An emailed "Approve this version" link: bound to a hash and a reviewer, expiring, single-use."""
+
+    __tablename__ = "approval_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(String(200))
+    hash: Mapped[str] = mapped_column(String(64))
+    reviewer: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sources: Mapped[str] = mapped_column(Text)
 
 
 class CampaignEdition(Base):

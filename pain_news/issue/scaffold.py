@@ -113,7 +113,8 @@ def scaffold_phrases() -> tuple[str, ...]:
     """Every prompt sentence the scaffold files hold ("Name of the condition", "Write the article here ...").
 
     Read from the files `new` copies, so the list follows any edit to them. Left out: comments and
-    headings (`#`), `---`, template fields (`$title`), tags (`{{ }}`) and one-word values (`kind: article`).
+    headings (`#`), `---`, template fields (`$title`), tags (`{{ }}`) and one-word values (`kind: article`,
+    `reviewed_by: clinic-reviewer`: a key, which the placeholder gate judges instead).
     """
     phrases: dict[str, None] = {}
     for name in ISSUE_FILES:
@@ -125,7 +126,7 @@ def scaffold_phrases() -> tuple[str, ...]:
             if value.startswith("["):  # sections = [...]: structure, not prose
                 continue
             for phrase in re.split(r"(?<=[.!?])\s+", value):
-                if len(re.findall(r"[A-Za-z]+", phrase)) >= 2:
+                if len(re.findall(r"[A-Za-z]+", phrase)) >= 2 and " " in phrase:
                     phrases.setdefault(phrase, None)
     return tuple(phrases)
 

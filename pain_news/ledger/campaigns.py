@@ -147,6 +147,7 @@ class CampaignLedger:
                 scheduled_at=new.scheduled_at,
                 batch_id=new.batch_id,
                 topics=";".join(sorted(new.topics)),
+                approval_id=new.approval_id,
             )
             s.add(campaign)
             s.flush()
@@ -380,6 +381,19 @@ class CampaignLedger:
                 )
             )
             return True
+
+    def pending_welcomes(self) -> list[int]:
+        """Welcome campaigns that still have pending rows (a failed delivery left them), oldest first."""
+        waiting = (
+            select(LedgerEntry.id)
+            .where(LedgerEntry.campaign_id == Campaign.id, LedgerEntry.state == LEDGER_PENDING)
+            .exists()
+        )
+        with store_errors(), Session(self.reader) as s:
+            found = s.scalars(
+                select(Campaign.id).where(Campaign.kind == CAMPAIGN_WELCOME, waiting).order_by(Campaign.id)
+            )
+            return list(found)
 
     @contextmanager
     def advisory_lock(self, namespace: int, key: str) -> Iterator[bool]:

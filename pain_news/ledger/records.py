@@ -32,6 +32,7 @@ class CampaignRecord:
     scheduled_at: dt.datetime | None = None  # SendGrid's send_at for every request (UTC)
     batch_id: str | None = None  # SendGrid's mail batch: what --cancel cancels
     cancelled_at: dt.datetime | None = None
+    approval_id: int | None = None  # the sign-off it went out under (pain_news/signoff/)
 
     @classmethod
     def of(cls, c: Campaign) -> CampaignRecord:
@@ -48,6 +49,7 @@ class CampaignRecord:
             scheduled_at=_utc(c.scheduled_at) if c.scheduled_at else None,
             batch_id=c.batch_id,
             cancelled_at=_utc(c.cancelled_at) if c.cancelled_at else None,
+            approval_id=c.approval_id,
         )
 
 
@@ -70,6 +72,7 @@ class NewCampaign:
     kind: str = CAMPAIGN_ISSUE
     scheduled_at: dt.datetime | None = None  # with batch_id: a scheduled send (campaign/schedule.py)
     batch_id: str | None = None
+    approval_id: int | None = None  # the approval of this exact version (pain_news/signoff/)
 
 
 @dataclass(frozen=True, kw_only=True)

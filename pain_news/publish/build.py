@@ -63,7 +63,7 @@ def render(config: Config, issue_dir: Path) -> tuple[Issue, Rendered]:
     """Load and render an issue without writing anything (for check, preview and send)."""
     # The loader also refuses missing or outside files, and topics that [topics] does not declare.
     issue = load_issue(issue_dir, config.newsletter.public_url, config.topic_keys)
-    rendered = render_issue(issue, config.newsletter, config.templates_dir)
+    rendered = render_issue(issue, config.newsletter, config.templates_dir, config.reviewers)
     return issue, rendered
 
 

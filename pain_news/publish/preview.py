@@ -91,7 +91,7 @@ class PreviewState:
             # Without public_url, images stay relative and the preview server serves them from the folder.
             issue = read_issue(self.folder, "").require()
             newsletter = replace(self.config.newsletter, public_url="")
-            rendered = render_issue(issue, newsletter, self.config.templates_dir)
+            rendered = render_issue(issue, newsletter, self.config.templates_dir, self.config.reviewers)
         except PainNewsError as exc:
             return Snapshot(version, "", "", from_name, None, "", (), report, str(exc))
         return Snapshot(

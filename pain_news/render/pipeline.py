@@ -27,6 +27,7 @@ from pain_news.render.images import FULL_COLUMN, display_width, size_images
 from pain_news.render.linewrap import wrap_html
 
 if TYPE_CHECKING:
+    from pain_news.config.reviewers import Reviewer
     from pain_news.config.settings import NewsletterSettings
 
 
@@ -164,7 +165,9 @@ def _image_files(issue: Issue, web_url: str) -> Any:
     return local_file
 
 
-def _context(issue: Issue, newsletter: NewsletterSettings) -> dict[str, Any]:
+def _context(
+    issue: Issue, newsletter: NewsletterSettings, reviewers: tuple[Reviewer, ...] = ()
+) -> dict[str, Any]:
     issue_links = links(newsletter, issue)
     local_file = _image_files(issue, issue_links["web_url"] if newsletter.public_url else "")
 
@@ -190,7 +193,7 @@ def _context(issue: Issue, newsletter: NewsletterSettings) -> dict[str, Any]:
         "image_width": image_width,
         "spotlight_heading": presentation.spotlight_heading,
         "spotlight_heading_text": presentation.spotlight_heading_text,
-        "review_line": presentation.review_line,
+        "review_line": lambda piece: presentation.review_line(piece, reviewers),
         "byline": presentation.byline,
         "issue_date": presentation.issue_date(issue),
     }
@@ -203,37 +206,48 @@ def _templates_dir(templates: Path) -> Path:
     return templates
 
 
-def issue_mjml(issue: Issue, newsletter: NewsletterSettings, templates: Path, mode: str = "email") -> str:
+def issue_mjml(
+    issue: Issue,
+    newsletter: NewsletterSettings,
+    templates: Path,
+    mode: str = "email",
+    reviewers: tuple[Reviewer, ...] = (),
+) -> str:
     """The MJML document for one issue (what mjml-python renders; also used by the benchmark)."""
     templates = _templates_dir(templates)
-    context = {**_context(issue, newsletter), "mode": mode}
+    context = {**_context(issue, newsletter, reviewers), "mode": mode}
     return _render_template(_environment(templates), "base.mjml.j2", context, templates)
 
 
-def render_issue(issue: Issue, newsletter: NewsletterSettings, templates: Path) -> Rendered:
-    """Render email HTML, plain text and the web version of one issue."""
+def render_issue(
+    issue: Issue, newsletter: NewsletterSettings, templates: Path, reviewers: tuple[Reviewer, ...] = ()
+) -> Rendered:
+    """Render email HTML, plain text and the web version of one issue ([reviewers] name who reviewed)."""
     templates = _templates_dir(templates)
-    base_context = _context(issue, newsletter)
-    email = wrap_html(inline_css(_mjml_to_html(issue_mjml(issue, newsletter, templates, "email"), templates)))
+    base_context = _context(issue, newsletter, reviewers)
+    mjml_text = issue_mjml(issue, newsletter, templates, "email", reviewers)
+    email = wrap_html(inline_css(_mjml_to_html(mjml_text, templates)))
     text = _render_template(
         text_environment(templates), "email.txt.j2", {**base_context, "mode": "email"}, templates
     )
     return Rendered(
         email_html=email,
         email_text=_tidy_text(text),
-        web_html=placeholders.fill_defaults(web_page(issue, newsletter, templates)),
+        web_html=placeholders.fill_defaults(web_page(issue, newsletter, templates, reviewers)),
     )
 
 
-def web_page(issue: Issue, newsletter: NewsletterSettings, templates: Path) -> str:
+def web_page(
+    issue: Issue, newsletter: NewsletterSettings, templates: Path, reviewers: tuple[Reviewer, ...] = ()
+) -> str:
     """The web version: web.html.j2, a page shell of its own (a template set without one gets the
     email's layout in web mode, as before that template existed)."""
     templates = _templates_dir(templates)
     if not (templates / WEB_TEMPLATE).is_file():
         return wrap_html(
-            inline_css(_mjml_to_html(issue_mjml(issue, newsletter, templates, "web"), templates))
+            inline_css(_mjml_to_html(issue_mjml(issue, newsletter, templates, "web", reviewers), templates))
         )
-    context = _context(issue, newsletter)
+    context = _context(issue, newsletter, reviewers)
     page = {
         "url": context["links"]["web_url"] if newsletter.public_url else "",
         "description": presentation.page_description(issue),

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
+from pain_news.config.reviewers import find_reviewer
+
 if TYPE_CHECKING:
+    from pain_news.config.reviewers import Reviewer
     from pain_news.config.settings import NewsletterSettings
     from pain_news.issue.loader import Issue, Piece
 
@@ -117,12 +120,15 @@ def next_review(reviewed_on: dt.date) -> dt.date:
         return reviewed_on.replace(year=reviewed_on.year + 1, day=28)
 
 
-def review_line(piece: Piece) -> str:
+def review_line(piece: Piece, reviewers: tuple[Reviewer, ...] = ()) -> str:
     """ "Medically reviewed by Dr X, MD, … · reviewed November 2, 2026 · next review by November 2027".
 
-    `reviewed_by` carries the credentials; the " · " keeps them from running into the date.
+    `reviewed_by` names a [reviewers] key: the name and credentials come from pain-news.toml. An
+    unknown value is shown as written (`check` refuses it: pain_news/checks/review.py); the " · "
+    keeps the credentials from running into the date.
     """
-    who = piece.reviewed_by.strip().rstrip(".,;")
+    found = find_reviewer(reviewers, piece.reviewed_by)
+    who = (found.shown if found else piece.reviewed_by).strip().rstrip(".,;")
     if piece.reviewed_on is None:  # only in a forced build of a draft whose review date is still a prompt
         return f"Medically reviewed by {who} · review date not yet filled in"
     return (

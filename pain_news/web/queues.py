@@ -1,34 +1,44 @@
 """Queues `serve` works through after answering, so a page never waits on (or reveals) a mail server:
-one daemon thread over a FIFO (BackgroundWorker), and the welcome queue built on it."""
+one daemon thread over a FIFO (BackgroundWorker), and the welcome queue built on it (the signup
+queue is in web/signups.py)."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from pain_news.campaign.welcome import send_welcome
-from pain_news.errors import PainNewsError
+from pain_news.campaign.welcome import Welcomer
+from pain_news.errors import CampaignBusy, DeliveryError, PainNewsError, StoreUnavailable
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
     from pain_news.subscribers.store import SubscriberStore
 
 log = logging.getLogger("pain_news.web")
+RETRY_DELAYS = (10.0, 60.0, 300.0)  # after the runner's own quick retries (delivery/retry.py)
+BUSY_PAUSE = 0.2  # seconds: another process is running the welcome campaign, and its run is short
+BUSY_TRIES = 150  # ... waited for at most this many times (~30 s), then counted as a failure
 
 Item = TypeVar("Item")
 
 
 class BackgroundWorker(Generic[Item]):
-    """Subclasses define `handle(item)` and `failed(item, detail)`; one failure never stops the thread."""
+    """Subclasses define `handle(item)` and `failed(item, detail)`; one failure never stops the thread.
+
+    `pause(seconds)` waits between a handler's retries; it returns True when the worker is closing.
+    """
 
     thread_name = "pain-news-worker"
 
-    def __init__(self) -> None:
+    def __init__(self, pause: Callable[[float], bool] | None = None) -> None:
         self._queue: queue.Queue[tuple[Item] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.pause = pause or self._stop.wait  # True means: stop waiting, we are shutting down
 
     def submit(self, item: Item) -> None:
         """Queue one item; returns at once."""
@@ -43,7 +53,8 @@ class BackgroundWorker(Generic[Item]):
         self._queue.join()
 
     def close(self) -> None:
-        """Stop the thread after the item in hand."""
+        """Stop the thread after the item in hand; pending retries are abandoned."""
+        self._stop.set()
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(30)
@@ -70,17 +81,54 @@ class BackgroundWorker(Generic[Item]):
 
 
 class WelcomeQueue(BackgroundWorker[int]):
-    """Welcomes sent by one daemon thread (started on the first), so a confirmation page never waits."""
+    """Welcomes sent by one daemon thread (started on the first), so a confirmation page never waits.
+
+    The subscriber's ledger row is written before delivery starts (campaign/welcome.py), so a
+    failed delivery is retried like any send: after each pause, every pending welcome row goes out.
+    """
 
     thread_name = "pain-news-welcomes"
 
-    def __init__(self, config: Config, store: SubscriberStore) -> None:
-        super().__init__()
-        self.config, self.store = config, store
+    def __init__(
+        self,
+        config: Config,
+        store: SubscriberStore,
+        *,
+        welcomer: Welcomer | None = None,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+        pause: Callable[[float], bool] | None = None,
+    ) -> None:
+        super().__init__(pause)
+        self.welcomer = welcomer or Welcomer(config, store)
+        self.retry_delays = tuple(retry_delays)
 
     def handle(self, item: int) -> None:
-        send_welcome(self.config, self.store, item)
+        attempt: Callable[[int], object] = self.welcomer.welcome
+        delays, busy = iter(self.retry_delays), 0
+        while True:
+            try:
+                attempt(item)
+                return
+            except CampaignBusy:  # another process's run may have missed this row: run again after it
+                busy += 1
+                if busy > BUSY_TRIES:
+                    raise
+                delay = BUSY_PAUSE
+            except (DeliveryError, StoreUnavailable) as exc:
+                next_delay = next(delays, None)
+                if next_delay is None:
+                    raise
+                delay = next_delay
+                log.warning(
+                    "welcome email for subscriber %d not sent yet (%s); retried in %.0f s",
+                    item,
+                    exc.message,
+                    delay,
+                )
+            if self.pause(delay):
+                return
+            attempt = self.welcomer.retry
 
     def failed(self, item: int, detail: str) -> None:
-        # The ledger row stays pending for a retry.
+        # The ledger row stays pending: the next welcome's delivery (or retry) sends it.
         log.error("welcome email for subscriber %d not sent: %s", item, detail)

@@ -1,5 +1,6 @@
-"""What `serve` does against abuse: security headers on every response, the client's address
-behind a trusted proxy, a per-client signup limit and an Origin/Referer check (docs/security.md).
+"""What `serve` does against abuse: security headers on every response, body size limits, the
+client's address behind a trusted proxy, a per-client signup limit and an Origin/Referer check
+(docs/security.md). Each is written once here; handlers in web/routes/ call them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Tokens are in the URL: never send them to other sites through Referer ("same-origin" still lets
@@ -26,10 +28,13 @@ SECURITY_HEADERS = {
     ),
 }
 ATOM = "application/atom+xml; charset=utf-8"
+FORM_LIMIT = 16 * 1024  # a signup or unsubscribe form is a few hundred bytes
+WEBHOOK_LIMIT = 5 * 1024 * 1024  # SendGrid posts batches of events
+INBOUND_PREFIX = "/webhooks/inbound/"  # whole emails (web/routes/inbound.py): serve.inbound_max_bytes
 
 
-class SecurityHeaders:
-    """Adds SECURITY_HEADERS to every response (pages, archive files, errors); the feed is Atom."""
+class HttpMiddleware:
+    """Pure ASGI middleware that acts on HTTP requests only (`http`); lifespan events pass through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -38,6 +43,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(HttpMiddleware):
+    """Adds SECURITY_HEADERS to every response (pages, archive files, errors); the feed is Atom."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         feed = scope["path"].endswith("/feed.xml")
 
         async def with_headers(message: Message) -> None:
@@ -50,6 +65,41 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class BodyLimit(HttpMiddleware):
+    """Answers 413 to bodies over the route's limit, whether Content-Length says so or not."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = WEBHOOK_LIMIT if scope["path"].startswith("/webhooks/") else FORM_LIMIT
+        if scope["path"].startswith(INBOUND_PREFIX):  # the app's WebState (web/context.py) holds the config
+            limit = scope["app"].state.web.config.serve.inbound_max_bytes
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > limit:
+            await _too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except BodyTooLarge:
+            await _too_large(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    """Raised while a handler reads a body past the limit; BodyLimit answers 413 for it."""
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    await Response("request body too large", status_code=413, media_type="text/plain")(scope, receive, send)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

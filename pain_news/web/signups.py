@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -72,20 +71,13 @@ class SignupQueue(BackgroundWorker[tuple[str, str, "tuple[str, ...] | None"]]):
         retry_delays: Sequence[float] = RETRY_DELAYS,
         pause: Callable[[float], bool] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(pause)
         self.config, self.store = config, store
         self.retry_delays = tuple(retry_delays)
-        self._stop = threading.Event()
-        self.pause = pause or self._stop.wait  # True means: stop waiting, we are shutting down
 
     def submit_signup(self, email: str, first_name: str, topics: tuple[str, ...] | None = None) -> None:
         """Queue one validated signup (topics: None when the form offered none); returns at once."""
         self.submit((email, first_name, topics))
-
-    def close(self) -> None:
-        """Stop the worker after the signup in hand; pending retries are abandoned."""
-        self._stop.set()
-        super().close()
 
     def handle(self, item: tuple[str, str, tuple[str, ...] | None]) -> None:
         self._handle(*item)

@@ -2,7 +2,7 @@
 
 The secret in the path (PAIN_NEWS_INBOUND_SECRET, env only) is what proves the post comes from
 the Inbound Parse set-up (docs/serve.md): any other value, or none configured, gets 404. The body
-is limited to serve.inbound_max_bytes while it is read (BodyLimit answers 413). A post that is not
+is limited to serve.inbound_max_bytes while it is read (web/security.py's BodyLimit answers 413). A post that is not
 an Inbound Parse form gets 400 with nothing applied; a database or provider failure 503, which
 SendGrid retries. The same handler as `pain-news inbound` does the work (pain_news/inbound/handle.py).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -23,25 +22,17 @@ from starlette.responses import JSONResponse, Response
 from pain_news.errors import InboundDeferred, InboundRejected
 from pain_news.inbound.handle import handle_message
 from pain_news.inbound.message import Attachment, attachment_info, raw_from_parse_form
-
-if TYPE_CHECKING:
-    from pain_news.config.settings import Config
-    from pain_news.subscribers.store import SubscriberStore
+from pain_news.web.context import web
+from pain_news.web.security import INBOUND_PREFIX
 
 log = logging.getLogger("pain_news.web")
-PREFIX = "/webhooks/inbound/"
+PREFIX = INBOUND_PREFIX  # the route; its body limit is serve.inbound_max_bytes
 MAX_PARTS = 200  # form fields and attachments of one post
-
-
-def inbound_limit(config: Config) -> int:
-    """The body limit of the Inbound Parse route (web/app.py's BodyLimit applies it)."""
-    return config.serve.inbound_max_bytes
 
 
 async def inbound_parse(request: Request) -> Response:
     """Check the secret, read the form, hand the message to the inbound handler; JSON answers."""
-    config: Config = request.app.state.config
-    store: SubscriberStore = request.app.state.store
+    config, store = web(request).config, web(request).store
     secret = config.secrets.inbound_secret
     given = str(request.path_params.get("secret", ""))
     if not secret or not hmac.compare_digest(given.encode(), secret.encode()):

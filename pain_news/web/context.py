@@ -1,0 +1,146 @@
+"""What every `serve` handler shares, written once: the app's state (`request.app.state.web`), the
+page helpers, the form reader, and the check that turns a link's token into its subscriber."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from pain_news import links
+from pain_news.campaign.personalize import SAMPLE_SUBSCRIBER_ID
+from pain_news.errors import InvalidToken, PainNewsError
+from pain_news.web.pages import opt_out_hint, page
+from pain_news.web.queues import WelcomeQueue
+from pain_news.web.security import BodyTooLarge, ClientLimit, Network, networks
+from pain_news.web.signups import SignupQueue
+
+if TYPE_CHECKING:
+    from pain_news.config.settings import Config
+    from pain_news.subscribers.store import SubscriberRecord, SubscriberStore
+
+# Pages name addresses and carry tokens: never cache them (the security headers come from middleware).
+HEADERS = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class WebState:
+    """One app's config, store, background queues and limits; handlers read it with `web(request)`."""
+
+    config: Config
+    store: SubscriberStore
+    signups: SignupQueue
+    welcomes: WelcomeQueue
+    client_limit: ClientLimit
+    proxies: list[Network]
+    common: dict[str, str] = field(default_factory=dict)  # what the shared layout shows on every page
+
+    @classmethod
+    def create(
+        cls,
+        config: Config,
+        store: SubscriberStore,
+        signups: SignupQueue | None = None,
+        welcomes: WelcomeQueue | None = None,
+    ) -> WebState:
+        """The state `create_app` installs; queues are made here unless a caller (a test) passes its own."""
+        return cls(
+            config=config,
+            store=store,
+            signups=signups or SignupQueue(config, store),
+            welcomes=welcomes or WelcomeQueue(config, store),
+            client_limit=ClientLimit(config.serve.signups_per_client_per_hour),
+            proxies=networks(config.serve.trusted_proxies),
+            common={"newsletter_name": config.newsletter.name, "footer_text": _footer(config)},
+        )
+
+
+def web(request: Request) -> WebState:
+    """The state of the app serving `request` (set by web/app.py's create_app)."""
+    state: WebState = request.app.state.web
+    return state
+
+
+def show(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """`templates/<name>` in the shared layout, never cached."""
+    return page(name, status_code=status, headers=HEADERS, **web(request).common, **context)
+
+
+def problem(request: Request, exc: PainNewsError, status: int) -> HTMLResponse:
+    """The error page for a bad link (or another error the reader caused), with its hint."""
+    title = "This link does not work" if isinstance(exc, InvalidToken) else "Something is not right"
+    newsletter = web(request).config.newsletter
+    hint = exc.hint or opt_out_hint(newsletter.inbound_domain, newsletter.phone)
+    return show(request, "error.html", status, title=title, message=exc.message, hint=hint)
+
+
+def refuse(request: Request, status: int, message: str, hint: str) -> HTMLResponse:
+    """The error page for a request we will not act on (wrong origin, too many signups)."""
+    return show(request, "error.html", status, title="Something is not right", message=message, hint=hint)
+
+
+@dataclass(frozen=True)
+class Linked:
+    """The subscriber a link names, and the campaign whose email carried it (None: not from a send)."""
+
+    campaign: int | None
+    subscriber: SubscriberRecord
+
+
+async def subscriber_for(request: Request, purpose: str = "unsubscribe") -> Linked | HTMLResponse:
+    """The subscriber the path's token names, or the error page for a bad or orphaned link.
+
+    Each purpose has its own tokens (pain_news/links.py), so a preference link never unsubscribes
+    and an unsubscribe link never opens the preference page; keys from before a rotation still verify.
+    """
+    config = web(request).config
+    try:
+        keys = config.secrets.verification_keys or config.secrets.secret_key
+        sid, campaign = links.read_token(keys, request.path_params["token"], purpose=purpose)
+    except InvalidToken as exc:
+        return problem(request, exc, 400)
+    if sid == SAMPLE_SUBSCRIBER_ID and purpose == "unsubscribe":  # a "[TEST]" copy (campaign/proofs.py)
+        return show(
+            request,
+            "error.html",
+            title="This is a test copy",
+            message="This unsubscribe link comes from a test copy of the newsletter: it names no "
+            "subscriber, so nothing was changed.",
+            hint="In the newsletter sent to the list, this link unsubscribes the reader it was sent to.",
+        )
+    record = await run_in_threadpool(web(request).store.get, sid)
+    if record is None:
+        return problem(request, InvalidToken("this link names a subscriber we no longer have"), 404)
+    return Linked(campaign, record)
+
+
+async def read_form(request: Request) -> FormData | None:
+    """The urlencoded or multipart form, or None for any other (or broken) body."""
+    kind = request.headers.get("content-type", "")
+    if not kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return None
+    try:
+        return await request.form(max_files=0, max_fields=20)
+    except BodyTooLarge:  # BodyLimit must see it to answer 413
+        raise
+    except Exception:  # a malformed multipart body is the sender's problem, not a crash
+        return None
+
+
+def form_text(form: FormData | None, name: str, limit: int) -> str:
+    """One form field, stripped and cut to `limit` characters ("" when absent or no form)."""
+    return str(form.get(name, "")).strip()[:limit] if form is not None else ""
+
+
+def form_topics(form: FormData | None) -> list[str]:
+    """The ticked topic boxes (at most 50: the form offers far fewer)."""
+    return [str(t) for t in form.getlist("topic")][:50] if form is not None else []
+
+
+def _footer(config: Config) -> str:
+    parts = [config.newsletter.from_name or "TriState Pain Institute", config.newsletter.postal_address]
+    return " · ".join(p for p in parts if p)

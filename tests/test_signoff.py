@@ -1,0 +1,279 @@
+"""Sign-off: reviewers from config, the approval hash, approving (terminal and emailed link), the send's gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import re
+
+import pytest
+
+from pain_news import campaign
+from pain_news.campaign.runner import create_campaign
+from pain_news.checks.run import check_issue
+from pain_news.config.reviewers import find_reviewer
+from pain_news.errors import ApprovalError, ConfigError, InvalidToken
+from pain_news.ledger import CampaignLedger
+from pain_news.signoff import approve
+from pain_news.signoff.content import approvable
+from tests.fixtures.core import REAL_NEWSLETTER, publish_archive
+from tests.test_gates import tiny_png
+
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+SPOTLIGHT = "01-spotlight-failed-spine-surgery.md"
+
+
+def smtp_env(smtp_server) -> dict[str, str]:
+    return {
+        **REAL_NEWSLETTER,
+        "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
+        "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
+        "PAIN_NEWS_SMTP_PORT": str(smtp_server.port),
+        "PAIN_NEWS_SMTP_SECURITY": "none",
+    }
+
+
+@pytest.fixture
+def smtp_list(make_config, smtp_server, sample_issue):
+    """A list send through the loopback SMTP server, real-looking settings, the issue published."""
+    config = make_config(smtp_env(smtp_server))
+    publish_archive(config)
+    return config
+
+
+def send(config, store, issue):
+    opts = campaign.SendOptions(batch_size=10, threads=1, backoff_base=0.01)
+    return campaign.run_send(config, store, campaign.prepare_send(config, store, issue, opts))
+
+
+def approve_as(config, store, issue, key="clinic-reviewer", note=""):
+    return approve.approve_here(config, store, issue, key, note=note, os_user="ana", now=NOW)
+
+
+def edit(issue, name, old, new):
+    path = issue / name
+    path.write_text(path.read_text().replace(old, new, 1))
+
+
+# ---- reviewers --------------------------------------------------------------------------------
+
+
+def test_reviewers_are_read_from_the_file_and_not_from_the_environment(make_config):
+    config = make_config({"PAIN_NEWS_REVIEWERS_CLINIC_REVIEWER_NAME": "Mallory"})
+    reviewer = find_reviewer(config.reviewers, "clinic-reviewer")
+    assert reviewer is not None
+    assert (reviewer.name, reviewer.credentials, reviewer.clinical) == ("Clinic Reviewer", "MD", True)
+    remote = find_reviewer(config.reviewers, "remote-md")
+    assert remote is not None and remote.email_only
+
+
+def test_an_unknown_reviewer_key_is_a_check_error_with_did_you_mean(config, sample_issue):
+    edit(sample_issue, SPOTLIGHT, "reviewed_by: clinic-reviewer", "reviewed_by: clinic-reviewr")
+    [found] = [f for f in check_issue(config, sample_issue) if f.code == "reviewer-unknown"]
+    assert found.severity == "error" and found.line == 11
+    assert "did you mean 'clinic-reviewer'?" in found.message
+
+
+def test_old_free_text_reviewed_by_gets_a_migration_hint(config, sample_issue):
+    edit(sample_issue, SPOTLIGHT, "reviewed_by: clinic-reviewer", "reviewed_by: Dr. Anita Rao, MD")
+    [found] = [f for f in check_issue(config, sample_issue) if f.code == "reviewer-unknown"]
+    assert "is free text" in found.message
+    assert "[reviewers.<key>]" in found.fix and "reviewed_by: <key>" in found.fix
+
+
+def test_the_shipped_placeholder_reviewer_is_refused_for_a_list_send_and_warned_for_the_outbox(
+    smtp_list, store, sample_issue, project, make_config, smtp_server
+):
+    toml = project / "pain-news.toml"
+    toml.write_text(toml.read_text().replace("reviewer@tristatepain-news.org", "reviewer@example.org"))
+    config = make_config(smtp_env(smtp_server))
+    store.add("p1@example.org")
+    approve_as(config, store, sample_issue)
+    with pytest.raises(ConfigError, match="placeholder reviewer cannot sign an email to subscribers"):
+        send(config, store, sample_issue)
+    assert smtp_server.messages == []
+    outbox = campaign.prepare_send(config, store, sample_issue, campaign.SendOptions(provider="outbox"))
+    assert any(
+        "placeholder reviewer" in w and "is still what pain-news init wrote" in w
+        for w in outbox.plan.warnings
+    ), outbox.plan.warnings
+
+
+# ---- the approval hash ------------------------------------------------------------------------
+
+
+def test_the_hash_is_the_same_for_the_same_sources_and_changes_with_text_or_image(config, sample_issue):
+    (sample_issue / "images").mkdir()
+    (sample_issue / "images" / "chart.png").write_bytes(tiny_png())
+    article = sample_issue / "02-winter-activity.md"
+    article.write_text(article.read_text() + "\n![A walking chart](images/chart.png)\n")
+    first = approvable(config, sample_issue).hash
+    assert approvable(config, sample_issue).hash == first
+    (sample_issue / "images" / "chart.png").write_bytes(tiny_png() + b"\0")
+    changed_image = approvable(config, sample_issue).hash
+    assert changed_image != first
+    edit(sample_issue, "issue.toml", 'preheader = "', 'preheader = "New: ')
+    assert approvable(config, sample_issue).hash not in (first, changed_image)
+
+
+# ---- approving and the send's gate ------------------------------------------------------------
+
+
+def test_an_approved_issue_sends_and_the_campaign_records_who_approved_it(
+    smtp_list, any_store, sample_issue, smtp_server, run_cli
+):
+    any_store.add("p1@example.org")
+    recorded = approve_as(smtp_list, any_store, sample_issue, note="checked the dosages")
+    assert recorded.given == "terminal, by OS user ana"
+    report = send(smtp_list, any_store, sample_issue)
+    assert report.ledger["sent"] == 1
+    newest = CampaignLedger.for_store(any_store).latest(sample_issue.name)
+    assert newest is not None and newest.approval_id == recorded.id
+    from pain_news.campaign.report import campaign_report
+
+    lines = list(campaign_report(any_store, newest).lines())
+    assert any(
+        "approved by Clinic Reviewer (clinic-reviewer) at" in line
+        and recorded.hash[:12] in line
+        and "terminal, by OS user ana" in line
+        for line in lines
+    )
+
+
+def test_an_edit_after_approval_refuses_the_list_send_naming_the_approval_and_the_files(
+    smtp_list, any_store, sample_issue, smtp_server
+):
+    any_store.add("p1@example.org")
+    approved = approve_as(smtp_list, any_store, sample_issue)
+    edit(sample_issue, "02-winter-activity.md", "cold", "freezing")
+    publish_archive(smtp_list)
+    with pytest.raises(ApprovalError) as refused:
+        send(smtp_list, any_store, sample_issue)
+    message = str(refused.value)
+    assert "changed after its approval: Clinic Reviewer (clinic-reviewer) approved version" in message
+    assert approved.hash[:12] in message
+    assert "changed since: 02-winter-activity.md" in message
+    assert smtp_server.messages == []
+    assert CampaignLedger.for_store(any_store).latest(sample_issue.name) is None
+    _, diff = approve.source_diff_since_approval(smtp_list, any_store, sample_issue)
+    assert "--- approved/02-winter-activity.md" in diff and "+" in diff and "freezing" in diff
+
+
+def test_an_image_changed_after_approval_is_named(smtp_list, any_store, sample_issue):
+    (sample_issue / "images").mkdir()
+    (sample_issue / "images" / "chart.png").write_bytes(tiny_png())
+    article = sample_issue / "02-winter-activity.md"
+    article.write_text(article.read_text() + "\n![A walking chart](images/chart.png)\n")
+    approve_as(smtp_list, any_store, sample_issue)
+    (sample_issue / "images" / "chart.png").write_bytes(tiny_png() + b"\0")
+    status = approve.approval_status(smtp_list, any_store, sample_issue)
+    assert not status.approved
+    assert status.changed() == ["images/chart.png"]
+    _, diff = approve.source_diff_since_approval(smtp_list, any_store, sample_issue)
+    assert diff == "Binary file images/chart.png changed\n"
+
+
+def test_a_spotlight_needs_a_clinical_reviewer(smtp_list, any_store, sample_issue):
+    approve_as(smtp_list, any_store, sample_issue, key="editor")
+    status = approve.approval_status(smtp_list, any_store, sample_issue)
+    assert not status.approved
+    assert "approved by Eddie Editor (editor), who is not a clinical reviewer" in status.problem(dt.UTC)
+
+
+def test_an_email_only_reviewer_cannot_approve_in_the_terminal(config, any_store, sample_issue):
+    with pytest.raises(ApprovalError, match="approves only through the emailed link"):
+        approve_as(config, any_store, sample_issue, key="remote-md")
+
+
+def test_an_unknown_reviewer_cannot_approve(config, any_store, sample_issue):
+    with pytest.raises(ApprovalError, match="no reviewer 'clinic-reviwer' in pain-news.toml"):
+        approve_as(config, any_store, sample_issue, key="clinic-reviwer")
+
+
+def test_a_resumed_send_keeps_the_approved_copy_whatever_was_edited_since(
+    smtp_list, any_store, sample_issue, smtp_server
+):
+    any_store.add("p1@example.org")
+    any_store.add("p2@example.org")
+    approve_as(smtp_list, any_store, sample_issue)
+    opts = campaign.SendOptions(batch_size=1, threads=1, backoff_base=0.01)
+    prepared = campaign.prepare_send(smtp_list, any_store, sample_issue, opts)
+    campaign_id = create_campaign(CampaignLedger.for_store(any_store), prepared)
+    edit(sample_issue, "02-winter-activity.md", "cold", "UNAPPROVED EDIT")
+    publish_archive(smtp_list)
+    resumed = campaign.prepare_send(smtp_list, any_store, sample_issue, opts)
+    assert resumed.campaign_id == campaign_id
+    campaign.run_send(smtp_list, any_store, resumed)
+    assert len(smtp_server.messages) == 2
+    for message in smtp_server.messages:
+        assert "UNAPPROVED EDIT" not in message.as_string()
+
+
+def test_test_and_outbox_sends_go_ahead_with_a_warning(config, store, sample_issue, run_cli):
+    store.add("p1@example.org")
+    result = run_cli("send", str(sample_issue), "--yes", "--provider", "outbox")
+    assert "has no approval: nobody has signed off this version" in result.stdout
+    assert "Ledger: sent 1" in result.stdout
+
+
+# ---- the command line -------------------------------------------------------------------------
+
+
+def test_approve_command_records_and_diff_prints_the_changes(run_cli, store, sample_issue):
+    result = run_cli("approve", str(sample_issue), "--as", "clinic-reviewer", "--note", "fine")
+    assert re.search(
+        r"Approved 2026-12-winter version [0-9a-f]{12} as Clinic Reviewer \(clinic-reviewer\), "
+        r"terminal, by OS user \S+, at ",
+        result.stdout,
+    )
+    edit(sample_issue, "issue.toml", 'subject = "', 'subject = "NEW ')
+    diff = run_cli("approve", str(sample_issue), "--diff").stdout
+    assert "Last approved by Clinic Reviewer (clinic-reviewer)" in diff
+    assert '+subject = "NEW ' in diff
+    refused = run_cli("approve", str(sample_issue), "--as", "remote-md", ok=False)
+    assert refused.exit_code == 1 and "email_only" in refused.stderr and "Traceback" not in refused.stderr
+
+
+# ---- the emailed link -------------------------------------------------------------------------
+
+
+def _token_from_outbox(config) -> str:
+    [eml] = sorted(config.resolve(config.delivery.outbox_dir).rglob("*.eml"))
+    message = email.message_from_bytes(eml.read_bytes())
+    assert message["Subject"].startswith("[REVIEW] ")
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    text = part.get_payload(decode=True)
+    assert isinstance(text, bytes)
+    found = re.search(rb"/approve/([0-9]+\.[0-9]+\.[A-Za-z0-9_-]+)", text)
+    assert found is not None
+    return found.group(1).decode()
+
+
+def test_an_emailed_link_approves_once_as_that_reviewer(make_config, any_store, sample_issue):
+    config = make_config(REAL_NEWSLETTER)
+    sent = approve.request_review(config, any_store, sample_issue, "remote-md", NOW)
+    assert sent.reviewer.email == "remote@tristatepain-news.org"
+    token = _token_from_outbox(config)
+    review = approve.open_link(config, any_store, token, NOW + dt.timedelta(hours=1))
+    assert review.current and review.reviewer.key == "remote-md"
+    recorded = approve.approve_by_link(config, any_store, token, "", NOW + dt.timedelta(hours=1))
+    assert (recorded.reviewer, recorded.given) == ("remote-md", "emailed link")
+    assert approve.approval_status(config, any_store, sample_issue).approved
+    with pytest.raises(InvalidToken, match="already been used"):
+        approve.approve_by_link(config, any_store, token, "", NOW + dt.timedelta(hours=2))
+
+
+def test_an_emailed_link_expires_is_bound_to_the_version_and_cannot_be_forged(
+    make_config, any_store, sample_issue
+):
+    config = make_config(REAL_NEWSLETTER)
+    approve.request_review(config, any_store, sample_issue, "remote-md", NOW)
+    token = _token_from_outbox(config)
+    with pytest.raises(InvalidToken, match="expired"):
+        approve.open_link(config, any_store, token, NOW + dt.timedelta(days=14, seconds=1))
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(InvalidToken, match="not valid"):
+        approve.open_link(config, any_store, forged, NOW)
+    edit(sample_issue, "02-winter-activity.md", "cold", "freezing")
+    with pytest.raises(ApprovalError, match="changed after this link was sent"):
+        approve.approve_by_link(config, any_store, token, "", NOW)
