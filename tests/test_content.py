@@ -27,8 +27,11 @@ def test_without_sections_pieces_are_ordered_by_file_name(tmp_path):
     toml = folder / "issue.toml"
     toml.write_text("\n".join(ln for ln in toml.read_text().splitlines() if not ln.startswith("sections")))
     (folder / "01-spotlight-failed-spine-surgery.md").rename(folder / "09-spotlight.md")
+    (folder / "01-spotlight-failed-spine-surgery.es.md").rename(folder / "09-spotlight.es.md")
     issue = load_issue(folder)
+    # NAME.es.md files are the Spanish editions of their pieces, never pieces of their own
     assert [p.slug for p in issue.pieces] == ["02-winter-activity", "03-first-visit", "09-spotlight"]
+    assert [p.slug for p in issue.edition("es").pieces] == [p.slug for p in issue.pieces]
 
 
 def test_greeting_tag_becomes_distinct_html_and_text_placeholders():

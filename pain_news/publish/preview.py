@@ -89,7 +89,7 @@ class PreviewState:
         from_name = self.config.newsletter.from_name or self.config.newsletter.name
         try:
             # Without public_url, images stay relative and the preview server serves them from the folder.
-            issue = read_issue(self.folder, "").require()
+            issue = read_issue(self.folder, "", languages=self.config.languages).require()
             newsletter = replace(self.config.newsletter, public_url="")
             rendered = render_issue(issue, newsletter, self.config.templates_dir, self.config.reviewers)
         except PainNewsError as exc:
