@@ -108,6 +108,7 @@ def _premailer(html: str) -> str:
 
 
 def run(work: Path) -> str:
+    load = os.getloadavg()[0]  # the targets are for a quiet machine (load under 1)
     from mjml import mjml2html
 
     from pain_news.checks.run import checked_build
@@ -145,7 +146,7 @@ def run(work: Path) -> str:
     npm_inprocess, npm_cli, npm_version = _official_mjml(work, mjml_file)
     premailer_time = _premailer(raw_html)
 
-    out = ["## Build (issue 2)\n"]
+    out = ["## Build\n", f"Load average when this section started: {load:.1f} (2 cores).\n"]
     out.append(
         table(
             ["what", "Pain News", "official MJML (npm mjml " + npm_version + ")", "target"],
@@ -154,13 +155,13 @@ def run(work: Path) -> str:
                     "sample issue, in-process, checks included (median of 50)",
                     ms(whole),
                     npm_inprocess + " (MJML → HTML only)",
-                    "≤ 25 ms",
+                    "≤ 15 ms",
                 ],
                 [
                     "`pain-news build` as a process (median of 10)",
                     ms(process),
                     npm_cli + " (`mjml` CLI, MJML → HTML only)",
-                    "≤ 300 ms",
+                    "≤ 150 ms",
                 ],
                 [
                     "`pain-news --help` as a process (median of 10)",

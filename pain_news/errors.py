@@ -108,6 +108,15 @@ class PartialDelivery(DeliveryError):
         self.partial = list(partial)
 
 
+class ProviderBusy(DeliveryError):
+    """A provider call worth repeating: rate limited, a server error, or no answer (delivery/retry.py
+    repeats it with the send's backoff); `retry_after` is the provider's requested wait in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ScheduleError(DeliveryError):
     """A scheduled send cannot be made or cancelled as asked (time, provider, state)."""
 

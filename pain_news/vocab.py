@@ -45,6 +45,9 @@ LEDGER_UNCERTAIN = "uncertain"
 LEDGER_SKIPPED = "skipped"  # opted out between the start of the send and its batch
 # A scheduled send cancelled before its time: SendGrid discards what it had accepted (campaign/schedule.py).
 LEDGER_CANCELLED = "cancelled"
+# Accepted for a scheduled send, then opted out or erased before send_at: the address was put on
+# SendGrid's suppression for that send, which SendGrid checks at delivery (sendgrid/withdraw.py).
+LEDGER_WITHDRAWN = "withdrawn"
 LEDGER_STATES = (
     LEDGER_PENDING,
     LEDGER_IN_FLIGHT,
@@ -53,7 +56,13 @@ LEDGER_STATES = (
     LEDGER_UNCERTAIN,
     LEDGER_SKIPPED,
     LEDGER_CANCELLED,
+    LEDGER_WITHDRAWN,
 )
+
+# What the withdrawal queue asks of SendGrid (sendgrid/withdraw.py): suppress an address for a
+# scheduled send, or lift our suppression after a confirmed re-subscription.
+WITHDRAW = "withdraw"
+RESTORE = "restore"
 
 
 # Campaign kinds: an issue to the list, or the one welcome email a new subscriber gets.

@@ -784,3 +784,31 @@ def test_check_names_a_broken_reply_template(run_cli, sample_issue, project):
     result = run_cli("check", str(sample_issue), ok=False)
     assert result.exit_code == 1
     assert "unsubscribed.txt.j2" in result.stdout and "[reply-template]" in result.stdout
+
+
+def test_a_line_break_in_the_subject_is_a_check_error_and_refuses_the_send(
+    config, make_config, sample_issue, store
+):
+    """A subject holding CR LF and a Bcc: after it would add a header to every message."""
+    from pain_news import campaign
+    from pain_news.errors import PainNewsError
+
+    toml = sample_issue / "issue.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            'subject = "Pain after back surgery? You have options"',
+            'subject = "Pain after back surgery?\\r\\nBcc: all@evil.example"',
+        )
+    )
+    [finding] = found(check_issue(config, sample_issue), "header-control-character")
+    assert finding.severity == "error" and finding.line == 5
+    assert "subject contains a control character (U+000D, U+000A)" in finding.message
+    store.add("ana@example.org")
+    with pytest.raises(PainNewsError, match="header-control-character"):
+        campaign.prepare_send(config, store, sample_issue, campaign.SendOptions(dry_run=True))
+
+
+def test_a_line_break_in_the_sender_name_is_a_check_error_naming_the_setting(make_config, sample_issue):
+    config = make_config({"PAIN_NEWS_NEWSLETTER_FROM_NAME": "Clinic\nBcc: all@evil.example"})
+    [finding] = found(check_issue(config, sample_issue), "header-control-character")
+    assert finding.message.startswith("newsletter.from_name contains a control character (U+000A)")

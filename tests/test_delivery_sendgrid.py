@@ -103,8 +103,10 @@ def test_asm_group_is_sent_when_configured(sendgrid_standin):
     p = SendgridProvider(
         SendgridSettings(host=sendgrid_standin.url, asm_group_id=77, timeout=2), sendgrid_standin.api_key
     )
-    p.deliver(MESSAGE, people(1))
+    p.deliver(replace(MESSAGE, unsubscribe_group=True), people(1))  # an issue to the list
     assert sendgrid_standin.accepted[0]["asm"] == {"group_id": 77}
+    p.deliver(MESSAGE, people(1))  # anything else: a test send, a confirmation, a welcome
+    assert "asm" not in sendgrid_standin.accepted[1]
 
 
 def test_names_are_escaped_for_html_and_verbatim_for_text(provider, sendgrid_standin):
@@ -240,3 +242,124 @@ def test_a_recipient_over_the_substitution_limit_fails_alone(provider, sendgrid_
     assert results[1].status == "sent"
     [body] = sendgrid_standin.accepted
     assert [p["to"][0]["email"] for p in body["personalizations"]] == ["p1@example.org"]
+
+
+# ---- what SendGrid documents (twilio/sendgrid-oai) ------------------------------------------
+
+
+def sg_config(make_config, standin, **extra):
+    return make_config(
+        {
+            "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+            "PAIN_NEWS_SENDGRID_HOST": standin.url,
+            "SENDGRID_API_KEY": standin.api_key,
+            "PAIN_NEWS_SENDGRID_ASM_GROUP_ID": "77",
+            **extra,
+        }
+    )
+
+
+def test_a_confirmation_goes_without_the_unsubscribe_group(make_config, sendgrid_standin):
+    """Else SendGrid drops it for anyone who once unsubscribed and now asks back in."""
+    from pain_news.delivery import send_transactional
+
+    config = sg_config(make_config, sendgrid_standin)
+    send_transactional(
+        config, to="back@example.org", subject="Confirm", text="Confirm", html="<p>Confirm</p>"
+    )
+    [body] = sendgrid_standin.accepted
+    assert "asm" not in body
+
+
+def test_a_test_send_goes_without_the_group_and_once_per_mailbox(make_config, sendgrid_standin, sample_issue):
+    from pain_news.campaign.proofs import send_test
+
+    config = sg_config(make_config, sendgrid_standin)
+    sent = send_test(config, None, sample_issue, ["Ed@Example.org", "ed@example.org", "kim@example.org"])
+    assert sent.sent == ["Ed@Example.org", "kim@example.org"]
+    [body] = sendgrid_standin.accepted
+    assert "asm" not in body
+    assert [p["to"][0]["email"] for p in body["personalizations"]] == ["Ed@Example.org", "kim@example.org"]
+
+
+def test_more_than_1000_one_off_recipients_are_split_per_request(provider, sendgrid_standin):
+    from pain_news.delivery.retry import deliver_now
+
+    results = deliver_now(provider, MESSAGE, people(1001))
+    assert len(results) == 1001 and {r.status for r in results} == {"sent"}
+    assert [len(b["personalizations"]) for b in sendgrid_standin.accepted] == [1000, 1]
+
+
+@pytest.mark.parametrize(
+    "first, last, expected",
+    [
+        ("Lopez, Maria", "", "Lopez Maria"),
+        ("Ana;", "Ruiz", "Ana Ruiz"),
+        ("Bo\r\nBcc: x@y.z", "", "Bo Bcc: x@y.z"),
+    ],
+)
+def test_to_name_never_holds_a_comma_a_semicolon_or_a_line_break(
+    provider, sendgrid_standin, first, last, expected
+):
+    [person] = people(1)
+    provider.deliver(
+        MESSAGE, [person._replace(values={**person.values, "first_name": first, "last_name": last})]
+    )
+    assert sendgrid_standin.accepted[0]["personalizations"][0]["to"][0]["name"] == expected
+
+
+def test_an_international_domain_goes_to_sendgrid_as_its_a_label_as_over_smtp(provider, sendgrid_standin):
+    from pain_news.delivery.smtp import envelope_address
+
+    [person] = people(1)
+    provider.deliver(MESSAGE, [person._replace(email="bob@bücher.de")])
+    [body] = sendgrid_standin.accepted
+    assert body["personalizations"][0]["to"][0]["email"] == "bob@xn--bcher-kva.de"
+    assert envelope_address("bob@bücher.de")[0] == "bob@xn--bcher-kva.de"  # the same form both ways
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("subject", "Winter\r\nBcc: all@evil.example"),
+        ("from_name", "Clinic\n"),
+        ("reply_to", "a@b.example\x00"),
+    ],
+)
+def test_a_header_value_with_a_control_character_is_refused_before_posting(
+    provider, sendgrid_standin, field, value
+):
+    with pytest.raises(DeliveryError, match="contains a control character"):
+        provider.deliver(replace(MESSAGE, **{field: value}), people(1))
+    assert sendgrid_standin.requests == 0
+
+
+def test_categories_are_ascii_and_within_255_characters_keeping_the_campaign_id(provider, sendgrid_standin):
+    from pain_news.campaign.runner import campaign_category
+
+    category = campaign_category("2026-12-hiver-santé-" + "é" * 300, 123456)
+    assert category.isascii() and len(category) <= 255 and category.endswith("-123456")
+    assert category.startswith("pain-news-2026-12-hiver-sante-")
+    provider.deliver(replace(MESSAGE, category=category), people(1))
+    assert sendgrid_standin.accepted[0]["categories"] == [category]
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"to": [{"email": "a@example.org", "name": "Lopez, Maria"}]}, "personalizations.0.to.0.name"),
+        ({"to": [{"email": "bob@bücher.de"}]}, "personalizations.0.to.0.email"),
+    ],
+)
+def test_the_standin_refuses_names_and_addresses_sendgrid_refuses(change, field):
+    body = {
+        "personalizations": [change],
+        "from": {"email": "news@clinic.example"},
+        "subject": "s",
+        "content": [{"type": "text/plain", "value": "x"}],
+    }
+    assert [e["field"] for e in validate_mail(body)] == [field]
+    body["personalizations"] = [{"to": [{"email": "a@example.org"}]}]
+    body["categories"] = ["santé"]
+    body["subject"] = "a\r\nBcc: b@example.org"
+    assert sorted(e["field"] for e in validate_mail(body)) == ["categories", "subject"]

@@ -57,6 +57,7 @@ def test_a_new_campaign_freezes_everyone_active_pending_and_the_rest_skipped_wit
         "uncertain": 0,
         "skipped": 2,
         "cancelled": 0,  # only a cancelled scheduled send has any (campaign/schedule.py)
+        "withdrawn": 0,  # only a scheduled send has any (sendgrid/withdraw.py)
     }
     record = ledger.latest("2026-12-winter")
     assert (record.id, record.subject, record.html, record.text) == (cid, "Winter", "<p>hi</p>", "hi")

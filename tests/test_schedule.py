@@ -344,3 +344,40 @@ def test_schedule_errors_show_times_in_the_given_zone():
     ) as raised:
         check_window(dt.datetime(2026, 12, 5, 15, 0, tzinfo=dt.UTC), now, zone)
     assert raised.value.hint is not None and "from 2026-12-02 09:00 CST" in raised.value.hint
+
+
+def test_an_eleventh_cancel_is_not_refused_once_earlier_cancelled_times_have_passed(
+    sg_config, store, sample_issue, sendgrid_standin
+):
+    """SendGrid keeps at most 10 paused or cancelled batches; a cancelled send whose time has
+    passed gets its status deleted (DELETE /v3/user/scheduled_sends/{batch_id})."""
+    from pain_news.ledger import NewCampaign
+
+    ledger = CampaignLedger.for_store(store)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    old_batches = []
+    for i in range(10):  # ten earlier scheduled sends, cancelled, their times passed
+        batch = f"old-batch-{i}"
+        sendgrid_standin.batches.add(batch)
+        sendgrid_standin.batch_statuses[batch] = "cancel"
+        new = NewCampaign(
+            issue=f"old-{i}",
+            subject="s",
+            provider="sendgrid",
+            html="h",
+            text="t",
+            seen_campaign_id=None,
+            scheduled_at=past,
+            batch_id=batch,
+        )
+        created = ledger.create(new)
+        assert created.campaign_id is not None
+        ledger.mark_cancelled(created.campaign_id, past - dt.timedelta(hours=1))
+        old_batches.append(batch)
+    add_people(store, 2)
+    send(sg_config, store, sample_issue, at=in_hours(3))
+    cancelled = cancel_send(sg_config, store, "2026-12-winter", dt.datetime.now(dt.UTC))
+    assert cancelled.ledger["cancelled"] == 2
+    deleted = [p for m, p in sendgrid_standin.api_calls if m == "DELETE"]
+    assert deleted == [f"/v3/user/scheduled_sends/{b}" for b in old_batches]
+    assert list(sendgrid_standin.batch_statuses.values()) == ["cancel"]  # only the new one

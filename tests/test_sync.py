@@ -134,13 +134,13 @@ def test_429_waits_as_retry_after_says(store, sync_config, sendgrid_standin):
     assert len(waits) == 1 and 7 <= waits[0] <= 7.25
 
 
-def test_three_failures_are_one_clear_error(store, sync_config, sendgrid_standin):
-    sendgrid_standin.script_get("503", "500", "500")
+def test_failures_past_the_sends_attempts_are_one_clear_error(store, sync_config, sendgrid_standin):
+    sendgrid_standin.script_get("503", "500", "500", "503", "500")  # the send's five attempts
     with pytest.raises(DeliveryError) as caught:
         sync_suppressions(sync_config, store, sleep=lambda seconds: None)
     assert str(caught.value) == (
         "SendGrid refused GET /v3/suppression/unsubscribes (500): scripted failure, "
-        "still after 3 attempts; nothing was sent"
+        "still after 5 attempts; nothing was sent"
     )
     assert "\n" not in str(caught.value) and caught.value.hint
 
@@ -223,16 +223,57 @@ def test_send_rides_out_a_500_on_a_suppression_page(
     assert any_store.get("p1@example.org").status == "bounced"
 
 
-def test_three_500s_stop_the_send_before_any_campaign(
+def test_500s_past_the_sends_attempts_stop_the_send_before_any_campaign(
     run_cli, any_store, sample_issue, sendgrid_standin, send_env
 ):
-    sendgrid_standin.script_get(*[("500", {"Retry-After": "0"})] * 3)
+    sendgrid_standin.script_get(*[("500", {"Retry-After": "0"})] * 5)
     result = run_cli("send", str(sample_issue), "--yes", env=send_env, ok=False)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == (
         "Error: SendGrid refused GET /v3/suppression/unsubscribes (500): scripted failure, "
-        "still after 3 attempts; nothing was sent"
+        "still after 5 attempts; nothing was sent"
     )
     assert "Traceback" not in result.stderr
     assert sendgrid_standin.requests == 0  # no Mail Send
     assert campaign_count(any_store) == 0
+
+
+def test_three_500s_at_the_start_of_a_send_no_longer_abort_it(
+    run_cli, any_store, sample_issue, sendgrid_standin, send_env
+):
+    any_store.add("ana@example.org")
+    sendgrid_standin.script_get(*[("500", {"Retry-After": "0"})] * 3)
+    run_cli("send", str(sample_issue), "--yes", env=send_env)
+    assert "ana@example.org" in sendgrid_standin.recipients()  # the send went on
+
+
+def test_a_short_incident_is_ridden_out_with_the_sends_own_policy(store, sync_config, sendgrid_standin):
+    """Four failures in a row (three quick attempts used to give up): the fifth answer is taken,
+    each wait is the send's backoff (base 1 s doubling, with jitter), a 429's Retry-After wins."""
+    sendgrid_standin.suppress("unsubscribes", "gone@example.org")
+    sendgrid_standin.script_get("503", "500", ("429", {"Retry-After": "3"}), "drop")
+    waits: list[float] = []
+    summary = sync_suppressions(sync_config, store, sleep=waits.append)
+    assert summary.seen["unsubscribes"] == 1 and summary.suppressed_unknown == 1
+    assert len(waits) == 4
+    assert 0.5 <= waits[0] <= 1.5 and 1.0 <= waits[1] <= 3.0  # 1 s, 2 s (±50%)
+    assert 3.0 <= waits[2] <= 3.25  # Retry-After honoured
+    assert 4.0 <= waits[3] <= 12.0  # 8 s (±50%)
+
+
+def test_every_sendgrid_call_of_the_sync_uses_the_same_policy_for_the_group_list(
+    store, make_config, sendgrid_standin
+):
+    config = make_config(
+        {
+            "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
+            "SENDGRID_API_KEY": sendgrid_standin.api_key,
+            "PAIN_NEWS_SENDGRID_ASM_GROUP_ID": "7",
+        }
+    )
+    sendgrid_standin.suppress("group:7", "left@example.org")
+    sendgrid_standin.script_get("200", "500", "500", "500")  # the group's GET comes second
+    waits: list[float] = []
+    summary = sync_suppressions(config, store, sleep=waits.append, attempts=4, base=0.01)
+    assert summary.seen["group unsubscribes"] == 1
+    assert len(waits) == 3 and all(w < 0.1 for w in waits)  # the attempts and base given, not 3 quick ones

@@ -107,7 +107,8 @@ def _prepare(
     if provider == "sendgrid":
         from pain_news.sendgrid.sync import sync_suppressions
 
-        sync_suppressions(config, store)  # SendGrid's suppressions become opt-outs here first
+        # SendGrid's suppressions become opt-outs here first, with the send's own retry policy.
+        sync_suppressions(config, store, attempts=options.max_attempts, base=options.backoff_base)
     ledger = CampaignLedger.for_store(store)
     issue = result.issue.slug
     existing = ledger.latest(issue)
@@ -122,6 +123,7 @@ def _prepare(
             result.rendered.email_html,
             result.rendered.email_text,
             list_message=True,
+            unsubscribe_group=True,
         )
         per_topic = ledger.active_per_topic(topics) if topics else {}
         plan = _plan(issue, message, provider, counts, to_send=counts[ACTIVE], per_topic=per_topic)
@@ -202,7 +204,7 @@ def _resume(
             f"note: campaign {existing.id} started with {existing.provider}; continuing with {provider}"
         )
     message = delivery.message_from_config(
-        config, existing.subject, existing.html, existing.text, list_message=True
+        config, existing.subject, existing.html, existing.text, list_message=True, unsubscribe_group=True
     )
     notes.append(
         f"resuming: readers get the email exactly as it was when this send started "

@@ -48,9 +48,13 @@ def send_test(
     from pain_news.campaign.personalize import sample_recipient
     from pain_news.config.settings import CONFIG_NAME
     from pain_news.delivery.retry import deliver_now
-    from pain_news.subscribers.store import check_email
+    from pain_news.subscribers.store import check_email, email_key
 
-    addresses = [check_email(a) for a in (to or config.delivery.test_recipients)]
+    # One copy per mailbox: `--to a@x --to A@x` is one person (SendGrid also refuses a repeat).
+    unique: dict[str, str] = {}
+    for address in (check_email(a) for a in (to or config.delivery.test_recipients)):
+        unique.setdefault(email_key(address), address)
+    addresses = list(unique.values())
     if not addresses:
         raise ConfigError(
             "no test recipients",

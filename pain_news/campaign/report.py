@@ -13,10 +13,10 @@ from pain_news.config.clock import shown
 from pain_news.errors import NotFound
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
 from pain_news.ledger.approvals import ApprovalBook
-from pain_news.vocab import CAMPAIGN_WELCOME, LEDGER_CANCELLED, LEDGER_SKIPPED, OPTED_OUT
+from pain_news.vocab import CAMPAIGN_WELCOME, LEDGER_CANCELLED, LEDGER_SKIPPED, LEDGER_WITHDRAWN, OPTED_OUT
 
 if TYPE_CHECKING:
-    from pain_news.subscribers.store import SubscriberStore
+    from pain_news.subscribers.store import SubscriberStore, WithdrawalFigures
 
 EVENTS = ("delivered", "open", "click", "bounce", "dropped", "spamreport", "unsubscribe")
 TOTALS_ONLY = ("open", "click")  # stored without a person (webhook.py): counted per event, not per reader
@@ -35,6 +35,8 @@ class CampaignReport:
     # Emails back (pain_news/inbound/): replies, opt-outs by email, auto-replies dropped, bounces by email.
     replies: dict[str, int] = field(default_factory=dict)
     recipients: list[dict[str, Any]] | None = field(default=None)
+    # A scheduled send's opt-outs still waiting for SendGrid, or too late (sendgrid/withdraw.py).
+    withdrawals: WithdrawalFigures | None = None
 
     @property
     def finished(self) -> bool:
@@ -50,8 +52,12 @@ class CampaignReport:
             "uncertain": self.uncertain,
             "opt_outs": self.opt_outs,
             "events": self.events,
+            "withdrawn": self.ledger.get(LEDGER_WITHDRAWN, 0),
             "replies": self.replies,
         }
+        if self.withdrawals is not None:
+            w = self.withdrawals
+            data["withdrawals"] = {"waiting": w.waiting, "late": w.late, "last_error": w.last_error}
         if self.recipients is not None:
             data["recipients"] = self.recipients
         return data
@@ -73,6 +79,10 @@ class CampaignReport:
         for state, n in self.ledger.items():
             if state == LEDGER_CANCELLED and not n:
                 continue  # only a cancelled scheduled send has any
+            if state == LEDGER_WITHDRAWN:
+                if n or c.get("scheduled_at"):  # only a scheduled send can have any
+                    yield f"  withdrawn before delivery: {n}"
+                continue
             label = "skipped (not active)" if state == LEDGER_SKIPPED else state
             yield f"  {label:<22}{n:>8}"
         for status in OPTED_OUT:
@@ -85,6 +95,7 @@ class CampaignReport:
             yield f"  {figure:<22}{n:>8}"
         if not self.events:
             yield f"  (no delivered, open or click counts: only SendGrid reports them, this went via {c['provider']})"
+        yield from self._withdrawal_lines()
         if self.failed:
             yield "Failed:"
             yield from (f"  {email}: {reason}" for email, reason in self.failed)
@@ -96,6 +107,23 @@ class CampaignReport:
             for r in self.recipients:
                 detail = r["message_id"] or r["reason"] or ""
                 yield f"  {r['email']:<40} {r['state']:<10} {detail}"
+
+    def _withdrawal_lines(self) -> Iterator[str]:
+        """Said loudly: an opt-out SendGrid could not be told about before send_at."""
+        w = self.withdrawals
+        if w is None:
+            return
+        why = f" (last error: {w.last_error})" if w.last_error else ""
+        if w.late:
+            yield (
+                f"WARNING: {w.late} opted out or were erased before the scheduled time, but SendGrid's "
+                f"suppression could not be made before it{why}: they may have been mailed."
+            )
+        if w.waiting:
+            yield (
+                f"Waiting: {w.waiting} opt-outs are not yet suppressed at SendGrid{why}; "
+                "retried by every send, report, subscribers command and by serve until the time."
+            )
 
 
 def approval_line(approval: dict[str, Any] | None) -> str:
@@ -135,8 +163,12 @@ def campaign_report(
     """Build the report of one campaign; scheduled and cancelled times are shown in `zone`."""
     ledger = CampaignLedger.for_store(store)
     figures = ledger.figures(campaign.id, recipients=recipients)
+    now = now or dt.datetime.now(dt.UTC)
+    withdrawals = (
+        store.withdrawal_figures(campaign.id, campaign.scheduled_at, now) if campaign.scheduled_at else None
+    )
     return CampaignReport(
-        campaign=_describe(campaign, zone, now or dt.datetime.now(dt.UTC), ApprovalBook.for_store(store)),
+        campaign=_describe(campaign, zone, now, ApprovalBook.for_store(store)),
         ledger=ledger.counts(campaign.id),
         failed=figures.failed,
         uncertain=figures.uncertain,
@@ -144,6 +176,7 @@ def campaign_report(
         events=_events(campaign, figures.events),
         replies=store.reply_figures([campaign.id])[campaign.id],
         recipients=figures.recipients,
+        withdrawals=withdrawals,
     )
 
 

@@ -37,6 +37,7 @@ from pain_news.delivery.base import (
     PartialDelivery,
     Provider,
     Recipient,
+    ascii_category,
 )
 from pain_news.delivery.retry import backoff_delay
 from pain_news.errors import DeliveryError, PainNewsError
@@ -137,6 +138,7 @@ def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
             topics=prepared.topics,
             scheduled_at=prepared.schedule.send_at if prepared.schedule else None,
             batch_id=prepared.schedule.batch_id if prepared.schedule else None,
+            asm_group_id=prepared.schedule.asm_group_id if prepared.schedule else None,
             approval_id=prepared.approval_id,
         )
     )
@@ -148,12 +150,23 @@ def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
     return created.campaign_id
 
 
+MAX_CATEGORY = 255  # SendGrid's longest category
+
+
+def campaign_category(issue: str, campaign_id: int) -> str:
+    """`pain-news-<issue>-<id>`: ASCII and at most 255 characters by construction — the issue's
+    folder name is folded and shortened, never the campaign id (tests/test_delivery_sendgrid.py)."""
+    tail = f"-{campaign_id}"
+    room = MAX_CATEGORY - len("pain-news-") - len(tail)
+    return f"pain-news-{ascii_category(issue)[:room].strip('-') or 'issue'}{tail}"
+
+
 def _campaign_message(prepared: PreparedSend, campaign_id: int) -> OutgoingMessage:
     message = replace(
         prepared.message,
         label=f"campaign-{campaign_id}",
         campaign_id=campaign_id,
-        category=f"pain-news-{prepared.issue}-{campaign_id}",
+        category=campaign_category(prepared.issue, campaign_id),
     )
     return schedule.scheduled_message(message, prepared.schedule)
 

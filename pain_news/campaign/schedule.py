@@ -33,6 +33,8 @@ class Schedule:
 
     send_at: dt.datetime
     batch_id: str | None = None
+    # The unsubscribe group the requests carry (None: none): where a later opt-out is suppressed.
+    asm_group_id: int | None = None
 
     @property
     def unix(self) -> int:
@@ -116,7 +118,8 @@ def with_batch(
         _needs_sendgrid(provider.name)
         raise AssertionError("unreachable")
     check_window(schedule.send_at, now, zone)  # the prompt may have waited past the time
-    return replace(schedule, batch_id=provider.create_batch())
+    group = provider.settings.asm_group_id or None
+    return replace(schedule, batch_id=provider.create_batch(), asm_group_id=group)
 
 
 def scheduled_message(message: OutgoingMessage, schedule: Schedule | None) -> OutgoingMessage:
@@ -185,6 +188,8 @@ def cancel_send(config: Config, store: SubscriberStore, issue: str, now: dt.date
             from pain_news.delivery.sendgrid import SendgridProvider
 
             assert isinstance(provider, SendgridProvider)
+            for batch_id in ledger.cancelled_batches(before=now):  # frees SendGrid's 10 statuses
+                provider.release_batch(batch_id)
             provider.cancel_batch(campaign.batch_id)
         finally:
             provider.close()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pain_news.checks import CheckInput, Finding, error, warning
 from pain_news.checks.contact import phone_findings
+from pain_news.checks.headers import check_headers
 from pain_news.checks.images import image_findings
 from pain_news.checks.inbox import check_inbox
 from pain_news.checks.output import check_output, largest_copy_bytes
@@ -41,6 +42,7 @@ __all__ = ["CHECKS", "CheckReport", "Finding", "check_issue", "checked_build", "
 #: Each takes a CheckInput and returns Findings; register a new one by adding it here.
 CHECKS: tuple[Callable[[CheckInput], list[Finding]], ...] = (
     check_inbox,
+    check_headers,
     check_tags,
     check_targets,
     check_review,

@@ -49,6 +49,11 @@ class App:
         """The subscriber store; a database without a schema is refused (NoSchema), never created."""
         return self.open_store()
 
+    @property
+    def opened_store(self) -> bool:
+        """True once this command opened the store (a command that never needed it opens none)."""
+        return self._store is not None
+
     def open_store(self, *, create: bool = False) -> SubscriberStore:
         """The store, opened once; only commands that add subscribers pass `create`."""
         if self._store is None:
@@ -57,6 +62,20 @@ class App:
             self._store = open_store(self.config, create=create)
             self.closers.append(self._store.close)
         return self._store
+
+    def drain_withdrawals(self) -> None:
+        """Pass opt-outs queued for a scheduled send to SendGrid (sendgrid/withdraw.py) before the
+        command's own work; SendGrid's problems are warnings on stderr (the queue keeps them)."""
+        from pain_news.errors import ConfigError, DeliveryError
+        from pain_news.sendgrid.withdraw import drain_withdrawals
+
+        try:  # a database error is the command's own error: it stops the command as it would anyway
+            drained = drain_withdrawals(self.config, self.store)
+        except (ConfigError, DeliveryError) as exc:
+            click.echo(f"warning: queued opt-outs were not passed to SendGrid: {exc.message}", err=True)
+            return
+        for line in drained.warnings():
+            click.echo(line, err=True)
 
     def close(self) -> None:
         while self.closers:

@@ -153,6 +153,8 @@ def _send_list(app: App, issue_dir: Path, options: SendOptions, yes: bool) -> No
     """The list send: show the plan, ask (unless --yes or --dry-run), send, show the report."""
     from pain_news import campaign
 
+    if not options.dry_run:
+        app.drain_withdrawals()
     prepared = campaign.prepare_send(app.config, app.store, issue_dir, options)
     for line in prepared.plan.lines():
         click.echo(line)
@@ -262,6 +264,7 @@ def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: s
     if (issue_dir is None) == (campaign_id is None):
         raise click.UsageError("give either ISSUE_DIR or --campaign ID")
     issue = issue_dir.resolve().name if issue_dir is not None else None
+    app.drain_withdrawals()  # so the report shows what SendGrid now holds
     found = report.find_campaign(app.store, issue=issue, campaign_id=campaign_id)
     result = report.campaign_report(app.store, found, recipients=recipients, zone=clinic_zone(app.config))
     if fmt == "json":

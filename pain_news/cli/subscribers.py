@@ -30,6 +30,15 @@ def subscribers() -> None:
     """
 
 
+@subscribers.result_callback()
+@click.pass_obj
+def _drain_after(app: App, /, *_: object, **__: object) -> None:
+    """After a subscribers command that opened the list (never after --help or a failure): opt-outs
+    it made reach a scheduled send's suppression at SendGrid (sendgrid/withdraw.py)."""
+    if app.opened_store:
+        app.drain_withdrawals()
+
+
 @subscribers.command("import")
 @click.argument("csv_path", metavar="FILE.csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tag", "tags", multiple=True, help="Tag every imported row (repeatable).")

@@ -168,6 +168,9 @@ class Campaign(Base):
     scheduled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     batch_id: Mapped[str | None] = mapped_column(String(100), nullable=True)  # SendGrid mail batch
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The SendGrid unsubscribe group its requests carried (None: none, or not SendGrid): an opt-out
+    # before send_at is suppressed there, else on the global list (sendgrid/withdraw.py; migration 0003).
+    asm_group_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     approval_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the sign-off it went out under
     # The language of `subject`, `html` and `text` (the default edition); the others are
     # CampaignEdition rows (migration 0010).
@@ -250,3 +253,37 @@ class LedgerEntry(Base):
     # (decided when the campaign is created; "" on rows older than migration 0010).
     language: Mapped[str] = mapped_column(String(8), default="", server_default="")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Withdrawal(Base):
+    """A suppression still to be made at SendGrid (migration 0003; sendgrid/withdraw.py).
+
+    `withdraw`: the subscriber opted out or was erased while a scheduled send held a message for
+    them; `restore`: a confirmed re-subscription lifts our suppression. A row is deleted once
+    SendGrid took the request, so an erased address stays here only until then; one that could not
+    be made before send_at keeps no address (`email` emptied, `late_at` set) so `report` can say so.
+    """
+
+    __tablename__ = "withdrawals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))  # withdraw | restore (vocab.py)
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(Integer)  # no foreign key: an erased subscriber's row is gone
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    late_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class GlobalUnsubscribe(Base):
+    """An address we put on SendGrid's global unsubscribe list (hash only), so a confirmed
+    re-subscription knows to take it off again (migration 0003)."""
+
+    __tablename__ = "global_unsubscribes"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -12,6 +12,7 @@ The providers import this module; it imports none of them (the registry that pic
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -47,6 +48,10 @@ class OutgoingMessage:
     # grouped under batch_id so `send --cancel` can cancel it.
     send_at: int | None = None
     batch_id: str | None = None
+    # An issue sent to the list: SendGrid requests carry the newsletter's unsubscribe group
+    # (sendgrid.asm_group_id). Confirmations, welcomes and test sends do not, or SendGrid would drop
+    # them for anyone who once unsubscribed (tests/test_delivery_sendgrid.py).
+    unsubscribe_group: bool = False
 
 
 class Recipient(NamedTuple):
@@ -118,6 +123,7 @@ def message_from_config(
     campaign_id: int | None = None,
     category: str = "",
     list_message: bool = False,
+    unsubscribe_group: bool = False,
 ) -> OutgoingMessage:
     """An OutgoingMessage with From and Reply-To from [newsletter]; List-Id only for list mail."""
     from pain_news.config.settings import require
@@ -135,6 +141,7 @@ def message_from_config(
         label=label,
         campaign_id=campaign_id,
         category=category,
+        unsubscribe_group=unsubscribe_group,
     )
 
 
@@ -146,6 +153,35 @@ def list_id(news: NewsletterSettings) -> str:
     label = re.sub(r"[^a-z0-9]+", "-", news.name.lower()).strip("-") or "newsletter"
     domain = news.from_email.rpartition("@")[2].lower() or "localhost"
     return f"{news.name} <{label}.{domain}>"
+
+
+def control_characters(value: str) -> str:
+    """The control characters in `value` as `U+000D, U+000A` ('' when none; tab included): what
+    must never reach a header (checks/headers.py refuses them in `check`, providers at send)."""
+    if value.isprintable():
+        return ""
+    found = dict.fromkeys(f"U+{ord(ch):04X}" for ch in value if unicodedata.category(ch) == "Cc")
+    return ", ".join(found)
+
+
+def ascii_category(text: str) -> str:
+    """`text` folded to the ASCII SendGrid's categories take: accents dropped (é → e), anything else
+    outside letters, digits, `.`, `_` and `-` becomes `-`."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", folded).strip("-")
+
+
+def ascii_domain(address: str) -> str:
+    """The address with its domain as an IDNA A-label (`bob@xn--bcher-kva.de`), the local part as is:
+    the one form every provider puts on the wire (SMTP's RCPT TO and To, SendGrid's `to.email`, a
+    suppression at SendGrid), so an international domain is one mailbox everywhere."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:  # not a valid IDN: left as given, the provider refuses it for this recipient
+        return address
 
 
 def sanitize_header(value: str) -> str:

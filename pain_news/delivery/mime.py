@@ -15,7 +15,7 @@ import uuid
 from email import policy
 from email.utils import formataddr, formatdate
 
-from pain_news.delivery.base import OutgoingMessage, Recipient, sanitize_header
+from pain_news.delivery.base import OutgoingMessage, Recipient, ascii_domain, sanitize_header
 from pain_news.issue import placeholders
 
 _POLICY = policy.default.clone(linesep="\n")
@@ -127,10 +127,7 @@ def _to_header(address: str, name: str = "") -> bytes:
     # The address is never RFC 2047-encoded: the domain goes out IDNA-encoded, a non-ASCII local
     # part as UTF-8 (only ever sent over SMTP to a server that offers SMTPUTF8, RFC 6532). The name
     # is a phrase: quoted when it holds specials, RFC 2047-encoded when it is not ASCII.
-    local, _, domain = address.rpartition("@")
-    if not domain.isascii():
-        domain = domain.encode("idna").decode("ascii")
-    mailbox = sanitize_header(f"{local}@{domain}")
+    mailbox = sanitize_header(ascii_domain(address))
     name = sanitize_header(name).strip()
     if not name:
         return f"To: {mailbox}\n".encode()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pain_news.delivery.base import FAILED, RETRY, SENT, DeliveryResult, OutgoingMessage, Provider, Recipient
-from pain_news.errors import DeliveryError
+from pain_news.errors import DeliveryError, ProviderBusy
+
+T = TypeVar("T")
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 1.0  # seconds before the second attempt
@@ -39,6 +41,29 @@ def retry_after_seconds(headers: Any) -> float | None:
     return None
 
 
+def retry_call(
+    call: Callable[[], T],
+    *,
+    attempts: int = MAX_ATTEMPTS,
+    base: float = BACKOFF_BASE,
+    sleep: Callable[[float], None] = time.sleep,
+    hint: str = "SendGrid may be having an outage: run the same command again in a few minutes",
+    then: str = "",
+) -> T:
+    """`call()`, repeated while it raises ProviderBusy — the list send's policy: the same attempts and
+    backoff, Retry-After honoured — then one DeliveryError naming the last failure (and `then`)."""
+    for attempt in range(1, max(attempts, 1) + 1):
+        try:
+            return call()
+        except ProviderBusy as busy:
+            if attempt >= attempts:
+                raise DeliveryError(
+                    f"{busy.message}, still after {attempts} attempts{then}", hint=hint
+                ) from None
+            sleep(backoff_delay(attempt, base, busy.retry_after))
+    raise AssertionError("unreachable")
+
+
 def deliver_now(
     provider: Provider,
     message: OutgoingMessage,
@@ -48,14 +73,21 @@ def deliver_now(
     attempts: int = MAX_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[DeliveryResult]:
-    """Deliver a handful of messages (tests, confirmations), retrying what provably did not arrive."""
+    """Deliver a handful of messages (tests, confirmations), retrying what provably did not arrive.
+
+    Requests hold at most `provider.max_batch` recipients (SendGrid refuses more than 1,000
+    personalizations in one: tests/test_delivery_sendgrid.py)."""
     final: dict[int, DeliveryResult] = {}
     todo = list(range(len(recipients)))
+    size = max(provider.max_batch, 1)
     for attempt in range(1, attempts + 1):
-        results = provider.deliver(message, [recipients[i] for i in todo])
-        waits = [r.retry_after for r in results if r.status == RETRY]
-        for index, result in zip(todo, results, strict=True):
-            final[index] = result
+        waits: list[float | None] = []
+        for start in range(0, len(todo), size):
+            part = todo[start : start + size]
+            results = provider.deliver(message, [recipients[i] for i in part])
+            waits += [r.retry_after for r in results if r.status == RETRY]
+            for index, result in zip(part, results, strict=True):
+                final[index] = result
         todo = [i for i in todo if final[i].status == RETRY]
         if not todo:
             break

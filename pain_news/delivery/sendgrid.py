@@ -29,6 +29,9 @@ from pain_news.delivery.base import (
     EncodedBatch,
     OutgoingMessage,
     Recipient,
+    ascii_category,
+    ascii_domain,
+    control_characters,
 )
 from pain_news.delivery.mime import list_headers, recipient_name
 from pain_news.delivery.retry import retry_after_seconds
@@ -167,6 +170,16 @@ class SendgridProvider:
             lambda c: c.user.scheduled_sends.post(request_body={"batch_id": batch_id, "status": "cancel"}),
         )
 
+    def release_batch(self, batch_id: str) -> None:
+        """Delete a cancelled batch's status once its time has passed
+        (DELETE /v3/user/scheduled_sends/{batch_id}): SendGrid keeps at most 10 paused or
+        cancelled batches at once and refuses the next cancel. A 404 means it is gone already."""
+        self._api(
+            "delete the cancelled batch's status",
+            lambda c: c.user.scheduled_sends._(batch_id).delete(),
+            missing_ok=True,
+        )
+
     def _api(self, what: str, call: Callable[[Any], Any], *, missing_ok: bool = False) -> Any:
         """One call to SendGrid's API outside Mail Send; DeliveryError (one line) when it fails.
 
@@ -212,8 +225,13 @@ def tracking_settings(*, count_opens: bool = False) -> dict[str, Any]:
 
 
 def build_shared(message: OutgoingMessage, asm_group_id: int, *, count_opens: bool = False) -> dict[str, Any]:
-    """Everything in the request but the personalizations."""
-    sender: dict[str, str] = {"email": message.from_email}
+    """Everything in the request but the personalizations.
+
+    A header value holding a control character is refused (DeliveryError: nothing is posted);
+    `check` reports it first as `header-control-character` (checks/headers.py).
+    """
+    _refuse_control_characters(message)
+    sender: dict[str, str] = {"email": ascii_domain(message.from_email)}
     if message.from_name:
         sender["name"] = message.from_name
     body: dict[str, Any] = {
@@ -230,14 +248,33 @@ def build_shared(message: OutgoingMessage, asm_group_id: int, *, count_opens: bo
         body["send_at"] = int(message.send_at)
         body["batch_id"] = message.batch_id
     if message.reply_to:
-        body["reply_to"] = {"email": message.reply_to}
+        body["reply_to"] = {"email": ascii_domain(message.reply_to)}
     if message.list_id:
         body["headers"] = list_headers(message)  # the same list headers SMTP messages carry
     if message.category:
-        body["categories"] = [message.category[:255]]
-    if asm_group_id:
+        body["categories"] = [ascii_category(message.category)[:255]]  # campaign/runner.py keeps the id
+    if asm_group_id and message.unsubscribe_group:  # never on transactional mail (delivery/base.py)
         body["asm"] = {"group_id": asm_group_id}
     return body
+
+
+def _refuse_control_characters(message: OutgoingMessage) -> None:
+    values = {"subject": message.subject, "sender name": message.from_name, "reply_to": message.reply_to}
+    values |= {f"header {k}": v for k, v in list_headers(message).items()}
+    for name, value in values.items():
+        bad = control_characters(value)
+        if bad:
+            raise DeliveryError(
+                f"the {name} contains a control character ({bad}); nothing was sent",
+                hint="run 'pain-news check' on the issue: it names the value to fix",
+            )
+
+
+def to_name(name: str) -> str:
+    """A recipient's name as SendGrid takes it in `to.name`: SendGrid documents that it may not
+    contain `,` or `;` (they become spaces) and a control character could reach the To header."""
+    cleaned = "".join(" " if ch in ",;" or not ch.isprintable() else ch for ch in name)
+    return " ".join(cleaned.split())
 
 
 def substitution_tags(message: OutgoingMessage) -> list[str]:
@@ -250,8 +287,8 @@ def personalization(
 ) -> dict[str, Any]:
     """One recipient's personalization: to, substitutions, per-recipient headers, opaque ids."""
     substitute = tags if isinstance(tags, placeholders.Substituter) else placeholders.Substituter(tags)
-    to = {"email": recipient.email}
-    name = recipient_name(recipient)
+    to = {"email": ascii_domain(recipient.email)}  # an IDN domain as its A-label, as SMTP sends it
+    name = to_name(recipient_name(recipient))
     if name:
         to["name"] = name  # SendGrid encodes it for the To header
     person: dict[str, Any] = {

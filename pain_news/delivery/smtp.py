@@ -26,6 +26,7 @@ from pain_news.delivery.base import (
     OutgoingMessage,
     PartialDelivery,
     Recipient,
+    ascii_domain,
 )
 from pain_news.delivery.mime import MimeTemplate
 from pain_news.errors import DeliveryError
@@ -182,9 +183,7 @@ class SmtpProvider:
 
 def envelope_address(address: str) -> tuple[str, bool]:
     """(address for RCPT TO, whether it needs SMTPUTF8): the domain IDNA-encoded, the local part as is."""
-    local, _, domain = address.rpartition("@")
-    ascii_domain = domain if domain.isascii() else domain.encode("idna").decode("ascii")
-    return f"{local}@{ascii_domain}", not local.isascii()
+    return ascii_domain(address), not address.rpartition("@")[0].isascii()
 
 
 def _wire(data: bytes) -> bytes:

@@ -146,6 +146,7 @@ class CampaignLedger:
                 kind=new.kind,
                 scheduled_at=new.scheduled_at,
                 batch_id=new.batch_id,
+                asm_group_id=new.asm_group_id,
                 topics=";".join(sorted(new.topics)),
                 approval_id=new.approval_id,
             )
@@ -347,6 +348,14 @@ class CampaignLedger:
             for state in (LEDGER_SENT, LEDGER_UNCERTAIN, LEDGER_IN_FLIGHT, LEDGER_PENDING):
                 move(s, campaign_id, state, LEDGER_CANCELLED, now, reason)
         return self.counts(campaign_id)
+
+    def cancelled_batches(self, *, before: dt.datetime) -> list[str]:
+        """SendGrid batch ids of cancelled scheduled sends whose time is before `before`."""
+        query = select(Campaign.batch_id).where(
+            Campaign.cancelled_at.is_not(None), Campaign.scheduled_at < before, Campaign.batch_id.is_not(None)
+        )
+        with store_errors(), self.reader.connect() as conn:
+            return [str(b) for b in conn.scalars(query.order_by(Campaign.id))]
 
     def add_welcome_recipient(self, campaign_id: int, subscriber_id: int, now: dt.datetime) -> bool:
         """A pending row for `subscriber_id` in welcome campaign `campaign_id`, unless any welcome

@@ -72,6 +72,7 @@ class NewCampaign:
     kind: str = CAMPAIGN_ISSUE
     scheduled_at: dt.datetime | None = None  # with batch_id: a scheduled send (campaign/schedule.py)
     batch_id: str | None = None
+    asm_group_id: int | None = None  # the unsubscribe group its requests carry
     approval_id: int | None = None  # the approval of this exact version (pain_news/signoff/)
 
 

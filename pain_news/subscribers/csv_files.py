@@ -192,14 +192,7 @@ def read_rows(
         for fields in reader:
             line, start = start, reader.line_num + 1
             if not known and topics_at is not None and topics_at < len(fields) and fields[topics_at].strip():
-                # Said once, before any row: otherwise every row would be skipped with "unknown topic".
-                raise StoreError(
-                    "the file has topics, but pain-news.toml declares none",
-                    path=path,
-                    line=line,
-                    hint='declare them under [topics] first, one line each (news = "Clinic news"), '
-                    "then import again; see docs/subscribers.md",
-                )
+                raise _undeclared_topics(path, line)
             if len(fields) == width:
                 email = fields[email_at].strip()
                 first = "" if first_at is None else fields[first_at].strip()
@@ -238,16 +231,8 @@ def read_rows(
                         except StoreError:
                             pass  # _read_row says why
                         else:
-                            yield Row(
-                                line,
-                                email,
-                                first,
-                                last,
-                                tags,
-                                "" if status == ACTIVE else status,
-                                topics,
-                                language,
-                            )
+                            kept = "" if status == ACTIVE else status
+                            yield Row(line, email, first, last, tags, kept, topics, language)
                             continue
             row = _read_row(fields, line, width, index, known_topics, languages)
             if row is not None:
@@ -257,6 +242,17 @@ def read_rows(
 
 
 _STATUSES = frozenset((ACTIVE, *OPTED_OUT))
+
+
+def _undeclared_topics(path: Path, line: int) -> StoreError:
+    # Said once, before any row: otherwise every row would be skipped with "unknown topic".
+    return StoreError(
+        "the file has topics, but pain-news.toml declares none",
+        path=path,
+        line=line,
+        hint='declare them under [topics] first, one line each (news = "Clinic news"), '
+        "then import again; see docs/subscribers.md",
+    )
 
 
 def _read_header(reader: Iterator[list[str]], path: Path) -> tuple[int, dict[str, int]]:

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from pain_news.errors import PainNewsError
 from pain_news.web.context import WebState, show
-from pain_news.web.queues import WelcomeQueue
+from pain_news.web.queues import WelcomeQueue, WithdrawalWorker
 from pain_news.web.routes import archive, inbound, preferences, signup, unsubscribe, webhook
 from pain_news.web.security import BodyLimit, SecurityHeaders
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
@@ -66,16 +66,22 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # outermost: also on 413 answers and error pages
     app.state.web = state
     app.state.signups, app.state.welcomes = state.signups, state.welcomes  # what tests wait on
+    # Opt-outs before a scheduled send's time reach SendGrid from here too (sendgrid/withdraw.py).
+    app.state.withdrawals = WithdrawalWorker(config, store)
     return app
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    """Stop the signup and welcome workers (after the one in hand) when the server stops."""
+    """Start draining the withdrawal queue; stop the workers (after the item in hand) when the
+    server stops."""
+    withdrawals: WithdrawalWorker = app.state.withdrawals
+    withdrawals.start()
     yield
     state: WebState = app.state.web
     await run_in_threadpool(state.signups.close)
     await run_in_threadpool(state.welcomes.close)
+    await run_in_threadpool(withdrawals.close)
 
 
 async def unavailable(request: Request, exc: Exception) -> Response:

@@ -132,3 +132,41 @@ class WelcomeQueue(BackgroundWorker[int]):
     def failed(self, item: int, detail: str) -> None:
         # The ledger row stays pending: the next welcome's delivery (or retry) sends it.
         log.error("welcome email for subscriber %d not sent: %s", item, detail)
+
+
+class WithdrawalWorker:
+    """Drains the withdrawal queue every `interval` seconds while `serve` runs (sendgrid/withdraw.py):
+    an opt-out made on a page or by the webhook reaches a scheduled send's suppression at SendGrid
+    well before send_at, even when no command is run in between."""
+
+    thread_name = "pain-news-withdrawals"
+
+    def __init__(self, config: Config, store: SubscriberStore, interval: float = 30.0) -> None:
+        self.config, self.store, self.interval = config, store, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (once); the first drain runs at once."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Stop after the drain in hand."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def _run(self) -> None:
+        from pain_news.sendgrid.withdraw import drain_withdrawals
+
+        while not self._stop.is_set():
+            try:
+                for line in drain_withdrawals(self.config, self.store).warnings():
+                    log.warning("%s", line)  # counts and SendGrid's message only: no address
+            except PainNewsError as exc:  # the queue keeps every row for the next round
+                log.warning("queued opt-outs were not passed to SendGrid: %s", exc.message)
+            except Exception as exc:  # one bad round never stops the worker
+                log.error("withdrawal queue: %s", type(exc).__name__)
+            self._stop.wait(self.interval)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from pain_news import db
 from pain_news.db.models import utcnow
 from pain_news.errors import StoreConflict, StoreError
-from pain_news.subscribers.store import bulk_import, core, listing, replies, signups, statuses
+from pain_news.subscribers.store import bulk_import, core, listing, replies, signups, statuses, withdrawals
 
 # `events` and `topics` are also parameter names of the facade's methods: those parts go by these.
 from pain_news.subscribers.store import events as events_part
@@ -52,6 +52,7 @@ from pain_news.subscribers.store.core import (
 )
 from pain_news.subscribers.store.events import EventBatchResult, IncomingEvent, OptOutResult
 from pain_news.subscribers.store.replies import ReplyApplied, ReplyEventRecord, ReplyOutcome
+from pain_news.subscribers.store.withdrawals import QueuedWithdrawal, WithdrawalFigures
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -66,6 +67,7 @@ __all__ = [  # the front door: what the rest of the package imports from the sto
     "ImportRow",
     "IncomingEvent",
     "OptOutResult",
+    "QueuedWithdrawal",
     "ReplyApplied",
     "ReplyEventRecord",
     "ReplyOutcome",
@@ -73,6 +75,7 @@ __all__ = [  # the front door: what the rest of the package imports from the sto
     "StatusChange",
     "SubscriberRecord",
     "SubscriberStore",
+    "WithdrawalFigures",
     "check_email",
     "check_text",
     "clean_tags",
@@ -359,6 +362,54 @@ class SubscriberStore:
         """Per campaign, the reply figures report shows (every figure present, 0 when none)."""
         with self.session() as s:
             return replies.reply_figures(s, campaign_ids)
+
+    # ---- suppressions still to make at SendGrid (withdrawals.py; sendgrid/withdraw.py) -------
+
+    def count_queued_withdrawals(self) -> int:
+        """How many withdrawals (and restores) wait for SendGrid: a cheap check before any client."""
+        with self.session() as s:
+            return withdrawals.count_queued(s)
+
+    def queued_withdrawals(self) -> list[QueuedWithdrawal]:
+        """Every withdrawal and restore still to do, oldest first."""
+        with self.session() as s:
+            return withdrawals.queued(s)
+
+    def settle_withdrawals(
+        self,
+        done: Sequence[QueuedWithdrawal],
+        *,
+        on_global_list: Sequence[str] = (),
+        off_global_list: Sequence[str] = (),
+        now: dt.datetime | None = None,
+    ) -> None:
+        """SendGrid took these: ledger rows `withdrawn`, queue rows (and their addresses) deleted."""
+        with self.session() as s:
+            withdrawals.settle(
+                s, done, on_global_list=on_global_list, off_global_list=off_global_list, now=now
+            )
+
+    def mark_withdrawals_late(self, late: Sequence[int], now: dt.datetime) -> None:
+        """These could not be made before send_at: the fact kept for `report`, the address dropped."""
+        with self.session() as s:
+            withdrawals.mark_late(s, late, now)
+
+    def note_withdrawal_failure(self, failed: Sequence[int], error: str) -> None:
+        """SendGrid did not take these yet: counted, SendGrid's reason kept."""
+        with self.session() as s:
+            withdrawals.note_failure(s, failed, error)
+
+    def on_global_list(self, emails: Sequence[str]) -> set[str]:
+        """Those of `emails` we put on SendGrid's global unsubscribe list."""
+        with self.session() as s:
+            return withdrawals.on_global_list(s, emails)
+
+    def withdrawal_figures(
+        self, campaign_id: int, send_at: dt.datetime | None, now: dt.datetime
+    ) -> WithdrawalFigures:
+        """Waiting and late withdrawals of one scheduled campaign, for `report`."""
+        with self.session() as s:
+            return withdrawals.figures(s, campaign_id, send_at, now)
 
     # ---- reading the list (listing.py) ------------------------------------------------------
 

@@ -23,7 +23,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from pain_news.db.models import Subscriber, SubscriberEvent, SubscriberTag, Suppression
 from pain_news.errors import StoreError
-from pain_news.vocab import OPT_OUT_METHODS, OPTED_OUT
+from pain_news.subscribers.store.withdrawal_queue import queue_restores, queue_withdrawals
+from pain_news.vocab import ACTIVE, OPT_OUT_METHODS, OPTED_OUT
 
 MAX_NAME = 200
 MAX_TAG = 100
@@ -261,6 +262,10 @@ def write_status_changes(s: Session, changes: Sequence[StatusChange], now: dt.da
 
     Callers hold the rows locked (FOR UPDATE) from the read that decided the change. Changes to
     the same subscriber apply in order. An import's opt-out is recorded as a manual one.
+
+    Every opt-out also queues, in this transaction, the withdrawal of a message a scheduled send
+    still holds for them at SendGrid, and every way back to active the lifting of our suppression
+    there (store/withdrawal_queue.py): no path can change a status without it.
     """
     if not changes:
         return
@@ -286,6 +291,9 @@ def write_status_changes(s: Session, changes: Sequence[StatusChange], now: dt.da
     ]
     for start in range(0, len(history), CHUNK):
         s.execute(insert(HISTORY), history[start : start + CHUNK])
+    queue_withdrawals(s, sorted({c.subscriber_id for c in changes if c.new_status in OPTED_OUT}), now)
+    back = {c.subscriber_id for c in changes if c.new_status == ACTIVE and c.old_status in OPTED_OUT}
+    queue_restores(s, sorted(back), now)
 
 
 def set_status(

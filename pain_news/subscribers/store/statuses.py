@@ -41,6 +41,7 @@ from pain_news.subscribers.store.core import (
     utc,
 )
 from pain_news.subscribers.store.topics import clean_topics, write_topic_changes
+from pain_news.subscribers.store.withdrawal_queue import queue_withdrawals
 from pain_news.vocab import ACTIVE, OPT_OUT_METHODS, OPTED_OUT
 
 
@@ -175,6 +176,9 @@ def delete(s: Session, who: str | int, now: dt.datetime) -> str:
     """
     sub = core.find(s, who, lock=True)
     address = sub.email
+    # A scheduled send's message to them is withdrawn at SendGrid; the queue keeps the address
+    # only until SendGrid took it (store/withdrawal_queue.py, docs/security.md).
+    queue_withdrawals(s, [sub.id], now)
     suppress_many(s, [address], "deleted", now)
     placeholder = f"deleted:{email_hash(address)[:12]}"
     spelled = re.compile(re.escape(address), re.IGNORECASE)
