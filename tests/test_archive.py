@@ -282,3 +282,18 @@ def test_a_broken_published_issue_is_named_and_the_last_archive_kept(
         "left as it was)"
     )
     assert files_of(out) == before
+
+
+def test_the_archive_serves_each_edition_at_its_own_url_linked_by_hreflang(
+    run_cli, archive_project, tmp_path
+):
+    out = tmp_path / "site"
+    run_cli("archive", "--out", str(out))
+    english = (out / "2026-12-winter" / "index.html").read_text()
+    spanish = (out / "2026-12-winter" / "es" / "index.html").read_text()
+    assert '<html lang="en">' in english and '<html lang="es">' in spanish
+    assert "Síntomas" in spanish and "Symptoms" in english
+    for page in (english, spanish):
+        assert f'<link rel="alternate" hreflang="es" href="{BASE}/2026-12-winter/es/">' in page
+        assert f'<link rel="alternate" hreflang="en" href="{BASE}/2026-12-winter/">' in page
+    assert not (out / "2027-03-spring" / "es").exists()  # an issue with one edition has no es/

@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 
 import pytest
@@ -11,7 +12,7 @@ from tests.fixtures.core import BAD
 def test_build_writes_all_outputs(config, sample_issue, tmp_path):
     result = build_issue(config, sample_issue, tmp_path / "out")
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == [".pain-news-build", "email.html", "email.txt", "meta.json", "web.html"]
+    assert names == [".pain-news-build", "email.html", "email.txt", "es", "meta.json", "web.html"]
     meta = json.loads((tmp_path / "out" / "meta.json").read_text())
     assert meta["subject"] == "Pain after back surgery? You have options"
     assert meta["sizes"]["email.html"] == len((tmp_path / "out" / "email.html").read_bytes())
@@ -196,7 +197,8 @@ def test_a_build_from_before_the_marker_is_replaced_but_not_with_foreign_files(
 ):
     out = tmp_path / "out"
     build_issue(config, sample_issue, out)
-    (out / ".pain-news-build").unlink()  # as older versions wrote it
+    (out / ".pain-news-build").unlink()  # as older versions wrote it (with no editions)
+    shutil.rmtree(out / "es")
     build_issue(config, sample_issue, out)
     assert (out / ".pain-news-build").is_file()
     (out / ".pain-news-build").unlink()
@@ -204,3 +206,69 @@ def test_a_build_from_before_the_marker_is_replaced_but_not_with_foreign_files(
     with pytest.raises(PainNewsError, match="not written by pain-news build"):
         build_issue(config, sample_issue, out)
     assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_each_edition_is_built_in_its_own_folder_with_its_language(config, sample_issue, tmp_path):
+    result = build_issue(config, sample_issue, tmp_path / "out")
+    es = tmp_path / "out" / "es"
+    assert sorted(p.name for p in es.iterdir()) == ["email.html", "email.txt", "meta.json", "web.html"]
+    html = (es / "email.html").read_text()
+    assert '<html lang="es"' in html and 'role="article" lang="es"' in html  # the body's wrapper too
+    assert "<title>¿Dolor después de una cirugía de espalda? Tiene opciones</title>" in html
+    assert "Enfoque en una afección: síndrome de cirugía de columna fallida" in (es / "email.txt").read_text()
+    assert "Failed spine surgery" not in (es / "email.txt").read_text()
+    assert '<html lang="es">' in (es / "web.html").read_text()
+    assert '<html lang="en"' in (tmp_path / "out" / "email.html").read_text()
+    meta = json.loads((es / "meta.json").read_text())
+    assert (meta["language"], meta["subject"]) == (
+        "es",
+        "¿Dolor después de una cirugía de espalda? Tiene opciones",
+    )
+    assert json.loads((tmp_path / "out" / "meta.json").read_text())["languages"] == ["en", "es"]
+    assert "es edition in es/" in result.summary_line()
+
+
+def test_editions_link_each_other_with_hreflang(config, sample_issue, tmp_path):
+    build_issue(config, sample_issue, tmp_path / "out")
+    base = "https://news.tristatepain.example/2026-12-winter/"
+    for page in (tmp_path / "out" / "web.html", tmp_path / "out" / "es" / "web.html"):
+        text = page.read_text()
+        assert f'<link rel="alternate" hreflang="en" href="{base}">' in text
+        assert f'<link rel="alternate" hreflang="es" href="{base}es/">' in text
+    assert (
+        f'href="{base}es/" hreflang="es" lang="es">Español</a>' in (tmp_path / "out" / "web.html").read_text()
+    )
+
+
+def test_an_edition_file_missing_fails_the_whole_build(config, sample_issue, tmp_path):
+    (sample_issue / "02-winter-activity.es.md").unlink()
+    with pytest.raises(PainNewsError, match="02-winter-activity.md has no 'es' edition") as caught:
+        build_issue(config, sample_issue, tmp_path / "out")
+    assert caught.value.path == sample_issue.resolve() / "02-winter-activity.es.md"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('languages = ["en", "es"]', 'languages = ["en", "fr"]'), "languages names 'fr'"),
+        (('languages = ["en", "es"]', 'languages = ["es"]'), "must include the default language 'en'"),
+        (("\n[es]\nsubject = ", "\n[es]\nsubjet = "), "unknown key 'subjet' in [es]"),
+        (('title = "Invierno 2026"', ""), "missing key 'title' in [es]"),
+    ],
+)
+def test_bad_edition_settings_name_the_line(config, sample_issue, tmp_path, change, message):
+    toml = sample_issue / "issue.toml"
+    toml.write_text(toml.read_text().replace(*change))
+    with pytest.raises(PainNewsError, match=re.escape(message)) as caught:
+        build_issue(config, sample_issue, tmp_path / "out")
+    assert caught.value.line is not None
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_issue_without_languages_has_one_edition_and_no_es_folder(config, sample_issue, tmp_path):
+    toml = sample_issue / "issue.toml"
+    toml.write_text(toml.read_text().replace('languages = ["en", "es"]', "").split("[es]")[0])
+    build_issue(config, sample_issue, tmp_path / "out")
+    assert not (tmp_path / "out" / "es").exists()
+    assert "hreflang" not in (tmp_path / "out" / "web.html").read_text()

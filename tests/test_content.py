@@ -27,8 +27,11 @@ def test_without_sections_pieces_are_ordered_by_file_name(tmp_path):
     toml = folder / "issue.toml"
     toml.write_text("\n".join(ln for ln in toml.read_text().splitlines() if not ln.startswith("sections")))
     (folder / "01-spotlight-failed-spine-surgery.md").rename(folder / "09-spotlight.md")
+    (folder / "01-spotlight-failed-spine-surgery.es.md").rename(folder / "09-spotlight.es.md")
     issue = load_issue(folder)
+    # NAME.es.md files are the Spanish editions of their pieces, never pieces of their own
     assert [p.slug for p in issue.pieces] == ["02-winter-activity", "03-first-visit", "09-spotlight"]
+    assert [p.slug for p in issue.edition("es").pieces] == [p.slug for p in issue.pieces]
 
 
 def test_greeting_tag_becomes_distinct_html_and_text_placeholders():
@@ -298,8 +301,10 @@ def test_check_and_the_send_word_a_review_problem_the_same(config, sample_issue,
     from pain_news.campaign.options import SendOptions
     from pain_news.checks.run import checked_build, run_check
 
-    [spotlight] = sample_issue.glob("*spotlight*.md")
-    spotlight.write_text(spotlight.read_text().replace("reviewed_on: 2026-11-02", "reviewed_on: 2025-10-01"))
+    for spotlight in sample_issue.glob("*spotlight*.md"):  # every edition: the review is the same
+        spotlight.write_text(
+            spotlight.read_text().replace("reviewed_on: 2026-11-02", "reviewed_on: 2025-10-01")
+        )
     [warned] = [
         f for f in run_check(config, sample_issue, readability=False).findings if f.code == "review-old"
     ]

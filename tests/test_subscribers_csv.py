@@ -76,7 +76,7 @@ def _by_the_rules(text, known_topics):
     start, found = reader.line_num + 1, []
     for fields in reader:
         line, start = start, reader.line_num + 1
-        row = _read_row(fields, line, len(header), index, known_topics)
+        row = _read_row(fields, line, len(header), index, known_topics, ("en", "es"))
         if row is not None:
             found.append(row)
     return found
@@ -151,30 +151,32 @@ TRICKY = {
         "gone",
         "'bounced",
     ],
+    "language": ["", "en", "es", "Spanish", " español ", "es-US", "ES", "klingon", "'es", "fr", "e\ns"],
 }
 
 
 def test_the_quick_path_reads_every_line_as_the_rules_do(tmp_path):
     import random
 
-    from pain_news.subscribers.csv_files import read_rows
+    from pain_news.subscribers.csv_files import Row, read_rows
 
     rng = random.Random(11)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["E-mail", "First Name", "last_name", "tags", "topics", "status"])
+    writer.writerow(["E-mail", "First Name", "last_name", "tags", "topics", "status", "Language"])
     for _ in range(3000):
         cells = [  # mostly plain values, so that good rows come in long runs as they do in real files
             rng.choice(TRICKY[k][:2] if rng.random() < 0.7 else TRICKY[k])
-            for k in ("email", "name", "name", "tags", "topics", "status")
+            for k in ("email", "name", "name", "tags", "topics", "status", "language")
         ]
         if rng.random() < 0.03:
-            cells = cells[: rng.randrange(6)] if rng.random() < 0.5 else [*cells, "extra"]
+            cells = cells[: rng.randrange(7)] if rng.random() < 0.5 else [*cells, "extra"]
         writer.writerow(cells)
         if rng.random() < 0.02:
             out.write(rng.choice(["\n", ",,,,,\n", " , ,\n"]))
     text = out.getvalue()
     known = ("news", "events")
-    got = list(read_rows(tmp_path / "x.csv", text, known))
+    got = list(read_rows(tmp_path / "x.csv", text, known, ("en", "es")))
     assert got == _by_the_rules(text, known)
+    assert {r.language for r in got if isinstance(r, Row)} == {"", "en", "es"}
     assert 500 < sum(type(r).__name__ == "Row" for r in got) < 2900  # both paths taken, many times

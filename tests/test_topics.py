@@ -174,8 +174,8 @@ def test_cli_add_list_show_and_export_carry_topics(run_cli, project):
     rows = list(csv.DictReader(io.StringIO(listed)))
     assert [(r["email"], r["topics"]) for r in rows] == [("ana@example.org", "events;news")]
     table = run_cli("subscribers", "list").stdout.splitlines()
-    assert table[0].split() == ["email", "first", "name", "last", "name", "status", "topics", "tags"]
-    assert table[1].split() == ["ana@example.org", "active", "events,", "news"]
+    assert table[0].split() == ["email", "first", "name", "last", "name", "status", "lang", "topics", "tags"]
+    assert table[1].split() == ["ana@example.org", "active", "en", "events,", "news"]
     assert "topics:   back-pain" in run_cli("subscribers", "show", "ben@example.org").stdout
     run_cli("subscribers", "export", "all.csv")
     exported = list(csv.DictReader((project / "all.csv").open(encoding="utf-8")))
@@ -245,7 +245,8 @@ def test_every_place_words_an_unknown_topic_the_same(config, store, sample_issue
     with pytest.raises(ConfigError) as from_send:
         campaign.prepare_send(config, store, sample_issue, campaign.SendOptions(topics=("NEWZ",)))
     toml = sample_issue / "issue.toml"
-    toml.write_text(toml.read_text(encoding="utf-8") + '\ntopics = ["newz"]\n', encoding="utf-8")
+    # At the top: the sample's issue.toml ends with its [es] edition's table.
+    toml.write_text('topics = ["newz"]\n' + toml.read_text(encoding="utf-8"), encoding="utf-8")
     said = [
         f.message for f in read_issue(sample_issue, "", config.topic_keys).findings if "topic" in f.message
     ]
@@ -341,7 +342,7 @@ def test_an_unknown_topic_in_issue_toml_is_a_finding_on_its_line(config, store, 
     from pain_news.checks.run import run_check
 
     toml = sample_issue / "issue.toml"
-    toml.write_text(toml.read_text(encoding="utf-8") + '\ntopics = ["events", "newz"]\n', encoding="utf-8")
+    toml.write_text('topics = ["events", "newz"]\n' + toml.read_text(encoding="utf-8"), encoding="utf-8")
     line = toml.read_text(encoding="utf-8").splitlines().index('topics = ["events", "newz"]') + 1
     [finding] = [
         f for f in run_check(config, sample_issue, readability=False).findings if "topic" in f.message

@@ -129,7 +129,7 @@ def run_check(
     loaded = (
         issue
         if isinstance(issue, LoadResult)
-        else read_issue(issue, config.newsletter.public_url, config.topic_keys)
+        else read_issue(issue, config.newsletter.public_url, config.topic_keys, config.languages)
     )
     findings = list(loaded.findings)
     if rendered is None and loaded.issue is not None:
@@ -205,7 +205,7 @@ def checked_render(
     The one gate for build and archive (and so send): what one refuses, the others refuse too.
     `force` lets check errors through (an issue that does not load never gets through).
     """
-    loaded = read_issue(issue_dir, config.newsletter.public_url, config.topic_keys)
+    loaded = read_issue(issue_dir, config.newsletter.public_url, config.topic_keys, config.languages)
     issue = loaded.require()
     rendered = render_issue(issue, config.newsletter, config.templates_dir, config.reviewers)
     # Reading grades are left to `check`: loading textstat's dictionary costs ~0.5 s per process.

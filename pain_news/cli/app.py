@@ -160,6 +160,19 @@ def main() -> None:
         gc.freeze()
 
 
+def known_language(app: App, value: str | None, option: str = "--language") -> str | None:
+    """A --language value as one of newsletter.languages (`Spanish`, `es-US` → `es`); exit 2 otherwise."""
+    # lazy: only the commands with --language need it
+    from pain_news.config.languages import normalise_language
+
+    if value is None:
+        return None
+    try:
+        return normalise_language(value, app.config.languages)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
 def known_topics(app: App, topics: tuple[str, ...], option: str = "--topic") -> tuple[str, ...]:
     """The --topic values as stored (config/topics.py); exit 2 naming any that [topics] does not declare."""
     try:

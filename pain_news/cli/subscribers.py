@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pain_news.cli.app import App, cli, known_topics
+from pain_news.cli.app import App, cli, known_language, known_topics
 from pain_news.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,10 +50,11 @@ def _drain_after(app: App, /, *_: object, **__: object) -> None:
 )
 @click.pass_obj
 def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, ignore_columns: bool) -> None:
-    """Import a CSV file (columns: email, first_name, last_name, tags, topics).
+    """Import a CSV file (columns: email, first_name, last_name, tags, topics, language).
 
     Common spellings are understood (E-mail, Email address, First Name, Given name, Surname,
-    Last name); other columns are reported and not imported.
+    Last name; Spanish, español or es-US for the language); other columns are reported and not
+    imported. A row without a language gets the default (the first of newsletter.languages).
 
     Bad rows are reported with their line number and skipped. Unsubscribed, bounced and
     complained addresses are never made active again. The whole file is one transaction.
@@ -75,6 +76,7 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, i
         csv_path,
         tags=tags,
         known_topics=app.config.topic_keys,
+        languages=app.config.languages,
         dry_run=dry_run,
         ignore_columns=ignore_columns,
         on_progress=progress,
@@ -127,18 +129,29 @@ def _scratch_store(app: App) -> SubscriberStore:
 @click.option("--last-name", default="", help="Last name.")
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
 @click.option("--topic", "topics", multiple=True, help="A topic they chose, a key of [topics] (repeatable).")
+@click.option(
+    "--language",
+    help="The language they read (es, Spanish, es-US); default: the first of newsletter.languages.",
+)
 @click.pass_obj
 def add_cmd(
-    app: App, email: str, first_name: str, last_name: str, tags: tuple[str, ...], topics: tuple[str, ...]
+    app: App,
+    email: str,
+    first_name: str,
+    last_name: str,
+    tags: tuple[str, ...],
+    topics: tuple[str, ...],
+    language: str | None,
 ) -> None:
     """Add one active subscriber (someone who asked staff to be added).
 
     \b
     Example:
-        pain-news subscribers add maria.lopez@example.com --first-name Maria --tag knee --topic news
+        pain-news subscribers add maria.lopez@example.com --first-name Maria --tag knee --language es
     """
     topics = known_topics(app, topics)
-    record = app.open_store(create=True).add(email, first_name, last_name, tags, topics=topics)
+    code = known_language(app, language) or app.config.default_language
+    record = app.open_store(create=True).add(email, first_name, last_name, tags, topics=topics, language=code)
     click.echo(f"added {record.email} (active)")
 
 
@@ -211,7 +224,7 @@ def show_cmd(app: App, email: str) -> None:
     name = f"{record.first_name} {record.last_name}".strip() or "-"
     click.echo(f"email:    {record.email}\nname:     {name}\nstatus:   {record.status}")
     click.echo(f"tags:     {', '.join(record.tags) or '-'}\ntopics:   {', '.join(record.topics) or '-'}")
-    click.echo(f"source:   {record.source}")
+    click.echo(f"language: {record.language}\nsource:   {record.source}")
     click.echo(f"created:  {shown(record.created_at, zone)}")
     if record.opted_out_at is not None:
         campaign = f", campaign {record.opt_out_campaign_id}" if record.opt_out_campaign_id else ""

@@ -16,6 +16,7 @@ from typing import Any
 
 from pain_news.config.hosts import is_loopback
 from pain_news.config.inbound import deprecations, validate_inbound
+from pain_news.config.languages import DEFAULT_LANGUAGES, language_problem
 from pain_news.config.reviewers import Reviewer, read_reviewers
 from pain_news.config.topics import Topic, normalize_topics, read_topics
 from pain_news.errors import ConfigError, TopicError
@@ -45,6 +46,9 @@ class NewsletterSettings:
     )
     replies_forward_to: str = ""  # the clinic's monitored inbox: every reply that is not an opt-out
     reply_answer_days: int = 7  # one automatic answer per sender per this many days
+    # The languages subscribers may have and issues may have editions in; the first is the
+    # default (config/languages.py, docs/configuration.md#languages).
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES
 
     @property
     def clinic(self) -> str:  # the clinic's name in the email, web pages, archive and feed: the one fallback
@@ -179,6 +183,15 @@ class Config:
     def source(self, dotted: str) -> str:
         """Where `section.key` was set, in words ("the default" when nowhere)."""
         return self.sources.get(dotted, "the default")
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """`newsletter.languages`: the codes subscribers and editions may use, the default first."""
+        return self.newsletter.languages
+
+    @property
+    def default_language(self) -> str:
+        return self.newsletter.languages[0]
 
     @property
     def topic_keys(self) -> tuple[str, ...]:
@@ -419,6 +432,10 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
         if value and not value.startswith(("https://", "http://")):
             where = _where(config, env, f"newsletter.{key}")
             raise ConfigError(f"newsletter.{key} must be an absolute http(s) URL, got {value!r}", **where)
+    problem = language_problem(config.newsletter.languages)
+    if problem:
+        where = _where(config, env, "newsletter.languages")
+        raise ConfigError(f"newsletter.languages {problem}", hint='write languages = ["en", "es"]', **where)
     _validate_secret_key(config.secrets.secret_key)
     _validate_clear_text(config)
     _validate_serve(config, env)

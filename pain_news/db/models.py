@@ -55,6 +55,9 @@ class Subscriber(Base):
     # chose their own (docs/subscribers.md, migration 0008).
     chose_own_topics: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     name_set_by_subscriber: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Primary language subtag, lower case (config/languages.py); rows older than migration 0010
+    # were given "en", the default language before languages were configurable.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
 
     tags: Mapped[list[SubscriberTag]] = relationship(
         back_populates="subscriber",
@@ -185,6 +188,9 @@ class Campaign(Base):
     # before send_at is suppressed there, else on the global list (sendgrid/withdraw.py; migration 0003).
     asm_group_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     approval_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the sign-off it went out under
+    # The language of `subject`, `html` and `text` (the default edition); the others are
+    # CampaignEdition rows (migration 0010).
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
 
 
 class Approval(Base):
@@ -225,6 +231,18 @@ class ApprovalRequest(Base):
     sources: Mapped[str] = mapped_column(Text)
 
 
+class CampaignEdition(Base):
+    """A frozen copy of one more edition of a campaign's issue (docs/sending.md#editions)."""
+
+    __tablename__ = "campaign_editions"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+
+
 class LedgerEntry(Base):
     """One recipient of one campaign: pending → in_flight → sent | failed | uncertain.
 
@@ -247,6 +265,9 @@ class LedgerEntry(Base):
     message_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The edition this recipient is sent: their language when the issue has it, else the default
+    # (decided when the campaign is created; "" on rows older than migration 0010).
+    language: Mapped[str] = mapped_column(String(8), default="", server_default="")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -8,14 +8,16 @@ There is no second validator: `check` adds only what needs the loaded or rendere
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pain_news.config.languages import DEFAULT_LANGUAGES
 from pain_news.config.topics import normalize_topics
 from pain_news.errors import IssueError, TopicError
 from pain_news.issue.findings import Finding, error, suggestion
@@ -57,7 +59,22 @@ __all__ = [
     "target_file",
 ]
 
-ISSUE_KEYS = {"title", "number", "date", "subject", "preheader", "sections", "intro", "draft", "topics"}
+ISSUE_KEYS = {
+    "title",
+    "number",
+    "date",
+    "subject",
+    "preheader",
+    "sections",
+    "intro",
+    "draft",
+    "topics",
+    "languages",
+}
+#: The keys of a `[es]` table: what an edition in another language says in its own words.
+EDITION_KEYS = {"subject", "preheader", "title", "intro"}
+#: `01-spotlight.es.md`: an edition of `01-spotlight.md` when `es` is a configured language.
+EDITION_FILE = re.compile(r"^(?P<base>.+)\.(?P<lang>[a-z]{2,3})\.md$")
 ARTICLE_KEYS = {"kind", "title", "author", "image", "image_alt", "cta", "layout"}
 SPOTLIGHT_KEYS = {
     "kind",
@@ -97,6 +114,9 @@ class LoadResult:
     toml_text: str = ""
     issue_date: dt.date | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # What could be read of the editions' pieces (NAME.LANG.md), apart from `sources`: the checks
+    # that read sources are written for the default language.
+    edition_sources: tuple[SourceFile, ...] = ()
 
     @property
     def toml_path(self) -> Path:
@@ -121,16 +141,29 @@ class LoadResult:
         raise IssueError(first.message, path=first.path, line=first.line, hint=hint or None)
 
 
-def load_issue(folder: Path, public_url: str = "", known_topics: Collection[str] | None = None) -> Issue:
+def load_issue(
+    folder: Path,
+    public_url: str = "",
+    known_topics: Collection[str] | None = None,
+    languages: Sequence[str] | None = None,
+) -> Issue:
     """Read one issue folder, or raise IssueError for its first error (see read_issue)."""
-    return read_issue(folder, public_url, known_topics).require()
+    return read_issue(folder, public_url, known_topics, languages).require()
 
 
-def read_issue(folder: Path, public_url: str = "", known_topics: Collection[str] | None = None) -> LoadResult:
+def read_issue(
+    folder: Path,
+    public_url: str = "",
+    known_topics: Collection[str] | None = None,
+    languages: Sequence[str] | None = None,
+) -> LoadResult:
     """Read one issue folder: issue.toml plus one markdown file per piece, collecting every finding.
 
     Relative images and links are pointed at `<public_url>/<issue-folder>/` so they work in mail clients.
     `known_topics` (config [topics]) are the keys `topics = [...]` may name; None: not checked.
+    `languages` (newsletter.languages, the default first) are those `languages = [...]` may name:
+    each other one listed is an edition read from `NAME.LANG.md` files and the `[LANG]` table.
+    None: not checked, the issue's own `languages` are taken as configured.
     """
     folder = folder.resolve()
     findings: list[Finding] = []
@@ -140,22 +173,61 @@ def read_issue(folder: Path, public_url: str = "", known_topics: Collection[str]
     text, meta = _read_issue_toml(folder / "issue.toml", findings)
     if meta is None:
         return LoadResult(folder, None, tuple(findings), toml_text=text)
+    if languages is None:
+        declared = meta.get("languages")
+        is_list = isinstance(declared, list) and bool(declared) and all(isinstance(v, str) for v in declared)
+        languages = tuple(declared) if is_list and declared else DEFAULT_LANGUAGES
     toml_errors = len(findings)
-    values = _issue_values(folder / "issue.toml", text, meta, findings)
+    values = _issue_values(folder / "issue.toml", text, meta, findings, languages)
     values["topics"] = _topics(folder / "issue.toml", text, meta.get("topics", []), known_topics, findings)
+    editions = _issue_languages(folder / "issue.toml", text, meta.get("languages"), languages, findings)
     toml_ok = len(findings) == toml_errors
     asset_base = f"{public_url.rstrip('/')}/{folder.name}/" if public_url else ""
     sources, pieces = [], []
-    for path in _piece_paths(folder, text, meta.get("sections"), findings):
-        source, piece = read_piece(path, asset_base, PIECE_KEYS, findings)
+    paths = _piece_paths(folder, text, meta.get("sections"), findings, languages)
+    for path in paths:
+        source, piece = read_piece(path, asset_base, PIECE_KEYS, findings, editions[0])
         sources.append(source)
         if piece is not None:
             pieces.append(piece)
+    others, edition_sources = [], []
+    for language in editions[1:]:
+        edition_values = _edition_values(folder / "issue.toml", text, meta.get(language), language, findings)
+        edition_pieces = []
+        for path in paths:
+            edition_source, edition_piece = _read_edition_piece(path, language, asset_base, findings)
+            edition_sources.extend([edition_source] if edition_source else [])
+            edition_pieces.extend([edition_piece] if edition_piece else [])
+        others.append((language, edition_values, tuple(edition_pieces)))
     issue = None
     if toml_ok and not any(f.severity == "error" for f in findings):
-        issue = Issue(folder=folder, slug=folder.name, pieces=tuple(pieces), **values)
+        issue = Issue(
+            folder=folder,
+            slug=folder.name,
+            pieces=tuple(pieces),
+            language=editions[0],
+            edition_languages=editions if len(editions) > 1 else (),
+            **values,
+        )
+        issue = dataclasses.replace(
+            issue,
+            editions=tuple(
+                dataclasses.replace(issue, pieces=lang_pieces, language=lang, edition_dir=lang, **lang_values)
+                for lang, lang_values, lang_pieces in others
+            ),
+        )
     date = values.get("date")
-    return LoadResult(folder, issue, tuple(findings), tuple(pieces), tuple(sources), text, date, meta)
+    return LoadResult(
+        folder,
+        issue,
+        tuple(findings),
+        tuple(pieces),
+        tuple(sources),
+        text,
+        date,
+        meta,
+        tuple(edition_sources),
+    )
 
 
 def _read_issue_toml(path: Path, findings: list[Finding]) -> tuple[str, dict[str, Any] | None]:
@@ -192,11 +264,13 @@ def _toml_problem(message: str, text: str, path: Path, line: int | None) -> Find
     return error("source", f"invalid TOML: {message}", path, line, "fix the TOML syntax")
 
 
-def _issue_values(path: Path, text: str, meta: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
+def _issue_values(
+    path: Path, text: str, meta: dict[str, Any], findings: list[Finding], languages: Sequence[str]
+) -> dict[str, Any]:
     """The Issue fields from issue.toml; each problem becomes a finding with its line."""
     suggested: set[str] = set()
     for key in meta:
-        if key not in ISSUE_KEYS:
+        if key not in ISSUE_KEYS and not (key in languages[1:] and isinstance(meta[key], dict)):
             hint = suggestion(key, ISSUE_KEYS)
             suggested.update(k for k in ISSUE_KEYS if f"'{k}'" in hint)
             findings.append(
@@ -272,10 +346,100 @@ def _topics(
         return normalize_topics(value)
 
 
-def _piece_paths(folder: Path, toml_text: str, sections: Any, findings: list[Finding]) -> list[Path]:
+def _issue_languages(
+    path: Path, text: str, value: Any, configured: Sequence[str], findings: list[Finding]
+) -> tuple[str, ...]:
+    """`languages = ["en", "es"]`: the issue's editions, the default language first (always there)."""
+    default = configured[0]
+    if value is None:
+        return (default,)
+    line = line_of_key(text, "languages")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        fix = f'write languages = ["{default}", "es"], or remove it for one edition in {default}'
+        findings.append(error("invalid-value", "languages must be a list of language codes", path, line, fix))
+        return (default,)
+    unknown = [v for v in value if v not in configured]
+    if unknown:
+        listed = ", ".join(repr(v) for v in unknown)
+        findings.append(
+            error(
+                "invalid-value",
+                f"languages names {listed}, which newsletter.languages does not list",
+                path,
+                line,
+                f"use lower-case codes of newsletter.languages in pain-news.toml (configured: {', '.join(configured)})",
+            )
+        )
+    if default not in value:
+        findings.append(
+            error(
+                "invalid-value",
+                f"languages must include the default language '{default}' (the first of newsletter.languages)",
+                path,
+                line,
+                f"add '{default}': its edition is the one every other reader gets",
+            )
+        )
+    return (default, *dict.fromkeys(v for v in value if v in configured and v != default))
+
+
+def _edition_values(
+    path: Path, text: str, table: Any, language: str, findings: list[Finding]
+) -> dict[str, Any]:
+    """The `[es]` table: the edition's subject, preheader, title and intro."""
+    header = line_containing(text, f"[{language}]")
+    if not isinstance(table, dict):
+        fix = f'add a [{language}] table with subject = "..." and title = "..." in that language'
+        findings.append(
+            error("missing-key", f"missing table [{language}]", path, line_of_key(text, "languages"), fix)
+        )
+        return {}
+    for key in table:
+        if key not in EDITION_KEYS:
+            known = ", ".join(sorted(EDITION_KEYS))
+            findings.append(
+                error("unknown-key", f"unknown key '{key}' in [{language}]", path, header, f"use {known}")
+            )
+    for key in ("subject", "title"):
+        if not table.get(key):
+            fix = f'add {key} = "..." under [{language}], in that language'
+            findings.append(error("missing-key", f"missing key '{key}' in [{language}]", path, header, fix))
+    for key in EDITION_KEYS:
+        if key in table and not isinstance(table[key], str):
+            fix = f'write {key} = "..." in quotes'
+            findings.append(
+                error("invalid-value", f"{key} in [{language}] must be a string", path, header, fix)
+            )
+    if any(not isinstance(table.get(key, ""), str) for key in EDITION_KEYS):
+        return {}
+    intro = table.get("intro", "")
+    return {
+        "title": table.get("title", ""),
+        "subject": table.get("subject", ""),
+        "preheader": table.get("preheader", ""),
+        "intro": render_markdown(intro) if intro else None,
+    }
+
+
+def _read_edition_piece(
+    path: Path, language: str, asset_base: str, findings: list[Finding]
+) -> tuple[SourceFile | None, Piece | None]:
+    """`01-spotlight.es.md` beside `01-spotlight.md`: the same piece (same slug) in `language`."""
+    edition = path.with_name(f"{path.stem}.{language}.md")
+    if not edition.is_file():
+        fix = f"write {edition.name} (the {language} edition of {path.name}), or take '{language}' out of languages"
+        findings.append(error("missing-file", f"{path.name} has no '{language}' edition", edition, fix=fix))
+        return None, None
+    source, piece = read_piece(edition, asset_base, PIECE_KEYS, findings, language)
+    return source, (dataclasses.replace(piece, slug=path.stem) if piece else None)
+
+
+def _piece_paths(
+    folder: Path, toml_text: str, sections: Any, findings: list[Finding], languages: Sequence[str]
+) -> list[Path]:
     toml_path = folder / "issue.toml"
     if sections is None:
-        return _discovered_pieces(folder, findings)
+        return _discovered_pieces(folder, findings, languages)
     line = line_of_key(toml_text, "sections")
     if not isinstance(sections, list) or not all(isinstance(s, str) for s in sections) or not sections:
         fix = 'write sections = ["01-first", "02-second"], or remove it to use every *.md file'
@@ -301,11 +465,15 @@ def _piece_paths(folder: Path, toml_text: str, sections: Any, findings: list[Fin
     return paths
 
 
-def _discovered_pieces(folder: Path, findings: list[Finding]) -> list[Path]:
-    """Every *.md in the folder (not hidden, _draft or README), refusing links to files outside it."""
+def _discovered_pieces(folder: Path, findings: list[Finding], languages: Sequence[str]) -> list[Path]:
+    """Every *.md in the folder (not hidden, _draft, README, nor an edition such as NAME.es.md),
+    refusing links to files outside it."""
     paths, refused = [], False
     for path in sorted(folder.glob("*.md")):
         if path.name.startswith((".", "_")) or path.name.lower() == "readme.md":
+            continue
+        edition = EDITION_FILE.match(path.name)
+        if edition and edition["lang"] in languages[1:]:
             continue
         if local_path(folder, path.name) is None:
             fix = "copy the file into the issue folder instead of linking to it"

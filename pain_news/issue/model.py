@@ -111,6 +111,33 @@ class Issue:
     intro: Fragment | None = None
     draft: bool = False  # `draft = true` in issue.toml: build, check, preview, test send; no list send
     topics: tuple[str, ...] = ()  # `topics = [...]` in issue.toml: a list send mails only these readers
+    # Editions (docs/writing.md#editions-in-another-language): this one's language; the default
+    # edition holds the others in `editions` (same pieces from NAME.LANG.md files, [LANG] values
+    # from issue.toml), each with `edition_dir` = its language (its folder under the build).
+    language: str = "en"
+    editions: tuple[Issue, ...] = ()
+    edition_dir: str = ""  # "" for the default edition, else "es": build/<issue>/es/, /<issue>/es/
+    # Every edition's language, the default first, on each edition (so an edition can link the others).
+    edition_languages: tuple[str, ...] = ()
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every edition's language, the default first (`languages = [...]` in issue.toml)."""
+        return self.edition_languages or (self.language,)
+
+    @property
+    def all_editions(self) -> tuple[Issue, ...]:
+        """The default edition (this one) and then the others, in issue.toml's order."""
+        return (self, *self.editions)
+
+    def edition(self, language: str) -> Issue:
+        """The edition in `language`, or the default one when the issue has none in it."""
+        return next((e for e in self.editions if e.language == language), self)
+
+    @property
+    def every_asset(self) -> list[str]:
+        """Relative files any edition uses, once each (a build copies them beside every edition)."""
+        return list(dict.fromkeys(a for e in self.all_editions for a in e.assets))
 
     @cached_property
     def assets(self) -> list[str]:

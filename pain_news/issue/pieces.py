@@ -36,6 +36,9 @@ from pain_news.issue.scaffold import scaffold_phrases
 
 LAYOUTS = ("full", "half")
 SPOTLIGHT_SECTIONS = ("Causes", "Symptoms", "Treatments")
+# The same three headings in an edition's own language (docs/writing.md#editions-in-another-language);
+# a language not listed here is not held to fixed headings.
+SPOTLIGHT_SECTIONS_IN = {"en": SPOTLIGHT_SECTIONS, "es": ("Causas", "Síntomas", "Tratamientos")}
 SPOTLIGHT_REQUIRED = ("condition", "summary", "learn_more_url", "reviewed_by")
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n?", re.S | re.M)
 HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
@@ -81,6 +84,7 @@ class _Reader:
     data: dict[str, Any]
     asset_base: str
     findings: list[Finding]
+    language: str = "en"
     errors: int = field(default=0)
     misspelled: set[str] = field(default_factory=set)  # keys an unknown key was probably meant as
 
@@ -131,9 +135,14 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str, int]
 
 
 def read_piece(
-    path: Path, asset_base: str, allowed: Mapping[str, set[str]], findings: list[Finding]
+    path: Path,
+    asset_base: str,
+    allowed: Mapping[str, set[str]],
+    findings: list[Finding],
+    language: str = "en",
 ) -> tuple[SourceFile, Piece | None]:
-    """Read one piece; its problems go into `findings`; the Piece is None when one is an error."""
+    """Read one piece (written in `language`); its problems go into `findings`; the Piece is None
+    when one is an error."""
     try:
         source = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -145,7 +154,7 @@ def read_piece(
         return SourceFile(path, source), None
     data, body, body_line = split
     targets, h1_lines = scan_body(body, body_line)
-    reader = _Reader(path, source, data, asset_base, findings)
+    reader = _Reader(path, source, data, asset_base, findings, language)
     kind = data.get("kind")
     if kind not in allowed:
         expected = " or ".join(allowed)
@@ -297,14 +306,15 @@ def _spotlight_sections(
         else:
             chunks[-1][2].append(text_line)
     found = {name.lower(): (line, "\n".join(text).strip()) for name, line, text in chunks}
-    for required in SPOTLIGHT_SECTIONS:
+    headings: tuple[str, ...] = SPOTLIGHT_SECTIONS_IN.get(reader.language, ())
+    for required in headings:
         if required.lower() not in found:
             reader.error(
                 "spotlight-section",
                 f"spotlight is missing the '## {required}' section",
                 body_line,
                 f"add a '## {required}' heading with a list under it "
-                "(a spotlight needs ## Causes, ## Symptoms and ## Treatments)",
+                f"(a spotlight needs {', '.join('## ' + h for h in headings[:-1])} and ## {headings[-1]})",
             )
         elif not found[required.lower()][1]:
             reader.error(

@@ -4,6 +4,7 @@ Layout (the email's "View in browser" link points at `<public_url>/<issue-folder
 
     index.html                issues, newest first
     <issue-folder>/index.html the issue's web version, plus its images
+    <issue-folder>/es/index.html  its edition in another language, if any (linked with hreflang)
     latest/index.html         the newest issue
     feed.xml                  Atom feed
 
@@ -23,7 +24,7 @@ from pain_news.config.settings import Config, require
 from pain_news.errors import CheckFailed, IssueError, PainNewsError
 from pain_news.issue.loader import Issue
 from pain_news.issue.model import is_draft
-from pain_news.publish.build import write_tree
+from pain_news.publish.build import render_editions, write_tree
 
 ATOM = "http://www.w3.org/2005/Atom"
 
@@ -65,8 +66,11 @@ def is_draft_file(toml_path: Path) -> bool:
         return False
 
 
-def published_issues(config: Config) -> tuple[list[tuple[Issue, str]], list[str]]:
-    """Every published issue with its web version (newest first), checked as `build` checks it; and the drafts.
+def published_issues(config: Config) -> tuple[list[tuple[Issue, dict[str, str]]], list[str]]:
+    """Every published issue with its pages (newest first), checked as `build` checks it; and the drafts.
+
+    The pages are each edition's web version by its path in the archive (`<issue>/index.html`,
+    `<issue>/es/index.html`).
 
     An issue that `build` would refuse stops the archive, naming the issue; nothing is written then.
     """
@@ -83,7 +87,10 @@ def published_issues(config: Config) -> tuple[list[tuple[Issue, str]], list[str]
                 line=exc.line,
                 hint=exc.hint or f"fix it, or set draft = true in {folder.name}/issue.toml to leave it out",
             ) from None
-        issues.append((issue, rendered.web_html))
+        pages = {f"{issue.slug}/index.html": rendered.web_html}
+        for edition, edition_rendered in render_editions(config, issue):
+            pages[f"{issue.slug}/{edition.edition_dir}/index.html"] = edition_rendered.web_html
+        issues.append((issue, pages))
     issues.sort(key=lambda pair: (pair[0].date, pair[0].number, pair[0].slug), reverse=True)
     return issues, drafts
 
@@ -105,11 +112,17 @@ def build_archive(
             hint="set draft = false in an issue's issue.toml",
         )
     issues = [issue for issue, _ in published]
-    pages = {f"{issue.slug}/index.html": web_html for issue, web_html in published}
+    pages = {path: html for _, issue_pages in published for path, html in issue_pages.items()}
     pages["latest/index.html"] = pages[f"{issues[0].slug}/index.html"]
     pages["index.html"] = index_page(config, issues)
     pages["feed.xml"] = atom_feed(config, issues)
-    copies = {f"{issue.slug}/{asset}": issue.folder / asset for issue in issues for asset in issue.assets}
+    copies = {
+        f"{issue.slug}/{edition.edition_dir + '/' if edition.edition_dir else ''}{asset}": issue.folder
+        / asset
+        for issue in issues
+        for edition in issue.all_editions
+        for asset in issue.every_asset
+    }
     out = (out_path or config.resolve(config.build.archive_out)).resolve()
     protected = {
         "issues folder": config.resolve(config.build.issues),

@@ -45,13 +45,15 @@ class BuildResult:
     out: Path
     meta: dict[str, Any]
     warnings: tuple[str, ...] = field(default=())
+    editions: tuple[tuple[Issue, Rendered], ...] = ()  # the other languages' editions, rendered
 
     def summary_line(self) -> str:
         sizes = self.meta["sizes"]
+        more = "".join(f", {e.language} edition in {e.edition_dir}/" for e, _ in self.editions)
         return (
             f"Built '{self.issue.subject}' → {self.out} "
             f"(email.html {sizes['email.html'] / 1024:.1f} KB, email.txt {sizes['email.txt'] / 1024:.1f} KB, "
-            f"{self.meta['word_count']} words, {len(self.warnings)} warning(s))"
+            f"{self.meta['word_count']} words, {len(self.warnings)} warning(s){more})"
         )
 
 
@@ -62,9 +64,29 @@ def default_out(config: Config, issue_dir: Path) -> Path:
 def render(config: Config, issue_dir: Path) -> tuple[Issue, Rendered]:
     """Load and render an issue without writing anything (for check, preview and send)."""
     # The loader also refuses missing or outside files, and topics that [topics] does not declare.
-    issue = load_issue(issue_dir, config.newsletter.public_url, config.topic_keys)
+    issue = load_issue(issue_dir, config.newsletter.public_url, config.topic_keys, config.languages)
     rendered = render_issue(issue, config.newsletter, config.templates_dir, config.reviewers)
     return issue, rendered
+
+
+def render_editions(config: Config, issue: Issue) -> tuple[tuple[Issue, Rendered], ...]:
+    """Each edition of `issue` in another language, rendered (the default one is `render`'s)."""
+    return tuple(
+        (e, render_issue(e, config.newsletter, config.templates_dir, config.reviewers))
+        for e in issue.editions
+    )
+
+
+def edition_files(issue: Issue, rendered: Rendered, warnings: tuple[str, ...]) -> dict[str, str]:
+    """One edition's email.html, email.txt, web.html and meta.json, under its folder (es/ or none)."""
+    prefix = f"{issue.edition_dir}/" if issue.edition_dir else ""
+    meta = make_meta(issue, rendered, warnings)
+    return {
+        f"{prefix}email.html": rendered.email_html,
+        f"{prefix}email.txt": rendered.email_text,
+        f"{prefix}web.html": rendered.web_html,
+        f"{prefix}meta.json": json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+    }
 
 
 def make_meta(issue: Issue, rendered: Rendered, warnings: tuple[str, ...]) -> dict[str, Any]:
@@ -74,7 +96,11 @@ def make_meta(issue: Issue, rendered: Rendered, warnings: tuple[str, ...]) -> di
         "email.txt": rendered.email_text,
         "web.html": rendered.web_html,
     }
+    extra = {"language": issue.language, "languages": list(issue.languages)} if issue.editions else {}
+    if issue.edition_dir:
+        extra = {"language": issue.language}
     return {
+        **extra,
         "issue": issue.slug,
         "title": issue.title,
         "number": issue.number,
@@ -97,28 +123,33 @@ def build_issue(
     warnings: tuple[str, ...] = (),
     rendered: tuple[Issue, Rendered] | None = None,
 ) -> BuildResult:
-    """Render an issue (unless `rendered` already is) and write it atomically into `out_path` (default build/<issue>/)."""
+    """Render an issue (unless `rendered` already is) and write it atomically into `out_path`
+    (default build/<issue>/), each edition in another language in a folder of its own (es/) of
+    the same tree: one swap replaces them all."""
     issue, output = rendered or render(config, issue_dir)
     out = (out_path or default_out(config, issue_dir)).resolve()
     meta = make_meta(issue, output, warnings)
-    files = {
-        "email.html": output.email_html,
-        "email.txt": output.email_text,
-        "web.html": output.web_html,
-        "meta.json": json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-    }
+    editions = render_editions(config, issue)
+    files = edition_files(issue, output, warnings)
+    for edition, edition_output in editions:
+        files.update(edition_files(edition, edition_output, warnings))
     write_build(
         out,
         files,
         issue,
         {"issues folder": config.resolve(config.build.issues), "templates folder": config.templates_dir},
     )
-    return BuildResult(issue=issue, rendered=output, out=out, meta=meta, warnings=warnings)
+    return BuildResult(issue=issue, rendered=output, out=out, meta=meta, warnings=warnings, editions=editions)
 
 
 def write_build(out: Path, files: dict[str, str], issue: Issue, protected: Mapping[str, Path]) -> None:
     """Write into a temporary sibling folder, then swap it in; the old build survives any error."""
-    copies = {asset: issue.folder / asset for asset in issue.assets}
+    # Every edition's folder gets the files any edition links to, so relative links work in each.
+    copies = {
+        f"{e.edition_dir}/{asset}" if e.edition_dir else asset: issue.folder / asset
+        for e in issue.all_editions
+        for asset in issue.every_asset
+    }
     write_tree(out, files, copies, kind="build", protected={"issue folder": issue.folder, **protected})
 
 

@@ -102,7 +102,7 @@ class PreviewState:
         try:
             # Images stay relative (the preview server serves them from the folder); the site's
             # links (web version, archive, subscribe) point at the preview's own pages under SITE.
-            issue = read_issue(self.folder, "").require()
+            issue = read_issue(self.folder, "", languages=self.config.languages).require()
             newsletter = replace(self.config.newsletter, public_url=SITE)
             rendered = render_issue(issue, newsletter, self.config.templates_dir, self.config.reviewers)
         except PainNewsError as exc:

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from pain_news import i18n
 from pain_news.config.cache import cache_dir
+from pain_news.config.languages import label
 from pain_news.errors import TemplateError
 from pain_news.i18n import SOURCE_LANGUAGE
 from pain_news.issue import placeholders
@@ -105,15 +106,32 @@ def rows(pieces: Sequence[Piece]) -> list[list[Piece]]:
 def links(newsletter: NewsletterSettings, issue: Issue) -> dict[str, str]:
     """Links every template may use; unsubscribe and preference links are placeholders filled per recipient."""
     base = newsletter.public_url.rstrip("/")
+    # An edition in another language lives one folder down: /<issue>/es/ (docs/writing.md#building).
+    edition = f"{issue.edition_dir}/" if issue.edition_dir else ""
+    up = "../../" if edition else "../"
     return {
-        "web_url": f"{base}/{issue.slug}/" if base else f"../{issue.slug}/",
-        "archive_url": f"{base}/" if base else "../",
+        "web_url": f"{base}/{issue.slug}/{edition}" if base else f"{up}{issue.slug}/{edition}",
+        "issue_url": f"{base}/{issue.slug}/" if base else f"{up}{issue.slug}/",
+        "archive_url": f"{base}/" if base else up,
         "subscribe_url": f"{base}/subscribe" if base else "/subscribe",
         "unsubscribe_url": placeholders.placeholder("h", "unsubscribe_url"),
         "unsubscribe_url_text": placeholders.placeholder("t", "unsubscribe_url"),
         "preferences_url": placeholders.placeholder("h", "preferences_url"),
         "preferences_url_text": placeholders.placeholder("t", "preferences_url"),
     }
+
+
+def alternates(newsletter: NewsletterSettings, issue: Issue) -> list[dict[str, str]]:
+    """Every edition of the issue (this one too) with its URL, for hreflang links; [] with one edition."""
+    if len(issue.languages) < 2:
+        return []
+    base = newsletter.public_url.rstrip("/")
+    root = f"{base}/{issue.slug}/" if base else ("../" if issue.edition_dir else "")
+    found = []
+    for number, language in enumerate(issue.languages):
+        url = root if number == 0 else f"{root}{language}/"
+        found.append({"language": language, "url": url or "./", "label": label(language)})
+    return found
 
 
 def _render_template(env: jinja2.Environment, name: str, context: dict[str, Any], templates: Path) -> str:
@@ -179,7 +197,7 @@ def _context(
     language: str = SOURCE_LANGUAGE,
 ) -> dict[str, Any]:
     issue_links = links(newsletter, issue)
-    local_file = _image_files(issue, issue_links["web_url"] if newsletter.public_url else "")
+    local_file = _image_files(issue, issue_links["issue_url"] if newsletter.public_url else "")
 
     def image_width(image: Image, column: int) -> int:
         return display_width(image.path, column)
@@ -235,10 +253,11 @@ def render_issue(
     newsletter: NewsletterSettings,
     templates: Path,
     reviewers: tuple[Reviewer, ...] = (),
-    language: str = SOURCE_LANGUAGE,
+    language: str | None = None,
 ) -> Rendered:
     """Render email HTML, plain text and the web version of one issue ([reviewers] name who reviewed),
-    the newsletter's own text (header, footer, buttons, dates) in `language`."""
+    the newsletter's own text (header, footer, buttons, dates) in `language` (default: the edition's)."""
+    language = language or issue.language
     templates = _templates_dir(templates)
     base_context = _context(issue, newsletter, reviewers, language)
     mjml_text = issue_mjml(issue, newsletter, templates, "email", reviewers, language)
@@ -271,6 +290,7 @@ def web_page(
         "url": context["links"]["web_url"] if newsletter.public_url else "",
         "description": presentation.page_description(issue),
         "image": presentation.page_image(issue),
+        "alternates": alternates(newsletter, issue),
     }
     web_intro = presentation.without_salutation(str(context["intro_html"]))
     context.update(mode="web", page=page, web_intro=web_intro)

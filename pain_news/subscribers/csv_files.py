@@ -7,11 +7,12 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
+from pain_news.config.languages import DEFAULT_LANGUAGES, normalise_language
 from pain_news.config.topics import normalize_topics
 from pain_news.errors import StoreError, TopicError
 from pain_news.subscribers.store import (
@@ -44,6 +45,10 @@ COLUMNS = {
     "topics": "topics",
     "topic": "topics",
     "status": "status",
+    "language": "language",
+    "lang": "language",
+    "preferred_language": "language",
+    "idioma": "language",
 }
 TAG_SPLIT = re.compile(r"[;,|]")
 LINE_BREAKS = re.compile(r"[\t\r\n\v\f]+")
@@ -54,6 +59,7 @@ OUTPUT_FIELDS = (
     "status",
     "tags",
     "topics",
+    "language",
     "source",
     "created_at",
     "status_changed_at",
@@ -89,6 +95,7 @@ class Row(NamedTuple):
     tags: tuple[str, ...]
     status: str  # "" or an opt-out status carried by an exported file
     topics: tuple[str, ...] = ()  # keys of config [topics]
+    language: str = ""  # one of newsletter.languages; "" = not given (new: the default; known: kept)
 
 
 @dataclass(frozen=True)
@@ -157,19 +164,26 @@ def read_columns(text: str) -> Columns:
     return Columns(tuple(unknown), bool(names & {"first_name", "last_name"}), "email" in names)
 
 
-def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iterator[Row | BadRow]:
+def read_rows(
+    path: Path,
+    text: str,
+    known_topics: Collection[str] = (),
+    languages: Sequence[str] = DEFAULT_LANGUAGES,
+) -> Iterator[Row | BadRow]:
     """Rows and bad rows in file order; StoreError when the header or the CSV structure is broken.
 
-    A `topics` cell naming a key that is not in `known_topics` (config [topics]) makes its row bad.
+    A `topics` cell naming a key that is not in `known_topics` (config [topics]) makes its row bad,
+    as does a `language` cell naming none of `languages` (`Spanish`, `es-US` are read as `es`).
     """
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     width, index = _read_header(reader, path)
     email_at = index["email"]
-    first_at, last_at, tags_at, topics_at, status_at = (
-        index.get(name) for name in ("first_name", "last_name", "tags", "topics", "status")
+    first_at, last_at, tags_at, topics_at, status_at, language_at = (
+        index.get(name) for name in ("first_name", "last_name", "tags", "topics", "status", "language")
     )
     known = frozenset(known_topics)
+    codes = frozenset(languages)
     start = reader.line_num + 1
     try:
         # The quick way below takes only cells that need no repair (printable, so no line break or
@@ -179,14 +193,7 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
         for fields in reader:
             line, start = start, reader.line_num + 1
             if not known and topics_at is not None and topics_at < len(fields) and fields[topics_at].strip():
-                # Said once, before any row: otherwise every row would be skipped with "unknown topic".
-                raise StoreError(
-                    "the file has topics, but pain-news.toml declares none",
-                    path=path,
-                    line=line,
-                    hint='declare them under [topics] first, one line each (news = "Clinic news"), '
-                    "then import again; see docs/subscribers.md",
-                )
+                raise _undeclared_topics(path, line)
             if len(fields) == width:
                 email = fields[email_at].strip()
                 first = "" if first_at is None else fields[first_at].strip()
@@ -194,6 +201,7 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
                 tags_cell = "" if tags_at is None else fields[tags_at].strip()
                 topics_cell = "" if topics_at is None else fields[topics_at].strip()
                 status = "" if status_at is None else fields[status_at].strip().lower()
+                language = "" if language_at is None else fields[language_at].strip()
                 if (
                     email
                     and email[0] != "'"
@@ -202,6 +210,7 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
                     and (not tags_cell or (tags_cell[0] != "'" and tags_cell.isprintable()))
                     and (not topics_cell or (topics_cell[0] != "'" and topics_cell.isprintable()))
                     and (not status or status in _STATUSES)
+                    and (not language or language in codes)
                 ):
                     tags = (
                         tuple(filter(None, map(str.strip, TAG_SPLIT.split(tags_cell)))) if tags_cell else ()
@@ -215,11 +224,10 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
                         except StoreError:
                             pass  # _read_row says why
                         else:
-                            yield Row(
-                                line, email, first, last, tags, "" if status == ACTIVE else status, topics
-                            )
+                            kept = "" if status == ACTIVE else status
+                            yield Row(line, email, first, last, tags, kept, topics, language)
                             continue
-            row = _read_row(fields, line, width, index, known_topics)
+            row = _read_row(fields, line, width, index, known_topics, languages)
             if row is not None:
                 yield row
     except csv.Error as exc:  # cannot resynchronise: stop, and the import rolls back
@@ -227,6 +235,17 @@ def read_rows(path: Path, text: str, known_topics: Collection[str] = ()) -> Iter
 
 
 _STATUSES = frozenset((ACTIVE, *OPTED_OUT))
+
+
+def _undeclared_topics(path: Path, line: int) -> StoreError:
+    # Said once, before any row: otherwise every row would be skipped with "unknown topic".
+    return StoreError(
+        "the file has topics, but pain-news.toml declares none",
+        path=path,
+        line=line,
+        hint='declare them under [topics] first, one line each (news = "Clinic news"), '
+        "then import again; see docs/subscribers.md",
+    )
 
 
 def _read_header(reader: Iterator[list[str]], path: Path) -> tuple[int, dict[str, int]]:
@@ -262,7 +281,12 @@ def count_addresses(text: str) -> Counter[str]:
 
 
 def _read_row(
-    fields: list[str], line: int, width: int, index: dict[str, int], known_topics: Collection[str]
+    fields: list[str],
+    line: int,
+    width: int,
+    index: dict[str, int],
+    known_topics: Collection[str],
+    languages: Sequence[str],
 ) -> Row | BadRow | None:
     """One line as a Row or a BadRow saying why (None for a blank line): every rule, one cell at a time."""
     if not any(f.strip() for f in fields):
@@ -285,12 +309,15 @@ def _read_row(
             if t.strip()
         )
         topics = _topics(get("topics"), known_topics)
+        language = normalise_language(get("language"), languages) if get("language") else ""
     except StoreError as exc:
         return BadRow(line, exc.message)
+    except ValueError as exc:  # the language: "unknown language 'klingon' (known: en, es)"
+        return BadRow(line, str(exc))
     status = get("status").lower()
     if status not in ("", ACTIVE, *OPTED_OUT):  # never guess: an unknown word may mean an opt-out
         return BadRow(line, _status_problem(status))
-    return Row(line, email, first, last, tags, "" if status == ACTIVE else status, topics)
+    return Row(line, email, first, last, tags, "" if status == ACTIVE else status, topics, language)
 
 
 def _status_problem(status: str) -> str:
@@ -320,6 +347,7 @@ def _cells(record: SubscriberRecord) -> list[str]:
         record.status,
         ";".join(record.tags),
         ";".join(record.topics),
+        record.language,
         record.source,
         text(record.created_at),
         text(record.status_changed_at),
@@ -361,6 +389,7 @@ TABLE = (
     ("first name", 14),
     ("last name", 14),
     ("status", 12),
+    ("lang", 4),
     ("topics", 24),
     ("tags", 30),
 )
@@ -375,7 +404,8 @@ def write_table(records: Iterable[SubscriberRecord], out: TextIO) -> int:
     out.write("  ".join(fit(name, w) for name, w in TABLE).rstrip() + "\n")
     count = 0
     for r in records:
-        values = (r.email, r.first_name, r.last_name, r.status, ", ".join(r.topics), ", ".join(r.tags))
+        names = (r.email, r.first_name, r.last_name, r.status, r.language)
+        values = (*names, ", ".join(r.topics), ", ".join(r.tags))
         out.write("  ".join(fit(v, w) for v, (_, w) in zip(values, TABLE, strict=True)).rstrip() + "\n")
         count += 1
     return count

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pain_news.config.languages import DEFAULT_LANGUAGES
 from pain_news.db.models import utcnow
 from pain_news.errors import StoreError
 from pain_news.subscribers.csv_files import BadRow, Row, count_addresses, decode, read_columns, read_rows
@@ -86,6 +87,7 @@ def merge_rows(
                 tags=tuple(sorted(set(seen.tags) | set(row.tags))),
                 topics=tuple(sorted(set(seen.topics) | set(row.topics))),
                 status=seen.status or row.status,
+                language=seen.language or row.language,
             )
         if lines_per_address is not None:
             left[key] -= 1
@@ -102,6 +104,7 @@ def import_file(
     *,
     tags: tuple[str, ...] = (),
     known_topics: tuple[str, ...] = (),
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES,
     dry_run: bool = False,
     ignore_columns: bool = False,
     now: dt.datetime | None = None,
@@ -111,7 +114,8 @@ def import_file(
 
     A file with columns we do not recognise and no name column is refused unless `ignore_columns`:
     every row would import without a name, and the names are most likely in those columns.
-    `known_topics` are the keys of config [topics]: a row naming another topic is skipped.
+    `known_topics` are the keys of config [topics]: a row naming another topic is skipped, as is
+    a row whose language is none of `languages` (newsletter.languages; the first is the default).
     """
     now = now or utcnow()
     tags = tuple(clean_tags(tags))  # a bad --tag is refused before anything is read
@@ -129,12 +133,13 @@ def import_file(
     # The store writes each merged row while the rest of the file is still being read.
     lines = count_addresses(text)
     counts = store.import_rows(
-        merge_rows(read_rows(path, text, known_topics), tags, summary, lines),
+        merge_rows(read_rows(path, text, known_topics, languages), tags, summary, lines),
         source=f"import:{path.name}",
         dry_run=dry_run,
         now=now,
         on_progress=on_progress,
         expected=len(lines),
+        default_language=languages[0],
     )
     summary.added, summary.updated = counts.added, counts.updated
     summary.unchanged, summary.kept_opted_out = counts.unchanged, counts.kept_opted_out

@@ -139,14 +139,17 @@ class SubscriberStore:
         *,
         topics: Iterable[str] = (),
         source: str = "manual",
+        language: str = "en",
         now: dt.datetime | None = None,
     ) -> SubscriberRecord:
-        """Add one active subscriber; refuses known and suppressed addresses. `topics` are checked
-        against the configuration by the caller."""
+        """Add one active subscriber; refuses known and suppressed addresses. `topics` and
+        `language` are checked against the configuration by the caller."""
         address = check_email(email)
         try:
             with self.session() as s:
-                return statuses.add(s, address, first_name, last_name, tags, topics, source, now or utcnow())
+                return statuses.add(
+                    s, address, first_name, last_name, tags, topics, source, now or utcnow(), language
+                )
         except StoreConflict:  # a concurrent add of the same address won the race
             raise StoreError(f"{address} is already in the list") from None
 
@@ -214,6 +217,7 @@ class SubscriberStore:
         *,
         daily_limit: int | None = None,
         topics: Iterable[str] | None = None,
+        language: str = "en",
         now: dt.datetime | None = None,
     ) -> SignupRequest:
         """Record a signup form submission; nobody becomes active until they confirm.
@@ -223,12 +227,13 @@ class SubscriberStore:
 
         Nothing is mailed to active, bounced or complained addresses (nor to an unknown address
         whose bounce or complaint was suppressed), nor past `daily_limit` requests in 24 hours.
-        Names are stored only on a new row: a stranger's signup never changes an existing one.
+        Names and the language are stored only on a new row: a stranger's signup never changes
+        an existing one (the preference page, behind the subscriber's own link, does).
         """
         address = check_email(email)
         with self.session() as s:
             return signups.request_signup(
-                s, address, first_name, last_name, daily_limit, topics, now or utcnow()
+                s, address, first_name, last_name, daily_limit, topics, now or utcnow(), language
             )
 
     def confirm_signup(
@@ -251,15 +256,17 @@ class SubscriberStore:
         *,
         topics: Iterable[str] | None = None,
         first_name: str | None = None,
+        language: str | None = None,
         via: str = "",
         now: dt.datetime | None = None,
         by_subscriber: bool = False,
     ) -> Change:
-        """Topics and/or first name of one subscriber, in one transaction, each change in the history;
-        `by_subscriber` records them as the subscriber's own choice, which no import overrides."""
+        """Topics, first name and/or language (already a configured code) of one subscriber, in one
+        transaction, each change in the history; `by_subscriber` records them as the subscriber's own
+        choice, which no import overrides."""
         with self.session() as s:
             return topics_part.update_preferences(
-                s, who, topics, first_name, via, now or utcnow(), by_subscriber=by_subscriber
+                s, who, topics, first_name, via, now or utcnow(), language, by_subscriber=by_subscriber
             )
 
     # ---- many subscribers at once (bulk_import.py, events.py) -----------------------------
@@ -273,11 +280,13 @@ class SubscriberStore:
         now: dt.datetime | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         expected: int | None = None,
+        default_language: str = "en",
     ) -> ImportCounts:
         """Merge rows (one per address) as one transaction, rolled back for a dry run or on any error
-        (see bulk_import.import_rows); opted-out and suppressed addresses are never brought back."""
+        (see bulk_import.import_rows); opted-out and suppressed addresses are never brought back.
+        A row with no language gives a new subscriber `default_language` and keeps a known one's."""
         return bulk_import.import_rows(
-            self.engine, rows, source, dry_run, now or utcnow(), on_progress, expected
+            self.engine, rows, source, dry_run, now or utcnow(), on_progress, expected, default_language
         )
 
     def apply_delivery_events(

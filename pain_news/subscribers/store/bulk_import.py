@@ -50,6 +50,7 @@ def import_rows(
     now: dt.datetime,
     on_progress: Callable[[int, int], None] | None,
     expected: int | None,
+    default_language: str = "en",
 ) -> ImportCounts:
     """Merge rows (one per address) as one transaction, rolled back for a dry run or on any error.
 
@@ -73,11 +74,11 @@ def import_rows(
             # then finds the row it added (statuses.opt_out_address). SQLite: BEGIN IMMEDIATE.
             lock_new_addresses(s)
             if db.is_postgresql(s):
-                _import_pg(s, _chunks(rows), source[:300], now, counts, progress)
+                _import_pg(s, _chunks(rows), source[:300], now, counts, progress, default_language)
             else:
                 done = 0
                 for chunk in _chunks(rows):
-                    _apply_chunk(s, chunk, source[:300], now, counts)
+                    _apply_chunk(s, chunk, source[:300], now, counts, default_language)
                     done += len(chunk)
                     progress(done)
         except BaseException:  # includes Ctrl-C: an interrupted import leaves the store as it was
@@ -101,12 +102,17 @@ def _chunks(rows: Iterable[ImportRow]) -> Iterator[list[ImportRow]]:
 _UPDATE_NAMES = (
     update(SUBSCRIBERS)
     .where(SUBSCRIBERS.c.id == bindparam("sid"), and_(*(SUBSCRIBERS.c.status != st for st in OPTED_OUT)))
-    .values(first_name=bindparam("first"), last_name=bindparam("last"))
+    .values(first_name=bindparam("first"), last_name=bindparam("last"), language=bindparam("lang"))
 )
 
 
 def _apply_chunk(
-    s: Session, chunk: Sequence[ImportRow], source: str, now: dt.datetime, counts: ImportCounts
+    s: Session,
+    chunk: Sequence[ImportRow],
+    source: str,
+    now: dt.datetime,
+    counts: ImportCounts,
+    default_language: str,
 ) -> None:
     """SQLite: one chunk read, planned and written."""
     keys = [email_key(r.email) for r in chunk]
@@ -114,7 +120,7 @@ def _apply_chunk(
     plan = plan_chunk(chunk, keys, known, source, now, counts)
     _write_existing(s, plan, now)
     if plan.new_rows:
-        ids = _insert_new(s, plan.new_rows, source, now)
+        ids = _insert_new(s, plan.new_rows, source, now, default_language)
         for r in plan.new_rows:
             sid = ids[email_key(r.email)]
             plan.history.append(
@@ -147,18 +153,19 @@ def _import_pg(
     now: dt.datetime,
     counts: ImportCounts,
     progress: Callable[[int], None],
+    default_language: str,
 ) -> None:
     """PostgreSQL: a second thread reads, plans and writes each chunk while this one takes the next
     from `chunks` (parsing the file) and prepares it: psycopg lets go of the GIL while the server
     works, so the parsing overlaps the server's work. Progress is reported here, in order, and the
     writer's error raised here; on any error the writer stops before the caller rolls back."""
-    writer = _Writer(s, source, now)
+    writer = _Writer(s, source, now, default_language)
     try:
         for chunk in chunks:
             # The insert's arrays, as if every row were new (what a large import mostly is), are
             # built here: the writer, whose every step waits for the server, only sends them.
             keys = [email_key(r.email) for r in chunk]
-            writer.put((chunk, keys, _new_rows_arrays(chunk, keys)))
+            writer.put((chunk, keys, _new_rows_arrays(chunk, keys, default_language)))
             writer.report(progress, wait=False)
         writer.put(None)
         writer.report(progress, wait=True)
@@ -174,7 +181,8 @@ def _import_pg(
 class _Writer:
     """The thread that writes an import's chunks on its session, one after another."""
 
-    def __init__(self, s: Session, source: str, now: dt.datetime) -> None:
+    def __init__(self, s: Session, source: str, now: dt.datetime, default_language: str) -> None:
+        self.default_language = default_language
         self.s, self.source, self.now = s, source, now
         self.counts = ImportCounts()
         # Up to 64 chunks ahead (128,000 rows with their arrays): a file parses faster than the
@@ -224,7 +232,7 @@ class _Writer:
             while (job := self.jobs.get()) is not None:
                 if self.cancelled.is_set():
                     continue
-                _apply_chunk_pg(self.s, *job, self.source, self.now, self.counts)
+                _apply_chunk_pg(self.s, *job, self.source, self.now, self.counts, self.default_language)
                 written += len(job[1])
                 self.done.put(written)
         except BaseException as exc:  # raised in the importing thread by report()
@@ -246,6 +254,7 @@ def _apply_chunk_pg(
     source: str,
     now: dt.datetime,
     counts: ImportCounts,
+    default_language: str,
 ) -> None:
     """PostgreSQL: one chunk written. Its new addresses go in first, in one statement that skips
     the ones the store holds or has suppressed and names them; only those are then read, locked,
@@ -257,7 +266,7 @@ def _apply_chunk_pg(
         rows = [(r, k) for r, k in zip(chunk, keys, strict=True) if k not in older]
         counts.kept_opted_out += len(chunk) - len(rows)
         chunk, keys = [r for r, _ in rows], [k for _, k in rows]
-        arrays = _new_rows_arrays(chunk, keys)
+        arrays = _new_rows_arrays(chunk, keys, default_language)
     params = {**arrays, "source": source, "now": now, "detail": f"imported from {source}"}
     skipped = set(s.scalars(_INSERT_NEW_PG, params))
     counts.added += len(chunk) - len(skipped)
@@ -321,10 +330,11 @@ _INSERT_HISTORY_PG = text(
 # costs more than the check. Rows go in in file order (ORDER BY n), so ids follow the file.
 _INSERT_NEW_PG = text(
     "WITH t AS (SELECT * FROM unnest(CAST(:e AS text[]), CAST(:k AS text[]), CAST(:f AS text[]), "
-    "CAST(:l AS text[]), CAST(:st AS text[])) WITH ORDINALITY AS t(e, k, f, l, st, n)), "
-    "new AS (INSERT INTO subscribers (email, email_key, first_name, last_name, status, source, "
+    "CAST(:l AS text[]), CAST(:st AS text[]), CAST(:lang AS text[])) "
+    "WITH ORDINALITY AS t(e, k, f, l, st, lang, n)), "
+    "new AS (INSERT INTO subscribers (email, email_key, first_name, last_name, status, language, source, "
     "created_at, status_changed_at, opted_out_at, opt_out_method) "
-    "SELECT e, k, f, l, st, :source, :now, :now, CASE WHEN st = 'active' THEN NULL ELSE :now END, "
+    "SELECT e, k, f, l, st, lang, :source, :now, :now, CASE WHEN st = 'active' THEN NULL ELSE :now END, "
     "CASE WHEN st = 'active' THEN NULL ELSE 'manual' END FROM t "
     "WHERE (SELECT s.id FROM subscribers s WHERE s.email_key = t.k) IS NULL "
     "AND (SELECT p.id FROM suppressions p "
@@ -338,7 +348,7 @@ _INSERT_NEW_PG = text(
 )
 
 
-def _new_rows_arrays(rows: Sequence[ImportRow], keys: Sequence[str]) -> dict[str, str]:
+def _new_rows_arrays(rows: Sequence[ImportRow], keys: Sequence[str], default_language: str) -> dict[str, str]:
     """The array parameters of _INSERT_NEW_PG for these rows and their email keys."""
     tagged = [(key, tag) for key, r in zip(keys, rows, strict=True) for tag in r.tags]
     return {
@@ -347,12 +357,15 @@ def _new_rows_arrays(rows: Sequence[ImportRow], keys: Sequence[str]) -> dict[str
         "f": pg_array(r.first_name for r in rows),
         "l": pg_array(r.last_name for r in rows),
         "st": pg_array(r.status or ACTIVE for r in rows),
+        "lang": pg_array(r.language or default_language for r in rows),
         "tag_key": pg_array(key for key, _ in tagged),
         "tag": pg_array(tag for _, tag in tagged),
     }
 
 
-def _insert_new(s: Session, rows: Sequence[ImportRow], source: str, now: dt.datetime) -> dict[str, int]:
+def _insert_new(
+    s: Session, rows: Sequence[ImportRow], source: str, now: dt.datetime, default_language: str
+) -> dict[str, int]:
     """Insert new subscribers (SQLite: executemany); their ids by email key."""
     values = [
         {
@@ -361,6 +374,7 @@ def _insert_new(s: Session, rows: Sequence[ImportRow], source: str, now: dt.date
             "first_name": r.first_name,
             "last_name": r.last_name,
             "status": r.status or ACTIVE,
+            "language": r.language or default_language,
             "source": source,
             "created_at": now,
             "status_changed_at": now,

@@ -137,6 +137,7 @@ class SubscriberRecord:
     opt_out_method: str | None
     opt_out_campaign_id: int | None
     topics: tuple[str, ...] = ()  # chosen by the reader (config [topics]); never staff tags
+    language: str = "en"  # primary subtag of one of newsletter.languages (config/languages.py)
 
     @classmethod
     def of(cls, s: Subscriber) -> SubscriberRecord:
@@ -154,6 +155,7 @@ class SubscriberRecord:
             s.opt_out_method,
             s.opt_out_campaign_id,
             tuple(t.topic for t in s.topics),
+            s.language,
         )
 
 
@@ -192,7 +194,7 @@ def clean_tags(tags: Iterable[str]) -> list[str]:
 
 
 def new_subscriber(
-    email: str, first: str, last: str, status: str, source: str, now: dt.datetime
+    email: str, first: str, last: str, status: str, source: str, now: dt.datetime, language: str = "en"
 ) -> Subscriber:
     first, last = check_text("first name", first, MAX_NAME), check_text("last name", last, MAX_NAME)
     return Subscriber(
@@ -202,6 +204,7 @@ def new_subscriber(
         last_name=last,
         status=status,
         source=source[:300],
+        language=language,
         created_at=now,
         status_changed_at=now,
     )

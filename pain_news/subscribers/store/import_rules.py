@@ -39,6 +39,8 @@ class ImportRow(Protocol):
     def status(self) -> str: ...  # "" or an opt-out status the file itself records
     @property
     def topics(self) -> tuple[str, ...]: ...  # keys of config [topics], already checked
+    @property
+    def language(self) -> str: ...  # one of newsletter.languages, or "" (new: the default; known: kept)
 
 
 @dataclass
@@ -74,6 +76,7 @@ def read_known(s: Session, keys: list[str]) -> Known:
                 Subscriber.status,
                 Subscriber.first_name,
                 Subscriber.last_name,
+                Subscriber.language,
                 Subscriber.chose_own_topics,
                 Subscriber.name_set_by_subscriber,
             )
@@ -132,6 +135,7 @@ def plan_chunk(
         own_name = old.name_set_by_subscriber
         first = old.first_name if own_name else old.first_name or row.first_name
         last = old.last_name or row.last_name
+        language = row.language or old.language
         added_tags = set(row.tags) - known.tags.get(old.id, set())
         had_topics = known.topics.get(old.id, set())
         new_topics = not set(row.topics) <= had_topics
@@ -142,12 +146,13 @@ def plan_chunk(
             new_topics and old.chose_own_topics
         ):
             counts.kept_own_choice += 1  # what the subscriber chose on the preference page or signup form
-        if not (first != old.first_name or last != old.last_name or added_tags or row.status):
+        named = first != old.first_name or last != old.last_name or language != old.language
+        if not (named or added_tags or row.status):
             counts.unchanged += old.id not in plan.topics
             counts.updated += old.id in plan.topics
             continue
         counts.updated += 1
-        plan.name_updates.append({"sid": old.id, "first": first, "last": last})
+        plan.name_updates.append({"sid": old.id, "first": first, "last": last, "lang": language})
         if row.status:  # the file itself records an opt-out (e.g. an export from another list)
             plan.opt_outs.append(
                 StatusChange(old.id, old.status, row.status, "import", detail=f"opt-out recorded in {source}")

@@ -43,6 +43,7 @@ def iter_subscribers(
         Subscriber.opted_out_at,
         Subscriber.opt_out_method,
         Subscriber.opt_out_campaign_id,
+        Subscriber.language,
     )
     query = select(*cols).outerjoin(SubscriberTag, SubscriberTag.subscriber_id == Subscriber.id)
     if status:
@@ -75,6 +76,7 @@ def iter_subscribers(
                     as_utc(first[9]),
                     first[10],
                     first[11],
+                    language=first[12],
                 )
             )
             if len(chunk) == CHUNK:

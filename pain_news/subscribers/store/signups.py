@@ -37,6 +37,7 @@ def request_signup(
     daily_limit: int | None,
     topics: Iterable[str] | None,
     now: dt.datetime,
+    language: str = "en",
 ) -> SignupRequest:
     """Record a signup form submission (`address` already checked); see SubscriberStore.request_signup."""
     nothing = SignupRequest(0, 0, send_confirmation=False)
@@ -44,7 +45,7 @@ def request_signup(
     if sub is None:
         if _suppressed_as_undeliverable(s, address):
             return nothing
-        sub = new_subscriber(address, first_name, last_name, PENDING, "signup", now)
+        sub = new_subscriber(address, first_name, last_name, PENDING, "signup", now, language)
         s.add(sub)
         s.flush()
         old = None

@@ -71,6 +71,7 @@ def add(
     topics: Iterable[str],
     source: str,
     now: dt.datetime,
+    language: str = "en",
 ) -> SubscriberRecord:
     """Add one active subscriber (`address` already checked); refuses known and suppressed addresses."""
     lock_new_addresses(s)
@@ -87,7 +88,7 @@ def add(
             f"{address} was deleted or opted out and is suppressed; it cannot be re-added",
             hint="the person can sign up again themselves through the signup form",
         )
-    sub = new_subscriber(address, first_name, last_name, ACTIVE, source, now)
+    sub = new_subscriber(address, first_name, last_name, ACTIVE, source, now, language)
     sub.tags = [SubscriberTag(tag=t) for t in clean_tags(tags)]
     s.add(sub)
     s.flush()

@@ -116,10 +116,11 @@ def update_preferences(
     first_name: str | None,
     via: str,
     now: dt.datetime,
+    language: str | None = None,
     by_subscriber: bool = False,
 ) -> Change:
-    """Topics and/or first name of one subscriber, each change in the history. `by_subscriber`: the
-    subscriber chose them (the preference page), so no import changes them again (import_rules.py)."""
+    """Topics, first name and/or language of one subscriber, each change in the history. `by_subscriber`:
+    the subscriber chose them (the preference page), so no import changes them again (import_rules.py)."""
     wanted = None if topics is None else clean_topics(topics)
     name = None if first_name is None else check_text("first name", first_name, MAX_NAME)
     sub = core.find(s, who, lock=True)
@@ -135,6 +136,11 @@ def update_preferences(
     if by_subscriber:
         sub.chose_own_topics = sub.chose_own_topics or wanted is not None
         sub.name_set_by_subscriber = sub.name_set_by_subscriber or name is not None
+    if language is not None and language != sub.language:
+        detail = f"language {sub.language} → {language}" + (f" ({via})" if via else "")
+        s.execute(insert(HISTORY), [history_row(sub.id, sub.status, sub.status, "language", now, detail)])
+        sub.language = language
+        changed = True
     s.flush()
     s.expire(sub, ["topics"])
     return Change(SubscriberRecord.of(sub), changed=changed)
