@@ -290,7 +290,7 @@ def test_missing_postal_address_in_config_is_an_error(make_config, make_issue):
         ('{{ newsletter.postal_address | replace("\\n", ", ") }}', "postal-address"),
         (
             '<a href="{{ links.unsubscribe_url }}" class="pn-tap" style="display:inline-block;'
-            'white-space:nowrap;padding:12px 8px;line-height:20px;">Unsubscribe</a>',
+            'white-space:nowrap;padding:12px 8px;line-height:20px;">{{ _("Unsubscribe") }}</a>',
             "unsubscribe-missing",
         ),
     ],
