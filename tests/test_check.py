@@ -316,7 +316,11 @@ def test_unsubscribe_missing_from_text_part_is_an_error(config, project, make_is
 
 def test_tag_left_in_a_template_is_reported_from_the_output(config, project, make_issue):
     footer = project / "templates" / "footer.mjml.j2"
-    footer.write_text(footer.read_text().replace("Unsubscribe</a>", "Unsubscribe</a> %%h.unsubscribe%%"))
+    footer.write_text(
+        footer.read_text().replace(
+            '{{ _("Unsubscribe") }}</a>', '{{ _("Unsubscribe") }}</a> %%h.unsubscribe%%'
+        )
+    )
     [finding] = found(check_issue(config, make_issue()), "placeholder")
     assert "%%h.unsubscribe%%" in finding.message and finding.path.name == "email.html"
 

@@ -22,7 +22,7 @@ from pain_news.config.settings import Config
 from pain_news.errors import PainNewsError, ServerError
 from pain_news.issue import placeholders
 from pain_news.issue.loader import read_issue
-from pain_news.render.pipeline import render_issue
+from pain_news.render.pipeline import render_issue, web_page
 
 CHROMIUM = os.environ.get("PAIN_NEWS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -44,6 +44,8 @@ class Snapshot:
     problem: str = ""
     slug: str = ""
     web_html: str = ""  # the web version, its links pointing into the preview too
+    # The other editions' web versions by language (/<issue>/es/), so their links work in the preview.
+    edition_pages: tuple[tuple[str, str], ...] = ()
 
 
 #: Where the preview server answers for the reader's site (pain_news/web/preview.py): the email's
@@ -105,6 +107,13 @@ class PreviewState:
             issue = read_issue(self.folder, "", languages=self.config.languages).require()
             newsletter = replace(self.config.newsletter, public_url=SITE)
             rendered = render_issue(issue, newsletter, self.config.templates_dir, self.config.reviewers)
+            edition_pages = tuple(
+                (
+                    e.edition_dir,
+                    web_page(e, newsletter, self.config.templates_dir, self.config.reviewers, e.language),
+                )
+                for e in issue.editions
+            )
         except PainNewsError as exc:
             return Snapshot(version, "", "", from_name, None, "", (), report, str(exc))
         return Snapshot(
@@ -118,6 +127,7 @@ class PreviewState:
             report=report,
             slug=issue.slug,
             web_html=rendered.web_html,
+            edition_pages=edition_pages,
         )
 
 

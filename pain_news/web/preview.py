@@ -79,6 +79,13 @@ def preview_app(state: PreviewState) -> Starlette:
             return PlainTextResponse(NOT_SERVED, status_code=404)
         return HTMLResponse(snapshot.web_html, headers={"Cache-Control": "no-store"})
 
+    async def edition_version(request: Request) -> Response:
+        snapshot = state.current()
+        page = dict(snapshot.edition_pages).get(request.path_params["lang"])
+        if request.path_params["slug"] != snapshot.slug or page is None:
+            return await asset(request)  # not an edition: a file of the issue (images/...)
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
     def stand_in(name: str) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:
             return reader_page(state.config, name)
@@ -104,6 +111,7 @@ def preview_app(state: PreviewState) -> Starlette:
             Route(SAMPLE_UNSUBSCRIBE, stand_in("unsubscribe")),
             Route(SAMPLE_PREFERENCES, stand_in("preferences")),
             Route(f"{SITE}/{{slug:str}}/", web_version),
+            Route(f"{SITE}/{{slug:str}}/{{lang:str}}/", edition_version),
             Route(f"{SITE}/{{slug:str}}/{{name:path}}", asset),
         ]
     )
