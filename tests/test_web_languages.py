@@ -61,7 +61,7 @@ def test_a_spanish_signup_gets_a_spanish_confirmation_and_pages(server, project)
 
 
 def test_unsubscribe_and_preference_pages_in_spanish(server):
-    sid = server.store.add("ana@example.org", "Ana", topics=["news"]).id
+    sid = server.store.add("ana@example.org", "Ana", topics=["news"], language="es").id
     page = httpx.get(server.url + path_of(unsubscribe_url(server.config, sid, 4)), headers=SPANISH)
     assert "¿Darse de baja de Pain News?" in page.text and "<strong>ana@example.org</strong>" in page.text
     prefs = httpx.get(server.url + path_of(preferences_url(server.config, sid, 4)), headers=SPANISH)

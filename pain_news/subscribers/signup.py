@@ -67,7 +67,12 @@ def request_signup(
     address, first = validate_signup(email, first_name)
     links.link_base(config)  # no link can be made: refuse before anything is written
     request = store.request_signup(
-        address, first, daily_limit=config.serve.signups_per_address_per_day, topics=topics
+        address,
+        first,
+        daily_limit=config.serve.signups_per_address_per_day,
+        topics=topics,
+        # The signup page's language, when the newsletter is written in it; else the default.
+        language=language if language in config.languages else config.languages[0],
     )
     if not request.send_confirmation:
         return None

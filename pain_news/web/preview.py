@@ -80,11 +80,8 @@ def preview_app(state: PreviewState) -> Starlette:
         return HTMLResponse(snapshot.web_html, headers={"Cache-Control": "no-store"})
 
     async def edition_version(request: Request) -> Response:
-        snapshot = state.current()
-        page = dict(snapshot.edition_pages).get(request.path_params["lang"])
-        if request.path_params["slug"] != snapshot.slug or page is None:
-            return await asset(request)  # not an edition: a file of the issue (images/...)
-        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+        page = edition_page(state, request.path_params["slug"], request.path_params["lang"])
+        return await asset(request) if page is None else page  # not an edition: a file (images/...)
 
     def stand_in(name: str) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:
@@ -163,6 +160,15 @@ def reader_page(config: Config, name: str) -> HTMLResponse:
         footer_text="Pain News preview: nothing here is sent or saved.",
         **context,
     )
+
+
+def edition_page(state: PreviewState, slug: str, language: str) -> Response | None:
+    """Another edition's web version (/<issue>/es/), so the links between editions work in the preview."""
+    snapshot = state.current()
+    page = dict(snapshot.edition_pages).get(language)
+    if slug != snapshot.slug or page is None:
+        return None
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
 def serve(config: Config, issue_dir: Path, port: int, *, open_browser: bool = False) -> None:
