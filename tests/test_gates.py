@@ -20,11 +20,8 @@ from tests.fixtures.core import REAL_NEWSLETTER, publish_archive, sign_off
 SPOTLIGHT = "01-spotlight-failed-spine-surgery.md"
 
 
-@pytest.fixture
-def smtp_env(smtp_server, store):
-    """A list send through the loopback SMTP server, to two subscribers, with real-looking settings."""
-    store.add("p1@example.org", "Pat", "One")
-    store.add("p2@example.org", "Sam", "Two")
+def smtp_settings(smtp_server) -> dict[str, str]:
+    """Real-looking settings for a list send through the loopback SMTP server."""
     return {
         **REAL_NEWSLETTER,
         "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
@@ -32,6 +29,14 @@ def smtp_env(smtp_server, store):
         "PAIN_NEWS_SMTP_PORT": str(smtp_server.port),
         "PAIN_NEWS_SMTP_SECURITY": "none",
     }
+
+
+@pytest.fixture
+def smtp_env(smtp_server, store):
+    """A list send through the loopback SMTP server, to two subscribers, with real-looking settings."""
+    store.add("p1@example.org", "Pat", "One")
+    store.add("p2@example.org", "Sam", "Two")
+    return smtp_settings(smtp_server)
 
 
 @pytest.fixture

@@ -17,26 +17,16 @@ from pain_news.ledger import CampaignLedger
 from pain_news.signoff import approve
 from pain_news.signoff.content import approvable
 from tests.fixtures.core import REAL_NEWSLETTER, publish_archive
-from tests.test_gates import tiny_png
+from tests.test_gates import smtp_settings, tiny_png
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 SPOTLIGHT = "01-spotlight-failed-spine-surgery.md"
 
 
-def smtp_env(smtp_server) -> dict[str, str]:
-    return {
-        **REAL_NEWSLETTER,
-        "PAIN_NEWS_DELIVERY_PROVIDER": "smtp",
-        "PAIN_NEWS_SMTP_HOST": "127.0.0.1",
-        "PAIN_NEWS_SMTP_PORT": str(smtp_server.port),
-        "PAIN_NEWS_SMTP_SECURITY": "none",
-    }
-
-
 @pytest.fixture
 def smtp_list(make_config, smtp_server, sample_issue):
     """A list send through the loopback SMTP server, real-looking settings, the issue published."""
-    config = make_config(smtp_env(smtp_server))
+    config = make_config(smtp_settings(smtp_server))
     publish_archive(config)
     return config
 
@@ -86,7 +76,7 @@ def test_the_shipped_placeholder_reviewer_is_refused_for_a_list_send_and_warned_
 ):
     toml = project / "pain-news.toml"
     toml.write_text(toml.read_text().replace("reviewer@tristatepain-news.org", "reviewer@example.org"))
-    config = make_config(smtp_env(smtp_server))
+    config = make_config(smtp_settings(smtp_server))
     store.add("p1@example.org")
     approve_as(config, store, sample_issue)
     with pytest.raises(ConfigError, match="placeholder reviewer cannot sign an email to subscribers"):

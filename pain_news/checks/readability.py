@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pain_news.checks import Finding, warning
 from pain_news.checks.syllables import syllable_counts
@@ -57,14 +57,15 @@ def sentence_count(text: str) -> int:
     return max(1, len(sentences) - sum(1 for sentence in sentences if len(words_of(sentence)) <= 2))
 
 
-def grade(text: str) -> float:
+def grade(text: str, counts: Mapping[str, int] | None = None) -> float:
     """Flesch–Kincaid grade of `text`, as textstat 0.7.8 computes it, with syllables from
-    checks/syllables.py's table instead of a dictionary loaded per process."""
+    checks/syllables.py's table instead of a dictionary loaded per process (`counts`: already
+    looked up for these words)."""
     words = words_of(text)
     sentences = sentence_count(text)
     if not words or not sentences:
         return 0.0
-    counts = syllable_counts(words)
+    counts = syllable_counts(words) if counts is None else counts
     syllables = sum(counts[w] for w in words)
     if not syllables:
         return 0.0
@@ -72,8 +73,10 @@ def grade(text: str) -> float:
 
 
 def reading_grades(pieces: Sequence[Piece]) -> dict[str, float]:
-    """Grade per piece, keyed by the piece's file stem."""
-    return {piece.slug: grade(prose(piece)) for piece in pieces}
+    """Grade per piece, keyed by the piece's file stem; every piece's words looked up at once."""
+    texts = {piece.slug: prose(piece) for piece in pieces}
+    counts = syllable_counts(word for text in texts.values() for word in words_of(text))
+    return {slug: grade(text, counts) for slug, text in texts.items()}
 
 
 def grade_findings(pieces: Sequence[Piece], grades: dict[str, float]) -> list[Finding]:

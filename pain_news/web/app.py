@@ -91,29 +91,35 @@ async def unavailable(request: Request, exc: Exception) -> Response:
     log.error("%s %s failed: %s", request.method, request.url.path.split("/")[1], redact(detail))
     if request.url.path.startswith("/webhooks/"):  # SendGrid retries a batch that got a 5xx
         return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
-    language = page_language(request)
-    return show(
+    return error_page(
         request,
-        "error.html",
         503,
-        language,
-        title=i18n.translate(language, "Temporarily unavailable"),
-        message=i18n.translate(language, "This page cannot be shown right now."),
-        hint=i18n.translate(
-            language, "Please try again in a few minutes, or reply to our email and we will help."
-        ),
+        i18n.N_("Temporarily unavailable"),
+        i18n.N_("This page cannot be shown right now."),
+        i18n.N_("Please try again in a few minutes, or reply to our email and we will help."),
     )
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
     """An unknown address gets a real page (title, language, heading), not Starlette's plain text."""
+    return error_page(
+        request,
+        404,
+        i18n.N_("Page not found"),
+        i18n.N_("There is no page at this address."),
+        i18n.N_("Check the link in the email, or reply to it and we will help."),
+    )
+
+
+def error_page(request: Request, status: int, title: str, message: str, hint: str) -> Response:
+    """error.html in the reader's language (the texts are catalogue message ids, marked with N_)."""
     language = page_language(request)
     return show(
         request,
         "error.html",
-        404,
+        status,
         language,
-        title=i18n.translate(language, "Page not found"),
-        message=i18n.translate(language, "There is no page at this address."),
-        hint=i18n.translate(language, "Check the link in the email, or reply to it and we will help."),
+        title=i18n.translate(language, title),
+        message=i18n.translate(language, message),
+        hint=i18n.translate(language, hint),
     )
