@@ -150,6 +150,46 @@ def test_screenshot_saves_desktop_and_phone_pngs(run_cli, sample_issue, chromium
     phone_width, phone_height = _png_size((out / "phone.png").read_bytes())
     assert (desktop_width, phone_width) == (600, 375)
     assert phone_height > desktop_height > 900  # full page; the narrow column is taller
+    for name, width in (("desktop", 600), ("phone", 375)):
+        assert f"{name}-forced-dark.png" in result.stdout
+        assert _png_size((out / f"{name}-forced-dark.png").read_bytes())[0] == width
+
+
+#: Mean lightness (0–255) of a PNG, read in Chromium itself: a canvas decodes it.
+MEAN_LIGHTNESS = """async (src) => {
+  const img = new Image(); img.src = src; await img.decode();
+  const canvas = Object.assign(document.createElement("canvas"), {width: img.width, height: img.height});
+  const ctx = canvas.getContext("2d"); ctx.drawImage(img, 0, 0);
+  const data = ctx.getImageData(0, 0, img.width, img.height).data;
+  let sum = 0; for (let i = 0; i < data.length; i += 4) sum += (data[i] + data[i + 1] + data[i + 2]) / 3;
+  return sum / (data.length / 4);
+}"""
+
+
+@pytest.mark.browser
+def test_preview_shows_the_email_as_gmail_inverts_it(config, sample_issue, page_at, artifacts):
+    # Gmail and Yahoo ignore the email's own dark palette and invert the light one: the preview's
+    # forced-dark frames are Chromium's own force-dark over the light email, mostly dark pixels.
+    with running(config, sample_issue) as url:
+        page = page_at(1400)
+        page.goto(f"{url}/")
+        for name, width in (("desktop", 600), ("phone", 375)):
+            frame = page.locator(f"#frame-{name}-forced-dark")
+            frame.scroll_into_view_if_needed()
+            page.wait_for_function(
+                "id => document.getElementById(id).complete && document.getElementById(id).naturalWidth > 0",
+                arg=f"frame-{name}-forced-dark",
+                timeout=60_000,
+            )
+            assert frame.evaluate("img => img.naturalWidth") == width
+            assert "Gmail" in (frame.get_attribute("alt") or "")
+            forced = page.evaluate(MEAN_LIGHTNESS, f"/issue/forced-dark-{width}.png")
+            light_png = artifacts / f"preview-light-{width}.png"
+            page.frame_locator(f"#frame-{name}").locator("body").screenshot(path=str(light_png))
+            assert forced < 110, f"the forced-dark frame at {width} px is not dark (mean {forced:.0f})"
+        page.screenshot(path=str(artifacts / "preview-forced-dark.png"), full_page=True)
+        # A width the preview does not show is not photographed.
+        assert httpx.get(f"{url}/issue/forced-dark-999.png").status_code == 404
 
 
 def test_preview_help_has_an_example(run_cli):

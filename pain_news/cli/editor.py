@@ -68,7 +68,8 @@ def check_cmd(app: App, issue_dir: Path, output_format: str, strict: bool, reque
     "--screenshot",
     "screenshot_path",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Save desktop.png, phone.png and their dark-mode twins (desktop-dark.png, phone-dark.png) "
+    help="Save desktop.png, phone.png, their dark-mode twins (desktop-dark.png, phone-dark.png) and "
+    "the colours Gmail and Yahoo invert themselves (desktop-forced-dark.png, phone-forced-dark.png) "
     "into this folder with headless Chromium, then exit.",
 )
 @click.pass_obj

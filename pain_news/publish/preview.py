@@ -10,7 +10,9 @@ this module never imports the web layer.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import product
@@ -77,6 +79,19 @@ class PreviewState:
         self._lock = threading.Lock()
         self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
         self._snapshot: Snapshot | None = None
+        self._forced_dark: dict[tuple[int, int], bytes] = {}  # (version, width) → PNG
+        self._forced_dark_lock = threading.Lock()
+
+    def forced_dark(self, width: int, shoot: Callable[[], bytes]) -> bytes:
+        """The forced-dark picture of the current version at `width`, taken once per version."""
+        with self._forced_dark_lock:  # one Chromium at a time; a frame asked twice is taken once
+            key = (self.current().version, width)
+            if key not in self._forced_dark:
+                self._forced_dark = {
+                    key: shoot(),
+                    **{k: v for k, v in self._forced_dark.items() if k[0] == key[0]},
+                }
+            return self._forced_dark[key]
 
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         entries = []
@@ -132,45 +147,94 @@ class PreviewState:
 
 
 def screenshot(email_url: str, out: Path) -> list[Path]:
-    """Save desktop.png (600 px) and phone.png (375 px) of the email at `email_url`, full height, with headless Chromium,
-    and desktop-dark.png and phone-dark.png as a reader in dark mode sees it."""
+    """Save desktop.png (600 px) and phone.png (375 px) of the email at `email_url`, full height, with
+    headless Chromium; desktop-dark.png and phone-dark.png as a reader in dark mode sees it; and
+    desktop-forced-dark.png and phone-forced-dark.png as Gmail and Yahoo readers in dark mode see it."""
+    out.mkdir(parents=True, exist_ok=True)
+    shots = [
+        Shot(
+            out / f"{name}{SHOT_SUFFIX[scheme]}.png",
+            width,
+            scheme,
+            forced_dark_url(email_url) if scheme == "forced-dark" else email_url,
+        )
+        for (name, width), scheme in product(WIDTHS.items(), SCHEMES)
+    ]
+    _in_browser_thread(_shoot, shots)
+    return [shot.path for shot in shots]
+
+
+def forced_dark_url(email_url: str) -> str:
+    """Gmail and Yahoo apply no palette of the email's own: they invert the light one."""
+    return f"{email_url}?scheme=light"
+
+
+def forced_dark_png(email_url: str, width: int) -> bytes:
+    """The email at `email_url` as a client that inverts colours itself shows it (Chromium's own
+    force-dark, the algorithm Android's web views apply): the preview's forced-dark frame."""
+    with tempfile.TemporaryDirectory(prefix="pain-news-forced-dark-") as folder:
+        path = Path(folder) / "forced-dark.png"
+        _in_browser_thread(_shoot, [Shot(path, width, "forced-dark", forced_dark_url(email_url))])
+        return path.read_bytes()
+
+
+#: light: the palette every client shows; dark: the email's own dark palette (Apple Mail, iOS,
+#: Outlook); forced-dark: the light email inverted by the client (Gmail, Yahoo), whatever it declares.
+Scheme = Literal["light", "dark", "forced-dark"]
+SCHEMES: tuple[Scheme, ...] = ("light", "dark", "forced-dark")
+SHOT_SUFFIX: dict[Scheme, str] = {"light": "", "dark": "-dark", "forced-dark": "-forced-dark"}
+FORCED_DARK_ARGS = ["--enable-features=WebContentsForceDark"]
+
+
+@dataclass(frozen=True)
+class Shot:
+    path: Path
+    width: int
+    scheme: Scheme
+    url: str
+
+
+def _in_browser_thread(shoot: Callable[[list[Shot]], None], shots: list[Shot]) -> None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         raise ServerError(
-            "--screenshot needs Playwright", hint="pip install playwright (it uses your Chromium)"
+            "screenshots need Playwright", hint="pip install playwright (it uses your Chromium)"
         ) from None
     if not Path(CHROMIUM).is_file():
         raise ServerError(
             f"Chromium not found at {CHROMIUM}",
             hint="install it (apt-get install chromium) or set PAIN_NEWS_CHROMIUM to its path",
         )
-    out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=1) as worker:
         # Playwright's sync API refuses a thread that already runs an event loop (a caller's, or a
         # test session's browser), so it gets a fresh thread of its own.
-        return worker.submit(_shoot, email_url, out).result()
+        worker.submit(shoot, shots).result()
 
 
-def _shoot(url: str, out: Path) -> list[Path]:
+def _shoot(shots: list[Shot]) -> None:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    saved = []
     with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        except PlaywrightError as exc:
-            raise ServerError(f"Chromium did not start: {str(exc).splitlines()[0]}") from None
-        try:
-            schemes: tuple[Literal["light", "dark"], ...] = ("light", "dark")
-            for (name, width), scheme in product(WIDTHS.items(), schemes):
-                page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
-                page.goto(url, wait_until="load")
-                path = out / (f"{name}.png" if scheme == "light" else f"{name}-dark.png")
-                page.screenshot(path=str(path), full_page=True)
-                page.close()
-                saved.append(path)
-        finally:
-            browser.close()
-    return saved
+        # Force-dark is a switch of the whole browser, so those shots get a browser of their own.
+        for forced in (False, True):
+            wanted = [shot for shot in shots if (shot.scheme == "forced-dark") == forced]
+            if not wanted:
+                continue
+            try:
+                args = CHROMIUM_ARGS + (FORCED_DARK_ARGS if forced else [])
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+            except PlaywrightError as exc:
+                raise ServerError(f"Chromium did not start: {str(exc).splitlines()[0]}") from None
+            try:
+                for shot in wanted:
+                    scheme: Literal["light", "dark"] = "dark" if shot.scheme == "dark" else "light"
+                    page = browser.new_page(
+                        viewport={"width": shot.width, "height": 900}, color_scheme=scheme
+                    )
+                    page.goto(shot.url, wait_until="load")
+                    page.screenshot(path=str(shot.path), full_page=True)
+                    page.close()
+            finally:
+                browser.close()

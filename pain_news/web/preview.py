@@ -24,6 +24,7 @@ from pain_news.publish.preview import (
     SITE,
     WIDTHS,
     PreviewState,
+    forced_dark_png,
     screenshot,
 )
 from pain_news.render.pipeline import force_color_scheme
@@ -60,6 +61,10 @@ def preview_app(state: PreviewState) -> Starlette:
             else snapshot.email_html
         )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    def forced_dark(request: Request) -> Response:
+        # Sync: Starlette runs it in a worker thread, where Chromium may take its second.
+        return forced_dark_frame(state, request.path_params["width"], str(request.base_url))
 
     async def email_text(request: Request) -> PlainTextResponse:
         return PlainTextResponse(state.current().email_text, headers={"Cache-Control": "no-store"})
@@ -101,6 +106,7 @@ def preview_app(state: PreviewState) -> Starlette:
             Route("/version", version),
             Route("/issue/email.html", email_html),
             Route("/issue/email.txt", email_text),
+            Route("/issue/forced-dark-{width:int}.png", forced_dark),
             Route("/issue/{name:path}", asset),
             # The reader's site as the email's links see it (pain_news/publish/preview.py: SITE).
             Route(f"{SITE}/", archive),
@@ -162,6 +168,17 @@ def reader_page(config: Config, name: str) -> HTMLResponse:
     )
 
 
+def forced_dark_frame(state: PreviewState, width: int, base_url: str) -> Response:
+    """The email at `width` as Gmail and Yahoo show it in dark mode (pain_news/publish/preview.py)."""
+    if width not in WIDTHS.values():
+        return PlainTextResponse(NOT_SERVED, status_code=404)
+    snapshot = state.current()
+    if snapshot.email_html is None:
+        return PlainTextResponse(f"The issue does not build:\n{snapshot.problem}", status_code=500)
+    png = state.forced_dark(width, lambda: forced_dark_png(f"{base_url}issue/email.html", width))
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
 def edition_page(state: PreviewState, slug: str, language: str) -> Response | None:
     """Another edition's web version (/<issue>/es/), so the links between editions work in the preview."""
     snapshot = state.current()
@@ -198,6 +215,7 @@ def running_state(state: PreviewState, port: int = 0) -> Iterator[str]:
     """Run the preview server for `state` in a background thread; yields its base URL."""
     import uvicorn
 
+    state.current()  # built before listening, as `serve` does: the first page answers at once
     server = uvicorn.Server(
         uvicorn.Config(preview_app(state), host="127.0.0.1", port=port, log_level="warning")
     )
