@@ -5,7 +5,7 @@ styles, `bgcolor` attributes and inherited values gives what a mail client paint
 palette lives in `@media (prefers-color-scheme: dark)` rules; `dark_variant` applies those rules
 with the same inliner the build uses, so `!important` and specificity work as in a browser.
 
-The HTML is parsed with the standard library's parser; colours other than plain hex, background
+The HTML is parsed as browsers parse it (HTML5, lexbor through selectolax); colours other than plain hex, background
 shorthands and the <style> blocks with tinycss2, a small pure-Python parser that follows the CSS
 Syntax spec (imported on first use: `build` runs this check and most colours are hex).
 """
@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from html.parser import HTMLParser
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 #: (red, green, blue, alpha), each 0..1.
 RGBA = tuple[float, float, float, float]
@@ -51,7 +52,6 @@ COLOR_SCHEME_DARK = re.compile(
 class Element:
     tag: str
     attrs: dict[str, str]
-    line: int
     children: list[Element | str] = field(default_factory=list)
 
     def text(self) -> str:
@@ -67,38 +67,25 @@ class Element:
         return " ".join(" ".join(parts).split())
 
 
-class _TreeBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Element("#document", {}, 1)
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = Element(tag, {k: v or "" for k, v in attrs}, self.getpos()[0])
-        self.stack[-1].children.append(element)
-        if tag not in VOID:
-            self.stack.append(element)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.stack[-1].children.append(Element(tag, {k: v or "" for k, v in attrs}, self.getpos()[0]))
-
-    def handle_endtag(self, tag: str) -> None:
-        # Close up to the matching open element; a stray end tag is ignored, as browsers do.
-        for index in range(len(self.stack) - 1, 0, -1):
-            if self.stack[index].tag == tag:
-                del self.stack[index:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].children.append(data)
-
-
 def parse_html(html: str) -> Element:
-    """The document as a tree (conditional comments for Outlook are comments, so they are left out)."""
-    builder = _TreeBuilder()
-    builder.feed(html)
-    builder.close()
-    return builder.root
+    """The document as a tree, parsed as browsers parse it (HTML5, by lexbor through selectolax:
+    about ten times faster than the standard library's parser, docs/design/editor-speed.md).
+    Comments, Outlook's conditional ones included, are left out."""
+    root = Element("#document", {})
+    html_node = LexborHTMLParser(html).root
+    if html_node is not None:
+        root.children.append(_element(html_node))
+    return root
+
+
+def _element(node: LexborNode) -> Element:
+    element = Element(node.tag or "", {name: value or "" for name, value in node.attributes.items()})
+    for child in node.iter(include_text=True):
+        if child.tag == "-text":
+            element.children.append(child.text(deep=False))
+        elif child.tag and not child.tag.startswith("-"):  # -comment, -doctype
+            element.children.append(_element(child))
+    return element
 
 
 @lru_cache(maxsize=1024)
