@@ -51,16 +51,7 @@ def preview_app(state: PreviewState) -> Starlette:
         return JSONResponse({"version": state.current().version}, headers={"Cache-Control": "no-store"})
 
     async def email_html(request: Request) -> Response:
-        snapshot = state.current()
-        if snapshot.email_html is None:
-            return PlainTextResponse(f"The issue does not build:\n{snapshot.problem}", status_code=500)
-        scheme = request.query_params.get("scheme", "")  # light or dark: one palette, whatever the OS prefers
-        html = (
-            force_color_scheme(snapshot.email_html, scheme)
-            if scheme in ("light", "dark")
-            else snapshot.email_html
-        )
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        return email_page(state, request.query_params.get("scheme", ""))
 
     def forced_dark(request: Request) -> Response:
         # Sync: Starlette runs it in a worker thread, where Chromium may take its second.
@@ -166,6 +157,19 @@ def reader_page(config: Config, name: str) -> HTMLResponse:
         footer_text="Pain News preview: nothing here is sent or saved.",
         **context,
     )
+
+
+def email_page(state: PreviewState, scheme: str) -> Response:
+    """The email for the sample subscriber; `scheme` light or dark: one palette, whatever the OS prefers."""
+    snapshot = state.current()
+    if snapshot.email_html is None:
+        return PlainTextResponse(f"The issue does not build:\n{snapshot.problem}", status_code=500)
+    html = (
+        force_color_scheme(snapshot.email_html, scheme)
+        if scheme in ("light", "dark")
+        else snapshot.email_html
+    )
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
 def forced_dark_frame(state: PreviewState, width: int, base_url: str) -> Response:
