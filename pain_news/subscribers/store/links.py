@@ -54,7 +54,7 @@ def record_retired_keys(s: Session, keys: Iterable[str], now: dt.datetime) -> di
 
 def _bounds(s: Session, prints: list[str]) -> dict[str, int]:
     query = select(RetiredKey.fingerprint, RetiredKey.highest_subscriber_id)
-    return {p: bound for p, bound in s.execute(query.where(RetiredKey.fingerprint.in_(prints))).tuples()}
+    return {p: bound for p, bound in s.execute(query.where(RetiredKey.fingerprint.in_(prints)))}
 
 
 def claim_fresh_link(s: Session, subscriber_id: int, per_day: int, now: dt.datetime) -> bool:
