@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import email
+import json
 import re
 import time
 from email import policy
-
-import json
 
 import httpx
 import pytest
@@ -22,7 +21,7 @@ from pain_news.links import (
 )
 from tests.fixtures.core import SECRET
 from tests.fixtures.web import ORIGIN
-from tests.test_schedule import in_hours, send, sg_config  # noqa: F401 (a fixture)
+from tests.test_schedule import in_hours, send, sg_config  # noqa: F401 (sg_config is a fixture)
 from tests.test_topics import TOPICS_TOML
 from tests.test_web_app import confirmation_link, path_of
 
@@ -288,7 +287,10 @@ def test_at_most_three_fresh_links_a_day_and_none_to_an_opted_out_address(server
 
 
 def test_a_scheduled_sends_preference_links_count_from_send_at(
-    sg_config, store, sample_issue, sendgrid_standin
+    sg_config,  # noqa: F811 (the fixture imported above)
+    store,
+    sample_issue,
+    sendgrid_standin,
 ):
     store.add("ana@example.org", "Ana")
     at = in_hours(2)
