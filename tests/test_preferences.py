@@ -63,7 +63,9 @@ def test_every_list_email_links_to_the_readers_own_preference_page(config, store
     token = href.rsplit("/", 1)[1]
     link = read_preferences_token(SECRET, token)
     assert (link.subscriber_id, link.campaign_id) == (sid, report.campaign_id)
-    assert link.delivered is not None and before <= link.delivered <= after  # its days count from when the copy was handed over
+    assert (
+        link.delivered is not None and before <= link.delivered <= after
+    )  # its days count from when the copy was handed over
     # The one-click header stays the global unsubscribe link.
     assert (
         "/unsubscribe/" in message["List-Unsubscribe"] and "/preferences/" not in message["List-Unsubscribe"]
