@@ -8,11 +8,11 @@ active subscriber is mailed (no opted-out address ever is), at most FRESH_LINKS_
 from __future__ import annotations
 
 import datetime as dt
-import html
 from typing import TYPE_CHECKING
 
 from pain_news import i18n, links
 from pain_news.delivery import send_transactional
+from pain_news.subscribers.signup import link_email
 from pain_news.vocab import ACTIVE
 
 if TYPE_CHECKING:
@@ -47,21 +47,12 @@ def fresh_link_email(config: Config, record: SubscriberRecord, link: str) -> tup
     def _(message: str, **values: str) -> str:
         return i18n.translate(language, message, **values)
 
-    greeting = _("Hello,")
     intro = _(
         "Here is a fresh link to your %(newsletter)s preferences; it works for %(days)s days:",
         newsletter=name,
         days=days,
     )
-    button = _("Manage preferences")
     ignore = _("If you did not ask for it, you can ignore this email: nothing has changed.")
-    sender, address = config.newsletter.from_name, config.newsletter.postal_address
-    text = f"{greeting}\n\n{intro}\n\n{link}\n\n{ignore}\n\n{sender}\n{address}\n"
-    e = html.escape
-    body = (
-        f'<html lang="{e(language)}"><body>'
-        f"<p>{e(greeting)}</p><p>{e(intro)}</p>"
-        f'<p><a href="{e(link)}">{e(button)}</a></p>'
-        f"<p>{e(ignore)}</p><p>{e(sender)}<br>{e(address)}</p></body></html>"
-    )
+    opening = (_("Hello,"), intro, intro)
+    text, body = link_email(config, language, opening, link, _("Manage preferences"), ignore)
     return _("Your link to your %(newsletter)s preferences", newsletter=name), text, body
