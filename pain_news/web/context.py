@@ -15,7 +15,6 @@ from pain_news import i18n, links
 from pain_news.campaign.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.errors import InvalidToken, PainNewsError
 from pain_news.i18n import N_
-from pain_news.subscribers.store import key_fingerprint
 from pain_news.web.pages import opt_out_hint, page
 from pain_news.web.queues import FreshLinkQueue, WelcomeQueue
 from pain_news.web.security import BodyTooLarge, ClientLimit, Network, networks
@@ -171,10 +170,10 @@ async def linked_subscriber(
     existed when that key was retired (subscribers/store/links.py): a guessed key cannot reach
     anyone who joined since."""
     store = web(request).store
-    if weak_key is not None:
-        bounds = await run_in_threadpool(store.retired_key_bounds, [weak_key])
-        if subscriber_id > bounds.get(key_fingerprint(weak_key), 0):
-            return problem(request, InvalidToken(N_("this link is not valid")), 400)
+    if weak_key is not None and not await run_in_threadpool(
+        store.retired_key_reaches, weak_key, subscriber_id
+    ):
+        return problem(request, InvalidToken(N_("this link is not valid")), 400)
     record = await run_in_threadpool(store.get, subscriber_id)
     if record is None:
         return problem(request, InvalidToken(N_("this link names a subscriber we no longer have")), 404)

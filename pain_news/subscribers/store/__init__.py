@@ -431,6 +431,12 @@ class SubscriberStore:
         with self.session() as s:
             return links.record_retired_keys(s, keys, now or utcnow())
 
+    def retired_key_reaches(self, key: str, subscriber_id: int) -> bool:
+        """Whether a link signed with this previous key may name this subscriber: one who existed
+        when the key was first seen among the previous keys (a short key could be guessed)."""
+        bound = self.retired_key_bounds([key]).get(key_fingerprint(key), 0)
+        return subscriber_id <= bound
+
     def claim_fresh_link(self, subscriber_id: int, per_day: int, *, now: dt.datetime | None = None) -> bool:
         """Count one fresh preference link for this subscriber; False when `per_day` went out in 24 h."""
         with self.session() as s:
