@@ -73,6 +73,10 @@ def test_unsubscribe_and_preference_pages_in_spanish(server):
         headers={**SPANISH, **ORIGIN},
     )
     assert "Sus preferencias están guardadas." in saved.text
+    expired = httpx.get(
+        server.url + path_of(preferences_url(server.config, sid, 4, delivered=1)), headers=SPANISH
+    )
+    assert "Este enlace ha caducado" in expired.text and "Envíenme un enlace nuevo" in expired.text
     done = httpx.post(server.url + path_of(unsubscribe_url(server.config, sid, 4)), headers=SPANISH)
     assert "Se ha dado de baja" in done.text and server.store.get(sid).status == "unsubscribed"
 
