@@ -232,6 +232,16 @@ def test_an_expired_links_page_reveals_nothing_and_changes_nothing(server):
     assert history(server, sid) == before
 
 
+def test_a_links_delivery_time_cannot_be_moved_forward(server):
+    sid = server.store.add("ana@example.org").id
+    old = days_ago(40)
+    token = preferences_token_maker(SECRET)(sid, 7, old)
+    moved = token.replace(f".{old}.", f".{int(time.time())}.")
+    assert moved != token
+    response = httpx.get(f"{server.url}/preferences/{moved}")
+    assert response.status_code == 400 and "ana@example.org" not in response.text
+
+
 def test_a_link_made_before_links_expired_counts_as_expired(server, project):
     sid = server.store.add("ana@example.org", "Ana").id
     undated = f"/preferences/{make_token(SECRET, sid, 3, purpose='preferences')}"
