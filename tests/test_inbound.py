@@ -241,6 +241,21 @@ def test_forged_token_mailto_unsubscribes_nobody(inbound, project):
     assert [e[0] for e in events(store)] == ["forwarded"]
 
 
+def test_a_short_old_keys_token_mailto_reaches_only_subscribers_from_before_it_was_retired(
+    any_store, project
+):
+    short = "short-old-key"  # from before the 32-byte rule: guessable, so forgeable for any id
+    url = any_store.engine.url.render_as_string(hide_password=False)
+    door = CliDoor(project, url, {**INBOUND_ENV, "PAIN_NEWS_PREVIOUS_SECRET_KEYS": short})
+    ana = any_store.add(PATIENT)
+    assert door.deliver(reply(to=f"{mail_token(make_token(short, ana.id, 3))}@{INBOUND_DOMAIN}")) == 0
+    assert any_store.get(ana.id).status == "unsubscribed"  # on the list when the key was first seen
+    bob = any_store.add("bob.patient@example.org")
+    forged = mail_token(make_token(short, bob.id, 3))
+    assert door.deliver(reply(sender="stranger@example.net", to=f"{forged}@{INBOUND_DOMAIN}")) == 0
+    assert any_store.get(bob.id).status == "active"
+
+
 @pytest.mark.parametrize(
     "subject, body",
     [

@@ -50,12 +50,16 @@ def test_a_worker_process_encodes_exactly_what_this_process_encodes(sg_config): 
     ]
     encoder = PeopleEncoder(message)
     personalizer = Personalizer(sg_config)
+    send_at = 1_900_000_000  # a scheduled send's time: the preference links count from it
     here = encoder(
-        [personalizer.recipient(7, e.subscriber_id, e.email, e.first_name, e.last_name) for e in entries]
+        [
+            personalizer.recipient(7, e.subscriber_id, e.email, e.first_name, e.last_name, send_at)
+            for e in entries
+        ]
     )
     pool = EncodingPool(sg_config, 1)
     try:
-        there = pool.submit(encoder, 7, entries).result(timeout=60)
+        there = pool.submit(encoder, 7, entries, send_at).result(timeout=60)
     finally:
         pool.close()
     assert there == here

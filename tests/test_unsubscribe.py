@@ -119,6 +119,7 @@ def test_serve_honours_links_signed_with_a_previous_key(serve_app):
 
     server = serve_app({"PAIN_NEWS_PREVIOUS_SECRET_KEYS": OLD_KEY})
     sid = server.store.add("ana@example.org").id
+    assert "ana@example.org" in httpx.get(f"{server.url}/unsubscribe/{make_token(OLD_KEY, sid, 3)}").text
     response = httpx.post(f"{server.url}/unsubscribe/{make_token(OLD_KEY, sid, 3)}")
     assert response.status_code == 200 and "You have been unsubscribed" in response.text
     assert server.store.get(sid).status == "unsubscribed"
@@ -144,3 +145,67 @@ def test_a_short_previous_key_still_verifies_unsubscribe_but_never_a_confirmatio
         7,
         3,
     )
+
+
+# ---- a short previous key never shows an address -------------------------------------------------
+
+SHORT_OLD_KEY = "short-old-key"  # from before the 32-byte rule: guessable offline
+
+
+def test_verify_token_says_when_only_a_short_key_verified_it():
+    from pain_news.links import verify_token
+
+    current, strong_old = "c" * 40, "o" * 40
+    keys = [current, strong_old, SHORT_OLD_KEY]
+    assert verify_token(keys, make_token(SHORT_OLD_KEY, 7, 3)).weak_key == SHORT_OLD_KEY
+    assert verify_token(keys, make_token(strong_old, 7, 3)).weak_key is None
+    assert verify_token(keys, make_token(current, 7, 3)).weak_key is None
+
+
+def test_a_retired_key_is_recorded_once_by_fingerprint_with_the_highest_id_then(any_store):
+    from sqlalchemy import text
+
+    from pain_news.subscribers.store import key_fingerprint
+
+    first = any_store.add("ana@example.org").id
+    bounds = any_store.retired_key_bounds([SHORT_OLD_KEY, OLD_KEY])
+    assert bounds == {key_fingerprint(SHORT_OLD_KEY): first, key_fingerprint(OLD_KEY): first}
+    any_store.add("bob@example.org")
+    # Seen again later (every command and serve open the store with the same keys): the bound stays.
+    assert any_store.retired_key_bounds([SHORT_OLD_KEY])[key_fingerprint(SHORT_OLD_KEY)] == first
+    with any_store.engine.connect() as conn:
+        rows = [tuple(map(str, r)) for r in conn.execute(text("SELECT * FROM retired_keys"))]
+    assert len(rows) == 2 and not any(
+        key in value for row in rows for value in row for key in (SHORT_OLD_KEY, OLD_KEY)
+    )
+
+
+def test_serve_records_previous_keys_when_it_opens_the_store(store, serve_app):
+    from pain_news.subscribers.store import key_fingerprint
+
+    ana = store.add("ana@example.org").id
+    server = serve_app({"PAIN_NEWS_PREVIOUS_SECRET_KEYS": SHORT_OLD_KEY})
+    server.store.add("bob@example.org")
+    assert server.store.retired_key_bounds([SHORT_OLD_KEY]) == {key_fingerprint(SHORT_OLD_KEY): ana}
+
+
+def test_a_link_only_a_short_old_key_verifies_names_no_address_and_no_one_who_joined_later(store, serve_app):
+    import httpx
+
+    ana = store.add("ana@example.org").id  # on the list when the short key was retired
+    server = serve_app({"PAIN_NEWS_PREVIOUS_SECRET_KEYS": SHORT_OLD_KEY})
+    bob = server.store.add("bob@example.org").id  # joined after: no link of that key names him
+    link = f"{server.url}/unsubscribe/{make_token(SHORT_OLD_KEY, ana, 3)}"
+    page = httpx.get(link)
+    assert page.status_code == 200 and "ana@example.org" not in page.text
+    assert "Press the button to stop emails to the address this link was sent to." in page.text
+    done = httpx.post(link)
+    assert done.status_code == 200 and "ana@example.org" not in done.text
+    assert "The address this link was sent to will not receive Pain News any more." in done.text
+    assert server.store.get(ana).status == "unsubscribed"
+    later = f"{server.url}/unsubscribe/{make_token(SHORT_OLD_KEY, bob, 3)}"
+    assert httpx.get(later).status_code == 400 and httpx.post(later).status_code == 400
+    assert server.store.get(bob).status == "active"
+    # A link of the current key (or a strong previous one) still names the reader.
+    current = httpx.get(f"{server.url}/unsubscribe/{make_token(server.config.secrets.secret_key, bob, 3)}")
+    assert "bob@example.org" in current.text

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from pain_news.links import preferences_url, unsubscribe_url
+from tests.fixtures.web import ORIGIN
 from tests.test_web_app import confirmation_link, path_of
 
 SPANISH = {"Accept-Language": "es-US,es;q=0.9,en;q=0.5"}
@@ -69,9 +70,13 @@ def test_unsubscribe_and_preference_pages_in_spanish(server):
     saved = httpx.post(
         server.url + path_of(preferences_url(server.config, sid, 4)),
         data={"action": "save", "first_name": "Ana", "topic": "back-pain"},
-        headers=SPANISH,
+        headers={**SPANISH, **ORIGIN},
     )
     assert "Sus preferencias están guardadas." in saved.text
+    expired = httpx.get(
+        server.url + path_of(preferences_url(server.config, sid, 4, delivered=1)), headers=SPANISH
+    )
+    assert "Este enlace ha caducado" in expired.text and "Envíenme un enlace nuevo" in expired.text
     done = httpx.post(server.url + path_of(unsubscribe_url(server.config, sid, 4)), headers=SPANISH)
     assert "Se ha dado de baja" in done.text and server.store.get(sid).status == "unsubscribed"
 

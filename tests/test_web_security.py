@@ -5,7 +5,7 @@ import logging
 import httpx
 import pytest
 
-from pain_news.links import make_token, unsubscribe_url
+from pain_news.links import make_token, preferences_url, unsubscribe_url
 from pain_news.subscribers.store import email_hash
 from tests.fixtures.core import SECRET
 from tests.fixtures.web import ORIGIN, PUBLIC
@@ -150,6 +150,42 @@ def test_signups_posted_from_another_site_are_refused(server, headers, status):
 
 def test_a_form_posted_from_the_page_serve_itself_shows_is_accepted(server):
     assert server.signup(email="nia@example.org", headers={"Origin": server.url}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({}, 403),
+        ({"Referer": "https://evil.example/preferences/x"}, 403),
+        ({"Referer": PUBLIC + "/preferences/x"}, 200),
+        ({"Origin": PUBLIC}, 200),
+    ],
+)
+def test_preference_forms_posted_from_another_site_are_refused(server, headers, status):
+    # A page elsewhere could otherwise post a reader's forwarded link: change topics, unsubscribe.
+    sid = server.store.add("ana@example.org", "Ana", topics=["news"]).id
+    link = server.url + path_of(preferences_url(server.config, sid, 2))
+    saved = httpx.post(link, data={"action": "save", "first_name": "Eve"}, headers=headers)
+    assert saved.status_code == status
+    assert (server.store.get(sid).first_name == "Eve") == (status == 200)
+    left = httpx.post(link, data={"action": "unsubscribe"}, headers=headers)
+    assert left.status_code == status
+    assert (server.store.get(sid).status == "unsubscribed") == (status == 200)
+
+
+def test_a_fresh_link_asked_for_from_another_site_mails_nothing(server, project):
+    sid = server.store.add("ana@example.org").id
+    expired = make_token(SECRET, sid, 2, purpose="preferences")  # made before links expired
+    response = httpx.post(
+        f"{server.url}/preferences/{expired}",
+        data={"action": "fresh"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    server.settle()
+    assert outbox(project) == []
 
 
 # ---- headers, types, logs --------------------------------------------------------------------------

@@ -40,7 +40,9 @@ def start(config: Config) -> None:
     gc.freeze()
 
 
-def encode(encoder: Encoder, campaign_id: int, entries: list[Entry]) -> EncodedBatch:
-    """One claimed batch's request text."""
+def encode(
+    encoder: Encoder, campaign_id: int, entries: list[Entry], send_at: int | None = None
+) -> EncodedBatch:
+    """One claimed batch's request text (`send_at`: a scheduled send's time, Unix seconds)."""
     assert _personalizer is not None, "the pool's initializer runs first"
-    return encoder([_personalizer.recipient(campaign_id, *entry) for entry in entries])
+    return encoder([_personalizer.recipient(campaign_id, *entry, send_at) for entry in entries])

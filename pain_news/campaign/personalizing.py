@@ -64,13 +64,14 @@ class EncodingPool:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def submit(
-        self, encoder: Encoder, campaign_id: int, entries: Sequence[ClaimedEntry]
+        self, encoder: Encoder, campaign_id: int, entries: Sequence[ClaimedEntry], send_at: int | None = None
     ) -> Future[EncodedBatch]:
         """The batch's EncodedBatch, made by a worker. `encoder` travels with every batch: its
-        message (tens of kilobytes) costs far less to send than the batch's personalizations."""
+        message (tens of kilobytes) costs far less to send than the batch's personalizations.
+        `send_at`: a scheduled send's time, when its preference links start counting."""
         plain = [(e.subscriber_id, e.email, e.first_name, e.last_name) for e in entries]
         try:
-            return self._pool.submit(personalize_worker.encode, encoder, campaign_id, plain)
+            return self._pool.submit(personalize_worker.encode, encoder, campaign_id, plain, send_at)
         except RuntimeError as error:  # a worker died earlier (BrokenProcessPool): this batch fails alike
             failed: Future[EncodedBatch] = Future()
             failed.set_exception(error)

@@ -342,10 +342,12 @@ class _Run:
         cid = self.writer.campaign_id
         if self._pool is not None:
             assert self._encoder is not None  # start() sets it with the pool
-            encoded = self._pool.submit(self._encoder, cid, claim.entries)
+            encoded = self._pool.submit(self._encoder, cid, claim.entries, self.message.send_at)
             return _Batch(claim=claim, recipients=[], encoded=encoded)
         recipients = [
-            self._personalizer.recipient(cid, e.subscriber_id, e.email, e.first_name, e.last_name)
+            self._personalizer.recipient(
+                cid, e.subscriber_id, e.email, e.first_name, e.last_name, self.message.send_at
+            )
             for e in claim.entries
         ]
         return _Batch(claim=claim, recipients=recipients)

@@ -10,7 +10,7 @@ from pain_news.checks import CheckInput, Finding, error, warning
 from pain_news.checks.tags import PERCENT_TAG, check_tags, is_known_placeholder
 from pain_news.config.settings import Config
 from pain_news.issue import placeholders
-from pain_news.links import make_token
+from pain_news.links import make_token, preferences_token_maker
 from pain_news.render.pipeline import Rendered
 
 #: Gmail clips a message body larger than this and hides the rest (the footer with the unsubscribe link).
@@ -28,6 +28,7 @@ WORST_CHAR = "'"
 LONGEST_NAME = WORST_CHAR * MAX_NAME
 LONGEST_EMAIL = WORST_CHAR * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".org"
 LARGEST_ID = 2**31 - 1  # subscribers.id and campaign ids are 32-bit INTEGER columns
+LATEST_DELIVERY = 10**10 - 1  # a preference link's delivery time: Unix seconds until the year 2286
 
 
 _TAG_OR_COMMENT = re.compile(r"<!--.*?-->|<[^>]*>", re.DOTALL)
@@ -57,7 +58,7 @@ def largest_values(config: Config) -> dict[str, str]:
         last_name=LONGEST_NAME,
         email=LONGEST_EMAIL,
         unsubscribe_url=f"{base}/unsubscribe/{token}",
-        preferences_url=f"{base}/preferences/{token}",
+        preferences_url=f"{base}/preferences/{preferences_token_maker('measure-only')(LARGEST_ID, LARGEST_ID, LATEST_DELIVERY)}",
     )
 
 

@@ -109,6 +109,7 @@ class ServeSettings:
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks of reverse proxies; X-Forwarded-For from them
     signup_topics: tuple[str, ...] = ()  # [topics] keys ticked in advance on the signup form
     inbound_max_bytes: int = 30 * 1024 * 1024  # an Inbound Parse post (SendGrid's own limit is 30 MB)
+    preference_link_days: int = 30  # a preference link works this long after its email was delivered
 
 
 @dataclass(frozen=True)
@@ -481,7 +482,7 @@ def _validate_clear_text(config: Config) -> None:
 def _validate_serve(config: Config, env: Mapping[str, str]) -> None:
     import ipaddress
 
-    for key in ("signups_per_address_per_day", "signups_per_client_per_hour"):
+    for key in ("signups_per_address_per_day", "signups_per_client_per_hour", "preference_link_days"):
         if getattr(config.serve, key) < 1:
             where = _where(config, env, f"serve.{key}")
             raise ConfigError(f"serve.{key} must be 1 or more, got {getattr(config.serve, key)}", **where)

@@ -303,3 +303,26 @@ class GlobalUnsubscribe(Base):
 
     email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RetiredKey(Base):
+    """A previous secret key (PAIN_NEWS_PREVIOUS_SECRET_KEYS), by fingerprint only (links.py's
+    key_fingerprint, never the key), with the highest subscriber id when it was first seen among
+    the previous keys: a short key's links work only for subscribers who existed then (migration 0011)."""
+
+    __tablename__ = "retired_keys"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    highest_subscriber_id: Mapped[int] = mapped_column(Integer)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FreshLinkRequest(Base):
+    """One "email me a fresh link" on an expired preference page that mailed a link: a subscriber
+    gets at most a few a day; rows older than a day are deleted (migration 0011)."""
+
+    __tablename__ = "fresh_link_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

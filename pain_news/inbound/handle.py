@@ -33,7 +33,7 @@ from pain_news.errors import ConfigError, DeliveryError, InboundDeferred, Invali
 from pain_news.inbound import answers, rules
 from pain_news.inbound.message import Inbound, read_message
 from pain_news.ledger import CampaignLedger
-from pain_news.links import is_unsubscribe_mailbox, read_mail_token
+from pain_news.links import is_unsubscribe_mailbox, verify_mail_token
 from pain_news.subscribers.store import ReplyOutcome
 from pain_news.vocab import (
     BOUNCED,
@@ -181,9 +181,17 @@ class _Handler:
             if not keys or not is_unsubscribe_mailbox(local):
                 continue
             try:
-                return read_mail_token(keys, local)
+                verified = verify_mail_token(keys, local)
             except InvalidToken:
                 log.warning("inbound message to an unsubscribe address whose token does not verify")
+                continue
+            # A short previous key could be guessed: its tokens reach only subscribers from before
+            # it was retired (subscribers/store/links.py), as its links do (web/context.py).
+            weak = verified.weak_key
+            if weak is not None and not self.store.retired_key_reaches(weak, verified.subscriber_id):
+                log.warning("inbound message to an unsubscribe address of a retired short key")
+                continue
+            return verified.subscriber_id, verified.campaign_id
         return None
 
     def _token_opt_out(self, subscriber_id: int, campaign_id: int | None) -> Handled:

@@ -97,17 +97,27 @@ def _confirmation(config: Config, to: str, first_name: str, link: str, language:
     short_ask = _("Please confirm that you want to receive %(newsletter)s:", newsletter=name)
     button = _("Yes, subscribe me")
     ignore = _("If you did not ask for this, ignore this email: you will not be added.")
+    text, body = link_email(config, language, (greeting, ask, short_ask), link, button, ignore)
+    subject = _("Please confirm your subscription to %(newsletter)s", newsletter=name)
+    return Confirmation(to=to, subject=subject, text=text, html=body)
+
+
+def link_email(
+    config: Config, language: str, opening: tuple[str, str, str], link: str, button: str, closing: str
+) -> tuple[str, str]:
+    """(text, HTML) of a short email around one link: `opening` is (greeting, the text part's lead-in,
+    the HTML's), then the link (a button in HTML), `closing`, and the sender's name and address."""
+    greeting, text_lead, html_lead = opening
     sender, address = config.newsletter.from_name, config.newsletter.postal_address
-    text = f"{greeting}\n\n{ask}\n\n{link}\n\n{ignore}\n\n{sender}\n{address}\n"
+    text = f"{greeting}\n\n{text_lead}\n\n{link}\n\n{closing}\n\n{sender}\n{address}\n"
     e = html.escape
     body = (
         f'<html lang="{e(language)}"><body>'
-        f"<p>{e(greeting)}</p><p>{e(short_ask)}</p>"
+        f"<p>{e(greeting)}</p><p>{e(html_lead)}</p>"
         f'<p><a href="{e(link)}">{e(button)}</a></p>'
-        f"<p>{e(ignore)}</p><p>{e(sender)}<br>{e(address)}</p></body></html>"
+        f"<p>{e(closing)}</p><p>{e(sender)}<br>{e(address)}</p></body></html>"
     )
-    subject = _("Please confirm your subscription to %(newsletter)s", newsletter=name)
-    return Confirmation(to=to, subject=subject, text=text, html=body)
+    return text, body
 
 
 def send_confirmation(config: Config, confirmation: Confirmation) -> None:

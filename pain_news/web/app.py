@@ -67,6 +67,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # outermost: also on 413 answers and error pages
     app.state.web = state
     app.state.signups, app.state.welcomes = state.signups, state.welcomes  # what tests wait on
+    app.state.fresh_links = state.fresh_links
     # Opt-outs before a scheduled send's time reach SendGrid from here too (sendgrid/withdraw.py).
     app.state.withdrawals = WithdrawalWorker(config, store)
     return app
@@ -82,6 +83,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     state: WebState = app.state.web
     await run_in_threadpool(state.signups.close)
     await run_in_threadpool(state.welcomes.close)
+    await run_in_threadpool(state.fresh_links.close)
     await run_in_threadpool(withdrawals.close)
 
 

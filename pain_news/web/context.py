@@ -16,7 +16,7 @@ from pain_news.campaign.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.errors import InvalidToken, PainNewsError
 from pain_news.i18n import N_
 from pain_news.web.pages import opt_out_hint, page
-from pain_news.web.queues import WelcomeQueue
+from pain_news.web.queues import FreshLinkQueue, WelcomeQueue
 from pain_news.web.security import BodyTooLarge, ClientLimit, Network, networks
 from pain_news.web.signups import SignupQueue
 
@@ -38,6 +38,7 @@ class WebState:
     welcomes: WelcomeQueue
     client_limit: ClientLimit
     proxies: list[Network]
+    fresh_links: FreshLinkQueue
     common: dict[str, str] = field(default_factory=dict)  # what the shared layout shows on every page
 
     @classmethod
@@ -56,6 +57,7 @@ class WebState:
             welcomes=welcomes or WelcomeQueue(config, store),
             client_limit=ClientLimit(config.serve.signups_per_client_per_hour),
             proxies=networks(config.serve.trusted_proxies),
+            fresh_links=FreshLinkQueue(config, store),
             common={"newsletter_name": config.newsletter.name, "footer_text": _footer(config)},
         )
 
@@ -128,10 +130,18 @@ def refuse(request: Request, status: int, message: str, hint: str) -> HTMLRespon
 
 @dataclass(frozen=True)
 class Linked:
-    """The subscriber a link names, and the campaign whose email carried it (None: not from a send)."""
+    """The subscriber a link names, and the campaign whose email carried it (None: not from a send).
+
+    `weak`: only a previous key shorter than 32 bytes verified the link, so anyone who guessed
+    that key could have made it: its pages name no address (docs/security.md)."""
 
     campaign: int | None
     subscriber: SubscriberRecord
+    weak: bool = False
+
+    def language(self, request: Request) -> str:
+        """The page's language: the subscriber's own, unless the link may be forged (then the browser's)."""
+        return page_language(request) if self.weak else page_language(request, self.subscriber)
 
 
 async def subscriber_for(request: Request, purpose: str = "unsubscribe") -> Linked | HTMLResponse:
@@ -143,30 +153,51 @@ async def subscriber_for(request: Request, purpose: str = "unsubscribe") -> Link
     config = web(request).config
     try:
         keys = config.secrets.verification_keys or config.secrets.secret_key
-        sid, campaign = links.read_token(keys, request.path_params["token"], purpose=purpose)
+        verified = links.verify_token(keys, request.path_params["token"], purpose=purpose)
     except InvalidToken as exc:
         return problem(request, exc, 400)
-    if sid == SAMPLE_SUBSCRIBER_ID and purpose == "unsubscribe":  # a "[TEST]" copy (campaign/proofs.py)
-        language = page_language(request)
-        return show(
-            request,
-            "error.html",
-            language=language,
-            title=i18n.translate(language, "This is a test copy"),
-            message=i18n.translate(
-                language,
-                "This unsubscribe link comes from a test copy of the newsletter: it names no "
-                "subscriber, so nothing was changed.",
-            ),
-            hint=i18n.translate(
-                language,
-                "In the newsletter sent to the list, this link unsubscribes the reader it was sent to.",
-            ),
-        )
-    record = await run_in_threadpool(web(request).store.get, sid)
+    if verified.subscriber_id == SAMPLE_SUBSCRIBER_ID and purpose == "unsubscribe":  # campaign/proofs.py
+        return _test_copy(request)
+    return await linked_subscriber(request, verified.subscriber_id, verified.campaign_id, verified.weak_key)
+
+
+async def linked_subscriber(
+    request: Request, subscriber_id: int, campaign: int | None, weak_key: str | None = None
+) -> Linked | HTMLResponse:
+    """The subscriber a verified link names, or the error page when we no longer have them.
+
+    A link verified only by a short previous key (`weak_key`) works only for subscribers who
+    existed when that key was retired (subscribers/store/links.py): a guessed key cannot reach
+    anyone who joined since."""
+    store = web(request).store
+    if weak_key is not None and not await run_in_threadpool(
+        store.retired_key_reaches, weak_key, subscriber_id
+    ):
+        return problem(request, InvalidToken(N_("this link is not valid")), 400)
+    record = await run_in_threadpool(store.get, subscriber_id)
     if record is None:
         return problem(request, InvalidToken(N_("this link names a subscriber we no longer have")), 404)
-    return Linked(campaign, record)
+    return Linked(campaign, record, weak=weak_key is not None)
+
+
+def _test_copy(request: Request) -> HTMLResponse:
+    """The page for an unsubscribe link from a "[TEST]" copy: it names nobody."""
+    language = page_language(request)
+    return show(
+        request,
+        "error.html",
+        language=language,
+        title=i18n.translate(language, "This is a test copy"),
+        message=i18n.translate(
+            language,
+            "This unsubscribe link comes from a test copy of the newsletter: it names no "
+            "subscriber, so nothing was changed.",
+        ),
+        hint=i18n.translate(
+            language,
+            "In the newsletter sent to the list, this link unsubscribes the reader it was sent to.",
+        ),
+    )
 
 
 async def read_form(request: Request) -> FormData | None:

@@ -1,6 +1,6 @@
 """Queues `serve` works through after answering, so a page never waits on (or reveals) a mail server:
-one daemon thread over a FIFO (BackgroundWorker), and the welcome queue built on it (the signup
-queue is in web/signups.py)."""
+one daemon thread over a FIFO (BackgroundWorker), and the welcome and fresh-link queues built on it
+(the signup queue is in web/signups.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from pain_news.campaign.welcome import Welcomer
 from pain_news.errors import CampaignBusy, DeliveryError, PainNewsError, StoreUnavailable
 from pain_news.sendgrid.withdraw import drain_withdrawals
+from pain_news.subscribers.fresh_link import send_fresh_link
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -133,6 +134,25 @@ class WelcomeQueue(BackgroundWorker[int]):
     def failed(self, item: int, detail: str) -> None:
         # The ledger row stays pending: the next welcome's delivery (or retry) sends it.
         log.error("welcome email for subscriber %d not sent: %s", item, detail)
+
+
+class FreshLinkQueue(BackgroundWorker[int]):
+    """Fresh preference links asked for on an expired link's page, mailed by one daemon thread: the
+    page answers at once and the same whatever the subscriber's state (subscribers/fresh_link.py)."""
+
+    thread_name = "pain-news-fresh-links"
+
+    def __init__(
+        self, config: Config, store: SubscriberStore, pause: Callable[[float], bool] | None = None
+    ) -> None:
+        super().__init__(pause)
+        self.config, self.store = config, store
+
+    def handle(self, item: int) -> None:
+        send_fresh_link(self.config, self.store, item)
+
+    def failed(self, item: int, detail: str) -> None:
+        log.error("fresh preference link for subscriber %d not sent: %s", item, detail)
 
 
 class WithdrawalWorker:

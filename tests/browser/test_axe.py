@@ -158,6 +158,12 @@ def test_every_page_serve_renders_passes_axe(scheme, web_server, project, open_p
     page.click("#save")
     page.wait_for_selector("#result")
     audit.run("preferences-saved", page, WEB)
+    expired = preferences_url(server.config, reader, 2, delivered=1)  # delivered in 1970: long expired
+    page = open_page(server.url + path_of(expired), scheme)
+    audit.run("preferences-expired", page, WEB)
+    page.click("#fresh")
+    page.wait_for_selector("#result")
+    audit.run("preferences-fresh-sent", page, WEB)
 
     audit.run("error-bad-token", open_page(f"{server.url}/unsubscribe/not-a-token", scheme), WEB)
     gone = server.store.add("gone@example.org").id

@@ -7,8 +7,9 @@ confirmed signup (`confirm_signup`), both written to the subscriber's history.
 The store is one facade over plain parts, each a module of functions that take the session (or
 engine) they work in: core.py (address rules, records, the one status-change path
 `write_status_changes`, bulk SQL helpers), statuses.py (add, opt out, resubscribe, delete,
-history), signups.py (double opt-in), bulk_import.py (CSV imports; its per-row rules in import_rules.py), events.py (webhook batches,
-suppression syncs), listing.py (streams and counts) and topics.py (topics readers choose). The
+history), signups.py (double opt-in), bulk_import.py (CSV imports; its per-row rules in
+import_rules.py), events.py (webhook batches, suppression syncs), listing.py (streams and counts),
+topics.py (topics readers choose) and links.py (previous secret keys, fresh preference links). The
 facade owns the engines and opens one transaction per call; callers use only what this module
 exports. No other module writes SQL against these tables.
 """
@@ -26,7 +27,16 @@ from sqlalchemy.orm import Session
 from pain_news import db
 from pain_news.db.models import utcnow
 from pain_news.errors import StoreConflict, StoreError
-from pain_news.subscribers.store import bulk_import, core, listing, replies, signups, statuses, withdrawals
+from pain_news.subscribers.store import (
+    bulk_import,
+    core,
+    links,
+    listing,
+    replies,
+    signups,
+    statuses,
+    withdrawals,
+)
 
 # `events` and `topics` are also parameter names of the facade's methods: those parts go by these.
 from pain_news.subscribers.store import events as events_part
@@ -51,6 +61,7 @@ from pain_news.subscribers.store.core import (
 )
 from pain_news.subscribers.store.events import EventBatchResult, IncomingEvent, OptOutResult
 from pain_news.subscribers.store.import_rules import ImportCounts, ImportRow
+from pain_news.subscribers.store.links import key_fingerprint
 from pain_news.subscribers.store.replies import ReplyApplied, ReplyEventRecord, ReplyOutcome
 from pain_news.subscribers.store.withdrawals import QueuedWithdrawal, WithdrawalFigures
 
@@ -82,6 +93,7 @@ __all__ = [  # the front door: what the rest of the package imports from the sto
     "control_character",
     "email_hash",
     "email_key",
+    "key_fingerprint",
     "lookup_hashes",
     "open_store",
     "pg_array",
@@ -411,6 +423,25 @@ class SubscriberStore:
         with self.session() as s:
             return withdrawals.figures(s, campaign_id, send_at, now)
 
+    # ---- what links need (links.py) ---------------------------------------------------------
+
+    def retired_key_bounds(self, keys: Iterable[str], *, now: dt.datetime | None = None) -> dict[str, int]:
+        """Record previous secret keys not seen before (by fingerprint) with today's highest
+        subscriber id; each key's highest id, by `key_fingerprint`."""
+        with self.session() as s:
+            return links.record_retired_keys(s, keys, now or utcnow())
+
+    def retired_key_reaches(self, key: str, subscriber_id: int) -> bool:
+        """Whether a link signed with this previous key may name this subscriber: one who existed
+        when the key was first seen among the previous keys (a short key could be guessed)."""
+        bound = self.retired_key_bounds([key]).get(key_fingerprint(key), 0)
+        return subscriber_id <= bound
+
+    def claim_fresh_link(self, subscriber_id: int, per_day: int, *, now: dt.datetime | None = None) -> bool:
+        """Count one fresh preference link for this subscriber; False when `per_day` went out in 24 h."""
+        with self.session() as s:
+            return links.claim_fresh_link(s, subscriber_id, per_day, now or utcnow())
+
     # ---- reading the list (listing.py) ------------------------------------------------------
 
     def iter_subscribers(
@@ -433,4 +464,7 @@ def open_store(config: Config, *, create: bool = False) -> SubscriberStore:
     (NoSchema), so `serve` or `send` never run against an empty list by mistake.
     """
     engine, reader = db.open_database(config.database_url, create=create)
-    return SubscriberStore(engine, reader)
+    store = SubscriberStore(engine, reader)
+    if config.secrets.previous_secret_keys:  # the first time a key is seen among the previous ones
+        store.retired_key_bounds(config.secrets.previous_secret_keys)
+    return store

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from pain_news.ledger import CampaignLedger
-from pain_news.web.context import page_language, read_form, show, subscriber_for, web
+from pain_news.web.context import Linked, read_form, show, subscriber_for, web
 
 if TYPE_CHECKING:
-    from pain_news.subscribers.store import SubscriberRecord, SubscriberStore
+    from pain_news.subscribers.store import SubscriberStore
 
 log = logging.getLogger("pain_news.web")
 IN_FLIGHT_WAIT = 30.0  # seconds an unsubscribe answer waits at most for a batch in flight
@@ -28,10 +28,8 @@ async def unsubscribe_page(request: Request) -> Response:
     found = await subscriber_for(request)
     if isinstance(found, HTMLResponse):
         return found
-    record = found.subscriber
-    return show(
-        request, "unsubscribe.html", language=page_language(request, record), done=False, email=record.email
-    )
+    email = "" if found.weak else found.subscriber.email  # a link a guessed key could make names nobody
+    return show(request, "unsubscribe.html", language=found.language(request), done=False, email=email)
 
 
 async def unsubscribe_post(request: Request) -> Response:
@@ -45,18 +43,19 @@ async def unsubscribe_post(request: Request) -> Response:
     method = "one-click" if form is not None and form.get("List-Unsubscribe") == "One-Click" else "link"
     change = await run_in_threadpool(store.unsubscribe, found.subscriber.id, method, found.campaign)
     await _copies_in_flight_settled(store, found.subscriber.id)
-    return unsubscribed(request, found.subscriber, change.changed)
+    return unsubscribed(request, found, change.changed)
 
 
-def unsubscribed(request: Request, record: SubscriberRecord, changed: bool) -> HTMLResponse:
-    """The done page (also after "unsubscribe from everything" on the preference page), in the reader's language."""
+def unsubscribed(request: Request, found: Linked, changed: bool) -> HTMLResponse:
+    """The done page (also after "unsubscribe from everything" on the preference page), in the
+    reader's language; without the address when the link may have been made with a guessed key."""
     return show(
         request,
         "unsubscribe.html",
-        language=page_language(request, record),
+        language=found.language(request),
         done=True,
         changed=changed,
-        email=record.email,
+        email="" if found.weak else found.subscriber.email,
         subscribe_url=request.url_for("subscribe").path,
     )
 
