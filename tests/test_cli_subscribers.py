@@ -88,6 +88,25 @@ def test_list_formats_and_filters(project, run_cli):
     assert "b@example.org" in run_cli("subscribers", "list", "--tag", "back").stdout
 
 
+def test_list_output_writes_a_file_only_its_owner_can_read(project, run_cli):
+    import os
+    import stat
+
+    run_cli("subscribers", "add", "a@example.org", "--first-name", "Ann")
+    before = os.umask(0o022)  # the usual umask, under which `> file` is world-readable
+    try:
+        result = run_cli("subscribers", "list", "--format", "json", "--output", "list.json")
+        run_cli("subscribers", "export", "all.csv")
+    finally:
+        os.umask(before)
+    assert result.stdout == ""  # the rows went to the file, not the terminal
+    assert "wrote 1 subscribers to list.json" in result.stderr
+    assert [r["email"] for r in json.loads((project / "list.json").read_text())] == ["a@example.org"]
+    assert stat.S_IMODE((project / "list.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((project / "all.csv").stat().st_mode) == 0o600
+    assert not list(project.glob(".*.tmp"))
+
+
 def test_delete_then_export_and_stats(project, run_cli):
     run_cli("subscribers", "add", "a@example.org")
     run_cli("subscribers", "add", "b@example.org")

@@ -109,6 +109,8 @@ class ServeSettings:
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks of reverse proxies; X-Forwarded-For from them
     signup_topics: tuple[str, ...] = ()  # [topics] keys ticked in advance on the signup form
     inbound_max_bytes: int = 30 * 1024 * 1024  # an Inbound Parse post (SendGrid's own limit is 30 MB)
+    # Host names requests may be addressed to (Host header); () = public_url's host and loopback.
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -485,6 +487,13 @@ def _validate_serve(config: Config, env: Mapping[str, str]) -> None:
         if getattr(config.serve, key) < 1:
             where = _where(config, env, f"serve.{key}")
             raise ConfigError(f"serve.{key} must be 1 or more, got {getattr(config.serve, key)}", **where)
+    for host in config.serve.allowed_hosts:
+        if "*" in host.removeprefix("*.") or not host.strip():
+            where = _where(config, env, "serve.allowed_hosts")
+            raise ConfigError(
+                f"serve.allowed_hosts: {host!r} is not a host name (e.g. news.clinic.example, *.clinic.example)",
+                **where,
+            )
     for proxy in config.serve.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -25,7 +26,7 @@ from pain_news.errors import PainNewsError
 from pain_news.web.context import WebState, page_language, show
 from pain_news.web.queues import WelcomeQueue, WithdrawalWorker
 from pain_news.web.routes import archive, inbound, preferences, signup, unsubscribe, webhook
-from pain_news.web.security import BodyLimit, SecurityHeaders
+from pain_news.web.security import BodyLimit, PublicRedirects, SecurityHeaders, allowed_hosts
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ def create_app(
         exception_handlers={404: not_found, PainNewsError: unavailable},
         lifespan=lifespan,
     )
+    hosts = allowed_hosts(config.serve.allowed_hosts, config.newsletter.public_url)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
+    app.add_middleware(PublicRedirects, public_url=config.newsletter.public_url)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413 answers and error pages
     app.state.web = state
