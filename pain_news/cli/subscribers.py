@@ -368,7 +368,7 @@ def db_upgrade_cmd(app: App) -> None:
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import db
 
-    engine = db.make_engine(app.config.database_url)
+    engine = db.make_engine(app.database_config().database_url)
     try:
         before, after = db.upgrade(engine)
     finally:

@@ -181,6 +181,9 @@ class Config:
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # Settings still read but on their way out, each with what to set instead (the CLI shows them).
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # The folders pain-news.toml was looked for from (each walked up): the current folder, then an
+    # issue folder the command names; empty when the file was named (--config, PAIN_NEWS_CONFIG).
+    searched_from: tuple[Path, ...] = field(default=(), compare=False)
 
     def source(self, dotted: str) -> str:
         """Where `section.key` was set, in words ("the default" when nowhere)."""
@@ -227,13 +230,28 @@ class Config:
         return replace(self, **sections)
 
 
-def find_config(start: Path) -> Path | None:
-    """Walk up from `start` to the first folder holding pain-news.toml."""
-    for folder in [start, *start.parents]:
-        candidate = folder / CONFIG_NAME
-        if candidate.is_file():
-            return candidate
+def find_config(start: Path, *more: Path) -> Path | None:
+    """Walk up from `start` to the first folder holding pain-news.toml; then from each of `more`."""
+    for origin in (start, *more):
+        for folder in [origin, *origin.parents]:
+            candidate = folder / CONFIG_NAME
+            if candidate.is_file():
+                return candidate
     return None
+
+
+def require_database(config: Config) -> None:
+    """ConfigError unless a pain-news.toml was found or a database was named: the built-in
+    database.url in whatever folder a command ran would start a second, empty list there."""
+    if config.path is not None or "database.url" in config.sources:
+        return
+    looked = " and from ".join(str(folder) for folder in config.searched_from) or str(config.root)
+    raise ConfigError(
+        f"no {CONFIG_NAME} found (looked from {looked} up to /) and no database named: "
+        "refusing to use or create a subscriber database here",
+        hint=f"run it in your project's folder (or pass --config path/to/{CONFIG_NAME}); "
+        "to start a project here, run 'pain-news init'; to use a database without one, set PAIN_NEWS_DATABASE_URL",
+    )
 
 
 def _read_dotenv(folder: Path) -> dict[str, str]:
@@ -309,11 +327,16 @@ def _section(
 
 
 def load_config(
-    path: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    issue_dir: Path | None = None,
 ) -> Config:
-    """Load configuration: explicit path, else PAIN_NEWS_CONFIG, else walk up from cwd."""
+    """Load configuration: explicit path, else PAIN_NEWS_CONFIG, else walk up from cwd, else from
+    `issue_dir` (a command run from outside the project still finds the issue's own settings)."""
     environ = dict(os.environ if env is None else env)
     start = (cwd or Path.cwd()).resolve()
+    searched: tuple[Path, ...] = ()
     if path is None and environ.get("PAIN_NEWS_CONFIG"):
         path = Path(environ["PAIN_NEWS_CONFIG"])
     if path is not None:
@@ -321,7 +344,8 @@ def load_config(
         if not path.is_file():
             raise ConfigError("file not found", path=path, hint="run 'pain-news init' to create one")
     else:
-        path = find_config(start)
+        searched = (start,) if issue_dir is None else (start, issue_dir.resolve())
+        path = find_config(*searched)
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -357,7 +381,7 @@ def load_config(
     secrets = _secrets(merged)
     config = Config(root, path, secrets=secrets, sources=sources, **tables, **sections)
     _validate(config, merged)
-    return replace(config, warnings=deprecations(config))
+    return replace(config, warnings=deprecations(config), searched_from=searched)
 
 
 def _secrets(merged: Mapping[str, str]) -> Secrets:
