@@ -6,7 +6,7 @@ import click
 import pytest
 
 from pain_news.cli import cli
-from tests.fixtures.core import BAD
+from tests.fixtures.core import BAD, error_lines
 
 
 def all_commands(group=cli, prefix=()):
@@ -189,7 +189,24 @@ def test_output_piped_into_a_closed_pipe_stops_quietly(project, run_cli):
         text=True,
         cwd=project,
     )
-    assert result.stderr == ""
+    assert result.stderr == f"using {project / 'pain-news.toml'}; database {database_url(project)}\n"
+
+
+def database_url(project):
+    return f"sqlite:///{project / 'subscribers' / 'pain-news.db'}"
+
+
+def test_check_from_outside_the_project_uses_the_issues_own_config(project, run_cli, monkeypatch):
+    inside = run_cli("check", "issues/2026-12-winter")
+    monkeypatch.chdir(project.parent)  # no pain-news.toml here or above: found from the issue folder
+    outside = run_cli("check", "project/issues/2026-12-winter")
+    assert (
+        outside.stdout.splitlines()[-1]
+        == inside.stdout.splitlines()[-1]
+        == "2026-12-winter: 0 errors, 0 warnings"
+    )
+    campaigns = run_cli("report", "project/issues/2026-12-winter", ok=False)
+    assert f"using {project / 'pain-news.toml'}; database {database_url(project)}" in campaigns.stderr
 
 
 @pytest.mark.parametrize(
@@ -213,7 +230,7 @@ def test_a_port_in_use_is_one_clear_error(run_cli, project, command):
 
 def _refused_without_schema(result, why):
     assert result.exit_code == 1
-    error, hint = result.stderr.splitlines()
+    error, hint = error_lines(result)
     assert error.startswith("Error: the subscriber database is not set up: ") and why in error
     assert hint.startswith("Hint: ") and "`pain-news db upgrade`" in hint
 

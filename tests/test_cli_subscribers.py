@@ -2,6 +2,10 @@
 
 import json
 
+import pytest
+
+from tests.fixtures.core import error_lines
+
 
 def test_import_reports_bad_rows_and_summary(project, run_cli):
     (project / "list.csv").write_text("email,first_name\nana@example.org,Ana\nbroken,X\n", encoding="utf-8")
@@ -15,9 +19,8 @@ def test_import_of_file_without_email_column_fails_cleanly(project, run_cli):
     (project / "list.csv").write_text("name\nAna\n", encoding="utf-8")
     result = run_cli("subscribers", "import", "list.csv", ok=False)
     assert result.exit_code == 1
-    assert (
-        result.stderr.startswith("Error: list.csv:1: no 'email' column") and "Traceback" not in result.stderr
-    )
+    assert error_lines(result)[0].startswith("Error: list.csv:1: no 'email' column")
+    assert "Traceback" not in result.stderr
     assert json.loads(run_cli("subscribers", "list", "--format", "json").stdout) == []
 
 
@@ -88,6 +91,25 @@ def test_list_formats_and_filters(project, run_cli):
     assert "b@example.org" in run_cli("subscribers", "list", "--tag", "back").stdout
 
 
+def test_list_output_writes_a_file_only_its_owner_can_read(project, run_cli):
+    import os
+    import stat
+
+    run_cli("subscribers", "add", "a@example.org", "--first-name", "Ann")
+    before = os.umask(0o022)  # the usual umask, under which `> file` is world-readable
+    try:
+        result = run_cli("subscribers", "list", "--format", "json", "--output", "list.json")
+        run_cli("subscribers", "export", "all.csv")
+    finally:
+        os.umask(before)
+    assert result.stdout == ""  # the rows went to the file, not the terminal
+    assert "wrote 1 subscribers to list.json" in result.stderr
+    assert [r["email"] for r in json.loads((project / "list.json").read_text())] == ["a@example.org"]
+    assert stat.S_IMODE((project / "list.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((project / "all.csv").stat().st_mode) == 0o600
+    assert not list(project.glob(".*.tmp"))
+
+
 def test_delete_then_export_and_stats(project, run_cli):
     run_cli("subscribers", "add", "a@example.org")
     run_cli("subscribers", "add", "b@example.org")
@@ -102,7 +124,9 @@ def test_delete_then_export_and_stats(project, run_cli):
 def test_unknown_subscriber_is_one_line_error(project, run_cli):
     run_cli("db", "upgrade")  # a list without this subscriber (no database at all is another error)
     result = run_cli("subscribers", "show", "nobody@example.org", ok=False)
-    assert result.exit_code == 1 and result.stderr.startswith("Error: no subscriber 'nobody@example.org'")
+    assert result.exit_code == 1 and error_lines(result)[0].startswith(
+        "Error: no subscriber 'nobody@example.org'"
+    )
 
 
 def test_db_upgrade_creates_and_then_keeps_the_schema(project, run_cli):
@@ -124,7 +148,7 @@ def clean_exit(result):
     return (
         result.exit_code == 1
         and isinstance(result.exception, SystemExit)
-        and result.stderr.startswith("Error: ")
+        and error_lines(result)[0].startswith("Error: ")
     )
 
 
@@ -164,7 +188,7 @@ def test_database_failure_is_one_line_without_the_statement_or_personal_data(pro
         "email,first_name\nana@example.org,Ana\nbo@example.org,Bo\n", encoding="utf-8"
     )
     result = run_cli("subscribers", "import", "list.csv", ok=False)
-    assert clean_exit(result) and len(result.stderr.splitlines()) == 2  # Error: ... / Hint: ...
+    assert clean_exit(result) and len(error_lines(result)) == 2  # Error: ... / Hint: ...
     assert "the subscriber database refused" in result.stderr and "nothing was saved" in result.stderr
     assert "example.org" not in result.stderr and "INSERT" not in result.stderr
     assert json.loads(run_cli("subscribers", "list", "--format", "json").stdout) == []
@@ -205,7 +229,7 @@ def test_unrecognised_columns_are_reported_with_a_suggestion(project, run_cli):
         "email,Frist Name,last_name\nana@example.org,Ana,Ruiz\n", encoding="utf-8"
     )
     result = run_cli("subscribers", "import", "list.csv")
-    assert result.stderr.splitlines() == [
+    assert error_lines(result) == [
         "list.csv:1: column not recognised, not imported: 'Frist Name' (did you mean 'first_name'?)"
     ]
     assert imported(run_cli) == [("ana@example.org", "", "Ruiz")]
@@ -215,7 +239,7 @@ def test_a_file_whose_rows_would_have_no_name_is_refused_unless_ignore_columns(p
     (project / "list.csv").write_text("E-mail;Vorname;Nachname\nana@example.org;Ana;Ruiz\n", encoding="utf-8")
     result = run_cli("subscribers", "import", "list.csv", ok=False)
     assert result.exit_code == 1
-    lines = result.stderr.splitlines()
+    lines = error_lines(result)
     assert lines[0] == (
         "Error: list.csv:1: columns not recognised: 'Vorname' (did you mean 'first_name'?), "
         "'Nachname'; "
@@ -241,3 +265,76 @@ def test_a_header_joining_several_columns_is_named(project, run_cli):
         in result.stderr
     )
     assert imported(run_cli) == []
+
+
+# ---- which configuration and which database -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["subscribers", "import", "list.csv"],
+        ["subscribers", "import", "list.csv", "--dry-run"],
+        ["subscribers", "add", "ana@example.org"],
+        ["subscribers", "list", "--format", "json"],
+        ["db", "upgrade"],
+    ],
+    ids=lambda command: " ".join(command[:2]) + (" --dry-run" if "--dry-run" in command else ""),
+)
+def test_from_a_folder_without_a_config_no_command_uses_or_creates_a_database(
+    tmp_path, monkeypatch, run_cli, command
+):
+    elsewhere = tmp_path / "downloads"
+    elsewhere.mkdir()
+    (elsewhere / "list.csv").write_text("email\nana@example.org\n", encoding="utf-8")
+    monkeypatch.chdir(elsewhere)
+    result = run_cli(*command, ok=False)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("Error: no pain-news.toml found")
+    assert str(elsewhere) in result.stderr and "pain-news init" in result.stderr
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["list.csv"]  # no subscribers/pain-news.db
+
+
+def test_every_subscriber_command_names_its_config_file_and_database_on_stderr(project, run_cli):
+    used = (
+        f"using {project / 'pain-news.toml'}; database sqlite:///{project / 'subscribers' / 'pain-news.db'}"
+    )
+    for command in (
+        ["subscribers", "add", "ana@example.org"],
+        ["subscribers", "list", "--format", "json"],
+        ["subscribers", "list", "--format", "csv"],
+        ["subscribers", "stats"],
+        ["db", "upgrade"],
+    ):
+        result = run_cli(*command)
+        assert used in result.stderr.splitlines(), command
+        assert "using" not in result.stdout, command
+    assert (
+        json.loads(run_cli("subscribers", "list", "--format", "json").stdout)[0]["email"] == "ana@example.org"
+    )
+
+
+def test_a_database_named_in_the_environment_is_used_without_a_config_file(
+    any_store, run_cli, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # no pain-news.toml here or above
+    url = any_store.engine.url.render_as_string(hide_password=False)
+    result = run_cli("subscribers", "add", "ana@example.org", env={"PAIN_NEWS_DATABASE_URL": url})
+    shown = any_store.engine.url.render_as_string(hide_password=True)
+    assert f"using no config file (built-in settings); database {shown}" in result.stderr
+    assert any_store.get("ana@example.org").status == "active"
+
+
+def test_add_and_import_create_a_named_database_without_a_config_file(tmp_path, monkeypatch, run_cli):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "list.csv").write_text("email\nbo@example.org\n", encoding="utf-8")
+    for name, command in (("added.db", ["add", "ana@example.org"]), ("imported.db", ["import", "list.csv"])):
+        run_cli("subscribers", *command, env={"PAIN_NEWS_DATABASE_URL": f"sqlite:///{tmp_path / name}"})
+        assert (tmp_path / name).is_file()
+
+
+def test_the_database_password_is_masked_in_the_line_naming_it(project, run_cli):
+    url = "postgresql+psycopg://news:s3cretpw@127.0.0.1:1/news"  # nothing listens on port 1
+    result = run_cli("subscribers", "stats", ok=False, env={"PAIN_NEWS_DATABASE_URL": url})
+    assert "database postgresql+psycopg://news:***@127.0.0.1:1/news" in result.stderr
+    assert "s3cretpw" not in result.stdout + result.stderr

@@ -97,6 +97,40 @@ def test_config_found_by_walking_up(tmp_path):
     assert load_config(env={}, cwd=deep).newsletter.name == "Walked"
 
 
+def test_config_found_from_the_issue_folder_when_the_current_folder_has_none(tmp_path):
+    project = tmp_path / "clinic"
+    project.mkdir()
+    write(project, '[newsletter]\nphone = "(555) 010-0199"\n')
+    issue = project / "issues" / "2027-01"
+    issue.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = load_config(env={}, cwd=elsewhere, issue_dir=issue)
+    assert config.path == project / "pain-news.toml" and config.root == project
+    assert config.newsletter.phone == "(555) 010-0199"
+    assert config.database_url == f"sqlite:///{project / 'subscribers' / 'pain-news.db'}"
+    assert config.searched_from == (elsewhere, issue)
+
+
+def test_the_current_folders_config_comes_before_the_issue_folders(tmp_path):
+    write(tmp_path, '[newsletter]\nname = "Here"\n')
+    other = tmp_path / "other"
+    (other / "issues" / "x").mkdir(parents=True)
+    write(other, '[newsletter]\nname = "There"\n')
+    assert load_config(env={}, cwd=tmp_path, issue_dir=other / "issues" / "x").newsletter.name == "Here"
+
+
+def test_without_a_config_file_or_a_named_database_no_database_is_used(tmp_path):
+    from pain_news.config.settings import require_database
+
+    with pytest.raises(ConfigError) as refused:
+        require_database(load_config(env={}, cwd=tmp_path, issue_dir=tmp_path / "issues" / "x"))
+    assert str(tmp_path) in refused.value.message and str(tmp_path / "issues" / "x") in refused.value.message
+    assert "pain-news init" in (refused.value.hint or "")
+    require_database(load_config(env={"PAIN_NEWS_DATABASE_URL": "sqlite:///x.db"}, cwd=tmp_path))
+    require_database(load_config(write(tmp_path, ""), env={}))  # a config file, default database
+
+
 def test_pain_news_config_variable_selects_file(tmp_path):
     path = write(tmp_path, '[newsletter]\nname = "Chosen"\n')
     assert load_config(env={"PAIN_NEWS_CONFIG": str(path)}, cwd=Path("/")).newsletter.name == "Chosen"

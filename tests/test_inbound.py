@@ -675,3 +675,41 @@ def test_the_error_page_promises_only_ways_off_the_list_that_work(web_server, en
         assert text in hint
     for text in not_promised:
         assert text not in hint
+
+
+def note_of(response):
+    """The error page's hint (its `note` paragraph), quotes unescaped."""
+    return response.text.split('<p class="note">')[1].split("</p>")[0].replace("&#34;", '"')
+
+
+@pytest.mark.parametrize(
+    "env, promised, not_promised",
+    [
+        (INBOUND_ENV, ["reply to any of our emails", "call us at (555) 010-0199"], []),
+        # replies are not handled (no inbound mail) or not forwarded to anyone: no reply is promised
+        ({}, ["call us at (555) 010-0199"], ["reply"]),
+        ({**INBOUND_ENV, "PAIN_NEWS_NEWSLETTER_REPLIES_FORWARD_TO": ""}, ["call us"], ["reply"]),
+        ({"PAIN_NEWS_NEWSLETTER_PHONE": ""}, ["contact the clinic"], ["reply"]),
+    ],
+)
+def test_error_pages_promise_help_by_reply_only_when_replies_reach_the_clinic(
+    web_server, env, promised, not_promised
+):
+    server = web_server({**env, "PAIN_NEWS_SERVE_SIGNUPS_PER_CLIENT_PER_HOUR": "1"})
+    unavailable = web_server({**env, "PAIN_NEWS_NEWSLETTER_PUBLIC_URL": ""})  # signup cannot make links
+
+    def signup(at, address):
+        return httpx.post(f"{at.url}/subscribe", data={"email": address}, headers={"Origin": at.url})
+
+    responses = [
+        httpx.get(f"{server.url}/no/such/page", timeout=30),
+        signup(server, "a@example.org") and signup(server, "b@example.org"),
+        signup(unavailable, "c@example.org"),
+    ]
+    assert [r.status_code for r in responses] == [404, 429, 503]
+    for hint in map(note_of, responses):
+        assert hint.endswith("and we will help.")
+        for text in promised:
+            assert text in hint
+        for text in not_promised:
+            assert text not in hint

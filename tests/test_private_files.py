@@ -46,6 +46,19 @@ def test_db_upgrade_creates_the_database_0600(project, run_cli):
     assert mode(project / "subscribers" / "pain-news.db") == 0o600
 
 
+def test_run_lock_files_beside_the_database_are_0600_in_a_0700_folder(store):
+    from pain_news.campaign.locks import run_lock
+    from pain_news.ledger import CampaignLedger
+
+    ledger = CampaignLedger.for_store(store)
+    database = ledger.database_file
+    assert database is not None
+    with run_lock(ledger, 7):
+        folder = database.with_name(database.name + ".locks")
+        assert mode(folder) == 0o700
+        assert mode(folder / "campaign-7.lock") == 0o600
+
+
 def test_outbox_files_are_0600_in_folders_made_0700(tmp_path):
     from pain_news.delivery import OutgoingMessage, Recipient
     from pain_news.delivery.outbox import OutboxProvider

@@ -12,7 +12,7 @@ from pain_news.campaign.schedule import cancel_send
 from pain_news.config.clock import parse_when
 from pain_news.errors import DeliveryError, ScheduleError
 from pain_news.ledger import CampaignLedger
-from tests.fixtures.core import REAL_NEWSLETTER, publish_archive, sign_off
+from tests.fixtures.core import REAL_NEWSLETTER, error_lines, publish_archive, sign_off
 from tests.fixtures.sendgrid_standin import validate_mail
 
 PINNED = {
@@ -126,7 +126,7 @@ def test_send_at_is_refused_before_anything_is_sent(
     env = sg_env(sendgrid_standin, PAIN_NEWS_DELIVERY_PROVIDER=provider)
     result = run_cli("send", str(sample_issue), "--at", when.isoformat(), "--yes", env=env, ok=False)
     assert result.exit_code == 1
-    [line, *hint] = result.stderr.strip().splitlines()
+    [line, *hint] = error_lines(result)
     assert message in line and "Traceback" not in result.stderr
     assert len(hint) == 1 and hint[0].startswith("Hint: ")
     assert CampaignLedger.for_store(store).latest(sample_issue.name) is None
@@ -323,7 +323,7 @@ def test_a_local_time_in_the_past_is_refused_in_the_clinics_own_time(
     add_people(store, 1)
     env = sg_env(sendgrid_standin, PAIN_NEWS_NEWSLETTER_TIMEZONE="America/New_York")
     result = run_cli("send", str(sample_issue), "--at", "2026-01-05 09:00", "--yes", env=env, ok=False)
-    [line, *_] = result.stderr.strip().splitlines()
+    [line, *_] = error_lines(result)
     assert "--at 2026-01-05 09:00 EST is in the past" in line
     assert "UTC" not in result.stderr
 

@@ -229,7 +229,7 @@ def test_500s_past_the_sends_attempts_stop_the_send_before_any_campaign(
     sendgrid_standin.script_get(*[("500", {"Retry-After": "0"})] * 5)
     result = run_cli("send", str(sample_issue), "--yes", env=send_env, ok=False)
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[0] == (
+    assert result.stderr.splitlines()[1] == (  # after the line naming the config file and database
         "Error: SendGrid refused GET /v3/suppression/unsubscribes (500): scripted failure, "
         "still after 5 attempts; nothing was sent"
     )

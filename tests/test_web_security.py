@@ -118,6 +118,22 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(serve_ap
     assert via_proxy("c@example.org", "203.0.113.1") == 429
 
 
+def test_ipv6_clients_are_limited_by_their_64_bit_network(serve_app):
+    # Anyone given one IPv6 address holds its whole /64: counting single addresses would not limit them.
+    server = serve_app(
+        {"PAIN_NEWS_SERVE_SIGNUPS_PER_CLIENT_PER_HOUR": "1", "PAIN_NEWS_SERVE_TRUSTED_PROXIES": "127.0.0.1"}
+    )
+
+    def via_proxy(address, client):
+        return server.signup(email=address, headers={**ORIGIN, "X-Forwarded-For": client}).status_code
+
+    assert via_proxy("a@example.org", "2001:db8:1:2::1") == 200
+    assert via_proxy("b@example.org", "2001:db8:1:2:ffff:ffff:ffff:fffe") == 429  # same /64
+    assert via_proxy("c@example.org", "2001:db8:1:3::1") == 200  # the next /64 is another client
+    assert via_proxy("d@example.org", "::ffff:203.0.113.7") == 200
+    assert via_proxy("e@example.org", "203.0.113.7") == 429  # the same IPv4 client, written two ways
+
+
 def test_a_filled_in_honeypot_gets_the_usual_page_and_nothing_happens(server, project):
     response = server.signup(email="bot@example.org", first_name="Bot", website="https://spam.example")
     assert response.status_code == 200 and "Check your inbox" in response.text
@@ -186,6 +202,43 @@ def test_a_fresh_link_asked_for_from_another_site_mails_nothing(server, project)
     assert response.status_code == 403
     server.settle()
     assert outbox(project) == []
+
+
+# ---- the Host header --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["evil.example", "news.tristatepain.example.evil.example", "[::2]"])
+def test_requests_for_a_host_that_is_not_ours_are_refused(server, host):
+    for path in ("/subscribe", "/2026-12-winter", "/"):
+        response = httpx.get(server.url + path, headers={"Host": host}, follow_redirects=False)
+        assert response.status_code == 400, path
+        assert "evil" not in response.headers.get("location", "")
+
+
+@pytest.mark.parametrize("host", ["news.tristatepain.example", "localhost", "127.0.0.1", "[::1]:8000"])
+def test_public_url_host_and_loopback_are_served_by_default(server, host):
+    assert httpx.get(server.url + "/subscribe", headers={"Host": host}).status_code == 200
+
+
+def test_the_archive_redirect_is_built_from_public_url_not_the_host_header(serve_app, run_cli):
+    run_cli("archive")
+    server = serve_app({"PAIN_NEWS_SERVE_ALLOWED_HOSTS": "127.0.0.1,news-internal.example"})
+    for host in ("news-internal.example", server.url.removeprefix("http://")):
+        response = httpx.get(
+            server.url + "/2026-12-winter?x=1", headers={"Host": host}, follow_redirects=False
+        )
+        assert response.status_code in (301, 307, 308)
+        assert response.headers["location"] == PUBLIC + "/2026-12-winter/?x=1"
+    # serve.allowed_hosts replaces the default list: public_url's host is not in this one
+    refused = httpx.get(server.url + "/subscribe", headers={"Host": "localhost"})
+    assert refused.status_code == 400
+
+
+def test_allowed_hosts_with_a_misplaced_wildcard_is_a_config_error(make_config):
+    from pain_news.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="serve.allowed_hosts"):
+        make_config({"PAIN_NEWS_SERVE_ALLOWED_HOSTS": "news.*.example"})
 
 
 # ---- headers, types, logs --------------------------------------------------------------------------

@@ -123,7 +123,10 @@ def any_hook(web_server, any_store, signing_key):
 
 
 def post_events(server, key, events):
-    body = json.dumps(events)
+    return post_body(server, key, json.dumps(events))
+
+
+def post_body(server, key, body):
     timestamp = str(int(time.time()))
     signature = base64.b64encode(key.sign((timestamp + body).encode(), ec.ECDSA(hashes.SHA256()))).decode()
     headers = {
@@ -190,6 +193,21 @@ def test_a_database_failure_midway_answers_503_and_the_retry_applies_the_batch_o
     _, history = any_store.history("p3@example.org")
     assert [(e.new_status, e.method) for e in history] == [("active", "manual"), ("bounced", "webhook")]
     assert any_store.stats()["suppressed (deleted or unknown)"] == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,  # deeper than the interpreter can parse
+        '[{"event": "delivered", "email": "ana@example.org", "x": ' + "[" * 50 + "]" * 50 + "}]",
+    ],
+    ids=["100000-deep", "50-deep-in-an-event"],
+)
+def test_a_signed_body_nested_too_deeply_is_refused_with_400(any_hook, any_store, signing_key, body):
+    any_store.add("ana@example.org")
+    response = post_body(any_hook, signing_key, body)
+    assert response.status_code == 400
+    assert stored_event_ids(any_store) == []
 
 
 def test_odd_characters_in_event_fields_are_kept_exactly(any_store):

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from pain_news.errors import CampaignBusy
 from pain_news.ledger import CampaignLedger
+from pain_news.private_files import create_private_file, make_private_dir
 
 _RUN_LOCK = 0x504E02  # PostgreSQL advisory-lock namespace: a campaign's run, keyed by campaign id
 
@@ -34,9 +35,13 @@ def run_lock(ledger: CampaignLedger, campaign_id: int) -> Iterator[None]:
     if database is None:
         yield  # only this process can see an in-memory database
         return
+    # Private like the database beside them (pain_news/private_files.py): their names tell which
+    # campaigns are being sent, and nothing else on the machine needs to open them.
     folder = database.with_name(database.name + ".locks")
-    folder.mkdir(exist_ok=True)
-    with open(folder / f"campaign-{campaign_id}.lock", "ab") as handle:
+    make_private_dir(folder)
+    lock_file = folder / f"campaign-{campaign_id}.lock"
+    create_private_file(lock_file)
+    with open(lock_file, "ab") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from pain_news.config.settings import Config
     from pain_news.subscribers.store import SubscriberStore
 
+Command = TypeVar("Command", bound=Callable[..., Any])
+
 
 @dataclass
 class App:
@@ -32,6 +34,7 @@ class App:
 
     config_path: Path | None = None
     debug: bool = False
+    issue_dir: Path | None = None  # the command's ISSUE_DIR: pain-news.toml is also looked for from it
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     closers: list[Callable[[], None]] = field(default_factory=list)
     _store: SubscriberStore | None = field(default=None, init=False, repr=False)
@@ -41,9 +44,24 @@ class App:
         # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
         from pain_news.config.settings import load_config
 
-        config = load_config(self.config_path, self.env)
+        config = load_config(self.config_path, self.env, issue_dir=self.issue_dir)
         for warning in config.warnings:
             click.echo(f"Warning: {warning}", err=True)
+        return config
+
+    def database_config(self) -> Config:
+        """The config of a command about to open the subscriber database: refused (ConfigError)
+        when no pain-news.toml was found and no database named, else named on stderr — which file
+        and which database — so a command run from the wrong folder cannot quietly use another list
+        (stdout stays clean for --format json/csv)."""
+        # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
+        from pain_news.config.settings import require_database
+        from pain_news.db import shown_url
+
+        config = self.config
+        require_database(config)
+        used = str(config.path) if config.path else "no config file (built-in settings)"
+        click.echo(f"using {used}; database {shown_url(config.database_url)}", err=True)
         return config
 
     @property
@@ -62,7 +80,7 @@ class App:
             # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
             from pain_news.subscribers.store import open_store
 
-            self._store = open_store(self.config, create=create)
+            self._store = open_store(self.database_config(), create=create)
             self.closers.append(self._store.close)
         return self._store
 
@@ -158,6 +176,20 @@ def main() -> None:
         # does not walk and free it object by object, which was noticeable after a large send
         # (docs/design/large-sends.md).
         gc.freeze()
+
+
+def _remember_issue(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    app = ctx.find_object(App)
+    if app is not None and value is not None:
+        app.issue_dir = value
+    return value
+
+
+def issue_argument(*, required: bool = True, exists: bool = True) -> Callable[[Command], Command]:
+    """The ISSUE_DIR argument; pain-news.toml is looked for from that folder up too, after the
+    current folder, so a command run from outside the project uses the issue's own settings."""
+    folder = click.Path(exists=exists, file_okay=False, path_type=Path)
+    return click.argument("issue_dir", required=required, type=folder, callback=_remember_issue)
 
 
 def known_language(app: App, value: str | None, option: str = "--language") -> str | None:

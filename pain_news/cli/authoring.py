@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pain_news.cli.app import App, cli
+from pain_news.cli.app import App, cli, issue_argument
 
 
 @cli.command("init")
@@ -67,7 +67,7 @@ def new_cmd(issue_dir: Path, title: str | None, number: int | None) -> None:
 
 
 @cli.command("build")
-@click.argument("issue_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@issue_argument()
 @click.option(
     "--out",
     "out_path",

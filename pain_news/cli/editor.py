@@ -6,15 +6,14 @@ from pathlib import Path
 
 import click
 
-from pain_news.cli.app import App, cli
+from pain_news.cli.app import App, cli, issue_argument
 
-ISSUE_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 # Not 8025, the usual port of a local SMTP test server: preview has a default of its own.
 PREVIEW_PORT = 8410
 
 
 @cli.command("check")
-@click.argument("issue_dir", type=ISSUE_DIR)
+@issue_argument()
 @click.option(
     "--format",
     "output_format",
@@ -57,7 +56,7 @@ def check_cmd(app: App, issue_dir: Path, output_format: str, strict: bool, reque
 
 
 @cli.command("preview")
-@click.argument("issue_dir", type=ISSUE_DIR)
+@issue_argument()
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pain_news.cli.app import App, cli, known_topics
+from pain_news.cli.app import App, cli, issue_argument, known_topics
 from pain_news.config.clock import clinic_zone
 from pain_news.config.settings import PROVIDERS
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @cli.command("send")
-@click.argument("issue_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@issue_argument()
 @click.option(
     "--test", "test_send", is_flag=True, help='Send a "[TEST]" copy to --to or delivery.test_recipients only.'
 )
@@ -252,7 +252,7 @@ def _run_with_progress(app: App, prepared: PreparedSend) -> SendReport:
 
 
 @cli.command("report")
-@click.argument("issue_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@issue_argument(required=False, exists=False)
 @click.option("--campaign", "campaign_id", type=int, help="Campaign id (see 'pain-news campaigns').")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--recipients", is_flag=True, help="List every recipient and whether they got the issue.")

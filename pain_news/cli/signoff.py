@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from pain_news.cli.app import App, cli
+from pain_news.cli.app import App, cli, issue_argument
 
 
 @cli.command("approve")
-@click.argument("issue_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@issue_argument()
 @click.option("--as", "as_key", metavar="KEY", help="Approve this version as the [reviewers] entry KEY.")
 @click.option("--note", default="", help="A note kept with the approval (with --as).")
 @click.option(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -251,14 +252,22 @@ def show_cmd(app: App, email: str) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file, readable by you alone (0600), instead of the terminal.",
+)
 @click.pass_obj
-def list_cmd(app: App, status: str | None, tag: str | None, topic: str | None, fmt: str) -> None:
+def list_cmd(
+    app: App, status: str | None, tag: str | None, topic: str | None, fmt: str, output_path: Path | None
+) -> None:
     """List subscribers (streamed: fine for a million rows).
 
     \b
     Example:
         pain-news subscribers list --status active --tag knee
-        pain-news subscribers list --format json > subscribers.json
+        pain-news subscribers list --format json --output subscribers.json
     """
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.subscribers import csv_files
@@ -270,15 +279,21 @@ def list_cmd(app: App, status: str | None, tag: str | None, topic: str | None, f
     }[fmt]
     if topic:
         (topic,) = known_topics(app, (topic,))
-    writer(app.store.iter_subscribers(status, tag.lower() if tag else None, topic), sys.stdout)
-    sys.stdout.flush()  # a closed pipe (`| head`) surfaces here, inside the group's handler
+    records = app.store.iter_subscribers(status, tag.lower() if tag else None, topic)
+    if output_path is None:
+        writer(records, sys.stdout)
+        sys.stdout.flush()  # a closed pipe (`| head`) surfaces here, inside the group's handler
+        return
+    with _private_file(output_path, "--output") as out:
+        count = writer(records, out)
+    click.echo(f"wrote {count} subscribers to {output_path}", err=True)
 
 
 @subscribers.command("export")
 @click.argument("csv_path", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 def export_cmd(app: App, csv_path: Path) -> None:
-    """Write every subscriber (with status and opt-out details) to a CSV file.
+    """Write every subscriber (with status and opt-out details) to a CSV file (readable by you alone).
 
     \b
     Example:
@@ -287,19 +302,20 @@ def export_cmd(app: App, csv_path: Path) -> None:
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.subscribers.csv_files import write_csv
 
-    folder = csv_path.resolve().parent
-    if not folder.is_dir():
-        raise click.BadParameter(f"folder {folder} does not exist", param_hint="FILE.csv")
-    # Written beside the target and renamed: a failed export never leaves half a file.
-    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".csv", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            count = write_csv(app.store.iter_subscribers(), out)
-        os.replace(tmp, csv_path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with _private_file(csv_path, "FILE.csv") as out:
+        count = write_csv(app.store.iter_subscribers(), out)
     click.echo(f"exported {count} subscribers to {csv_path}")
+
+
+def _private_file(path: Path, param: str) -> AbstractContextManager[TextIO]:
+    """An export file: 0600 from its first byte, renamed into place only when complete."""
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
+    from pain_news.private_files import private_text_output
+
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {folder} does not exist", param_hint=param)
+    return private_text_output(path)
 
 
 @subscribers.command("stats")
@@ -352,7 +368,7 @@ def db_upgrade_cmd(app: App) -> None:
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import db
 
-    engine = db.make_engine(app.config.database_url)
+    engine = db.make_engine(app.database_config().database_url)
     try:
         before, after = db.upgrade(engine)
     finally:

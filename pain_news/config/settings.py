@@ -110,6 +110,8 @@ class ServeSettings:
     signup_topics: tuple[str, ...] = ()  # [topics] keys ticked in advance on the signup form
     inbound_max_bytes: int = 30 * 1024 * 1024  # an Inbound Parse post (SendGrid's own limit is 30 MB)
     preference_link_days: int = 30  # a preference link works this long after its email was delivered
+    # Host names requests may be addressed to (Host header); () = public_url's host and loopback.
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,9 @@ class Config:
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # Settings still read but on their way out, each with what to set instead (the CLI shows them).
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # The folders pain-news.toml was looked for from (each walked up): the current folder, then an
+    # issue folder the command names; empty when the file was named (--config, PAIN_NEWS_CONFIG).
+    searched_from: tuple[Path, ...] = field(default=(), compare=False)
 
     def source(self, dotted: str) -> str:
         """Where `section.key` was set, in words ("the default" when nowhere)."""
@@ -226,13 +231,28 @@ class Config:
         return replace(self, **sections)
 
 
-def find_config(start: Path) -> Path | None:
-    """Walk up from `start` to the first folder holding pain-news.toml."""
-    for folder in [start, *start.parents]:
-        candidate = folder / CONFIG_NAME
-        if candidate.is_file():
-            return candidate
+def find_config(start: Path, *more: Path) -> Path | None:
+    """Walk up from `start` to the first folder holding pain-news.toml; then from each of `more`."""
+    for origin in (start, *more):
+        for folder in [origin, *origin.parents]:
+            candidate = folder / CONFIG_NAME
+            if candidate.is_file():
+                return candidate
     return None
+
+
+def require_database(config: Config) -> None:
+    """ConfigError unless a pain-news.toml was found or a database was named: the built-in
+    database.url in whatever folder a command ran would start a second, empty list there."""
+    if config.path is not None or "database.url" in config.sources:
+        return
+    looked = " and from ".join(str(folder) for folder in config.searched_from) or str(config.root)
+    raise ConfigError(
+        f"no {CONFIG_NAME} found (looked from {looked} up to /) and no database named: "
+        "refusing to use or create a subscriber database here",
+        hint=f"run it in your project's folder (or pass --config path/to/{CONFIG_NAME}); "
+        "to start a project here, run 'pain-news init'; to use a database without one, set PAIN_NEWS_DATABASE_URL",
+    )
 
 
 def _read_dotenv(folder: Path) -> dict[str, str]:
@@ -308,11 +328,16 @@ def _section(
 
 
 def load_config(
-    path: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    issue_dir: Path | None = None,
 ) -> Config:
-    """Load configuration: explicit path, else PAIN_NEWS_CONFIG, else walk up from cwd."""
+    """Load configuration: explicit path, else PAIN_NEWS_CONFIG, else walk up from cwd, else from
+    `issue_dir` (a command run from outside the project still finds the issue's own settings)."""
     environ = dict(os.environ if env is None else env)
     start = (cwd or Path.cwd()).resolve()
+    searched: tuple[Path, ...] = ()
     if path is None and environ.get("PAIN_NEWS_CONFIG"):
         path = Path(environ["PAIN_NEWS_CONFIG"])
     if path is not None:
@@ -320,7 +345,8 @@ def load_config(
         if not path.is_file():
             raise ConfigError("file not found", path=path, hint="run 'pain-news init' to create one")
     else:
-        path = find_config(start)
+        searched = (start,) if issue_dir is None else (start, issue_dir.resolve())
+        path = find_config(*searched)
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -356,7 +382,7 @@ def load_config(
     secrets = _secrets(merged)
     config = Config(root, path, secrets=secrets, sources=sources, **tables, **sections)
     _validate(config, merged)
-    return replace(config, warnings=deprecations(config))
+    return replace(config, warnings=deprecations(config), searched_from=searched)
 
 
 def _secrets(merged: Mapping[str, str]) -> Secrets:
@@ -486,6 +512,13 @@ def _validate_serve(config: Config, env: Mapping[str, str]) -> None:
         if getattr(config.serve, key) < 1:
             where = _where(config, env, f"serve.{key}")
             raise ConfigError(f"serve.{key} must be 1 or more, got {getattr(config.serve, key)}", **where)
+    for host in config.serve.allowed_hosts:
+        if "*" in host.removeprefix("*.") or not host.strip():
+            where = _where(config, env, "serve.allowed_hosts")
+            raise ConfigError(
+                f"serve.allowed_hosts: {host!r} is not a host name (e.g. news.clinic.example, *.clinic.example)",
+                **where,
+            )
     for proxy in config.serve.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)

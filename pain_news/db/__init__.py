@@ -112,6 +112,11 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
+def shown_url(url: str) -> str:
+    """`url` as it may be shown (stderr, logs): the password masked as ***."""
+    return parse_url(url).render_as_string(hide_password=True)
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL (None for PostgreSQL and in-memory databases)."""
     parsed = parse_url(url)

@@ -24,6 +24,9 @@ TRACKED = ("delivered", "open", "click")  # kept per campaign for reports
 # Counted per campaign, never tied to a person: no subscriber, no address, no clicked URL (our
 # links carry signed per-subscriber tokens). Only sendgrid.count_opens turns the open pixel on.
 AGGREGATE_ONLY = ("open", "click")
+# An event batch is a list of flat objects (a few fields hold a list of strings): anything deeper
+# is not from SendGrid.
+MAX_NESTING = 8
 DROPPED_REASONS = (("bounce", "bounced"), ("unsubscribe", "unsubscribed"), ("spam", "complained"))
 
 
@@ -67,9 +70,29 @@ def parse(body: bytes) -> list[dict[str, Any]]:
         events = json.loads(body)
     except ValueError:
         raise WebhookRejected("body is not JSON", 400) from None
+    except RecursionError:  # nested deeper than the interpreter's own limit
+        raise WebhookRejected("body is nested too deeply", 400) from None
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise WebhookRejected("body is not a JSON array of events", 400)
+    if _nested_deeper_than(events, MAX_NESTING):
+        raise WebhookRejected("body is nested too deeply", 400)
     return events
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` nests lists or objects more than `limit` levels (walked without recursion, so
+    what follows — logging, storing — never meets a structure deep enough to overflow the stack)."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, (list, dict))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, (list, dict)) for item in level)
 
 
 def _int(value: Any) -> int | None:

@@ -16,16 +16,17 @@ from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from pain_news import i18n
 from pain_news.errors import PainNewsError
-from pain_news.web.context import WebState, page_language, show
+from pain_news.web.context import WebState, error_page
 from pain_news.web.queues import WelcomeQueue, WithdrawalWorker
 from pain_news.web.routes import archive, inbound, preferences, signup, unsubscribe, webhook
-from pain_news.web.security import BodyLimit, SecurityHeaders
+from pain_news.web.security import BodyLimit, PublicRedirects, SecurityHeaders, allowed_hosts
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ def create_app(
         exception_handlers={404: not_found, PainNewsError: unavailable},
         lifespan=lifespan,
     )
+    hosts = allowed_hosts(config.serve.allowed_hosts, config.newsletter.public_url)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
+    app.add_middleware(PublicRedirects, public_url=config.newsletter.public_url)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: also on 413 answers and error pages
     app.state.web = state
@@ -98,7 +102,7 @@ async def unavailable(request: Request, exc: Exception) -> Response:
         503,
         i18n.N_("Temporarily unavailable"),
         i18n.N_("This page cannot be shown right now."),
-        i18n.N_("Please try again in a few minutes, or reply to our email and we will help."),
+        i18n.N_("Please try again in a few minutes, or %(ways)s, and we will help."),
     )
 
 
@@ -109,19 +113,5 @@ async def not_found(request: Request, exc: Exception) -> Response:
         404,
         i18n.N_("Page not found"),
         i18n.N_("There is no page at this address."),
-        i18n.N_("Check the link in the email, or reply to it and we will help."),
-    )
-
-
-def error_page(request: Request, status: int, title: str, message: str, hint: str) -> Response:
-    """error.html in the reader's language (the texts are catalogue message ids, marked with N_)."""
-    language = page_language(request)
-    return show(
-        request,
-        "error.html",
-        status,
-        language,
-        title=i18n.translate(language, title),
-        message=i18n.translate(language, message),
-        hint=i18n.translate(language, hint),
+        i18n.N_("Check the link in the email, or %(ways)s, and we will help."),
     )

@@ -15,7 +15,7 @@ from pain_news import i18n, links
 from pain_news.campaign.personalize import SAMPLE_SUBSCRIBER_ID
 from pain_news.errors import InvalidToken, PainNewsError
 from pain_news.i18n import N_
-from pain_news.web.pages import opt_out_hint, page
+from pain_news.web.pages import help_ways, opt_out_hint, page
 from pain_news.web.queues import FreshLinkQueue, WelcomeQueue
 from pain_news.web.security import BodyTooLarge, ClientLimit, Network, networks
 from pain_news.web.signups import SignupQueue
@@ -115,16 +115,22 @@ def problem(request: Request, exc: PainNewsError, status: int, language: str | N
 
 def refuse(request: Request, status: int, message: str, hint: str) -> HTMLResponse:
     """The error page for a request we will not act on (wrong origin, too many signups); `message`
-    and `hint` are msgids, translated here."""
+    and `hint` are msgids, translated here (a hint's `%(ways)s`: how to reach the clinic)."""
+    return error_page(request, status, N_("Something is not right"), message, hint)
+
+
+def error_page(request: Request, status: int, title: str, message: str, hint: str) -> HTMLResponse:
+    """error.html in the reader's language (the texts are catalogue message ids, marked with N_);
+    `%(ways)s` in the hint names only the ways to reach the clinic that work (pages.help_ways)."""
     language = page_language(request)
     return show(
         request,
         "error.html",
         status,
         language,
-        title=i18n.translate(language, "Something is not right"),
+        title=i18n.translate(language, title),
         message=i18n.translate(language, message),
-        hint=i18n.translate(language, hint),
+        hint=i18n.translate(language, hint, ways=help_ways(web(request).config.newsletter, language)),
     )
 
 

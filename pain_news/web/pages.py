@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from starlette.responses import HTMLResponse
 
 from pain_news import i18n
+
+if TYPE_CHECKING:
+    from pain_news.config.settings import NewsletterSettings
 
 PAGES = Path(__file__).parent / "templates"
 
@@ -50,16 +53,28 @@ def page(
 def opt_out_hint(inbound_domain: str, phone: str, language: str = i18n.SOURCE_LANGUAGE) -> str:
     """The error pages' other way off the list, promised only where it is true: a reply is read
     for "unsubscribe" only when inbound mail is set up (docs/serve.md); the phone always works."""
-    ways = []
-    if inbound_domain:
-        ways.append(i18n.translate(language, 'reply "unsubscribe" to any of our emails'))
+    reply = i18n.translate(language, 'reply "unsubscribe" to any of our emails') if inbound_domain else ""
+    return i18n.translate(
+        language,
+        "Copy the whole link from the email, or %(ways)s, and we will take you off the list.",
+        ways=_ways(reply, phone, language),
+    )
+
+
+def help_ways(newsletter: NewsletterSettings, language: str = i18n.SOURCE_LANGUAGE) -> str:
+    """How a reader reaches a person, for the error pages' "%(ways)s, and we will help": a reply
+    is offered only when one reaches the clinic — pain-news handles mail to the newsletter and
+    forwards it to a monitored inbox (inbound_domain and replies_forward_to, docs/serve.md)."""
+    handled = newsletter.inbound_domain and newsletter.replies_forward_to
+    reply = i18n.translate(language, "reply to any of our emails") if handled else ""
+    return _ways(reply, newsletter.phone, language)
+
+
+def _ways(reply: str, phone: str, language: str) -> str:
+    """The reply (when offered) or the phone, else "contact the clinic", joined with "or"."""
+    ways = [reply] if reply else []
     if phone:
         ways.append(i18n.translate(language, "call us at %(phone)s", phone=phone))
     if not ways:
         ways.append(i18n.translate(language, "contact the clinic"))
-    joined = i18n.translate(language, " or ").join(ways)
-    return i18n.translate(
-        language,
-        "Copy the whole link from the email, or %(ways)s, and we will take you off the list.",
-        ways=joined,
-    )
+    return i18n.translate(language, " or ").join(ways)

@@ -67,6 +67,46 @@ class SecurityHeaders(HttpMiddleware):
         await self.app(scope, receive, with_headers)
 
 
+LOOPBACK_HOSTS = (
+    "localhost",
+    "127.0.0.1",
+    "[::1]",
+)  # this machine, without a proxy (IPv6 in brackets, as in Host)
+
+
+def allowed_hosts(configured: Sequence[str], public_url: str) -> list[str]:
+    """The Host names serve answers to: serve.allowed_hosts, else public_url's host and loopback.
+    Any other Host is refused (400), so nothing a stranger writes there reaches a page or a link."""
+    if configured:
+        return [host.lower() for host in configured]
+    public_host = urlsplit(public_url).hostname
+    return [*([public_host] if public_host else []), *LOOPBACK_HOSTS]
+
+
+class PublicRedirects(HttpMiddleware):
+    """Redirects point under public_url, never at the Host header the request carried: Starlette
+    builds a redirect's absolute URL from the request (the archive's /<issue> → /<issue>/, a route's
+    trailing slash), and a Host a proxy passed on unchecked would send readers elsewhere."""
+
+    def __init__(self, app: ASGIApp, public_url: str) -> None:
+        super().__init__(app)
+        self.base = public_url.rstrip("/")
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+
+        async def rebased(message: Message) -> None:
+            if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+                headers = MutableHeaders(scope=message)
+                location = urlsplit(headers.get("location", ""))
+                if location.netloc == host and host:  # made from the request (relative ones are ours)
+                    target = location.path + (f"?{location.query}" if location.query else "")
+                    headers["location"] = self.base + target
+            await send(message)
+
+        await self.app(scope, receive, rebased)
+
+
 class BodyLimit(HttpMiddleware):
     """Answers 413 to bodies over the route's limit, whether Content-Length says so or not."""
 
@@ -145,7 +185,7 @@ class ClientLimit:
     def allow(self, client: str) -> bool:
         """Count one signup from `client`; False when it is over the limit."""
         now = self.clock()
-        stamps = self.seen.setdefault(client, deque())
+        stamps = self.seen.setdefault(client_key(client), deque())
         while stamps and stamps[0] <= now - self.WINDOW:
             stamps.popleft()
         if len(stamps) >= self.limit:
@@ -160,6 +200,23 @@ class ClientLimit:
             del self.seen[client]
         while len(self.seen) > self.MAX_CLIENTS:  # still full: drop the oldest entries
             del self.seen[next(iter(self.seen))]
+
+
+IPV6_CLIENT_PREFIX = 64  # one customer's allocation: a /64 holds 2**64 addresses that cost nothing
+
+
+def client_key(client: str) -> str:
+    """Whom the per-client limit counts: an IPv4 address itself, an IPv6 address by its /64
+    (anyone holding one address holds the whole /64, so counting addresses would not limit them)."""
+    try:
+        ip = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is the IPv4 client 192.0.2.1
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(ip)
 
 
 def same_origin(request: Request, public_url: str) -> bool:

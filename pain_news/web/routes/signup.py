@@ -49,7 +49,7 @@ async def subscribe(request: Request) -> Response:
             request,
             429,
             N_("There were too many signups from your network just now."),
-            N_("Please try again in an hour, or reply to one of our emails and we will help."),
+            N_("Please try again in an hour, or %(ways)s, and we will help."),
         )
     links.link_base(state.config)  # misconfigured: the 503 page, nothing queued
     if form is not None and not str(form.get(HONEYPOT, "")):
