@@ -420,3 +420,17 @@ def test_the_automatic_answer_is_approved_by_the_emailed_link(make_config, any_s
 def test_approve_needs_one_thing_to_approve(run_cli, sample_issue):
     both = run_cli("approve", str(sample_issue), "--welcome", "--as", "editor", ok=False)
     assert both.exit_code == 2 and "exactly one of ISSUE_DIR, --welcome or --auto-answer" in both.stderr
+
+
+def test_serve_says_at_start_whether_the_welcome_and_the_answer_are_approved(project, store, config):
+    from tests.fixtures.core import SECRET
+    from tests.test_serve_workers import _start_serve, _stop
+
+    approve.approve_here(
+        config, store, config.welcome_dir, "clinic-reviewer", note="", os_user="ana", now=NOW
+    )
+    proc, _ = _start_serve(project, {"PAIN_NEWS_SECRET_KEY": SECRET, **INBOUND}, workers=1)
+    said = _stop(proc)
+    assert "serving on http://127.0.0.1:" in said
+    assert "sign-off: the welcome email (version " in said and "approved by Clinic Reviewer" in said
+    assert "warning: the automatic answer to replies has no approval" in said
