@@ -313,6 +313,7 @@ def test_the_approve_page_shows_what_changed_and_its_button_approves_once(approv
     assert "Last approved by Clinic Reviewer on" in page.text
     assert '<span class="add">+' in page.text and "freezing" in page.text
     assert 'id="approve"' in page.text
+    assert "%%" not in page.text  # the words as the review copy shows them, the sample's name filled in
     assert not approve.approval_status(config, store, sample_issue).approved  # a GET changes nothing
 
     forged_origin = httpx.post(

@@ -276,6 +276,7 @@ class LinkReview:
     status: ApprovalStatus | None  # None when the issue folder is gone
     previous: ApprovalRecord | None  # the newest approval before the link was made
     diff: str  # the sources the link was made for, against `previous`
+    text: str = ""  # the text part now, the [sample] subscriber's values filled in as in the review copy
 
     @property
     def current(self) -> bool:
@@ -320,6 +321,9 @@ def open_link(config: Config, store: SubscriberStore, token: str, now: dt.dateti
         status=status,
         previous=previous[0] if previous else None,
         diff=source_diff(old, json.loads(request.sources)),
+        text=placeholders.fill(status.content.text, sample_recipient(config, reviewer.email).values)
+        if status
+        else "",
     )
 
 

@@ -88,7 +88,7 @@ def _page(request: Request, review: approve.LinkReview, approved_at: str = "") -
         "subject": content.subject if content else "",
         "preheader": content.preheader if content else "",
         "sender": f"{news.from_name or news.name} <{news.from_email}>",
-        "text": content.text if content and review.current else "",
+        "text": review.text if review.current else "",
         "previous": None
         if previous is None
         else {
