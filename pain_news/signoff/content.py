@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pain_news.i18n import N_
 from pain_news.inbound import answers
 from pain_news.publish.build import render
 
@@ -28,6 +29,12 @@ KIND_WELCOME = "welcome"
 KIND_ANSWER = "auto-answer"
 WELCOME_NAME = "welcome"  # the welcome email's name in approvals (as in its campaigns: campaign/welcome.py)
 ANSWER_NAME = "auto-answer"  # the automatic answer to replies (pain_news/inbound/answers.py)
+# How a person names each kind (msgids: the /approve page shows them translated).
+TITLES = {
+    KIND_ISSUE: N_("issue %(name)s"),
+    KIND_WELCOME: N_("the welcome email"),
+    KIND_ANSWER: N_("the automatic answer to replies"),
+}
 
 
 @dataclass(frozen=True)
@@ -48,9 +55,7 @@ class Approvable:
     @property
     def title(self) -> str:
         """How a person names it: "issue 2026-12-winter", "the welcome email", "the automatic answer"."""
-        return {KIND_WELCOME: "the welcome email", KIND_ANSWER: "the automatic answer to replies"}.get(
-            self.kind, f"issue {self.name}"
-        )
+        return TITLES.get(self.kind, TITLES[KIND_ISSUE]) % {"name": self.name}
 
     @property
     def short(self) -> str:

@@ -22,6 +22,7 @@ from pain_news.config.clock import clinic_zone, shown
 from pain_news.errors import ApprovalError, InvalidToken
 from pain_news.i18n import N_
 from pain_news.signoff import approve
+from pain_news.signoff.content import KIND_ISSUE, TITLES
 from pain_news.web.context import form_text, page_language, problem, read_form, refuse, show, web
 from pain_news.web.security import same_origin
 
@@ -79,7 +80,7 @@ def _page(request: Request, review: approve.LinkReview, approved_at: str = "") -
     news = config.newsletter
     values: dict[str, Any] = {
         "what": i18n.translate(
-            language, TITLES.get(review.request.kind, TITLES["issue"]), name=review.request.content
+            language, TITLES.get(review.request.kind, TITLES[KIND_ISSUE]), name=review.request.content
         ),
         "reviewer": review.reviewer.name,
         "version": review.request.hash[:12],
@@ -100,13 +101,6 @@ def _page(request: Request, review: approve.LinkReview, approved_at: str = "") -
         "approved_at": approved_at,
     }
     return show(request, "approve.html", language=language, **values)
-
-
-TITLES = {  # by the kind of what is approved (pain_news/signoff/content.py)
-    "issue": N_("issue %(name)s"),
-    "welcome": N_("the welcome email"),
-    "auto-answer": N_("the automatic answer to replies"),
-}
 
 
 def _line_kind(line: str) -> str:
