@@ -27,6 +27,8 @@ from pain_news.web.context import form_text, page_language, problem, read_form, 
 from pain_news.web.security import same_origin
 
 NOTE_LIMIT = 500  # a reviewer's note: a sentence or two
+OTHER_ORIGIN = N_("This form must be sent from our own page.")
+OTHER_ORIGIN_HINT = N_("Open the link from the email again and press the button there.")
 
 
 async def approve_page(request: Request) -> Response:
@@ -39,12 +41,7 @@ async def approve_post(request: Request) -> Response:
     """Record the approval the link was made for, once."""
     state = web(request)
     if not same_origin(request, state.config.newsletter.public_url):
-        return refuse(
-            request,
-            403,
-            N_("This form must be sent from our own page."),
-            N_("Open the link from the email again and press the button there."),
-        )
+        return refuse(request, 403, OTHER_ORIGIN, OTHER_ORIGIN_HINT)
     found = await _review(request)
     if isinstance(found, HTMLResponse):
         return found
