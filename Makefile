@@ -31,6 +31,7 @@ demo: venv .env
 	rm -rf build/demo-outbox build/demo.db build/demo.db-wal build/demo.db-shm build/demo.db.locks
 	$(DEMO_DB) $(PN) subscribers import subscribers/sample.csv
 	$(DEMO_DB) $(PN) approve $(ISSUE) --as clinic-reviewer --note "make demo"
+	$(DEMO_DB) $(PN) approve --welcome --as clinic-reviewer --note "make demo"
 	$(DEMO_DB) $(PN) send $(ISSUE) --provider outbox --yes
 	$(DEMO_DB) $(PN) report $(ISSUE)
 	@echo "One .eml per recipient in build/demo-outbox/campaign-1/ (open one in a mail client)."

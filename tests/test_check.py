@@ -816,3 +816,34 @@ def test_a_line_break_in_the_sender_name_is_a_check_error_naming_the_setting(mak
     config = make_config({"PAIN_NEWS_NEWSLETTER_FROM_NAME": "Clinic\nBcc: all@evil.example"})
     [finding] = found(check_issue(config, sample_issue), "header-control-character")
     assert finding.message.startswith("newsletter.from_name contains a control character (U+000A)")
+
+
+def test_a_subject_or_preheader_addressing_the_readers_health_is_a_warning(config, sample_issue):
+    toml = sample_issue / "issue.toml"
+    text = toml.read_text()
+    text = text.replace(
+        'subject = "Pain after back surgery? You have options"',
+        'subject = "Easing your sciatica this winter"',
+    )
+    text = text.replace('preheader = "Este mes:', 'preheader = "Alivie tu dolor de espalda. Este mes:')
+    toml.write_text(text)
+    found = [f for f in check_issue(config, sample_issue) if f.code == "addresses-health"]
+    assert [(f.severity, f.line) for f in found] == [("warning", 5), ("warning", 22)]
+    assert "the subject addresses the reader's health directly ('your sciatica')" in found[0].message
+    assert "preheader of the es edition" in found[1].message and "'tu dolor'" in found[1].message
+    assert "not 'your sciatica'" in found[0].fix
+
+
+@pytest.mark.parametrize(
+    "subject, flagged",
+    [
+        ("Your lower back pain, explained", ["Your lower back pain"]),
+        ("Your guide to pain relief", []),
+        ("Sciatica: what helps", []),
+        ("Your first visit, step by step", []),
+    ],
+)
+def test_only_the_readers_own_health_is_flagged(subject, flagged):
+    from pain_news.checks.addressing import health_phrases
+
+    assert health_phrases(subject, "en") == flagged

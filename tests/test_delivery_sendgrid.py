@@ -344,6 +344,15 @@ def test_categories_are_ascii_and_within_255_characters_keeping_the_campaign_id(
     assert sendgrid_standin.accepted[0]["categories"] == [category]
 
 
+def test_a_send_to_a_sensitive_topic_is_categorised_by_the_campaign_id_alone(provider, sendgrid_standin):
+    from pain_news.campaign.runner import campaign_category
+
+    category = campaign_category("2027-01-life-after-back-surgery", 42, private=True)
+    assert category == "pain-news-42"  # the folder name may name the condition (docs/security.md)
+    provider.deliver(replace(MESSAGE, category=category), people(1))
+    assert sendgrid_standin.accepted[0]["categories"] == ["pain-news-42"]
+
+
 @pytest.mark.parametrize(
     "change, field",
     [

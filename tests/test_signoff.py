@@ -6,6 +6,7 @@ import datetime as dt
 import email
 import re
 
+import httpx
 import pytest
 
 from pain_news import campaign
@@ -14,6 +15,7 @@ from pain_news.checks.run import check_issue
 from pain_news.config.reviewers import find_reviewer
 from pain_news.errors import ApprovalError, ConfigError, InvalidToken
 from pain_news.ledger import CampaignLedger
+from pain_news.ledger.approvals import ApprovalBook
 from pain_news.signoff import approve
 from pain_news.signoff.content import approvable
 from tests.fixtures.core import REAL_NEWSLETTER, publish_archive
@@ -267,3 +269,169 @@ def test_an_emailed_link_expires_is_bound_to_the_version_and_cannot_be_forged(
     edit(sample_issue, "02-winter-activity.md", "cold", "freezing")
     with pytest.raises(ApprovalError, match="changed after this link was sent"):
         approve.approve_by_link(config, any_store, token, "", NOW)
+
+
+# ---- the /approve page (serve) ----------------------------------------------------------------
+
+
+@pytest.fixture
+def approve_server(make_config, any_store):
+    """serve's app for a real-looking project on SQLite and PostgreSQL: (config, store, base URL)."""
+    from pain_news.web.app import create_app
+    from pain_news.web.server import uvicorn_config
+    from tests.fixtures.core import free_port, start_uvicorn
+
+    config = make_config(REAL_NEWSLETTER)
+    app = create_app(config, any_store)
+    port = free_port()
+    server, thread = start_uvicorn(uvicorn_config(app, "127.0.0.1", port, lifespan="off"))
+    yield config, any_store, f"http://127.0.0.1:{port}"
+    app.state.signups.close()
+    app.state.welcomes.close()
+    server.should_exit = True
+    thread.join(10)
+
+
+def origin_of(config) -> dict[str, str]:
+    """The Origin a browser sends with a form posted from our own page."""
+    return {"Origin": config.newsletter.public_url}
+
+
+def _request_link(config, store, folder, key="remote-md") -> str:
+    approve.request_review(config, store, folder, key, dt.datetime.now(dt.UTC))
+    return _token_from_outbox(config)
+
+
+def test_the_approve_page_shows_what_changed_and_its_button_approves_once(approve_server, sample_issue):
+    config, store, url = approve_server
+    approve_as(config, store, sample_issue)
+    edit(sample_issue, "02-winter-activity.md", "cold", "freezing")
+    token = _request_link(config, store, sample_issue)
+    page = httpx.get(f"{url}/approve/{token}")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert "Review issue 2026-12-winter" in page.text and "For Dr. Remote." in page.text
+    assert "Last approved by Clinic Reviewer on" in page.text
+    assert '<span class="add">+' in page.text and "freezing" in page.text
+    assert 'id="approve"' in page.text
+    assert "%%" not in page.text  # the words as the review copy shows them, the sample's name filled in
+    assert not approve.approval_status(config, store, sample_issue).approved  # a GET changes nothing
+
+    forged_origin = httpx.post(
+        f"{url}/approve/{token}", data={"note": "x"}, headers={"Origin": "https://evil.example"}
+    )
+    assert forged_origin.status_code == 403
+    assert not approve.approval_status(config, store, sample_issue).approved
+
+    done = httpx.post(f"{url}/approve/{token}", data={"note": "read on my phone"}, headers=origin_of(config))
+    assert done.status_code == 200 and "Approved" in done.text
+    status = approve.approval_status(config, store, sample_issue)
+    assert status.approved and status.approval is not None
+    assert (status.approval.reviewer, status.approval.given, status.approval.note) == (
+        "remote-md",
+        "emailed link",
+        "read on my phone",
+    )
+    again = httpx.post(f"{url}/approve/{token}", data={}, headers=origin_of(config))
+    assert again.status_code == 400 and "already been used" in again.text
+    assert len(ApprovalBook.for_store(store).of_content("issue", sample_issue.name)) == 2
+
+
+def test_the_approve_page_refuses_a_changed_version_and_speaks_spanish(approve_server, sample_issue):
+    config, store, url = approve_server
+    token = _request_link(config, store, sample_issue)
+    first = httpx.get(f"{url}/approve/{token}", headers={"Accept-Language": "es"})
+    assert first.status_code == 200 and first.headers["content-language"] == "es"
+    assert "Aprobar esta versión" in first.text and "primera aprobación" in first.text
+    edit(sample_issue, "02-winter-activity.md", "cold", "freezing")
+    page = httpx.get(f"{url}/approve/{token}")
+    assert 'id="changed"' in page.text and 'id="approve"' not in page.text
+    refused = httpx.post(f"{url}/approve/{token}", data={}, headers=origin_of(config))
+    assert refused.status_code == 409 and "can no longer be approved" in refused.text
+    assert ApprovalBook.for_store(store).of_content("issue", sample_issue.name) == []
+    broken = httpx.get(f"{url}/approve/{token[:-3]}xyz")
+    assert broken.status_code == 400 and "not valid" in broken.text
+
+
+@pytest.mark.browser
+def test_a_reviewer_approves_in_a_browser_without_a_terminal(approve_server, sample_issue, page_at):
+    config, store, url = approve_server
+    token = _request_link(config, store, sample_issue)
+    page = page_at(375)
+    page.goto(f"{url}/approve/{token}")
+    assert "this would be the first approval" in page.inner_text("#diff")
+    page.fill("#note", "fine by me")
+    page.click("#approve")
+    page.wait_for_selector("#result")
+    assert "Dr. Remote approved version" in page.inner_text("main")
+    status = approve.approval_status(config, store, sample_issue)
+    assert status.approval is not None and status.approval.given == "emailed link"
+    assert status.approval.note == "fine by me"
+
+
+# ---- the welcome email and the automatic answer -----------------------------------------------
+
+INBOUND = {"PAIN_NEWS_NEWSLETTER_INBOUND_DOMAIN": "reply.tristatepain-news.org"}
+
+
+def test_report_warns_until_the_welcome_and_the_answer_are_approved_and_again_after_an_edit(
+    run_cli, store, sample_issue, project
+):
+    store.add("p1@example.org")
+    run_cli("send", str(sample_issue), "--yes", "--provider", "outbox", env=INBOUND)
+    before = run_cli("report", str(sample_issue), env=INBOUND).stdout
+    assert "warning: the welcome email has no approval: nobody has signed off this version" in before
+    assert "warning: the automatic answer to replies has no approval" in before
+    assert "it is still sent. Hint: pain-news approve --welcome --as KEY" in before
+
+    welcome = run_cli("approve", "--welcome", "--as", "clinic-reviewer", env=INBOUND).stdout
+    assert welcome.startswith("Approved welcome version ")
+    run_cli("approve", "--auto-answer", "--as", "editor", "--note", "read the 988 line", env=INBOUND)
+    after = run_cli("report", str(sample_issue), env=INBOUND).stdout
+    assert "sign-off: the welcome email (version " in after and "approved by Clinic Reviewer" in after
+    assert "sign-off: the automatic answer to replies (version " in after and "Eddie Editor" in after
+    assert "warning" not in after
+
+    answer = project / "templates" / "replies" / "answer.txt.j2"
+    answer.write_text(answer.read_text() + "\nWe are closed on Sundays.\n")
+    edited = run_cli("report", str(sample_issue), env=INBOUND).stdout
+    assert "warning: the automatic answer to replies changed after its approval" in edited
+    assert "changed since: answer.txt.j2" in edited
+    diff = run_cli("approve", "--auto-answer", "--diff", env=INBOUND).stdout
+    assert "+We are closed on Sundays." in diff
+    without_inbound = run_cli("report", str(sample_issue)).stdout
+    assert "automatic answer" not in without_inbound  # no replies are answered: nothing to warn about
+
+
+def test_the_automatic_answer_is_approved_by_the_emailed_link(make_config, any_store):
+    config = make_config(REAL_NEWSLETTER | INBOUND)
+    folder = approve.content_folder(config, None, welcome=False, auto_answer=True)
+    approve.request_review(config, any_store, folder, "remote-md", NOW)
+    [eml] = sorted(config.resolve(config.delivery.outbox_dir).rglob("*.eml"))
+    assert "911" in eml.read_text()  # the answer itself, as readers get it
+    token = _token_from_outbox(config)
+    review = approve.open_link(config, any_store, token, NOW)
+    assert review.current and review.status is not None and review.status.content.kind == "auto-answer"
+    recorded = approve.approve_by_link(config, any_store, token, "", NOW)
+    assert (recorded.kind, recorded.content, recorded.given) == ("auto-answer", "auto-answer", "emailed link")
+    assert approve.clinic_content_lines(config, any_store)[-1].startswith(
+        "sign-off: the automatic answer to replies"
+    )
+
+
+def test_approve_needs_one_thing_to_approve(run_cli, sample_issue):
+    both = run_cli("approve", str(sample_issue), "--welcome", "--as", "editor", ok=False)
+    assert both.exit_code == 2 and "exactly one of ISSUE_DIR, --welcome or --auto-answer" in both.stderr
+
+
+def test_serve_says_at_start_whether_the_welcome_and_the_answer_are_approved(project, store, config):
+    from tests.fixtures.core import SECRET
+    from tests.test_serve_workers import _start_serve, _stop
+
+    approve.approve_here(
+        config, store, config.welcome_dir, "clinic-reviewer", note="", os_user="ana", now=NOW
+    )
+    proc, _ = _start_serve(project, {"PAIN_NEWS_SECRET_KEY": SECRET, **INBOUND}, workers=1)
+    said = _stop(proc)
+    assert "serving on http://127.0.0.1:" in said
+    assert "sign-off: the welcome email (version " in said and "approved by Clinic Reviewer" in said
+    assert "warning: the automatic answer to replies has no approval" in said

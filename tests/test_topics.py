@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 
 import pytest
 
@@ -441,3 +443,150 @@ def test_a_re_import_keeps_what_the_subscriber_chose_themselves(any_store, confi
     assert summary.summary_line().endswith(", kept the subscriber's own choice: 2")
     _, history = any_store.history("ana@example.org")
     assert not any(e.method == "topics" and "import" in e.detail for e in history[-1:])
+
+
+# ---- sensitive topics: what never leaves the clinic --------------------------------------------
+
+SENSITIVE = 'back-pain = { label = "Back pain", sensitive = true, terms = ["spine surgery", "sciatica"] }'
+WORDS = ("back-pain", "back pain", "back_pain", "spine surgery", "spine-surgery", "sciatica")
+
+
+@pytest.fixture
+def sensitive(project):
+    """back-pain becomes sensitive, with two terms that name it."""
+    toml = project / "pain-news.toml"
+    toml.write_text(toml.read_text().replace('back-pain = "Back pain"', SENSITIVE))
+
+
+def neutral_issue(project, sample_issue, name="2027-01-spine-recovery"):
+    """The sample under another folder name, its subject and preheader naming no topic word."""
+    import shutil
+
+    folder = project / "issues" / name
+    shutil.copytree(sample_issue, folder)
+    toml = folder / "issue.toml"
+    text = toml.read_text()
+    text = text.replace(
+        'subject = "Pain after back surgery? You have options"', 'subject = "Winter news from the clinic"'
+    )
+    text = text.replace(
+        "This month: failed spine surgery syndrome explained,", "This month: a condition explained,"
+    )
+    toml.write_text(text)
+    return folder
+
+
+def leaks(value) -> list[str]:
+    """The sensitive topic's words anywhere in `value` (any letter case)."""
+    text = json.dumps(value).lower() if not isinstance(value, str) else value.lower()
+    return [w for w in WORDS if w in text]
+
+
+def test_a_sensitive_topic_is_refused_on_the_lock_screen_lines_naming_the_line_and_the_words(
+    sensitive, make_config, any_store, sample_issue, smtp_server
+):
+    from tests.fixtures.core import publish_archive, sign_off
+    from tests.test_gates import smtp_settings
+
+    config = make_config(smtp_settings(smtp_server))
+    publish_archive(config)
+    sign_off(config, any_store, sample_issue)
+    any_store.add("bp@example.org", topics=["back-pain"])
+    with pytest.raises(IssueError) as refused:
+        run(config, any_store, sample_issue, topics=("back-pain",))
+    message = refused.value.message
+    assert "sensitive topic" in message
+    assert "the preheader 'This month: failed spine surgery syndrome explained" in message
+    assert "shows 'spine surgery'" in message
+    assert smtp_server.messages == []
+    assert CampaignLedger.for_store(any_store).latest(sample_issue.name) is None
+
+    named = make_config(
+        {**smtp_settings(smtp_server), "PAIN_NEWS_NEWSLETTER_FROM_NAME": "Sciatica Help Desk"}
+    )
+    toml = sample_issue / "issue.toml"  # topics in issue.toml target the send as --topic does
+    toml.write_text(toml.read_text().replace("sections = [", 'topics = ["back-pain"]\nsections = [', 1))
+    publish_archive(named)
+    sign_off(named, any_store, sample_issue)
+    with pytest.raises(IssueError) as by_issue:
+        run(named, any_store, sample_issue)
+    assert "the sender name 'Sciatica Help Desk' shows 'sciatica'" in by_issue.value.message
+    outbox = campaign.prepare_send(config, any_store, sample_issue, campaign.SendOptions(provider="outbox"))
+    assert any("sensitive topic" in w for w in outbox.plan.warnings)
+
+
+def test_a_folder_named_after_a_sensitive_topic_is_refused_for_it_but_not_for_another(
+    sensitive, make_config, any_store, project, sample_issue, smtp_server
+):
+    from tests.fixtures.core import publish_archive, sign_off
+    from tests.test_gates import smtp_settings
+
+    folder = neutral_issue(project, sample_issue, "2027-01-sciatica")
+    config = make_config(smtp_settings(smtp_server))
+    publish_archive(config)
+    sign_off(config, any_store, folder)
+    any_store.add("bp@example.org", topics=["back-pain", "news"])
+    with pytest.raises(
+        IssueError,
+        match=r"the folder name '2027-01-sciatica' \(in every link of the email\) shows 'sciatica'",
+    ):
+        run(config, any_store, folder, topics=("back-pain",))
+    _, report = run(config, any_store, folder, topics=("news",))
+    assert report.ledger["sent"] == 1
+
+
+def test_a_sensitive_topic_never_reaches_a_sendgrid_request(
+    sensitive, make_config, any_store, project, sample_issue, sendgrid_standin
+):
+    from tests.fixtures.core import REAL_NEWSLETTER, publish_archive, sign_off
+
+    folder = neutral_issue(project, sample_issue)
+    config = make_config(
+        {
+            **REAL_NEWSLETTER,
+            "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+            "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
+            "SENDGRID_API_KEY": sendgrid_standin.api_key,
+            "PAIN_NEWS_SENDGRID_ASM_GROUP_ID": "77",
+        }
+    )
+    publish_archive(config)
+    sign_off(config, any_store, folder)
+    for i in range(3):
+        any_store.add(f"bp{i}@example.org", f"Bo{i}", topics=["back-pain"])
+    _, report = run(config, any_store, folder, topics=("back-pain",))
+    assert report.ledger["sent"] == 3
+    assert sendgrid_standin.received
+    for body in sendgrid_standin.received:
+        assert body["categories"] == [f"pain-news-{report.campaign_id}"]  # the campaign id alone
+        outside_content = {k: v for k, v in body.items() if k != "content"}
+        assert leaks(outside_content) == [], outside_content
+        assert "spine-recovery" not in json.dumps(outside_content)  # nor the folder name
+        for person in body["personalizations"]:
+            assert leaks(person.get("custom_args", {})) == [] and leaks(person.get("headers", {})) == []
+        for part in body["content"]:
+            # The links Pain News makes (web version, images, unsubscribe, preferences) and every
+            # query string; a link the editor wrote to the clinic's own condition page is content.
+            urls = re.findall(r"""https?://[^\s"'<>)]+""", part["value"])
+            ours = [u for u in urls if u.startswith(config.newsletter.public_url)]
+            queries = [u.partition("?")[2] for u in urls]
+            assert ours and leaks(ours) == [] and leaks(queries) == [], [u for u in urls if leaks(u)]
+
+
+def test_a_sensitive_topic_is_in_no_header_of_an_smtp_message(
+    sensitive, make_config, any_store, project, sample_issue, smtp_server
+):
+    from tests.fixtures.core import publish_archive, sign_off
+    from tests.test_gates import smtp_settings
+
+    folder = neutral_issue(project, sample_issue)
+    config = make_config(smtp_settings(smtp_server))
+    publish_archive(config)
+    sign_off(config, any_store, folder)
+    any_store.add("bp@example.org", "Bo", topics=["back-pain"])
+    _, report = run(config, any_store, folder, topics=("back-pain",))
+    assert report.ledger["sent"] == 1
+    [message] = smtp_server.messages
+    assert len(message.items()) >= 10  # From, To, Subject, List-Id, List-Unsubscribe, Feedback-ID, ...
+    for name, value in message.items():
+        assert leaks(f"{name}: {value}") == [], (name, value)

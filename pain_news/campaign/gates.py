@@ -23,6 +23,7 @@ from pain_news.campaign.options import SendOptions
 from pain_news.campaign.placeholder_settings import placeholder_reviewers, placeholder_settings
 from pain_news.checks import run as check_run
 from pain_news.config.clock import clinic_zone
+from pain_news.config.topics import revealing_words_in, revealing_words_in_slug, sensitive_among
 from pain_news.errors import ApprovalError, CheckFailed, ConfigError, IssueError, PainNewsError, SendRefused
 from pain_news.ledger import CampaignLedger, is_finished
 from pain_news.links import unsubscribe_url
@@ -184,6 +185,46 @@ def signed_off(request: SendRequest, result: BuildResult) -> None:
     )
 
 
+def sensitive_topics_stay_private(request: SendRequest, result: BuildResult) -> None:
+    """A send to a sensitive topic shows none of its words where a lock screen or a shared inbox shows
+    them (subject, preheader, sender name), nor in the issue's folder name, which is in every link.
+
+    Its readers chose a topic that can reveal a condition (docs/security.md, "Patient data").
+    """
+    keys = {k.strip().lower() for k in request.options.topics or result.issue.topics}
+    news = request.config.newsletter
+    lines = [("sender name", news.from_name or news.name)]
+    for edition in result.issue.all_editions:
+        where = "" if edition is result.issue else f" ({edition.language} edition)"
+        lines += [(f"subject{where}", edition.subject), (f"preheader{where}", edition.preheader)]
+    found: list[str] = []
+    for topic in sensitive_among(request.config.topics, keys):
+        shown = [(f"the {name} {text!r}", revealing_words_in(topic, text)) for name, text in lines]
+        shown.append(
+            (
+                f"the folder name {result.issue.slug!r} (in every link of the email)",
+                revealing_words_in_slug(topic, result.issue.slug),
+            )
+        )
+        found += [
+            f"{topic.key!r}: {what} shows {', '.join(map(repr, words))}" for what, words in shown if words
+        ]
+    if not found:
+        return
+    text = "a send to a sensitive topic must not name it where an inbox shows it: topic " + "; topic ".join(
+        found
+    )
+    if request.rehearsal:
+        request.warn(text + " (a list send through smtp or sendgrid refuses this)")
+        return
+    raise IssueError(
+        text,
+        path=request.issue_dir / "issue.toml",
+        hint="write a subject and preheader that do not name the condition (rename the folder if it names "
+        "it); a lock screen or a shared inbox shows them to anyone nearby",
+    )
+
+
 def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
     """The web version and every image the email links to are where public_url serves them."""
 
@@ -222,6 +263,7 @@ AFTER_BUILD: tuple[IssueGate, ...] = (
     medical_review_is_current,
     reviewers_are_real,
     signed_off,
+    sensitive_topics_stay_private,
     published_before_mailed,
 )
 

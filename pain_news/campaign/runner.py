@@ -28,6 +28,7 @@ from pain_news.campaign.personalize_worker import Encoder
 from pain_news.campaign.plan import PreparedSend
 from pain_news.campaign.summary import SendReport
 from pain_news.config.clock import clinic_zone
+from pain_news.config.topics import sensitive_among
 from pain_news.delivery.base import (
     FAILED,
     RETRY,
@@ -100,7 +101,7 @@ def run_send(
             run = _Run(
                 config=config,
                 writer=ledger.writer(campaign_id),
-                message=_campaign_message(prepared, campaign_id),
+                message=_campaign_message(config, prepared, campaign_id),
                 options=prepared.options,
                 stop=stop or threading.Event(),
                 progress=progress,
@@ -159,20 +160,26 @@ def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
 MAX_CATEGORY = 255  # SendGrid's longest category
 
 
-def campaign_category(issue: str, campaign_id: int) -> str:
+def campaign_category(issue: str, campaign_id: int, *, private: bool = False) -> str:
     """`pain-news-<issue>-<id>`: ASCII and at most 255 characters by construction — the issue's
-    folder name is folded and shortened, never the campaign id (tests/test_delivery_sendgrid.py)."""
+    folder name is folded and shortened, never the campaign id (tests/test_delivery_sendgrid.py).
+
+    `private` (a send to a sensitive topic): `pain-news-<id>`, the campaign id alone, since the
+    folder name may name the condition (docs/security.md, "Patient data")."""
     tail = f"-{campaign_id}"
+    if private:
+        return f"pain-news{tail}"
     room = MAX_CATEGORY - len("pain-news-") - len(tail)
     return f"pain-news-{ascii_category(issue)[:room].strip('-') or 'issue'}{tail}"
 
 
-def _campaign_message(prepared: PreparedSend, campaign_id: int) -> OutgoingMessage:
+def _campaign_message(config: Config, prepared: PreparedSend, campaign_id: int) -> OutgoingMessage:
+    private = bool(sensitive_among(config.topics, prepared.topics))
     message = replace(
         prepared.message,
         label=f"campaign-{campaign_id}",
         campaign_id=campaign_id,
-        category=campaign_category(prepared.issue, campaign_id),
+        category=campaign_category(prepared.issue, campaign_id, private=private),
     )
     return schedule.scheduled_message(message, prepared.schedule)
 

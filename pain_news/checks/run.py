@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pain_news.checks import CheckInput, Finding, error, warning
+from pain_news.checks.addressing import check_addressing
 from pain_news.checks.contact import phone_findings
 from pain_news.checks.headers import check_headers
 from pain_news.checks.images import image_findings
@@ -44,6 +45,7 @@ __all__ = ["CHECKS", "CheckReport", "Finding", "check_issue", "checked_build", "
 #: Each takes a CheckInput and returns Findings; register a new one by adding it here.
 CHECKS: tuple[Callable[[CheckInput], list[Finding]], ...] = (
     check_inbox,
+    check_addressing,
     check_headers,
     check_tags,
     check_targets,

@@ -268,6 +268,7 @@ def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: s
     """
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.campaign import report
+    from pain_news.signoff.approve import clinic_content_lines
 
     if (issue_dir is None) == (campaign_id is None):
         raise click.UsageError("give either ISSUE_DIR or --campaign ID")
@@ -280,6 +281,9 @@ def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: s
     else:
         for line in result.lines():
             click.echo(line)
+    # The welcome email's and the automatic answer's sign-off: a warning, never a block.
+    for line in clinic_content_lines(app.config, app.store):
+        click.echo(line, err=fmt == "json")
 
 
 @cli.command("campaigns")

@@ -11,7 +11,13 @@ from pain_news.cli.app import App, cli, issue_argument
 
 
 @cli.command("approve")
-@issue_argument()
+@issue_argument(required=False)
+@click.option(
+    "--welcome", is_flag=True, help="Approve the welcome email (templates/welcome) instead of an issue."
+)
+@click.option(
+    "--auto-answer", is_flag=True, help="Approve the automatic answer to replies instead of an issue."
+)
 @click.option("--as", "as_key", metavar="KEY", help="Approve this version as the [reviewers] entry KEY.")
 @click.option("--note", default="", help="A note kept with the approval (with --as).")
 @click.option(
@@ -23,18 +29,29 @@ from pain_news.cli.app import App, cli, issue_argument
 @click.option("--diff", "show_diff", is_flag=True, help="Show what changed since the last approved version.")
 @click.pass_obj
 def approve_cmd(
-    app: App, issue_dir: Path, as_key: str | None, note: str, request_key: str | None, show_diff: bool
+    app: App,
+    issue_dir: Path | None,
+    welcome: bool,
+    auto_answer: bool,
+    as_key: str | None,
+    note: str,
+    request_key: str | None,
+    show_diff: bool,
 ) -> None:
-    """Sign off the exact version of an issue (or templates/welcome) that will be sent.
+    """Sign off the exact version of an issue, the welcome email or the automatic answer.
 
     A list send through smtp or sendgrid needs an approval of this exact version, by a clinical
-    reviewer when the issue has a condition spotlight (docs/sending.md, "Sign-off").
+    reviewer when the issue has a condition spotlight (docs/sending.md, "Sign-off"). The welcome
+    email (--welcome) and the automatic answer to replies (--auto-answer) are approved the same
+    way; report and serve warn while their current version is not, and they are sent anyway.
 
     \b
     Example:
         pain-news approve issues/2026-12-winter --as ana-ruiz --note "checked the dosages"
         pain-news approve issues/2026-12-winter --request ana-ruiz
         pain-news approve issues/2026-12-winter --diff
+        pain-news approve --welcome --as ana-ruiz
+        pain-news approve --auto-answer --request ana-ruiz
     """
     import getpass
 
@@ -42,10 +59,13 @@ def approve_cmd(
     from pain_news.config.clock import clinic_zone, shown
     from pain_news.signoff import approve
 
+    if sum(map(bool, (issue_dir, welcome, auto_answer))) != 1:
+        raise click.UsageError("give exactly one of ISSUE_DIR, --welcome or --auto-answer")
     if sum(map(bool, (as_key, request_key, show_diff))) != 1:
         raise click.UsageError("give exactly one of --as KEY, --request KEY or --diff")
     if note and not as_key:
         raise click.BadParameter("--note goes with --as", param_hint="--note")
+    issue_dir = approve.content_folder(app.config, issue_dir, welcome=welcome, auto_answer=auto_answer)
     now = dt.datetime.now(dt.UTC)
     zone = clinic_zone(app.config)
     if show_diff:

@@ -401,6 +401,7 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
     from pain_news import db
     from pain_news.errors import ServerError
     from pain_news.links import link_base
+    from pain_news.signoff.approve import clinic_content_lines
     from pain_news.web.server import ensure_port_free, uvicorn_config
 
     link_base(app.config)  # every page needs public_url and PAIN_NEWS_SECRET_KEY: refuse to start without
@@ -412,6 +413,10 @@ def serve_cmd(app: App, host: str, port: int, workers: int) -> None:
             hint="run serve with one worker, or set database.url / PAIN_NEWS_DATABASE_URL to PostgreSQL",
         )
     click.echo(f"serving on http://{host}:{port}/ with {workers} worker(s) (Ctrl-C to stop)", err=True)
+    for line in clinic_content_lines(
+        app.config, store
+    ):  # the welcome's and the answer's sign-off: warned, never blocked
+        click.echo(line, err=True)
     if workers == 1:
         # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
         from pain_news.web.app import create_app

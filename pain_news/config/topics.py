@@ -103,3 +103,28 @@ def normalize_topics(values: Iterable[str], known: Collection[str] | None = None
                 hint='fix the spelling, or declare it under [topics] in pain-news.toml (key = "label")',
             )
     return keys
+
+
+def sensitive_among(topics: Iterable[Topic], keys: Collection[str]) -> tuple[Topic, ...]:
+    """The declared topics named in `keys` whose choice reveals a condition (`sensitive = true`)."""
+    return tuple(t for t in topics if t.sensitive and t.key in keys)
+
+
+def revealing_words_in(topic: Topic, text: str) -> list[str]:
+    """The topic's key, labels and terms that `text` shows, as whole words in any letter case.
+
+    The one rule for a lock screen (subject, preheader, sender name: pain_news/campaign/gates.py)."""
+    words = (topic.key, *topic.revealing_words)
+    found = [w for w in words if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", text, re.IGNORECASE)]
+    return list(dict.fromkeys(w.lower() for w in found))
+
+
+def revealing_words_in_slug(topic: Topic, slug: str) -> list[str]:
+    """The same words found in a file or folder name (`2027-01-back-surgery` shows "back surgery")."""
+    words = (topic.key, *topic.revealing_words)
+    dashed = f"-{_slug(slug)}-"
+    return list(dict.fromkeys(w.lower() for w in words if _slug(w) and f"-{_slug(w)}-" in dashed))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

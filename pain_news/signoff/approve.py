@@ -20,11 +20,24 @@ from pain_news.campaign.personalize import sample_recipient
 from pain_news.checks.run import checked_build
 from pain_news.config.clock import clinic_zone, shown
 from pain_news.config.reviewers import find_reviewer
-from pain_news.errors import ApprovalError, InvalidToken
+from pain_news.errors import ApprovalError, InvalidToken, PainNewsError
+from pain_news.i18n import N_
+from pain_news.inbound import answers
 from pain_news.issue import placeholders
 from pain_news.issue.findings import suggestion
 from pain_news.ledger.approvals import ApprovalBook, ApprovalRecord, NewApproval, RequestRecord
-from pain_news.signoff.content import Approvable, approvable, changed_files, short_hash, source_diff
+from pain_news.signoff.content import (
+    KIND_ANSWER,
+    KIND_WELCOME,
+    Approvable,
+    answer_approvable,
+    answer_dir,
+    approvable,
+    changed_files,
+    identify,
+    short_hash,
+    source_diff,
+)
 
 if TYPE_CHECKING:
     from pain_news.config.reviewers import Reviewer
@@ -58,11 +71,7 @@ class ApprovalStatus:
 
     def problem(self, zone: dt.tzinfo) -> str:
         """Why this version may not go to the list, in one line ("" when it may)."""
-        what = (
-            f"{self.content.kind} {self.content.name}"
-            if self.content.kind == "issue"
-            else "the welcome email"
-        )
+        what = self.content.title
         if self.approval is not None:
             return ""
         if self.unclinical is not None:
@@ -182,7 +191,7 @@ def request_review(
 
     Sent through the configured provider like a test send (the [sample] subscriber's values fill the
     placeholders). The link is bound to this version's hash and to KEY, expires after
-    build.approval_link_days, and approves once (`serve`'s /approve page: pain_news/web/approvals.py).
+    build.approval_link_days, and approves once (`serve`'s /approve page: pain_news/web/routes/approve.py).
     """
     if config.build.approval_link_days < 1:
         raise ApprovalError(
@@ -196,8 +205,7 @@ def request_review(
             path=config.path,
             hint=f"set email under [reviewers.{key}] in pain-news.toml",
         )
-    result = checked_build(config, folder)[0]
-    content = approvable(config, folder, (result.issue, result.rendered))
+    content, subject, text, email_html = _review_copy(config, folder, reviewer)
     links.link_base(config)  # refuse before recording anything when links cannot be made
     book = ApprovalBook.for_store(store)
     request = book.add_request(
@@ -210,7 +218,6 @@ def request_review(
         days=config.build.approval_link_days,
     )
     url = links.approval_url(config, request_token(config, request))
-    values = sample_recipient(config, reviewer.email).values
     until = shown(request.expires_at, clinic_zone(config))
     banner_text = (
         f"REVIEW COPY for {reviewer.name}: approve this exact version ({content.short}) here, "
@@ -223,17 +230,30 @@ def request_review(
         'color:#ffffff;text-decoration:none;border-radius:4px">Approve this version</a></p>'
         f"<p>The link works once, until {html.escape(until)}.</p></div>"
     )
-    email_html = placeholders.fill(result.rendered.email_html, values)
     body = _BODY_OPEN.search(email_html)
     at = body.end() if body else 0
     delivery.send_transactional(
         config,
         to=reviewer.email,
-        subject=f"[REVIEW] {result.issue.subject}",
-        text=banner_text + placeholders.fill(result.rendered.email_text, values),
+        subject=f"[REVIEW] {subject}",
+        text=banner_text + text,
         html=email_html[:at] + banner_html + email_html[at:],
     )
     return ReviewRequest(reviewer=reviewer, request=request, url=url)
+
+
+def _review_copy(config: Config, folder: Path, reviewer: Reviewer) -> tuple[Approvable, str, str, str]:
+    """(version, subject, text, HTML) of the copy a reviewer is sent: the automatic answer as it is
+    mailed, an issue or the welcome email checked, with the [sample] subscriber's values filled in."""
+    if identify(config, folder)[0] == KIND_ANSWER:
+        content = answer_approvable(config)
+        composed = answers.answer(config)
+        return content, composed.subject, composed.text, composed.html
+    result = checked_build(config, folder)[0]
+    content = approvable(config, folder, (result.issue, result.rendered))
+    values = sample_recipient(config, reviewer.email).values
+    email_text = placeholders.fill(result.rendered.email_text, values)
+    return content, result.issue.subject, email_text, placeholders.fill(result.rendered.email_html, values)
 
 
 def request_token(config: Config, request: RequestRecord) -> str:
@@ -254,12 +274,22 @@ class LinkReview:
     request: RequestRecord
     reviewer: Reviewer
     status: ApprovalStatus | None  # None when the issue folder is gone
-    diff: str  # the sources the link was made for, against the newest approval before it
+    previous: ApprovalRecord | None  # the newest approval before the link was made
+    diff: str  # the sources the link was made for, against `previous`
+    text: str = ""  # the text part now, the [sample] subscriber's values filled in as in the review copy
 
     @property
     def current(self) -> bool:
         """The version the link approves is still what the folder holds."""
         return self.status is not None and self.status.content.hash == self.request.hash
+
+
+# What a reviewer opening a bad link reads (translated on the page: pain_news/web/routes/approve.py).
+LINK_NOT_VALID = N_("this approval link is not valid")
+LINK_USED = N_("this approval link has already been used")
+LINK_EXPIRED = N_("this approval link has expired")
+CHANGED_SINCE_LINK = N_("it changed after this link was sent: this version can no longer be approved")
+ASK_AGAIN = N_("Ask the editor to send you a new review copy.")
 
 
 def open_link(config: Config, store: SubscriberStore, token: str, now: dt.datetime) -> LinkReview:
@@ -268,24 +298,32 @@ def open_link(config: Config, store: SubscriberStore, token: str, now: dt.dateti
     book = ApprovalBook.for_store(store)
     request = book.request(request_id)
     if request is None or int(request.expires_at.timestamp()) != expires:
-        raise InvalidToken("this approval link is not valid")
+        raise InvalidToken(LINK_NOT_VALID)
     if not links.approval_token_valid(config.secrets.verification_keys, token, _bound(request)):
-        raise InvalidToken("this approval link is not valid")
+        raise InvalidToken(LINK_NOT_VALID)
     if request.used_at is not None:
-        raise InvalidToken("this approval link has already been used", hint="ask the editor for a new one")
+        raise InvalidToken(LINK_USED, hint=ASK_AGAIN)
     if now >= request.expires_at:
-        raise InvalidToken("this approval link has expired", hint="ask the editor for a new one")
+        raise InvalidToken(LINK_EXPIRED, hint=ASK_AGAIN)
     reviewer = find_reviewer(config.reviewers, request.reviewer)
     if reviewer is None:
-        raise InvalidToken("the reviewer this link was made for is no longer declared")
+        raise InvalidToken(LINK_NOT_VALID, hint=ASK_AGAIN)  # the reviewer is no longer declared
     folder = _folder(config, request)
-    status = approval_status(config, store, folder) if (folder / "issue.toml").is_file() else None
+    present = request.kind == KIND_ANSWER or (folder / "issue.toml").is_file()
+    status = approval_status(config, store, folder) if present else None
     previous = [
         a for a in book.of_content(request.kind, request.content) if a.approved_at <= request.created_at
     ]
     old = json.loads(previous[0].sources) if previous else {}
     return LinkReview(
-        request=request, reviewer=reviewer, status=status, diff=source_diff(old, json.loads(request.sources))
+        request=request,
+        reviewer=reviewer,
+        status=status,
+        previous=previous[0] if previous else None,
+        diff=source_diff(old, json.loads(request.sources)),
+        text=placeholders.fill(status.content.text, sample_recipient(config, reviewer.email).values)
+        if status
+        else "",
     )
 
 
@@ -295,19 +333,67 @@ def approve_by_link(
     """POST /approve/<token>: record the approval the link was made for, once."""
     review = open_link(config, store, token, now)
     if not review.current:
-        raise ApprovalError(
-            "the issue changed after this link was sent: it can no longer be approved",
-            hint="ask the editor for a new review copy",
-        )
+        raise ApprovalError(CHANGED_SINCE_LINK, hint=ASK_AGAIN)
     assert review.status is not None
     new = _new(review.status.content, review.reviewer, note, BY_LINK)
     recorded = ApprovalBook.for_store(store).add(new, now, review.request.id)
     if recorded is None:
-        raise InvalidToken("this approval link has already been used", hint="ask the editor for a new one")
+        raise InvalidToken(LINK_USED, hint=ASK_AGAIN)
     return recorded
 
 
 def _folder(config: Config, request: RequestRecord) -> Path:
-    if request.kind == "welcome":
+    if request.kind == KIND_WELCOME:
         return config.welcome_dir
+    if request.kind == KIND_ANSWER:
+        return answer_dir(config)
     return config.resolve(config.build.issues) / request.content
+
+
+def content_folder(config: Config, issue_dir: Path | None, *, welcome: bool, auto_answer: bool) -> Path:
+    """What `approve` works on: ISSUE_DIR, the welcome email (--welcome) or the automatic answer (--auto-answer)."""
+    if welcome:
+        if not (config.welcome_dir / "issue.toml").is_file():
+            raise ApprovalError(
+                f"there is no welcome email to approve: {config.welcome_dir / 'issue.toml'} does not exist",
+                hint="write the welcome email there like an issue (docs/writing.md)",
+            )
+        return config.welcome_dir
+    if auto_answer:
+        return answer_dir(config)
+    assert issue_dir is not None
+    return issue_dir
+
+
+def clinic_content_lines(config: Config, store: SubscriberStore) -> list[str]:
+    """Whether the welcome email and the automatic answer (when they are sent) are approved as they are now.
+
+    A warning, never a block: a welcome or an answer telling a patient where to get care must never
+    wait for a signature (`report` and `serve` print these lines; docs/sending.md, "Sign-off")."""
+    found: list[tuple[str, Path]] = []
+    if (config.welcome_dir / "issue.toml").is_file():
+        found.append(("--welcome", config.welcome_dir))
+    if config.newsletter.inbound_domain:  # answers go out only when replies are received
+        found.append(("--auto-answer", answer_dir(config)))
+    zone = clinic_zone(config)
+    lines = []
+    for flag, folder in found:
+        try:
+            status = approval_status(config, store, folder)
+        except PainNewsError as exc:
+            lines.append(
+                f"warning: {identify(config, folder)[1]} could not be checked for sign-off: {exc.message}"
+            )
+            continue
+        approval = status.approval
+        if approval is not None:
+            lines.append(
+                f"sign-off: {status.content.title} (version {status.content.short}) approved by "
+                f"{approval.reviewer_name} ({approval.reviewer}) on {shown(approval.approved_at, zone)}"
+            )
+            continue
+        lines.append(
+            f"warning: {status.problem(zone)}; it is still sent. "
+            f"Hint: pain-news approve {flag} --as KEY (or --request KEY)"
+        )
+    return lines

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pain_news.i18n import N_
+from pain_news.inbound import answers
 from pain_news.publish.build import render
 
 if TYPE_CHECKING:
@@ -24,7 +26,15 @@ if TYPE_CHECKING:
 
 KIND_ISSUE = "issue"
 KIND_WELCOME = "welcome"
+KIND_ANSWER = "auto-answer"
 WELCOME_NAME = "welcome"  # the welcome email's name in approvals (as in its campaigns: campaign/welcome.py)
+ANSWER_NAME = "auto-answer"  # the automatic answer to replies (pain_news/inbound/answers.py)
+# How a person names each kind (msgids: the /approve page shows them translated).
+TITLES = {
+    KIND_ISSUE: N_("issue %(name)s"),
+    KIND_WELCOME: N_("the welcome email"),
+    KIND_ANSWER: N_("the automatic answer to replies"),
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,15 @@ class Approvable:
     hash: str
     sources: dict[str, dict[str, str]]  # relative name → {"text": ...} or {"sha256": ...}
     has_spotlight: bool
+    # What a reader sees of this version before opening it, and its text part (the /approve page shows them).
+    subject: str = ""
+    preheader: str = ""
+    text: str = ""
+
+    @property
+    def title(self) -> str:
+        """How a person names it: "issue 2026-12-winter", "the welcome email", "the automatic answer"."""
+        return TITLES.get(self.kind, TITLES[KIND_ISSUE]) % {"name": self.name}
 
     @property
     def short(self) -> str:
@@ -51,17 +70,27 @@ def short_hash(value: str) -> str:
     return value[:12]
 
 
+def answer_dir(config: Config) -> Path:
+    """The folder of the automatic answer's template: the project's templates/replies, or the packaged one."""
+    return answers.template_path(config, answers.ANSWER).parent
+
+
 def identify(config: Config, folder: Path) -> tuple[str, str]:
-    """(kind, name) of an approvable folder: the welcome email, or an issue by its folder name."""
+    """(kind, name) of an approvable folder: the welcome email, the automatic answer's folder, or
+    an issue by its folder name."""
     if folder.resolve() == config.welcome_dir.resolve():
         return KIND_WELCOME, WELCOME_NAME
+    if folder.resolve() == answer_dir(config).resolve():
+        return KIND_ANSWER, ANSWER_NAME
     return KIND_ISSUE, folder.resolve().name
 
 
 def approvable(config: Config, folder: Path, built: tuple[Issue, Rendered] | None = None) -> Approvable:
     """Render `folder` (unless `built` already is) and describe the version a reviewer would approve."""
-    issue, rendered = built or render(config, folder)
     kind, name = identify(config, folder)
+    if kind == KIND_ANSWER:
+        return answer_approvable(config)
+    issue, rendered = built or render(config, folder)
     return Approvable(
         kind=kind,
         name=name,
@@ -69,22 +98,54 @@ def approvable(config: Config, folder: Path, built: tuple[Issue, Rendered] | Non
         hash=approval_hash(config, issue, rendered),
         sources=read_sources(folder),
         has_spotlight=any(p.kind == "spotlight" for p in issue.pieces),
+        subject=issue.subject,
+        preheader=issue.preheader,
+        text=rendered.email_text,
     )
+
+
+def answer_approvable(config: Config) -> Approvable:
+    """The automatic answer as a reviewer approves it: its rendered subject and text, its sender, its template."""
+    composed = answers.answer(config)
+    path = answers.template_path(config, answers.ANSWER)
+    parts = [
+        ("subject", composed.subject.encode()),
+        ("email.txt", composed.text.encode()),
+        ("email.html", composed.html.encode()),
+        ("sender", _sender(config).encode()),
+    ]
+    return Approvable(
+        kind=KIND_ANSWER,
+        name=ANSWER_NAME,
+        folder=path.parent.resolve(),
+        hash=_digest(parts),
+        sources={path.name: {"text": path.read_text(encoding="utf-8")}},
+        has_spotlight=False,
+        subject=composed.subject,
+        text=composed.text,
+    )
+
+
+def _sender(config: Config) -> str:
+    news = config.newsletter
+    return f"{news.from_name} <{news.from_email}> reply-to {news.reply_to}"
 
 
 def approval_hash(config: Config, issue: Issue, rendered: Rendered) -> str:
     """SHA-256 over every part a recipient reads before personalising, each with its name and length."""
-    news = config.newsletter
-    sender = f"{news.from_name} <{news.from_email}> reply-to {news.reply_to}"
     parts: list[tuple[str, bytes]] = [
         ("email.html", rendered.email_html.encode()),
         ("email.txt", rendered.email_text.encode()),
         ("web.html", rendered.web_html.encode()),
         ("subject", issue.subject.encode()),
         ("preheader", issue.preheader.encode()),
-        ("sender", sender.encode()),
+        ("sender", _sender(config).encode()),
     ]
     parts += [(f"file:{name}", (issue.folder / name).read_bytes()) for name in sorted(issue.assets)]
+    return _digest(parts)
+
+
+def _digest(parts: list[tuple[str, bytes]]) -> str:
     digest = hashlib.sha256()
     for name, data in parts:
         # Name and length before the bytes: no two different sets of parts hash alike.

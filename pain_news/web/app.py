@@ -1,7 +1,7 @@
 """The `serve` app (Starlette): one route table over handlers in web/routes/, one module per family.
 
 Unsubscribe and preference links, signup with double opt-in, SendGrid's event webhook, mail
-sent to the newsletter (Inbound Parse) and the static archive. Handlers read the config, store and queues from `request.app.state.web`
+sent to the newsletter (Inbound Parse), a reviewer's "Approve this version" page and the static archive. Handlers read the config, store and queues from `request.app.state.web`
 (web/context.py); shared checks (token → subscriber, same origin, body and signup limits) live
 in web/context.py and web/security.py. Every page escapes what it shows (web/pages.py
 autoescapes); every response gets the security headers (web/security.py).
@@ -25,7 +25,7 @@ from pain_news import i18n
 from pain_news.errors import PainNewsError
 from pain_news.web.context import WebState, error_page
 from pain_news.web.queues import WelcomeQueue, WithdrawalWorker
-from pain_news.web.routes import archive, inbound, preferences, signup, unsubscribe, webhook
+from pain_news.web.routes import approve, archive, inbound, preferences, signup, unsubscribe, webhook
 from pain_news.web.security import BodyLimit, PublicRedirects, SecurityHeaders, allowed_hosts
 from pain_news.web.signups import SignupQueue, redact, redact_server_log
 
@@ -46,6 +46,8 @@ ROUTES: list[BaseRoute] = [
     Route(inbound.PREFIX + "{secret}", inbound.inbound_parse, methods=["POST"]),
     Route("/preferences/{token}", preferences.preferences_page, methods=["GET"]),
     Route("/preferences/{token}", preferences.preferences_post, methods=["POST"]),
+    Route("/approve/{token}", approve.approve_page, methods=["GET"]),
+    Route("/approve/{token}", approve.approve_post, methods=["POST"]),
 ]
 
 
