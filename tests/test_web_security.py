@@ -52,7 +52,9 @@ def test_signup_answers_the_same_page_whoever_the_address_is(serve_app, project,
     record = server.store.get("ana@example.org")
     assert record.status == (status or "pending")
     # A form's name waits for its owner's confirmation: no row carries one before that.
-    assert record.first_name == ("Ana" if status in ("active", "unsubscribed", "bounced", "complained") else "")
+    assert record.first_name == (
+        "Ana" if status in ("active", "unsubscribed", "bounced", "complained") else ""
+    )
 
 
 def test_signup_answers_the_same_with_the_mail_server_down(serve_app, project):

@@ -64,14 +64,17 @@ def redact_server_log() -> None:
             logger.addFilter(RedactAddresses())
 
 
-FIRST_BUDGET = 1.0  # seconds a signup takes before any confirmation was timed (see SignupPace)
-MAX_BUDGET = 15.0  # ... and at most, however slow one delivery was: a stalled relay must not stall signups
+# Seconds a signup may take on the queue: the budget is the first of these that covers the
+# slowest recent confirmation. Coarse steps keep it the same from one signup to the next, which
+# is what makes two signups indistinguishable; a stalled relay never stalls signups past the last.
+BUDGET_STEPS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+FIRST_BUDGET = 1.0  # before any confirmation was timed
 PACE_WINDOW = 20  # confirmations whose times set the budget
 
 
 class SignupPace:
-    """How long every signup takes on the queue, whatever the address: the longest of the last
-    PACE_WINDOW confirmations (its record and its delivery), at most MAX_BUDGET.
+    """How long every signup takes on the queue, whatever the address: the first of BUDGET_STEPS
+    that covers the slowest of the last PACE_WINDOW confirmations (its record and its delivery).
 
     A signup that mails nothing (the address is active, opted out for good, or over its daily
     limit) waits as long as one that mails, so the next signup's confirmation leaves at the same
@@ -79,13 +82,16 @@ class SignupPace:
     signup before theirs (docs/security.md, tests/test_signup_timing.py).
     """
 
-    def __init__(self, first: float = FIRST_BUDGET, window: int = PACE_WINDOW, ceiling: float = MAX_BUDGET):
-        self.first, self.ceiling = first, ceiling
+    def __init__(self, first: float = FIRST_BUDGET, window: int = PACE_WINDOW) -> None:
+        self.first = first
         self._timed: deque[float] = deque(maxlen=window)
 
     def budget(self) -> float:
         """Seconds one signup takes on the queue."""
-        return min(self.ceiling, max(self._timed, default=self.first))
+        if not self._timed:
+            return self.first
+        slowest = max(self._timed)
+        return next((step for step in BUDGET_STEPS if step >= slowest), BUDGET_STEPS[-1])
 
     def delivered(self, seconds: float) -> None:
         """A confirmation was recorded and delivered in `seconds`."""
@@ -136,11 +142,12 @@ class SignupQueue(BackgroundWorker[SignupItem]):
         self.retries.close()
 
     def handle(self, item: SignupItem) -> None:
-        started = time.monotonic()
+        # Taken before this signup: what happens to it changes the budget of later ones only.
+        started, budget = time.monotonic(), self.pace.budget()
         try:
             self._record_and_mail(*item, started=started)
         finally:  # whatever happened, the next signup starts when the budget says (SignupPace)
-            self.rest(self.pace.budget() - (time.monotonic() - started))
+            self.rest(budget - (time.monotonic() - started))
 
     def failed(self, item: SignupItem, detail: str) -> None:
         log.error("signup failed: %s", redact(detail))
