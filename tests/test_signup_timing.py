@@ -78,3 +78,20 @@ def test_the_next_confirmation_arrives_at_the_same_time_whether_the_victim_is_li
     active, new = statistics.median(seen["active"]), statistics.median(seen["new"])
     assert abs(active - new) < 0.1 * RELAY_DELAY, f"median {active:.3f} s (listed) vs {new:.3f} s (new)"
     assert relay.count == 1 + TRIALS + 2 * TRIALS  # the warm-up, each new victim, each of the stranger's own
+
+
+def test_the_signup_budget_covers_the_slowest_recent_confirmation_in_coarse_steps():
+    from pain_news.web.signups import BUDGET_STEPS, SignupPace
+
+    pace = SignupPace(window=3)
+    assert pace.budget() == 1.0  # nothing timed yet
+    for seconds in (0.31, 0.29, 0.33):
+        pace.delivered(seconds)
+    assert pace.budget() == 0.5
+    pace.delivered(1.7)  # one slow delivery: the next signups all wait as long
+    assert pace.budget() == 2.0
+    for seconds in (0.3, 0.3, 0.3):
+        pace.delivered(seconds)
+    assert pace.budget() == 0.5  # ... until it leaves the window
+    pace.delivered(600.0)  # a stalled relay never stalls signups past the last step
+    assert pace.budget() == BUDGET_STEPS[-1] == 15.0

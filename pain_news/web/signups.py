@@ -82,8 +82,10 @@ class SignupPace:
     signup before theirs (docs/security.md, tests/test_signup_timing.py).
     """
 
-    def __init__(self, first: float = FIRST_BUDGET, window: int = PACE_WINDOW) -> None:
-        self.first = first
+    def __init__(
+        self, first: float = FIRST_BUDGET, window: int = PACE_WINDOW, steps: Sequence[float] = BUDGET_STEPS
+    ) -> None:
+        self.first, self.steps = first, tuple(steps)
         self._timed: deque[float] = deque(maxlen=window)
 
     def budget(self) -> float:
@@ -91,7 +93,7 @@ class SignupPace:
         if not self._timed:
             return self.first
         slowest = max(self._timed)
-        return next((step for step in BUDGET_STEPS if step >= slowest), BUDGET_STEPS[-1])
+        return next((step for step in self.steps if step >= slowest), self.steps[-1])
 
     def delivered(self, seconds: float) -> None:
         """A confirmation was recorded and delivered in `seconds`."""
