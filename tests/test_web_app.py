@@ -484,3 +484,21 @@ def test_serve_purges_signups_nobody_confirmed_when_it_starts(make_config, any_s
         server.should_exit = True
         thread.join(10)
     assert [r.email for r in store.iter_subscribers()] == ["nia@example.org"]
+
+
+def test_serve_keeps_purging_while_it_runs(make_config, any_store):
+    import datetime as dt
+
+    from pain_news.web.signups import SignupPurge
+
+    purge = SignupPurge(make_config(), any_store, interval=0.05)  # serve's runs hourly
+    purge.start()
+    try:
+        time.sleep(0.2)  # its first round, at start, found nothing
+        any_store.request_signup("late@example.org", now=dt.datetime.now(dt.UTC) - dt.timedelta(days=8))
+        deadline = time.monotonic() + 20
+        while any_store.get("late@example.org") is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        purge.close()
+    assert any_store.get("late@example.org") is None
