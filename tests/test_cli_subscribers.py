@@ -338,3 +338,25 @@ def test_the_database_password_is_masked_in_the_line_naming_it(project, run_cli)
     result = run_cli("subscribers", "stats", ok=False, env={"PAIN_NEWS_DATABASE_URL": url})
     assert "database postgresql+psycopg://news:***@127.0.0.1:1/news" in result.stderr
     assert "s3cretpw" not in result.stdout + result.stderr
+
+
+def test_subscribers_commands_purge_signups_nobody_confirmed_in_time(project, run_cli, store):
+    import datetime as dt
+
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
+    store.request_signup("stranger@example.org", "Call 555-0100 now", now=long_ago)
+    store.request_signup("nia@example.org", "Nia")
+    result = run_cli("subscribers", "list", "--format", "json")
+    assert [r["email"] for r in json.loads(result.stdout)] == ["nia@example.org"]  # stdout stays JSON
+    assert "purged 1 signup(s) not confirmed within 7 days" in result.stderr
+    assert "purged" not in run_cli("subscribers", "list").stderr  # nothing left to purge
+
+
+def test_help_and_dry_runs_purge_nothing(project, run_cli, store):
+    import datetime as dt
+
+    store.request_signup("stranger@example.org", now=dt.datetime.now(dt.UTC) - dt.timedelta(days=8))
+    run_cli("subscribers", "list", "--help")
+    (project / "list.csv").write_text("email\nana@example.org\n", encoding="utf-8")
+    run_cli("subscribers", "import", "list.csv", "--dry-run")
+    assert store.get("stranger@example.org").status == "pending"

@@ -139,3 +139,53 @@ def test_0008_merges_spellings_of_one_mailbox_with_the_opt_out_winning(database_
         assert flags == {2: False, 3: False, 5: True}  # from the preference page's history
     finally:
         store.close()
+
+
+# ---- 0012: a signup's name waits for its confirmation ---------------------------------------
+
+
+def test_0012_moves_a_pending_signups_name_onto_its_newest_request(database_url, make_config):
+    from alembic import command
+
+    from pain_news.db import _alembic_config
+    from pain_news.subscribers.store import open_store
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0010")
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        for sid, email, name, status in [
+            (1, "nia@example.org", "Call 555-0100 now", "pending"),
+            (2, "ana@example.org", "Ana", "active"),
+        ]:
+            conn.execute(
+                text(
+                    "INSERT INTO subscribers (id, email, email_key, first_name, last_name, status, source, "
+                    "created_at, status_changed_at) VALUES (:id, :e, :e, :n, '', :st, 'signup', :at, :at)"
+                ),
+                {"id": sid, "e": email, "n": name, "st": status, "at": at},
+            )
+        for sid, status in [(1, "pending"), (1, "pending"), (2, "pending"), (2, "active")]:
+            conn.execute(
+                text(
+                    "INSERT INTO subscriber_events (subscriber_id, at, old_status, new_status, method, detail) "
+                    "VALUES (:id, :at, NULL, :st, :m, '')"
+                ),
+                {"id": sid, "at": at, "st": status, "m": "signup" if status == "pending" else "confirm"},
+            )
+    engine.dispose()
+    store = open_store(make_config({"PAIN_NEWS_DATABASE_URL": database_url}))  # migrates to head
+    try:
+        assert {r.email: r.first_name for r in store.iter_subscribers()} == {
+            "nia@example.org": "",  # a stranger's words no longer greet anyone
+            "ana@example.org": "Ana",  # confirmed long ago: theirs
+        }
+        with store.engine.connect() as conn:
+            waiting = conn.execute(text("SELECT id, submitted_name FROM subscriber_events ORDER BY id")).all()
+        assert [name for _, name in waiting] == [None, "Call 555-0100 now", None, None]
+        newest = max(event_id for event_id, _ in waiting[:2])
+        # its owner confirms: the name is theirs now
+        assert store.confirm_signup(1, newest).subscriber.first_name == "Call 555-0100 now"
+    finally:
+        store.close()

@@ -142,7 +142,8 @@ def test_a_link_scanner_opening_the_confirmation_link_reactivates_nobody(server,
     assert (record.status, record.first_name) == ("unsubscribed", "Ana")
     assert httpx.post(link).status_code == 200  # the person's own press of the button
     record = server.store.get("ana@example.org")
-    assert (record.status, record.first_name) == ("active", "Ana")  # a stranger's name is never stored
+    # Confirmed by the mailbox's owner: the name on the form they confirmed is theirs now.
+    assert (record.status, record.first_name) == ("active", "Mallory")
 
 
 def test_signup_with_a_bad_address_shows_the_form_again(server):
@@ -457,3 +458,47 @@ def test_an_unknown_address_gets_the_html_404_page(web_server, run_cli, archive)
     assert response.headers["content-type"].startswith("text/html")
     assert '<html lang="en">' in response.text and "Page not found" in response.text
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_serve_purges_signups_nobody_confirmed_when_it_starts(make_config, any_store):
+    import datetime as dt
+
+    from pain_news.web.app import create_app
+    from pain_news.web.server import uvicorn_config
+    from tests.fixtures.core import free_port, start_uvicorn
+
+    config, store = make_config(), any_store  # the app works on the store it is given
+    store.request_signup(
+        "stranger@example.org", "Call 555-0100 now", now=dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
+    )
+    store.request_signup("nia@example.org", "Nia")
+    port = free_port()
+    server, thread = start_uvicorn(
+        uvicorn_config(create_app(config, store), "127.0.0.1", port, lifespan="on")
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while store.get("stranger@example.org") is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert [r.email for r in store.iter_subscribers()] == ["nia@example.org"]
+
+
+def test_serve_keeps_purging_while_it_runs(make_config, any_store):
+    import datetime as dt
+
+    from pain_news.web.signups import SignupPurge
+
+    purge = SignupPurge(make_config(), any_store, interval=0.05)  # serve's runs hourly
+    purge.start()
+    try:
+        time.sleep(0.2)  # its first round, at start, found nothing
+        any_store.request_signup("late@example.org", now=dt.datetime.now(dt.UTC) - dt.timedelta(days=8))
+        deadline = time.monotonic() + 20
+        while any_store.get("late@example.org") is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        purge.close()
+    assert any_store.get("late@example.org") is None

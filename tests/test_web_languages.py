@@ -53,7 +53,7 @@ def test_a_spanish_signup_gets_a_spanish_confirmation_and_pages(server, project)
     message = last_email(project)
     assert message["Subject"] == "Por favor, confirme su suscripción a Pain News"
     text = message.get_body(("plain",)).get_content()
-    assert text.startswith("Hola, Nia:\n") and "abriendo este enlace y pulsando el botón" in text
+    assert text.startswith("Hola:\n") and "abriendo este enlace y pulsando el botón" in text
     link = confirmation_link(project)
     page = httpx.get(server.url + path_of(link), headers=SPANISH)
     assert "Sí, suscribirme" in page.text

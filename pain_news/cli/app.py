@@ -37,6 +37,8 @@ class App:
     issue_dir: Path | None = None  # the command's ISSUE_DIR: pain-news.toml is also looked for from it
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # Set by the `subscribers` group: the list it opens is first rid of stale unconfirmed signups.
+    purges_signups: bool = False
     _store: SubscriberStore | None = field(default=None, init=False, repr=False)
 
     @cached_property
@@ -82,7 +84,20 @@ class App:
 
             self._store = open_store(self.database_config(), create=create)
             self.closers.append(self._store.close)
+            if self.purges_signups:
+                self._purge_signups(self._store)
         return self._store
+
+    def _purge_signups(self, store: SubscriberStore) -> None:
+        """Delete signups nobody confirmed in subscribers.pending_purge_days (subscribers/signup.py);
+        what went is said on stderr, so stdout stays the command's own (CSV, JSON)."""
+        # lazy: the signup module loads only for a command that opens the list
+        from pain_news.subscribers.signup import purge_unconfirmed
+
+        purged = purge_unconfirmed(self.config, store)
+        if purged.subscribers:
+            days = self.config.subscribers.pending_purge_days
+            click.echo(f"purged {purged.subscribers} signup(s) not confirmed within {days} days", err=True)
 
     def drain_withdrawals(self) -> None:
         """Pass opt-outs queued for a scheduled send to SendGrid (sendgrid/withdraw.py) before the

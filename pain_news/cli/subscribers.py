@@ -21,14 +21,18 @@ STATUS_CHOICE = click.Choice(["pending", "active", "unsubscribed", "bounced", "c
 
 
 @cli.group("subscribers")
-def subscribers() -> None:
+@click.pass_obj
+def subscribers(app: App) -> None:
     """Manage the subscriber list: import, add, opt-outs, history, export.
+
+    Signups nobody confirmed within subscribers.pending_purge_days are deleted first.
 
     \b
     Example:
         pain-news subscribers import subscribers/sample.csv --tag winter-2026
         pain-news subscribers list --status active --format csv
     """
+    app.purges_signups = True  # when the command opens the list (never for --help)
 
 
 @subscribers.result_callback()
@@ -71,6 +75,7 @@ def import_cmd(app: App, csv_path: Path, tags: tuple[str, ...], dry_run: bool, i
         if total > 10_000:
             click.echo(f"  {done}/{total} addresses", err=True)
 
+    app.purges_signups = not dry_run  # a dry run changes nothing, stale signups included
     store = _scratch_store(app) if dry_run and not _has_list(app) else app.open_store(create=True)
     summary = import_file(
         store,

@@ -115,6 +115,15 @@ class ServeSettings:
 
 
 @dataclass(frozen=True)
+class SubscribersSettings:
+    """How long the list keeps what strangers may have typed into the signup form."""
+
+    # An unconfirmed signup (and the address it holds) is deleted after this many days
+    # (subscribers/signup.py: purge_unconfirmed; `serve` and the `subscribers` commands run it).
+    pending_purge_days: int = 7
+
+
+@dataclass(frozen=True)
 class SampleSettings:
     first_name: str = "Maria"
     last_name: str = "Lopez"
@@ -156,6 +165,7 @@ SECTIONS: dict[str, type] = {
     "sendgrid": SendgridSettings,
     "smtp": SmtpSettings,
     "serve": ServeSettings,
+    "subscribers": SubscribersSettings,
     "sample": SampleSettings,
 }
 
@@ -173,6 +183,7 @@ class Config:
     sendgrid: SendgridSettings = SendgridSettings()
     smtp: SmtpSettings = SmtpSettings()
     serve: ServeSettings = ServeSettings()
+    subscribers: SubscribersSettings = SubscribersSettings()
     sample: SampleSettings = SampleSettings()
     topics: tuple[Topic, ...] = ()  # in the order of [topics] in pain-news.toml
     reviewers: tuple[Reviewer, ...] = ()  # [reviewers.<key>] tables, in file order
@@ -505,13 +516,22 @@ def _validate_clear_text(config: Config) -> None:
         )
 
 
+_PURGE_DAYS = "subscribers.pending_purge_days"
+
+
 def _validate_serve(config: Config, env: Mapping[str, str]) -> None:
     import ipaddress
 
-    for key in ("signups_per_address_per_day", "signups_per_client_per_hour", "preference_link_days"):
-        if getattr(config.serve, key) < 1:
-            where = _where(config, env, f"serve.{key}")
-            raise ConfigError(f"serve.{key} must be 1 or more, got {getattr(config.serve, key)}", **where)
+    for dotted in (
+        "serve.signups_per_address_per_day",
+        "serve.signups_per_client_per_hour",
+        "serve.preference_link_days",
+        _PURGE_DAYS,
+    ):
+        section, key = dotted.split(".")
+        value = getattr(getattr(config, section), key)
+        if value < 1:
+            raise ConfigError(f"{dotted} must be 1 or more, got {value}", **_where(config, env, dotted))
     for host in config.serve.allowed_hosts:
         if "*" in host.removeprefix("*.") or not host.strip():
             where = _where(config, env, "serve.allowed_hosts")

@@ -118,6 +118,10 @@ class SubscriberEvent(Base):
     method: Mapped[str] = mapped_column(String(20))  # import, signup, confirm, link, one-click, webhook, ...
     campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # The first name typed on a signup form (method "signup" only): anyone may post the form, so
+    # the name waits here until the address's owner confirms this request, and is cleared then,
+    # by a newer confirmed request, or by the purge of stale signups (migration 0012).
+    submitted_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Suppression(Base):

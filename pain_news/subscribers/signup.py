@@ -2,16 +2,21 @@
 
 The web form answers the same page whatever the address is; recording and mailing happen off the
 request path (web/signups.py), so neither the answer nor its timing tells who is on the list.
+Anyone can post the form, so nothing typed into it reaches a mailbox before its owner confirms:
+the confirmation greets nobody by name, the name waits on the request (store/signups.py), and a
+signup nobody confirms is purged after subscribers.pending_purge_days (docs/security.md).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pain_news import i18n, links
 from pain_news.config.topics import normalize_topics
+from pain_news.db.models import utcnow
 from pain_news.delivery import send_transactional
 from pain_news.errors import InvalidToken, StoreError, TopicError
 from pain_news.i18n import N_, SOURCE_LANGUAGE
@@ -19,7 +24,7 @@ from pain_news.subscribers.store import MAX_NAME, check_email, check_text
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
-    from pain_news.subscribers.store import Change, SubscriberStore
+    from pain_news.subscribers.store import Change, Purged, SubscriberRecord, SubscriberStore
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,9 @@ def request_signup(
     """Record a signup; the confirmation email to send, or None when nobody is to be mailed.
 
     None for active, bounced and complained addresses and past the per-address daily limit
-    (serve.signups_per_address_per_day). A name given here is stored only on a new row: a third
-    party's signup never changes an existing subscriber. The topics chosen (None: the form offered
-    none) apply when the person confirms. The email is written in `language` (the signup page's).
+    (serve.signups_per_address_per_day). The name and topics given here apply only when this
+    request is confirmed: a third party's signup never changes a subscriber, nor what the clinic's
+    mail says. The email greets nobody by name and is written in `language` (the signup page's).
     """
     address, first = validate_signup(email, first_name)
     links.link_base(config)  # no link can be made: refuse before anything is written
@@ -79,17 +84,18 @@ def request_signup(
     record = store.get(request.subscriber_id)
     assert record is not None  # just written
     link = links.confirm_url(config, request.subscriber_id, request.request_event_id)
-    return _confirmation(config, record.email, record.first_name, link, language)
+    return _confirmation(config, record.email, link, language)
 
 
-def _confirmation(config: Config, to: str, first_name: str, link: str, language: str) -> Confirmation:
-    """The confirmation email's text and HTML in `language` (pain_news/locale/)."""
+def _confirmation(config: Config, to: str, link: str, language: str) -> Confirmation:
+    """The confirmation email's text and HTML in `language` (pain_news/locale/). It carries no text
+    from the form: whoever posted it cannot make the clinic's mail say anything."""
     name = config.newsletter.name
 
     def _(message: str, **values: str) -> str:
         return i18n.translate(language, message, **values)
 
-    greeting = _("Hello %(name)s,", name=first_name) if first_name else _("Hello,")
+    greeting = _("Hello,")
     ask = _(
         "Please confirm that you want to receive %(newsletter)s by opening this link and pressing the button:",
         newsletter=name,
@@ -143,6 +149,29 @@ def read_confirmation(config: Config, token: str) -> tuple[int, int]:
     return subscriber_id, request_event_id
 
 
-def confirm_signup(config: Config, store: SubscriberStore, token: str) -> Change:
-    """Activate the subscriber a confirmation token names (the person's own POST); InvalidToken when stale."""
-    return store.confirm_signup(*read_confirmation(config, token))
+def confirm_signup(
+    config: Config, store: SubscriberStore, token: str, now: dt.datetime | None = None
+) -> Change:
+    """Activate the subscriber a confirmation token names (the person's own POST); InvalidToken when
+    stale or older than subscribers.pending_purge_days (that signup was purged)."""
+    moment = now or utcnow()
+    return store.confirm_signup(
+        *read_confirmation(config, token), now=moment, since=purge_cutoff(config, moment)
+    )
+
+
+def signup_to_confirm(config: Config, store: SubscriberStore, token: str) -> SubscriberRecord:
+    """The subscriber a confirmation token would activate (nothing changes); InvalidToken as confirm_signup."""
+    since = purge_cutoff(config, utcnow())
+    return store.signup_to_confirm(*read_confirmation(config, token), since=since)
+
+
+def purge_cutoff(config: Config, now: dt.datetime) -> dt.datetime:
+    """Signup requests made before this moment are stale (subscribers.pending_purge_days)."""
+    return now - dt.timedelta(days=config.subscribers.pending_purge_days)
+
+
+def purge_unconfirmed(config: Config, store: SubscriberStore, now: dt.datetime | None = None) -> Purged:
+    """Delete signups nobody confirmed within subscribers.pending_purge_days, and the addresses they
+    hold; forget the names older unconfirmed requests carried (run by `serve` and `subscribers`)."""
+    return store.purge_unconfirmed(purge_cutoff(config, now or utcnow()))

@@ -27,7 +27,7 @@ from pain_news.web.context import WebState, error_page
 from pain_news.web.queues import WelcomeQueue, WithdrawalWorker
 from pain_news.web.routes import approve, archive, inbound, preferences, signup, unsubscribe, webhook
 from pain_news.web.security import BodyLimit, PublicRedirects, SecurityHeaders, allowed_hosts
-from pain_news.web.signups import SignupQueue, redact, redact_server_log
+from pain_news.web.signups import SignupPurge, SignupQueue, redact, redact_server_log
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -76,21 +76,26 @@ def create_app(
     app.state.fresh_links = state.fresh_links
     # Opt-outs before a scheduled send's time reach SendGrid from here too (sendgrid/withdraw.py).
     app.state.withdrawals = WithdrawalWorker(config, store)
+    # Signups nobody confirmed go at start and every hour (subscribers.pending_purge_days).
+    app.state.purge = SignupPurge(config, store)
     return app
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    """Start draining the withdrawal queue; stop the workers (after the item in hand) when the
-    server stops."""
+    """Start draining the withdrawal queue and purging stale signups; stop the workers (after the
+    item in hand) when the server stops."""
     withdrawals: WithdrawalWorker = app.state.withdrawals
+    purge: SignupPurge = app.state.purge
     withdrawals.start()
+    purge.start()
     yield
     state: WebState = app.state.web
     await run_in_threadpool(state.signups.close)
     await run_in_threadpool(state.welcomes.close)
     await run_in_threadpool(state.fresh_links.close)
     await run_in_threadpool(withdrawals.close)
+    await run_in_threadpool(purge.close)
 
 
 async def unavailable(request: Request, exc: Exception) -> Response:

@@ -61,6 +61,11 @@ class BackgroundWorker(Generic[Item]):
             self._queue.put(None)
             self._thread.join(30)
 
+    def rest(self, seconds: float) -> None:
+        """Wait `seconds` (nothing when zero or less), cut short when the worker is closing."""
+        if seconds > 0:
+            self._stop.wait(seconds)
+
     def handle(self, item: Item) -> None:
         raise NotImplementedError
 
@@ -155,7 +160,44 @@ class FreshLinkQueue(BackgroundWorker[int]):
         log.error("fresh preference link for subscriber %d not sent: %s", item, detail)
 
 
-class WithdrawalWorker:
+class PeriodicWorker:
+    """A daemon thread that runs `chore()` at once, then every `interval` seconds until closed;
+    one failed round never stops it (the next round tries again)."""
+
+    thread_name = "pain-news-periodic"
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (once); the first round runs at once."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Stop after the round in hand."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def chore(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.chore()
+            except PainNewsError as exc:
+                log.warning("%s: %s", self.thread_name, exc.message)
+            except Exception as exc:  # one bad round never stops the worker
+                log.error("%s: %s", self.thread_name, type(exc).__name__)
+            self._stop.wait(self.interval)
+
+
+class WithdrawalWorker(PeriodicWorker):
     """Drains the withdrawal queue every `interval` seconds while `serve` runs (sendgrid/withdraw.py):
     an opt-out made on a page or by the webhook reaches a scheduled send's suppression at SendGrid
     well before send_at, even when no command is run in between."""
@@ -163,29 +205,12 @@ class WithdrawalWorker:
     thread_name = "pain-news-withdrawals"
 
     def __init__(self, config: Config, store: SubscriberStore, interval: float = 30.0) -> None:
-        self.config, self.store, self.interval = config, store, interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(interval)
+        self.config, self.store = config, store
 
-    def start(self) -> None:
-        """Start the thread (once); the first drain runs at once."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
-            self._thread.start()
-
-    def close(self) -> None:
-        """Stop after the drain in hand."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for line in drain_withdrawals(self.config, self.store).warnings():
-                    log.warning("%s", line)  # counts and SendGrid's message only: no address
-            except PainNewsError as exc:  # the queue keeps every row for the next round
-                log.warning("queued opt-outs were not passed to SendGrid: %s", exc.message)
-            except Exception as exc:  # one bad round never stops the worker
-                log.error("withdrawal queue: %s", type(exc).__name__)
-            self._stop.wait(self.interval)
+    def chore(self) -> None:
+        try:
+            for line in drain_withdrawals(self.config, self.store).warnings():
+                log.warning("%s", line)  # counts and SendGrid's message only: no address
+        except PainNewsError as exc:  # the queue keeps every row for the next round
+            log.warning("queued opt-outs were not passed to SendGrid: %s", exc.message)

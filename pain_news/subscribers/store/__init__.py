@@ -63,6 +63,7 @@ from pain_news.subscribers.store.events import EventBatchResult, IncomingEvent, 
 from pain_news.subscribers.store.import_rules import ImportCounts, ImportRow
 from pain_news.subscribers.store.links import key_fingerprint
 from pain_news.subscribers.store.replies import ReplyApplied, ReplyEventRecord, ReplyOutcome
+from pain_news.subscribers.store.signups import Purged
 from pain_news.subscribers.store.withdrawals import QueuedWithdrawal, WithdrawalFigures
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ __all__ = [  # the front door: what the rest of the package imports from the sto
     "ImportRow",
     "IncomingEvent",
     "OptOutResult",
+    "Purged",
     "QueuedWithdrawal",
     "ReplyApplied",
     "ReplyEventRecord",
@@ -239,8 +241,10 @@ class SubscriberStore:
 
         Nothing is mailed to active, bounced or complained addresses (nor to an unknown address
         whose bounce or complaint was suppressed), nor past `daily_limit` requests in 24 hours.
-        Names and the language are stored only on a new row: a stranger's signup never changes
-        an existing one (the preference page, behind the subscriber's own link, does).
+        The first name waits on the request and becomes the subscriber's only when this request
+        is confirmed (anyone can post the form); the language is stored only on a new row: a
+        stranger's signup never changes an existing one (the preference page, behind the
+        subscriber's own link, does).
         """
         address = check_email(email)
         with self.session() as s:
@@ -249,16 +253,30 @@ class SubscriberStore:
             )
 
     def confirm_signup(
-        self, subscriber_id: int, request_event_id: int, *, now: dt.datetime | None = None
+        self,
+        subscriber_id: int,
+        request_event_id: int,
+        *,
+        now: dt.datetime | None = None,
+        since: dt.datetime | None = None,
     ) -> Change:
-        """Activate after the confirmation link; InvalidToken for stale or unknown requests."""
+        """Activate after the confirmation link, with the name typed on the confirmed form;
+        InvalidToken for stale or unknown requests, and for one made before `since` (purged)."""
         with self.session() as s:
-            return signups.confirm_signup(s, subscriber_id, request_event_id, now or utcnow())
+            return signups.confirm_signup(s, subscriber_id, request_event_id, now or utcnow(), since)
 
-    def signup_to_confirm(self, subscriber_id: int, request_event_id: int) -> SubscriberRecord:
+    def signup_to_confirm(
+        self, subscriber_id: int, request_event_id: int, *, since: dt.datetime | None = None
+    ) -> SubscriberRecord:
         """The subscriber a confirmation link would activate (nothing changes); InvalidToken when stale."""
         with self.session() as s:
-            return signups.signup_to_confirm(s, subscriber_id, request_event_id)
+            return signups.signup_to_confirm(s, subscriber_id, request_event_id, since)
+
+    def purge_unconfirmed(self, before: dt.datetime) -> Purged:
+        """Delete pending subscribers whose newest signup request is older than `before`, and forget
+        the names older unconfirmed requests carried (subscribers.pending_purge_days)."""
+        with self.session() as s:
+            return signups.purge_unconfirmed(s, before)
 
     # ---- topics and preferences (topics.py) -------------------------------------------------
 

@@ -61,8 +61,9 @@ async def confirm_page(request: Request) -> Response:
     """GET only shows a button: a link scanner opening the link confirms nothing."""
     state = web(request)
     try:
-        ids = signup.read_confirmation(state.config, request.path_params["token"])
-        record = await run_in_threadpool(state.store.signup_to_confirm, *ids)
+        record = await run_in_threadpool(
+            signup.signup_to_confirm, state.config, state.store, request.path_params["token"]
+        )
     except InvalidToken as exc:
         return problem(request, exc, 400)
     return show(
