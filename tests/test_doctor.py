@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pain_news.doctor.findings import Budget
+from pain_news.doctor.outcomes import Budget
 from pain_news.doctor.run import examine
 from pain_news.ledger import CampaignLedger
 from tests.fixtures.core import REAL_NEWSLETTER, publish_archive, sign_off

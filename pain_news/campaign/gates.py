@@ -221,8 +221,8 @@ def sending_domain_is_ready(request: SendRequest) -> None:
     from pain_news.doctor.run import examine, refusal
 
     report = examine(request.config, request.provider)
-    for finding in report.warnings:
-        request.warn(f"doctor: {finding.text}")
+    for outcome in report.warnings:
+        request.warn(f"doctor: {outcome.text}")
     if report.errors:
         raise refusal(report)
 

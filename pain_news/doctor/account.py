@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from pain_news.config.settings import Config
-from pain_news.doctor.findings import ERROR, OK, WARNING, Budget, Finding
+from pain_news.doctor.outcomes import ERROR, OK, WARNING, Budget, Outcome
 from pain_news.sendgrid.calls import messages
 from pain_news.sendgrid.client import make_client
 
@@ -37,11 +37,11 @@ class _Failed(Exception):
         self.status = status  # 0: no answer
 
 
-def check_account(config: Config, budget: Budget) -> list[Finding]:
-    """One finding for the key's scopes, one for the unsubscribe group."""
+def check_account(config: Config, budget: Budget) -> list[Outcome]:
+    """One outcome for the key's scopes, one for the unsubscribe group."""
     key = config.secrets.sendgrid_api_key
     if not key:
-        return [Finding(ERROR, "SendGrid: SENDGRID_API_KEY is not set", KEY_FIX)]
+        return [Outcome(ERROR, "SendGrid: SENDGRID_API_KEY is not set", KEY_FIX)]
     sg = make_client(key, config.sendgrid.host, min(config.sendgrid.timeout, budget.bounded(CALL_CAP)))
     group = config.sendgrid.asm_group_id
     return [_scopes(sg, budget, bool(group)), _group(sg, budget, group)]
@@ -67,30 +67,30 @@ def _get(sg: Any, budget: Budget, *path: str) -> Any:
         raise _Failed(0, "the answer is not JSON") from None
 
 
-def _scopes(sg: Any, budget: Budget, with_group: bool) -> Finding:
+def _scopes(sg: Any, budget: Budget, with_group: bool) -> Outcome:
     needed = SEND_SCOPES + (GROUP_SCOPES if with_group else ())
     try:
         answer = _get(sg, budget, "scopes")
     except _Failed as failed:
         if failed.status in (401, 403):
-            return Finding(ERROR, f"SendGrid: the API key was refused ({failed.status}: {failed})", KEY_FIX)
-        return Finding(WARNING, f"SendGrid: the API key's permissions not checked ({failed})", AGAIN)
+            return Outcome(ERROR, f"SendGrid: the API key was refused ({failed.status}: {failed})", KEY_FIX)
+        return Outcome(WARNING, f"SendGrid: the API key's permissions not checked ({failed})", AGAIN)
     granted = set(answer.get("scopes") or []) if isinstance(answer, dict) else set()
     missing = [scope for scope in needed if scope not in granted]
     if missing:
-        return Finding(ERROR, f"SendGrid: the API key lacks {', '.join(missing)}", KEY_FIX)
-    return Finding(OK, f"SendGrid: the API key has the permissions a list send needs ({len(needed)})")
+        return Outcome(ERROR, f"SendGrid: the API key lacks {', '.join(missing)}", KEY_FIX)
+    return Outcome(OK, f"SendGrid: the API key has the permissions a list send needs ({len(needed)})")
 
 
-def _group(sg: Any, budget: Budget, group: int) -> Finding:
+def _group(sg: Any, budget: Budget, group: int) -> Outcome:
     if not group:
-        return Finding(OK, "SendGrid: no unsubscribe group is set (sendgrid.asm_group_id = 0)")
+        return Outcome(OK, "SendGrid: no unsubscribe group is set (sendgrid.asm_group_id = 0)")
     fix = "create it in SendGrid → Suppressions → Unsubscribe Groups, or set sendgrid.asm_group_id to its id"
     try:
         answer = _get(sg, budget, "asm", "groups", str(group))
     except _Failed as failed:
         if failed.status == 404:
-            return Finding(ERROR, f"SendGrid: unsubscribe group {group} does not exist", fix)
-        return Finding(WARNING, f"SendGrid: unsubscribe group {group} not checked ({failed})", AGAIN)
+            return Outcome(ERROR, f"SendGrid: unsubscribe group {group} does not exist", fix)
+        return Outcome(WARNING, f"SendGrid: unsubscribe group {group} not checked ({failed})", AGAIN)
     name = answer.get("name", "") if isinstance(answer, dict) else ""
-    return Finding(OK, f"SendGrid: unsubscribe group {group} exists" + (f" ({name})" if name else ""))
+    return Outcome(OK, f"SendGrid: unsubscribe group {group} exists" + (f" ({name})" if name else ""))

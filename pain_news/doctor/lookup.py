@@ -21,7 +21,7 @@ import dns.rdatatype
 import dns.resolver
 
 from pain_news.config.hosts import split_nameserver
-from pain_news.doctor.findings import Budget
+from pain_news.doctor.outcomes import Budget
 
 QUERY_CAP = 1.5  # seconds one question may wait at most (the budget may leave less)
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pain_news.config.settings import Config
 from pain_news.doctor.account import check_account
 from pain_news.doctor.domain import AGAIN, check_domain
-from pain_news.doctor.findings import ERROR, WARNING, Budget, DoctorReport, Finding
 from pain_news.doctor.lookup import Lookup
+from pain_news.doctor.outcomes import ERROR, WARNING, Budget, DoctorReport, Outcome
 from pain_news.doctor.reach import check_public_url, check_reply_to, check_unsubscribe
 from pain_news.errors import ConfigError, DomainNotReady, PainNewsError, SendRefused
 from pain_news.links import unsubscribe_url
@@ -27,13 +27,13 @@ def examine(config: Config, provider: str | None = None, budget: Budget | None =
     """Check the sending domain, the addresses and URLs, and (for SendGrid) the account."""
     provider = provider or config.delivery.provider
     budget = budget or Budget()
-    parts: list[tuple[str, Callable[[], list[Finding]]]] = [
+    parts: list[tuple[str, Callable[[], list[Outcome]]]] = [
         ("SPF, DKIM, DMARC and addresses", lambda: _dns_part(config, provider, budget)),
         ("List-Unsubscribe", lambda: [_unsubscribe_part(config, budget)]),
     ]
     if provider == "sendgrid":
         parts.append(("SendGrid", lambda: check_account(config, budget)))
-    results: list[list[Finding] | None] = [None] * len(parts)
+    results: list[list[Outcome] | None] = [None] * len(parts)
     threads = [
         threading.Thread(target=_keep, args=(results, i, work), name=f"doctor-{i}", daemon=True)
         for i, (_, work) in enumerate(parts)
@@ -42,42 +42,42 @@ def examine(config: Config, provider: str | None = None, budget: Budget | None =
         thread.start()
     for thread in threads:
         thread.join(budget.left() + GRACE)
-    findings: list[Finding] = []
+    outcomes: list[Outcome] = []
     for (name, _), found in zip(parts, results, strict=True):
-        late = Finding(WARNING, f"{name}: not checked: no answer within {budget.seconds:.0f} s", AGAIN)
-        findings += found if found is not None else [late]
-    return DoctorReport(tuple(findings))
+        late = Outcome(WARNING, f"{name}: not checked: no answer within {budget.seconds:.0f} s", AGAIN)
+        outcomes += found if found is not None else [late]
+    return DoctorReport(tuple(outcomes))
 
 
-def _keep(results: list[list[Finding] | None], index: int, work: Callable[[], list[Finding]]) -> None:
+def _keep(results: list[list[Outcome] | None], index: int, work: Callable[[], list[Outcome]]) -> None:
     results[index] = work()
 
 
-def _dns_part(config: Config, provider: str, budget: Budget) -> list[Finding]:
+def _dns_part(config: Config, provider: str, budget: Budget) -> list[Outcome]:
     lookup = Lookup(config.dns.nameserver, budget)
     letter = config.newsletter
     domain = letter.from_email.rpartition("@")[2].lower()
     if not domain:
         fix = "set from_email under [newsletter] in pain-news.toml"
-        return [Finding(ERROR, "SPF, DKIM, DMARC: newsletter.from_email is not set", fix)]
-    findings = check_domain(domain, provider, config.smtp.host, config.dns.dkim_selectors, lookup)
+        return [Outcome(ERROR, "SPF, DKIM, DMARC: newsletter.from_email is not set", fix)]
+    outcomes = check_domain(domain, provider, config.smtp.host, config.dns.dkim_selectors, lookup)
     setting = "newsletter.reply_to" if letter.reply_to else "newsletter.from_email (no reply_to)"
-    findings.append(check_reply_to(letter.reply_to or letter.from_email, setting, lookup))
+    outcomes.append(check_reply_to(letter.reply_to or letter.from_email, setting, lookup))
     if letter.public_url:
-        findings += check_public_url(letter.public_url, lookup)
-    return findings
+        outcomes += check_public_url(letter.public_url, lookup)
+    return outcomes
 
 
-def _unsubscribe_part(config: Config, budget: Budget) -> Finding:
+def _unsubscribe_part(config: Config, budget: Budget) -> Outcome:
     try:
         url = unsubscribe_url(config, 0, None)  # subscriber 0 does not exist; OPTIONS changes nothing
     except ConfigError as error:
-        return Finding(ERROR, f"List-Unsubscribe: no link can be made ({error.message})", error.hint or "")
+        return Outcome(ERROR, f"List-Unsubscribe: no link can be made ({error.message})", error.hint or "")
     return check_unsubscribe(url, Lookup(config.dns.nameserver, budget), budget)
 
 
 def refusal(report: DoctorReport) -> PainNewsError:
-    """The send gate's error: one DomainNotReady per error finding (several: SendRefused listing each)."""
+    """The send gate's error: one DomainNotReady per error outcome (several: SendRefused listing each)."""
     errors: list[PainNewsError] = [
         DomainNotReady(f"doctor: {f.text}", hint=f.fix or None) for f in report.errors
     ]

@@ -50,7 +50,7 @@ def _read_terms(lookup: Lookup, domain: str, record: str, policy: SpfPolicy, dep
         if term.startswith("-"):
             continue  # a "fail" term authorises nothing
         kind, _, value = mechanism.replace("=", ":", 1).partition(":")
-        kind, value = kind.lower(), value.split("/")[0].lower().rstrip(".")
+        kind, value = kind.split("/")[0].lower(), value.split("/")[0].lower().rstrip(".")  # a/24, a:x/24
         if "%" in value or kind in ("ptr", "exp"):
             policy.unfollowed.append(term)
         elif kind in ("ip4", "ip6"):

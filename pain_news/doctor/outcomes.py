@@ -1,4 +1,4 @@
-"""What the doctor reports: one finding per check (ok, warning or error, with its fix), and the
+"""What the doctor reports: one outcome per check (ok, warning or error, with its fix), and the
 time budget every probe shares so the whole examination stays near two seconds."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ BUDGET_SECONDS = 2.0  # every probe together: the send gate must not slow a send
 
 
 @dataclass(frozen=True)
-class Finding:
+class Outcome:
     """One check's outcome: `level` is ok, warning or error; `fix` says what to do (empty when ok)."""
 
     level: str
@@ -27,20 +27,20 @@ class Finding:
 
 @dataclass(frozen=True)
 class DoctorReport:
-    """Every finding, in the order the checks run."""
+    """Every outcome, in the order the checks run."""
 
-    findings: tuple[Finding, ...]
-
-    @property
-    def errors(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.level == ERROR)
+    outcomes: tuple[Outcome, ...]
 
     @property
-    def warnings(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.level == WARNING)
+    def errors(self) -> tuple[Outcome, ...]:
+        return tuple(f for f in self.outcomes if f.level == ERROR)
+
+    @property
+    def warnings(self) -> tuple[Outcome, ...]:
+        return tuple(f for f in self.outcomes if f.level == WARNING)
 
     def lines(self) -> list[str]:
-        return [f.line() for f in self.findings]
+        return [f.line() for f in self.outcomes]
 
 
 class Budget:
