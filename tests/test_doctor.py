@@ -206,6 +206,14 @@ def test_a_list_send_is_refused_by_the_doctor_s_errors_and_dry_run_lists_them(
     assert result.exit_code == 1, result.stdout + result.stderr
     assert result.stderr.startswith(f"Error: doctor: DMARC: no DMARC record at _dmarc.{DOMAIN}")
     assert "Hint: publish a TXT record" in result.stderr
+    # With another gate refusing too, the dry run lists both.
+    toml = sample_issue / "issue.toml"
+    toml.write_text("draft = true\n" + toml.read_text())
+    result = run_cli("send", str(sample_issue), "--yes", "--dry-run", env=env, ok=False)
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: the list send is refused (2 problems):"
+    assert lines[1].startswith(f"  - doctor: DMARC: no DMARC record at _dmarc.{DOMAIN} (hint: publish")
+    assert "remove draft = true from issue.toml to send" in lines[2]
     assert sendgrid_standin.requests == 0
     assert CampaignLedger.for_store(store).latest(sample_issue.name) is None
 
