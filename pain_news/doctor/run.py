@@ -33,7 +33,7 @@ def examine(config: Config, provider: str | None = None, budget: Budget | None =
     ]
     if provider == "sendgrid":
         parts.append(("SendGrid", lambda: check_account(config, budget)))
-    results: list[list[Outcome] | None] = [None] * len(parts)
+    results: list[list[Outcome] | BaseException | None] = [None] * len(parts)
     threads = [
         threading.Thread(target=_keep, args=(results, i, work), name=f"doctor-{i}", daemon=True)
         for i, (_, work) in enumerate(parts)
@@ -44,13 +44,20 @@ def examine(config: Config, provider: str | None = None, budget: Budget | None =
         thread.join(budget.left() + GRACE)
     outcomes: list[Outcome] = []
     for (name, _), found in zip(parts, results, strict=True):
+        if isinstance(found, BaseException):
+            raise found  # a bug in a check shows in this thread, as anywhere else
         late = Outcome(WARNING, f"{name}: not checked: no answer within {budget.seconds:.0f} s", AGAIN)
         outcomes += found if found is not None else [late]
     return DoctorReport(tuple(outcomes))
 
 
-def _keep(results: list[list[Outcome] | None], index: int, work: Callable[[], list[Outcome]]) -> None:
-    results[index] = work()
+def _keep(
+    results: list[list[Outcome] | BaseException | None], index: int, work: Callable[[], list[Outcome]]
+) -> None:
+    try:
+        results[index] = work()
+    except BaseException as error:  # handed to examine's thread, which raises it
+        results[index] = error
 
 
 def _dns_part(config: Config, provider: str, budget: Budget) -> list[Outcome]:
