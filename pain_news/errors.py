@@ -74,6 +74,10 @@ class SendRefused(PainNewsError):
         self.refusals = list(refusals)
 
 
+class DomainNotReady(PainNewsError):
+    """`pain-news doctor` found the sending domain or account not ready for a list send (pain_news/doctor/)."""
+
+
 class StoreError(PainNewsError):
     """The subscriber store refused an operation (bad address, unknown subscriber, ...)."""
 

@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.sendgrid_standin",
     "tests.fixtures.smtp",
     "tests.fixtures.web",
+    "tests.fixtures.nameserver",
 ]
 
 

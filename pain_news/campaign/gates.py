@@ -253,10 +253,26 @@ def published_before_mailed(request: SendRequest, result: BuildResult) -> None:
     )
 
 
+def sending_domain_is_ready(request: SendRequest) -> None:
+    """`pain-news doctor` before a list send through smtp or sendgrid: its errors refuse, its warnings
+    warn (DNS or the network out of reach only warns), bounded to about two seconds."""
+    if request.rehearsal or request.provider not in ("smtp", "sendgrid"):
+        return
+    # lazy: dnspython and the doctor's checks load only for a list send through smtp or sendgrid
+    from pain_news.doctor.run import examine, refusal
+
+    report = examine(request.config, request.provider)
+    for outcome in report.warnings:
+        request.warn(f"doctor: {outcome.text}")
+    if report.errors:
+        raise refusal(report)
+
+
 BEFORE_BUILD: tuple[SettingsGate, ...] = (
     unsubscribe_links_can_be_signed,
     settings_are_real,
     not_the_welcome_email,
+    sending_domain_is_ready,
 )
 AFTER_BUILD: tuple[IssueGate, ...] = (
     not_a_draft,

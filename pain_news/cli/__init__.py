@@ -1,6 +1,6 @@
 """The `pain-news` command, assembled: the group from `app`, the commands from one module per family.
 
-Each family module (authoring, editor, inbound, subscribers, sending) adds its commands to the group
+Each family module (authoring, doctor, editor, inbound, subscribers, sending) adds its commands to the group
 defined in `pain_news/cli/app.py`; importing them here is what puts them on `pain-news`.
 Each command is parse → one call into a domain module → echo; domain modules import lazily so
 `pain-news --help` starts fast.
@@ -8,7 +8,7 @@ Each command is parse → one call into a domain module → echo; domain modules
 
 from __future__ import annotations
 
-from pain_news.cli import authoring, editor, inbound, sending, signoff, subscribers
+from pain_news.cli import authoring, doctor, editor, inbound, sending, signoff, subscribers
 from pain_news.cli.app import App, PainNewsGroup, cli, main
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "PainNewsGroup",
     "authoring",
     "cli",
+    "doctor",
     "editor",
     "inbound",
     "main",

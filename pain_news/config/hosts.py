@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["is_loopback"]
+__all__ = ["is_loopback", "split_nameserver"]
 
 
 def is_loopback(host: str) -> bool:
@@ -19,3 +19,18 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def split_nameserver(text: str) -> tuple[str, int]:
+    """dns.nameserver's "127.0.0.1:5353", "[::1]:53" or "9.9.9.9" as (address, port); ValueError otherwise."""
+    host, port = text.strip(), "53"
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        port = rest.removeprefix(":") or port
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    ipaddress.ip_address(host)
+    number = int(port)
+    if not 0 < number < 65536:
+        raise ValueError(f"port {number} out of range")
+    return host, number

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from pain_news.config.hosts import is_loopback
+from pain_news.config.hosts import is_loopback, split_nameserver
 from pain_news.config.inbound import deprecations, validate_inbound
 from pain_news.config.languages import DEFAULT_LANGUAGES, language_problem
 from pain_news.config.reviewers import Reviewer, read_reviewers
@@ -124,6 +124,14 @@ class SubscribersSettings:
 
 
 @dataclass(frozen=True)
+class DnsSettings:
+    """Where `pain-news doctor` (and the list send's doctor gate) asks DNS (docs/configuration.md)."""
+
+    nameserver: str = ""  # "address[:port]"; "" = the system's resolver
+    dkim_selectors: tuple[str, ...] = ("s1", "s2")  # SendGrid's; a relay's own selector otherwise
+
+
+@dataclass(frozen=True)
 class SampleSettings:
     first_name: str = "Maria"
     last_name: str = "Lopez"
@@ -166,6 +174,7 @@ SECTIONS: dict[str, type] = {
     "smtp": SmtpSettings,
     "serve": ServeSettings,
     "subscribers": SubscribersSettings,
+    "dns": DnsSettings,
     "sample": SampleSettings,
 }
 
@@ -184,6 +193,7 @@ class Config:
     smtp: SmtpSettings = SmtpSettings()
     serve: ServeSettings = ServeSettings()
     subscribers: SubscribersSettings = SubscribersSettings()
+    dns: DnsSettings = DnsSettings()
     sample: SampleSettings = SampleSettings()
     topics: tuple[Topic, ...] = ()  # in the order of [topics] in pain-news.toml
     reviewers: tuple[Reviewer, ...] = ()  # [reviewers.<key>] tables, in file order
@@ -475,6 +485,7 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
         where = _where(config, env, "newsletter.languages")
         raise ConfigError(f"newsletter.languages {problem}", hint='write languages = ["en", "es"]', **where)
     _validate_secret_key(config.secrets.secret_key)
+    _validate_dns(config, env)
     _validate_clear_text(config)
     _validate_serve(config, env)
     validate_inbound(config, lambda dotted: _where(config, env, dotted))
@@ -493,6 +504,24 @@ def _validate_secret_key(key: str) -> None:
             f"PAIN_NEWS_SECRET_KEY is {len(key.encode('utf-8'))} bytes; it must be at least {MIN_SECRET_BYTES}",
             hint='generate one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))" '
             f"and keep the old key in {PREVIOUS_KEYS_VARIABLE} so links already sent keep working",
+        )
+
+
+def _validate_dns(config: Config, env: Mapping[str, str]) -> None:
+    """dns.nameserver is an IP address with an optional port; the doctor asks nothing else."""
+    text = config.dns.nameserver.strip()
+    try:
+        if text:
+            split_nameserver(text)
+    except ValueError:
+        raise ConfigError(
+            f"dns.nameserver must be an IP address with an optional port (127.0.0.1:5353), got {text!r}",
+            **_where(config, env, "dns.nameserver"),
+        ) from None
+    if not config.dns.dkim_selectors:
+        raise ConfigError(
+            'dns.dkim_selectors must name at least one selector (SendGrid: ["s1", "s2"])',
+            **_where(config, env, "dns.dkim_selectors"),
         )
 
 

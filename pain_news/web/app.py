@@ -39,6 +39,7 @@ log = logging.getLogger("pain_news.web")
 ROUTES: list[BaseRoute] = [
     Route("/unsubscribe/{token}", unsubscribe.unsubscribe_page, methods=["GET"]),
     Route("/unsubscribe/{token}", unsubscribe.unsubscribe_post, methods=["POST"]),
+    Route("/unsubscribe/{token}", unsubscribe.unsubscribe_options, methods=["OPTIONS"]),
     Route("/subscribe", signup.subscribe, methods=["GET", "POST"], name="subscribe"),
     Route("/confirm/{token}", signup.confirm_page, methods=["GET"]),
     Route("/confirm/{token}", signup.confirm_post, methods=["POST"]),

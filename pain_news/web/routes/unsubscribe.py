@@ -46,6 +46,11 @@ async def unsubscribe_post(request: Request) -> Response:
     return unsubscribed(request, found, change.changed)
 
 
+async def unsubscribe_options(request: Request) -> Response:
+    """What the link accepts, for `pain-news doctor`'s probe (RFC 8058 one-click needs POST): changes nothing."""
+    return Response(status_code=204, headers={"Allow": "GET, HEAD, POST, OPTIONS"})
+
+
 def unsubscribed(request: Request, found: Linked, changed: bool) -> HTMLResponse:
     """The done page (also after "unsubscribe from everything" on the preference page), in the
     reader's language; without the address when the link may have been made with a guessed key."""
