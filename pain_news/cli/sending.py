@@ -66,6 +66,20 @@ if TYPE_CHECKING:
 @click.option(
     "--cancel", is_flag=True, help="Cancel the issue's scheduled send (until 10 minutes before its time)."
 )
+@click.option(
+    "--canary",
+    "canary",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Send to N recipients chosen at random first; the rest go when a later run finds their "
+    "bounces and complaints under the limits (docs/sending.md#canary-sends).",
+)
+@click.option("--no-canary", is_flag=True, help="No default canary for this send: everyone now.")
+@click.option(
+    "--ignore-canary",
+    is_flag=True,
+    help="Send the recipients a canary or the circuit breaker holds back, unchecked (breaker off).",
+)
 @click.pass_obj
 def send_cmd(
     app: App,
@@ -84,6 +98,9 @@ def send_cmd(
     topics: tuple[str, ...],
     at: str | None,
     cancel: bool,
+    canary: int | None,
+    no_canary: bool,
+    ignore_canary: bool,
 ) -> None:
     """Send an issue: a test copy to editors, or the list send to every active subscriber.
 
@@ -100,11 +117,13 @@ def send_cmd(
         pain-news send issues/2027-02-classes --topic events
         pain-news send issues/2026-12-winter --at 2026-12-03T09:00 --yes
         pain-news send issues/2026-12-winter --cancel
+        pain-news send issues/2026-12-winter --canary 500 --yes
     """
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import campaign
 
     _refuse_mixed_options(test_send, cancel, at, to, topics, check_published, skip_published_check)
+    _refuse_canary_options(test_send or cancel, canary, no_canary, ignore_canary)
     if cancel:
         _cancel(app, issue_dir)
     elif test_send:
@@ -120,6 +139,9 @@ def send_cmd(
             rate=rate,
             topics=known_topics(app, topics),
             at=_when(app, at),
+            canary=canary,
+            no_canary=no_canary,
+            ignore_canary=ignore_canary,
         )
         _send_list(app, issue_dir, options, yes)
 
@@ -148,6 +170,27 @@ def _refuse_mixed_options(
         raise click.BadParameter("--to is only for test sends (add --test)", param_hint="--to")
     if check_published and skip_published_check:
         raise click.UsageError("--check-published and --skip-published-check exclude each other")
+
+
+def _refuse_canary_options(
+    other_send: bool, canary: int | None, no_canary: bool, ignore_canary: bool
+) -> None:
+    """--canary, --no-canary and --ignore-canary are for list sends; the first two exclude each other."""
+    used = [
+        name
+        for name, on in (
+            ("--canary", canary is not None),
+            ("--no-canary", no_canary),
+            ("--ignore-canary", ignore_canary),
+        )
+        if on
+    ]
+    if other_send and used:
+        raise click.BadParameter(
+            f"{used[0]} is for list sends (not with --test or --cancel)", param_hint=used[0]
+        )
+    if canary is not None and no_canary:
+        raise click.UsageError("--canary and --no-canary exclude each other")
 
 
 def _send_list(app: App, issue_dir: Path, options: SendOptions, yes: bool) -> None:
