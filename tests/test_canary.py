@@ -98,6 +98,7 @@ def test_the_canary_is_the_same_recipients_for_the_same_campaign(make_config, tm
             issue="x", subject="s", provider="sendgrid", html="h", text="t", seen_campaign_id=None
         )
         cid = ledger.create(new).campaign_id
+        assert cid is not None
         assert ledger.hold_for_canary(cid, 7) == 43
         entries = [e.email for e, _ in ledger.unsent(cid)]
         chosen.append(entries)
@@ -160,7 +161,9 @@ def test_the_circuit_breaker_pauses_a_paced_send_and_ignore_canary_resumes_it(
         paused.value
     )
     assert "50 recipients were not sent" in str(paused.value)
-    cid = CampaignLedger.for_store(any_store).latest("2026-12-winter").id
+    latest = CampaignLedger.for_store(any_store).latest("2026-12-winter")
+    assert latest is not None
+    cid = latest.id
     counts = ledger_counts(any_store, cid)
     assert (counts["sent"], counts["paused"], counts["pending"], counts["in_flight"]) == (100, 50, 0, 0)
     with pytest.raises(CanaryRefused, match="the circuit breaker paused this send"):
