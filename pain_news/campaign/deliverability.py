@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from pain_news.config.settings import Config
+    from pain_news.config.settings import Config, DeliverySettings
     from pain_news.ledger import Outcomes
 
 PROVIDER_COMPLAINT_LIMIT = 0.003  # above it Gmail and Yahoo throttle and junk the sender's mail
@@ -74,9 +74,8 @@ def percent(share: float) -> str:
     return f"{share * 100:.2f}%"
 
 
-def rates(config: Config, outcomes: Outcomes) -> tuple[Rate, Rate, Rate]:
+def rates(d: DeliverySettings, outcomes: Outcomes) -> tuple[Rate, Rate, Rate]:
     """Complaints, bounces and unsubscribes of a campaign against the limits in `[delivery]`."""
-    d = config.delivery
     sent = outcomes.sent
     return (
         Rate(
@@ -93,9 +92,9 @@ def rates(config: Config, outcomes: Outcomes) -> tuple[Rate, Rate, Rate]:
 
 def crossed(config: Config, outcomes: Outcomes) -> list[Rate]:
     """The rates above their limit (empty: the campaign may go on)."""
-    return [r for r in rates(config, outcomes) if r.crossed]
+    return [r for r in rates(config.delivery, outcomes) if r.crossed]
 
 
 def figures_line(config: Config, outcomes: Outcomes) -> str:
     """Every rate beside its limit, on one line."""
-    return "; ".join(r.line() for r in rates(config, outcomes))
+    return "; ".join(r.line() for r in rates(config.delivery, outcomes))

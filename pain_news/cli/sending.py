@@ -299,15 +299,30 @@ def _run_with_progress(app: App, prepared: PreparedSend) -> SendReport:
 @click.option("--campaign", "campaign_id", type=int, help="Campaign id (see 'pain-news campaigns').")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--recipients", is_flag=True, help="List every recipient and whether they got the issue.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained page with charts (opens offline) to this file.",
+)
 @click.pass_obj
-def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: str, recipients: bool) -> None:
-    """Show what a campaign did: sent, failed (why), uncertain, skipped, opt-outs, opens and clicks.
+def report_cmd(
+    app: App,
+    issue_dir: Path | None,
+    campaign_id: int | None,
+    fmt: str,
+    recipients: bool,
+    html_path: Path | None,
+) -> None:
+    """Show what a campaign did: sent, failed (why), uncertain, skipped, opt-outs, opens and clicks,
+    and its complaint, bounce and unsubscribe rates against the mailbox providers' limits.
 
     \b
     Example:
         pain-news report issues/2026-12-winter
         pain-news report --campaign 3 --recipients
         pain-news report --campaign 3 --format json
+        pain-news report issues/2026-12-winter --html report.html
     """
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.campaign import report
@@ -317,12 +332,29 @@ def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: s
     issue = issue_dir.resolve().name if issue_dir is not None else None
     app.drain_withdrawals()  # so the report shows what SendGrid now holds
     found = report.find_campaign(app.store, issue=issue, campaign_id=campaign_id)
-    result = report.campaign_report(app.store, found, recipients=recipients, zone=clinic_zone(app.config))
+    result = report.campaign_report(
+        app.store, found, recipients=recipients, zone=clinic_zone(app.config), limits=app.config.delivery
+    )
     if fmt == "json":
         click.echo(result.to_json(), nl=False)
     else:
-        for line in result.lines():
+        for line in result.lines(paint=_paint):
             click.echo(line)
+    if html_path is not None:
+        # lazy: the page and its charting library load only for --html
+        from pain_news.campaign.report_page import write_report_page
+
+        written = write_report_page(html_path, result, app.config.delivery)
+        click.echo(f"Report page: {written.resolve()}", err=fmt == "json")
+
+
+_COLOURS = {"ok": "green", "warning": "yellow", "over": "red"}
+
+
+def _paint(text: str, level: str) -> str:
+    """A rate's line in green, yellow or red (click.echo drops the colour when not on a terminal)."""
+    colour = _COLOURS.get(level)
+    return click.style(text, fg=colour, bold=level == "over") if colour else text
 
 
 @cli.command("campaigns")
