@@ -147,7 +147,7 @@ def _rate_chart(history: list[dict[str, Any]], figure: str, title: str, limits: 
             f"{name} {percent(limit)}",
             [limit * 100] * len(history),
             show_dots=False,
-            stroke_style={"dasharray": "6, 4"},
+            stroke_style={"width": 2, "dasharray": "6, 4"},
         )
     return _inline(chart, f"{title} against " + ", ".join(f"{n} {percent(v)}" for n, v in limits.items()))
 

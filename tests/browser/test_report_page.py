@@ -9,11 +9,13 @@ from pain_news.campaign.report import campaign_report, find_campaign
 from pain_news.campaign.report_page import write_report_page
 from pain_news.config.settings import DeliverySettings
 from tests import test_campaign
-from tests.browser.test_axe import WEB, Audit, axe, open_page  # noqa: F401
+from tests.browser import test_axe
+from tests.browser.test_axe import WEB, Audit
 from tests.test_report import two_campaigns
 
 pytestmark = pytest.mark.browser
 sg_config = test_campaign.sg_config  # every gate passes (tests/test_campaign.py)
+axe, open_page = test_axe.axe, test_axe.open_page  # axe-core and a page per colour scheme
 
 
 def test_the_report_page_passes_axe_offline_and_draws_its_charts(
