@@ -187,7 +187,7 @@ class Breaker:
             self.tripped = outcomes
             return True
 
-    def error(self, paused: int) -> DeliveryError:
+    def stopped(self, paused: int) -> DeliveryError:
         """What the send stops with once tripped."""
         assert self.tripped is not None
         return SendPaused(

@@ -125,7 +125,7 @@ def run_send(
             interrupted = run.start(first, factory)
             counts = ledger.counts(campaign_id)
             if run.breaker is not None and run.breaker.tripped is not None:
-                raise run.breaker.error(counts[LEDGER_PAUSED])
+                raise run.breaker.stopped(counts[LEDGER_PAUSED])
             return SendReport(
                 campaign_id=campaign_id,
                 run=dict(run.outcomes),
