@@ -3,17 +3,14 @@ event webhook, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import base64
 from collections import Counter
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from pain_news import campaign
 from pain_news.errors import CanaryRefused, ScheduleError, SendPaused
 from pain_news.ledger import CampaignLedger
-from tests import test_campaign
+from tests import test_campaign, test_webhook
 from tests.fixtures.core import REAL_NEWSLETTER, sign_off
 from tests.test_campaign import add_people, ledger_counts, send
 from tests.test_webhook import post_events
@@ -22,26 +19,14 @@ from tests.test_webhook import post_events
 sg_config = test_campaign.sg_config
 smtp_config = test_campaign.smtp_config
 
-NO_WAIT = {"PAIN_NEWS_DELIVERY_CANARY_WAIT_MINUTES": "0"}
+# serve on the same database as `any_store`, receiving SendGrid's signed event webhook.
+signing_key = test_webhook.signing_key
+any_hook = test_webhook.any_hook
 
 
 @pytest.fixture
-def signing_key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture
-def hook(web_server, any_store, signing_key):
-    """`serve` on the same database as `any_store`, receiving SendGrid's signed event webhook."""
-    der = signing_key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    server = web_server(
-        {
-            "PAIN_NEWS_SENDGRID_WEBHOOK_PUBLIC_KEY": base64.b64encode(der).decode(),
-            "PAIN_NEWS_DATABASE_URL": any_store.engine.url.render_as_string(hide_password=False),
-        }
-    )
+def hook(any_hook, signing_key):
+    """hook(kind, addresses, campaign_id, **fields): post those events through the signed webhook."""
 
     def post(kind, addresses, campaign_id, **extra):
         events = [
@@ -55,10 +40,25 @@ def hook(web_server, any_store, signing_key):
             }
             for address in addresses
         ]
-        response = post_events(server, signing_key, events)
+        response = post_events(any_hook, signing_key, events)
         assert response.status_code == 200, response.text
 
     return post
+
+
+def events_during(hook, nth, kind, how_many, **fields):
+    """A stand-in hook: while the `nth` Mail Send request is answered, post `how_many` events of
+    `kind` about the first request's readers through the signed webhook."""
+    requests = []
+
+    def on_request(body):
+        requests.append(body)
+        if len(requests) == nth:
+            first = requests[0]["personalizations"]
+            cid = int(first[0]["custom_args"]["campaign_id"])
+            hook(kind, [p["to"][0]["email"] for p in first[:how_many]], cid, **fields)
+
+    return on_request
 
 
 def with_env(sg_config, **env):
@@ -145,16 +145,8 @@ def test_the_circuit_breaker_pauses_a_paced_send_and_ignore_canary_resumes_it(
     sg_config, any_store, sample_issue, sendgrid_standin, hook
 ):
     add_people(any_store, 150)
-    requests = []
-
-    def complain_during_the_third_batch(body):
-        requests.append(body)
-        if len(requests) == 3:  # spam reports for the first batch's readers, through the signed webhook
-            first = [p["to"][0]["email"] for p in requests[0]["personalizations"]]
-            cid = int(requests[0]["personalizations"][0]["custom_args"]["campaign_id"])
-            hook("spamreport", first[:2], cid)
-
-    sendgrid_standin.on_request = complain_during_the_third_batch
+    # During the third batch, spam reports for two of the first batch's readers.
+    sendgrid_standin.on_request = events_during(hook, 3, "spamreport", 2)
     with pytest.raises(SendPaused) as paused:
         send(sg_config, any_store, sample_issue, rate=50, breaker_every=0)
     assert "complaints 2 of 100 sent = 2.00% (limit 0.10%; mailbox providers throttle above 0.30%)" in str(
@@ -179,15 +171,7 @@ def test_the_breaker_lets_a_send_under_the_limits_finish(
     sg_config, any_store, sample_issue, sendgrid_standin, hook
 ):
     add_people(any_store, 120)
-    seen = []
-
-    def one_bounce(body):
-        seen.append(body)
-        if len(seen) == 2:
-            cid = int(body["personalizations"][0]["custom_args"]["campaign_id"])
-            hook("bounce", [body["personalizations"][0]["to"][0]["email"]], cid, type="bounce")
-
-    sendgrid_standin.on_request = one_bounce
+    sendgrid_standin.on_request = events_during(hook, 2, "bounce", 1, type="bounce")  # 1 of 120: 0.83%
     report = send(sg_config, any_store, sample_issue, rate=200, breaker_every=0)
     assert report.finished and report.ledger["sent"] == 120
 
