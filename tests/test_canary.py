@@ -196,6 +196,7 @@ def test_a_first_send_to_a_large_list_gets_a_default_canary_and_smtp_says_what_i
         (8, "sendgrid", {"no_canary": True}, 0),
         (8, "outbox", {}, 0),  # the outbox mails nobody: never a default canary
         (8, "sendgrid", {}, 3),
+        (8, "sendgrid", {"canary": 20}, 0),  # a canary as large as the list: one send
     ],
 )
 def test_the_default_canary_rule(sg_config, store, sample_issue, people, provider, options, held):
@@ -254,3 +255,22 @@ def test_send_canary_on_the_command_line_stops_with_the_next_step(
     both = run_cli("send", str(sample_issue), "--canary", "3", "--no-canary", env=env, ok=False)
     assert both.exit_code == 2
     assert len(sendgrid_standin.recipients()) == 4
+
+
+def test_an_smtp_canary_counts_the_addresses_the_server_refused_as_bounces(
+    smtp_config, any_store, sample_issue, smtp_server
+):
+    from dataclasses import replace
+
+    add_people(any_store, 20)
+    for i in range(0, 20, 2):  # half the list no longer exists
+        smtp_server.refuse[f"p{i:03d}@example.org"] = "550 5.1.1 No such user"
+    config = replace(smtp_config, delivery=replace(smtp_config.delivery, canary_wait_minutes=0))
+    first = send(config, any_store, sample_issue, canary=8)
+    refused = first.ledger["failed"]
+    assert first.ledger["sent"] + refused == 8 and refused > 0  # 8 of 20 at random: some refused
+    with pytest.raises(CanaryRefused) as stopped:
+        send(config, any_store, sample_issue)
+    assert f"bounces {refused} of 8 sent = {refused / 8:.2%} (limit 2.00%)" in stopped.value.message
+    assert "SMTP has no event feed" in stopped.value.message
+    assert len(smtp_server.messages) == 8 - refused

@@ -63,13 +63,20 @@ def _default_size(config: Config, ledger: CampaignLedger, provider: str) -> int:
     return 0
 
 
-def plan_note(config: Config, size: int, active: int, provider: str, explicit: bool) -> str:
+def plan_notes(config: Config, options: SendOptions, size: int, active: int) -> tuple[str, ...]:
     """The plan's line about a canary: who goes first, who waits, and how to skip it."""
+    explicit = options.canary is not None
+    if not size:
+        if explicit:
+            return (
+                f"Canary:     --canary {options.canary} covers all {active} recipients: they are sent as one send",
+            )
+        return ()
     why = "--canary" if explicit else "a first send to this list, or a large import since the last send"
     skip = "" if explicit else "; --no-canary sends to everyone now"
     return (
         f"Canary:     {size} of {active} recipients, chosen at random, go first ({why}); the other "
-        f"{active - size} wait until it is checked, {config.delivery.canary_wait_minutes} minutes after it{skip}"
+        f"{active - size} wait until it is checked, {config.delivery.canary_wait_minutes} minutes after it{skip}",
     )
 
 

@@ -114,9 +114,7 @@ def _prepare(
                 campaign_id=None,
                 per_topic=per_topic,
                 topics=tuple(per_topic),
-                notes=(canary.plan_note(config, size, counts[ACTIVE], provider, options.canary is not None),)
-                if size
-                else (),
+                notes=canary.plan_notes(config, options, size, counts[ACTIVE]),
             ),
         )
         approval = approval_status(config, store, result.issue.folder, (result.issue, result.rendered))

@@ -23,7 +23,14 @@ from pain_news.ledger import (
     is_finished,
 )
 from pain_news.ledger.approvals import ApprovalBook
-from pain_news.vocab import CAMPAIGN_WELCOME, LEDGER_CANCELLED, LEDGER_SKIPPED, LEDGER_WITHDRAWN, OPTED_OUT
+from pain_news.vocab import (
+    CAMPAIGN_WELCOME,
+    LEDGER_CANCELLED,
+    LEDGER_SKIPPED,
+    LEDGER_WAITING,
+    LEDGER_WITHDRAWN,
+    OPTED_OUT,
+)
 
 if TYPE_CHECKING:
     from pain_news.campaign.deliverability import Level, Rate
@@ -101,8 +108,8 @@ class CampaignReport:
         yield f"  {approval_line(c.get('approval'))}"
         yield f"  {'on the list':<22}{sum(self.ledger.values()):>8}"
         for state, n in self.ledger.items():
-            if state == LEDGER_CANCELLED and not n:
-                continue  # only a cancelled scheduled send has any
+            if state in (LEDGER_CANCELLED, *LEDGER_WAITING) and not n:
+                continue  # only a cancelled scheduled send, a canary or a paused send has any
             if state == LEDGER_WITHDRAWN:
                 if n or c.get("scheduled_at"):  # only a scheduled send can have any
                     yield f"  withdrawn before delivery: {n}"

@@ -47,6 +47,7 @@ from pain_news.delivery.retry import backoff_delay
 from pain_news.errors import DeliveryError, PainNewsError
 from pain_news.ledger import BatchWriter, CampaignHealth, CampaignLedger, Claim, NewCampaign, Outcome
 from pain_news.vocab import (
+    CAMPAIGN_ISSUE,
     LEDGER_FAILED,
     LEDGER_HELD,
     LEDGER_IN_FLIGHT,
@@ -158,9 +159,14 @@ def _ready_for_run(ledger: CampaignLedger, prepared: PreparedSend, campaign_id: 
 def _breaker(
     config: Config, ledger: CampaignLedger, prepared: PreparedSend, campaign_id: int
 ) -> canary.Breaker | None:
-    """The run's circuit breaker: SMTP and SendGrid sends made now, unless --ignore-canary."""
+    """The run's circuit breaker: issue sends through SMTP or SendGrid made now, unless --ignore-canary.
+
+    Never for the welcome email: it is one message per new subscriber, not a bulk send."""
     options = prepared.options
     if prepared.provider not in canary.LISTENING_PROVIDERS or options.ignore_canary or prepared.schedule:
+        return None
+    record = ledger.get(campaign_id)
+    if record is None or record.kind != CAMPAIGN_ISSUE:
         return None
     return canary.Breaker(config, ledger, campaign_id, options.breaker_every, prepared.provider)
 

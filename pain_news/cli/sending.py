@@ -348,6 +348,11 @@ def report_cmd(
         click.echo(f"Report page: {written.resolve()}", err=fmt == "json")
 
 
+def _waiting(ledger: dict[str, int]) -> str:
+    """`, held 300` / `, paused 50`: recipients a canary or the circuit breaker holds back."""
+    return "".join(f", {state} {ledger[state]}" for state in ("held", "paused") if ledger.get(state))
+
+
 _COLOURS = {"ok": "green", "warning": "yellow", "over": "red"}
 
 
@@ -382,7 +387,7 @@ def campaigns_cmd(app: App, fmt: str) -> None:
         click.echo(
             f"{row['id']:>4}  {row['created_at']}  {row['issue']:<24} {row['provider']:<8} "
             f"sent {ledger['sent']}, failed {ledger['failed']}, uncertain {ledger['uncertain']}, "
-            f"pending {ledger['pending'] + ledger['in_flight']}  ({state})"
+            f"pending {ledger['pending'] + ledger['in_flight']}{_waiting(ledger)}  ({state})"
         )
         click.echo(f"      {report.approval_line(row['approval'])}")
         replies = row["replies"]

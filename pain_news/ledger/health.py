@@ -1,9 +1,10 @@
 """What came back from a campaign, as counts the thresholds are measured on: the canary check, the
 circuit breaker and `report`'s rates, timeline and history (campaign/deliverability.py judges them).
 
-A recipient counts once per figure however many events name them. Bounces are SendGrid's bounce
-events (hard bounces and blocks alike) and the bounce reports that came back by mail
-(pain_news/inbound/); complaints are spam reports; unsubscribes are opt-outs attributed to the campaign
+A recipient counts once per figure however many events name them. Messages sent are those the
+provider accepted or refused at once (ledger `sent` and `failed`). Bounces are the refused ones
+(an SMTP 550 is a bounce said at once), SendGrid's bounce events (hard bounces and blocks alike)
+and the bounce reports that came back by mail (pain_news/inbound/); complaints are spam reports; unsubscribes are opt-outs attributed to the campaign
 (the link, one-click, the webhook, a reply asking to stop).
 """
 
@@ -21,6 +22,7 @@ from pain_news.db import store_errors
 from pain_news.db.models import Campaign, DeliveryEvent, LedgerEntry, ReplyEvent, SubscriberEvent
 from pain_news.vocab import (
     CAMPAIGN_ISSUE,
+    LEDGER_FAILED,
     LEDGER_IN_FLIGHT,
     LEDGER_PENDING,
     LEDGER_SENT,
@@ -40,10 +42,11 @@ TIMELINE_SERIES = ("sent", "delivered", "bounces", "complaints", "unsubscribes")
 class Outcomes:
     """One campaign's sent count and the distinct recipients behind each kind of trouble."""
 
-    sent: int
-    bounces: int
+    sent: int  # messages handed to the provider: accepted, or refused at once (`failed`)
+    bounces: int  # bounce and block events, bounce reports by mail, and the refused
     complaints: int
     unsubscribes: int
+    refused: int = 0  # of `bounces`: recipients the provider refused at once (ledger `failed`)
     bounces_by_mail: int = 0  # of `bounces`: the reports that came back by mail (SMTP's only feed)
     last_settled: dt.datetime | None = None  # when the newest sent/failed/uncertain row was written
 
@@ -74,13 +77,16 @@ class CampaignHealth:
         ids = sorted(set(campaign_ids))
         who: dict[tuple[int, str], set[str]] = {}
         with store_errors(), self.reader.connect() as conn:
-            sent = dict(
-                conn.execute(
-                    select(LedgerEntry.campaign_id, func.count())
-                    .where(LedgerEntry.campaign_id.in_(ids), LedgerEntry.state == LEDGER_SENT)
-                    .group_by(LedgerEntry.campaign_id)
-                ).all()
-            )
+            handed: dict[tuple[int, str], int] = {
+                (cid, state): int(n)
+                for cid, state, n in conn.execute(
+                    select(LedgerEntry.campaign_id, LedgerEntry.state, func.count())
+                    .where(
+                        LedgerEntry.campaign_id.in_(ids), LedgerEntry.state.in_((LEDGER_SENT, LEDGER_FAILED))
+                    )
+                    .group_by(LedgerEntry.campaign_id, LedgerEntry.state)
+                )
+            }
             settled = dict(
                 conn.execute(
                     select(LedgerEntry.campaign_id, func.max(LedgerEntry.updated_at))
@@ -97,8 +103,9 @@ class CampaignHealth:
                 who.setdefault((cid, kind), set()).add(person)
         return {
             cid: Outcomes(
-                sent=int(sent.get(cid, 0)),
-                bounces=len(who.get((cid, "bounces"), ())),
+                sent=handed.get((cid, LEDGER_SENT), 0) + handed.get((cid, LEDGER_FAILED), 0),
+                bounces=len(who.get((cid, "bounces"), ())) + handed.get((cid, LEDGER_FAILED), 0),
+                refused=handed.get((cid, LEDGER_FAILED), 0),
                 complaints=len(who.get((cid, "complaints"), ())),
                 unsubscribes=len(who.get((cid, "unsubscribes"), ())),
                 bounces_by_mail=len(who.get((cid, "by_mail"), ())),
