@@ -28,13 +28,13 @@ DEMO_DB := PAIN_NEWS_DATABASE_URL=sqlite:///build/demo.db PAIN_NEWS_DELIVERY_OUT
 demo: venv .env
 	$(PN) build $(ISSUE)
 	@echo "Built files: build/$(notdir $(ISSUE))/ (email.html, email.txt, web.html, meta.json)"
-	rm -rf build/demo-outbox build/demo.db build/demo.db-wal build/demo.db-shm build/demo.db.locks
+	rm -rf build/demo-outbox build/demo.db build/demo.db-wal build/demo.db-shm build/demo.db.locks build/demo-report.html
 	$(DEMO_DB) $(PN) subscribers import subscribers/sample.csv
 	$(DEMO_DB) $(PN) approve $(ISSUE) --as clinic-reviewer --note "make demo"
 	$(DEMO_DB) $(PN) approve --welcome --as clinic-reviewer --note "make demo"
 	$(DEMO_DB) $(PN) send $(ISSUE) --provider outbox --yes
-	$(DEMO_DB) $(PN) report $(ISSUE)
 	@echo "One .eml per recipient in build/demo-outbox/campaign-1/ (open one in a mail client)."
+	$(DEMO_DB) $(PN) report $(ISSUE) --html build/demo-report.html
 
 test: venv
 	$(PY) -m pytest -q

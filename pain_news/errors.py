@@ -125,6 +125,15 @@ class ProviderBusy(DeliveryError):
         self.retry_after = retry_after
 
 
+class CanaryRefused(DeliveryError):
+    """The rest of a campaign may not go yet: its canary is still being awaited, or its bounces or
+    complaints are over the limits (pain_news/campaign/canary.py)."""
+
+
+class SendPaused(DeliveryError):
+    """The circuit breaker paused a running send: its bounces or complaints crossed the limits."""
+
+
 class ScheduleError(DeliveryError):
     """A scheduled send cannot be made or cancelled as asked (time, provider, state)."""
 

@@ -48,6 +48,12 @@ LEDGER_CANCELLED = "cancelled"
 # Accepted for a scheduled send, then opted out or erased before send_at: the address was put on
 # SendGrid's suppression for that send, which SendGrid checks at delivery (sendgrid/withdraw.py).
 LEDGER_WITHDRAWN = "withdrawn"
+# Waiting for the canary's outcome (send --canary, the first send to a list): released to pending
+# by the next run once the canary's bounces and complaints are under the limits (campaign/canary.py).
+LEDGER_HELD = "held"
+# Stopped by the circuit breaker: the campaign's bounces or complaints crossed the limits during the
+# send; released by a run with --ignore-canary (campaign/canary.py).
+LEDGER_PAUSED = "paused"
 LEDGER_STATES = (
     LEDGER_PENDING,
     LEDGER_IN_FLIGHT,
@@ -57,7 +63,10 @@ LEDGER_STATES = (
     LEDGER_SKIPPED,
     LEDGER_CANCELLED,
     LEDGER_WITHDRAWN,
+    LEDGER_HELD,
+    LEDGER_PAUSED,
 )
+LEDGER_WAITING = (LEDGER_HELD, LEDGER_PAUSED)  # not sent yet, and not pending: a check lets them go
 
 # What the withdrawal queue asks of SendGrid (sendgrid/withdraw.py): suppress an address for a
 # scheduled send, or lift our suppression after a confirmed re-subscription.

@@ -58,6 +58,8 @@ def test_a_new_campaign_freezes_everyone_active_pending_and_the_rest_skipped_wit
         "skipped": 2,
         "cancelled": 0,  # only a cancelled scheduled send has any (campaign/schedule.py)
         "withdrawn": 0,  # only a scheduled send has any (sendgrid/withdraw.py)
+        "held": 0,  # only a canary holds any (campaign/canary.py)
+        "paused": 0,  # only the circuit breaker pauses any
     }
     record = ledger.latest("2026-12-winter")
     assert (record.id, record.subject, record.html, record.text) == (cid, "Winter", "<p>hi</p>", "hi")

@@ -31,3 +31,8 @@ class SendOptions:
     max_attempts: int = MAX_ATTEMPTS
     topics: tuple[str, ...] = ()  # --topic: replaces issue.toml's topics for this send
     at: dt.datetime | None = None  # send --at: a scheduled send (campaign/schedule.py)
+    # The canary and the circuit breaker (campaign/canary.py).
+    canary: int | None = None  # send --canary N: N recipients first; None: the default rule
+    no_canary: bool = False  # --no-canary: no default canary for this send
+    ignore_canary: bool = False  # --ignore-canary: send the waiting rest unchecked, breaker off
+    breaker_every: float = 10.0  # seconds between two looks at the running campaign's events

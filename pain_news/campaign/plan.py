@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pain_news import delivery
-from pain_news.campaign import schedule
+from pain_news.campaign import canary, schedule
 from pain_news.campaign.gates import SendRequest, gated_build
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.options import SendOptions
@@ -25,6 +25,7 @@ from pain_news.vocab import (
     LEDGER_IN_FLIGHT,
     LEDGER_PENDING,
     LEDGER_UNCERTAIN,
+    LEDGER_WAITING,
     OPTED_OUT,
     PENDING,
 )
@@ -51,6 +52,8 @@ class PreparedSend:
     topics: tuple[str, ...] = ()  # the campaign's targeted topics; () = the whole list
     schedule: schedule.Schedule | None = None  # send_at and batch for every request
     approval_id: int | None = None  # the approval of this version a new campaign records (signoff/)
+    canary_size: int = 0  # a new campaign sends this many first and holds the rest (campaign/canary.py)
+    release: bool = False  # this run lets the campaign's held or paused recipients go
 
 
 def prepare_send(
@@ -91,6 +94,7 @@ def _prepare(
         when = schedule.for_new(options.at, provider, dt.datetime.now(dt.UTC), clinic_zone(config))
         topics = _targeted_topics(config, options.topics or result.issue.topics)
         counts = ledger.audience_counts(topics)
+        size = canary.canary_size(config, ledger, options, provider, counts[ACTIVE])
         message = delivery.message_from_config(
             config,
             result.issue.subject,
@@ -106,10 +110,11 @@ def _prepare(
             SendPlan(
                 issue=issue,
                 provider=provider,
-                to_send=counts[ACTIVE],
+                to_send=size or counts[ACTIVE],
                 campaign_id=None,
                 per_topic=per_topic,
                 topics=tuple(per_topic),
+                notes=canary.plan_notes(config, options, size, counts[ACTIVE]),
             ),
         )
         approval = approval_status(config, store, result.issue.folder, (result.issue, result.rendered))
@@ -125,6 +130,7 @@ def _prepare(
                 seen_campaign_id=existing.id if existing else None,
                 topics=topics,
                 approval_id=approval.approval.id if approval.approval else None,
+                canary_size=size,
             ),
             when,
         )
@@ -167,14 +173,23 @@ def _resume(
     options: SendOptions,
 ) -> PreparedSend:
     """Resume `existing` with its frozen copy; the plan counts who this run will try."""
+    if options.canary is not None:
+        raise DeliveryError(
+            f"--canary starts a new campaign, and campaign {existing.id} of {existing.issue} is not finished",
+            hint="run send without --canary to resume it",
+        )
     with run_lock(ledger, existing.id):  # refuse before the confirmation, not only when the run starts
         states = ledger.counts(existing.id)
+    release, notes = canary.release_waiting(
+        config, ledger, existing.id, states, provider, options, dt.datetime.now(dt.UTC)
+    )
     to_send = states[LEDGER_PENDING]
+    if release:
+        to_send += sum(states[s] for s in LEDGER_WAITING)
     if options.resend_uncertain:  # rows left in flight become uncertain first, then pending again
         to_send += states[LEDGER_UNCERTAIN] + states[LEDGER_IN_FLIGHT]
     if options.retry_failed:
         to_send += states[LEDGER_FAILED]
-    notes: list[str] = []
     if states[LEDGER_IN_FLIGHT]:
         notes.append(
             f"{states[LEDGER_IN_FLIGHT]} were in flight when the last run stopped: they become uncertain"
@@ -212,6 +227,7 @@ def _resume(
         options=options,
         seen_campaign_id=existing.id,
         topics=existing.topics,
+        release=release,
     )
 
 

@@ -5,21 +5,44 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pain_news.campaign import deliverability
 from pain_news.config.clock import shown
+from pain_news.config.settings import DeliverySettings
 from pain_news.errors import NotFound
-from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
+from pain_news.ledger import (
+    TIMELINE_SERIES,
+    CampaignHealth,
+    CampaignLedger,
+    CampaignPoint,
+    CampaignRecord,
+    is_finished,
+)
 from pain_news.ledger.approvals import ApprovalBook
-from pain_news.vocab import CAMPAIGN_WELCOME, LEDGER_CANCELLED, LEDGER_SKIPPED, LEDGER_WITHDRAWN, OPTED_OUT
+from pain_news.vocab import (
+    CAMPAIGN_WELCOME,
+    LEDGER_CANCELLED,
+    LEDGER_SKIPPED,
+    LEDGER_WAITING,
+    LEDGER_WITHDRAWN,
+    OPTED_OUT,
+)
 
 if TYPE_CHECKING:
+    from pain_news.campaign.deliverability import Level, Rate
     from pain_news.subscribers.store import SubscriberStore, WithdrawalFigures
 
 EVENTS = ("delivered", "open", "click", "bounce", "dropped", "spamreport", "unsubscribe")
 TOTALS_ONLY = ("open", "click")  # stored without a person (webhook.py): counted per event, not per reader
+Paint = Callable[[str, "Level"], str]  # colours a rate's line by its level (the CLI's click.style)
+
+
+def _plain(text: str, level: Level) -> str:
+    return text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +60,11 @@ class CampaignReport:
     recipients: list[dict[str, Any]] | None = field(default=None)
     # A scheduled send's opt-outs still waiting for SendGrid, or too late (sendgrid/withdraw.py).
     withdrawals: WithdrawalFigures | None = None
+    # Against the mailbox providers' limits (campaign/deliverability.py), what came back hour by hour,
+    # and every issue campaign's list size and rates (the HTML page charts them: campaign/report_page.py).
+    rates: tuple[Rate, ...] = ()
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -54,6 +82,9 @@ class CampaignReport:
             "events": self.events,
             "withdrawn": self.ledger.get(LEDGER_WITHDRAWN, 0),
             "replies": self.replies,
+            "rates": {r.name: r.as_dict() for r in self.rates},
+            "timeline": self.timeline,
+            "history": self.history,
         }
         if self.withdrawals is not None:
             w = self.withdrawals
@@ -65,8 +96,8 @@ class CampaignReport:
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
-    def lines(self) -> Iterator[str]:
-        """The table format."""
+    def lines(self, paint: Paint = _plain) -> Iterator[str]:
+        """The table format; `paint` colours each rate by how it stands against its limit."""
         c = self.campaign
         kind = "welcome email" if c.get("kind") == CAMPAIGN_WELCOME else c["issue"]
         yield f"Campaign {c['id']}: {kind} — {c['subject']}"
@@ -77,8 +108,8 @@ class CampaignReport:
         yield f"  {approval_line(c.get('approval'))}"
         yield f"  {'on the list':<22}{sum(self.ledger.values()):>8}"
         for state, n in self.ledger.items():
-            if state == LEDGER_CANCELLED and not n:
-                continue  # only a cancelled scheduled send has any
+            if state in (LEDGER_CANCELLED, *LEDGER_WAITING) and not n:
+                continue  # only a cancelled scheduled send, a canary or a paused send has any
             if state == LEDGER_WITHDRAWN:
                 if n or c.get("scheduled_at"):  # only a scheduled send can have any
                     yield f"  withdrawn before delivery: {n}"
@@ -95,6 +126,9 @@ class CampaignReport:
             yield f"  {figure:<22}{n:>8}"
         if not self.events:
             yield f"  (no delivered, open or click counts: only SendGrid reports them, this went via {c['provider']})"
+        if self.rates:
+            yield "Rates against the mailbox providers' limits:"
+            yield from (paint(f"  {_LEVEL_WORD[r.level]:<9}{r.line()}", r.level) for r in self.rates)
         yield from self._withdrawal_lines()
         if self.failed:
             yield "Failed:"
@@ -124,6 +158,9 @@ class CampaignReport:
                 f"Waiting: {w.waiting} opt-outs are not yet suppressed at SendGrid{why}; "
                 "retried by every send, report, subscribers command and by serve until the time."
             )
+
+
+_LEVEL_WORD = {"ok": "ok", "warning": "warning", "over": "OVER", "info": "-"}
 
 
 def approval_line(approval: dict[str, Any] | None) -> str:
@@ -159,9 +196,13 @@ def campaign_report(
     recipients: bool = False,
     zone: dt.tzinfo = dt.UTC,
     now: dt.datetime | None = None,
+    limits: DeliverySettings | None = None,
 ) -> CampaignReport:
-    """Build the report of one campaign; scheduled and cancelled times are shown in `zone`."""
+    """Build the report of one campaign; scheduled and cancelled times are shown in `zone`, rates
+    against `limits` (`[delivery]`; its defaults when None)."""
     ledger = CampaignLedger.for_store(store)
+    health = CampaignHealth(store.reader)
+    limits = limits or DeliverySettings()
     figures = ledger.figures(campaign.id, recipients=recipients)
     now = now or dt.datetime.now(dt.UTC)
     withdrawals = (
@@ -177,7 +218,34 @@ def campaign_report(
         replies=store.reply_figures([campaign.id])[campaign.id],
         recipients=figures.recipients,
         withdrawals=withdrawals,
+        rates=deliverability.rates(limits, health.outcomes(campaign.id)),
+        timeline=_hourly(health.timeline(campaign.id), zone),
+        history=[_point(p, limits, zone) for p in health.history()],
     )
+
+
+def _hourly(events: list[tuple[str, dt.datetime]], zone: dt.tzinfo) -> list[dict[str, Any]]:
+    """Sends, deliveries, bounces, complaints and unsubscribes counted per hour of the clinic's clock."""
+    hours: dict[dt.datetime, Counter[str]] = {}
+    for series, at in events:
+        hour = at.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+        hours.setdefault(hour, Counter())[series] += 1
+    return [
+        {"hour": hour.strftime("%Y-%m-%d %H:00 %Z"), **{s: counts[s] for s in TIMELINE_SERIES}}
+        for hour, counts in sorted(hours.items())
+    ]
+
+
+def _point(point: CampaignPoint, limits: DeliverySettings, zone: dt.tzinfo) -> dict[str, Any]:
+    """One campaign of the history: when, the list's size then, and its rates."""
+    return {
+        "campaign": point.campaign_id,
+        "issue": point.issue,
+        "created_at": shown(point.created_at, zone),
+        "on_list": point.on_list,
+        "sent": point.outcomes.sent,
+        "rates": {r.name: r.as_dict() for r in deliverability.rates(limits, point.outcomes)},
+    }
 
 
 def _events(campaign: CampaignRecord, events: dict[str, int]) -> dict[str, int]:

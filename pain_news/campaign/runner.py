@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from pain_news import delivery
-from pain_news.campaign import personalizing, schedule
+from pain_news.campaign import canary, personalizing, schedule
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.options import SendOptions
 from pain_news.campaign.personalize import Personalizer
@@ -46,8 +46,18 @@ from pain_news.delivery.base import (
 )
 from pain_news.delivery.retry import backoff_delay
 from pain_news.errors import DeliveryError, PainNewsError
-from pain_news.ledger import BatchWriter, CampaignLedger, Claim, NewCampaign, Outcome
-from pain_news.vocab import LEDGER_FAILED, LEDGER_PENDING, LEDGER_SENT, LEDGER_SKIPPED, LEDGER_UNCERTAIN
+from pain_news.ledger import BatchWriter, CampaignHealth, CampaignLedger, Claim, NewCampaign, Outcome
+from pain_news.vocab import (
+    CAMPAIGN_ISSUE,
+    LEDGER_FAILED,
+    LEDGER_HELD,
+    LEDGER_IN_FLIGHT,
+    LEDGER_PAUSED,
+    LEDGER_PENDING,
+    LEDGER_SENT,
+    LEDGER_SKIPPED,
+    LEDGER_UNCERTAIN,
+)
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -97,6 +107,7 @@ def run_send(
                 )
                 prepared = replace(prepared, schedule=when)
             campaign_id = create_campaign(ledger, prepared)
+        created = prepared.campaign_id is None
         with run_lock(ledger, campaign_id):
             run = _Run(
                 config=config,
@@ -106,29 +117,70 @@ def run_send(
                 stop=stop or threading.Event(),
                 progress=progress,
                 pool=pool,
+                breaker=_breaker(config, ledger, prepared, campaign_id),
             )
             if isinstance(first, SelfSettlingProvider):  # the outbox knows what it wrote: nothing uncertain
                 ledger.settle_unknown(campaign_id, lambda found: first.delivered(run.message, found))
-            total = ledger.reset_for_run(
-                campaign_id,
-                resend_uncertain=prepared.options.resend_uncertain,
-                retry_failed=prepared.options.retry_failed,
-            )
+            total = _ready_for_run(ledger, prepared, campaign_id, created)
             if on_total is not None:
                 on_total(total)
             interrupted = run.start(first, factory)
+            counts = ledger.counts(campaign_id)
+            if run.breaker is not None and run.breaker.tripped is not None:
+                raise run.breaker.stopped(counts[LEDGER_PAUSED])
             return SendReport(
                 campaign_id=campaign_id,
                 run=dict(run.outcomes),
-                ledger=ledger.counts(campaign_id),
+                ledger=counts,
                 elapsed=time.monotonic() - started,
                 interrupted=interrupted or (stop is not None and stop.is_set()),
+                notes=_canary_notes(config, ledger, prepared, campaign_id, counts),
             )
     finally:
         gc.unfreeze()
         if pool is not None:
             pool.close()
         first.close()
+
+
+def _ready_for_run(ledger: CampaignLedger, prepared: PreparedSend, campaign_id: int, created: bool) -> int:
+    """Hold all but a new campaign's canary, release what waited for a check, apply the restart
+    rules; returns how many are pending for this run."""
+    if created and prepared.canary_size:
+        ledger.hold_for_canary(campaign_id, prepared.canary_size)
+    if prepared.release:
+        ledger.release(campaign_id)
+    return ledger.reset_for_run(
+        campaign_id,
+        resend_uncertain=prepared.options.resend_uncertain,
+        retry_failed=prepared.options.retry_failed,
+    )
+
+
+def _breaker(
+    config: Config, ledger: CampaignLedger, prepared: PreparedSend, campaign_id: int
+) -> canary.Breaker | None:
+    """The run's circuit breaker: issue sends through SMTP or SendGrid made now, unless --ignore-canary.
+
+    Never for the welcome email: it is one message per new subscriber, not a bulk send."""
+    options = prepared.options
+    if prepared.provider not in canary.LISTENING_PROVIDERS or options.ignore_canary or prepared.schedule:
+        return None
+    record = ledger.get(campaign_id)
+    if record is None or record.kind != CAMPAIGN_ISSUE:
+        return None
+    return canary.Breaker(config, ledger, campaign_id, options.breaker_every, prepared.provider)
+
+
+def _canary_notes(
+    config: Config, ledger: CampaignLedger, prepared: PreparedSend, campaign_id: int, counts: dict[str, int]
+) -> tuple[str, ...]:
+    """When only the canary's held recipients are left: when to run again and what is checked."""
+    if not counts[LEDGER_HELD] or counts[LEDGER_PENDING] or counts[LEDGER_IN_FLIGHT]:
+        return ()
+    outcomes = CampaignHealth(ledger.reader).outcomes(campaign_id)
+    now = dt.datetime.now(dt.UTC)
+    return tuple(canary.waiting_lines(config, prepared.provider, counts[LEDGER_HELD], outcomes, now))
 
 
 def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
@@ -228,8 +280,10 @@ class _Run:
         stop: threading.Event,
         progress: Progress | None,
         pool: personalizing.EncodingPool | None = None,
+        breaker: canary.Breaker | None = None,
     ) -> None:
         self.config = config
+        self.breaker = breaker  # pauses the campaign at a batch boundary when its rates cross the limits
         self.writer = writer
         self.message = message
         self.options = options
@@ -309,6 +363,8 @@ class _Run:
                     unrecorded = None
                 if not self._wait_turn():
                     break
+                if self.breaker is not None and self.breaker.trips():
+                    break  # pending recipients are paused: nothing is left to claim
                 batch, unrecorded = self.claim(unrecorded), None
                 if batch is None:
                     break

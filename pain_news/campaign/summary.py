@@ -80,6 +80,7 @@ class SendReport:
     elapsed: float
     dry_run: bool = False
     interrupted: bool = False
+    notes: tuple[str, ...] = ()  # said last: a canary's next step (campaign/canary.py)
 
     @property
     def finished(self) -> bool:
@@ -110,4 +111,4 @@ class SendReport:
             out.append(
                 f"{self.ledger[LEDGER_FAILED]} failed: see 'pain-news report --campaign {self.campaign_id}'; --retry-failed retries them"
             )
-        return out
+        return out + list(self.notes)

@@ -66,6 +66,20 @@ if TYPE_CHECKING:
 @click.option(
     "--cancel", is_flag=True, help="Cancel the issue's scheduled send (until 10 minutes before its time)."
 )
+@click.option(
+    "--canary",
+    "canary",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Send to N recipients chosen at random first; the rest go when a later run finds their "
+    "bounces and complaints under the limits (docs/sending.md#canary-sends).",
+)
+@click.option("--no-canary", is_flag=True, help="No default canary for this send: everyone now.")
+@click.option(
+    "--ignore-canary",
+    is_flag=True,
+    help="Send the recipients a canary or the circuit breaker holds back, unchecked (breaker off).",
+)
 @click.pass_obj
 def send_cmd(
     app: App,
@@ -84,6 +98,9 @@ def send_cmd(
     topics: tuple[str, ...],
     at: str | None,
     cancel: bool,
+    canary: int | None,
+    no_canary: bool,
+    ignore_canary: bool,
 ) -> None:
     """Send an issue: a test copy to editors, or the list send to every active subscriber.
 
@@ -100,11 +117,13 @@ def send_cmd(
         pain-news send issues/2027-02-classes --topic events
         pain-news send issues/2026-12-winter --at 2026-12-03T09:00 --yes
         pain-news send issues/2026-12-winter --cancel
+        pain-news send issues/2026-12-winter --canary 500 --yes
     """
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import campaign
 
     _refuse_mixed_options(test_send, cancel, at, to, topics, check_published, skip_published_check)
+    _refuse_canary_options(test_send or cancel, canary, no_canary, ignore_canary)
     if cancel:
         _cancel(app, issue_dir)
     elif test_send:
@@ -120,6 +139,9 @@ def send_cmd(
             rate=rate,
             topics=known_topics(app, topics),
             at=_when(app, at),
+            canary=canary,
+            no_canary=no_canary,
+            ignore_canary=ignore_canary,
         )
         _send_list(app, issue_dir, options, yes)
 
@@ -148,6 +170,27 @@ def _refuse_mixed_options(
         raise click.BadParameter("--to is only for test sends (add --test)", param_hint="--to")
     if check_published and skip_published_check:
         raise click.UsageError("--check-published and --skip-published-check exclude each other")
+
+
+def _refuse_canary_options(
+    other_send: bool, canary: int | None, no_canary: bool, ignore_canary: bool
+) -> None:
+    """--canary, --no-canary and --ignore-canary are for list sends; the first two exclude each other."""
+    used = [
+        name
+        for name, on in (
+            ("--canary", canary is not None),
+            ("--no-canary", no_canary),
+            ("--ignore-canary", ignore_canary),
+        )
+        if on
+    ]
+    if other_send and used:
+        raise click.BadParameter(
+            f"{used[0]} is for list sends (not with --test or --cancel)", param_hint=used[0]
+        )
+    if canary is not None and no_canary:
+        raise click.UsageError("--canary and --no-canary exclude each other")
 
 
 def _send_list(app: App, issue_dir: Path, options: SendOptions, yes: bool) -> None:
@@ -256,15 +299,30 @@ def _run_with_progress(app: App, prepared: PreparedSend) -> SendReport:
 @click.option("--campaign", "campaign_id", type=int, help="Campaign id (see 'pain-news campaigns').")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--recipients", is_flag=True, help="List every recipient and whether they got the issue.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained page with charts (opens offline) to this file.",
+)
 @click.pass_obj
-def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: str, recipients: bool) -> None:
-    """Show what a campaign did: sent, failed (why), uncertain, skipped, opt-outs, opens and clicks.
+def report_cmd(
+    app: App,
+    issue_dir: Path | None,
+    campaign_id: int | None,
+    fmt: str,
+    recipients: bool,
+    html_path: Path | None,
+) -> None:
+    """Show what a campaign did: sent, failed (why), uncertain, skipped, opt-outs, opens and clicks,
+    and its complaint, bounce and unsubscribe rates against the mailbox providers' limits.
 
     \b
     Example:
         pain-news report issues/2026-12-winter
         pain-news report --campaign 3 --recipients
         pain-news report --campaign 3 --format json
+        pain-news report issues/2026-12-winter --html report.html
     """
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news.campaign import report
@@ -275,15 +333,37 @@ def report_cmd(app: App, issue_dir: Path | None, campaign_id: int | None, fmt: s
     issue = issue_dir.resolve().name if issue_dir is not None else None
     app.drain_withdrawals()  # so the report shows what SendGrid now holds
     found = report.find_campaign(app.store, issue=issue, campaign_id=campaign_id)
-    result = report.campaign_report(app.store, found, recipients=recipients, zone=clinic_zone(app.config))
+    result = report.campaign_report(
+        app.store, found, recipients=recipients, zone=clinic_zone(app.config), limits=app.config.delivery
+    )
     if fmt == "json":
         click.echo(result.to_json(), nl=False)
     else:
-        for line in result.lines():
+        for line in result.lines(paint=_paint):
             click.echo(line)
     # The welcome email's and the automatic answer's sign-off: a warning, never a block.
     for line in clinic_content_lines(app.config, app.store):
         click.echo(line, err=fmt == "json")
+    if html_path is not None:
+        # lazy: the page and its charting library load only for --html
+        from pain_news.campaign.report_page import write_report_page
+
+        written = write_report_page(html_path, result, app.config.delivery)
+        click.echo(f"Report page: {written.resolve()}", err=fmt == "json")
+
+
+def _waiting(ledger: dict[str, int]) -> str:
+    """`, held 300` / `, paused 50`: recipients a canary or the circuit breaker holds back."""
+    return "".join(f", {state} {ledger[state]}" for state in ("held", "paused") if ledger.get(state))
+
+
+_COLOURS = {"ok": "green", "warning": "yellow", "over": "red"}
+
+
+def _paint(text: str, level: str) -> str:
+    """A rate's line in green, yellow or red (click.echo drops the colour when not on a terminal)."""
+    colour = _COLOURS.get(level)
+    return click.style(text, fg=colour, bold=level == "over") if colour else text
 
 
 @cli.command("campaigns")
@@ -311,7 +391,7 @@ def campaigns_cmd(app: App, fmt: str) -> None:
         click.echo(
             f"{row['id']:>4}  {row['created_at']}  {row['issue']:<24} {row['provider']:<8} "
             f"sent {ledger['sent']}, failed {ledger['failed']}, uncertain {ledger['uncertain']}, "
-            f"pending {ledger['pending'] + ledger['in_flight']}  ({state})"
+            f"pending {ledger['pending'] + ledger['in_flight']}{_waiting(ledger)}  ({state})"
         )
         click.echo(f"      {report.approval_line(row['approval'])}")
         replies = row["replies"]

@@ -78,6 +78,11 @@ class DeliverySettings:
     unsubscribe_mailto: str = ""
     rate: float = 0.0
     processes: int = -1  # worker processes personalising a SendGrid list send; -1: by list size
+    # The canary and the circuit breaker (campaign/canary.py, docs/sending.md#canary-sends).
+    canary_wait_minutes: int = 120  # how long a canary's outcome is awaited before the rest may go
+    max_complaint_rate: float = 0.001  # spam reports per message sent: Gmail asks to stay under 0.1%
+    max_bounce_rate: float = 0.02  # bounces and blocks per message sent
+    first_send_canary: int = 1000  # canary size for a first send or a large import; 0 = off
 
 
 @dataclass(frozen=True)
@@ -442,6 +447,25 @@ def _where(config: Config, env: Mapping[str, str], dotted: str) -> dict[str, Any
     return {"path": config.path, "line": _toml_line(config.path, section, key)}
 
 
+def _validate_canary(config: Config, env: Mapping[str, str]) -> None:
+    """The canary's settings: whole minutes and sizes from 0, rates between 0 and 1."""
+    d = config.delivery
+    for key, value in (
+        ("canary_wait_minutes", d.canary_wait_minutes),
+        ("first_send_canary", d.first_send_canary),
+    ):
+        if value < 0:
+            raise ConfigError(
+                f"delivery.{key} must be 0 or more, got {value}", **_where(config, env, f"delivery.{key}")
+            )
+    for key, rate in (("max_complaint_rate", d.max_complaint_rate), ("max_bounce_rate", d.max_bounce_rate)):
+        if not 0 < rate < 1:
+            raise ConfigError(
+                f"delivery.{key} is a share of messages sent, between 0 and 1 (0.001 = 0.1%), got {rate}",
+                **_where(config, env, f"delivery.{key}"),
+            )
+
+
 def _validate(config: Config, env: Mapping[str, str]) -> None:
     if config.delivery.provider not in PROVIDERS:
         where = _where(config, env, "delivery.provider")
@@ -458,6 +482,7 @@ def _validate(config: Config, env: Mapping[str, str]) -> None:
             f"delivery.processes must be -1 (by list size), 0 (none) or up to 64, got {config.delivery.processes}",
             **where,
         )
+    _validate_canary(config, env)
     if config.smtp.security not in ("starttls", "ssl", "none"):
         where = _where(config, env, "smtp.security")
         raise ConfigError(

@@ -8,11 +8,13 @@ never stored. `campaign/` decides what to do; this package only reads and writes
 - `records`   — the plain values in and out, and `is_finished`.
 - `campaigns` — `CampaignLedger`: create, look up, count, report figures, reset for a run, locks.
 - `batches`   — `BatchWriter`: claim a batch and record its outcome, for one run's workers.
+- `health`    — `CampaignHealth`: what came back (bounces, complaints, unsubscribes), per campaign.
 - `queries`   — the audience (who a campaign is for) and SQL shared by the parts.
 """
 
 from pain_news.ledger.batches import BatchWriter
 from pain_news.ledger.campaigns import CampaignLedger
+from pain_news.ledger.health import TIMELINE_SERIES, CampaignHealth, CampaignPoint, Outcomes
 from pain_news.ledger.queries import audience
 from pain_news.ledger.records import (
     CampaignFigures,
@@ -28,13 +30,17 @@ from pain_news.ledger.records import (
 __all__ = [
     "BatchWriter",
     "CampaignFigures",
+    "CampaignHealth",
     "CampaignLedger",
+    "CampaignPoint",
     "CampaignRecord",
     "Claim",
     "ClaimedEntry",
     "Created",
     "NewCampaign",
     "Outcome",
+    "Outcomes",
+    "TIMELINE_SERIES",
     "audience",
     "is_finished",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, distinct, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
+from pain_news.config.clock import as_utc
 from pain_news.db import is_postgresql, store_errors
 from pain_news.db.models import (
     Campaign,
@@ -40,10 +42,13 @@ from pain_news.vocab import (
     CAMPAIGN_WELCOME,
     LEDGER_CANCELLED,
     LEDGER_FAILED,
+    LEDGER_HELD,
     LEDGER_IN_FLIGHT,
+    LEDGER_PAUSED,
     LEDGER_PENDING,
     LEDGER_SENT,
     LEDGER_UNCERTAIN,
+    LEDGER_WAITING,
     OPTED_OUT,
 )
 
@@ -376,6 +381,58 @@ class CampaignLedger:
         with store_errors(), self.reader.connect() as conn:
             found = conn.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
             return {hashes[h] for h in found}
+
+    # ---- the canary and the circuit breaker (campaign/canary.py) ----------------------------
+
+    def hold_for_canary(self, campaign_id: int, size: int) -> int:
+        """Keep `size` pending recipients, chosen at random but the same for the same campaign (seeded
+        by its id), and hold every other pending one until the canary is checked. One transaction;
+        returns how many are held."""
+        now = utcnow()
+        with store_errors(), Session(self.engine) as s, s.begin():
+            pending = (LedgerEntry.campaign_id == campaign_id, LedgerEntry.state == LEDGER_PENDING)
+            ids = sorted(s.scalars(select(LedgerEntry.id).where(*pending)))
+            if len(ids) <= size:
+                return 0
+            chosen = random.Random(f"pain-news-canary-{campaign_id}").sample(ids, size)
+            move(s, campaign_id, LEDGER_PENDING, LEDGER_HELD, now, "waiting for the canary's outcome")
+            for start in range(0, len(chosen), 1000):
+                s.execute(
+                    update(LedgerEntry)
+                    .where(LedgerEntry.id.in_(chosen[start : start + 1000]))
+                    .values(state=LEDGER_PENDING, reason=None)
+                )
+            return len(ids) - size
+
+    def release(self, campaign_id: int) -> int:
+        """Held and paused recipients become pending again (one transaction); returns how many."""
+        now = utcnow()
+        waiting = (LedgerEntry.campaign_id == campaign_id, LedgerEntry.state.in_(LEDGER_WAITING))
+        with store_errors(), Session(self.engine) as s, s.begin():
+            released = s.execute(
+                update(LedgerEntry).where(*waiting).values(state=LEDGER_PENDING, reason=None, updated_at=now)
+            )
+            return int(getattr(released, "rowcount", 0) or 0)
+
+    def pause(self, campaign_id: int, reason: str) -> None:
+        """The circuit breaker: every pending recipient becomes `paused` (one transaction); batches
+        already claimed finish and are recorded as usual."""
+        with store_errors(), Session(self.engine) as s, s.begin():
+            move(s, campaign_id, LEDGER_PENDING, LEDGER_PAUSED, utcnow(), reason)
+
+    def last_issue_campaign_at(self) -> dt.datetime | None:
+        """When the newest issue campaign was created; None when the list was never sent to."""
+        query = select(func.max(Campaign.created_at)).where(Campaign.kind == CAMPAIGN_ISSUE)
+        with store_errors(), self.reader.connect() as conn:
+            return as_utc(conn.scalar(query))
+
+    def imported_since(self, since: dt.datetime | None) -> int:
+        """Subscribers added by `subscribers import` since `since` (all of them when None)."""
+        query = select(func.count()).select_from(Subscriber).where(Subscriber.source.startswith("import:"))
+        if since is not None:
+            query = query.where(Subscriber.created_at > since)
+        with store_errors(), self.reader.connect() as conn:
+            return int(conn.scalar(query) or 0)
 
     # ---- scheduled sends and welcomes ------------------------------------------------------
 

@@ -9,12 +9,14 @@ from typing import Any, NamedTuple
 
 from pain_news.config.clock import as_utc
 from pain_news.db.models import Campaign
-from pain_news.vocab import CAMPAIGN_ISSUE, LEDGER_IN_FLIGHT, LEDGER_PENDING, LEDGER_STATES
+from pain_news.vocab import CAMPAIGN_ISSUE, LEDGER_IN_FLIGHT, LEDGER_PENDING, LEDGER_STATES, LEDGER_WAITING
 
 
 def is_finished(counts: Mapping[str, int]) -> bool:
-    """A campaign is finished when nobody is left pending or in flight (the one definition)."""
-    return not (counts.get(LEDGER_PENDING) or counts.get(LEDGER_IN_FLIGHT))
+    """A campaign is finished when nobody is left pending, in flight, or waiting for the canary's
+    check or a paused send's resume (the one definition)."""
+    unsettled = (LEDGER_PENDING, LEDGER_IN_FLIGHT, *LEDGER_WAITING)
+    return not any(counts.get(state) for state in unsettled)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,7 +20,9 @@ log = logging.getLogger("pain_news.sendgrid.webhook")
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_AGE = dt.timedelta(minutes=10)  # older (or as far in the future) is a replay: refused
-TRACKED = ("delivered", "open", "click")  # kept per campaign for reports
+# Kept per campaign for reports; "bounce" also when it is a block (temporary, no opt-out): the canary
+# check and the circuit breaker count blocks with bounces (campaign/deliverability.py).
+TRACKED = ("delivered", "open", "click", "bounce")
 # Counted per campaign, never tied to a person: no subscriber, no address, no clicked URL (our
 # links carry signed per-subscriber tokens). Only sendgrid.count_opens turns the open pixel on.
 AGGREGATE_ONLY = ("open", "click")
