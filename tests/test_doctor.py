@@ -8,7 +8,7 @@ import pytest
 from pain_news.doctor.outcomes import Budget
 from pain_news.doctor.run import examine
 from pain_news.ledger import CampaignLedger
-from tests.fixtures.core import REAL_NEWSLETTER, publish_archive, sign_off
+from tests.fixtures.core import REAL_NEWSLETTER, error_lines, publish_archive, sign_off
 
 DOMAIN = "tristatepain-news.org"
 SPF = f'{DOMAIN}. 60 TXT "v=spf1 include:sendgrid.net ~all"'
@@ -204,13 +204,15 @@ def test_a_list_send_is_refused_by_the_doctor_s_errors_and_dry_run_lists_them(
     sign_off(make_config(REAL_NEWSLETTER), store, sample_issue)
     result = run_cli("send", str(sample_issue), "--yes", "--dry-run", env=env, ok=False)
     assert result.exit_code == 1, result.stdout + result.stderr
-    assert result.stderr.startswith(f"Error: doctor: DMARC: no DMARC record at _dmarc.{DOMAIN}")
+    assert "\n".join(error_lines(result)).startswith(
+        f"Error: doctor: DMARC: no DMARC record at _dmarc.{DOMAIN}"
+    )
     assert "Hint: publish a TXT record" in result.stderr
     # With another gate refusing too, the dry run lists both.
     toml = sample_issue / "issue.toml"
     toml.write_text("draft = true\n" + toml.read_text())
     result = run_cli("send", str(sample_issue), "--yes", "--dry-run", env=env, ok=False)
-    lines = result.stderr.splitlines()
+    lines = error_lines(result)
     assert lines[0] == "Error: the list send is refused (2 problems):"
     assert lines[1].startswith(f"  - doctor: DMARC: no DMARC record at _dmarc.{DOMAIN} (hint: publish")
     assert "remove draft = true from issue.toml to send" in lines[2]

@@ -15,7 +15,7 @@ from pain_news.campaign.options import SendOptions
 from pain_news.campaign.placeholder_settings import is_reserved_host, placeholder_settings
 from pain_news.errors import IssueError
 from pain_news.ledger import CampaignLedger
-from tests.fixtures.core import REAL_NEWSLETTER, publish_archive, sign_off
+from tests.fixtures.core import REAL_NEWSLETTER, error_lines, publish_archive, sign_off
 
 SPOTLIGHT = "01-spotlight-failed-spine-surgery.md"
 
@@ -54,7 +54,7 @@ def refused(run_cli, store, smtp_server, issue: Path, env: dict[str, str], *args
     assert smtp_server.messages == []
     assert CampaignLedger.for_store(store).latest(issue.name) is None
     assert "Traceback" not in result.stderr
-    return result.stderr
+    return "\n".join(error_lines(result))
 
 
 def set_review(issue: Path, date: str) -> None:
