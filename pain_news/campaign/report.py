@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pain_news.campaign.summary import states_line
 from pain_news.config.clock import shown
+from pain_news.config.languages import label
 from pain_news.errors import NotFound
 from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
 from pain_news.ledger.approvals import ApprovalBook
@@ -37,6 +39,8 @@ class CampaignReport:
     recipients: list[dict[str, Any]] | None = field(default=None)
     # A scheduled send's opt-outs still waiting for SendGrid, or too late (sendgrid/withdraw.py).
     withdrawals: WithdrawalFigures | None = None
+    # Recipients per edition's language, each with its ledger states (docs/sending.md#editions).
+    languages: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -54,6 +58,10 @@ class CampaignReport:
             "events": self.events,
             "withdrawn": self.ledger.get(LEDGER_WITHDRAWN, 0),
             "replies": self.replies,
+            "languages": {
+                lang: {"recipients": sum(counts.values()), "ledger": counts}
+                for lang, counts in self.languages.items()
+            },
         }
         if self.withdrawals is not None:
             w = self.withdrawals
@@ -76,6 +84,7 @@ class CampaignReport:
             yield f"  {c['schedule']}"
         yield f"  {approval_line(c.get('approval'))}"
         yield f"  {'on the list':<22}{sum(self.ledger.values()):>8}"
+        yield from self._edition_lines()
         for state, n in self.ledger.items():
             if state == LEDGER_CANCELLED and not n:
                 continue  # only a cancelled scheduled send has any
@@ -106,7 +115,15 @@ class CampaignReport:
             yield "Recipients:"
             for r in self.recipients:
                 detail = r["message_id"] or r["reason"] or ""
-                yield f"  {r['email']:<40} {r['state']:<10} {detail}"
+                yield f"  {r['email']:<40} {r['language']:<3} {r['state']:<10} {detail}"
+
+    def _edition_lines(self) -> Iterator[str]:
+        """`  edition Español (es)  12  (sent 12)` per edition, when the campaign had more than one."""
+        if len(self.languages) < 2:
+            return
+        for lang, counts in self.languages.items():
+            name = f"edition {label(lang)} ({lang})"
+            yield f"  {name:<22}{sum(counts.values()):>8}  ({states_line(counts)})"
 
     def _withdrawal_lines(self) -> Iterator[str]:
         """Said loudly: an opt-out SendGrid could not be told about before send_at."""
@@ -175,8 +192,11 @@ def campaign_report(
         opt_outs=figures.opt_outs,
         events=_events(campaign, figures.events),
         replies=store.reply_figures([campaign.id])[campaign.id],
-        recipients=figures.recipients,
+        recipients=[r | {"language": r["language"] or campaign.language} for r in figures.recipients]
+        if figures.recipients is not None
+        else None,
         withdrawals=withdrawals,
+        languages=ledger.counts_by_language(campaign.id, campaign.language),
     )
 
 
@@ -198,6 +218,7 @@ def _describe(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime, book: Approv
         "provider": c.provider,
         "created_at": shown(c.created_at, zone),
         "topics": list(c.topics),
+        "language": c.language,
         "approval": None
         if approval is None
         else {

@@ -97,10 +97,11 @@ def run_send(
                 prepared = replace(prepared, schedule=when)
             campaign_id = create_campaign(ledger, prepared)
         with run_lock(ledger, campaign_id):
+            editions = _edition_runs(prepared, campaign_id)
             run = _Run(
                 config=config,
-                writer=ledger.writer(campaign_id),
-                message=_campaign_message(prepared, campaign_id),
+                writer=ledger.writer(campaign_id, editions[0][0]),
+                message=editions[0][1],
                 options=prepared.options,
                 stop=stop or threading.Event(),
                 progress=progress,
@@ -115,7 +116,13 @@ def run_send(
             )
             if on_total is not None:
                 on_total(total)
-            interrupted = run.start(first, factory)
+            interrupted = False
+            for n, (languages, message) in enumerate(editions):  # one after the other: a batch is one message
+                if n:  # made now, so it numbers its batches after the previous edition's
+                    run.writer, run.message = ledger.writer(campaign_id, languages), message
+                interrupted = run.start(first, factory)
+                if interrupted or run.stop.is_set():
+                    break
             return SendReport(
                 campaign_id=campaign_id,
                 run=dict(run.outcomes),
@@ -146,6 +153,8 @@ def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
             batch_id=prepared.schedule.batch_id if prepared.schedule else None,
             asm_group_id=prepared.schedule.asm_group_id if prepared.schedule else None,
             approval_id=prepared.approval_id,
+            language=prepared.language,
+            editions=tuple(e.frozen() for e in prepared.editions),
         )
     )
     if created.campaign_id is None:
@@ -167,9 +176,18 @@ def campaign_category(issue: str, campaign_id: int) -> str:
     return f"pain-news-{ascii_category(issue)[:room].strip('-') or 'issue'}{tail}"
 
 
-def _campaign_message(prepared: PreparedSend, campaign_id: int) -> OutgoingMessage:
+def _edition_runs(prepared: PreparedSend, campaign_id: int) -> list[tuple[tuple[str, ...], OutgoingMessage]]:
+    """Each edition's ledger languages (whose recipients its writer claims) and campaign message,
+    the default first; rows older than editions ("") are the default edition's."""
+    default = (prepared.language, "") if prepared.editions else ()
+    return [(default, _campaign_message(prepared, campaign_id, prepared.message))] + [
+        ((e.language,), _campaign_message(prepared, campaign_id, e.message)) for e in prepared.editions
+    ]
+
+
+def _campaign_message(prepared: PreparedSend, campaign_id: int, edition: OutgoingMessage) -> OutgoingMessage:
     message = replace(
-        prepared.message,
+        edition,
         label=f"campaign-{campaign_id}",
         campaign_id=campaign_id,
         category=campaign_category(prepared.issue, campaign_id),
