@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pain_news.publish.build import render
+from pain_news.publish.build import render, render_editions
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -73,18 +73,22 @@ def approvable(config: Config, folder: Path, built: tuple[Issue, Rendered] | Non
 
 
 def approval_hash(config: Config, issue: Issue, rendered: Rendered) -> str:
-    """SHA-256 over every part a recipient reads before personalising, each with its name and length."""
+    """SHA-256 over every part a recipient reads before personalising, in every edition, each with
+    its name and length: a translation is medical content too (docs/writing.md), so editing only
+    the Spanish edition asks for a new approval (tests/test_signoff.py)."""
     news = config.newsletter
     sender = f"{news.from_name} <{news.from_email}> reply-to {news.reply_to}"
-    parts: list[tuple[str, bytes]] = [
-        ("email.html", rendered.email_html.encode()),
-        ("email.txt", rendered.email_text.encode()),
-        ("web.html", rendered.web_html.encode()),
-        ("subject", issue.subject.encode()),
-        ("preheader", issue.preheader.encode()),
-        ("sender", sender.encode()),
-    ]
-    parts += [(f"file:{name}", (issue.folder / name).read_bytes()) for name in sorted(issue.assets)]
+    parts: list[tuple[str, bytes]] = [("sender", sender.encode())]
+    for edition, output in ((issue, rendered), *render_editions(config, issue)):
+        prefix = f"{edition.edition_dir}/" if edition.edition_dir else ""
+        parts += [
+            (f"{prefix}email.html", output.email_html.encode()),
+            (f"{prefix}email.txt", output.email_text.encode()),
+            (f"{prefix}web.html", output.web_html.encode()),
+            (f"{prefix}subject", edition.subject.encode()),
+            (f"{prefix}preheader", edition.preheader.encode()),
+        ]
+    parts += [(f"file:{name}", (issue.folder / name).read_bytes()) for name in sorted(issue.every_asset)]
     digest = hashlib.sha256()
     for name, data in parts:
         # Name and length before the bytes: no two different sets of parts hash alike.
