@@ -30,6 +30,15 @@ _FUNCTION_WORDS = {
         "pero como cuando si más muy o usted ustedes nuestro nuestra este esta estos estas".split()
     ),
 }
+#: The codes this check reports (docs/checks.md lists each).
+PARITY_CODES = (
+    "parity-links",
+    "parity-images",
+    "parity-cta",
+    "parity-review",
+    "parity-list",
+    "parity-untranslated",
+)
 MIN_WORDS = 6  # shorter paragraphs (a name, a dose, a heading) carry too few words to tell
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _HEADING = re.compile(r"^#{1,6}\s")
