@@ -247,3 +247,20 @@ def test_send_lang_is_refused_for_a_list_send_and_for_an_unknown_language(run_cl
     assert listed.exit_code == 2 and "add --test" in listed.stderr
     unknown = run_cli("send", str(sample_issue), "--test", "--lang", "klingon", ok=False)
     assert unknown.exit_code == 2 and "unknown language 'klingon'" in unknown.stderr
+
+
+def test_a_scheduled_send_puts_every_edition_in_one_batch_at_one_time(
+    make_config, store, sample_issue, sendgrid_standin
+):
+    import datetime as dt
+
+    config = sendgrid_config(make_config, sendgrid_standin)
+    add_readers(store, english=3, spanish=3)
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).replace(microsecond=0)
+    report = send(config, store, sample_issue, at=at)
+    assert report.ledger["sent"] == 6
+    bodies = sendgrid_standin.accepted
+    assert {b["subject"] for b in bodies} == {EN_SUBJECT, ES_SUBJECT}
+    assert {b["send_at"] for b in bodies} == {int(at.timestamp())}
+    assert len({b["batch_id"] for b in bodies}) == 1
+    assert sendgrid_standin.api_calls == [("POST", "/v3/mail/batch")]
