@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 import signal
 from collections import Counter
 from email import policy
@@ -221,6 +222,9 @@ def test_a_killed_send_with_two_editions_resumes_and_mails_each_reader_their_edi
     out, err = resumed.communicate(timeout=60)
     assert resumed.returncode == 0, err
     assert "resuming" in out
+    # The resumed plan counts, per edition, who this run will try: those the kill left pending.
+    left = re.search(r"Editions:   English \(en\) (\d+), Español \(es\) (\d+)", out)
+    assert left is not None and int(left[1]) + int(left[2]) < 60
     report = json.loads(
         _pain_news(project, sendgrid_standin, "report", ISSUE, "--format", "json").communicate(timeout=30)[0]
     )
