@@ -116,13 +116,7 @@ def run_send(
             )
             if on_total is not None:
                 on_total(total)
-            interrupted = False
-            for n, (languages, message) in enumerate(editions):  # one after the other: a batch is one message
-                if n:  # made now, so it numbers its batches after the previous edition's
-                    run.writer, run.message = ledger.writer(campaign_id, languages), message
-                interrupted = run.start(first, factory)
-                if interrupted or run.stop.is_set():
-                    break
+            interrupted = _run_editions(run, ledger, campaign_id, editions, first, factory)
             return SendReport(
                 campaign_id=campaign_id,
                 run=dict(run.outcomes),
@@ -174,6 +168,26 @@ def campaign_category(issue: str, campaign_id: int) -> str:
     tail = f"-{campaign_id}"
     room = MAX_CATEGORY - len("pain-news-") - len(tail)
     return f"pain-news-{ascii_category(issue)[:room].strip('-') or 'issue'}{tail}"
+
+
+def _run_editions(
+    run: _Run,
+    ledger: CampaignLedger,
+    campaign_id: int,
+    editions: list[tuple[tuple[str, ...], OutgoingMessage]],
+    first: Provider,
+    factory: Callable[[], Provider],
+) -> bool:
+    """Send one edition after the other (a batch is one message); True when interrupted."""
+    try:
+        for n, (languages, message) in enumerate(editions):
+            if n:  # made now, so it numbers its batches after the previous edition's
+                run.writer, run.message = ledger.writer(campaign_id, languages), message
+            if run.start(first, factory) or run.stop.is_set():
+                return True
+    except KeyboardInterrupt:  # between two editions: nothing is in flight, the send resumes
+        return True
+    return False
 
 
 def _edition_runs(prepared: PreparedSend, campaign_id: int) -> list[tuple[tuple[str, ...], OutgoingMessage]]:
