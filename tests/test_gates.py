@@ -58,8 +58,9 @@ def refused(run_cli, store, smtp_server, issue: Path, env: dict[str, str], *args
 
 
 def set_review(issue: Path, date: str) -> None:
-    path = issue / SPOTLIGHT
-    path.write_text(path.read_text().replace("reviewed_on: 2026-11-02", f"reviewed_on: {date}"))
+    """The spotlight's review date, in every edition (check's parity wants them equal)."""
+    for path in (issue / SPOTLIGHT, (issue / SPOTLIGHT).with_suffix(".es.md")):
+        path.write_text(path.read_text().replace("reviewed_on: 2026-11-02", f"reviewed_on: {date}"))
 
 
 # ---- placeholder settings ------------------------------------------------------------------------
@@ -244,6 +245,8 @@ def test_a_missing_image_in_the_archive_is_named(
     (sample_issue / "images" / "chart.png").write_bytes(tiny_png())
     article = sample_issue / "02-winter-activity.md"
     article.write_text(article.read_text() + "\n![A walking chart](images/chart.png)\n")
+    spanish = sample_issue / "02-winter-activity.es.md"  # the same image in the Spanish edition
+    spanish.write_text(spanish.read_text() + "\n![Un gráfico de caminatas](images/chart.png)\n")
     publish_archive(make_config(REAL_NEWSLETTER))
     image = project / "archive" / sample_issue.name / "images" / "chart.png"
     assert image.is_file()

@@ -353,6 +353,30 @@ def test_a_symptom_question_is_forwarded_and_answered_once_in_the_period(inbound
     assert events(store) == [("forwarded", sub.id, None, True), ("forwarded", sub.id, None, False)]
 
 
+def test_a_spanish_reader_is_answered_in_spanish_and_a_stranger_in_the_default_language(inbound, project):
+    store, door = inbound
+    store.add(PATIENT, language="es")
+    assert door.deliver(reply(subject="Pregunta", body=SYMPTOMS)) == 0
+    assert door.deliver(reply(sender="someone.else@example.org", subject="Question", body=SYMPTOMS)) == 0
+    answers = {a["To"]: a for a in outbox(project, "transactional")}
+    spanish = answers[PATIENT]
+    assert str(spanish["Subject"]).startswith("Recibimos su mensaje")
+    text = body_text(spanish)
+    assert "(555) 010-0199" in text and "911" in text and "988" in text and "No la leen médicos" in text
+    html = spanish.get_body(("html",))
+    assert html is not None and '<html lang="es">' in html.get_content()
+    assert str(answers["someone.else@example.org"]["Subject"]).startswith("We received your message")
+
+
+def test_a_spanish_reader_who_asks_to_stop_is_confirmed_in_spanish(inbound, project):
+    store, door = inbound
+    store.add(PATIENT, language="es")
+    assert door.deliver(reply(subject="Baja", body="")) == 0
+    [confirmation] = outbox(project, "transactional")
+    assert str(confirmation["Subject"]).startswith("Canceló su suscripción")
+    assert "https://news.tristatepain.example/subscribe" in body_text(confirmation)
+
+
 def test_nothing_of_a_reply_is_stored(inbound):
     store, door = inbound
     store.add(PATIENT)

@@ -151,6 +151,23 @@ def test_an_edit_after_approval_refuses_the_list_send_naming_the_approval_and_th
     assert "--- approved/02-winter-activity.md" in diff and "+" in diff and "freezing" in diff
 
 
+def test_editing_only_the_spanish_edition_needs_a_new_approval(
+    smtp_list, any_store, sample_issue, smtp_server
+):
+    any_store.add("p1@example.org")
+    approved = approve_as(smtp_list, any_store, sample_issue)
+    english = approvable(smtp_list, sample_issue).hash
+    edit(sample_issue, "02-winter-activity.es.md", "frío", "mucho frío")
+    assert approvable(smtp_list, sample_issue).hash not in (approved.hash, english)
+    publish_archive(smtp_list)
+    with pytest.raises(ApprovalError) as refused:
+        send(smtp_list, any_store, sample_issue)
+    assert "changed since: 02-winter-activity.es.md" in str(refused.value)
+    assert smtp_server.messages == []
+    edit(sample_issue, "issue.toml", 'title = "Invierno 2026"', 'title = "Invierno de 2026"')
+    assert "issue.toml" in approve.source_diff_since_approval(smtp_list, any_store, sample_issue)[1]
+
+
 def test_an_image_changed_after_approval_is_named(smtp_list, any_store, sample_issue):
     (sample_issue / "images").mkdir()
     (sample_issue / "images" / "chart.png").write_bytes(tiny_png())

@@ -280,5 +280,12 @@ def test_report_shows_open_and_click_totals_only(store, run_cli, sample_issue):
     apply_events(store, opens)
     report = json.loads(run_cli("report", str(sample_issue), "--format", "json", "--recipients").stdout)
     assert report["events"]["open"] == 3  # three opens, not "one reader"
-    assert set(report["recipients"][0]) == {"email", "subscriber_id", "state", "message_id", "reason"}
+    assert set(report["recipients"][0]) == {
+        "email",
+        "subscriber_id",
+        "state",
+        "message_id",
+        "reason",
+        "language",
+    }
     assert re.search(r"webhook open \(total\) +3\n", run_cli("report", str(sample_issue)).stdout)

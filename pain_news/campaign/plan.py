@@ -7,8 +7,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pain_news import delivery
 from pain_news.campaign import canary, schedule
+from pain_news.campaign.editions import (
+    EditionCounts,
+    EditionMessage,
+    built_editions,
+    frozen_editions,
+    list_message,
+    to_send_per_edition,
+)
 from pain_news.campaign.gates import SendRequest, gated_build
 from pain_news.campaign.locks import run_lock
 from pain_news.campaign.options import SendOptions
@@ -54,6 +61,8 @@ class PreparedSend:
     approval_id: int | None = None  # the approval of this version a new campaign records (signoff/)
     canary_size: int = 0  # a new campaign sends this many first and holds the rest (campaign/canary.py)
     release: bool = False  # this run lets the campaign's held or paused recipients go
+    language: str = "en"  # the default edition's language (`message`)
+    editions: tuple[EditionMessage, ...] = ()  # the other editions (docs/sending.md#editions)
 
 
 def prepare_send(
@@ -95,13 +104,11 @@ def _prepare(
         topics = _targeted_topics(config, options.topics or result.issue.topics)
         counts = ledger.audience_counts(topics)
         size = canary.canary_size(config, ledger, options, provider, counts[ACTIVE])
-        message = delivery.message_from_config(
-            config,
-            result.issue.subject,
-            result.rendered.email_html,
-            result.rendered.email_text,
-            list_message=True,
-            unsubscribe_group=True,
+        r = result.rendered
+        message = list_message(config, result.issue.subject, r.email_html, r.email_text)
+        editions = built_editions(config, result)
+        per_edition = EditionCounts.of(
+            result.issue.language, tuple(e.language for e in editions), ledger.active_per_language(topics)
         )
         per_topic = ledger.active_per_topic(topics) if topics else {}
         plan = _plan(
@@ -115,6 +122,7 @@ def _prepare(
                 per_topic=per_topic,
                 topics=tuple(per_topic),
                 notes=canary.plan_notes(config, options, size, counts[ACTIVE]),
+                editions=per_edition,
             ),
         )
         approval = approval_status(config, store, result.issue.folder, (result.issue, result.rendered))
@@ -131,6 +139,8 @@ def _prepare(
                 topics=topics,
                 approval_id=approval.approval.id if approval.approval else None,
                 canary_size=size,
+                language=result.issue.language,
+                editions=editions,
             ),
             when,
         )
@@ -180,16 +190,18 @@ def _resume(
         )
     with run_lock(ledger, existing.id):  # refuse before the confirmation, not only when the run starts
         states = ledger.counts(existing.id)
+        per_language = ledger.counts_by_language(existing.id, existing.language)
     release, notes = canary.release_waiting(
         config, ledger, existing.id, states, provider, options, dt.datetime.now(dt.UTC)
     )
-    to_send = states[LEDGER_PENDING]
-    if release:
-        to_send += sum(states[s] for s in LEDGER_WAITING)
+    wanted: tuple[str, ...] = (LEDGER_PENDING, *(LEDGER_WAITING if release else ()))
     if options.resend_uncertain:  # rows left in flight become uncertain first, then pending again
-        to_send += states[LEDGER_UNCERTAIN] + states[LEDGER_IN_FLIGHT]
+        wanted += (LEDGER_UNCERTAIN, LEDGER_IN_FLIGHT)
     if options.retry_failed:
-        to_send += states[LEDGER_FAILED]
+        wanted += (LEDGER_FAILED,)
+    to_send = sum(states[s] for s in wanted)
+    editions = frozen_editions(config, ledger.editions(existing.id))
+    per_edition = to_send_per_edition(per_language, wanted)
     if states[LEDGER_IN_FLIGHT]:
         notes.append(
             f"{states[LEDGER_IN_FLIGHT]} were in flight when the last run stopped: they become uncertain"
@@ -198,9 +210,7 @@ def _resume(
         notes.append(
             f"note: campaign {existing.id} started with {existing.provider}; continuing with {provider}"
         )
-    message = delivery.message_from_config(
-        config, existing.subject, existing.html, existing.text, list_message=True, unsubscribe_group=True
-    )
+    message = list_message(config, existing.subject, existing.html, existing.text)
     notes.append(
         f"resuming: readers get the email exactly as it was when this send started "
         f"({shown(existing.created_at, clinic_zone(config))}); edits made since then are not in it"
@@ -216,6 +226,12 @@ def _resume(
             ledger=dict(states),
             notes=tuple(notes),
             topics=existing.topics,
+            editions=EditionCounts(
+                default=existing.language,
+                per_edition={
+                    lang: per_edition[lang] for lang in (existing.language, *(e.language for e in editions))
+                },
+            ),
         ),
     )
     return PreparedSend(
@@ -228,6 +244,8 @@ def _resume(
         seen_campaign_id=existing.id,
         topics=existing.topics,
         release=release,
+        language=existing.language,
+        editions=editions,
     )
 
 

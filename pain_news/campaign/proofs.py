@@ -13,13 +13,16 @@ from pain_news.campaign.options import SendOptions
 from pain_news.campaign.personalize import sample_recipient
 from pain_news.config.settings import CONFIG_NAME
 from pain_news.delivery.retry import deliver_now
-from pain_news.errors import ConfigError, DeliveryError
+from pain_news.errors import ConfigError, DeliveryError, IssueError
 from pain_news.ledger import CampaignLedger
 from pain_news.subscribers.store import check_email, email_key
 from pain_news.vocab import OPTED_OUT
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
+    from pain_news.issue.model import Issue
+    from pain_news.publish.build import BuildResult
+    from pain_news.render.pipeline import Rendered
     from pain_news.subscribers.store import SubscriberStore
 
 
@@ -41,6 +44,7 @@ def send_test(
     provider: str | None = None,
     *,
     dry_run: bool = False,
+    language: str | None = None,
 ) -> SentTest:
     """Build and check the issue, then send it with "[TEST] " to `to` (or delivery.test_recipients).
 
@@ -48,7 +52,7 @@ def send_test(
     Opt-outs are sacred here too: an address that unsubscribed, bounced, complained or is
     suppressed in the store is skipped. `store` is None before the subscriber database is set up:
     nobody can have opted out yet, so a first test needs no list. With `dry_run` every message is
-    built and none delivered.
+    built and none delivered. `language` picks the edition (default: the issue's first).
     """
 
     # One copy per mailbox: `--to a@x --to A@x` is one person (SendGrid also refuses a repeat).
@@ -76,11 +80,12 @@ def send_test(
     )
     result = gated_build(request)
     warnings = tuple(request.warnings)
+    issue, rendered = _edition(result, language)
     message = delivery.message_from_config(
         config,
-        f"[TEST] {result.issue.subject}",
-        result.rendered.email_html,
-        result.rendered.email_text,
+        f"[TEST] {issue.subject}",
+        rendered.email_html,
+        rendered.email_text,
         label="test",
         list_message=True,
     )
@@ -93,6 +98,20 @@ def send_test(
     finally:
         chosen.close()
     return SentTest(sent=addresses, skipped=skipped, warnings=warnings)
+
+
+def _edition(result: BuildResult, language: str | None) -> tuple[Issue, Rendered]:
+    """The built edition in `language` (None: the default one); refuses a language the issue lacks."""
+    if language is None or language == result.issue.language:
+        return result.issue, result.rendered
+    for issue, rendered in result.editions:
+        if issue.language == language:
+            return issue, rendered
+    raise IssueError(
+        f"the issue has no {language} edition (it has: {', '.join(result.issue.languages)})",
+        path=result.issue.folder / "issue.toml",
+        hint="add the language to languages = [...] in issue.toml and write its NAME.LANG.md files",
+    )
 
 
 def _opted_out(store: SubscriberStore, addresses: Sequence[str]) -> list[tuple[str, str]]:

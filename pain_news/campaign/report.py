@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pain_news.campaign import deliverability
+from pain_news.campaign.summary import states_line
 from pain_news.config.clock import shown
+from pain_news.config.languages import label
 from pain_news.config.settings import DeliverySettings
 from pain_news.errors import NotFound
 from pain_news.ledger import (
@@ -65,6 +67,8 @@ class CampaignReport:
     rates: tuple[Rate, ...] = ()
     timeline: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
+    # Recipients per edition's language, each with its ledger states (docs/sending.md#editions).
+    languages: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -85,6 +89,10 @@ class CampaignReport:
             "rates": {r.name: r.as_dict() for r in self.rates},
             "timeline": self.timeline,
             "history": self.history,
+            "languages": {
+                lang: {"recipients": sum(counts.values()), "ledger": counts}
+                for lang, counts in self.languages.items()
+            },
         }
         if self.withdrawals is not None:
             w = self.withdrawals
@@ -107,6 +115,7 @@ class CampaignReport:
             yield f"  {c['schedule']}"
         yield f"  {approval_line(c.get('approval'))}"
         yield f"  {'on the list':<22}{sum(self.ledger.values()):>8}"
+        yield from self._edition_lines()
         for state, n in self.ledger.items():
             if state in (LEDGER_CANCELLED, *LEDGER_WAITING) and not n:
                 continue  # only a cancelled scheduled send, a canary or a paused send has any
@@ -140,7 +149,15 @@ class CampaignReport:
             yield "Recipients:"
             for r in self.recipients:
                 detail = r["message_id"] or r["reason"] or ""
-                yield f"  {r['email']:<40} {r['state']:<10} {detail}"
+                yield f"  {r['email']:<40} {r['language']:<3} {r['state']:<10} {detail}"
+
+    def _edition_lines(self) -> Iterator[str]:
+        """`  edition Español (es)  12  (sent 12)` per edition, when the campaign had more than one."""
+        if len(self.languages) < 2:
+            return
+        for lang, counts in self.languages.items():
+            name = f"edition {label(lang)} ({lang})"
+            yield f"  {name:<22}{sum(counts.values()):>8}  ({states_line(counts)})"
 
     def _withdrawal_lines(self) -> Iterator[str]:
         """Said loudly: an opt-out SendGrid could not be told about before send_at."""
@@ -216,11 +233,14 @@ def campaign_report(
         opt_outs=figures.opt_outs,
         events=_events(campaign, figures.events),
         replies=store.reply_figures([campaign.id])[campaign.id],
-        recipients=figures.recipients,
+        recipients=[r | {"language": r["language"] or campaign.language} for r in figures.recipients]
+        if figures.recipients is not None
+        else None,
         withdrawals=withdrawals,
         rates=deliverability.rates(limits, health.outcomes(campaign.id)),
         timeline=_hourly(health.timeline(campaign.id), zone),
         history=[_point(p, limits, zone) for p in health.history()],
+        languages=ledger.counts_by_language(campaign.id, campaign.language),
     )
 
 
@@ -266,6 +286,7 @@ def _describe(c: CampaignRecord, zone: dt.tzinfo, now: dt.datetime, book: Approv
         "provider": c.provider,
         "created_at": shown(c.created_at, zone),
         "topics": list(c.topics),
+        "language": c.language,
         "approval": None
         if approval is None
         else {

@@ -109,10 +109,11 @@ def run_send(
             campaign_id = create_campaign(ledger, prepared)
         created = prepared.campaign_id is None
         with run_lock(ledger, campaign_id):
+            editions = _edition_runs(config, prepared, campaign_id)
             run = _Run(
                 config=config,
-                writer=ledger.writer(campaign_id),
-                message=_campaign_message(config, prepared, campaign_id),
+                writer=ledger.writer(campaign_id, editions[0][0]),
+                message=editions[0][1],
                 options=prepared.options,
                 stop=stop or threading.Event(),
                 progress=progress,
@@ -124,7 +125,7 @@ def run_send(
             total = _ready_for_run(ledger, prepared, campaign_id, created)
             if on_total is not None:
                 on_total(total)
-            interrupted = run.start(first, factory)
+            interrupted = _run_editions(run, ledger, campaign_id, editions, first, factory)
             counts = ledger.counts(campaign_id)
             if run.breaker is not None and run.breaker.tripped is not None:
                 raise run.breaker.stopped(counts[LEDGER_PAUSED])
@@ -199,6 +200,8 @@ def create_campaign(ledger: CampaignLedger, prepared: PreparedSend) -> int:
             batch_id=prepared.schedule.batch_id if prepared.schedule else None,
             asm_group_id=prepared.schedule.asm_group_id if prepared.schedule else None,
             approval_id=prepared.approval_id,
+            language=prepared.language,
+            editions=tuple(e.frozen() for e in prepared.editions),
         )
     )
     if created.campaign_id is None:
@@ -225,10 +228,44 @@ def campaign_category(issue: str, campaign_id: int, *, private: bool = False) ->
     return f"pain-news-{ascii_category(issue)[:room].strip('-') or 'issue'}{tail}"
 
 
-def _campaign_message(config: Config, prepared: PreparedSend, campaign_id: int) -> OutgoingMessage:
+def _run_editions(
+    run: _Run,
+    ledger: CampaignLedger,
+    campaign_id: int,
+    editions: list[tuple[tuple[str, ...], OutgoingMessage]],
+    first: Provider,
+    factory: Callable[[], Provider],
+) -> bool:
+    """Send one edition after the other (a batch is one message); True when interrupted."""
+    try:
+        for n, (languages, message) in enumerate(editions):
+            if n:  # made now, so it numbers its batches after the previous edition's
+                run.writer, run.message = ledger.writer(campaign_id, languages), message
+            if run.start(first, factory) or run.stop.is_set():
+                return True
+    except KeyboardInterrupt:  # between two editions: nothing is in flight, the send resumes
+        return True
+    return False
+
+
+def _edition_runs(
+    config: Config, prepared: PreparedSend, campaign_id: int
+) -> list[tuple[tuple[str, ...], OutgoingMessage]]:
+    """Each edition's ledger languages (whose recipients its writer claims) and campaign message,
+    the default first; rows older than editions ("") are the default edition's."""
+    default = (prepared.language, "") if prepared.editions else ()
+    return [(default, _campaign_message(config, prepared, campaign_id, prepared.message))] + [
+        ((e.language,), _campaign_message(config, prepared, campaign_id, e.message))
+        for e in prepared.editions
+    ]
+
+
+def _campaign_message(
+    config: Config, prepared: PreparedSend, campaign_id: int, edition: OutgoingMessage
+) -> OutgoingMessage:
     private = bool(sensitive_among(config.topics, prepared.topics))
     message = replace(
-        prepared.message,
+        edition,
         label=f"campaign-{campaign_id}",
         campaign_id=campaign_id,
         category=campaign_category(prepared.issue, campaign_id, private=private),

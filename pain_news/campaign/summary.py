@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pain_news.ledger import is_finished
 from pain_news.vocab import (
@@ -14,6 +15,9 @@ from pain_news.vocab import (
     LEDGER_SKIPPED,
     LEDGER_UNCERTAIN,
 )
+
+if TYPE_CHECKING:
+    from pain_news.campaign.editions import EditionCounts
 
 
 def states_line(counts: Mapping[str, int]) -> str:
@@ -39,6 +43,7 @@ class SendPlan:
     topics: tuple[str, ...] = ()  # targeted topics; () = the whole list
     per_topic: dict[str, int] = field(default_factory=dict)  # active subscribers per targeted topic
     warnings: tuple[str, ...] = ()  # what the gates let through for this send only (outbox, skipped checks)
+    editions: EditionCounts | None = None  # recipients per edition's language (None: not counted)
 
     def lines(self) -> list[str]:
         """Human-readable description of the send."""
@@ -52,6 +57,8 @@ class SendPlan:
             f"Not mailed: {self.opted_out} opted out (unsubscribed, bounced, complained), {self.not_confirmed} not confirmed",
             f"Audience:   {self.audience_line()}",
         ]
+        if self.editions is not None and (len(self.editions.per_edition) > 1 or self.editions.fallback):
+            out.append(f"Editions:   {self.editions.line()}")
         return out + list(self.notes) + [f"Warning: {w}" for w in self.warnings]
 
     def _ledger_part(self) -> str:

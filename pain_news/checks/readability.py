@@ -1,4 +1,9 @@
-"""Reading grade (Flesch–Kincaid) of each piece: patient materials should read at grade 8 or below."""
+"""Reading level of each piece, by a formula for its language, against the targets in [check].
+
+English: Flesch–Kincaid grade (patient materials aim for grade 8 or below). Spanish: Fernández Huerta's
+reading ease, textstat's formula (60 or above reads as "normal", about grade 7–8), with syllables
+counted by Spanish spelling rules (checks/syllables.py). Other languages are not scored.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ import re
 from collections.abc import Mapping, Sequence
 
 from pain_news.checks import Finding, warning
-from pain_news.checks.syllables import syllable_counts
+from pain_news.checks.syllables import spanish_syllables, syllable_counts
 from pain_news.issue.markdown import parser, protect_tags
 from pain_news.issue.model import Piece
 
-GRADE_MAX = 8.0
+GRADE_MAX = 8.0  # the default of check.reading_grade_max
+EASE_MIN_ES = 60.0  # the default of check.reading_ease_min_es
 SENTENCE_END = (".", "!", "?", ":", ";")
 
 
@@ -79,15 +85,47 @@ def reading_grades(pieces: Sequence[Piece]) -> dict[str, float]:
     return {slug: grade(text, counts) for slug, text in texts.items()}
 
 
-def grade_findings(pieces: Sequence[Piece], grades: dict[str, float]) -> list[Finding]:
+def fernandez_huerta(text: str) -> float:
+    """Fernández Huerta's reading ease of Spanish `text` (textstat's formula: 206.84 − 60 × syllables
+    per word − 1.02 × words per sentence); higher is easier."""
+    words = words_of(text)
+    sentences = sentence_count(text)
+    if not words or not sentences:
+        return 0.0
+    syllables = sum(spanish_syllables(w) for w in words)
+    return round(206.84 - 60 * syllables / len(words) - 1.02 * len(words) / sentences, 1)
+
+
+#: The formula of each language that has one: its name, how a score reads, whether higher is harder.
+FORMULAS = {
+    "en": ("Flesch–Kincaid grade", "grade {:.1f} (Flesch–Kincaid)", True),
+    "es": ("Fernández Huerta reading ease", "{:.1f} (Fernández Huerta reading ease)", False),
+}
+
+
+def edition_scores(pieces: Sequence[Piece], language: str) -> dict[str, float]:
+    """Each piece's score by its language's formula (keyed by file stem); {} for a language without one."""
+    if language == "es":
+        return {piece.slug: fernandez_huerta(prose(piece)) for piece in pieces}
+    return reading_grades(pieces) if language == "en" else {}
+
+
+def grade_findings(
+    pieces: Sequence[Piece], grades: dict[str, float], language: str = "en", target: float = GRADE_MAX
+) -> list[Finding]:
+    """`reading-grade` for each piece whose score misses `target` (its language's formula)."""
+    if language not in FORMULAS:
+        return []
+    _, shown, higher_is_harder = FORMULAS[language]
+    aim = f"{target:g} or below" if higher_is_harder else f"{target:g} or above"
     return [
         warning(
             "reading-grade",
-            f"reads at grade {grades[p.slug]:.1f} (Flesch–Kincaid); patient materials aim for {GRADE_MAX:g} or below",
+            f"reads at {shown.format(grades[p.slug])}; patient materials aim for {aim}",
             p.path,
             p.body_line,
             "use shorter sentences and everyday words",
         )
         for p in pieces
-        if grades[p.slug] > GRADE_MAX
+        if (grades[p.slug] > target if higher_is_harder else grades[p.slug] < target)
     ]

@@ -24,7 +24,13 @@ def check_replies(data: CheckInput) -> list[Finding]:
     safety line."""
     config = data.config
     findings: list[Finding] = []
-    for name in answers.TEMPLATES:
+    # Each template in every configured language it is written in (answer.es.txt.j2 …).
+    names = dict.fromkeys(
+        answers.localized(config, name, language)
+        for name in answers.TEMPLATES
+        for language in config.languages
+    )
+    for name in names:
         path = answers.template_path(config, name)
         try:
             composed = answers.compose(
@@ -36,7 +42,7 @@ def check_replies(data: CheckInput) -> list[Finding]:
                 error("reply-template", exc.message, where, exc.line, exc.hint or "fix the template")
             )
             continue
-        if name != answers.ANSWER:
+        if answers.localized(config, answers.ANSWER, answers.language_of(name, config)) != name:
             continue
         wanted = list(_SAFETY_LINES)
         if config.newsletter.phone:

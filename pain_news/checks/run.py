@@ -21,7 +21,8 @@ from pain_news.checks.headers import check_headers
 from pain_news.checks.images import image_findings
 from pain_news.checks.inbox import check_inbox
 from pain_news.checks.output import check_output, largest_copy_bytes
-from pain_news.checks.readability import grade_findings, reading_grades
+from pain_news.checks.parity import check_parity
+from pain_news.checks.readability import FORMULAS, edition_scores, grade_findings, reading_grades
 from pain_news.checks.reader import check_reader
 from pain_news.checks.replies import check_replies
 from pain_news.checks.review import check_review, check_reviewer
@@ -57,6 +58,7 @@ CHECKS: tuple[Callable[[CheckInput], list[Finding]], ...] = (
     lambda data: image_findings(data.loaded.issue) if data.loaded.issue else [],
     check_reader,
     check_replies,
+    check_parity,
 )
 
 
@@ -67,6 +69,8 @@ class CheckReport:
     folder: Path
     findings: tuple[Finding, ...]
     grades: dict[str, float] = field(default_factory=dict)
+    # Each other edition's scores by its language's formula: {"es": {"01-spotlight": 68.2}}.
+    edition_grades: dict[str, dict[str, float]] = field(default_factory=dict)
     email_bytes: int | None = None
     links: tuple[LinkResult, ...] = ()
     links_checked: bool = False
@@ -95,6 +99,7 @@ class CheckReport:
             "warnings": len(self.warnings),
             "findings": [f.as_dict(relative_to) for f in self.findings],
             "reading_grades": self.grades,
+            "edition_reading_scores": self.edition_grades,
             "email_html_bytes": self.email_bytes,
             "links_checked": self.links_checked,
             "links": [{"url": r.url, "status": r.status, "detail": r.detail} for r in self.links],
@@ -109,6 +114,9 @@ class CheckReport:
         if self.grades:
             out.append("Reading grade (Flesch–Kincaid, aim for 8 or below):")
             out.extend(f"  {slug}: {grade:.1f}" for slug, grade in self.grades.items())
+        for language, scores in self.edition_grades.items():
+            out.append(f"Reading level of the {language} edition ({FORMULAS[language][0]}):")
+            out.extend(f"  {slug}: {score:.1f}" for slug, score in scores.items())
         if self.email_bytes is not None:
             out.append(
                 f"Largest personalised email HTML: {self.email_bytes / 1024:.1f} KB (Gmail clips at 102 KB)"
@@ -144,9 +152,10 @@ def run_check(
     for check in CHECKS:
         findings.extend(check(data))
     grades: dict[str, float] = {}
+    editions: dict[str, dict[str, float]] = {}
     if readability and loaded.pieces:
-        grades = reading_grades(loaded.pieces)
-        findings.extend(grade_findings(loaded.pieces, grades))
+        grades, editions, levels = _reading_levels(config, loaded)
+        findings.extend(levels)
     results: list[LinkResult] = []
     if links and rendered is not None:
         # lazy: httpx and ssl load only for `check --links`
@@ -161,7 +170,26 @@ def run_check(
         urls = external_links(rendered.email_html, prefix)
         results = check_links(sorted({*urls, *source_urls(loaded.pieces)}))
         findings.extend(_link_findings(results))
-    return CheckReport(loaded.folder, _ordered(findings), grades, data.email_bytes, tuple(results), links)
+    return CheckReport(
+        loaded.folder, _ordered(findings), grades, editions, data.email_bytes, tuple(results), links
+    )
+
+
+def _reading_levels(
+    config: Config, loaded: LoadResult
+) -> tuple[dict[str, float], dict[str, dict[str, float]], list[Finding]]:
+    """The default edition's grades, each other edition's scores by its language's formula, and
+    every piece that misses its language's target in [check]."""
+    grades = reading_grades(loaded.pieces)
+    findings = grade_findings(loaded.pieces, grades, "en", config.check.reading_grade_max)
+    editions: dict[str, dict[str, float]] = {}
+    for edition in loaded.issue.editions if loaded.issue is not None else ():
+        target = config.check.target(edition.language)
+        if edition.language not in FORMULAS or target is None:
+            continue
+        scores = editions[edition.language] = edition_scores(edition.pieces, edition.language)
+        findings.extend(grade_findings(edition.pieces, scores, edition.language, target))
+    return grades, editions, findings
 
 
 def check_issue(config: Config, issue: Path | LoadResult, *, links: bool = False) -> list[Finding]:

@@ -106,3 +106,26 @@ def _pyphen() -> Any:
 
 def _pyphen_count(word: str) -> int:
     return len(_pyphen().positions(word)) + 1
+
+
+# Spanish spelling shows its syllables: every vowel group is one syllable, except that two strong
+# vowels (a, e, o) or an accented í/ú beside another vowel are two (hiatus: "pa-ís", "a-é-re-o").
+# Counted by rule, not by Pyphen's Spanish hyphenation, which textstat uses: hyphenation never leaves
+# one letter alone ("una", "aéreo", "cirugía" come out one syllable short) and its dictionary costs
+# ~0.45 s to load (docs/design/editions-parity.md has the measurements).
+_SPANISH_VOWELS = frozenset("aeiouáéíóúü")
+_SPANISH_STRONG = frozenset("aeoáéóíú")
+
+
+def spanish_syllables(word: str) -> int:
+    """Syllables of one lower-cased Spanish word (at least 1): vowel groups, hiatus split."""
+    count = 0
+    previous = ""
+    for letter in word:
+        if letter not in _SPANISH_VOWELS:
+            previous = ""
+            continue
+        if not previous or (previous in _SPANISH_STRONG and letter in _SPANISH_STRONG):
+            count += 1
+        previous = letter
+    return max(1, count)

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 @click.option(
     "--to", "to", multiple=True, metavar="ADDRESS", help="Test recipient (repeatable; with --test)."
 )
+@click.option(
+    "--lang",
+    "language",
+    metavar="LANG",
+    help="The edition a test send sends (with --test; default: the issue's first language).",
+)
 @click.option("--provider", type=click.Choice(PROVIDERS), help="Override delivery.provider.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
 @click.option("--dry-run", is_flag=True, help="Do everything but deliver: nothing leaves this machine.")
@@ -86,6 +92,7 @@ def send_cmd(
     issue_dir: Path,
     test_send: bool,
     to: tuple[str, ...],
+    language: str | None,
     provider: str | None,
     yes: bool,
     dry_run: bool,
@@ -112,6 +119,7 @@ def send_cmd(
     \b
     Example:
         pain-news send issues/2026-12-winter --test --to editor@tristatepain.example
+        pain-news send issues/2026-12-winter --test --lang es
         pain-news send issues/2026-12-winter --dry-run
         pain-news send issues/2026-12-winter --yes
         pain-news send issues/2027-02-classes --topic events
@@ -124,10 +132,15 @@ def send_cmd(
 
     _refuse_mixed_options(test_send, cancel, at, to, topics, check_published, skip_published_check)
     _refuse_canary_options(test_send or cancel, canary, no_canary, ignore_canary)
+    if language is not None and not test_send:
+        raise click.BadParameter(
+            "--lang picks a test send's edition (add --test); a list send mails each subscriber theirs",
+            param_hint="--lang",
+        )
     if cancel:
         _cancel(app, issue_dir)
     elif test_send:
-        _send_test(app, issue_dir, to, provider, dry_run)
+        _send_test(app, issue_dir, to, provider, dry_run, _edition_language(app, language))
     else:
         options = campaign.SendOptions(
             published="online" if check_published else "skip" if skip_published_check else "archive",
@@ -243,8 +256,28 @@ def _cancel(app: App, issue_dir: Path) -> None:
         click.echo(line)
 
 
-def _send_test(app: App, issue_dir: Path, to: tuple[str, ...], provider: str | None, dry_run: bool) -> None:
-    """send --test: the "[TEST]" copy, and who was skipped as opted out."""
+def _edition_language(app: App, language: str | None) -> str | None:
+    """--lang as a configured language code (`Spanish`, `es-US` → `es`); exit 2 naming the known ones."""
+    # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
+    from pain_news.config.languages import normalise_language
+
+    if language is None:
+        return None
+    try:
+        return normalise_language(language, app.config.languages)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--lang") from None
+
+
+def _send_test(
+    app: App,
+    issue_dir: Path,
+    to: tuple[str, ...],
+    provider: str | None,
+    dry_run: bool,
+    language: str | None = None,
+) -> None:
+    """send --test: the "[TEST]" copy (of one edition), and who was skipped as opted out."""
     # lazy: commands load their domain modules when run, so --help starts fast (docs/development.md)
     from pain_news import campaign
     from pain_news.errors import NoSchema
@@ -253,7 +286,9 @@ def _send_test(app: App, issue_dir: Path, to: tuple[str, ...], provider: str | N
         store = app.store
     except NoSchema:  # no subscriber database yet: nobody has opted out, and a test needs no list
         store = None
-    result = campaign.send_test(app.config, store, issue_dir, to, provider, dry_run=dry_run)
+    result = campaign.send_test(
+        app.config, store, issue_dir, to, provider, dry_run=dry_run, language=language
+    )
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     for address, why in result.skipped:

@@ -137,6 +137,18 @@ class DnsSettings:
 
 
 @dataclass(frozen=True)
+class CheckSettings:
+    """Targets of `check`'s reading level, one per language's formula (docs/checks.md#reading-grades)."""
+
+    reading_grade_max: float = 8.0  # English: Flesch–Kincaid grade, at most
+    reading_ease_min_es: float = 60.0  # Spanish: Fernández Huerta reading ease, at least ("normal")
+
+    def target(self, language: str) -> float | None:
+        """The target for an edition in `language`; None when `check` has no formula for it."""
+        return {"en": self.reading_grade_max, "es": self.reading_ease_min_es}.get(language)
+
+
+@dataclass(frozen=True)
 class SampleSettings:
     first_name: str = "Maria"
     last_name: str = "Lopez"
@@ -181,6 +193,7 @@ SECTIONS: dict[str, type] = {
     "subscribers": SubscribersSettings,
     "dns": DnsSettings,
     "sample": SampleSettings,
+    "check": CheckSettings,
 }
 
 
@@ -200,6 +213,7 @@ class Config:
     subscribers: SubscribersSettings = SubscribersSettings()
     dns: DnsSettings = DnsSettings()
     sample: SampleSettings = SampleSettings()
+    check: CheckSettings = CheckSettings()
     topics: tuple[Topic, ...] = ()  # in the order of [topics] in pain-news.toml
     reviewers: tuple[Reviewer, ...] = ()  # [reviewers.<key>] tables, in file order
     secrets: Secrets = field(default=Secrets(), repr=False)

@@ -30,6 +30,21 @@ DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "default_templates"
 FORWARD_SUBJECT = "Reply from a reader of {name}"
 
 
+def localized(config: Config, name: str, language: str | None) -> str:
+    """The template in `language` (`replies/answer.es.txt.j2`) when the project or the package has
+    it, else `name` itself (the default language's): a reader is answered in their language."""
+    if not language or language == config.default_language:
+        return name
+    own = name.replace(".txt.j2", f".{language}.txt.j2")
+    return own if (config.templates_dir / own).is_file() or (DEFAULT_TEMPLATES / own).is_file() else name
+
+
+def language_of(name: str, config: Config) -> str:
+    """The language a reply template is written in (`answer.es.txt.j2` → `es`)."""
+    parts = Path(name).name.split(".")
+    return parts[1] if len(parts) == 4 else config.default_language
+
+
 @dataclass(frozen=True)
 class Composed:
     subject: str
@@ -64,18 +79,22 @@ def compose(config: Config, name: str, **context: str) -> Composed:
             "the first line must be 'Subject: …'", path=path, hint="start the template with the subject line"
         )
     text = body.strip("\n") + "\n"
-    return Composed(" ".join(head.removeprefix("Subject:").split()), text, as_html(text))
+    subject = " ".join(head.removeprefix("Subject:").split())
+    return Composed(subject, text, as_html(text, language_of(name, config)))
 
 
-def answer(config: Config) -> Composed:
-    """The automatic answer to a reply (clinic voice: not read by clinicians; 911; 988)."""
-    return compose(config, ANSWER)
+def answer(config: Config, language: str | None = None) -> Composed:
+    """The automatic answer to a reply (clinic voice: not read by clinicians; 911; 988), in the
+    reader's `language` when there is a template in it."""
+    return compose(config, localized(config, ANSWER, language))
 
 
-def unsubscribed(config: Config, email: str) -> Composed:
-    """The one confirmation after a reply asked to stop, with the way back in."""
+def unsubscribed(config: Config, email: str, language: str | None = None) -> Composed:
+    """The one confirmation after a reply asked to stop, with the way back in (in `language` when
+    there is a template in it)."""
     base = config.newsletter.public_url.rstrip("/")
-    return compose(config, UNSUBSCRIBED, email=email, subscribe_url=f"{base}/subscribe" if base else "")
+    name = localized(config, UNSUBSCRIBED, language)
+    return compose(config, name, email=email, subscribe_url=f"{base}/subscribe" if base else "")
 
 
 def forward(config: Config, message: Inbound) -> Composed:
@@ -96,8 +115,8 @@ def forward(config: Config, message: Inbound) -> Composed:
     return Composed(FORWARD_SUBJECT.format(name=config.newsletter.name), text, as_html(text))
 
 
-def as_html(text: str) -> str:
-    """The text part as a minimal HTML part: escaped, paragraphs and line breaks kept."""
+def as_html(text: str, language: str = "en") -> str:
+    """The text part as a minimal HTML part in `language`: escaped, paragraphs and line breaks kept."""
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     body = "\n".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
-    return f'<!DOCTYPE html>\n<html lang="en"><body style="font-family:sans-serif">\n{body}\n</body></html>\n'
+    return f'<!DOCTYPE html>\n<html lang="{language}"><body style="font-family:sans-serif">\n{body}\n</body></html>\n'

@@ -245,7 +245,8 @@ class _Handler:
         done = _record(self.store, outcome, self.now)
         confirmed = False
         if done.changed:  # once: a second "stop" changes nothing and is not answered again
-            confirmed = self._send_quietly(answers.unsubscribed(self.config, sender), sender)
+            composed = answers.unsubscribed(self.config, sender, self._language_of(sender))
+            confirmed = self._send_quietly(composed, sender)
         return replace(done, confirmed=confirmed)
 
     def _forward(self, subscriber_id: int | None, campaign_id: int | None) -> Handled:
@@ -255,11 +256,18 @@ class _Handler:
         answer = rules.may_answer(message) and not self.store.answered_since(message.sender, since)
         forward = answers.forward(self.config, message)
         self._send(forward, news.replies_forward_to, reply_to=message.sender, label="replies", headers={})
-        answered = answer and self._send_quietly(answers.answer(self.config), message.sender)
+        answered = answer and self._send_quietly(
+            answers.answer(self.config, self._language_of(message.sender)), message.sender
+        )
         outcome = ReplyOutcome(REPLY_FORWARDED, message.sender, subscriber_id, campaign_id, answered=answered)
         return replace(_record(self.store, outcome, self.now), forwarded=True, answered=answered)
 
     # ---- helpers ------------------------------------------------------------------------------
+
+    def _language_of(self, sender: str) -> str | None:
+        """A known subscriber's language (they are answered in it); None for anyone else."""
+        found = self.store.get(sender)
+        return found.language if found is not None else None
 
     def _campaign_of(self, subscriber_id: int | None) -> int | None:
         if subscriber_id is None:

@@ -32,9 +32,14 @@ from pain_news.vocab import ACTIVE, LEDGER_IN_FLIGHT, LEDGER_PENDING, LEDGER_SKI
 class BatchWriter:
     """Claims batches and records their outcomes for one run; each call is one short transaction."""
 
-    def __init__(self, engine: Engine, reader: Engine, campaign_id: int) -> None:
+    def __init__(
+        self, engine: Engine, reader: Engine, campaign_id: int, languages: Sequence[str] = ()
+    ) -> None:
         self.engine = engine
         self.campaign_id = campaign_id
+        # One edition's recipients at a time (its languages; "" on rows older than editions): a
+        # batch is one message, so one edition (docs/design/send-ledger.md).
+        self.languages = tuple(languages)
         self._is_postgres = is_postgresql(engine)
         # One ledger writer at a time within this process: SQLite would otherwise make the other
         # threads busy-wait (sleeping up to 100 ms a try) for its write lock.
@@ -99,6 +104,8 @@ class BatchWriter:
             .order_by(LedgerEntry.position)
             .limit(bindparam("size", type_=Integer))
         )
+        if self.languages:
+            self._pending = self._pending.where(LedgerEntry.language.in_(self.languages))
         if self._is_postgres:  # parallel workers each take their own rows
             self._pending = self._pending.with_for_update(of=LedgerEntry, skip_locked=True)
         in_ids = self._ids_in(bindparam("ids", type_=String))

@@ -17,6 +17,7 @@ from pain_news.config.clock import as_utc
 from pain_news.db import is_postgresql, store_errors
 from pain_news.db.models import (
     Campaign,
+    CampaignEdition,
     DeliveryEvent,
     LedgerEntry,
     Subscriber,
@@ -32,6 +33,7 @@ from pain_news.ledger.records import (
     CampaignRecord,
     ClaimedEntry,
     Created,
+    FrozenEdition,
     NewCampaign,
     all_states,
 )
@@ -154,11 +156,19 @@ class CampaignLedger:
                 asm_group_id=new.asm_group_id,
                 topics=";".join(sorted(new.topics)),
                 approval_id=new.approval_id,
+                language=new.language,
             )
             s.add(campaign)
             s.flush()
+            s.add_all(
+                CampaignEdition(
+                    campaign_id=campaign.id, language=e.language, subject=e.subject, html=e.html, text=e.text
+                )
+                for e in new.editions
+            )
             if new.kind == CAMPAIGN_ISSUE:  # a welcome campaign gains one row per confirmed subscriber
-                s.execute(ledger_rows(campaign.id, now, new.topics))
+                others = [e.language for e in new.editions]
+                s.execute(ledger_rows(campaign.id, now, new.topics, language=new.language, others=others))
             return Created(campaign_id=int(campaign.id), newest=int(campaign.id))
 
     # ---- counts and report ----------------------------------------------------------------
@@ -172,6 +182,41 @@ class CampaignLedger:
                 .group_by(LedgerEntry.state)
             )
             return all_states({state: int(n) for state, n in rows})
+
+    def editions(self, campaign_id: int) -> tuple[FrozenEdition, ...]:
+        """The campaign's frozen editions besides the default one (its own subject, html, text)."""
+        query = (
+            select(CampaignEdition)
+            .where(CampaignEdition.campaign_id == campaign_id)
+            .order_by(CampaignEdition.language)
+        )
+        with store_errors(), Session(self.reader) as s:
+            return tuple(
+                FrozenEdition(language=e.language, subject=e.subject, html=e.html, text=e.text)
+                for e in s.scalars(query)
+            )
+
+    def counts_by_language(self, campaign_id: int, default: str) -> dict[str, dict[str, int]]:
+        """Recipients in each ledger state per edition's language (rows older than editions count
+        as `default`'s), languages in alphabetical order."""
+        edition = func.coalesce(func.nullif(LedgerEntry.language, ""), default)
+        query = (
+            select(edition, LedgerEntry.state, func.count())
+            .where(LedgerEntry.campaign_id == campaign_id)
+            .group_by(edition, LedgerEntry.state)
+        )
+        found: dict[str, dict[str, int]] = {}
+        with store_errors(), self.reader.connect() as conn:
+            for language, state, n in conn.execute(query):
+                found.setdefault(str(language), {})[state] = int(n)
+        return {language: all_states(found[language]) for language in sorted(found)}
+
+    def active_per_language(self, topics: Sequence[str] = ()) -> Counter[str]:
+        """Active subscribers of the audience per language they chose (the plan's per-edition counts)."""
+        who = audience(topics).where(Subscriber.status == ACTIVE).subquery()
+        with store_errors(), self.reader.connect() as conn:
+            rows = conn.execute(select(who.c.language, func.count()).group_by(who.c.language))
+            return Counter({language: int(n) for language, n in rows})
 
     def audience_counts(self, topics: Sequence[str] = ()) -> Counter[str]:
         """Subscribers of the audience per status: the plan's "to send", "opted out", "not confirmed"."""
@@ -300,9 +345,10 @@ class CampaignLedger:
             )
             return len(rows)
 
-    def writer(self, campaign_id: int) -> BatchWriter:
-        """The claim/record side of one run of a campaign, shared by its worker threads."""
-        return BatchWriter(self.engine, self.reader, campaign_id)
+    def writer(self, campaign_id: int, languages: Sequence[str] = ()) -> BatchWriter:
+        """The claim/record side of one run of a campaign, shared by its worker threads; with
+        `languages`, it claims only the recipients of those editions."""
+        return BatchWriter(self.engine, self.reader, campaign_id, languages)
 
     def unsent(
         self, campaign_id: int | None, topics: Sequence[str] = ()

@@ -26,10 +26,25 @@ def audience(topics: Sequence[str] = ()) -> Select[Any]:
     return select(Subscriber).where(chose)
 
 
-def ledger_rows(campaign_id: int, now: dt.datetime, topics: Sequence[str] = ()) -> Any:
-    """INSERT … SELECT of the audience into the ledger: pending when active, else skipped with why."""
+def ledger_rows(
+    campaign_id: int,
+    now: dt.datetime,
+    topics: Sequence[str] = (),
+    *,
+    language: str = "en",
+    others: Sequence[str] = (),
+) -> Any:
+    """INSERT … SELECT of the audience into the ledger: pending when active, else skipped with why.
+
+    Each row records its edition: the subscriber's language when it is one of the issue's `others`,
+    else the default `language` (docs/sending.md#editions)."""
     who = audience(topics).subquery()
     active = who.c.status == ACTIVE
+    edition = (
+        case((who.c.language.in_(others), who.c.language), else_=literal(language, String))
+        if others
+        else literal(language, String)
+    )
     rows = select(
         literal(campaign_id, Integer),
         who.c.id,
@@ -39,6 +54,7 @@ def ledger_rows(campaign_id: int, now: dt.datetime, topics: Sequence[str] = ()) 
         case((active, null()), else_=who.c.status + literal(" at the start of the send", String)),
         literal(0, Integer),
         literal(now, DateTime(timezone=True)),
+        edition,
     ).order_by(who.c.id)
     columns = [
         "campaign_id",
@@ -49,6 +65,7 @@ def ledger_rows(campaign_id: int, now: dt.datetime, topics: Sequence[str] = ()) 
         "reason",
         "attempts",
         "updated_at",
+        "language",
     ]
     return insert(LedgerEntry).from_select(columns, rows)
 
@@ -61,13 +78,14 @@ def recipient_rows(conn: Any, campaign_id: int) -> list[dict[str, Any]]:
             LedgerEntry.state,
             LedgerEntry.message_id,
             LedgerEntry.reason,
+            LedgerEntry.language,
         )
         .where(LedgerEntry.campaign_id == campaign_id)
         .order_by(LedgerEntry.position)
     )
     return [
-        {"email": e, "subscriber_id": sid, "state": st, "message_id": mid, "reason": why}
-        for e, sid, st, mid, why in conn.execute(query)
+        {"email": e, "subscriber_id": sid, "state": st, "message_id": mid, "reason": why, "language": lang}
+        for e, sid, st, mid, why, lang in conn.execute(query)
     ]
 
 

@@ -36,6 +36,7 @@ class CampaignRecord:
     batch_id: str | None = None  # SendGrid's mail batch: what --cancel cancels
     cancelled_at: dt.datetime | None = None
     approval_id: int | None = None  # the sign-off it went out under (pain_news/signoff/)
+    language: str = "en"  # the language of subject, html and text: the default edition
 
     @classmethod
     def of(cls, c: Campaign) -> CampaignRecord:
@@ -53,7 +54,18 @@ class CampaignRecord:
             batch_id=c.batch_id,
             cancelled_at=as_utc(c.cancelled_at),
             approval_id=c.approval_id,
+            language=c.language,
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrozenEdition:
+    """One more edition of a campaign's issue, frozen when the campaign was created."""
+
+    language: str
+    subject: str
+    html: str
+    text: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +84,10 @@ class NewCampaign:
     batch_id: str | None = None
     asm_group_id: int | None = None  # the unsubscribe group its requests carry
     approval_id: int | None = None  # the approval of this exact version (pain_news/signoff/)
+    language: str = "en"  # the default edition's language (subject, html, text)
+    # The issue's other editions: a subscriber whose language is one of them gets it, anyone else
+    # the default edition (the ledger row records which: queries.ledger_rows).
+    editions: tuple[FrozenEdition, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

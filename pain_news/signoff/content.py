@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from pain_news.i18n import N_
 from pain_news.inbound import answers
-from pain_news.publish.build import render
+from pain_news.publish.build import render, render_editions
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -132,16 +132,20 @@ def _sender(config: Config) -> str:
 
 
 def approval_hash(config: Config, issue: Issue, rendered: Rendered) -> str:
-    """SHA-256 over every part a recipient reads before personalising, each with its name and length."""
-    parts: list[tuple[str, bytes]] = [
-        ("email.html", rendered.email_html.encode()),
-        ("email.txt", rendered.email_text.encode()),
-        ("web.html", rendered.web_html.encode()),
-        ("subject", issue.subject.encode()),
-        ("preheader", issue.preheader.encode()),
-        ("sender", _sender(config).encode()),
-    ]
-    parts += [(f"file:{name}", (issue.folder / name).read_bytes()) for name in sorted(issue.assets)]
+    """SHA-256 over every part a recipient reads before personalising, in every edition, each with
+    its name and length: a translation is medical content too (docs/writing.md), so editing only
+    the Spanish edition asks for a new approval (tests/test_signoff.py)."""
+    parts: list[tuple[str, bytes]] = [("sender", _sender(config).encode())]
+    for edition, output in ((issue, rendered), *render_editions(config, issue)):
+        prefix = f"{edition.edition_dir}/" if edition.edition_dir else ""
+        parts += [
+            (f"{prefix}email.html", output.email_html.encode()),
+            (f"{prefix}email.txt", output.email_text.encode()),
+            (f"{prefix}web.html", output.web_html.encode()),
+            (f"{prefix}subject", edition.subject.encode()),
+            (f"{prefix}preheader", edition.preheader.encode()),
+        ]
+    parts += [(f"file:{name}", (issue.folder / name).read_bytes()) for name in sorted(issue.every_asset)]
     return _digest(parts)
 
 

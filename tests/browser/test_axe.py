@@ -193,3 +193,51 @@ def test_the_audit_fails_on_grey_text_in_dark_mode_and_names_the_rule(tmp_path, 
         failed.value
     )
     assert "Hard to read at night." in str(failed.value)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_spanish_edition_and_the_pages_a_spanish_reader_meets_pass_axe(
+    scheme, config, built_sample, sample_issue, tmp_path, chromium, web_server, project, axe, artifacts
+):
+    from pain_news.issue.placeholders import fill
+
+    spanish = built_sample / "es"
+    html = fill(
+        (spanish / "email.html").read_text(),
+        {"first_name": "María", "unsubscribe_url": "https://news.example.org/unsubscribe/x"},
+    )
+    (spanish / "filled.html").write_text(html)
+    assert '<html lang="es"' in html
+    archive = build_archive(config, tmp_path / "archive", index_page=index_page)
+    contexts = []
+
+    def open_spanish(url: str, width: int = 600):
+        context = chromium.new_context(
+            viewport={"width": width, "height": 900}, color_scheme=scheme, locale="es-US"
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(url)
+        return page
+
+    audit = Audit(axe, artifacts, scheme)
+    try:
+        for width in (375, 600):
+            audit.run(f"es-email-{width}", open_spanish((spanish / "filled.html").as_uri(), width), WCAG)
+        audit.run("es-web", open_spanish((spanish / "web.html").as_uri()), WCAG)
+        edition = archive.out / sample_issue.name / "es" / "index.html"
+        audit.run("es-archive-edition", open_spanish(edition.as_uri()), WEB)
+        server = web_server()
+        page = open_spanish(f"{server.url}/subscribe")
+        assert page.locator("html").get_attribute("lang") == "es"
+        audit.run("es-subscribe-form", page, WEB)
+        reader = server.store.add("lucia@example.org", "Lucía", language="es").id
+        page = open_spanish(server.url + path_of(unsubscribe_url(server.config, reader, 2)))
+        assert page.locator("html").get_attribute("lang") == "es"
+        audit.run("es-unsubscribe", page, WEB)
+        page = open_spanish(server.url + path_of(preferences_url(server.config, reader, 2)))
+        audit.run("es-preferences", page, WEB)
+    finally:
+        for context in contexts:
+            context.close()
+    audit.check()
