@@ -1,0 +1,104 @@
+"""Writing a piece: the editor page (front matter form, markdown body, findings, live preview),
+saving it back to the same file, and adding an image."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from pain_news.desk.images import save_image
+from pain_news.desk.sources import PieceSource, SaveConflict, compose, read_piece, save_piece
+from pain_news.desk.state import desk_state, piece_files, show
+from pain_news.errors import IssueError, PainNewsError
+
+KINDS = ("article", "spotlight")
+
+
+async def editor(request: Request) -> Response:
+    """The piece in the editor, the findings about it, and the preview beside them."""
+    state = desk_state(request)
+    name, file = request.path_params["name"], request.path_params["file"]
+    source = read_piece(state.piece_path(name, file))
+    saved = request.query_params.get("saved") == "1"
+    return await _page(request, source, source.fields(), source.body, "Saved." if saved else "", 200)
+
+
+async def _page(
+    request: Request, source: PieceSource, fields: dict[str, str], body: str, notice: str, status: int
+) -> Response:
+    state = desk_state(request)
+    name = request.path_params["name"]
+    folder = state.issue_dir(name)
+    snapshot = await run_in_threadpool(state.preview(name).current)
+    findings = [
+        {
+            "finding": f,
+            "where": f.where(folder),
+            "here": f.path is not None and f.path.resolve() == source.path.resolve(),
+            "file": f.path.name if f.path is not None and f.path.parent.resolve() == folder.resolve() else "",
+        }
+        for f in snapshot.report.findings
+    ]
+    return show(
+        request,
+        "editor.html",
+        status,
+        name=name,
+        file=source.path.name,
+        pieces=piece_files(folder),
+        source=source,
+        fields=fields,
+        body=body,
+        kinds=KINDS,
+        reviewers=state.config.reviewers,
+        findings=findings,
+        summary=snapshot.report.summary(),
+        notice=notice,
+        conflict=status == 409,
+    )
+
+
+async def save(request: Request) -> Response:
+    """Write the form and body back to the file (atomically; refused when it changed on disk)."""
+    state = desk_state(request)
+    name, file = request.path_params["name"], request.path_params["file"]
+    path = state.piece_path(name, file)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    source = read_piece(path)
+    opened = form.get("version", "")
+    fields = {
+        key: form.get(key, "")
+        for key in ("title", "kind", "condition", "reviewed_by", "cta_label", "cta_url")
+    }
+    body = form.get("body", "").replace("\r\n", "\n")
+    try:
+        data = compose(source, fields, body)
+        await run_in_threadpool(save_piece, path, opened, data)
+    except SaveConflict as exc:
+        conflicted = PieceSource(path, source.front, source.body, opened, source.head, source.close)
+        return await _page(request, conflicted, fields, body, f"{exc.message}. {exc.hint}", 409)
+    except IssueError as exc:
+        return await _page(request, source, fields, body, f"Not saved: {exc}", 400)
+    if request.headers.get("accept", "").startswith("application/json"):
+        return JSONResponse({"version": read_piece(path).version})
+    return RedirectResponse(f"/issues/{name}/pieces/{file}?saved=1", 303)
+
+
+async def add_image(request: Request) -> Response:
+    """An image dropped or chosen: resized, compressed, saved under images/; answers its markdown."""
+    state = desk_state(request)
+    folder = state.issue_dir(request.path_params["name"])
+    form = await request.form()
+    upload, alt = form.get("image"), form.get("alt")
+    if not isinstance(upload, UploadFile) or not isinstance(alt, str):
+        return JSONResponse({"error": "choose an image and describe it"}, 400)
+    data = await upload.read()
+    try:
+        saved = await run_in_threadpool(save_image, folder, upload.filename or "image", data, alt)
+    except PainNewsError as exc:
+        return JSONResponse({"error": str(exc) + (f" ({exc.hint})" if exc.hint else "")}, 400)
+    return JSONResponse(
+        {"markdown": saved.markdown(alt.strip()), "path": saved.relative, "width": saved.width}
+    )
