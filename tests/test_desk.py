@@ -1,0 +1,240 @@
+"""The desk over real HTTP (uvicorn on loopback): its door, saving pieces, images, the lock and the
+issues list. The browser walk is tests/browser/test_desk.py."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+
+import httpx
+import pytest
+
+from pain_news.desk import lock
+from pain_news.desk.frontmatter import read_fields, write_fields
+from pain_news.desk.sources import read_piece
+from pain_news.errors import ServerError
+
+SPOTLIGHT = "01-spotlight-failed-spine-surgery.es.md"  # comments, a folded summary, a date
+ARTICLE = "02-winter-activity.md"
+
+
+def fields_and_body(path):
+    source = read_piece(path)
+    return source, {**source.fields(), "version": source.version, "body": source.body}
+
+
+# The door ------------------------------------------------------------------------------------------
+
+
+def test_a_request_without_the_token_is_refused(desk):
+    running = desk()
+    answer = httpx.get(f"{running.url}/")
+    assert answer.status_code == 403
+    assert "pain-news desk" in answer.text
+    assert httpx.get(f"{running.url}/?token=wrong").status_code == 403
+
+
+def test_the_token_becomes_a_strict_httponly_cookie_and_leaves_the_address(desk):
+    running = desk()
+    answer = httpx.get(running.opening_url, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/"
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert running.client().get("/").status_code == 200
+
+
+def test_a_cross_origin_post_is_refused_and_changes_nothing(desk, project):
+    running = desk()
+    client = running.client()
+    data = {"csrf_token": running.session.csrf, "title": "Evil", "date": "2027-01-01"}
+    answer = client.post("/issues", data=data, headers={"Origin": "https://evil.example"})
+    assert answer.status_code == 403
+    assert not any(p.name.startswith("2027-01") for p in (project / "issues").iterdir())
+
+
+def test_a_post_without_the_csrf_token_is_refused(desk, project):
+    running = desk()
+    client = running.client()
+    answer = client.post(
+        "/issues", data={"title": "X", "date": "2027-01-01"}, headers={"Origin": running.url}
+    )
+    assert answer.status_code == 403
+    assert not any(p.name.startswith("2027-01") for p in (project / "issues").iterdir())
+
+
+def test_a_host_name_other_than_loopback_is_refused(desk):
+    running = desk()
+    client = running.client()
+    assert client.get("/", headers={"Host": "attacker.example"}).status_code == 421
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "example.org"])
+def test_desk_refuses_a_host_that_is_not_loopback(run_cli, host):
+    result = run_cli("desk", "--host", host, "--no-open", ok=False)
+    assert result.exit_code == 1
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert f"--host {host}" in line and "127.0.0.1, ::1 or localhost" in line
+
+
+def test_a_second_desk_on_the_same_project_refuses_and_says_where_the_first_runs(project):
+    first = lock.acquire(project, "http://127.0.0.1:8420/?token=abc", "http://127.0.0.1:8420/")
+    path = project / lock.LOCK_NAME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with pytest.raises(ServerError, match=r"already runs for this project at http://127\.0\.0\.1:8420/"):
+        lock.acquire(project, "http://127.0.0.1:8421/?token=def", "http://127.0.0.1:8421/")
+    first.release()
+    assert not path.exists()
+    lock.acquire(project, "http://127.0.0.1:8421/?token=def", "http://127.0.0.1:8421/").release()
+
+
+def test_a_lock_left_by_a_desk_that_stopped_is_taken_over(project):
+    (project / lock.LOCK_NAME).write_text('{"pid": 999999999, "url": "x", "address": "y"}')
+    lock.acquire(project, "http://127.0.0.1:8420/?token=a", "http://127.0.0.1:8420/").release()
+
+
+# Saving pieces -------------------------------------------------------------------------------------
+
+
+def test_a_save_without_a_change_is_byte_identical(desk, sample_issue):
+    running = desk()
+    client = running.client()
+    path = sample_issue / SPOTLIGHT
+    before, mtime = path.read_bytes(), path.stat().st_mtime_ns
+    _, form = fields_and_body(path)
+    answer = running.post(client, f"/issues/{sample_issue.name}/pieces/{SPOTLIGHT}", form)
+    assert answer.status_code == 200  # back on the editor, "Saved."
+    assert path.read_bytes() == before
+    assert path.stat().st_mtime_ns == mtime
+
+
+def test_a_changed_title_changes_only_its_line_keeping_comments_and_order(desk, sample_issue):
+    running = desk()
+    client = running.client()
+    path = sample_issue / SPOTLIGHT
+    before = path.read_text().splitlines()
+    _, form = fields_and_body(path)
+    form["title"] = "Un título nuevo"
+    answer = running.post(client, f"/issues/{sample_issue.name}/pieces/{SPOTLIGHT}", form)
+    assert answer.status_code == 200
+    after = path.read_text().splitlines()
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert changed == [(before[6], 'title: "Un título nuevo"')]
+
+
+def test_a_call_to_action_from_the_form_is_a_nested_mapping_the_loader_reads(sample_issue):
+    source = read_piece(sample_issue / ARTICLE)
+    fields = {**source.fields(), "cta_label": "Book a visit", "cta_url": "https://clinic.example/book"}
+    front = write_fields(source.front, fields)
+    assert "cta:\n  label: Book a visit\n  url: https://clinic.example/book\n" in front
+    assert read_fields(front)["cta_label"] == "Book a visit"
+    assert write_fields(front, read_fields(front)) == front
+
+
+def test_a_file_edited_on_disk_while_open_is_not_overwritten(desk, sample_issue):
+    running = desk()
+    client = running.client()
+    path = sample_issue / ARTICLE
+    _, form = fields_and_body(path)
+    edited = path.read_text().replace("Keep moving", "Keep on moving")
+    path.write_text(edited)  # her text editor saved meanwhile
+    form["body"] = form["body"] + "\nA line from the desk.\n"
+    answer = running.post(client, f"/issues/{sample_issue.name}/pieces/{ARTICLE}", form)
+    assert answer.status_code == 409
+    assert "changed on disk since you opened it" in answer.text
+    assert "A line from the desk." in answer.text  # her words are still on the page
+    assert path.read_text() == edited
+
+
+def test_two_tabs_saving_the_same_piece_the_second_is_told(desk, sample_issue):
+    running = desk()
+    first, second = running.client(), running.client()
+    path = sample_issue / ARTICLE
+    _, form = fields_and_body(path)
+    url = f"/issues/{sample_issue.name}/pieces/{ARTICLE}"
+    assert running.post(first, url, {**form, "body": form["body"] + "\nFirst tab.\n"}).status_code == 200
+    answer = running.post(second, url, {**form, "body": form["body"] + "\nSecond tab.\n"})
+    assert answer.status_code == 409
+    text = path.read_text()
+    assert "First tab." in text and "Second tab." not in text
+
+
+def test_saving_leaves_no_temporary_file(desk, sample_issue):
+    running = desk()
+    client = running.client()
+    _, form = fields_and_body(sample_issue / ARTICLE)
+    running.post(client, f"/issues/{sample_issue.name}/pieces/{ARTICLE}", {**form, "title": "Warm up"})
+    assert sorted(p.name for p in sample_issue.iterdir() if p.name.startswith(".")) == []
+
+
+# Images --------------------------------------------------------------------------------------------
+
+
+def photo(width=3000, height=2000) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (180, 120, 90)).save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def test_an_image_is_resized_to_the_column_at_2x_and_saved_under_images(desk, sample_issue):
+    from PIL import Image
+
+    running = desk()
+    client = running.client()
+    answer = client.post(
+        f"/issues/{sample_issue.name}/images",
+        files={"image": ("Winter Walk.JPG", photo(), "image/jpeg")},
+        data={"alt": "A path cleared of snow"},
+        headers={"Origin": running.url, "X-CSRF-Token": running.session.csrf},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["markdown"] == "![A path cleared of snow](images/winter-walk.jpg)"
+    with Image.open(sample_issue / "images" / "winter-walk.jpg") as saved:
+        assert saved.size == (1104, 736)
+
+
+def test_an_image_without_alt_text_is_refused_and_not_saved(desk, sample_issue):
+    running = desk()
+    client = running.client()
+    answer = client.post(
+        f"/issues/{sample_issue.name}/images",
+        files={"image": ("walk.jpg", photo(800, 600), "image/jpeg")},
+        data={"alt": "  "},
+        headers={"Origin": running.url, "X-CSRF-Token": running.session.csrf},
+    )
+    assert answer.status_code == 400
+    assert "alt text" in answer.json()["error"]
+    assert not (sample_issue / "images" / "walk.jpg").exists()
+
+
+# The issues list -----------------------------------------------------------------------------------
+
+
+def test_new_issue_runs_the_scaffold_and_lists_it_as_a_draft(desk, project):
+    running = desk()
+    client = running.client()
+    answer = running.post(client, "/issues", {"title": "January 2027", "date": "2027-01-05"})
+    assert answer.status_code == 200
+    folder = project / "issues" / "2027-01-january-2027"
+    assert sorted(p.name for p in folder.iterdir()) == ["01-spotlight.md", "02-article.md", "issue.toml"]
+    listed = client.get("/").text
+    assert "2027-01-january-2027" in listed and "state-draft" in listed
+
+
+def test_the_files_it_serves_are_only_the_issues_images(desk, sample_issue):
+    running = desk()
+    client = running.client()
+    assert client.get(f"/issues/{sample_issue.name}/issue.toml").status_code == 404
+    assert client.get(f"/issues/{sample_issue.name}/pieces/..%2Fissue.toml").status_code == 404
+    assert client.get("/issues/nope").status_code == 404
+
+
+def test_the_lock_file_is_private(project):
+    held = lock.acquire(project, "http://127.0.0.1:1/?token=t", "http://127.0.0.1:1/")
+    try:
+        assert oct(os.stat(project / lock.LOCK_NAME).st_mode & 0o777) == "0o600"
+    finally:
+        held.release()
