@@ -7,14 +7,24 @@ only moves text between the form and the file, and `check` judges the result.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any
 
 from pain_news.errors import IssueError
 
 #: Form field → front matter key (the call to action is the nested `cta:` mapping).
-FIELDS = ("title", "kind", "condition", "reviewed_by", "cta_label", "cta_url")
-SIMPLE = ("title", "kind", "condition", "reviewed_by")
+SIMPLE = (
+    "title",
+    "kind",
+    "author",
+    "condition",
+    "summary",
+    "learn_more_url",
+    "reviewed_by",
+    "reviewed_on",
+)
+FIELDS = (*SIMPLE, "cta_label", "cta_url")
 
 
 def _yaml() -> Any:
@@ -54,14 +64,25 @@ def read_fields(front: str) -> dict[str, str]:
 
 
 def write_fields(front: str, fields: dict[str, str]) -> str:
-    """The front matter with the form's values; the text itself when no value changed."""
-    wanted = {key: fields.get(key, "").strip() for key in FIELDS}
-    if wanted == read_fields(front):
+    """The front matter with the form's values; the text itself when no value changed.
+
+    Only the fields the form sent are touched: a key the form does not know stays as written."""
+    wanted = {key: fields[key].strip() for key in FIELDS if key in fields}
+    current = read_fields(front)
+    if all(current[key] == value for key, value in wanted.items()):
         return front
     data = _load(front)
     for key in SIMPLE:
-        _set(data, key, wanted[key])
-    label, url = wanted["cta_label"], wanted["cta_url"]
+        if key in wanted:
+            _set(data, key, wanted[key])
+    if "cta_label" in wanted and "cta_url" in wanted:
+        _set_cta(data, wanted["cta_label"], wanted["cta_url"])
+    out = io.StringIO()
+    _yaml().dump(data, out)
+    return out.getvalue()
+
+
+def _set_cta(data: Any, label: str, url: str) -> None:
     cta = data.get("cta")
     if not label and not url:
         data.pop("cta", None)
@@ -72,20 +93,37 @@ def write_fields(front: str, fields: dict[str, str]) -> str:
         from ruamel.yaml.comments import CommentedMap
 
         data["cta"] = CommentedMap([("label", label), ("url", url)])
-    out = io.StringIO()
-    _yaml().dump(data, out)
-    return out.getvalue()
 
 
 def _set(data: Any, key: str, value: str) -> None:
-    """Set one key, keeping its quoting when the value is unchanged; an emptied value removes it."""
-    if _text(data.get(key)) == value:
+    """Set one key, keeping its quoting when the value is unchanged; an emptied value removes it.
+
+    A folded (`>`) or literal (`|`) block stays one; a YYYY-MM-DD stays a date (reviewed_on)."""
+    from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+    old = data.get(key)
+    if _text(old) == value:
         return
     if not value:
         data.pop(key, None)
-    else:
-        data[key] = value
+        return
+    new: object = value
+    if isinstance(old, FoldedScalarString):
+        new = FoldedScalarString(value.rstrip("\n") + "\n")
+    elif isinstance(old, LiteralScalarString):
+        new = LiteralScalarString(value.rstrip("\n") + "\n")
+    elif isinstance(old, dt.date) or (key == "reviewed_on" and _iso_date(value)):
+        new = _iso_date(value) or value
+    data[key] = new
+
+
+def _iso_date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _text(value: object) -> str:
-    return "" if value is None else str(value)
+    """A value as the form shows it (a block scalar without its final newline)."""
+    return "" if value is None else str(value).rstrip("\n")

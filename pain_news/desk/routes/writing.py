@@ -8,8 +8,9 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from pain_news.desk.frontmatter import FIELDS
 from pain_news.desk.images import save_image
-from pain_news.desk.sources import PieceSource, SaveConflict, compose, read_piece, save_piece
+from pain_news.desk.sources import PieceSource, SaveConflict, compose, read_piece, save_piece, version_of
 from pain_news.desk.state import desk_state, piece_files, show
 from pain_news.errors import IssueError, PainNewsError
 
@@ -68,10 +69,7 @@ async def save(request: Request) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     source = read_piece(path)
     opened = form.get("version", "")
-    fields = {
-        key: form.get(key, "")
-        for key in ("title", "kind", "condition", "reviewed_by", "cta_label", "cta_url")
-    }
+    fields = {key: form[key] for key in FIELDS if key in form}
     body = form.get("body", "").replace("\r\n", "\n")
     try:
         data = compose(source, fields, body)
@@ -102,3 +100,42 @@ async def add_image(request: Request) -> Response:
     return JSONResponse(
         {"markdown": saved.markdown(alt.strip()), "path": saved.relative, "width": saved.width}
     )
+
+
+async def settings(request: Request) -> Response:
+    """issue.toml as text (subject, preheader, intro, sections), with the same safe save as a piece."""
+    state = desk_state(request)
+    name = request.path_params["name"]
+    path = state.issue_dir(name) / "issue.toml"
+    data = path.read_bytes()
+    saved = request.query_params.get("saved") == "1"
+    text = data.decode("utf-8")
+    return _settings_page(request, name, text, version_of(data), "Saved." if saved else "", 200)
+
+
+def _settings_page(
+    request: Request, name: str, text: str, version: str, notice: str, status: int
+) -> Response:
+    return show(
+        request,
+        "settings.html",
+        status,
+        name=name,
+        text=text,
+        version=version,
+        notice=notice,
+        conflict=status == 409,
+    )
+
+
+async def save_settings(request: Request) -> Response:
+    state = desk_state(request)
+    name = request.path_params["name"]
+    path = state.issue_dir(name) / "issue.toml"
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    text, opened = form.get("text", "").replace("\r\n", "\n"), form.get("version", "")
+    try:
+        await run_in_threadpool(save_piece, path, opened, text.encode())
+    except SaveConflict as exc:
+        return _settings_page(request, name, text, opened, f"{exc.message}. {exc.hint}", 409)
+    return RedirectResponse(f"/issues/{name}/settings?saved=1", 303)
