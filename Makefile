@@ -34,6 +34,7 @@ demo: venv .env
 	$(DEMO_DB) $(PN) send $(ISSUE) --provider outbox --yes
 	$(DEMO_DB) $(PN) report $(ISSUE)
 	@echo "One .eml per recipient in build/demo-outbox/campaign-1/ (open one in a mail client)."
+	@echo "To write, check and send from the browser instead: $(PN) desk (docs/desk.md)."
 
 test: venv
 	$(PY) -m pytest -q
