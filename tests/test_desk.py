@@ -4,8 +4,12 @@ issues list. The browser walk is tests/browser/test_desk.py."""
 from __future__ import annotations
 
 import io
+import json
 import os
+import signal
 import stat
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -14,6 +18,7 @@ from pain_news.desk import lock
 from pain_news.desk.frontmatter import read_fields, write_fields
 from pain_news.desk.sources import read_piece
 from pain_news.errors import ServerError
+from tests.fixtures.core import SECRET, free_port
 
 SPOTLIGHT = "01-spotlight-failed-spine-surgery.es.md"  # comments, a folded summary, a date
 ARTICLE = "02-winter-activity.md"
@@ -238,3 +243,40 @@ def test_the_lock_file_is_private(project):
         assert oct(os.stat(project / lock.LOCK_NAME).st_mode & 0o777) == "0o600"
     finally:
         held.release()
+
+
+# The command -----------------------------------------------------------------------------------
+
+
+def spawn_desk(project, port):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAIN_NEWS_") and k != "SENDGRID_API_KEY"}
+    env["PAIN_NEWS_SECRET_KEY"] = SECRET
+    return subprocess.Popen(
+        [sys.executable, "-m", "pain_news", "desk", "--no-open", "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_desk_prints_its_link_first_refuses_a_second_desk_and_cleans_up(project, run_cli):
+    port = free_port()
+    desk_process = spawn_desk(project, port)
+    try:
+        first = desk_process.stdout.readline().strip()
+        assert first.startswith(f"http://127.0.0.1:{port}/?token=") and len(first.split("token=")[1]) >= 32
+        held = project / lock.LOCK_NAME
+        assert stat.S_IMODE(held.stat().st_mode) == 0o600
+        assert json.loads(held.read_text())["url"] == first
+        second = run_cli("desk", "--no-open", "--port", str(free_port()), ok=False)
+        assert second.exit_code == 1
+        assert f"a desk already runs for this project at http://127.0.0.1:{port}/" in second.stderr
+        answer = httpx.get(first, follow_redirects=True, timeout=60)
+        assert answer.status_code == 200 and "Issues" in answer.text
+    finally:
+        desk_process.send_signal(signal.SIGINT)
+        desk_process.communicate(timeout=30)
+    assert not (project / lock.LOCK_NAME).exists()

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.test_axe import WEB, Audit
 from tests.fixtures.core import REAL_NEWSLETTER, sign_off
@@ -106,9 +108,20 @@ def test_the_months_walk(desk, walk_env, chromium, artifacts, smtp_server, sendg
     assert "![A cleared path in a winter park](images/walk.jpg)" in page.input_value("#body")
     save(page)
     page.screenshot(path=str(artifacts / "desk-editor.png"))
+    desktop = page.frame_locator("#frame-desktop").locator("body")
+    assert "Keep moving when it is cold" in desktop.inner_text()  # the saved piece, built as a send builds it
+    page.check("#dark-toggle")
+    expect(page.locator("#frame-phone")).to_have_attribute("src", re.compile(r"scheme=dark$"))
 
     # The spotlight: the form for its front matter, the text for its sections.
     page.goto(f"{running.url}/issues/{name}/pieces/01-spotlight.md")
+    scaffold_line = page.locator("a.line", has_text="01-spotlight.md:13")  # '- A cause' in the text
+    scaffold_line.click()
+    expect(page.locator("#body")).to_be_focused()
+    selected = page.evaluate(
+        "() => { const b = document.getElementById('body'); return b.value.slice(b.selectionStart, b.selectionEnd); }"
+    )
+    assert selected == "- A cause"
     page.fill("#f-condition", "Knee pain")
     page.fill(
         "#f-summary",
