@@ -165,6 +165,23 @@ def test_two_tabs_saving_the_same_piece_the_second_is_told(desk, sample_issue):
     assert "First tab." in text and "Second tab." not in text
 
 
+def test_a_draft_is_built_and_checked_without_touching_the_file(desk, sample_issue):
+    running = desk()
+    client = running.client()
+    path = sample_issue / ARTICLE
+    before = path.read_bytes()
+    _, form = fields_and_body(path)
+    url = f"/issues/{sample_issue.name}/pieces/{ARTICLE}/draft"
+    answer = running.post(client, url, {**form, "title": "A draft title", "kind": "newz"})
+    assert answer.status_code == 200
+    found = [f for f in answer.json()["findings"] if f["file"] == ARTICLE]
+    assert any("unknown kind 'newz'" in f["message"] and f["line"] == 2 for f in found), found
+    assert path.read_bytes() == before
+    answer = running.post(client, url, {**form, "title": "A draft title"})
+    assert "A draft title" in client.get(f"/issues/{sample_issue.name}/email.html?draft=1").text
+    assert "A draft title" not in client.get(f"/issues/{sample_issue.name}/email.html").text
+
+
 def test_saving_leaves_no_temporary_file(desk, sample_issue):
     running = desk()
     client = running.client()

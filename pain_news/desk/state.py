@@ -37,6 +37,7 @@ class DeskState:
     session: DeskSession = field(default_factory=DeskSession)
     jobs: SendJobs = field(default_factory=SendJobs)
     _previews: dict[str, PreviewState] = field(default_factory=dict)
+    drafts: dict[str, str] = field(default_factory=dict)  # issue → the newest unsaved draft's email
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def issue_dir(self, name: str) -> Path:

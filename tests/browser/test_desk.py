@@ -100,6 +100,12 @@ def test_the_months_walk(desk, walk_env, chromium, artifacts, smtp_server, sendg
     page.fill("#f-title", "Keep moving when it is cold")
     page.fill("#f-author", "The care team")
     page.fill("#body", ARTICLE)
+    # The live preview and check follow the unsaved text.
+    expect(page.locator("#check-heading")).to_contain_text("not saved yet")
+    expect(page.frame_locator("#frame-desktop").locator("body")).to_contain_text(
+        "Keep moving when it is cold"
+    )
+    assert "Keep moving" not in (folder / "02-article.md").read_text()
     (tmp_path / "walk.jpg").write_bytes(photo())
     page.set_input_files("#image-file", str(tmp_path / "walk.jpg"))
     page.fill("#image-alt", "A cleared path in a winter park")

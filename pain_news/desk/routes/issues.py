@@ -76,16 +76,19 @@ async def issue_page(request: Request) -> Response:
 async def email_html(request: Request) -> Response:
     """The email as the sample subscriber gets it, light or dark (the preview's snapshot)."""
     state = desk_state(request)
-    snapshot = await run_in_threadpool(state.preview(request.path_params["name"]).current)
+    name = request.path_params["name"]
+    if request.query_params.get("draft") == "1" and name in state.drafts:
+        return _scheme(state.drafts[name], request.query_params.get("scheme", ""))
+    snapshot = await run_in_threadpool(state.preview(name).current)
     if snapshot.email_html is None:
         return PlainTextResponse(f"The issue does not build:\n{snapshot.problem}", 200, headers=EMAIL_HEADERS)
-    scheme = request.query_params.get("scheme", "")
-    html = (
-        force_color_scheme(snapshot.email_html, scheme)
-        if scheme in ("light", "dark")
-        else snapshot.email_html
-    )
-    return HTMLResponse(html, headers=EMAIL_HEADERS)
+    return _scheme(snapshot.email_html, request.query_params.get("scheme", ""))
+
+
+def _scheme(html: str, scheme: str) -> Response:
+    """The email in one palette (light or dark), whatever the browser prefers."""
+    shown = force_color_scheme(html, scheme) if scheme in ("light", "dark") else html
+    return HTMLResponse(shown, headers=EMAIL_HEADERS)
 
 
 async def asset(request: Request) -> Response:

@@ -3,11 +3,14 @@ saving it back to the same file, and adding an image."""
 
 from __future__ import annotations
 
+import html
+
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from pain_news.desk.drafts import build_draft
 from pain_news.desk.frontmatter import FIELDS
 from pain_news.desk.images import save_image
 from pain_news.desk.sources import PieceSource, SaveConflict, compose, read_piece, save_piece, version_of
@@ -82,6 +85,24 @@ async def save(request: Request) -> Response:
     if request.headers.get("accept", "").startswith("application/json"):
         return JSONResponse({"version": read_piece(path).version})
     return RedirectResponse(f"/issues/{name}/pieces/{file}?saved=1", 303)
+
+
+async def draft(request: Request) -> Response:
+    """The editor's unsaved text, built and checked (desk/drafts.py): its findings, and its email
+    for the preview frames (email.html?draft=1)."""
+    state = desk_state(request)
+    name, file = request.path_params["name"], request.path_params["file"]
+    path = state.piece_path(name, file)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    fields = {key: form[key] for key in FIELDS if key in form}
+    try:
+        data = compose(read_piece(path), fields, form.get("body", "").replace("\r\n", "\n"))
+    except IssueError as exc:
+        return JSONResponse({"problem": str(exc), "findings": [], "summary": ""})
+    built = await run_in_threadpool(build_draft, state.config, state.issue_dir(name), file, data)
+    unbuilt = f"<p>{html.escape(f'The issue does not build: {built.problem}')}</p>"
+    state.drafts[name] = built.email_html or unbuilt
+    return JSONResponse({"problem": built.problem, "findings": built.findings, "summary": built.summary})
 
 
 async def add_image(request: Request) -> Response:

@@ -80,6 +80,7 @@
         .then(function (answer) {
           if (answer.error) { status.textContent = answer.error; return; }
           insertAtCaret(body, answer.markdown);
+          body.dispatchEvent(new Event("input", { bubbles: true }));  // the live preview follows
           status.textContent = "Added " + answer.path + " (" + answer.width + " px wide). Save to keep it in the text.";
           alt.value = "";
           fileInput.value = "";
@@ -98,6 +99,69 @@
       if (!files || !files.length) { return; }
       event.preventDefault();
       upload(files[0]);
+    });
+  }
+
+  // Live preview: a moment after she stops typing, the unsaved text is built and checked as the
+  // saved file would be (POST …/draft); the frames and the findings show the draft.
+  function liveDraft() {
+    var form = document.getElementById("piece-form");
+    if (!form) { return; }
+    var timer = null;
+    var file = form.action.split("/").pop();
+    var heading = document.getElementById("check-heading");
+    function finding(item) {
+      var li = document.createElement("li");
+      li.className = "sev-" + item.severity;
+      var strong = document.createElement("strong");
+      strong.textContent = item.severity + " [" + item.code + "]";
+      li.appendChild(strong);
+      li.appendChild(document.createTextNode(" "));
+      if (item.where && item.file) {
+        var a = document.createElement("a");
+        a.textContent = item.where;
+        if (item.file === file) {
+          a.className = "line";
+          a.href = "?line=" + (item.line || 1);
+          a.addEventListener("click", function (event) { event.preventDefault(); goToLine(item.line || 1); });
+        } else {
+          a.href = item.file + (item.line ? "?line=" + item.line : "");
+        }
+        li.appendChild(a);
+      } else if (item.where) {
+        li.appendChild(document.createTextNode(item.where));
+      }
+      li.appendChild(document.createTextNode(" — " + item.message));
+      if (item.fix) {
+        var fix = document.createElement("span");
+        fix.className = "fix";
+        fix.textContent = "Fix: " + item.fix;
+        li.appendChild(fix);
+      }
+      return li;
+    }
+    function show(answer) {
+      var old = document.getElementById("findings");
+      var list = document.createElement("ul");
+      list.className = "findings";
+      list.id = "findings";
+      (answer.findings || []).forEach(function (item) { list.appendChild(finding(item)); });
+      old.replaceWith(list);
+      heading.textContent = "Check (not saved yet): " + (answer.summary || answer.problem);
+      document.querySelectorAll("iframe.email").forEach(function (frame) {
+        var scheme = frame.classList.contains("dark") ? "dark" : "light";
+        frame.src = frame.src.split("?")[0] + "?draft=1&scheme=" + scheme;
+      });
+    }
+    function send() {
+      fetch(form.action + "/draft", { method: "POST", body: new FormData(form), headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(show)
+        .catch(function () { /* the next edit tries again */ });
+    }
+    form.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(send, 1200);
     });
   }
 
@@ -132,6 +196,7 @@
     previews();
     lineLinks();
     images();
+    liveDraft();
     progress();
   });
 })();
