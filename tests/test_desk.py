@@ -297,3 +297,70 @@ def test_desk_prints_its_link_first_refuses_a_second_desk_and_cleans_up(project,
         desk_process.send_signal(signal.SIGINT)
         desk_process.communicate(timeout=30)
     assert not (project / lock.LOCK_NAME).exists()
+
+
+# Subscribers -----------------------------------------------------------------------------------
+
+
+def test_a_person_is_looked_up_by_address_and_unsubscribed_with_the_staff_name(desk, store):
+    store.add("maria@tristatepain-news.org", "Maria", "Lopez")
+    running = desk()
+    client = running.client()
+    assert "maria@tristatepain-news.org" not in client.get("/subscribers").text  # nobody listed by default
+    page = client.get("/subscribers", params={"email": "maria@tristatepain-news.org"}).text
+    assert "Status: <strong>active</strong>" in page
+    answer = running.post(
+        client,
+        "/subscribers/opt-out?email=maria%40tristatepain-news.org",
+        {"email": "maria@tristatepain-news.org", "staff": "", "action": "unsubscribe"},
+    )
+    assert answer.status_code == 400 and "Give your name" in answer.text
+    assert store.get("maria@tristatepain-news.org").status == "active"
+    answer = running.post(
+        client,
+        "/subscribers/opt-out?email=maria%40tristatepain-news.org",
+        {"email": "maria@tristatepain-news.org", "staff": "Rosa at the front desk", "action": "unsubscribe"},
+    )
+    assert answer.status_code == 200
+    assert store.get("maria@tristatepain-news.org").status == "unsubscribed"
+    _, history = store.history("maria@tristatepain-news.org")
+    assert "recorded by Rosa at the front desk" in history[-1].detail
+    assert "recorded by Rosa at the front desk" in answer.text
+
+
+def test_an_erasure_keeps_only_a_hash_and_who_did_it(desk, store, project):
+    store.add("sam@tristatepain-news.org", "Sam", "Doe")
+    running = desk()
+    client = running.client()
+    answer = running.post(
+        client,
+        "/subscribers/opt-out?email=sam%40tristatepain-news.org",
+        {"email": "sam@tristatepain-news.org", "staff": "Rosa", "action": "erase"},
+    )
+    assert answer.status_code == 200 and "Erased" in answer.text
+    assert store.get("sam@tristatepain-news.org") is None
+    log = (project / "subscribers" / "desk-erasures.log").read_text()
+    assert "by Rosa" in log and "sam@" not in log
+    assert stat.S_IMODE((project / "subscribers" / "desk-erasures.log").stat().st_mode) == 0o600
+
+
+def test_an_import_shows_what_would_change_before_anything_does(desk, store):
+    store.add("gone@tristatepain-news.org", "Gone", "Away")
+    store.unsubscribe("gone@tristatepain-news.org")
+    running = desk()
+    client = running.client()
+    csv = "email,first_name\nnew@tristatepain-news.org,New\ngone@tristatepain-news.org,Gone\nnot-an-address,Bad\n"
+    answer = client.post(
+        "/subscribers/import",
+        files={"file": ("list.csv", csv.encode(), "text/csv")},
+        data={"csrf_token": running.session.csrf},
+        headers={"Origin": running.url},
+    )
+    assert answer.status_code == 200
+    assert "Nothing saved yet." in answer.text and "Line 4 skipped" in answer.text
+    assert store.get("new@tristatepain-news.org") is None
+    upload_id = answer.text.split('name="upload_id" value="')[1].split('"')[0]
+    answer = running.post(client, "/subscribers/import", {"upload_id": upload_id, "apply": "1"})
+    assert "Imported:" in answer.text
+    assert store.get("new@tristatepain-news.org").status == "active"
+    assert store.get("gone@tristatepain-news.org").status == "unsubscribed"  # never made active again
