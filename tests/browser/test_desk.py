@@ -222,3 +222,15 @@ def test_every_desk_page_passes_axe(desk, chromium, artifacts, sample_issue, sch
         audit.run(label, page, WEB)
     context.close()
     audit.check()
+
+
+def test_the_toolbar_formats_the_selected_words(desk, chromium, sample_issue):
+    running = desk()
+    page = chromium.new_context(viewport=LAPTOP).new_page()
+    page.goto(running.opening_url)
+    page.goto(f"{running.url}/issues/{sample_issue.name}/pieces/02-winter-activity.md")
+    page.fill("#body", "\nWalk every day.\n")
+    page.evaluate("() => document.getElementById('body').setSelectionRange(1, 5)")  # "Walk"
+    page.click("markdown-toolbar md-bold")
+    assert page.input_value("#body") == "\n**Walk** every day.\n"
+    page.context.close()
