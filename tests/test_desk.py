@@ -18,7 +18,7 @@ from pain_news.desk import lock
 from pain_news.desk.frontmatter import read_fields, write_fields
 from pain_news.desk.sources import read_piece
 from pain_news.errors import ServerError
-from tests.fixtures.core import SECRET, free_port
+from tests.fixtures.core import REAL_NEWSLETTER, SECRET, free_port, publish_archive, sign_off
 
 SPOTLIGHT = "01-spotlight-failed-spine-surgery.es.md"  # comments, a folded summary, a date
 ARTICLE = "02-winter-activity.md"
@@ -364,3 +364,91 @@ def test_an_import_shows_what_would_change_before_anything_does(desk, store):
     assert "Imported:" in answer.text
     assert store.get("new@tristatepain-news.org").status == "active"
     assert store.get("gone@tristatepain-news.org").status == "unsubscribed"  # never made active again
+
+
+# Sending -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sendgrid_desk(desk, sendgrid_standin, store, sample_issue):
+    """A desk sending through the SendGrid stand-in, the sample issue published and signed off, three people."""
+    running = desk(
+        {
+            **REAL_NEWSLETTER,
+            "PAIN_NEWS_DELIVERY_PROVIDER": "sendgrid",
+            "PAIN_NEWS_SENDGRID_HOST": sendgrid_standin.url,
+            "SENDGRID_API_KEY": sendgrid_standin.api_key,
+            "PAIN_NEWS_SENDGRID_TIMEOUT": "5",
+            "PAIN_NEWS_NEWSLETTER_TIMEZONE": "America/New_York",  # a schedule's local time is read in it
+        }
+    )
+    publish_archive(running.config)
+    sign_off(running.config, store, sample_issue)
+    for address in ("a@tristatepain-news.org", "b@tristatepain-news.org", "c@tristatepain-news.org"):
+        store.add(address, "A", "B")
+    return running
+
+
+def wait_for_job(running, name):
+    job = running.app.state.desk.jobs.get(name)
+    assert job is not None
+    for thread in running.app.state.desk.jobs._threads:
+        thread.join(60)
+    assert job.finished
+    return job
+
+
+def test_a_send_confirmed_for_another_number_of_recipients_sends_nothing(
+    sendgrid_desk, sample_issue, sendgrid_standin
+):
+    client = sendgrid_desk.client()
+    page = client.get(f"/issues/{sample_issue.name}/send").text
+    assert "Send to 3 recipients" in page
+    answer = sendgrid_desk.post(client, f"/issues/{sample_issue.name}/send", {"confirm_count": "2"})
+    assert answer.status_code == 409
+    assert "the number of recipients is now 3 (you confirmed 2)" in answer.text
+    assert sendgrid_standin.recipients() == []
+    assert sendgrid_desk.app.state.desk.jobs.get(sample_issue.name) is None
+
+
+def test_a_send_from_the_desk_is_the_ledgers_send(sendgrid_desk, sample_issue, sendgrid_standin, store):
+    from pain_news.ledger import CampaignLedger
+
+    client = sendgrid_desk.client()
+    answer = sendgrid_desk.post(client, f"/issues/{sample_issue.name}/send", {"confirm_count": "3"})
+    assert answer.status_code == 200 and "/progress" in str(answer.url)
+    job = wait_for_job(sendgrid_desk, sample_issue.name)
+    assert job.error == "" and job.done == 3
+    assert sorted(sendgrid_standin.recipients()) == [
+        "a@tristatepain-news.org",
+        "b@tristatepain-news.org",
+        "c@tristatepain-news.org",
+    ]
+    campaign = CampaignLedger.for_store(store).latest(sample_issue.name)
+    assert CampaignLedger.for_store(store).counts(campaign.id)["sent"] == 3
+    assert client.get(f"/issues/{sample_issue.name}/progress.json").json()["finished"] is True
+    assert "sent" in client.get(f"/issues/{sample_issue.name}/report").text
+
+
+def test_a_scheduled_send_shows_as_scheduled(sendgrid_desk, sample_issue, sendgrid_standin):
+    import datetime as dt
+
+    from pain_news.config.clock import clinic_zone
+
+    client = sendgrid_desk.client()
+    local = dt.datetime.now(clinic_zone(sendgrid_desk.config)) + dt.timedelta(hours=2)
+    at = local.strftime("%Y-%m-%dT%H:%M")  # what <input type="datetime-local"> posts
+    answer = sendgrid_desk.post(client, f"/issues/{sample_issue.name}/send", {"confirm_count": "3", "at": at})
+    assert answer.status_code == 200, answer.text.split('id="notice"')[-1][:400]
+    assert wait_for_job(sendgrid_desk, sample_issue.name).error == ""
+    row = client.get("/").text.split(f'data-issue="{sample_issue.name}"')[1].split("</tr>")[0]
+    assert "state-scheduled" in row
+
+
+def test_uncertain_is_explained_in_one_sentence_with_the_choice():
+    from pain_news.desk.routes.sending import uncertain_sentence
+
+    text = uncertain_sentence(2)
+    assert text.count(".") == 1 and text.endswith(".")
+    assert "2 people may or may not have received" in text
+    assert "send to them again" in text and "leave them" in text

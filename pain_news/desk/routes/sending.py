@@ -71,6 +71,7 @@ async def send_page(request: Request, notice: str = "", status: int = 200) -> Re
         test_to=(state.config.delivery.test_recipients or [""])[0],
         provider=state.config.delivery.provider,
         providers=PROVIDERS,
+        zone=state.config.newsletter.timezone,
         uncertain=uncertain,
         uncertain_text=uncertain_sentence(uncertain) if uncertain else "",
         notice=notice,
