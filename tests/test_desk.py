@@ -425,6 +425,7 @@ def test_a_send_from_the_desk_is_the_ledgers_send(sendgrid_desk, sample_issue, s
         "c@tristatepain-news.org",
     ]
     campaign = CampaignLedger.for_store(store).latest(sample_issue.name)
+    assert campaign is not None
     assert CampaignLedger.for_store(store).counts(campaign.id)["sent"] == 3
     assert client.get(f"/issues/{sample_issue.name}/progress.json").json()["finished"] is True
     assert "sent" in client.get(f"/issues/{sample_issue.name}/report").text
