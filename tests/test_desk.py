@@ -370,8 +370,10 @@ def test_an_import_shows_what_would_change_before_anything_does(desk, store):
 
 
 @pytest.fixture
-def sendgrid_desk(desk, sendgrid_standin, store, sample_issue):
-    """A desk sending through the SendGrid stand-in, the sample issue published and signed off, three people."""
+def sendgrid_desk(desk, sendgrid_standin, any_store, sample_issue):
+    """A desk sending through the SendGrid stand-in (on SQLite and PostgreSQL), the sample issue
+    published and signed off, three people."""
+    store = any_store
     running = desk(
         {
             **REAL_NEWSLETTER,
@@ -380,7 +382,8 @@ def sendgrid_desk(desk, sendgrid_standin, store, sample_issue):
             "SENDGRID_API_KEY": sendgrid_standin.api_key,
             "PAIN_NEWS_SENDGRID_TIMEOUT": "5",
             "PAIN_NEWS_NEWSLETTER_TIMEZONE": "America/New_York",  # a schedule's local time is read in it
-        }
+        },
+        store=store,
     )
     publish_archive(running.config)
     sign_off(running.config, store, sample_issue)
@@ -411,7 +414,7 @@ def test_a_send_confirmed_for_another_number_of_recipients_sends_nothing(
     assert sendgrid_desk.app.state.desk.jobs.get(sample_issue.name) is None
 
 
-def test_a_send_from_the_desk_is_the_ledgers_send(sendgrid_desk, sample_issue, sendgrid_standin, store):
+def test_a_send_from_the_desk_is_the_ledgers_send(sendgrid_desk, sample_issue, sendgrid_standin):
     from pain_news.ledger import CampaignLedger
 
     client = sendgrid_desk.client()
@@ -424,9 +427,10 @@ def test_a_send_from_the_desk_is_the_ledgers_send(sendgrid_desk, sample_issue, s
         "b@tristatepain-news.org",
         "c@tristatepain-news.org",
     ]
-    campaign = CampaignLedger.for_store(store).latest(sample_issue.name)
+    ledger = CampaignLedger.for_store(sendgrid_desk.store)
+    campaign = ledger.latest(sample_issue.name)
     assert campaign is not None
-    assert CampaignLedger.for_store(store).counts(campaign.id)["sent"] == 3
+    assert ledger.counts(campaign.id)["sent"] == 3
     assert client.get(f"/issues/{sample_issue.name}/progress.json").json()["finished"] is True
     assert "sent" in client.get(f"/issues/{sample_issue.name}/report").text
 
