@@ -360,9 +360,12 @@ def test_an_import_shows_what_would_change_before_anything_does(desk, store):
     assert "Nothing saved yet." in answer.text and "Line 4 skipped" in answer.text
     assert store.get("new@tristatepain-news.org") is None
     upload_id = answer.text.split('name="upload_id" value="')[1].split('"')[0]
+    uploads = running.app.state.desk.uploads
+    assert stat.S_IMODE(uploads.stat().st_mode) == 0o700
+    assert stat.S_IMODE((uploads / f"{upload_id}.csv").stat().st_mode) == 0o600
     answer = running.post(client, "/subscribers/import", {"upload_id": upload_id, "apply": "1"})
     assert "Imported:" in answer.text
-    assert store.get("new@tristatepain-news.org").status == "active"
+    assert list(uploads.iterdir()) == []  # the spreadsheet is gone once imported    assert store.get("new@tristatepain-news.org").status == "active"
     assert store.get("gone@tristatepain-news.org").status == "unsubscribed"  # never made active again
 
 

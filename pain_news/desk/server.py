@@ -53,6 +53,6 @@ def run_desk(
         try:
             uvicorn.Server(uvicorn_config(app, host, port)).run()
         finally:
-            app.state.desk.jobs.close()
+            app.state.desk.close()
     finally:
         held.release()

@@ -4,6 +4,8 @@ read from `request.app.state.desk`; and the one page helper (autoescaped Jinja2,
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,6 +40,9 @@ class DeskState:
     jobs: SendJobs = field(default_factory=SendJobs)
     _previews: dict[str, PreviewState] = field(default_factory=dict)
     drafts: dict[str, str] = field(default_factory=dict)  # issue → the newest unsaved draft's email
+    # Spreadsheets waiting between their preview and "Import it": personal data, so in a private
+    # folder of this desk's own (0700), removed when the desk stops.
+    uploads: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pain-news-desk-")))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def issue_dir(self, name: str) -> Path:
@@ -61,6 +66,11 @@ class DeskState:
             if name not in self._previews:
                 self._previews[name] = PreviewState(self.config, folder)
             return self._previews[name]
+
+    def close(self) -> None:
+        """Stop the sends in flight after their batch, and remove the waiting uploads."""
+        self.jobs.close()
+        shutil.rmtree(self.uploads, ignore_errors=True)
 
     def when(self, at: dt.datetime) -> str:
         """A time as people read it: in newsletter.timezone, with the zone."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import tempfile
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -88,8 +87,8 @@ async def import_preview(request: Request) -> Response:
     upload, upload_id = form.get("file"), str(form.get("upload_id", ""))
     if isinstance(upload, UploadFile) and upload.filename:
         upload_id = secrets.token_hex(8)
-        write_private(_upload_path(upload_id), await upload.read())
-    path = _upload_path(upload_id) if upload_id.isalnum() else None
+        write_private(state.uploads / f"{upload_id}.csv", await upload.read())
+    path = state.uploads / f"{upload_id}.csv" if upload_id.isalnum() else None
     if path is None or not path.is_file():
         return await lookup(request, "Choose a CSV file to import.", 400)
     apply = form.get("apply") == "1"
@@ -117,7 +116,3 @@ async def import_preview(request: Request) -> Response:
         preview=None if apply else summary,
         upload_id="" if apply else upload_id,
     )
-
-
-def _upload_path(upload_id: str) -> Path:
-    return Path(tempfile.gettempdir()) / f"pain-news-desk-import-{upload_id}.csv"
