@@ -365,7 +365,9 @@ def test_an_import_shows_what_would_change_before_anything_does(desk, store):
     assert stat.S_IMODE((uploads / f"{upload_id}.csv").stat().st_mode) == 0o600
     answer = running.post(client, "/subscribers/import", {"upload_id": upload_id, "apply": "1"})
     assert "Imported:" in answer.text
-    assert list(uploads.iterdir()) == []  # the spreadsheet is gone once imported    assert store.get("new@tristatepain-news.org").status == "active"
+    assert (
+        list(uploads.iterdir()) == []
+    )  # the spreadsheet is gone once imported    assert store.get("new@tristatepain-news.org").status == "active"
     assert store.get("gone@tristatepain-news.org").status == "unsubscribed"  # never made active again
 
 
@@ -451,6 +453,9 @@ def test_a_scheduled_send_shows_as_scheduled(sendgrid_desk, sample_issue, sendgr
     assert wait_for_job(sendgrid_desk, sample_issue.name).error == ""
     row = client.get("/").text.split(f'data-issue="{sample_issue.name}"')[1].split("</tr>")[0]
     assert "state-scheduled" in row
+    assert 'id="cancel-form"' in client.get(f"/issues/{sample_issue.name}/send").text
+    answer = sendgrid_desk.post(client, f"/issues/{sample_issue.name}/cancel", {})
+    assert answer.status_code == 200 and "is cancelled" in answer.text
 
 
 def test_uncertain_is_explained_in_one_sentence_with_the_choice():

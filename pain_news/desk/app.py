@@ -51,6 +51,7 @@ ROUTES: list[BaseRoute] = [
     Route(ISSUE + "/images", writing.add_image, methods=["POST"]),
     Route(ISSUE + "/send", sending.send_page, methods=["GET"]),
     Route(ISSUE + "/send", sending.list_send, methods=["POST"]),
+    Route(ISSUE + "/cancel", sending.cancel, methods=["POST"]),
     Route(ISSUE + "/archive", sending.publish, methods=["POST"]),
     Route(ISSUE + "/review", sending.ask_review, methods=["POST"]),
     Route(ISSUE + "/test", sending.test_send, methods=["POST"]),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from pain_news.checks.run import checked_render
 from pain_news.errors import PainNewsError
-from pain_news.ledger import CampaignLedger, is_finished
+from pain_news.ledger import CampaignLedger, CampaignRecord, is_finished
 from pain_news.signoff.approve import approval_status
 from pain_news.vocab import LEDGER_FAILED, LEDGER_SENT, LEDGER_UNCERTAIN
 
@@ -42,6 +42,13 @@ def issue_states(config: Config, store: SubscriberStore, now: dt.datetime) -> li
     return [issue_state(config, store, folder, now) for folder in issue_folders(config)]
 
 
+def is_scheduled(campaign: CampaignRecord | None, now: dt.datetime) -> bool:
+    """A campaign handed to SendGrid for a time still to come, and not cancelled."""
+    if campaign is None or campaign.scheduled_at is None or campaign.cancelled_at is not None:
+        return False
+    return campaign.scheduled_at > now
+
+
 def issue_state(config: Config, store: SubscriberStore, folder: Path, now: dt.datetime) -> IssueState:
     """Sent or scheduled from the ledger; otherwise approved, checked or draft from the same check,
     build and sign-off status a send looks at."""
@@ -53,8 +60,7 @@ def issue_state(config: Config, store: SubscriberStore, folder: Path, now: dt.da
             f"sent {counts.get(LEDGER_SENT, 0)}, failed {counts.get(LEDGER_FAILED, 0)}, "
             f"uncertain {counts.get(LEDGER_UNCERTAIN, 0)}"
         )
-        due = campaign.scheduled_at
-        if due is not None and campaign.cancelled_at is None and due > now:
+        if is_scheduled(campaign, now):
             return IssueState(folder.name, folder, "scheduled", figures, campaign.id)
         state = "sent" if is_finished(counts) else "sending"
         return IssueState(folder.name, folder, state, figures, campaign.id)

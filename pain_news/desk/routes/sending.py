@@ -13,10 +13,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from pain_news.campaign import SendOptions, prepare_send, send_test
 from pain_news.campaign.report import campaign_report, find_campaign
+from pain_news.campaign.schedule import cancel_send
 from pain_news.config.clock import clinic_zone, parse_when
 from pain_news.config.settings import PROVIDERS
+from pain_news.desk.board import is_scheduled
 from pain_news.desk.state import DeskState, desk_state, show
 from pain_news.errors import ConfigError, DeliveryError, NotFound, PainNewsError, SendRefused
+from pain_news.ledger import CampaignLedger
 from pain_news.publish.archive import build_archive
 from pain_news.signoff.approve import approval_status, request_review
 from pain_news.vocab import LEDGER_UNCERTAIN
@@ -60,6 +63,7 @@ async def send_page(request: Request, notice: str = "", status: int = 200) -> Re
     approval = await run_in_threadpool(approval_status, state.config, state.store, folder)
     gates = await run_in_threadpool(_gates, state, name)
     uncertain = await run_in_threadpool(_uncertain, state, name)
+    latest = await run_in_threadpool(CampaignLedger.for_store(state.store).latest, name)
     return show(
         request,
         "send.html",
@@ -72,6 +76,7 @@ async def send_page(request: Request, notice: str = "", status: int = 200) -> Re
         provider=state.config.delivery.provider,
         providers=PROVIDERS,
         zone=state.config.newsletter.timezone,
+        scheduled=is_scheduled(latest, dt.datetime.now(dt.UTC)),
         uncertain=uncertain,
         uncertain_text=uncertain_sentence(uncertain) if uncertain else "",
         notice=notice,
@@ -153,6 +158,20 @@ def _prepare(state: DeskState, name: str, options: SendOptions) -> Any:
     except (ConfigError, DeliveryError):
         pass  # the queue keeps them; `send` only warns too
     return prepare_send(state.config, state.store, state.issue_dir(name), options)
+
+
+async def cancel(request: Request) -> Response:
+    """`send --cancel`: the scheduled send withdrawn at SendGrid (until 10 minutes before its time)."""
+    state = desk_state(request)
+    name = request.path_params["name"]
+    state.issue_dir(name)
+    try:
+        result = await run_in_threadpool(
+            cancel_send, state.config, state.store, name, dt.datetime.now(dt.UTC)
+        )
+    except PainNewsError as exc:
+        return await send_page(request, _said(exc), 400)
+    return await send_page(request, " ".join(result.lines()))
 
 
 async def publish(request: Request) -> Response:
