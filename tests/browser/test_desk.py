@@ -144,7 +144,12 @@ def test_the_months_walk(desk, walk_env, chromium, artifacts, smtp_server, sendg
     page.screenshot(path=str(artifacts / "desk-findings.png"), full_page=True)
     errors = page.locator("#findings .sev-error").all_inner_texts()
     assert errors, "the scaffold's prompts should show as findings"
-    page.click("text=Issue settings")
+    page.click("#findings a:has-text('issue.toml:13')")  # the scaffold's greeting, selected in the settings
+    expect(page.locator("#settings-text")).to_be_focused()
+    selected = page.evaluate(
+        "() => { const t = document.getElementById('settings-text'); return t.value.slice(t.selectionStart, t.selectionEnd); }"
+    )
+    assert selected == "Write a short welcome here."
     settings = page.input_value("#settings-text")
     settings = settings.replace("Write a short welcome here.", "Here is what we have for you this month.")
     settings = settings.replace(

@@ -25,8 +25,8 @@
   // A finding's line: file line N is line N - (first body line) + 1 of the text box; a line in
   // the front matter goes to the form above it.
   function goToLine(fileLine) {
-    var form = document.getElementById("piece-form");
-    var body = document.getElementById("body");
+    var form = document.querySelector("form[data-body-first-line]");
+    var body = form && form.querySelector("textarea.source");
     if (!form || !body) { return; }
     var line = fileLine - parseInt(form.dataset.bodyFirstLine, 10) + 1;
     if (line < 1) { document.getElementById("f-title").focus(); return; }
@@ -125,7 +125,8 @@
           a.href = "?line=" + (item.line || 1);
           a.addEventListener("click", function (event) { event.preventDefault(); goToLine(item.line || 1); });
         } else {
-          a.href = item.file + (item.line ? "?line=" + item.line : "");
+          var page = item.file === "issue.toml" ? "../settings" : item.file;
+          a.href = page + (item.line ? "?line=" + item.line : "");
         }
         li.appendChild(a);
       } else if (item.where) {
