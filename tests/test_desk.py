@@ -465,3 +465,21 @@ def test_uncertain_is_explained_in_one_sentence_with_the_choice():
     assert text.count(".") == 1 and text.endswith(".")
     assert "2 people may or may not have received" in text
     assert "send to them again" in text and "leave them" in text
+
+
+def test_a_piece_whose_front_matter_the_form_cannot_read_opens_as_a_whole_file(desk, sample_issue):
+    running = desk()
+    client = running.client()
+    path = sample_issue / ARTICLE
+    broken = path.read_text().replace("kind: article", "kind: [article", 1)
+    path.write_text(broken)
+    page = client.get(f"/issues/{sample_issue.name}/pieces/{ARTICLE}")
+    assert page.status_code == 200 and "The form cannot show this piece" in page.text
+    version = page.text.split('name="version" value="')[1].split('"')[0]
+    fixed = broken.replace("kind: [article", "kind: article")
+    answer = running.post(
+        client, f"/issues/{sample_issue.name}/pieces/{ARTICLE}/raw", {"version": version, "text": fixed}
+    )
+    assert answer.status_code == 200
+    assert path.read_text() == fixed
+    assert 'id="piece-form"' in answer.text  # back in the form

@@ -45,6 +45,7 @@ ROUTES: list[BaseRoute] = [
     Route(ISSUE + "/email.html", issues.email_html, methods=["GET"]),
     Route(ISSUE + "/pieces/{file}", writing.editor, methods=["GET"]),
     Route(ISSUE + "/pieces/{file}", writing.save, methods=["POST"]),
+    Route(ISSUE + "/pieces/{file}/raw", writing.save_raw, methods=["POST"]),
     Route(ISSUE + "/pieces/{file}/draft", writing.draft, methods=["POST"]),
     Route(ISSUE + "/settings", writing.settings, methods=["GET"]),
     Route(ISSUE + "/settings", writing.save_settings, methods=["POST"]),

@@ -4,6 +4,7 @@ saving it back to the same file, and adding an image."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -24,9 +25,16 @@ async def editor(request: Request) -> Response:
     """The piece in the editor, the findings about it, and the preview beside them."""
     state = desk_state(request)
     name, file = request.path_params["name"], request.path_params["file"]
-    source = read_piece(state.piece_path(name, file))
-    saved = request.query_params.get("saved") == "1"
-    return await _page(request, source, source.fields(), source.body, "Saved." if saved else "", 200)
+    path = state.piece_path(name, file)
+    saved = "Saved." if request.query_params.get("saved") == "1" else ""
+    try:
+        source = read_piece(path)
+        fields = source.fields()
+    except IssueError as exc:  # front matter the form cannot read: the whole file, to fix by hand
+        return _whole_file(
+            request, path, f"{saved} The form cannot show this piece: {exc.message}. Fix it below."
+        )
+    return await _page(request, source, fields, source.body, saved, 200)
 
 
 async def _page(
@@ -127,36 +135,51 @@ async def settings(request: Request) -> Response:
     """issue.toml as text (subject, preheader, intro, sections), with the same safe save as a piece."""
     state = desk_state(request)
     name = request.path_params["name"]
-    path = state.issue_dir(name) / "issue.toml"
-    data = path.read_bytes()
-    saved = request.query_params.get("saved") == "1"
-    text = data.decode("utf-8")
-    return _settings_page(request, name, text, version_of(data), "Saved." if saved else "", 200)
-
-
-def _settings_page(
-    request: Request, name: str, text: str, version: str, notice: str, status: int
-) -> Response:
-    return show(
-        request,
-        "settings.html",
-        status,
-        name=name,
-        text=text,
-        version=version,
-        notice=notice,
-        conflict=status == 409,
-    )
+    saved = "Saved." if request.query_params.get("saved") == "1" else ""
+    return _whole_file(request, state.issue_dir(name) / "issue.toml", saved)
 
 
 async def save_settings(request: Request) -> Response:
     state = desk_state(request)
     name = request.path_params["name"]
-    path = state.issue_dir(name) / "issue.toml"
+    return await _save_whole_file(request, state.issue_dir(name) / "issue.toml", f"/issues/{name}/settings")
+
+
+async def save_raw(request: Request) -> Response:
+    """A piece saved as a whole file (when its front matter cannot be read into the form)."""
+    state = desk_state(request)
+    name, file = request.path_params["name"], request.path_params["file"]
+    path = state.piece_path(name, file)
+    return await _save_whole_file(request, path, f"/issues/{name}/pieces/{file}")
+
+
+def _whole_file(
+    request: Request, path: Path, notice: str, text: str | None = None, version: str = "", status: int = 200
+) -> Response:
+    """A file as one text box (issue.toml, or a piece the form cannot read), saved as pieces are."""
+    data = path.read_bytes()
+    name = request.path_params["name"]
+    is_settings = path.name == "issue.toml"
+    return show(
+        request,
+        "settings.html",
+        status,
+        name=name,
+        file=path.name,
+        action=f"/issues/{name}/settings" if is_settings else f"/issues/{name}/pieces/{path.name}/raw",
+        is_settings=is_settings,
+        text=data.decode("utf-8") if text is None else text,
+        version=version or version_of(data),
+        notice=notice,
+        conflict=status == 409,
+    )
+
+
+async def _save_whole_file(request: Request, path: Path, back: str) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     text, opened = form.get("text", "").replace("\r\n", "\n"), form.get("version", "")
     try:
         await run_in_threadpool(save_piece, path, opened, text.encode())
     except SaveConflict as exc:
-        return _settings_page(request, name, text, opened, f"{exc.message}. {exc.hint}", 409)
-    return RedirectResponse(f"/issues/{name}/settings?saved=1", 303)
+        return _whole_file(request, path, f"{exc.message}. {exc.hint}", text, opened, 409)
+    return RedirectResponse(f"{back}?saved=1", 303)
