@@ -16,6 +16,7 @@ import pytest
 
 from pain_news.desk import lock
 from pain_news.desk.frontmatter import read_fields, write_fields
+from pain_news.desk.routes.sending import uncertain_sentence
 from pain_news.desk.sources import read_piece
 from pain_news.errors import ServerError
 from tests.fixtures.core import REAL_NEWSLETTER, SECRET, free_port, publish_archive, sign_off
@@ -459,8 +460,6 @@ def test_a_scheduled_send_shows_as_scheduled(sendgrid_desk, sample_issue, sendgr
 
 
 def test_uncertain_is_explained_in_one_sentence_with_the_choice():
-    from pain_news.desk.routes.sending import uncertain_sentence
-
     text = uncertain_sentence(2)
     assert text.count(".") == 1 and text.endswith(".")
     assert "2 people may or may not have received" in text
@@ -483,3 +482,20 @@ def test_a_piece_whose_front_matter_the_form_cannot_read_opens_as_a_whole_file(d
     assert answer.status_code == 200
     assert path.read_text() == fixed
     assert 'id="piece-form"' in answer.text  # back in the form
+
+
+def test_uncertain_recipients_are_explained_and_sent_again_only_when_she_chooses(
+    sendgrid_desk, sample_issue, sendgrid_standin
+):
+    client = sendgrid_desk.client()
+    url = f"/issues/{sample_issue.name}/send"
+    sendgrid_standin.script("drop")  # the connection drops: delivery may or may not have happened
+    sendgrid_desk.post(client, url, {"confirm_count": "3"})
+    assert wait_for_job(sendgrid_desk, sample_issue.name).uncertain == 3
+    page = client.get(url).text
+    assert uncertain_sentence(3) in page, page.split('id="gates"')[1][:1500]
+    assert "Send again, to 3 recipients (the uncertain included)" in page
+    assert 'id="send-form"' not in page  # nobody else is left: only her choice remains
+    sendgrid_desk.post(client, url, {"confirm_count": "3", "resend_uncertain": "1"})
+    assert wait_for_job(sendgrid_desk, sample_issue.name).error == ""
+    assert len(sendgrid_standin.recipients()) == 3

@@ -35,15 +35,15 @@ def uncertain_sentence(n: int) -> str:
     )
 
 
-def _gates(state: DeskState, name: str) -> dict[str, Any]:
+def _gates(state: DeskState, name: str, resend_uncertain: bool = False) -> dict[str, Any]:
     """The list send's gates as a dry run sees them: each refusal with its fix, or the plan."""
-    options = SendOptions(dry_run=True)
+    options = SendOptions(dry_run=True, resend_uncertain=resend_uncertain)
     try:
         prepared = prepare_send(state.config, state.store, state.issue_dir(name), options)
     except SendRefused as refused:
-        return {"refusals": [(r.message, r.hint or "") for r in refused.refusals], "plan": None}
+        return {"refusals": [(str(r), r.hint or "") for r in refused.refusals], "plan": None}
     except PainNewsError as exc:
-        return {"refusals": [(exc.message, exc.hint or "")], "plan": None}
+        return {"refusals": [(str(exc), exc.hint or "")], "plan": None}
     return {"refusals": [], "plan": prepared.plan}
 
 
@@ -64,6 +64,7 @@ async def send_page(request: Request, notice: str = "", status: int = 200) -> Re
     gates = await run_in_threadpool(_gates, state, name)
     uncertain = await run_in_threadpool(_uncertain, state, name)
     latest = await run_in_threadpool(CampaignLedger.for_store(state.store).latest, name)
+    resend = await run_in_threadpool(_gates, state, name, True) if uncertain else {"plan": None}
     return show(
         request,
         "send.html",
@@ -77,6 +78,7 @@ async def send_page(request: Request, notice: str = "", status: int = 200) -> Re
         providers=PROVIDERS,
         zone=state.config.newsletter.timezone,
         scheduled=is_scheduled(latest, dt.datetime.now(dt.UTC)),
+        resend_plan=resend["plan"],
         uncertain=uncertain,
         uncertain_text=uncertain_sentence(uncertain) if uncertain else "",
         notice=notice,
