@@ -179,7 +179,7 @@ def test_a_draft_is_built_and_checked_without_touching_the_file(desk, sample_iss
     assert any("unknown kind 'newz'" in f["message"] and f["line"] == 2 for f in found), found
     assert path.read_bytes() == before
     answer = running.post(client, url, {**form, "title": "A draft title"})
-    assert "A draft title" in client.get(f"/issues/{sample_issue.name}/email.html?draft=1").text
+    assert "A draft title" in client.get(f"/issues/{sample_issue.name}/email.html?unsaved=1").text
     assert "A draft title" not in client.get(f"/issues/{sample_issue.name}/email.html").text
 
 

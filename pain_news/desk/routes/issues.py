@@ -77,7 +77,7 @@ async def email_html(request: Request) -> Response:
     """The email as the sample subscriber gets it, light or dark (the preview's snapshot)."""
     state = desk_state(request)
     name = request.path_params["name"]
-    if request.query_params.get("draft") == "1" and name in state.drafts:
+    if request.query_params.get("unsaved") == "1" and name in state.drafts:
         return _scheme(state.drafts[name], request.query_params.get("scheme", ""))
     snapshot = await run_in_threadpool(state.preview(name).current)
     if snapshot.email_html is None:

@@ -97,7 +97,7 @@ async def save(request: Request) -> Response:
 
 async def draft(request: Request) -> Response:
     """The editor's unsaved text, built and checked (desk/drafts.py): its findings, and its email
-    for the preview frames (email.html?draft=1)."""
+    for the preview frames (email.html?unsaved=1)."""
     state = desk_state(request)
     name, file = request.path_params["name"], request.path_params["file"]
     path = state.piece_path(name, file)

@@ -151,7 +151,7 @@
       heading.textContent = "Check (not saved yet): " + (answer.summary || answer.problem);
       document.querySelectorAll("iframe.email").forEach(function (frame) {
         var scheme = frame.classList.contains("dark") ? "dark" : "light";
-        frame.src = frame.src.split("?")[0] + "?draft=1&scheme=" + scheme;
+        frame.src = frame.src.split("?")[0] + "?unsaved=1&scheme=" + scheme;
       });
     }
     function send() {
