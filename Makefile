@@ -35,6 +35,7 @@ demo: venv .env
 	$(DEMO_DB) $(PN) send $(ISSUE) --provider outbox --yes
 	@echo "One .eml per recipient in build/demo-outbox/campaign-1/ (open one in a mail client)."
 	$(DEMO_DB) $(PN) report $(ISSUE) --html build/demo-report.html
+	@echo "To write, check and send from the browser instead: $(PN) desk (docs/desk.md)."
 
 test: venv
 	$(PY) -m pytest -q

@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures.core",
     "tests.fixtures.browser",
     "tests.fixtures.store",
+    "tests.fixtures.desk",
     "tests.fixtures.editor",
     "tests.fixtures.sendgrid_standin",
     "tests.fixtures.smtp",

@@ -8,7 +8,7 @@ Each command is parse → one call into a domain module → echo; domain modules
 
 from __future__ import annotations
 
-from pain_news.cli import authoring, doctor, editor, inbound, sending, signoff, subscribers
+from pain_news.cli import authoring, desk, doctor, editor, inbound, sending, signoff, subscribers
 from pain_news.cli.app import App, PainNewsGroup, cli, main
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "PainNewsGroup",
     "authoring",
     "cli",
+    "desk",
     "doctor",
     "editor",
     "inbound",

@@ -52,7 +52,10 @@ def init_project(folder: Path, inbound_domain: str = "") -> list[Path]:
         created.append(env)
     gitignore = folder / ".gitignore"
     if not gitignore.exists():
-        gitignore.write_text(".env\nbuild/\noutbox/\narchive/\nsubscribers/*.db*\n", encoding="utf-8")
+        gitignore.write_text(
+            ".env\nbuild/\noutbox/\narchive/\nsubscribers/*.db*\n.pain-news-desk.lock\nsubscribers/desk-erasures.log\n",
+            encoding="utf-8",
+        )
         created.append(gitignore)
     templates = folder / "templates"
     if not templates.exists():

@@ -1,0 +1,1 @@
+"""The desk's handlers, one module per family: issues, writing, sending, subscribers."""
