@@ -59,6 +59,7 @@ ROUTES: list[BaseRoute] = [
     Route(ISSUE + "/progress", sending.progress_page, methods=["GET"]),
     Route(ISSUE + "/progress.json", sending.progress, methods=["GET"]),
     Route(ISSUE + "/report", sending.report_page, methods=["GET"]),
+    Route(ISSUE + "/report/charts", sending.report_charts, methods=["GET"]),
     Route("/subscribers", subscribers.lookup, methods=["GET"]),
     Route("/subscribers/opt-out", subscribers.opt_out, methods=["POST"]),
     Route("/subscribers/import", subscribers.import_preview, methods=["POST"]),

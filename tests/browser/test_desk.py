@@ -197,6 +197,12 @@ def test_the_months_walk(desk, walk_env, chromium, artifacts, smtp_server, sendg
     report = page.inner_text("#report")
     assert "sent" in report and "3" in report
     page.screenshot(path=str(artifacts / "desk-report.png"), full_page=True)
+    page.click("#charts")  # the same page as `report --html`: its charts inline, nothing loaded from outside
+    assert page.locator("svg").count() >= 3
+    assert page.locator("th", has_text="complaints").first.is_visible() and "0 of 3" in page.inner_text(
+        "body"
+    )
+    page.screenshot(path=str(artifacts / "desk-report-charts.png"), full_page=True)
     page.goto(f"{running.url}/")
     assert page.locator(f'tr[data-issue="{name}"] .state').inner_text() == "sent"
     page.context.close()

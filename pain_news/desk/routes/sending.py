@@ -9,17 +9,17 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from pain_news.campaign import SendOptions, prepare_send, send_test
-from pain_news.campaign.report import campaign_report, find_campaign
+from pain_news.campaign.report import CampaignReport, campaign_report, find_campaign
 from pain_news.campaign.schedule import cancel_send
 from pain_news.config.clock import clinic_zone, parse_when
 from pain_news.config.settings import PROVIDERS
 from pain_news.desk.board import is_scheduled
 from pain_news.desk.state import DeskState, desk_state, show
 from pain_news.errors import ConfigError, DeliveryError, NotFound, PainNewsError, SendRefused
-from pain_news.ledger import CampaignLedger
+from pain_news.ledger import CampaignLedger, CampaignRecord
 from pain_news.publish.archive import build_archive
 from pain_news.signoff.approve import approval_status, request_review
 from pain_news.vocab import LEDGER_UNCERTAIN
@@ -212,9 +212,7 @@ async def report_page(request: Request) -> Response:
         campaign = await run_in_threadpool(find_campaign, state.store, issue=name)
     except NotFound:
         return show(request, "report.html", name=name, lines=[], uncertain_text="")
-    report = await run_in_threadpool(
-        lambda: campaign_report(state.store, campaign, zone=clinic_zone(state.config))
-    )
+    report = await run_in_threadpool(_report, state, campaign)
     uncertain = report.ledger.get(LEDGER_UNCERTAIN, 0)
     return show(
         request,
@@ -223,6 +221,32 @@ async def report_page(request: Request) -> Response:
         lines=list(report.lines()),
         uncertain_text=uncertain_sentence(uncertain) if uncertain else "",
     )
+
+
+async def report_charts(request: Request) -> Response:
+    """`pain-news report --html` for the issue's newest campaign: the same self-contained page."""
+    state = desk_state(request)
+    name = request.path_params["name"]
+    state.issue_dir(name)
+    campaign = await run_in_threadpool(find_campaign, state.store, issue=name)  # NotFound: the 404 page
+    report = await run_in_threadpool(_report, state, campaign)
+    # lazy: the charting library loads only for this page (about 0.6 s)
+    from pain_news.campaign.report_page import render_report_page
+
+    page = await run_in_threadpool(render_report_page, report, state.config.delivery)
+    # The page is self-contained: its styles and charts are inline, it runs no script.
+    return HTMLResponse(page, headers={"Content-Security-Policy": REPORT_PAGE_POLICY})
+
+
+REPORT_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+def _report(state: DeskState, campaign: CampaignRecord) -> CampaignReport:
+    config = state.config
+    return campaign_report(state.store, campaign, zone=clinic_zone(config), limits=config.delivery)
 
 
 def _said_lines(gates: dict[str, Any]) -> list[str]:
