@@ -11,7 +11,6 @@ from pathlib import Path
 from pain_news.checks import Finding, warning
 from pain_news.checks.targets import IMAGE_MAX_BYTES
 from pain_news.issue.loader import Issue, Piece, is_relative, line_containing, local_path, target_file
-from pain_news.issue.markdown import parser
 from pain_news.render.images import FULL_COLUMN, HALF_COLUMN, SPOTLIGHT_COLUMN, pixel_width
 from pain_news.render.pipeline import rows
 
@@ -35,11 +34,9 @@ def _images(piece: Piece) -> list[tuple[str, int | None]]:
     found: list[tuple[str, int | None]] = []
     if piece.image and piece.image.path:
         found.append((piece.image.src, line_containing(piece.source, piece.image.src)))
-    for token in parser().parse(piece.source):
-        for child in token.children or []:
-            src = str(child.attrGet("src") or "") if child.type == "image" else ""
-            if src and is_relative(src):
-                found.append((target_file(src), line_containing(piece.source, f"]({src}")))
+    for target in piece.found_targets:  # found by the loader's one parse of the body, with their lines
+        if target.kind == "image" and not target.in_front_matter and target.url and is_relative(target.url):
+            found.append((target_file(target.url), target.line))
     return found
 
 

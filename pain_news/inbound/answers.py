@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
 
 from pain_news.errors import TemplateError
+from pain_news.render.pipeline import bytecode_cache
 
 if TYPE_CHECKING:
     from pain_news.config.settings import Config
@@ -58,17 +60,27 @@ def template_path(config: Config, name: str) -> Path:
     return own if own.is_file() else DEFAULT_TEMPLATES / name
 
 
-def compose(config: Config, name: str, **context: str) -> Composed:
-    """Render one reply template; TemplateError (with file and line) when it is broken."""
-    path = template_path(config, name)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(path.parent)),
+@lru_cache(maxsize=8)
+def _environment(folder: Path) -> jinja2.Environment:
+    """One environment per template folder, its templates compiled once per process and kept
+    compiled between runs (`check` renders every reply template of every language); an edited
+    template is read afresh (auto_reload)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # plain text; the HTML part escapes it (as_html)
         keep_trailing_newline=True,
+        bytecode_cache=bytecode_cache(),
     )
+
+
+def compose(config: Config, name: str, **context: str) -> Composed:
+    """Render one reply template; TemplateError (with file and line) when it is broken."""
+    path = template_path(config, name)
     try:
-        rendered = env.get_template(path.name).render(newsletter=config.newsletter, **context)
+        rendered = (
+            _environment(path.parent).get_template(path.name).render(newsletter=config.newsletter, **context)
+        )
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}", path=path, line=exc.lineno) from None
     except jinja2.TemplateError as exc:

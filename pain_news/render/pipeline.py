@@ -56,7 +56,7 @@ def _environment(templates: Path, language: str = SOURCE_LANGUAGE) -> jinja2.Env
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         auto_reload=True,
-        bytecode_cache=_bytecode_cache(),
+        bytecode_cache=bytecode_cache(),
         extensions=["jinja2.ext.i18n"],
     )
     i18n.install(env, language)
@@ -64,7 +64,7 @@ def _environment(templates: Path, language: str = SOURCE_LANGUAGE) -> jinja2.Env
 
 
 @lru_cache(maxsize=1)
-def _bytecode_cache() -> jinja2.BytecodeCache | None:
+def bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates kept between runs: compiling them from source was most of a build's time
     (docs/design/editor-speed.md). Jinja keys each entry by the template's source checksum, so an
     edited template is compiled afresh. None when the cache folder cannot be made."""
